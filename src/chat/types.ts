@@ -1,0 +1,52 @@
+// The conversation engine's vocabulary: a chat's state, the facts that happen to it, the orders it gives.
+
+export type ChatState = 'posted' | 'queued' | 'active' | 'ended' | 'dismissed';
+export type Outcome = 'answered' | 'no_answer' | 'ended_by_analyst';
+
+/** Who moved the chat: a Slack user ID (button) or an OS user name (terminal). */
+export interface Actor {
+  id: string;
+  via: 'slack' | 'terminal';
+}
+
+export interface Chat {
+  state: ChatState;
+  startedBy: Actor | null;
+  startedAt: string | null;
+  endedBy: Actor | null;
+  endedAt: string | null;
+  outcome: Outcome | null;
+  aware: boolean | null;
+  nudges: number;
+  /** Messages received from the person so far. */
+  personMessages: number;
+  /** personMessages count the last accepted classification covered; stale or repeated verdicts are ignored. */
+  classifiedUpTo: number;
+}
+
+export type ChatEvent =
+  | { type: 'StartRequested'; by: Actor; at: string; personBusy: boolean }
+  | { type: 'Dequeued'; at: string }
+  | { type: 'DismissRequested'; by: Actor; at: string }
+  | { type: 'EndRequested'; by: Actor; at: string }
+  | { type: 'DirectMessage'; text: string; at: string }
+  | { type: 'AnalystMessage'; text: string; by: Actor; at: string }
+  | { type: 'Classified'; hasAnswered: boolean; isAware: boolean; upTo: number; at: string };
+
+/** Orders for the shell. Each one has at most one side effect outside the store, so it can be recorded as done. */
+export type Effect =
+  | { type: 'UpdateAlert' }
+  | { type: 'Greet' }
+  | { type: 'Nudge' }
+  | { type: 'SendDm'; text: string; from: 'bot' | 'analyst'; by?: string }
+  | { type: 'PostInThread'; kind: ThreadPost; text: string }
+  | { type: 'Classify'; upTo: number }
+  | { type: 'Summarise' }
+  | { type: 'StartNext' };
+
+/** What a thread post relays; the shell turns each into its wording (`Received message from <@U>:` …). */
+export type ThreadPost = 'received' | 'sent' | 'summary' | 'note';
+
+export interface Rules {
+  maxNudges: number;
+}

@@ -1,0 +1,140 @@
+// `irbot chat`: start (or resume) the chat of an alert and follow it live; typed lines go to the person.
+import { unwatchFile, watchFile } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { Command } from 'commander';
+import type { App } from '../app.js';
+import type { Actor } from '../chat/types.js';
+import { ConfigError } from '../config/errors.js';
+import type { AlertRecord, Store } from '../store/port.js';
+import type { Deps } from './deps.js';
+import { chalkFor, renderEntry } from './render.js';
+import { buildApp, buildSocket, loadSetup, openStore } from './runtime.js';
+
+/** How often the terminal view checks the store: events may land on another process. */
+const WATCH_INTERVAL_MS = 100;
+
+export function addChatCommand(program: Command, deps: Deps): void {
+  program
+    .command('chat')
+    .description('Start the chat for a posted alert and follow it live (type to write to the person, /end to end)')
+    .argument('[alertId]', 'alert id from send-alert or status (without it, pick one on a terminal)')
+    .option('--config <path>', 'config.toml to use (default: $IRBOT_CONFIG or ./config.toml)')
+    .action(async (alertIdArg: string | undefined, opts: { config?: string }) => {
+      const setup = await loadSetup(deps, opts.config, ['slackBotToken', 'socketAppToken', 'openaiApiKey']);
+      const store = openStore(setup.config);
+      const alertId = alertIdArg ?? (await pickAlertId(store, deps));
+      const alert = (await store.read()).alerts[alertId];
+      if (!alert) throw new ConfigError(`Unknown alert '${alertId}': irbot status --all lists the alerts`);
+      if (alert.chat.state === 'ended' || alert.chat.state === 'dismissed') {
+        throw new ConfigError(
+          `Alert '${alertId}' is already ${alert.chat.state}: irbot status --all shows how it ended`,
+        );
+      }
+      if (!alert.ts)
+        throw new ConfigError(`Alert '${alertId}' was never posted to Slack: send it again with irbot send-alert`);
+
+      const app = buildApp(setup, deps, store);
+      const socket = buildSocket(setup, app);
+      const analyst: Actor = { id: deps.osUser(), via: 'terminal' };
+      const view = followChat(store, alertId, deps);
+      const interrupted = deps.nextSignal();
+      await socket.start();
+      await app.recover();
+      if (alert.chat.state === 'posted') await app.request(alertId, 'start', analyst);
+      const input = readAnalyst(deps, (line) => {
+        const text = line.trim();
+        if (text === '') return;
+        const done = text === '/end' ? app.request(alertId, 'end', analyst) : app.say(alertId, text, analyst);
+        done.catch((err) => setup.log(`could not send: ${String(err)}`));
+      });
+      const how = await Promise.race([view.ended.then(() => 'ended' as const), interrupted]);
+      input.close();
+      await shutdown(app, socket);
+      view.stop();
+      if (how !== 'ended') {
+        deps.stdout.write(
+          `Detached: the chat stays open. Resume with \`irbot chat ${alertId}\`, or run \`irbot listen\`.\n`,
+        );
+      }
+    });
+}
+
+async function shutdown(app: App, socket: { stop(): Promise<void> }): Promise<void> {
+  await socket.stop();
+  await app.idle();
+}
+
+async function pickAlertId(store: Store, deps: Deps): Promise<string> {
+  if (!deps.stdin.isTTY || !deps.stdout.isTTY) {
+    throw new ConfigError(
+      'No alert id given and no terminal to pick one on: pass one, e.g. irbot chat <alertId> (irbot status --all lists them)',
+    );
+  }
+  const waiting = Object.values((await store.read()).alerts).filter((a) => a.chat.state === 'posted');
+  if (waiting.length === 0) throw new ConfigError('No alert is waiting for a chat: post one with irbot send-alert');
+  const { select } = await import('@inquirer/prompts');
+  return select({
+    message: 'Which alert?',
+    choices: waiting.map((a) => ({ name: `${a.id}  ${a.name} — ${a.personName ?? a.userId}`, value: a.id })),
+  });
+}
+
+/** Prints the transcript so far, then every new line as it lands in the store, from whichever process. */
+function followChat(store: Store, alertId: string, deps: Deps): { ended: Promise<void>; stop: () => void } {
+  const chalk = chalkFor(deps.stdout, deps.env);
+  let shown = 0;
+  let lastState = '';
+  let finish: () => void = () => undefined;
+  const ended = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
+  let busy = false;
+  const refresh = async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      const alert = (await store.read()).alerts[alertId];
+      if (!alert) return;
+      for (const entry of alert.transcript.slice(shown)) {
+        deps.stdout.write(`${renderEntry(entry, chalk, alert.personName ?? alert.userId)}\n`);
+      }
+      shown = alert.transcript.length;
+      if (alert.chat.state !== lastState) {
+        lastState = alert.chat.state;
+        deps.stdout.write(`${chalk.magenta(`— ${stateLine(alert)}`)}\n`);
+      }
+      if ((alert.chat.state === 'ended' || alert.chat.state === 'dismissed') && alert.outbox.length === 0) finish();
+    } catch (err) {
+      deps.stderr.write(`could not read the store: ${String(err)}\n`);
+    } finally {
+      busy = false;
+    }
+  };
+  void refresh();
+  watchFile(store.path, { interval: WATCH_INTERVAL_MS }, () => void refresh());
+  return { ended, stop: () => unwatchFile(store.path) };
+}
+
+function stateLine(alert: AlertRecord): string {
+  const who = alert.personName ?? alert.userId;
+  switch (alert.chat.state) {
+    case 'posted':
+      return `alert ${alert.id} (${alert.name}) is waiting for a chat`;
+    case 'queued':
+      return `${who} is in another chat; this one starts when that one ends`;
+    case 'active':
+      return `chat with ${who} about ${alert.name} is open: type to write to them, /end to end it, Ctrl-C to detach`;
+    case 'dismissed':
+      return 'alert dismissed: no action necessary';
+    case 'ended': {
+      const aware = alert.chat.aware === null ? '' : alert.chat.aware ? ', aware' : ', not aware';
+      return `chat ended: ${alert.chat.outcome}${aware}`;
+    }
+  }
+}
+
+function readAnalyst(deps: Deps, onLine: (line: string) => void): { close: () => void } {
+  const rl = createInterface({ input: deps.stdin, terminal: false });
+  rl.on('line', onLine);
+  return { close: () => rl.close() };
+}

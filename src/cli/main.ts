@@ -1,0 +1,39 @@
+// Builds the program and turns errors into exit codes: the only place that does.
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../config/errors.js';
+import { oneLine } from '../log.js';
+import { addChatCommand } from './chat.js';
+import { type Deps, realDeps } from './deps.js';
+import { addListenCommand } from './listen.js';
+import { addSandboxCommand } from './sandbox.js';
+import { addSendAlertCommand } from './send-alert.js';
+import { addStatusCommand } from './status.js';
+
+export function buildProgram(deps: Deps): Command {
+  const program = new Command('irbot')
+    .description('Ask the person named in a security alert, kindly, whether it was them: in Slack, from the terminal.')
+    .exitOverride() // before adding subcommands, so they inherit it
+    .configureOutput({
+      writeOut: (text) => deps.stdout.write(text),
+      writeErr: (text) => deps.stderr.write(text),
+    })
+    .showHelpAfterError('(irbot --help lists the commands)');
+  addSendAlertCommand(program, deps);
+  addChatCommand(program, deps);
+  addListenCommand(program, deps);
+  addStatusCommand(program, deps);
+  addSandboxCommand(program, deps);
+  return program;
+}
+
+export async function main(argv: string[], deps: Deps = realDeps()): Promise<number> {
+  const program = buildProgram(deps);
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2; // commander already printed it
+    deps.stderr.write(`irbot: ${oneLine(err)}\n`);
+    return err instanceof ConfigError ? 2 : 1;
+  }
+}

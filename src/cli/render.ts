@@ -1,0 +1,98 @@
+// Terminal output: status tables and chat lines. Strings in, strings out; colour only where the stream wants it.
+import { Chalk, type ChalkInstance } from 'chalk';
+import type { AlertRecord, TranscriptEntry } from '../store/port.js';
+
+/** Colour for a stream: never with NO_COLOR, otherwise only on a terminal (FORCE_COLOR overrides). */
+export function chalkFor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv): ChalkInstance {
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return new Chalk({ level: 0 });
+  if (env.FORCE_COLOR !== undefined) return new Chalk();
+  return new Chalk({ level: stream.isTTY ? 2 : 0 });
+}
+
+export interface StatusRow {
+  id: string;
+  template: string;
+  name: string;
+  user_id: string;
+  person: string | null;
+  state: AlertRecord['chat']['state'];
+  outcome: AlertRecord['chat']['outcome'];
+  aware: boolean | null;
+  nudges: number;
+  messages: number;
+  created_at: string;
+  started_at: string | null;
+  ended_at: string | null;
+  last_activity_at: string;
+}
+
+export function statusRows(alerts: AlertRecord[], opts: { all: boolean }): StatusRow[] {
+  return alerts
+    .filter((a) => opts.all || a.chat.state === 'active' || a.chat.state === 'queued')
+    .sort((a, b) => a.createdAt.localeCompare(b.createdAt))
+    .map((a) => ({
+      id: a.id,
+      template: a.template,
+      name: a.name,
+      user_id: a.userId,
+      person: a.personName ?? null,
+      state: a.chat.state,
+      outcome: a.chat.outcome,
+      aware: a.chat.aware,
+      nudges: a.chat.nudges,
+      messages: a.transcript.filter((t) => t.from !== 'system').length,
+      created_at: a.createdAt,
+      started_at: a.chat.startedAt,
+      ended_at: a.chat.endedAt,
+      last_activity_at: a.lastActivityAt,
+    }));
+}
+
+const shortTime = (iso: string | null): string => (iso ? iso.replace('T', ' ').slice(0, 16) : '-');
+
+export function renderStatus(rows: StatusRow[], chalk: ChalkInstance, opts: { all: boolean }): string {
+  if (rows.length === 0) {
+    return opts.all
+      ? 'No alerts yet. Post one with: irbot send-alert\n'
+      : 'No open chats. (irbot status --all shows every alert.)\n';
+  }
+  const header = ['ALERT', 'NAME', 'PERSON', 'STATE', 'STARTED', 'MSGS', 'NUDGES', 'LAST ACTIVITY'];
+  const body = rows.map((r) => [
+    r.id,
+    r.name,
+    r.person ? `${r.person} (${r.user_id})` : r.user_id,
+    r.outcome ? `${r.state}: ${r.outcome}${r.aware === null ? '' : r.aware ? ', aware' : ', not aware'}` : r.state,
+    shortTime(r.started_at),
+    String(r.messages),
+    String(r.nudges),
+    shortTime(r.last_activity_at),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => (row[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return `${[chalk.bold(line(header)), ...body.map(line)].join('\n')}\n`;
+}
+
+const SPEAKER_LABELS: Record<TranscriptEntry['from'], string> = {
+  bot: 'irbot',
+  person: 'person',
+  analyst: 'analyst',
+  system: 'system',
+};
+
+/** One transcript entry as a terminal line: bot, person, analyst and system told apart by label and colour. */
+export function renderEntry(entry: TranscriptEntry, chalk: ChalkInstance, personName: string): string {
+  const time = chalk.dim(entry.at.slice(11, 19));
+  const label =
+    entry.from === 'person'
+      ? personName
+      : entry.from === 'analyst'
+        ? `analyst ${entry.by ?? ''}`.trim()
+        : SPEAKER_LABELS[entry.from];
+  const colour = { bot: chalk.cyan, person: chalk.yellow, analyst: chalk.green, system: chalk.magenta }[entry.from];
+  const text = entry.from === 'system' ? chalk.italic(entry.text) : entry.text;
+  return `${time} ${colour.bold(label.padEnd(10))} ${text.replace(/\n/g, `\n${' '.repeat(20)}`)}`;
+}

@@ -1,0 +1,210 @@
+// `irbot sandbox`: the whole flow with no Slack workspace and no OpenAI key, on a local Slack and offline texts.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Command } from 'commander';
+import { App } from '../app.js';
+import { pickAlert } from '../config/alerts.js';
+import type { AlertTemplate } from '../config/types.js';
+import { createOfflineWriter } from '../llm/offline-writer.js';
+import { stderrLog } from '../log.js';
+import { LocalSlack, type MessageNotice, type StoredMessage } from '../sandbox/local-slack.js';
+import { ACTION_IDS } from '../slack/blocks.js';
+import { connectSocket } from '../slack/socket.js';
+import { createSlackPort, createWebClient } from '../slack/web-slack.js';
+import { openLowdbStore } from '../store/lowdb-store.js';
+import type { Deps } from './deps.js';
+import { chalkFor } from './render.js';
+
+const FEED = 'C0FEED';
+const PERSON = 'U0HAROLD';
+const ANALYST = 'U0ANALYST';
+
+/** The seed's two example alerts, about the sandbox's fake person. */
+export const SANDBOX_ALERTS: AlertTemplate[] = [
+  {
+    id: 'pivot',
+    name: 'Pivoting',
+    description: 'User was found pivoting from one host to another',
+    userId: PERSON,
+    properties: { source_host: 'source.machine.org', destination_host: 'destination.machine.org' },
+  },
+  {
+    id: 'privesc',
+    name: 'Privileged Escalation',
+    description: 'Privileged escalation was detected',
+    userId: PERSON,
+    properties: { previous_role: 'reader', new_role: 'admin' },
+  },
+];
+
+/** What the fake person answers when nobody is at a terminal to type for them. */
+const SCRIPTED_REPLIES = [
+  'hmm, what is this about?',
+  'yes, that was me: I copied build artifacts to the new host for the migration',
+];
+
+export function addSandboxCommand(program: Command, deps: Deps): void {
+  program
+    .command('sandbox')
+    .description(
+      'Try irbot with no Slack workspace and no OpenAI key: a local Slack, offline texts, you type as the person',
+    )
+    .argument('[templateId]', 'pivot or privesc (default: one at random)')
+    .option('--max-nudges <n>', 'nudges before a chat ends as no answer', '2')
+    .action(async (templateId: string | undefined, opts: { maxNudges: string }) => {
+      const template = pickAlert(SANDBOX_ALERTS, templateId, deps.random);
+      const dir = await mkdtemp(join(tmpdir(), 'irbot-sandbox-'));
+      const slack = await LocalSlack.start();
+      const log = stderrLog(deps.stderr, deps.clock);
+      const quiet = () => undefined;
+      const store = openLowdbStore(join(dir, 'irbot-db.json'));
+      const app = new App(
+        {
+          slack: createSlackPort(createWebClient(slack.botToken, slack.apiUrl, log)),
+          llm: createOfflineWriter(),
+          store,
+          clock: deps.clock,
+          newId: deps.newId,
+          log: quiet,
+        },
+        { feedChannelId: FEED, maxNudges: Number(opts.maxNudges) || 0, responders: [] },
+      );
+      const socket = connectSocket({
+        appToken: slack.appToken,
+        slackApiUrl: slack.apiUrl,
+        log,
+        handle: (inbound) => app.handleInbound(inbound),
+      });
+      const show = feedPrinter(deps, slack);
+      try {
+        await socket.start();
+        deps.stdout.write(`Local Slack workspace on ${slack.apiUrl} · offline writer · store ${store.path}\n\n`);
+        slack.on('message', show);
+        const alert = await app.postAlert(template);
+        const ended = slack.waitForCall(
+          (c) => c.method === 'chat.postMessage' && String(c.args.text).startsWith('Here is the summary'),
+          24 * 60 * 60 * 1000,
+        );
+        await slack.clickButton({
+          userId: ANALYST,
+          actionId: ACTION_IDS.start,
+          value: alert.id,
+          channel: FEED,
+          messageTs: alert.ts ?? '',
+        });
+        const endChat = () =>
+          slack.clickButton({
+            userId: ANALYST,
+            actionId: ACTION_IDS.end,
+            value: alert.id,
+            channel: FEED,
+            messageTs: alert.ts ?? '',
+          });
+        const interactive = deps.stdin.isTTY === true;
+        const stopInput = interactive
+          ? typeAsPerson(deps, slack, endChat)
+          : await replyFromScript(deps, slack, endChat);
+        await Promise.race([ended, deps.nextSignal()]);
+        stopInput();
+        await app.idle();
+        const final = (await store.read()).alerts[alert.id];
+        deps.stdout.write(
+          `\nChat ${final?.chat.state ?? 'unknown'}${final?.chat.outcome ? `: ${final.chat.outcome}` : ''}.`,
+        );
+        deps.stdout.write(' With a real workspace: see "Set up Slack" in the README.\n');
+      } finally {
+        await socket.stop();
+        await app.idle();
+        await slack.close();
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+}
+
+/** Shows the feed channel as an analyst sees it: alerts, their updates, and thread replies. */
+function feedPrinter(deps: Deps, slack: LocalSlack): (message: StoredMessage & { channel: string }) => void {
+  const chalk = chalkFor(deps.stdout, deps.env);
+  const seen = new Set<string>();
+  return (message) => {
+    if (message.channel !== FEED) return;
+    const text = readable(message.text ?? '', slack);
+    const isReply = message.thread_ts !== undefined && message.thread_ts !== message.ts;
+    const updated = seen.has(message.ts);
+    seen.add(message.ts);
+    const prefix = isReply ? chalk.dim('  #security-alerts › thread │ ') : chalk.bold('#security-alerts │ ');
+    const buttons = buttonsOf(message.blocks);
+    const sections = updated
+      ? sectionTexts(message.blocks)
+          .slice(1)
+          .map((t) => readable(t, slack))
+      : [];
+    const body = updated ? `${chalk.dim('(alert updated)')} ${sections.join(' · ')}` : text;
+    deps.stdout.write(
+      `${prefix}${body.replace(/\n/g, `\n${' '.repeat(isReply ? 30 : 19)}`)}${buttons ? ` ${chalk.cyan(buttons)}` : ''}\n`,
+    );
+  };
+}
+
+function readable(text: string, slack: LocalSlack): string {
+  return text
+    .replace(/<@([UW][A-Z0-9]+)>/g, (_, id: string) => `@${slack.displayNameOf(id)}`)
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
+}
+
+type Blocks = StoredMessage['blocks'];
+
+function buttonsOf(blocks: Blocks): string {
+  const labels: string[] = [];
+  for (const block of blocks ?? []) {
+    if (block.type !== 'actions' || !Array.isArray(block.elements)) continue;
+    for (const element of block.elements as { text?: { text?: string } }[])
+      labels.push(`[${element.text?.text ?? '?'}]`);
+  }
+  return labels.join(' ');
+}
+
+function sectionTexts(blocks: Blocks): string[] {
+  return (blocks ?? []).flatMap((block) => {
+    const text = (block as { text?: { text?: string } }).text?.text;
+    return block.type === 'section' && text ? [text] : [];
+  });
+}
+
+/** On a terminal: every line is sent as the person's DM; /end presses End Chat. */
+function typeAsPerson(deps: Deps, slack: LocalSlack, endChat: () => Promise<unknown>): () => void {
+  deps.stdout.write('Type as Harold and press Enter to reply to the bot; /end ends the chat; Ctrl-C quits.\n');
+  const rl = createInterface({ input: deps.stdin, output: deps.stdout, terminal: true, prompt: 'Harold › ' });
+  rl.on('line', (line) => {
+    const text = line.trim();
+    if (text === '/end') void endChat();
+    else if (text !== '') void slack.sendDm({ userId: PERSON, text });
+  });
+  rl.on('SIGINT', () => process.kill(process.pid, 'SIGINT'));
+  return () => rl.close();
+}
+
+/** Without a terminal: the person answers with piped lines, or the built-in script, one reply per bot DM. */
+async function replyFromScript(deps: Deps, slack: LocalSlack, endChat: () => Promise<unknown>): Promise<() => void> {
+  const piped: string[] = [];
+  const rl = createInterface({ input: deps.stdin, terminal: false });
+  for await (const line of rl) if (line.trim() !== '') piped.push(line.trim());
+  const replies = piped.length > 0 ? piped : SCRIPTED_REPLIES;
+  const dm = slack.dmChannelOf(PERSON);
+  let next = 0;
+  const onMessage = (message: MessageNotice) => {
+    if (message.channel !== dm || message.bot_id === undefined || message.change !== 'posted') return;
+    const reply = replies[next++];
+    if (reply === undefined) {
+      if (next === replies.length + 1) void endChat();
+      return;
+    }
+    deps.stdout.write(`  (Harold replies: ${reply})\n`);
+    void slack.sendDm({ userId: PERSON, text: reply });
+  };
+  slack.on('message', onMessage);
+  return () => slack.off('message', onMessage);
+}

@@ -1,0 +1,205 @@
+// config.toml → Config: one table of keys (type, default, description), a pure parser and a thin file read.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parse, TomlError } from 'smol-toml';
+import { ConfigError } from './errors.js';
+import type { Config } from './types.js';
+
+export interface ConfigKey<T> {
+  /** The kind of value, as a person writes it in config.toml. */
+  type: string;
+  description: string;
+  /** Without a default the key is optional and may be left out, unless it is `required`. */
+  default?: T;
+  required?: true;
+  /** Returns the value, or throws an `Invalid` saying what is wrong with it. */
+  read: (value: unknown) => T;
+}
+
+/** What is wrong with one value; the parser adds the file and the key. */
+class Invalid extends Error {}
+
+const SLACK_USER_ID = /^[UW][A-Z0-9]+$/;
+const SLACK_CHANNEL_ID = /^C[A-Z0-9]+$/;
+
+export function isSlackUserId(value: string): boolean {
+  return SLACK_USER_ID.test(value);
+}
+
+export const CONFIG_KEYS = {
+  feed_channel_id: {
+    type: 'string',
+    description: 'the Slack channel ID of the alert feed, e.g. C0123456789',
+    required: true,
+    read: readChannelId,
+  },
+  openai_organization_id: {
+    type: 'string',
+    description: 'OpenAI organization ID sent with each request; leave it out to use the API key’s default',
+    read: (value: unknown): string | undefined => readString(value, 'must be a string') || undefined,
+  },
+  openai_model: {
+    type: 'string',
+    description: 'the chat model that writes greetings, nudges and summaries and judges the replies',
+    default: 'gpt-4.1-mini',
+    read: (value: unknown): string => readString(value, 'must be a model name, e.g. "gpt-4.1-mini"', true),
+  },
+  database_path: {
+    type: 'path',
+    description: 'the JSON file that stores alerts and chats, relative to this file',
+    default: './irbot-db.json',
+    read: (value: unknown): string => readString(value, 'must be a file path, e.g. "./irbot-db.json"', true),
+  },
+  alerts_path: {
+    type: 'path',
+    description: 'the alert templates that send-alert posts, relative to this file',
+    default: './alerts.toml',
+    read: (value: unknown): string => readString(value, 'must be a file path, e.g. "./alerts.toml"', true),
+  },
+  max_nudges: {
+    type: 'integer 0..20',
+    description: 'reminders sent to a person who has not answered yet, before the chat ends as no_answer',
+    default: 3,
+    read: (value: unknown): number => {
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 20) {
+        throw new Invalid('must be an integer from 0 to 20');
+      }
+      return value;
+    },
+  },
+  responders: {
+    type: 'array of Slack user IDs',
+    description: 'who may press the buttons on an alert, e.g. ["U0123456789"]; empty means anyone',
+    default: [] as string[],
+    read: readUserIds,
+  },
+  llm_timeout_seconds: {
+    type: 'number > 0',
+    description: 'seconds before an LLM request is abandoned (then retried, then a fallback text is used)',
+    default: 30,
+    read: (value: unknown): number => {
+      if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+        throw new Invalid('must be a number of seconds greater than 0');
+      }
+      return value;
+    },
+  },
+} satisfies Record<string, ConfigKey<unknown>>;
+
+type Keys = typeof CONFIG_KEYS;
+type KeyName = keyof Keys;
+/** A key's value type: what its `read` returns, or that or undefined for an optional key without a default. */
+type ValueOf<K extends KeyName> = Keys[K] extends { default: unknown } | { required: true }
+  ? ReturnType<Keys[K]['read']>
+  : ReturnType<Keys[K]['read']> | undefined;
+type Getter = <K extends KeyName>(key: K) => ValueOf<K>;
+
+/** Parses config.toml text; `file` is its absolute path, which every message starts with and paths resolve against. */
+export function parseConfig(text: string, file: string): Config {
+  const table = parseToml(text, file);
+  const known = Object.keys(CONFIG_KEYS);
+  for (const key of Object.keys(table)) {
+    if (!known.includes(key)) {
+      throw new ConfigError(`${file}: unknown key ${quote(key)} (known keys: ${known.join(', ')})`);
+    }
+  }
+  const dir = path.dirname(file);
+  // readKey has read each value with its key's `read`, so the value has that key's type.
+  const get = ((key: KeyName) => readKey(table, file, key, CONFIG_KEYS[key])) as Getter;
+  const config: Config = {
+    file,
+    feedChannelId: get('feed_channel_id'),
+    openaiModel: get('openai_model'),
+    databasePath: path.resolve(dir, get('database_path')),
+    alertsPath: path.resolve(dir, get('alerts_path')),
+    maxNudges: get('max_nudges'),
+    responders: get('responders'),
+    llmTimeoutSeconds: get('llm_timeout_seconds'),
+  };
+  const organization = get('openai_organization_id');
+  if (organization) config.openaiOrganizationId = organization;
+  return config;
+}
+
+/** Reads and parses a config file; a relative `file` resolves against the working directory. */
+export async function loadConfig(file: string): Promise<Config> {
+  const absolute = path.resolve(file);
+  return parseConfig(await readText(absolute, 'Configuration file'), absolute);
+}
+
+/** Parses TOML, turning smol-toml's multi-line syntax error into one `file:line:column: reason` line. */
+export function parseToml(text: string, file: string): Record<string, unknown> {
+  try {
+    return parse(text);
+  } catch (err) {
+    if (err instanceof TomlError) {
+      const reason = err.message.split('\n', 1)[0] ?? err.message;
+      throw new ConfigError(`${file}:${err.line}:${err.column}: ${reason}`, { cause: err });
+    }
+    throw err;
+  }
+}
+
+/** Reads a UTF-8 file, turning the problems a person can fix into one-line ConfigErrors; `what` names the file. */
+export async function readText(file: string, what: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new ConfigError(`${what} not found: ${file}`, { cause: err });
+    if (code === 'EACCES' || code === 'EPERM') {
+      throw new ConfigError(`${what} cannot be read (permission denied): ${file}`, { cause: err });
+    }
+    if (code === 'EISDIR') throw new ConfigError(`${what} is a directory, not a file: ${file}`, { cause: err });
+    throw err;
+  }
+}
+
+/** Quotes a value from a file for a message, escaping control characters so the message stays on one line. */
+export function quote(value: string): string {
+  return `'${value.replace(/\p{Cc}/gu, (c) => JSON.stringify(c).slice(1, -1))}'`;
+}
+
+function readKey(table: Record<string, unknown>, file: string, key: KeyName, spec: ConfigKey<unknown>): unknown {
+  const value = table[key] ?? spec.default;
+  if (value === undefined) {
+    if (spec.required) throw new ConfigError(`${file}: ${key}: required (${spec.description})`);
+    return undefined;
+  }
+  try {
+    return spec.read(value);
+  } catch (err) {
+    if (err instanceof Invalid) throw new ConfigError(`${file}: ${key}: ${err.message}`);
+    throw err;
+  }
+}
+
+function readString(value: unknown, problem: string, nonEmpty = false): string {
+  if (typeof value !== 'string' || (nonEmpty && value.trim() === '')) throw new Invalid(problem);
+  return value;
+}
+
+function readChannelId(value: unknown): string {
+  const id = readString(value, 'must be a string, the Slack channel ID of the alert feed, e.g. "C0123456789"');
+  if (!id.startsWith('C')) {
+    throw new Invalid("channel ID must start with 'C' (in Slack: open the channel's details; the ID is at the bottom)");
+  }
+  if (!SLACK_CHANNEL_ID.test(id)) {
+    throw new Invalid(
+      `${quote(id)} is not a Slack channel ID (C and then capital letters and digits, e.g. C0123456789)`,
+    );
+  }
+  return id;
+}
+
+function readUserIds(value: unknown): string[] {
+  const problem = 'must be an array of Slack user IDs, e.g. ["U0123456789"]';
+  if (!Array.isArray(value)) throw new Invalid(problem);
+  return value.map((item: unknown, index) => {
+    if (typeof item !== 'string') throw new Invalid(problem);
+    if (!isSlackUserId(item)) {
+      throw new Invalid(`item ${index + 1}, ${quote(item)}, is not a Slack user ID (U… or W…)`);
+    }
+    return item;
+  });
+}

@@ -1,0 +1,100 @@
+// Environment → Env: the variables irbot reads, the checks on required tokens, and the optional .env file.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parse } from 'dotenv';
+import { ConfigError } from './errors.js';
+import type { Env } from './types.js';
+
+export type RequiredVariable = 'slackBotToken' | 'socketAppToken' | 'openaiApiKey';
+
+const DEFAULT_SLACK_API_URL = 'https://slack.com/api/';
+
+const VARIABLES: Record<RequiredVariable, { name: string; hint: string }> = {
+  slackBotToken: {
+    name: 'SLACK_BOT_TOKEN',
+    hint: 'the Bot User OAuth Token, xoxb-…, under OAuth & Permissions',
+  },
+  socketAppToken: {
+    name: 'SOCKET_APP_TOKEN',
+    hint: 'an app-level token, xapp-…, with scope connections:write, under Basic Information > App-Level Tokens',
+  },
+  openaiApiKey: { name: 'OPENAI_API_KEY', hint: 'your OpenAI API key' },
+};
+
+/** Reads irbot's variables from `vars` (process values already merged over .env); empty values count as unset. */
+export function readEnv(vars: Record<string, string | undefined>): Env {
+  const value = (name: string): string | undefined => {
+    const raw = vars[name]?.trim();
+    return raw ? raw : undefined;
+  };
+  const slackApiUrl = httpUrl('SLACK_API_URL', value('SLACK_API_URL') ?? DEFAULT_SLACK_API_URL);
+  const env: Env = { slackApiUrl: slackApiUrl.endsWith('/') ? slackApiUrl : `${slackApiUrl}/` };
+  const slackBotToken = value('SLACK_BOT_TOKEN');
+  const socketAppToken = value('SOCKET_APP_TOKEN');
+  const openaiApiKey = value('OPENAI_API_KEY');
+  const openaiBaseUrl = value('OPENAI_BASE_URL');
+  const configPath = value('IRBOT_CONFIG');
+  if (slackBotToken) env.slackBotToken = slackBotToken;
+  if (socketAppToken) env.socketAppToken = socketAppToken;
+  if (openaiApiKey) env.openaiApiKey = openaiApiKey;
+  if (openaiBaseUrl) env.openaiBaseUrl = httpUrl('OPENAI_BASE_URL', openaiBaseUrl);
+  if (configPath) env.configPath = configPath;
+  return env;
+}
+
+/** Throws a ConfigError naming the first variable in `needs` that is missing or of the wrong kind. */
+export function requireEnv(env: Env, needs: ReadonlyArray<RequiredVariable>): void {
+  for (const need of needs) {
+    const { name, hint } = VARIABLES[need];
+    const token = env[need];
+    if (!token) {
+      throw new ConfigError(
+        `Missing required environment variable: ${name} (set it in the environment or in .env: ${hint})`,
+      );
+    }
+    // Only the prefix is ever looked at or named, never the token itself.
+    if (need === 'slackBotToken' && !token.startsWith('xoxb-')) {
+      const swapped = token.startsWith('xapp-')
+        ? '; this one is an app-level token, swapped with SOCKET_APP_TOKEN?'
+        : '';
+      throw new ConfigError(
+        `SLACK_BOT_TOKEN is not a bot token: it should start with 'xoxb-' (find it under OAuth & Permissions)${swapped}`,
+      );
+    }
+    if (need === 'socketAppToken' && !token.startsWith('xapp-')) {
+      const swapped = token.startsWith('xoxb-') ? '; this one is a bot token, swapped with SLACK_BOT_TOKEN?' : '';
+      throw new ConfigError(
+        `SOCKET_APP_TOKEN is not an app-level token: it should start with 'xapp-' (Basic Information > App-Level Tokens, scope connections:write)${swapped}`,
+      );
+    }
+  }
+}
+
+/** Returns `processEnv` with `<cwd>/.env` filled in under it: a variable set (non-empty) in the process wins. */
+export async function loadEnv(cwd: string, processEnv: NodeJS.ProcessEnv): Promise<Record<string, string | undefined>> {
+  const file = path.join(cwd, '.env');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { ...processEnv };
+    if (code === 'EACCES' || code === 'EPERM') {
+      throw new ConfigError(`.env file cannot be read (permission denied): ${file}`, { cause: err });
+    }
+    throw err;
+  }
+  const merged: Record<string, string | undefined> = { ...processEnv };
+  for (const [name, value] of Object.entries(parse(text))) {
+    if (!merged[name]) merged[name] = value;
+  }
+  return merged;
+}
+
+function httpUrl(name: string, value: string): string {
+  // The value is not echoed: a URL may carry credentials.
+  if (!/^https?:\/\//i.test(value) || !URL.canParse(value)) {
+    throw new ConfigError(`${name} is not an http(s) URL`);
+  }
+  return value;
+}

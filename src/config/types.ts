@@ -1,0 +1,38 @@
+// The typed, validated values that env, config.toml and alerts.toml turn into.
+
+/** Environment variables irbot reads (process values win over `.env`). Tokens are checked only where required. */
+export interface Env {
+  slackBotToken?: string;
+  socketAppToken?: string;
+  openaiApiKey?: string;
+  /** Slack Web API base URL, ending in `/`; default https://slack.com/api/ */
+  slackApiUrl: string;
+  openaiBaseUrl?: string;
+  configPath?: string;
+}
+
+export interface Config {
+  /** Absolute path of the config file this came from. */
+  file: string;
+  feedChannelId: string;
+  openaiOrganizationId?: string;
+  openaiModel: string;
+  /** Absolute; relative values in config.toml are resolved against the config file's folder. */
+  databasePath: string;
+  /** Absolute; as databasePath. */
+  alertsPath: string;
+  maxNudges: number;
+  /** Slack user IDs allowed to press the alert's buttons; empty means anyone. */
+  responders: string[];
+  /** Seconds before an LLM request is abandoned (then retried, then the fallback text). */
+  llmTimeoutSeconds: number;
+}
+
+/** One `[[alerts]]` entry of alerts.toml: a template that `send-alert` turns into an alert instance. */
+export interface AlertTemplate {
+  id: string;
+  name: string;
+  description: string;
+  userId: string;
+  properties: Record<string, string>;
+}

@@ -1,0 +1,82 @@
+// The Writer backed by any OpenAI-compatible Chat Completions endpoint, through the official SDK.
+
+import OpenAI from 'openai';
+import type { ChatCompletionMessage, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import { type Classification, MALFORMED_CLASSIFICATION, type Writer, type Written } from './port.js';
+import {
+  CLASSIFY_TOOL,
+  CLASSIFY_TOOL_NAME,
+  classifyMessages,
+  greetMessages,
+  nudgeMessages,
+  summariseMessages,
+} from './prompts.js';
+
+export interface OpenAiWriterOptions {
+  apiKey: string;
+  baseURL?: string;
+  organization?: string;
+  model: string;
+  timeoutMs: number;
+  maxRetries?: number;
+}
+
+/** The model answered without text; the fallback writer takes over. */
+export class EmptyAnswerError extends Error {
+  override readonly name = 'EmptyAnswerError';
+}
+
+export function createOpenAiWriter(opts: OpenAiWriterOptions): Writer {
+  const client = new OpenAI({
+    apiKey: opts.apiKey,
+    ...(opts.baseURL ? { baseURL: opts.baseURL } : {}),
+    ...(opts.organization ? { organization: opts.organization } : {}),
+    timeout: opts.timeoutMs,
+    maxRetries: opts.maxRetries ?? 2,
+  });
+
+  async function write(task: string, messages: ChatCompletionMessageParam[]): Promise<Written> {
+    const completion = await client.chat.completions.create({ model: opts.model, messages });
+    const message = completion.choices[0]?.message;
+    const text = message?.content?.trim() ?? '';
+    if (text === '') {
+      throw new EmptyAnswerError(
+        message?.refusal ? `the model refused the ${task}: ${message.refusal}` : `the model wrote no ${task}`,
+      );
+    }
+    return { text };
+  }
+
+  return {
+    greet: (alert) => write('greeting', greetMessages(alert)),
+    nudge: (alert, lines) => write('nudge', nudgeMessages(alert, lines)),
+    summarise: (alert, lines, verdict) => write('summary', summariseMessages(alert, lines, verdict)),
+    async classify(alert, lines) {
+      const completion = await client.chat.completions.create({
+        model: opts.model,
+        messages: classifyMessages(alert, lines),
+        tools: [CLASSIFY_TOOL],
+        tool_choice: { type: 'function', function: { name: CLASSIFY_TOOL_NAME } },
+      });
+      return parseClassification(completion.choices[0]?.message);
+    },
+  };
+}
+
+/** Reads the forced `record_awareness` call; anything else is a malformed answer, never an exception. */
+export function parseClassification(message: ChatCompletionMessage | undefined): Classification {
+  const malformed = { hasAnswered: false, isAware: false, fallbackReason: MALFORMED_CLASSIFICATION };
+  const call = message?.tool_calls?.find((c) => c.type === 'function' && c.function.name === CLASSIFY_TOOL_NAME);
+  if (call?.type !== 'function') return malformed;
+  let args: unknown;
+  try {
+    args = JSON.parse(call.function.arguments);
+  } catch {
+    return malformed;
+  }
+  if (typeof args !== 'object' || args === null) return malformed;
+  const { has_answered: hasAnswered, is_aware: isAware } = args as Record<string, unknown>;
+  if (typeof hasAnswered !== 'boolean' || typeof isAware !== 'boolean') return malformed;
+  // Awareness means nothing until the person has answered; keep the pair consistent for the engine.
+  return { hasAnswered, isAware: hasAnswered && isAware };
+}

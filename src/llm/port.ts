@@ -1,0 +1,41 @@
+// What irbot asks of a language model: four texts and one judgement. OpenAI-backed or offline.
+
+export type Speaker = 'bot' | 'person' | 'analyst';
+
+/** One line of a chat, as the LLM sees it. */
+export interface Line {
+  from: Speaker;
+  text: string;
+}
+
+/** The alert as data for the prompts; never mixed with the person's words. */
+export interface AlertFacts {
+  name: string;
+  description: string;
+  properties: Record<string, string>;
+  /** How to address the person: display name, or the user ID when the name is unknown. */
+  personName: string;
+}
+
+export interface Written {
+  text: string;
+  /** Set when the text is the offline fallback because the LLM failed; says why, e.g. `timeout` or `429`. */
+  fallbackReason?: string;
+}
+
+/** The fallbackReason of a classification the model answered in a malformed way: counted as not answered. */
+export const MALFORMED_CLASSIFICATION = 'malformed classification';
+
+export interface Classification {
+  hasAnswered: boolean;
+  isAware: boolean;
+  fallbackReason?: string;
+}
+
+export interface Writer {
+  greet(alert: AlertFacts): Promise<Written>;
+  nudge(alert: AlertFacts, lines: Line[]): Promise<Written>;
+  classify(alert: AlertFacts, lines: Line[]): Promise<Classification>;
+  /** Summary of the whole chat: whether the person was aware, and whether anything looks suspicious. */
+  summarise(alert: AlertFacts, lines: Line[], verdict: { outcome: string; aware: boolean | null }): Promise<Written>;
+}

@@ -1,0 +1,396 @@
+// The local Slack's state (people, channels, messages) and the Web API methods that read and change it.
+
+import { randomBytes } from 'node:crypto';
+import { blockProblems } from './local-slack-blocks.js';
+import type {
+  ApiReply,
+  Channel,
+  ChannelSpec,
+  FakeUser,
+  Identity,
+  MessageNotice,
+  StoredMessage,
+  WorkspaceHooks,
+} from './local-slack-types.js';
+
+type Args = Record<string, unknown>;
+
+export class SlackApiError extends Error {
+  constructor(
+    readonly code: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(code);
+  }
+}
+
+export const BOT_SCOPES = 'chat:write,users:read,channels:history,groups:history,im:history,im:read,im:write';
+const TEAM_NAME = 'Local Sandbox';
+const TEAM_DOMAIN = 'local-sandbox';
+
+export class Workspace {
+  readonly users = new Map<string, FakeUser>();
+  readonly channels = new Map<string, Channel>();
+  readonly ephemerals: MessageNotice[] = [];
+  private readonly messages = new Map<string, StoredMessage[]>();
+  private lastMicros = 0;
+  private readonly methods: Record<string, { token: 'bot' | 'app'; run: (args: Args) => Args }> = {
+    'auth.test': { token: 'bot', run: () => this.authTest() },
+    'apps.connections.open': { token: 'app', run: () => ({ url: this.hooks.openConnection() }) },
+    'chat.postMessage': { token: 'bot', run: (args) => this.postMessage(args) },
+    'chat.update': { token: 'bot', run: (args) => this.update(args) },
+    'chat.postEphemeral': { token: 'bot', run: (args) => this.postEphemeral(args) },
+    'users.info': { token: 'bot', run: (args) => ({ user: this.userJson(this.userFor(args.user)) }) },
+    'conversations.open': { token: 'bot', run: (args) => this.open(args) },
+    'conversations.info': {
+      token: 'bot',
+      run: (args) => ({ channel: this.channelJson(this.channelFor(args.channel)) }),
+    },
+    'conversations.history': { token: 'bot', run: (args) => this.history(args) },
+    'conversations.replies': { token: 'bot', run: (args) => this.replies(args) },
+  };
+
+  constructor(
+    readonly identity: Identity,
+    users: FakeUser[],
+    channels: ChannelSpec[],
+    private readonly hooks: WorkspaceHooks,
+    private readonly now: () => number,
+  ) {
+    for (const user of users) this.users.set(user.id, user);
+    if (!this.users.has(identity.botUserId)) {
+      this.users.set(identity.botUserId, {
+        id: identity.botUserId,
+        name: 'irbot',
+        displayName: 'irbot',
+        realName: 'irbot',
+        isBot: true,
+      });
+    }
+    const people = users.filter((u) => u.isBot !== true).map((u) => u.id);
+    for (const spec of channels) {
+      const members = new Set(spec.members ?? [identity.botUserId, ...people]);
+      this.channels.set(spec.id, { id: spec.id, name: spec.name, isIm: false, members, created: this.seconds() });
+    }
+  }
+
+  /** Runs one Web API method as Slack would: token check, then the method; never throws a SlackApiError. */
+  call(method: string, args: Args, token: string | undefined): ApiReply {
+    const entry = Object.hasOwn(this.methods, method) ? this.methods[method] : undefined;
+    if (entry === undefined) return failure('unknown_method');
+    const authError = this.tokenError(entry.token, token);
+    if (authError !== undefined) return failure(authError);
+    const headers: Record<string, string> = entry.token === 'bot' ? { 'x-oauth-scopes': BOT_SCOPES } : {};
+    try {
+      return { status: 200, body: { ok: true, ...entry.run(args) }, headers };
+    } catch (err) {
+      if (!(err instanceof SlackApiError)) throw err;
+      return { status: 200, body: { ok: false, error: err.code, ...err.extra }, headers };
+    }
+  }
+
+  /** Slack timestamps: seconds.microseconds, unique and strictly increasing within a workspace. */
+  nextTs(): string {
+    const micros = Math.max(Math.floor(this.now() * 1000), this.lastMicros + 1);
+    this.lastMicros = micros;
+    return `${Math.floor(micros / 1e6)}.${String(micros % 1e6).padStart(6, '0')}`;
+  }
+
+  seconds(): number {
+    return Math.floor(this.now() / 1000);
+  }
+
+  /** The IM between the bot and a person, created on first use; undefined for unknown users and the bot itself. */
+  openIm(userId: string): Channel | undefined {
+    if (!this.users.has(userId) || userId === this.identity.botUserId) return undefined;
+    const id = `D${userId.slice(1)}`;
+    let im = this.channels.get(id);
+    if (im === undefined) {
+      const members = new Set([this.identity.botUserId, userId]);
+      im = { id, name: id, isIm: true, user: userId, members, created: this.seconds() };
+      this.channels.set(id, im);
+    }
+    return im;
+  }
+
+  messagesIn(channelId: string): StoredMessage[] {
+    return this.messages.get(channelId) ?? [];
+  }
+
+  find(channelId: string, ts: string): StoredMessage | undefined {
+    return this.messagesIn(channelId).find((m) => m.ts === ts);
+  }
+
+  /** Stores a message someone (person or bot) wrote, threading it under its parent. */
+  store(channel: Channel, message: StoredMessage): StoredMessage {
+    const list = this.messages.get(channel.id) ?? [];
+    this.messages.set(channel.id, list);
+    list.push(message);
+    if (message.thread_ts !== undefined && message.thread_ts !== message.ts) {
+      const parent = list.find((m) => m.ts === message.thread_ts);
+      if (parent !== undefined) {
+        parent.thread_ts = parent.ts;
+        parent.reply_count = (parent.reply_count ?? 0) + 1;
+        parent.latest_reply = message.ts;
+      }
+    }
+    this.hooks.changed({ ...structuredClone(message), channel: channel.id, change: 'posted' });
+    return message;
+  }
+
+  channelFor(ref: unknown): Channel {
+    const id = typeof ref === 'string' ? ref.replace(/^#/, '') : '';
+    const found =
+      this.channels.get(id) ??
+      (/^[UW]/.test(id) ? this.openIm(id) : undefined) ??
+      [...this.channels.values()].find((c) => !c.isIm && c.name === id);
+    if (found === undefined) throw new SlackApiError('channel_not_found');
+    return found;
+  }
+
+  userFor(ref: unknown): FakeUser {
+    const user = typeof ref === 'string' ? this.users.get(ref) : undefined;
+    if (user === undefined) throw new SlackApiError('user_not_found');
+    return user;
+  }
+
+  private tokenError(kind: 'bot' | 'app', token: string | undefined): string | undefined {
+    if (token === undefined || token === '') return 'not_authed';
+    const [expected, other] =
+      kind === 'bot'
+        ? [this.identity.botToken, this.identity.appToken]
+        : [this.identity.appToken, this.identity.botToken];
+    if (token === expected) return undefined;
+    return token === other ? 'not_allowed_token_type' : 'invalid_auth';
+  }
+
+  private authTest(): Args {
+    const { teamId, botUserId, botId } = this.identity;
+    return {
+      url: `https://${TEAM_DOMAIN}.slack.com/`,
+      team: TEAM_NAME,
+      user: this.users.get(botUserId)?.name ?? 'irbot',
+      team_id: teamId,
+      user_id: botUserId,
+      bot_id: botId,
+      is_enterprise_install: false,
+    };
+  }
+
+  private postMessage(args: Args): Args {
+    const channel = this.channelFor(args.channel);
+    this.requireBot(channel);
+    const { text, blocks } = this.content(args);
+    const threadTs = this.threadRoot(channel, args.thread_ts);
+    const message = this.store(channel, {
+      type: 'message',
+      ts: this.nextTs(),
+      text,
+      ...(blocks !== undefined && { blocks }),
+      ...(threadTs !== undefined && { thread_ts: threadTs }),
+      ...this.botAuthor(),
+    });
+    if (channel.isIm) this.hooks.imEvent(this.imEventOf(channel, message));
+    return { channel: channel.id, ts: message.ts, message: structuredClone(message) };
+  }
+
+  private update(args: Args): Args {
+    const channel = this.channelFor(args.channel);
+    const message = typeof args.ts === 'string' ? this.find(channel.id, args.ts) : undefined;
+    if (message === undefined) throw new SlackApiError('message_not_found');
+    if (message.bot_id !== this.identity.botId) throw new SlackApiError('cant_update_message');
+    if (args.text === undefined && args.blocks === undefined) throw new SlackApiError('no_text');
+    const blocks = this.blocksArg(args.blocks);
+    const previous = structuredClone(message);
+    if (args.text !== undefined) message.text = String(args.text);
+    // Slack keeps the previous blocks when `blocks` is left out and removes them for an empty array.
+    if (blocks !== undefined && blocks.length === 0) delete message.blocks;
+    else if (blocks !== undefined) message.blocks = blocks;
+    message.edited = { user: this.identity.botUserId, ts: this.nextTs() };
+    this.hooks.changed({ ...structuredClone(message), channel: channel.id, change: 'updated' });
+    if (channel.isIm) {
+      const ts = this.nextTs();
+      this.hooks.imEvent({
+        type: 'message',
+        subtype: 'message_changed',
+        hidden: true,
+        channel: channel.id,
+        channel_type: 'im',
+        message: structuredClone(message),
+        previous_message: previous,
+        ts,
+        event_ts: ts,
+      });
+    }
+    return { channel: channel.id, ts: message.ts, text: message.text, message: structuredClone(message) };
+  }
+
+  private postEphemeral(args: Args): Args {
+    const channel = this.channelFor(args.channel);
+    const user = this.userFor(args.user);
+    this.requireBot(channel);
+    if (!channel.members.has(user.id)) throw new SlackApiError('user_not_in_channel');
+    const { text, blocks } = this.content(args);
+    const threadTs = this.threadRoot(channel, args.thread_ts);
+    const notice: MessageNotice = {
+      type: 'message',
+      ts: this.nextTs(),
+      text,
+      ...(blocks !== undefined && { blocks }),
+      ...(threadTs !== undefined && { thread_ts: threadTs }),
+      ...this.botAuthor(),
+      channel: channel.id,
+      change: 'ephemeral',
+      visibleTo: user.id,
+    };
+    this.ephemerals.push(notice);
+    this.hooks.ephemeral(structuredClone(notice));
+    return { message_ts: notice.ts };
+  }
+
+  private open(args: Args): Args {
+    if (args.channel !== undefined) return { channel: { id: this.channelFor(args.channel).id } };
+    const ids = String(args.users ?? '')
+      .split(',')
+      .map((id) => id.trim())
+      .filter((id) => id !== '' && id !== this.identity.botUserId);
+    const [userId] = ids;
+    if (userId === undefined) throw new SlackApiError('users_list_not_supplied');
+    if (ids.length > 1) throw new SlackApiError('not_implemented', { detail: 'the local Slack has no group DMs' });
+    const existed = this.channels.has(`D${userId.slice(1)}`);
+    const im = this.openIm(userId);
+    if (im === undefined) throw new SlackApiError('user_not_found');
+    const channel = args.return_im === true || args.return_im === 'true' ? this.channelJson(im) : { id: im.id };
+    return { no_op: existed, already_open: existed, channel };
+  }
+
+  private history(args: Args): Args {
+    const channel = this.channelFor(args.channel);
+    this.requireBot(channel);
+    const oldest = Number(args.oldest ?? 0);
+    const latest = args.latest === undefined ? Number.POSITIVE_INFINITY : Number(args.latest);
+    const inclusive = args.inclusive === true || args.inclusive === 'true';
+    const inRange = (ts: number) => (inclusive ? ts >= oldest && ts <= latest : ts > oldest && ts < latest);
+    const topLevel = this.messagesIn(channel.id)
+      .filter((m) => m.thread_ts === undefined || m.thread_ts === m.ts)
+      .filter((m) => inRange(Number(m.ts)))
+      .reverse();
+    return page(topLevel, args);
+  }
+
+  private replies(args: Args): Args {
+    const channel = this.channelFor(args.channel);
+    this.requireBot(channel);
+    const message = typeof args.ts === 'string' ? this.find(channel.id, args.ts) : undefined;
+    if (message === undefined) throw new SlackApiError('thread_not_found');
+    const root = message.thread_ts ?? message.ts;
+    const thread = this.messagesIn(channel.id).filter((m) => m.ts === root || m.thread_ts === root);
+    return page(thread, args);
+  }
+
+  private requireBot(channel: Channel): void {
+    if (!channel.members.has(this.identity.botUserId)) throw new SlackApiError('not_in_channel');
+  }
+
+  private content(args: Args): { text: string; blocks: Record<string, unknown>[] | undefined } {
+    const text = args.text === undefined ? '' : String(args.text);
+    const blocks = this.blocksArg(args.blocks);
+    if (text === '' && (blocks === undefined || blocks.length === 0) && args.attachments === undefined) {
+      throw new SlackApiError('no_text');
+    }
+    return { text, blocks };
+  }
+
+  private blocksArg(value: unknown): Record<string, unknown>[] | undefined {
+    if (value === undefined) return undefined;
+    const problems = blockProblems(value);
+    if (problems.length > 0) throw new SlackApiError('invalid_blocks', { response_metadata: { messages: problems } });
+    // Slack gives every block without a block_id a random one, and block_actions payloads carry it.
+    return (value as Record<string, unknown>[]).map((block) => ({
+      ...structuredClone(block),
+      block_id: typeof block.block_id === 'string' ? block.block_id : randomBytes(3).toString('base64url'),
+    }));
+  }
+
+  /** A reply to a reply joins the parent's thread, as in Slack. */
+  private threadRoot(channel: Channel, threadTs: unknown): string | undefined {
+    if (threadTs === undefined || threadTs === '') return undefined;
+    const parent = this.find(channel.id, String(threadTs));
+    if (parent === undefined) throw new SlackApiError('thread_not_found');
+    return parent.thread_ts ?? parent.ts;
+  }
+
+  private botAuthor(): Pick<StoredMessage, 'user' | 'bot_id' | 'app_id' | 'team'> {
+    const { botUserId, botId, appId, teamId } = this.identity;
+    return { user: botUserId, bot_id: botId, app_id: appId, team: teamId };
+  }
+
+  private imEventOf(channel: Channel, message: StoredMessage): Record<string, unknown> {
+    return {
+      ...structuredClone(message),
+      bot_profile: {
+        id: this.identity.botId,
+        app_id: this.identity.appId,
+        name: 'irbot',
+        team_id: this.identity.teamId,
+      },
+      channel: channel.id,
+      channel_type: 'im',
+      event_ts: message.ts,
+    };
+  }
+
+  userJson(user: FakeUser): Args {
+    return {
+      id: user.id,
+      team_id: this.identity.teamId,
+      name: user.name,
+      deleted: false,
+      real_name: user.realName,
+      is_bot: user.isBot === true,
+      is_app_user: false,
+      profile: {
+        display_name: user.displayName,
+        display_name_normalized: user.displayName,
+        real_name: user.realName,
+        real_name_normalized: user.realName,
+        team: this.identity.teamId,
+      },
+    };
+  }
+
+  channelJson(channel: Channel): Args {
+    if (channel.isIm) {
+      return { id: channel.id, created: channel.created, is_im: true, user: channel.user, is_user_deleted: false };
+    }
+    return {
+      id: channel.id,
+      name: channel.name,
+      created: channel.created,
+      is_channel: !channel.id.startsWith('G'),
+      is_group: false,
+      is_im: false,
+      is_private: channel.id.startsWith('G'),
+      is_archived: false,
+      is_member: channel.members.has(this.identity.botUserId),
+      num_members: channel.members.size,
+    };
+  }
+}
+
+function failure(error: string): ApiReply {
+  return { status: 200, body: { ok: false, error }, headers: {} };
+}
+
+/** Cursor pagination as Slack does it; the cursor is an opaque offset here. */
+function page(messages: StoredMessage[], args: Args): Args {
+  const limit = Math.min(Math.max(Number(args.limit ?? 100) || 100, 1), 1000);
+  const offset = typeof args.cursor === 'string' && args.cursor !== '' ? Number.parseInt(args.cursor, 10) || 0 : 0;
+  const slice = messages.slice(offset, offset + limit);
+  const hasMore = offset + limit < messages.length;
+  return {
+    messages: structuredClone(slice),
+    has_more: hasMore,
+    response_metadata: { next_cursor: hasMore ? String(offset + limit) : '' },
+  };
+}

@@ -1,0 +1,452 @@
+// A fake Slack workspace on 127.0.0.1: Web API and Socket Mode, close enough for the unmodified SDK clients.
+
+import { randomBytes, randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import {
+  blockActions,
+  type Envelope,
+  envelopeOf,
+  eventCallback,
+  helloFrame,
+  retryOf,
+} from './local-slack-envelopes.js';
+import { bearer, type Failure, injected, isRecord, parseArgs, readBody } from './local-slack-http.js';
+import { type RecordedAck, Sockets } from './local-slack-sockets.js';
+import type { ApiReply, ChannelSpec, FakeUser, Identity, MessageNotice, StoredMessage } from './local-slack-types.js';
+import { Waiters } from './local-slack-waiters.js';
+import { Workspace } from './local-slack-workspace.js';
+
+export type { Failure } from './local-slack-http.js';
+export type { RecordedAck } from './local-slack-sockets.js';
+export type { ChannelSpec, FakeUser, MessageNotice, StoredMessage } from './local-slack-types.js';
+
+export interface RecordedCall {
+  method: string;
+  args: Record<string, unknown>;
+  token: string | undefined;
+  at: number;
+  /** The HTTP status and JSON body the local Slack answered with. */
+  status: number;
+  response: Record<string, unknown>;
+}
+
+export interface Delivery {
+  envelopeId: string;
+  eventId?: string;
+  envelope: Record<string, unknown>;
+  /** Index among the connections open when it was sent, as `to` counts. */
+  connection: number;
+  /** Serial number of the connection, stable across reconnects of others (1 = first ever). */
+  connectionId: number;
+}
+
+export interface LocalSlackOptions {
+  users?: FakeUser[];
+  channels?: ChannelSpec[];
+  botUserId?: string;
+  botId?: string;
+  appId?: string;
+  teamId?: string;
+  botToken?: string;
+  appToken?: string;
+  pingIntervalMs?: number;
+  redeliverAfterMs?: number | null;
+  /** Default 0: a free port. */
+  port?: number;
+  /** Milliseconds since the epoch, for message timestamps. */
+  now?: () => number;
+}
+
+export const DEFAULT_USERS: readonly FakeUser[] = [
+  { id: 'U0HAROLD', name: 'harold', displayName: 'Harold', realName: 'Harold Smith' },
+  { id: 'U0HFINCH', name: 'harold.finch', displayName: '', realName: 'Harold Finch' },
+  { id: 'U0ALICE', name: 'alice', displayName: 'Alice', realName: 'Alice Ng' },
+  { id: 'U0ANALYST', name: 'analyst', displayName: 'Sam Analyst', realName: 'Sam Analyst' },
+];
+export const FEED_CHANNEL: ChannelSpec = { id: 'C0FEED', name: 'security-alerts' };
+
+// Slack re-delivers an unacknowledged event up to three times.
+const MAX_RETRIES = 3;
+// Message subtypes that describe another message rather than add one to the conversation.
+const NOT_STORED = new Set(['message_changed', 'message_deleted']);
+
+export class LocalSlack {
+  readonly apiUrl: string;
+  readonly botToken: string;
+  readonly appToken: string;
+  readonly botUserId: string;
+  readonly calls: RecordedCall[] = [];
+  readonly deliveries: Delivery[] = [];
+  private readonly baseUrl: string;
+  private readonly identity: Identity;
+  private readonly workspace: Workspace;
+  private readonly sockets: Sockets;
+  private readonly waiters = new Waiters();
+  private readonly emitter = new EventEmitter();
+  private readonly failures = new Map<string, Failure[]>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly eventPrefix = randomBytes(3).toString('hex').toUpperCase();
+  private eventCount = 0;
+  private closed = false;
+
+  static async start(options: LocalSlackOptions = {}): Promise<LocalSlack> {
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    return new LocalSlack(options, server);
+  }
+
+  private constructor(
+    private readonly options: LocalSlackOptions,
+    private readonly server: Server,
+  ) {
+    this.baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    this.apiUrl = `${this.baseUrl}/api/`;
+    this.identity = {
+      teamId: options.teamId ?? 'T0LOCAL',
+      botUserId: options.botUserId ?? 'U0IRBOT',
+      botId: options.botId ?? 'B0IRBOT',
+      appId: options.appId ?? 'A0IRBOT',
+      botToken: options.botToken ?? 'xoxb-local-sandbox',
+      appToken: options.appToken ?? 'xapp-local-sandbox',
+    };
+    this.botToken = this.identity.botToken;
+    this.appToken = this.identity.appToken;
+    this.botUserId = this.identity.botUserId;
+    this.sockets = new Sockets({
+      baseUrl: this.baseUrl,
+      appId: this.identity.appId,
+      pingIntervalMs: options.pingIntervalMs ?? 10_000,
+      hello: (numConnections) => helloFrame(this.identity, numConnections),
+      waiters: this.waiters,
+      onAck: (ack) => this.emitter.emit('ack', ack),
+      onCountChange: (count) => this.emitter.emit('connection', count),
+    });
+    this.workspace = new Workspace(
+      this.identity,
+      options.users ?? [...DEFAULT_USERS],
+      options.channels ?? [FEED_CHANNEL],
+      {
+        openConnection: () => this.sockets.issueTicket(),
+        changed: (notice) => this.emitter.emit('message', notice),
+        ephemeral: (notice) => this.emitter.emit('ephemeral', notice),
+        imEvent: (event) => this.echo(event),
+      },
+      options.now ?? Date.now,
+    );
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      this.onRequest(req, res).catch((err: unknown) => {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ ok: false, error: 'internal_error', detail: String(err) }));
+      });
+    });
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.sockets.upgrade(req, socket, head),
+    );
+  }
+
+  /** Socket Mode connections greeted with hello and neither closed nor told to reconnect. */
+  get connectionCount(): number {
+    return this.sockets.openCount;
+  }
+
+  /** Socket Mode connections ever greeted with hello, reconnects included. */
+  get totalConnections(): number {
+    return this.sockets.total;
+  }
+
+  /** Every ack received, in order. */
+  get acks(): readonly RecordedAck[] {
+    return this.sockets.acks;
+  }
+
+  callsTo(method: string): RecordedCall[] {
+    return this.calls.filter((c) => c.method === method);
+  }
+
+  async waitForCall(predicate: (c: RecordedCall) => boolean, timeoutMs = 10_000): Promise<RecordedCall> {
+    let found: RecordedCall | undefined;
+    const check = () => {
+      found = this.calls.find(predicate);
+      return found !== undefined;
+    };
+    await this.waiters.until(
+      check,
+      timeoutMs,
+      () => `no matching Web API call within ${timeoutMs} ms; ${this.recentCalls()}`,
+    );
+    if (found === undefined) throw new Error('unreachable: waitForCall resolved without a call');
+    return found;
+  }
+
+  waitForConnections(n: number, timeoutMs = 10_000): Promise<void> {
+    return this.waiters.until(
+      () => this.connectionCount >= n,
+      timeoutMs,
+      () => `${this.connectionCount} of ${n} Socket Mode connections open after ${timeoutMs} ms; ${this.recentCalls()}`,
+    );
+  }
+
+  waitForAck(delivery: Delivery, timeoutMs = 10_000): Promise<void> {
+    return this.waiters.until(
+      () => this.acks.some((a) => a.envelopeId === delivery.envelopeId),
+      timeoutMs,
+      () =>
+        `envelope ${delivery.envelopeId} (${String(delivery.envelope.type)}) not acknowledged within ${timeoutMs} ms`,
+    );
+  }
+
+  /** Every message in the channel, replies included, oldest first. */
+  history(channel: string): StoredMessage[] {
+    return structuredClone(this.workspace.messagesIn(channel));
+  }
+
+  /** The thread's parent and its replies, oldest first; empty when there is no such message. */
+  thread(channel: string, threadTs: string): StoredMessage[] {
+    const message = this.workspace.find(channel, threadTs);
+    if (message === undefined) return [];
+    const root = message.thread_ts ?? message.ts;
+    return structuredClone(this.workspace.messagesIn(channel).filter((m) => m.ts === root || m.thread_ts === root));
+  }
+
+  /** Ephemeral messages, which Slack shows but never stores. */
+  ephemerals(channel?: string): MessageNotice[] {
+    return structuredClone(this.workspace.ephemerals.filter((m) => channel === undefined || m.channel === channel));
+  }
+
+  /** How Slack shows a person: display name, else real name, else user name; the id itself for strangers. */
+  displayNameOf(userId: string): string {
+    const user = this.workspace.users.get(userId);
+    if (user === undefined) return userId;
+    return user.displayName || user.realName || user.name || userId;
+  }
+
+  dmChannelOf(userId: string): string {
+    const im = this.workspace.openIm(userId);
+    if (im === undefined) throw new Error(`LocalSlack: no person ${userId} to have a DM with`);
+    return im.id;
+  }
+
+  clickButton(args: {
+    userId: string;
+    actionId: string;
+    value?: string;
+    channel: string;
+    messageTs: string;
+    to?: number;
+  }): Promise<Delivery> {
+    const user = this.workspace.users.get(args.userId);
+    const channel = this.workspace.channels.get(args.channel);
+    const message = this.workspace.find(args.channel, args.messageTs);
+    if (user === undefined || channel === undefined || message === undefined) {
+      const what = user === undefined ? `user ${args.userId}` : `message ${args.messageTs} in ${args.channel}`;
+      return Promise.reject(new Error(`LocalSlack.clickButton: no ${what}`));
+    }
+    const payload = blockActions(this.identity, {
+      user,
+      channel,
+      message,
+      actionId: args.actionId,
+      value: args.value,
+      actionTs: this.workspace.nextTs(),
+      responseUrl: `${this.baseUrl}/actions/${randomUUID()}`,
+    });
+    return this.deliver(envelopeOf('interactive', payload), args.to);
+  }
+
+  /** A person writes to the bot: stored in their DM and delivered as Slack's `message.im` event. */
+  sendDm(args: {
+    userId: string;
+    text: string;
+    subtype?: string;
+    botId?: string;
+    to?: number;
+    extra?: Record<string, unknown>;
+  }): Promise<Delivery> {
+    const im = this.workspace.openIm(args.userId);
+    if (im === undefined) return Promise.reject(new Error(`LocalSlack.sendDm: no person ${args.userId}`));
+    const ts = this.workspace.nextTs();
+    const event: Record<string, unknown> = {
+      client_msg_id: randomUUID(),
+      type: 'message',
+      text: args.text,
+      user: args.userId,
+      ts,
+      team: this.identity.teamId,
+      channel: im.id,
+      event_ts: ts,
+      channel_type: 'im',
+      ...(args.subtype !== undefined && { subtype: args.subtype }),
+      ...(args.botId !== undefined && { bot_id: args.botId }),
+      ...args.extra,
+    };
+    if (args.subtype === undefined || !NOT_STORED.has(args.subtype)) this.workspace.store(im, storedOf(event));
+    return this.deliverEvent(event, args.to);
+  }
+
+  redeliver(delivery: Delivery, to?: number): Promise<Delivery> {
+    return this.deliver(retryOf(delivery.envelope), to);
+  }
+
+  /** Sends an envelope as is, or any text frame, for tests of malformed input. */
+  sendEnvelope(envelope: Record<string, unknown> | string, to?: number): Promise<Delivery> {
+    return typeof envelope === 'string' ? this.deliver({ raw: envelope }, to, envelope) : this.deliver(envelope, to);
+  }
+
+  /** Asks every connection to reconnect, as Slack does before recycling a server. */
+  disconnectAll(reason = 'refresh_requested'): void {
+    this.sockets.disconnectAll(reason);
+  }
+
+  /** Cuts every connection without a word, like a network failure. */
+  dropAll(): void {
+    this.sockets.dropAll();
+  }
+
+  failNext(method: string, failure: Failure, times = 1): void {
+    const queue = this.failures.get(method) ?? [];
+    for (let i = 0; i < times; i++) queue.push(failure);
+    this.failures.set(method, queue);
+  }
+
+  on(event: 'call', fn: (call: RecordedCall) => void): this;
+  on(event: 'message', fn: (notice: MessageNotice) => void): this;
+  on(event: 'ephemeral', fn: (notice: MessageNotice) => void): this;
+  on(event: 'delivery', fn: (delivery: Delivery) => void): this;
+  on(event: 'ack', fn: (ack: RecordedAck) => void): this;
+  on(event: 'connection', fn: (connectionCount: number) => void): this;
+  on(event: string, fn: (value: never) => void): this {
+    this.emitter.on(event, fn as (value: unknown) => void);
+    return this;
+  }
+
+  off(event: string, fn: (value: never) => void): this {
+    this.emitter.off(event, fn as (value: unknown) => void);
+    return this;
+  }
+
+  /** Closes every socket and the server; pending waits reject. Disconnect SocketModeClients first, or they retry. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.waiters.close();
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    this.sockets.close();
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  private async onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', this.baseUrl);
+    const body = await readBody(req);
+    let method: string;
+    let args: Record<string, unknown>;
+    let reply: ApiReply | undefined;
+    try {
+      args = parseArgs(req.headers['content-type'], body, url.searchParams);
+    } catch {
+      args = { body };
+      reply = { status: 200, body: { ok: false, error: 'invalid_json' }, headers: {} };
+    }
+    const token = bearer(req.headers.authorization) ?? (typeof args.token === 'string' ? args.token : undefined);
+    delete args.token;
+    if (url.pathname.startsWith('/actions/')) {
+      method = 'response_url';
+      reply ??= { status: 200, body: { ok: true }, headers: {} };
+    } else if (url.pathname.startsWith('/api/')) {
+      method = decodeURIComponent(url.pathname.slice('/api/'.length));
+      const failure = this.failures.get(method)?.shift();
+      reply ??= failure === undefined ? this.workspace.call(method, args, token) : injected(failure);
+    } else {
+      res.writeHead(404).end();
+      return;
+    }
+    const call: RecordedCall = { method, args, token, at: Date.now(), status: reply.status, response: reply.body };
+    this.calls.push(call);
+    res.writeHead(reply.status, { 'content-type': 'application/json; charset=utf-8', ...reply.headers });
+    res.end(JSON.stringify(reply.body));
+    this.emitter.emit('call', call);
+    this.waiters.wake();
+  }
+
+  private deliverEvent(event: Record<string, unknown>, to?: number): Promise<Delivery> {
+    this.eventCount += 1;
+    const eventId = `Ev${this.eventPrefix}${String(this.eventCount).padStart(4, '0')}`;
+    return this.deliver(
+      envelopeOf('events_api', eventCallback(this.identity, event, eventId, this.workspace.seconds())),
+      to,
+    );
+  }
+
+  /** Slack sends the bot its own DM messages too (message.im); with nobody connected the echo is dropped. */
+  private echo(event: Record<string, unknown>): void {
+    if (this.closed || this.sockets.openCount === 0) return;
+    this.deliverEvent(event).catch(() => {});
+  }
+
+  private async deliver(envelope: Envelope, to: number | undefined, frame?: string): Promise<Delivery> {
+    const { index, connectionId } = await this.sockets.send(frame ?? JSON.stringify(envelope), to);
+    const payload = envelope.payload;
+    const eventId = isRecord(payload) && typeof payload.event_id === 'string' ? payload.event_id : undefined;
+    const delivery: Delivery = {
+      envelopeId: typeof envelope.envelope_id === 'string' ? envelope.envelope_id : '',
+      ...(eventId !== undefined && { eventId }),
+      envelope,
+      connection: index,
+      connectionId,
+    };
+    this.deliveries.push(delivery);
+    this.emitter.emit('delivery', delivery);
+    this.scheduleRedelivery(delivery);
+    return delivery;
+  }
+
+  private scheduleRedelivery(delivery: Delivery): void {
+    const after = this.options.redeliverAfterMs;
+    const attempt = delivery.envelope.retry_attempt;
+    if (after == null || delivery.envelopeId === '' || typeof attempt !== 'number' || attempt >= MAX_RETRIES) return;
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (this.closed || this.acks.some((a) => a.envelopeId === delivery.envelopeId)) return;
+      this.redeliver(delivery).catch(() => {});
+    }, after);
+    this.timers.add(timer);
+  }
+
+  private recentCalls(): string {
+    const recent = this.calls
+      .slice(-15)
+      .map((c) => (c.response.ok === true ? c.method : `${c.method} (${failureOf(c)})`));
+    return recent.length === 0 ? 'no Web API calls yet' : `recent calls: ${recent.join(', ')}`;
+  }
+}
+
+function failureOf(call: RecordedCall): string {
+  return typeof call.response.error === 'string' ? call.response.error : `HTTP ${call.status}`;
+}
+
+function storedOf(event: Record<string, unknown>): StoredMessage {
+  const text = (key: string) => (typeof event[key] === 'string' ? { [key]: event[key] } : {});
+  return {
+    type: 'message',
+    ts: String(event.ts),
+    text: String(event.text ?? ''),
+    ...text('thread_ts'),
+    ...text('user'),
+    ...text('bot_id'),
+    ...text('subtype'),
+    ...text('client_msg_id'),
+    ...text('team'),
+  };
+}

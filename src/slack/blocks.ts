@@ -1,0 +1,117 @@
+// Block Kit for the alert message and its details reply. The action ids are the original bot's Slack contract.
+import type { Actor, Chat } from '../chat/types.js';
+import { escapeText } from './mrkdwn.js';
+import type { Block } from './port.js';
+
+export const ACTION_IDS = {
+  start: 'start_chat_submit_action',
+  dismiss: 'do_nothing_submit_action',
+  end: 'end_chat_submit_action',
+} as const;
+
+export interface AlertView {
+  id: string;
+  name: string;
+  description: string;
+  userId: string;
+  properties: Record<string, string>;
+  chat: Chat;
+}
+
+const section = (text: string, blockId?: string): Block => ({
+  type: 'section',
+  ...(blockId ? { block_id: blockId } : {}),
+  text: { type: 'mrkdwn', text, verbatim: true },
+});
+
+const button = (text: string, actionId: string, value: string, style: 'primary' | 'danger'): Block => ({
+  type: 'button',
+  text: { type: 'plain_text', emoji: true, text },
+  style,
+  value,
+  action_id: actionId,
+});
+
+/** `<@U…>` for someone who clicked in Slack; the OS user name for someone at a terminal. */
+export function actorText(actor: Actor): string {
+  return actor.via === 'slack' ? `<@${actor.id}>` : escapeText(actor.id);
+}
+
+export function alertHeadline(alert: Pick<AlertView, 'name' | 'userId'>): string {
+  return `Incident: ${escapeText(alert.name)} with user <@${alert.userId}>`;
+}
+
+/** The alert message for the chat's current state; chat.update replaces the whole message with it. */
+export function alertBlocks(alert: AlertView): Block[] {
+  const { chat } = alert;
+  const blocks: Block[] = [
+    section(alertHeadline(alert)),
+    { type: 'context', elements: [{ type: 'plain_text', text: 'Details in :thread:', emoji: true }] },
+  ];
+  if (chat.state === 'posted') {
+    blocks.push({
+      type: 'actions',
+      block_id: 'alert_actions',
+      elements: [
+        button('Start Chat', ACTION_IDS.start, alert.id, 'primary'),
+        button('Do Nothing', ACTION_IDS.dismiss, alert.id, 'danger'),
+      ],
+    });
+    return blocks;
+  }
+  if (chat.state === 'dismissed') {
+    const by = chat.endedBy ? actorText(chat.endedBy) : 'Someone';
+    blocks.push(section(`${by} decided that no action was necessary :white_check_mark:`, 'do_nothing'));
+    return blocks;
+  }
+  if (chat.state === 'active' || chat.state === 'queued') {
+    blocks.push({
+      type: 'actions',
+      block_id: 'alert_actions',
+      elements: [button('End Chat', ACTION_IDS.end, alert.id, 'danger')],
+    });
+  }
+  if (chat.startedBy) blocks.push(section(`${actorText(chat.startedBy)} started a chat.`, 'started_chat'));
+  if (chat.state === 'queued') {
+    blocks.push(
+      section(`<@${alert.userId}> is in another chat; this one starts when that one ends. :hourglass:`, 'queued'),
+    );
+  }
+  if (chat.state === 'ended') blocks.push(endedSection(chat, alert.userId));
+  return blocks;
+}
+
+function endedSection(chat: Chat, userId: string): Block {
+  if (chat.outcome === 'ended_by_analyst') {
+    const by = chat.endedBy ? actorText(chat.endedBy) : 'Someone';
+    return section(`${by} has ended the chat :white_check_mark:`, 'end_chat_manually');
+  }
+  return section(
+    `The chat was automatically ended: ${verdictText(chat, userId)} :white_check_mark:`,
+    'end_chat_automatically',
+  );
+}
+
+/** One line for the verdict, used on the alert message and under the summary. */
+export function verdictText(chat: Chat, userId: string): string {
+  switch (chat.outcome) {
+    case 'answered':
+      return `<@${userId}> answered and was ${chat.aware ? '*aware*' : '*not aware*'} of the activity`;
+    case 'no_answer':
+      return `no answer from <@${userId}> after ${chat.nudges} nudge${chat.nudges === 1 ? '' : 's'}`;
+    case 'ended_by_analyst':
+      return 'ended by an analyst before an answer';
+    default:
+      return 'open';
+  }
+}
+
+/** The first reply in the alert's thread: description and every property. */
+export function detailsText(alert: Pick<AlertView, 'id' | 'description' | 'properties'>): string {
+  const lines = [`*Alert* \`${escapeText(alert.id)}\``];
+  if (alert.description) lines.push(`*Description:* ${escapeText(alert.description)}`);
+  for (const [key, value] of Object.entries(alert.properties)) {
+    lines.push(`• *${escapeText(key)}:* ${escapeText(value)}`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,87 @@
+// Socket Mode envelopes → the few things irbot acts on. Pure: anything unexpected becomes `ignored` with a reason.
+import { ACTION_IDS } from './blocks.js';
+import { fromSlackText } from './mrkdwn.js';
+
+export type ButtonAction = 'start' | 'dismiss' | 'end';
+
+export type Inbound =
+  | {
+      kind: 'button';
+      action: ButtonAction;
+      /** The alert id carried in the button's value. */
+      alertId: string;
+      userId: string;
+      channelId: string | undefined;
+      messageTs: string | undefined;
+      /** Stable across re-deliveries of the same click. */
+      dedupeKey: string;
+    }
+  | { kind: 'dm'; eventId: string; userId: string; channelId: string; text: string; ts: string }
+  | { kind: 'ignored'; reason: string };
+
+const ACTIONS: Record<string, ButtonAction> = {
+  [ACTION_IDS.start]: 'start',
+  [ACTION_IDS.dismiss]: 'dismiss',
+  [ACTION_IDS.end]: 'end',
+};
+
+/** Longest person message irbot relays; Slack itself caps messages at 40,000 characters. */
+export const MAX_TEXT = 40_000;
+
+type Json = Record<string, unknown>;
+const isObject = (value: unknown): value is Json =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+const str = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
+
+export function decodeEnvelope(type: unknown, payload: unknown): Inbound {
+  if (!isObject(payload)) return { kind: 'ignored', reason: 'envelope without a payload' };
+  if (type === 'interactive') return decodeInteraction(payload);
+  if (type === 'events_api') return decodeEvent(payload);
+  return { kind: 'ignored', reason: `envelope type ${String(type)}` };
+}
+
+function decodeInteraction(payload: Json): Inbound {
+  if (payload.type !== 'block_actions') return { kind: 'ignored', reason: `interaction ${String(payload.type)}` };
+  const action = Array.isArray(payload.actions) ? payload.actions[0] : undefined;
+  if (!isObject(action)) return { kind: 'ignored', reason: 'block_actions without an action' };
+  const actionId = str(action.action_id);
+  const which = actionId ? ACTIONS[actionId] : undefined;
+  if (!which) return { kind: 'ignored', reason: `unknown action ${String(actionId)}` };
+  const userId = isObject(payload.user) ? str(payload.user.id) : undefined;
+  const alertId = str(action.value);
+  if (!userId || !alertId) return { kind: 'ignored', reason: `${actionId} without a user or an alert id` };
+  const container = isObject(payload.container) ? payload.container : {};
+  const channelId = str(container.channel_id) ?? (isObject(payload.channel) ? str(payload.channel.id) : undefined);
+  const messageTs = str(container.message_ts);
+  const actionTs = str(action.action_ts) ?? str(payload.trigger_id) ?? '';
+  return {
+    kind: 'button',
+    action: which,
+    alertId,
+    userId,
+    channelId,
+    messageTs,
+    dedupeKey: `action:${actionId}:${userId}:${alertId}:${actionTs}`,
+  };
+}
+
+function decodeEvent(payload: Json): Inbound {
+  const event = payload.event;
+  const eventId = str(payload.event_id);
+  if (!isObject(event) || !eventId) return { kind: 'ignored', reason: 'events_api without an event or event_id' };
+  if (event.type !== 'message') return { kind: 'ignored', reason: `event ${String(event.type)}` };
+  // Bots (irbot itself included), edits, joins and every other subtype are not the person speaking.
+  if (event.bot_id !== undefined || event.subtype !== undefined) {
+    return { kind: 'ignored', reason: `message ${String(event.subtype ?? 'from a bot')}` };
+  }
+  if (event.channel_type !== 'im') return { kind: 'ignored', reason: 'message outside a DM' };
+  const userId = str(event.user);
+  const channelId = str(event.channel);
+  const ts = str(event.ts);
+  if (!userId || !channelId || !ts || typeof event.text !== 'string') {
+    return { kind: 'ignored', reason: 'DM without user, channel, ts or text' };
+  }
+  const text = fromSlackText(event.text).slice(0, MAX_TEXT);
+  if (text.trim() === '') return { kind: 'ignored', reason: 'empty DM' };
+  return { kind: 'dm', eventId, userId, channelId, text, ts };
+}

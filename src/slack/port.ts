@@ -1,0 +1,20 @@
+// The Slack Web API as irbot uses it: a handful of calls, nothing else.
+
+/** A Block Kit block; built in blocks.ts, passed through untouched. */
+export type Block = Record<string, unknown>;
+
+export interface PostedMessage {
+  channel: string;
+  ts: string;
+}
+
+export interface SlackPort {
+  /** chat.postMessage; `channel` may be a user ID, which Slack turns into the DM with the bot. */
+  post(args: { channel: string; text: string; threadTs?: string; blocks?: Block[] }): Promise<PostedMessage>;
+  /** chat.update of a message the bot posted. */
+  update(args: { channel: string; ts: string; text: string; blocks: Block[] }): Promise<void>;
+  /** chat.postEphemeral: a line only `user` sees. */
+  ephemeral(args: { channel: string; user: string; text: string }): Promise<void>;
+  /** users.info: display name, else real name, else name, else the user ID itself. */
+  userName(userId: string): Promise<string>;
+}

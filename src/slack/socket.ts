@@ -1,0 +1,67 @@
+// The Socket Mode connection: ack every envelope at once, decode it, hand it on; stop cleanly.
+import { SocketModeClient } from '@slack/socket-mode';
+import { type Log, oneLine, slackLogger } from '../log.js';
+import { decodeEnvelope, type Inbound } from './envelope.js';
+
+export interface SocketEnvelope {
+  envelopeId: string;
+  retryAttempt: number;
+}
+
+export interface SocketConnection {
+  start(): Promise<void>;
+  /** Stops taking envelopes, waits for the ones in flight, disconnects. */
+  stop(): Promise<void>;
+}
+
+export function connectSocket(opts: {
+  appToken: string;
+  slackApiUrl: string;
+  log: Log;
+  handle: (inbound: Inbound, envelope: SocketEnvelope) => Promise<void>;
+}): SocketConnection {
+  const client = new SocketModeClient({
+    appToken: opts.appToken,
+    clientOptions: { slackApiUrl: opts.slackApiUrl },
+    logger: slackLogger(opts.log, 'socket'),
+  });
+  const inFlight = new Set<Promise<void>>();
+  let stopping = false;
+
+  client.on(
+    'slack_event',
+    async (args: {
+      ack: () => Promise<void>;
+      envelope_id: string;
+      type: string;
+      body: unknown;
+      retry_num?: number;
+    }) => {
+      if (stopping) return; // not acked: Slack re-delivers it to another connection
+      try {
+        // Ack first: Slack re-delivers anything not acked within 3 seconds.
+        await args.ack();
+      } catch (err) {
+        opts.log(`could not ack envelope ${args.envelope_id}: ${oneLine(err)}`);
+      }
+      const inbound = decodeEnvelope(args.type, args.body);
+      const work = opts
+        .handle(inbound, { envelopeId: args.envelope_id, retryAttempt: args.retry_num ?? 0 })
+        .catch((err) => opts.log(`envelope ${args.envelope_id}: ${oneLine(err)}`));
+      inFlight.add(work);
+      await work;
+      inFlight.delete(work);
+    },
+  );
+
+  return {
+    async start() {
+      await client.start();
+    },
+    async stop() {
+      stopping = true;
+      await Promise.allSettled([...inFlight]);
+      await client.disconnect();
+    },
+  };
+}

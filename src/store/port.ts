@@ -1,0 +1,61 @@
+// The store port: what irbot keeps between processes (alerts, chats, transcripts, outboxes, seen event ids).
+import type { Chat, Effect } from '../chat/types.js';
+
+export const STORE_VERSION = 1;
+
+export type Speaker = 'bot' | 'person' | 'analyst' | 'system';
+
+export interface TranscriptEntry {
+  from: Speaker;
+  text: string;
+  at: string;
+  /** Who spoke for `analyst` lines (Slack user ID or OS user name). */
+  by?: string;
+}
+
+/** An effect the engine ordered and no process has finished yet; drained in order, one claim at a time. */
+export interface OutboxItem {
+  seq: number;
+  effect: Effect;
+  claim?: { pid: number; at: string };
+}
+
+/** One alert instance: a template posted to the feed channel, with its chat. */
+export interface AlertRecord {
+  id: string;
+  template: string;
+  name: string;
+  description: string;
+  userId: string;
+  properties: Record<string, string>;
+  channelId: string;
+  /** ts of the alert message in the feed channel; null until Slack accepted it. */
+  ts: string | null;
+  createdAt: string;
+  lastActivityAt: string;
+  /** The person's Slack display name, looked up once. */
+  personName?: string;
+  chat: Chat;
+  transcript: TranscriptEntry[];
+  outbox: OutboxItem[];
+  nextSeq: number;
+}
+
+export interface StoreData {
+  version: number;
+  alerts: Record<string, AlertRecord>;
+  /** Slack event ids already applied, with when: a re-delivered envelope is dropped here. */
+  seenEvents: Record<string, string>;
+}
+
+export interface Store {
+  readonly path: string;
+  /** A consistent snapshot, without taking the lock. */
+  read(): Promise<StoreData>;
+  /** Lock, re-read, let `change` mutate the data, write atomically, unlock. Keep `change` synchronous and short. */
+  transact<T>(change: (data: StoreData) => T): Promise<T>;
+}
+
+export function emptyStore(): StoreData {
+  return { version: STORE_VERSION, alerts: {}, seenEvents: {} };
+}

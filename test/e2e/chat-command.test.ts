@@ -1,0 +1,110 @@
+// `irbot chat`: the terminal view, typed lines, /end, Ctrl-C detach and resume, and running beside `irbot listen`.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LocalSlack, type RecordedCall } from '../../src/sandbox/local-slack.js';
+import { type FakeOpenAi, startFakeOpenAi } from '../support/fake-openai.js';
+import { makeWorkspace, type Running, runIrbot, startIrbot, type Workspace } from '../support/irbot.js';
+
+let slack: LocalSlack;
+let openai: FakeOpenAi;
+let ws: Workspace;
+const running: Running[] = [];
+
+beforeEach(async () => {
+  slack = await LocalSlack.start();
+  openai = await startFakeOpenAi();
+  ws = await makeWorkspace({ slackApiUrl: slack.apiUrl, openaiBaseUrl: openai.baseURL });
+});
+
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((r) => r.stop('SIGKILL')));
+  await slack.close();
+  await openai.close();
+});
+
+const text = (c: RecordedCall) => String(c.args.text ?? '');
+const isPost = (channel: string, pattern: RegExp) => (c: RecordedCall) =>
+  c.method === 'chat.postMessage' && c.args.channel === channel && pattern.test(text(c));
+const greetings = () => slack.callsTo('chat.postMessage').filter(isPost('U0HAROLD', /quick question/));
+
+async function sendAlert(): Promise<string> {
+  const result = await runIrbot(['send-alert', 'pivot'], ws);
+  expect(result.code).toBe(0);
+  return result.stdout.trim();
+}
+
+async function start(args: string[]): Promise<Running> {
+  const before = slack.connectionCount;
+  const proc = startIrbot(args, ws);
+  running.push(proc);
+  await slack.waitForConnections(before + 1);
+  return proc;
+}
+
+async function stateOf(id: string): Promise<Record<string, unknown> | undefined> {
+  const result = await runIrbot(['status', '--all', '--json'], ws);
+  return (JSON.parse(result.stdout) as Array<Record<string, unknown>>).find((r) => r.id === id);
+}
+
+describe('irbot chat', () => {
+  it('starts the chat, sends typed lines to the person, shows replies, and /end ends it', async () => {
+    const id = await sendAlert();
+    const chat = await start(['chat', id]);
+    await slack.waitForCall(isPost('U0HAROLD', /quick question/));
+    const update = await slack.waitForCall((c) => c.method === 'chat.update');
+    expect(JSON.stringify(update.args.blocks)).toMatch(/"[a-z_][\w.-]* started a chat\."/);
+    await chat.waitFor(/irbot\s+Hi Harold, quick question/);
+
+    chat.write('This is Sam from security, no rush.');
+    const dm = await slack.waitForCall(isPost('U0HAROLD', /no rush/));
+    expect(text(dm)).toBe('*Message from the security team:* This is Sam from security, no rush.');
+    await slack.waitForCall(isPost('C0FEED', /^Sent message to <@U0HAROLD>:\n> This is Sam from security, no rush\.$/));
+    await chat.waitFor(/analyst \S+\s+This is Sam from security/);
+
+    await slack.sendDm({ userId: 'U0HAROLD', text: 'hmm, which host?' });
+    await chat.waitFor(/Harold\s+hmm, which host\?/);
+    await chat.waitFor(/irbot\s+Just checking in again/);
+
+    chat.write('/end');
+    const result = await chat.exited;
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/system\s+Summary: /);
+    expect(result.stdout).toContain('chat ended: ended_by_analyst');
+    expect(await stateOf(id)).toMatchObject({ state: 'ended', outcome: 'ended_by_analyst' });
+  });
+
+  it('detaches on Ctrl-C leaving the chat open, and a later `irbot chat` resumes with the transcript', async () => {
+    const id = await sendAlert();
+    const first = await start(['chat', id]);
+    await first.waitFor(/irbot\s+Hi Harold/);
+    const detached = await first.stop('SIGINT');
+    expect(detached.code).toBe(0);
+    expect(detached.stdout).toContain(`Detached: the chat stays open. Resume with \`irbot chat ${id}\``);
+    expect(await stateOf(id)).toMatchObject({ state: 'active' });
+
+    const second = await start(['chat', id]);
+    await second.waitFor(/irbot\s+Hi Harold/);
+    await slack.sendDm({ userId: 'U0HAROLD', text: 'yes, that was me' });
+    const result = await second.exited;
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('chat ended: answered, aware');
+    expect(greetings()).toHaveLength(1);
+  });
+
+  it('shows the conversation live beside `irbot listen`, whichever process Slack delivers to', async () => {
+    const id = await sendAlert();
+    const daemon = await start(['listen']);
+    const chat = await start(['chat', id]);
+    await chat.waitFor(/irbot\s+Hi Harold/);
+    await slack.sendDm({ userId: 'U0HAROLD', text: 'to the daemon: what is it?', to: 0 });
+    await daemon.waitFor(/dm from U0HAROLD .*active/);
+    await chat.waitFor(/Harold\s+to the daemon: what is it\?/);
+    await chat.waitFor(/irbot\s+Just checking in again/);
+    await slack.sendDm({ userId: 'U0HAROLD', text: 'to the chat: no, not me', to: 1 });
+    const result = await chat.exited;
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('chat ended: answered, not aware');
+    expect(slack.callsTo('chat.postMessage').filter(isPost('C0FEED', /^Received message/))).toHaveLength(2);
+    expect(slack.callsTo('chat.postMessage').filter(isPost('C0FEED', /^Here is the summary/))).toHaveLength(1);
+    expect(greetings()).toHaveLength(1);
+  });
+});

@@ -1,0 +1,231 @@
+// The whole loop with the real binary: send-alert → Start Chat → greeting → non-answer → nudge → answer → close.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LocalSlack, type RecordedCall } from '../../src/sandbox/local-slack.js';
+import { type ChatBody, type FakeOpenAi, startFakeOpenAi } from '../support/fake-openai.js';
+import { makeWorkspace, type Running, runIrbot, startIrbot, type Workspace } from '../support/irbot.js';
+
+let slack: LocalSlack;
+let openai: FakeOpenAi;
+let ws: Workspace;
+const running: Running[] = [];
+
+beforeEach(async () => {
+  slack = await LocalSlack.start();
+  openai = await startFakeOpenAi();
+  ws = await makeWorkspace({ slackApiUrl: slack.apiUrl, openaiBaseUrl: openai.baseURL });
+});
+
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((r) => r.stop('SIGKILL')));
+  await slack.close();
+  await openai.close();
+});
+
+const text = (c: RecordedCall) => String(c.args.text ?? '');
+const isPost = (channel: string, pattern: RegExp) => (c: RecordedCall) =>
+  c.method === 'chat.postMessage' && c.args.channel === channel && pattern.test(text(c));
+const threadPosts = (ts: string) =>
+  slack.callsTo('chat.postMessage').filter((c) => c.args.channel === 'C0FEED' && c.args.thread_ts === ts);
+const dmsTo = (user: string) => slack.callsTo('chat.postMessage').filter((c) => c.args.channel === user);
+
+async function sendAlert(template = 'pivot'): Promise<{ id: string; ts: string }> {
+  const result = await runIrbot(['send-alert', template, '--json'], ws);
+  expect(result.stderr).toBe('');
+  expect(result.code).toBe(0);
+  return JSON.parse(result.stdout) as { id: string; ts: string };
+}
+
+async function listen(): Promise<Running> {
+  const before = slack.connectionCount;
+  const daemon = startIrbot(['listen'], ws);
+  running.push(daemon);
+  await slack.waitForConnections(before + 1);
+  return daemon;
+}
+
+async function status(): Promise<Array<Record<string, unknown>>> {
+  const result = await runIrbot(['status', '--all', '--json'], ws);
+  expect(result.code).toBe(0);
+  return JSON.parse(result.stdout) as Array<Record<string, unknown>>;
+}
+
+const click = (alert: { id: string; ts: string }, actionId: string, userId = 'U0ANALYST') =>
+  slack.clickButton({ userId, actionId, value: alert.id, channel: 'C0FEED', messageTs: alert.ts });
+
+describe('the chat loop', () => {
+  it('posts an alert with its buttons and its details in the thread', async () => {
+    const alert = await sendAlert();
+    expect(alert).toMatchObject({ template: 'pivot', user_id: 'U0HAROLD', channel: 'C0FEED' });
+    const [post] = slack.callsTo('chat.postMessage');
+    expect(post?.args.blocks).toEqual([
+      { type: 'section', text: { type: 'mrkdwn', text: 'Incident: Pivoting with user <@U0HAROLD>', verbatim: true } },
+      { type: 'context', elements: [{ type: 'plain_text', text: 'Details in :thread:', emoji: true }] },
+      {
+        type: 'actions',
+        block_id: 'alert_actions',
+        elements: [
+          expect.objectContaining({ action_id: 'start_chat_submit_action', style: 'primary', value: alert.id }),
+          expect.objectContaining({ action_id: 'do_nothing_submit_action', style: 'danger', value: alert.id }),
+        ],
+      },
+    ]);
+    const [details] = threadPosts(alert.ts);
+    expect(text(details as RecordedCall)).toContain('User was found pivoting from one host to another');
+    expect(text(details as RecordedCall)).toContain('source_host');
+    expect(text(details as RecordedCall)).toContain('destination.machine.org');
+    const second = await sendAlert();
+    expect(second.id).not.toBe(alert.id);
+  });
+
+  it('greets, relays, nudges after a non-answer, and closes with thanks, summary and verdict', async () => {
+    const alert = await sendAlert();
+    const daemon = await listen();
+    await click(alert, 'start_chat_submit_action');
+
+    const greeting = await slack.waitForCall(isPost('U0HAROLD', /quick question/));
+    expect(text(greeting)).toContain('Hi Harold');
+    await slack.waitForCall(isPost('C0FEED', /^Sent message to <@U0HAROLD>:\n> Hi Harold/));
+    const started = slack.callsTo('chat.update')[0];
+    expect(JSON.stringify(started?.args.blocks)).toContain('end_chat_submit_action');
+    expect(JSON.stringify(started?.args.blocks)).toContain('<@U0ANALYST> started a chat.');
+    expect(JSON.stringify(started?.args.blocks)).not.toContain('do_nothing_submit_action');
+
+    await slack.sendDm({ userId: 'U0HAROLD', text: 'what is this about?' });
+    await slack.waitForCall(isPost('C0FEED', /^Received message from <@U0HAROLD>:\n> what is this about\?/));
+    await slack.waitForCall(isPost('U0HAROLD', /checking in again/));
+
+    await slack.sendDm({ userId: 'U0HAROLD', text: 'yes, it was me, I was migrating the build host' });
+    await slack.waitForCall(isPost('U0HAROLD', /^Thanks for your time!$/));
+    const summary = await slack.waitForCall(isPost('C0FEED', /^Here is the summary of the chat:/));
+    expect(text(summary)).toMatch(/Verdict:.*answered and was \*aware\*/);
+    const closed = await slack.waitForCall(
+      (c) => c.method === 'chat.update' && JSON.stringify(c.args.blocks).includes('end_chat_automatically'),
+    );
+    expect(JSON.stringify(closed.args.blocks)).not.toContain('"actions"');
+
+    // The whole conversation was classified, not only the last message.
+    const classifications = openai.requests.filter((r) => r.kind === 'classify');
+    expect(classifications).toHaveLength(2);
+    const body = (classifications[1]?.body ?? {}) as ChatBody;
+    const lastUserMessages = (body.messages ?? []).filter((m) => m.role === 'user');
+    expect(lastUserMessages.map((m) => m.content)).toEqual([
+      'what is this about?',
+      'yes, it was me, I was migrating the build host',
+    ]);
+
+    expect((await daemon.stop('SIGTERM')).code).toBe(0);
+    const [row] = await status();
+    expect(row).toMatchObject({ id: alert.id, state: 'ended', outcome: 'answered', aware: true, nudges: 1 });
+    expect(row?.ended_at).toMatch(/^\d{4}-\d\d-\d\dT/);
+    // The bot's own DMs came back as message events and were ignored: two relays, one per person message.
+    expect(threadPosts(alert.ts).filter((c) => text(c).startsWith('Received message'))).toHaveLength(2);
+    expect(daemon.stderr).not.toMatch(/xoxb-local|xapp-local|sk-test/);
+  });
+
+  it('Do Nothing closes the alert and never writes to the person', async () => {
+    const alert = await sendAlert();
+    const daemon = await listen();
+    await click(alert, 'do_nothing_submit_action');
+    const update = await slack.waitForCall((c) => c.method === 'chat.update');
+    expect(JSON.stringify(update.args.blocks)).toContain('<@U0ANALYST> decided that no action was necessary');
+    expect(JSON.stringify(update.args.blocks)).not.toContain('"actions"');
+    await click(alert, 'start_chat_submit_action');
+    await daemon.waitFor(/button start on \S+ by U0ANALYST: alert \S+ is dismissed, nothing to do/);
+    expect(slack.callsTo('chat.update')).toHaveLength(1);
+    expect((await status())[0]).toMatchObject({ state: 'dismissed', outcome: null });
+    expect(dmsTo('U0HAROLD')).toHaveLength(0);
+  });
+
+  it('End Chat really ends the chat: thanks, summary, and later DMs are ignored', async () => {
+    const alert = await sendAlert();
+    const daemon = await listen();
+    await click(alert, 'start_chat_submit_action');
+    await slack.waitForCall(isPost('C0FEED', /^Sent message to/));
+    await click(alert, 'end_chat_submit_action');
+    await slack.waitForCall(isPost('C0FEED', /^Here is the summary of the chat:/));
+    await slack.waitForCall(
+      (c) => c.method === 'chat.update' && JSON.stringify(c.args.blocks).includes('<@U0ANALYST> has ended the chat'),
+    );
+    expect(dmsTo('U0HAROLD').map(text).at(-1)).toBe('Thanks for your time!');
+    const delivery = await slack.sendDm({ userId: 'U0HAROLD', text: 'wait, one more thing' });
+    await slack.waitForAck(delivery);
+    await daemon.waitFor(/dm from U0HAROLD .*no open chat/);
+    expect(threadPosts(alert.ts).filter((c) => text(c).startsWith('Received'))).toHaveLength(0);
+    expect((await status())[0]).toMatchObject({ state: 'ended', outcome: 'ended_by_analyst', aware: null });
+  });
+
+  it('relays and answers a re-delivered envelope only once', async () => {
+    const alert = await sendAlert();
+    const daemon = await listen();
+    const start = await click(alert, 'start_chat_submit_action');
+    await slack.waitForCall(isPost('C0FEED', /^Sent message to/));
+    await slack.redeliver(start);
+    const dm = await slack.sendDm({ userId: 'U0HAROLD', text: 'no idea what that is' });
+    await slack.waitForCall(isPost('C0FEED', /^Here is the summary/));
+    await slack.redeliver(dm);
+    await daemon.waitFor(/already handled \(re-delivery\)[\s\S]*already handled \(re-delivery\)/);
+    expect(dmsTo('U0HAROLD').filter((c) => /quick question/.test(text(c)))).toHaveLength(1);
+    expect(threadPosts(alert.ts).filter((c) => text(c).startsWith('Received'))).toHaveLength(1);
+    expect(openai.requests.filter((r) => r.kind === 'classify')).toHaveLength(1);
+    expect((await status())[0]).toMatchObject({ outcome: 'answered', aware: false });
+  });
+
+  it('ignores DMs from people without an open chat, and from bots', async () => {
+    const alert = await sendAlert();
+    const daemon = await listen();
+    await slack.sendDm({ userId: 'U0ALICE', text: 'hello bot' });
+    await daemon.waitFor(/dm from U0ALICE .*no open chat/);
+    await slack.sendDm({ userId: 'U0HAROLD', text: 'not in a chat yet' });
+    await daemon.waitFor(/dm from U0HAROLD .*no open chat/);
+    await click(alert, 'start_chat_submit_action');
+    await slack.waitForCall(isPost('C0FEED', /^Sent message to/));
+    await slack.sendDm({ userId: 'U0HAROLD', text: 'edited text', subtype: 'message_changed' });
+    await slack.sendDm({ userId: 'U0HAROLD', text: 'a bot says yes', botId: 'B0OTHER' });
+    await daemon.waitFor(/ignored: message message_changed[\s\S]*ignored: message/);
+    expect(threadPosts(alert.ts).filter((c) => text(c).startsWith('Received'))).toHaveLength(0);
+    expect(openai.requests.filter((r) => r.kind === 'classify')).toHaveLength(0);
+  });
+
+  it('queues a second alert for the same person until the first chat ends', async () => {
+    const first = await sendAlert('pivot');
+    const second = await sendAlert('privesc');
+    await listen();
+    await click(first, 'start_chat_submit_action');
+    await slack.waitForCall(isPost('C0FEED', /^Sent message to/));
+    await click(second, 'start_chat_submit_action');
+    await slack.waitForCall((c) => c.method === 'chat.update' && c.args.ts === second.ts);
+    expect((await status()).map((r) => r.state)).toEqual(['active', 'queued']);
+    await slack.sendDm({ userId: 'U0HAROLD', text: 'yes that was me' });
+    await slack.waitForCall((c) => isPost('C0FEED', /^Sent message to/)(c) && c.args.thread_ts === second.ts);
+    expect((await status()).map((r) => r.state)).toEqual(['ended', 'active']);
+    expect(dmsTo('U0HAROLD').filter((c) => /quick question/.test(text(c)))).toHaveLength(2);
+  });
+
+  it('lets only responders press the buttons', async () => {
+    ws = await makeWorkspace({
+      slackApiUrl: slack.apiUrl,
+      openaiBaseUrl: openai.baseURL,
+      config: 'feed_channel_id = "C0FEED"\ndatabase_path = "./db.json"\nresponders = ["U0ANALYST"]\n',
+    });
+    const alert = await sendAlert();
+    await listen();
+    await click(alert, 'start_chat_submit_action', 'U0ALICE');
+    const refused = await slack.waitForCall((c) => c.method === 'chat.postEphemeral');
+    expect(refused.args).toMatchObject({ user: 'U0ALICE', channel: 'C0FEED' });
+    expect(slack.callsTo('chat.update')).toHaveLength(0);
+    expect((await status())[0]).toMatchObject({ state: 'posted' });
+    await click(alert, 'start_chat_submit_action', 'U0ANALYST');
+    await slack.waitForCall(isPost('U0HAROLD', /quick question/));
+  });
+
+  it('falls back to the offline text when the LLM fails, says so, and carries on', async () => {
+    openai.failNext({ status: 500, error: { message: 'boom', type: 'server_error', code: 'server_error' } }, 10);
+    const alert = await sendAlert();
+    await listen();
+    await click(alert, 'start_chat_submit_action');
+    const greeting = await slack.waitForCall(isPost('U0HAROLD', /./));
+    expect(text(greeting)).toContain('[offline]');
+    const note = await slack.waitForCall(isPost('C0FEED', /LLM was unavailable \(HTTP 500/));
+    expect(note.args.thread_ts).toBe(alert.ts);
+  });
+});

@@ -1,0 +1,124 @@
+// Every configuration error: one line on stderr, exit 2, nothing written, no token printed.
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { makeWorkspace, runIrbot, type Workspace } from '../support/irbot.js';
+
+const unreachable = 'http://127.0.0.1:9/api/';
+
+async function expectConfigError(
+  ws: Workspace,
+  args: string[],
+  message: string | RegExp,
+  env: Record<string, string> = {},
+) {
+  const result = await runIrbot(args, ws, { env });
+  expect(result.code).toBe(2);
+  expect(result.stdout).toBe('');
+  const lines = result.stderr.trimEnd().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(message);
+  expect(result.stderr).not.toMatch(/xoxb-local|xapp-local|sk-test/);
+  expect(existsSync(ws.dbPath)).toBe(false);
+  return lines[0];
+}
+
+describe('configuration errors', () => {
+  it('names a missing variable', async () => {
+    const ws = await makeWorkspace({ slackApiUrl: unreachable });
+    await expectConfigError(ws, ['send-alert', 'pivot'], /Missing required environment variable: SLACK_BOT_TOKEN/, {
+      SLACK_BOT_TOKEN: '',
+    });
+    await expectConfigError(ws, ['listen'], /Missing required environment variable: SOCKET_APP_TOKEN/, {
+      SOCKET_APP_TOKEN: '',
+    });
+    await expectConfigError(ws, ['chat', 'x'], /Missing required environment variable: OPENAI_API_KEY/, {
+      OPENAI_API_KEY: '',
+    });
+  });
+
+  it('says which token is of the wrong kind without printing it', async () => {
+    const ws = await makeWorkspace({ slackApiUrl: unreachable });
+    await expectConfigError(ws, ['send-alert'], /SLACK_BOT_TOKEN .*'xoxb-'/, {
+      SLACK_BOT_TOKEN: 'xoxp-user-token-secret',
+    });
+    const line = await expectConfigError(ws, ['listen'], /SOCKET_APP_TOKEN .*'xapp-'/, {
+      SOCKET_APP_TOKEN: 'xoxb-wrong-kind-secret',
+    });
+    expect(line).not.toContain('secret');
+  });
+
+  it('reads variables from .env, with process values winning', async () => {
+    const ws = await makeWorkspace({ slackApiUrl: unreachable });
+    await writeFile(join(ws.dir, '.env'), 'SLACK_BOT_TOKEN=xoxp-from-dotenv-secret\n');
+    await expectConfigError(ws, ['send-alert'], /SLACK_BOT_TOKEN .*'xoxb-'/, { SLACK_BOT_TOKEN: '' });
+  });
+
+  it('names a config file that is not there, also through IRBOT_CONFIG and --config', async () => {
+    const ws = await makeWorkspace({ slackApiUrl: unreachable });
+    await expectConfigError(ws, ['send-alert', '--config', 'nope.toml'], /Configuration file not found: .*nope\.toml/);
+    await expectConfigError(ws, ['send-alert'], /Configuration file not found: .*other\.toml/, {
+      IRBOT_CONFIG: 'other.toml',
+    });
+  });
+
+  it('rejects a feed channel that is not a channel ID', async () => {
+    const ws = await makeWorkspace({ slackApiUrl: unreachable, config: 'feed_channel_id = "G123"\n' });
+    await expectConfigError(ws, ['send-alert'], /feed_channel_id: channel ID must start with 'C'/);
+  });
+
+  it('rejects an unknown config key by name', async () => {
+    const ws = await makeWorkspace({ slackApiUrl: unreachable, config: 'feed_channel_id = "C0FEED"\nmax_nudge = 2\n' });
+    await expectConfigError(ws, ['status'], /unknown key 'max_nudge'/);
+  });
+
+  it('gives file, line and column of malformed TOML in config and alerts', async () => {
+    const ws = await makeWorkspace({
+      slackApiUrl: unreachable,
+      config: 'feed_channel_id = "C0FEED"\nmax_nudges = = 3\n',
+    });
+    await expectConfigError(ws, ['status'], /config\.toml:2:\d+: /);
+    const ws2 = await makeWorkspace({ slackApiUrl: unreachable });
+    await writeFile(join(ws2.dir, 'alerts.toml'), '[[alerts]]\nid = "pivot\n');
+    await expectConfigError(ws2, ['send-alert', 'pivot'], /alerts\.toml:2:\d+: /);
+  });
+
+  it.each([
+    ['[[alerts]]\nname = "X"\nuser_id = "U1"\n', /alert #1.*missing 'id'/],
+    ['[[alerts]]\nid = "x"\nuser_id = "U1"\n', /alert #1 \(id 'x'\).*missing 'name'/],
+    ['[[alerts]]\nid = "x"\nname = "X"\n', /alert #1 \(id 'x'\).*missing 'user_id'/],
+    ['[[alerts]]\nid = "x"\nname = "X"\nuser_id = "harold"\n', /alert #1 \(id 'x'\).*'harold' is not a Slack user ID/],
+    [
+      '[[alerts]]\nid = "x"\nname = "X"\nuser_id = "U1"\n[[alerts]]\nid = "x"\nname = "Y"\nuser_id = "U2"\n',
+      /alert #2 \(id 'x'\).*duplicate id 'x'/,
+    ],
+  ])('names the file and the alert for a bad alerts.toml (%#)', async (text, message) => {
+    const ws = await makeWorkspace({ slackApiUrl: unreachable });
+    await writeFile(join(ws.dir, 'alerts.toml'), text);
+    const line = await expectConfigError(ws, ['send-alert', 'x'], message);
+    expect(line).toContain('alerts.toml');
+  });
+
+  it('lists the known ids for an unknown alert id', async () => {
+    const ws = await makeWorkspace({ slackApiUrl: unreachable });
+    await expectConfigError(ws, ['send-alert', 'nope'], /Unknown alert id 'nope'.*pivot, privesc/);
+  });
+
+  it('exits 2 on a usage error and 0 on --help', async () => {
+    const ws = await makeWorkspace({ slackApiUrl: unreachable });
+    const bad = await runIrbot(['send-alert', '--bogus'], ws);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("unknown option '--bogus'");
+    for (const command of ['send-alert', 'chat', 'listen', 'status', 'sandbox']) {
+      const help = await runIrbot([command, '--help'], ws);
+      expect(help.code).toBe(0);
+      expect(help.stdout).toContain(`Usage: irbot ${command}`);
+    }
+  });
+
+  it('refuses `chat` without an alert id when there is no terminal to pick on', async () => {
+    const ws = await makeWorkspace({ slackApiUrl: unreachable });
+    await expectConfigError(ws, ['chat'], /No alert id given and no terminal/);
+  });
+});

@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest';
+import { newChat, step, THANKS } from '../../../src/chat/engine.js';
+import type { Actor, Chat, ChatEvent } from '../../../src/chat/types.js';
+
+const rules = { maxNudges: 2 };
+const analyst: Actor = { id: 'U0ANALYST', via: 'slack' };
+const at = '2026-11-27T10:00:00.000Z';
+
+const chatIn = (overrides: Partial<Chat> = {}): Chat => ({ ...newChat(), ...overrides });
+const active = (overrides: Partial<Chat> = {}): Chat =>
+  chatIn({ state: 'active', startedBy: analyst, startedAt: at, ...overrides });
+const start = (personBusy = false): ChatEvent => ({ type: 'StartRequested', by: analyst, at, personBusy });
+const dm = (text = 'hmm'): ChatEvent => ({ type: 'DirectMessage', text, at });
+const verdict = (upTo: number, hasAnswered: boolean, isAware = false): ChatEvent => ({
+  type: 'Classified',
+  hasAnswered,
+  isAware,
+  upTo,
+  at,
+});
+const closing = [
+  { type: 'SendDm', text: THANKS, from: 'bot' },
+  { type: 'Summarise' },
+  { type: 'UpdateAlert' },
+  { type: 'StartNext' },
+];
+
+describe('starting', () => {
+  it('activates a posted alert and greets the person', () => {
+    const { chat, effects } = step(chatIn(), start(), rules);
+    expect(chat).toMatchObject({ state: 'active', startedBy: analyst, startedAt: at });
+    expect(effects).toEqual([{ type: 'UpdateAlert' }, { type: 'Greet' }]);
+  });
+
+  it('queues the chat when the person already has an open one, and greets once dequeued', () => {
+    const queued = step(chatIn(), start(true), rules);
+    expect(queued.chat.state).toBe('queued');
+    expect(queued.effects).toEqual([{ type: 'UpdateAlert' }]);
+    const dequeued = step(queued.chat, { type: 'Dequeued', at }, rules);
+    expect(dequeued.chat.state).toBe('active');
+    expect(dequeued.effects).toEqual([{ type: 'UpdateAlert' }, { type: 'Greet' }]);
+  });
+
+  it('ignores a second start, so a double click never greets twice', () => {
+    expect(step(active(), start(), rules).effects).toEqual([]);
+  });
+});
+
+describe('replies', () => {
+  it('relays each DM and classifies the conversation up to it', () => {
+    const { chat, effects } = step(active(), dm('who, me?'), rules);
+    expect(chat.personMessages).toBe(1);
+    expect(effects).toEqual([
+      { type: 'PostInThread', kind: 'received', text: 'who, me?' },
+      { type: 'Classify', upTo: 1 },
+    ]);
+  });
+
+  it('nudges after a reply that does not answer', () => {
+    const { chat, effects } = step(active({ personMessages: 1 }), verdict(1, false), rules);
+    expect(chat.nudges).toBe(1);
+    expect(effects).toEqual([{ type: 'Nudge' }]);
+  });
+
+  it('ends as answered with thanks, summary, alert update and the next chat', () => {
+    const { chat, effects } = step(active({ personMessages: 2, nudges: 1 }), verdict(2, true, true), rules);
+    expect(chat).toMatchObject({ state: 'ended', outcome: 'answered', aware: true, endedAt: at });
+    expect(effects).toEqual(closing);
+  });
+
+  it('ends as no_answer once max_nudges nudges went unanswered', () => {
+    const { chat, effects } = step(active({ personMessages: 3, nudges: 2 }), verdict(3, false), rules);
+    expect(chat).toMatchObject({ state: 'ended', outcome: 'no_answer', aware: null, nudges: 2 });
+    expect(effects).toEqual(closing);
+  });
+
+  it('ignores a verdict that a newer message has overtaken, and a repeated one', () => {
+    const twoMessages = active({ personMessages: 2 });
+    expect(step(twoMessages, verdict(1, false), rules).effects).toEqual([]);
+    const judged = step(twoMessages, verdict(2, false), rules).chat;
+    expect(step(judged, verdict(2, false), rules).effects).toEqual([]);
+    expect(judged.nudges).toBe(1);
+  });
+
+  it('ignores DMs before the chat starts and after it ends', () => {
+    for (const state of ['posted', 'queued', 'ended', 'dismissed'] as const) {
+      expect(step(chatIn({ state }), dm(), rules).effects).toEqual([]);
+    }
+  });
+
+  it('sends what the analyst types to the person', () => {
+    const text = 'This is Sam from security, no rush.';
+    const { effects } = step(active(), { type: 'AnalystMessage', text, by: analyst, at }, rules);
+    expect(effects).toEqual([{ type: 'SendDm', text, from: 'analyst', by: 'U0ANALYST' }]);
+  });
+});
+
+describe('analyst buttons', () => {
+  it('Do Nothing closes a posted alert without contacting anyone', () => {
+    const { chat, effects } = step(chatIn(), { type: 'DismissRequested', by: analyst, at }, rules);
+    expect(chat).toMatchObject({ state: 'dismissed', endedBy: analyst });
+    expect(effects).toEqual([{ type: 'UpdateAlert' }]);
+  });
+
+  it('End Chat really ends an active chat, thanking and summarising', () => {
+    const { chat, effects } = step(active(), { type: 'EndRequested', by: analyst, at }, rules);
+    expect(chat).toMatchObject({ state: 'ended', outcome: 'ended_by_analyst', endedBy: analyst });
+    expect(effects).toEqual(closing);
+    expect(step(chat, dm(), rules).effects).toEqual([]);
+  });
+
+  it('End Chat on a queued chat ends it without a DM', () => {
+    const { chat, effects } = step(chatIn({ state: 'queued' }), { type: 'EndRequested', by: analyst, at }, rules);
+    expect(chat.state).toBe('ended');
+    expect(effects).toEqual([{ type: 'UpdateAlert' }]);
+  });
+
+  it('ignores Do Nothing after a chat started and End Chat after it ended', () => {
+    expect(step(active(), { type: 'DismissRequested', by: analyst, at }, rules).effects).toEqual([]);
+    expect(step(chatIn({ state: 'ended' }), { type: 'EndRequested', by: analyst, at }, rules).effects).toEqual([]);
+  });
+});

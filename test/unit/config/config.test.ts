@@ -1,0 +1,167 @@
+// Tests of parseConfig and loadConfig: defaults, each key's checks, unknown keys, TOML syntax errors, one-line messages.
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CONFIG_KEYS, loadConfig, parseConfig } from '../../../src/config/config.js';
+import { ConfigError } from '../../../src/config/errors.js';
+
+const FILE = '/etc/irbot/config.toml';
+const FEED = 'feed_channel_id = "C0FEED"\n';
+
+function problem(text: string, file = FILE): string {
+  try {
+    parseConfig(text, file);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    const message = (err as ConfigError).message;
+    expect(message).not.toContain('\n');
+    expect(message.startsWith(`${file}:`)).toBe(true);
+    return message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('parseConfig', () => {
+  it('fills in every default, resolving paths against the file’s folder', () => {
+    expect(parseConfig(FEED, FILE)).toEqual({
+      file: FILE,
+      feedChannelId: 'C0FEED',
+      openaiModel: 'gpt-4.1-mini',
+      databasePath: '/etc/irbot/irbot-db.json',
+      alertsPath: '/etc/irbot/alerts.toml',
+      maxNudges: 3,
+      responders: [],
+      llmTimeoutSeconds: 30,
+    });
+  });
+
+  it('reads every key', () => {
+    const text = `${FEED}
+openai_organization_id = "org-123"
+openai_model = "gpt-4.1"
+database_path = "/var/lib/irbot/db.json"
+alerts_path = "../shared/alerts.toml"
+max_nudges = 0
+responders = ["U0ALICE", "W0BOB"]
+llm_timeout_seconds = 2.5
+`;
+    expect(parseConfig(text, FILE)).toEqual({
+      file: FILE,
+      feedChannelId: 'C0FEED',
+      openaiOrganizationId: 'org-123',
+      openaiModel: 'gpt-4.1',
+      databasePath: '/var/lib/irbot/db.json',
+      alertsPath: '/etc/shared/alerts.toml',
+      maxNudges: 0,
+      responders: ['U0ALICE', 'W0BOB'],
+      llmTimeoutSeconds: 2.5,
+    });
+  });
+
+  it('treats an empty organization ID as unset', () => {
+    expect(parseConfig(`${FEED}openai_organization_id = ""\n`, FILE).openaiOrganizationId).toBeUndefined();
+  });
+
+  it('requires feed_channel_id', () => {
+    expect(problem('max_nudges = 1\n')).toBe(
+      `${FILE}: feed_channel_id: required (the Slack channel ID of the alert feed, e.g. C0123456789)`,
+    );
+  });
+
+  it('wants a channel ID that starts with C', () => {
+    expect(problem('feed_channel_id = "#alerts"\n')).toContain(
+      `${FILE}: feed_channel_id: channel ID must start with 'C'`,
+    );
+    expect(problem('feed_channel_id = "Calerts"\n')).toContain("feed_channel_id: 'Calerts' is not a Slack channel ID");
+    expect(problem('feed_channel_id = 42\n')).toContain('feed_channel_id: must be a string');
+  });
+
+  it.each([-1, 21, 1.5, '3'])('rejects max_nudges = %j', (value) => {
+    expect(problem(`${FEED}max_nudges = ${JSON.stringify(value)}\n`)).toBe(
+      `${FILE}: max_nudges: must be an integer from 0 to 20`,
+    );
+  });
+
+  it('accepts the ends of the max_nudges range', () => {
+    expect(parseConfig(`${FEED}max_nudges = 20\n`, FILE).maxNudges).toBe(20);
+  });
+
+  it('rejects responders that are not Slack user IDs', () => {
+    expect(problem(`${FEED}responders = ["U0ALICE", "harold"]\n`)).toBe(
+      `${FILE}: responders: item 2, 'harold', is not a Slack user ID (U… or W…)`,
+    );
+    expect(problem(`${FEED}responders = "U0ALICE"\n`)).toContain('responders: must be an array of Slack user IDs');
+    expect(problem(`${FEED}responders = [1]\n`)).toContain('responders: must be an array of Slack user IDs');
+  });
+
+  it.each(['0', '-5', '"30"'])('rejects llm_timeout_seconds = %s', (value) => {
+    expect(problem(`${FEED}llm_timeout_seconds = ${value}\n`)).toBe(
+      `${FILE}: llm_timeout_seconds: must be a number of seconds greater than 0`,
+    );
+  });
+
+  it('rejects empty strings where a value is needed', () => {
+    expect(problem(`${FEED}openai_model = ""\n`)).toContain('openai_model: must be a model name');
+    expect(problem(`${FEED}database_path = " "\n`)).toContain('database_path: must be a file path');
+    expect(problem(`${FEED}alerts_path = 3\n`)).toContain('alerts_path: must be a file path');
+    expect(problem(`${FEED}openai_organization_id = 3\n`)).toContain('openai_organization_id: must be a string');
+  });
+
+  it('names an unknown key and lists the known ones', () => {
+    const message = problem(`${FEED}foo = 1\n`);
+    expect(message).toBe(`${FILE}: unknown key 'foo' (known keys: ${Object.keys(CONFIG_KEYS).join(', ')})`);
+    expect(problem(`${FEED}[slack]\ntoken = "x"\n`)).toContain("unknown key 'slack'");
+  });
+
+  it('keeps a message on one line even when a key holds a newline', () => {
+    expect(problem(`${FEED}"a\\nb" = 1\n`)).toContain("unknown key 'a\\nb'");
+  });
+
+  it('reports TOML syntax errors as file:line:column: reason', () => {
+    expect(problem(`${FEED}max_nudges = \n`)).toBe(`${FILE}:2:14: Invalid TOML document: invalid value`);
+    expect(problem(`${FEED}${FEED}`)).toMatch(/^\/etc\/irbot\/config\.toml:2:1: Invalid TOML document: /);
+  });
+
+  it('describes every key in the table', () => {
+    for (const spec of Object.values(CONFIG_KEYS)) {
+      expect(spec.description).not.toBe('');
+      expect(spec.type).not.toBe('');
+    }
+  });
+});
+
+describe('loadConfig', () => {
+  let dir: string | undefined;
+  afterEach(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('reads the file and resolves paths against its folder', async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'irbot-config-'));
+    const file = path.join(dir, 'config.toml');
+    await writeFile(file, `${FEED}database_path = "data/db.json"\n`);
+    const config = await loadConfig(file);
+    expect(config.file).toBe(file);
+    expect(config.databasePath).toBe(path.join(dir, 'data', 'db.json'));
+    expect(config.alertsPath).toBe(path.join(dir, 'alerts.toml'));
+  });
+
+  it('says when the file is missing', async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'irbot-config-'));
+    const file = path.join(dir, 'nope.toml');
+    const err = await loadConfig(file).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).message).toBe(`Configuration file not found: ${file}`);
+  });
+
+  it.skipIf(process.getuid?.() === 0)('says when the file cannot be read', async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'irbot-config-'));
+    const file = path.join(dir, 'config.toml');
+    await writeFile(file, FEED);
+    await chmod(file, 0o000);
+    const err = await loadConfig(file).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).message).toBe(`Configuration file cannot be read (permission denied): ${file}`);
+  });
+});

@@ -1,0 +1,138 @@
+// Tests of readEnv, requireEnv and loadEnv: defaults, empty values, token checks, and .env under process values.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadEnv, readEnv, requireEnv } from '../../../src/config/env.js';
+import { ConfigError } from '../../../src/config/errors.js';
+
+const BOT = 'xoxb-1111-secret';
+const APP = 'xapp-1-secret';
+const KEY = 'sk-secret';
+
+function errorOf(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    const message = (err as ConfigError).message;
+    expect(message).not.toContain('\n');
+    // Every token in these tests contains 'secret'.
+    expect(message).not.toContain('secret');
+    return err as ConfigError;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('readEnv', () => {
+  it('reads every variable', () => {
+    expect(
+      readEnv({
+        SLACK_BOT_TOKEN: BOT,
+        SOCKET_APP_TOKEN: APP,
+        OPENAI_API_KEY: KEY,
+        SLACK_API_URL: 'http://127.0.0.1:3000/api/',
+        OPENAI_BASE_URL: 'http://127.0.0.1:4000/v1',
+        IRBOT_CONFIG: 'conf/irbot.toml',
+      }),
+    ).toEqual({
+      slackBotToken: BOT,
+      socketAppToken: APP,
+      openaiApiKey: KEY,
+      slackApiUrl: 'http://127.0.0.1:3000/api/',
+      openaiBaseUrl: 'http://127.0.0.1:4000/v1',
+      configPath: 'conf/irbot.toml',
+    });
+  });
+
+  it('defaults the Slack API URL and leaves the rest unset', () => {
+    expect(readEnv({})).toEqual({ slackApiUrl: 'https://slack.com/api/' });
+  });
+
+  it('counts empty and blank values as unset', () => {
+    const env = readEnv({ SLACK_BOT_TOKEN: '', SOCKET_APP_TOKEN: '  ', SLACK_API_URL: '', IRBOT_CONFIG: '' });
+    expect(env).toEqual({ slackApiUrl: 'https://slack.com/api/' });
+  });
+
+  it('adds the trailing slash the Slack client needs', () => {
+    expect(readEnv({ SLACK_API_URL: 'http://127.0.0.1:3000/api' }).slackApiUrl).toBe('http://127.0.0.1:3000/api/');
+  });
+
+  it('rejects a URL that is not http(s), without echoing it', () => {
+    const err = errorOf(() => readEnv({ SLACK_API_URL: 'slack.com/api' }));
+    expect(err.message).toBe('SLACK_API_URL is not an http(s) URL');
+    const other = errorOf(() => readEnv({ OPENAI_BASE_URL: 'ftp://user:pw@host/' }));
+    expect(other.message).toContain('OPENAI_BASE_URL');
+    expect(other.message).not.toContain('pw');
+  });
+});
+
+describe('requireEnv', () => {
+  const full = readEnv({ SLACK_BOT_TOKEN: BOT, SOCKET_APP_TOKEN: APP, OPENAI_API_KEY: KEY });
+
+  it('passes when every needed variable is set and of the right kind', () => {
+    expect(() => requireEnv(full, ['slackBotToken', 'socketAppToken', 'openaiApiKey'])).not.toThrow();
+  });
+
+  it('names the first missing variable in the order given', () => {
+    const env = readEnv({ SLACK_BOT_TOKEN: BOT });
+    const err = errorOf(() => requireEnv(env, ['slackBotToken', 'openaiApiKey', 'socketAppToken']));
+    expect(err.message).toContain('Missing required environment variable: OPENAI_API_KEY');
+    expect(errorOf(() => requireEnv(readEnv({}), ['socketAppToken', 'slackBotToken'])).message).toContain(
+      'Missing required environment variable: SOCKET_APP_TOKEN',
+    );
+  });
+
+  it('asks only for what is needed', () => {
+    expect(() => requireEnv(readEnv({ SLACK_BOT_TOKEN: BOT }), ['slackBotToken'])).not.toThrow();
+  });
+
+  it('rejects a bot token of the wrong kind without showing it', () => {
+    const env = readEnv({ SLACK_BOT_TOKEN: 'xoxp-user-secret', SOCKET_APP_TOKEN: APP });
+    const err = errorOf(() => requireEnv(env, ['slackBotToken']));
+    expect(err.message).toBe(
+      "SLACK_BOT_TOKEN is not a bot token: it should start with 'xoxb-' (find it under OAuth & Permissions)",
+    );
+  });
+
+  it('rejects an app token of the wrong kind', () => {
+    const env = readEnv({ SOCKET_APP_TOKEN: 'secret' });
+    expect(errorOf(() => requireEnv(env, ['socketAppToken'])).message).toContain(
+      "SOCKET_APP_TOKEN is not an app-level token: it should start with 'xapp-' (Basic Information > App-Level Tokens, scope connections:write)",
+    );
+  });
+
+  it('points out swapped tokens', () => {
+    const env = readEnv({ SLACK_BOT_TOKEN: APP, SOCKET_APP_TOKEN: BOT });
+    expect(errorOf(() => requireEnv(env, ['slackBotToken'])).message).toContain('swapped with SOCKET_APP_TOKEN');
+    expect(errorOf(() => requireEnv(env, ['socketAppToken'])).message).toContain('swapped with SLACK_BOT_TOKEN');
+  });
+});
+
+describe('loadEnv', () => {
+  let dir: string | undefined;
+  afterEach(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('fills in .env under the process values', async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'irbot-env-'));
+    await writeFile(
+      path.join(dir, '.env'),
+      `SLACK_BOT_TOKEN=${BOT}\nSOCKET_APP_TOKEN=xapp-from-file\n# a comment\nOPENAI_API_KEY="${KEY}"\nIRBOT_CONFIG=from-file.toml\n`,
+    );
+    const vars = await loadEnv(dir, { SOCKET_APP_TOKEN: APP, IRBOT_CONFIG: '', HOME: '/home/analyst' });
+    expect(vars).toMatchObject({
+      SLACK_BOT_TOKEN: BOT,
+      SOCKET_APP_TOKEN: APP,
+      OPENAI_API_KEY: KEY,
+      IRBOT_CONFIG: 'from-file.toml',
+      HOME: '/home/analyst',
+    });
+  });
+
+  it('is fine without a .env', async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'irbot-env-'));
+    expect(await loadEnv(dir, { SLACK_BOT_TOKEN: BOT })).toEqual({ SLACK_BOT_TOKEN: BOT });
+  });
+});

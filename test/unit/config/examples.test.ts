@@ -1,0 +1,47 @@
+// Tests that the shipped config.toml, alerts.toml and slack-app-manifest.yml parse and say what irbot needs.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { parseAlerts } from '../../../src/config/alerts.js';
+import { CONFIG_KEYS, parseConfig } from '../../../src/config/config.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const read = (name: string) => readFile(path.join(root, name), 'utf8');
+
+describe('shipped examples', () => {
+  it('config.toml parses, points at the sandbox feed and mentions every key', async () => {
+    const text = await read('config.toml');
+    const config = parseConfig(text, path.join(root, 'config.toml'));
+    expect(config.feedChannelId).toBe('C0FEED');
+    expect(config.alertsPath).toBe(path.join(root, 'alerts.toml'));
+    for (const key of Object.keys(CONFIG_KEYS)) expect(text).toMatch(new RegExp(`^(# )?${key} = `, 'm'));
+  });
+
+  it('alerts.toml parses into the seed’s two alerts', async () => {
+    const alerts = parseAlerts(await read('alerts.toml'), path.join(root, 'alerts.toml'));
+    expect(alerts.map((alert) => alert.id)).toEqual(['pivot', 'privesc']);
+    expect(alerts[0]?.properties).toEqual({
+      source_host: 'source.machine.org',
+      destination_host: 'destination.machine.org',
+    });
+    expect(alerts[1]?.properties).toEqual({ previous_role: 'reader', new_role: 'admin' });
+  });
+
+  it('slack-app-manifest.yml asks for the scopes, the DM event and Socket Mode', async () => {
+    const text = await read('slack-app-manifest.yml');
+    const scopes = [
+      'users:read',
+      'channels:history',
+      'chat:write',
+      'groups:history',
+      'im:history',
+      'im:write',
+      'im:read',
+    ];
+    for (const scope of scopes) expect(text).toMatch(new RegExp(`^ +- ${scope}$`, 'm'));
+    expect(text).toMatch(/^ +- message\.im$/m);
+    expect(text).toContain('socket_mode_enabled: true');
+    expect(text).toContain('messages_tab_read_only_enabled: false');
+  });
+});

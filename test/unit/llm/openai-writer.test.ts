@@ -1,0 +1,224 @@
+// The real OpenAI SDK against the local fake server: texts, classification, retries, timeouts and the fallback.
+
+import OpenAI from 'openai';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describeLlmError, withFallback } from '../../../src/llm/fallback-writer.js';
+import { createOfflineWriter, OFFLINE_LABEL } from '../../../src/llm/offline-writer.js';
+import { createOpenAiWriter, EmptyAnswerError, type OpenAiWriterOptions } from '../../../src/llm/openai-writer.js';
+import type { AlertFacts, Line } from '../../../src/llm/port.js';
+import { type ChatBody, type FakeOpenAi, startFakeOpenAi } from '../../support/fake-openai.js';
+
+const alert: AlertFacts = {
+  name: 'SSH pivot',
+  description: "SSH pivot from harold's laptop to db-prod-3",
+  properties: { host: 'laptop-harold' },
+  personName: 'Harold',
+};
+
+const lines = (...person: string[]): Line[] => [
+  { from: 'bot', text: 'Hi Harold, were you aware of the SSH pivot?' },
+  ...person.map((text): Line => ({ from: 'person', text })),
+];
+
+let fake: FakeOpenAi;
+
+beforeEach(async () => {
+  fake = await startFakeOpenAi();
+});
+
+afterEach(async () => {
+  await fake.close();
+});
+
+function writer(overrides: Partial<OpenAiWriterOptions> = {}) {
+  return createOpenAiWriter({
+    apiKey: 'sk-test',
+    baseURL: fake.baseURL,
+    model: 'gpt-4o-mini',
+    timeoutMs: 5000,
+    ...overrides,
+  });
+}
+
+describe('createOpenAiWriter', () => {
+  it('writes a greeting through Chat Completions', async () => {
+    await expect(writer().greet(alert)).resolves.toEqual({
+      text: 'Hi Harold, quick question: were you aware of the SSH pivot?',
+    });
+    const request = await fake.waitForRequest((r) => r.kind === 'greeting', 1000);
+    expect(request).toMatchObject({ method: 'POST', path: '/v1/chat/completions', kind: 'greeting' });
+    expect(request.headers.authorization).toBe('[present]');
+    expect((request.body as ChatBody).model).toBe('gpt-4o-mini');
+    expect((request.body as ChatBody).tools).toBeUndefined();
+  });
+
+  it('writes a nudge and a summary', async () => {
+    await expect(writer().nudge(alert, lines('what is this?'))).resolves.toEqual({
+      text: 'Just checking in again: were you aware of it?',
+    });
+    const summary = await writer().summarise(alert, lines('yes it was me'), { outcome: 'answered', aware: true });
+    expect(summary.text).toBe('Summary: the person said "yes it was me"; aware: yes.');
+    expect([fake.count('nudge'), fake.count('summary')]).toEqual([1, 1]);
+  });
+
+  it('classifies from a forced record_awareness call', async () => {
+    await expect(writer().classify(alert, lines('yes, it was me'))).resolves.toEqual({
+      hasAnswered: true,
+      isAware: true,
+    });
+    await expect(writer().classify(alert, lines('no'))).resolves.toEqual({ hasAnswered: true, isAware: false });
+    await expect(writer().classify(alert, lines('who is this?'))).resolves.toEqual({
+      hasAnswered: false,
+      isAware: false,
+    });
+    const body = fake.requests[0]?.body as ChatBody;
+    expect(body.tool_choice).toEqual({ type: 'function', function: { name: 'record_awareness' } });
+    expect(body.tools).toHaveLength(1);
+  });
+
+  it.each([
+    ['arguments that are not JSON', { toolArgs: '{"has_answered": tru' }],
+    ['a missing field', { toolArgs: { has_answered: true } }],
+    ['wrong types', { toolArgs: { has_answered: 'yes', is_aware: 1 } }],
+    ['a JSON array', { toolArgs: '[true, true]' }],
+    ['another tool', { toolArgs: { has_answered: true, is_aware: true }, toolName: 'something_else' }],
+    ['text instead of a tool call', { text: 'has_answered: true' }],
+  ])('treats %s as a malformed classification, not an error', async (_name, reply) => {
+    fake.onChat(() => reply);
+    await expect(writer().classify(alert, lines('yes'))).resolves.toEqual({
+      hasAnswered: false,
+      isAware: false,
+      fallbackReason: 'malformed classification',
+    });
+  });
+
+  it('keeps is_aware false while the person has not answered', async () => {
+    fake.onChat(() => ({ toolArgs: { has_answered: false, is_aware: true } }));
+    await expect(writer().classify(alert, lines('hmm'))).resolves.toEqual({ hasAnswered: false, isAware: false });
+  });
+
+  it('throws on an empty or blank text answer', async () => {
+    fake.onChat(() => ({ text: '  \n ' }));
+    await expect(writer().greet(alert)).rejects.toBeInstanceOf(EmptyAnswerError);
+  });
+
+  it('retries a 429 and succeeds', async () => {
+    fake.failNext({ status: 429 });
+    await expect(writer().greet(alert)).resolves.toMatchObject({ text: expect.stringContaining('Hi Harold') });
+    expect(fake.count('greeting')).toBe(2);
+  });
+
+  it('gives up on 500 after maxRetries and throws the APIError', async () => {
+    fake.failNext({ status: 500 }, 10);
+    const err = await writer({ maxRetries: 2 })
+      .greet(alert)
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.InternalServerError);
+    expect(fake.count('greeting')).toBe(3);
+  });
+
+  it('times out a hanging server with APIConnectionTimeoutError', async () => {
+    fake.failNext({ hang: true });
+    const err = await writer({ timeoutMs: 50, maxRetries: 0 })
+      .greet(alert)
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.APIConnectionTimeoutError);
+  });
+
+  it('sends the organization header when set, and not otherwise', async () => {
+    await writer({ organization: 'org-irbot' }).greet(alert);
+    await writer().greet(alert);
+    expect(fake.requests.map((r) => r.headers['openai-organization'])).toEqual(['org-irbot', undefined]);
+  });
+
+  it('propagates a connection error', async () => {
+    const url = fake.baseURL;
+    await fake.close();
+    const err = await writer({ baseURL: url, maxRetries: 0 })
+      .greet(alert)
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.APIConnectionError);
+    fake = await startFakeOpenAi();
+  });
+});
+
+describe('withFallback around the OpenAI writer', () => {
+  function fallbackWriter(overrides: Partial<OpenAiWriterOptions> = {}) {
+    const errors: [string, unknown][] = [];
+    const w = withFallback(writer(overrides), createOfflineWriter(), (task, err) => errors.push([task, err]));
+    return { w, errors };
+  }
+
+  it('passes a good answer through untouched', async () => {
+    const { w, errors } = fallbackWriter();
+    await expect(w.greet(alert)).resolves.toEqual({
+      text: 'Hi Harold, quick question: were you aware of the SSH pivot?',
+    });
+    expect(errors).toEqual([]);
+  });
+
+  it('falls back to the offline text on HTTP 500', async () => {
+    fake.failNext({ status: 500 }, 10);
+    const { w, errors } = fallbackWriter({ maxRetries: 1 });
+    const written = await w.greet(alert);
+    expect(written.text.startsWith(OFFLINE_LABEL)).toBe(true);
+    expect(written.fallbackReason).toBe('HTTP 500');
+    expect(errors.map(([task]) => task)).toEqual(['greet']);
+  });
+
+  it('falls back with the error code on a 429 that outlasts the retries', async () => {
+    fake.failNext({ status: 429 }, 10);
+    const { w } = fallbackWriter({ maxRetries: 0 });
+    await expect(w.nudge(alert, lines('hm'))).resolves.toMatchObject({
+      text: expect.stringMatching(/^\[offline\] /),
+      fallbackReason: 'HTTP 429 rate_limit_exceeded',
+    });
+  });
+
+  it('falls back on a timeout, with the offline classifier', async () => {
+    fake.failNext({ hang: true });
+    const { w } = fallbackWriter({ timeoutMs: 50, maxRetries: 0 });
+    await expect(w.classify(alert, lines('nope'))).resolves.toEqual({
+      hasAnswered: true,
+      isAware: false,
+      fallbackReason: 'timeout',
+    });
+  });
+
+  it('falls back on an empty summary', async () => {
+    fake.onChat(() => ({ text: '' }));
+    const { w } = fallbackWriter();
+    const written = await w.summarise(alert, lines('yes'), { outcome: 'answered', aware: true });
+    expect(written.text).toContain('said they were aware of');
+    expect(written.fallbackReason).toBe('EmptyAnswerError');
+  });
+
+  it('passes a malformed classification through as is', async () => {
+    fake.onChat(() => ({ toolArgs: 'not json' }));
+    const { w, errors } = fallbackWriter();
+    await expect(w.classify(alert, lines('yes'))).resolves.toEqual({
+      hasAnswered: false,
+      isAware: false,
+      fallbackReason: 'malformed classification',
+    });
+    expect(errors).toEqual([]);
+  });
+});
+
+describe('describeLlmError', () => {
+  it.each([
+    [
+      OpenAI.APIError.generate(429, { error: { code: 'rate_limit_exceeded' } }, undefined, new Headers()),
+      'HTTP 429 rate_limit_exceeded',
+    ],
+    [OpenAI.APIError.generate(503, undefined, 'down', new Headers()), 'HTTP 503'],
+    [new OpenAI.APIConnectionTimeoutError(), 'timeout'],
+    [new OpenAI.APIConnectionError({ message: 'refused' }), 'connection error'],
+    [new OpenAI.APIUserAbortError(), 'aborted'],
+    [new EmptyAnswerError('nothing'), 'EmptyAnswerError'],
+    [new TypeError('boom'), 'TypeError'],
+    ['a string', 'unknown error'],
+  ])('describes %o as %s', (err, reason) => {
+    expect(describeLlmError(err)).toBe(reason);
+  });
+});

@@ -1,0 +1,52 @@
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { ConfigError } from '../../../src/config/errors.js';
+import { openLowdbStore } from '../../../src/store/lowdb-store.js';
+
+let path: string;
+beforeEach(async () => {
+  path = join(await mkdtemp(join(tmpdir(), 'irbot-store-')), 'db.json');
+});
+
+describe('lowdb store', () => {
+  it('reads an empty store when the file does not exist yet', async () => {
+    expect(await openLowdbStore(path).read()).toEqual({ version: 1, alerts: {}, seenEvents: {} });
+  });
+
+  it('creates the file with mode 0600', async () => {
+    await openLowdbStore(path).transact((data) => {
+      data.seenEvents.Ev1 = 'now';
+    });
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    expect(JSON.parse(await readFile(path, 'utf8')).seenEvents).toEqual({ Ev1: 'now' });
+  });
+
+  it('loses no update when many writers with their own handles change it at once', async () => {
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        openLowdbStore(path).transact((data) => {
+          data.seenEvents[`Ev${i}`] = String(i);
+        }),
+      ),
+    );
+    expect(Object.keys((await openLowdbStore(path).read()).seenEvents)).toHaveLength(40);
+  });
+
+  it.each([
+    ['', 'is empty'],
+    ['{"version": 1, "alerts": {', 'is not valid JSON'],
+    ['[]', 'does not hold an irbot store'],
+    ['{"version": 99, "alerts": {}, "seenEvents": {}}', 'newer irbot'],
+  ])('reports a broken file %j in one line and leaves it untouched', async (text, reason) => {
+    await writeFile(path, text);
+    const store = openLowdbStore(path);
+    const failure = store.transact(() => undefined);
+    await expect(failure).rejects.toThrow(ConfigError);
+    await expect(failure).rejects.toThrow(reason);
+    await expect(failure).rejects.toThrow(path);
+    await expect(failure).rejects.not.toThrow(/\n/);
+    expect(await readFile(path, 'utf8')).toBe(text);
+  });
+});
