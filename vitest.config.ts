@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    globalSetup: ['test/support/build.ts'],
+    // The e2e tests run the built binary; IRBOT_SKIP_BUILD=1 skips the build for a quick unit-only run.
+    globalSetup: process.env.IRBOT_SKIP_BUILD ? [] : ['test/support/build.ts'],
     testTimeout: 20_000,
     hookTimeout: 20_000,
   },

@@ -1,12 +1,13 @@
 // Wiring: runs Slack and terminal events through the engine inside store transactions, and drains each alert's
 // outbox through the ports, one recorded effect at a time, so that any process can drive any chat.
 import { isOpen, newChat, step } from './chat/engine.js';
-import type { Actor, Chat, ChatEvent, Effect, ThreadPost } from './chat/types.js';
+import type { Actor, Chat, ChatEvent, Effect, Rules, ThreadPost } from './chat/types.js';
 import type { AlertTemplate } from './config/types.js';
 import { type AlertFacts, type Line, MALFORMED_CLASSIFICATION, type Writer, type Written } from './llm/port.js';
 import { type Log, oneLine } from './log.js';
 import { alertBlocks, alertHeadline, detailsText, verdictText } from './slack/blocks.js';
 import type { Inbound } from './slack/envelope.js';
+import { classifySlackError, describeSlackFailure, SlackCallError } from './slack/errors.js';
 import { escapeText, quote } from './slack/mrkdwn.js';
 import type { SlackPort } from './slack/port.js';
 import type { AlertRecord, OutboxItem, Store, StoreData, TranscriptEntry } from './store/port.js';
@@ -23,8 +24,12 @@ export interface Ports {
 export interface AppOptions {
   feedChannelId: string;
   maxNudges: number;
+  /** Silence before a nudge. */
+  nudgeAfterMs: number;
   /** Who may press the alert's buttons; empty means anyone in the feed channel. */
   responders: string[];
+  /** Slack mention for chats that end without an answer; default: the responders. */
+  escalationMention?: string;
 }
 
 /** What performing one effect produced, applied to the store in the transaction that marks it done. */
@@ -34,10 +39,20 @@ interface Completion {
   events?: ChatEvent[];
   transcript?: TranscriptEntry;
   personName?: string;
+  /** Set when the effect failed for now: it stays queued until then. */
+  retryAt?: string;
+  attempts?: number;
 }
 
 /** How long a seen Slack event id is remembered; Slack re-delivers within minutes. */
 const SEEN_EVENTS_TTL_MS = 24 * 60 * 60 * 1000;
+
+/** A failing effect is retried with backoff (1 s doubling up to 5 min) this many times before it is given up. */
+const MAX_ATTEMPTS = 12;
+const MAX_BACKOFF_MS = 5 * 60 * 1000;
+
+export type Ack = () => Promise<void>;
+const noAck: Ack = async () => undefined;
 
 export const NOT_ALLOWED =
   'Sorry, only the responders listed in irbot’s config.toml can use these buttons. Nothing was changed.';
@@ -52,6 +67,10 @@ export class App {
 
   private now(): string {
     return this.ports.clock().toISOString();
+  }
+
+  private get rules(): Rules {
+    return { maxNudges: this.options.maxNudges, nudgeAfterMs: this.options.nudgeAfterMs };
   }
 
   /** Records a new alert instance, posts it to the feed channel, and its details in its thread. */
@@ -91,7 +110,7 @@ export class App {
       await store.transact((data) => {
         delete data.alerts[record.id];
       });
-      throw err;
+      throw new SlackCallError('chat.postMessage', err);
     }
     const saved = await store.transact((data) => {
       const stored = data.alerts[record.id] ?? record;
@@ -104,10 +123,14 @@ export class App {
     return saved;
   }
 
-  /** Acts on one decoded Socket Mode envelope. */
-  async handleInbound(inbound: Inbound): Promise<void> {
+  /**
+   * Acts on one decoded Socket Mode envelope. `ack` is called once what arrived is safely in the store (or is
+   * known to need nothing), before any slow work: a crash after that loses nothing, a re-delivery is dropped.
+   */
+  async handleInbound(inbound: Inbound, ack: Ack = noAck): Promise<void> {
     const { log } = this.ports;
     if (inbound.kind === 'ignored') {
+      await ack();
       log(`ignored: ${inbound.reason}`);
       return;
     }
@@ -116,12 +139,14 @@ export class App {
         (data) => Object.values(data.alerts).find((a) => a.userId === inbound.userId && a.chat.state === 'active'),
         () => ({ type: 'DirectMessage', text: inbound.text, at: this.now() }),
         inbound.eventId,
+        ack,
       );
       log(`dm from ${inbound.userId} (${inbound.eventId}): ${describeOutcome(outcome)}`);
       return;
     }
     const { responders } = this.options;
     if (responders.length > 0 && !responders.includes(inbound.userId)) {
+      await ack();
       log(`button ${inbound.action} on ${inbound.alertId} by ${inbound.userId}: not a responder, refused`);
       await this.ports.slack.ephemeral({
         channel: inbound.channelId ?? this.options.feedChannelId,
@@ -131,12 +156,18 @@ export class App {
       return;
     }
     const by: Actor = { id: inbound.userId, via: 'slack' };
-    const outcome = await this.request(inbound.alertId, inbound.action, by, inbound.dedupeKey);
+    const outcome = await this.request(inbound.alertId, inbound.action, by, inbound.dedupeKey, ack);
     log(`button ${inbound.action} on ${inbound.alertId} by ${inbound.userId}: ${describeOutcome(outcome)}`);
   }
 
   /** Start, Do Nothing or End, from a button or the terminal. */
-  request(alertId: string, action: 'start' | 'dismiss' | 'end', by: Actor, dedupeKey?: string): Promise<Applied> {
+  request(
+    alertId: string,
+    action: 'start' | 'dismiss' | 'end',
+    by: Actor,
+    dedupeKey?: string,
+    ack: Ack = noAck,
+  ): Promise<Applied> {
     return this.apply(
       (data) => data.alerts[alertId],
       (record, data) => {
@@ -149,6 +180,7 @@ export class App {
         return { type: 'StartRequested', by, at, personBusy };
       },
       dedupeKey,
+      ack,
     );
   }
 
@@ -160,11 +192,38 @@ export class App {
     );
   }
 
-  /** Drains every outbox left unfinished (by a crash, a Ctrl-C, or a process that is gone). */
+  /** Drains every outbox left unfinished (by a crash, a Ctrl-C, a process that is gone, or a retry now due). */
   async recover(): Promise<void> {
     const data = await this.ports.store.read();
     const pending = Object.values(data.alerts).filter((a) => a.outbox.length > 0);
     await Promise.all(pending.map((a) => this.drain(a.id)));
+  }
+
+  /**
+   * Lets time act: silent people are nudged, or their chats end as no answer. The deadline moves in the same
+   * transaction, so it fires once however many processes tick.
+   */
+  async tick(): Promise<void> {
+    const at = this.now();
+    const due = (record: AlertRecord) =>
+      record.chat.state === 'active' && step(record.chat, { type: 'Tick', at }, this.rules).effects.length > 0;
+    // A read without the lock first: most ticks find nothing due and write nothing.
+    if (!Object.values((await this.ports.store.read()).alerts).some(due)) return;
+    const moved = await this.ports.store.transact((data) => {
+      const ids: { id: string; what: string }[] = [];
+      for (const record of Object.values(data.alerts)) {
+        if (record.chat.state !== 'active') continue;
+        const { chat, effects } = step(record.chat, { type: 'Tick', at }, this.rules);
+        if (effects.length === 0) continue;
+        record.chat = chat;
+        enqueue(record, effects);
+        record.lastActivityAt = at;
+        ids.push({ id: record.id, what: chat.state === 'ended' ? 'chat ended: no answer' : `nudge ${chat.nudges}` });
+      }
+      return ids;
+    });
+    for (const { id, what } of moved) this.ports.log(`alert ${id}: silence, ${what}`);
+    await Promise.all(moved.map(({ id }) => this.drain(id)));
   }
 
   /** Resolves when no effect is being performed by this process. */
@@ -180,6 +239,7 @@ export class App {
     locate: (data: StoreData) => AlertRecord | undefined,
     build: (record: AlertRecord, data: StoreData) => ChatEvent,
     dedupeKey?: string,
+    ack: Ack = noAck,
   ): Promise<Applied> {
     const result = await this.ports.store.transact((data): Applied => {
       const now = this.ports.clock();
@@ -192,7 +252,7 @@ export class App {
       if (!record) return { kind: 'no_alert' };
       const event = build(record, data);
       const before = record.chat.state;
-      const { chat, effects } = step(record.chat, event, { maxNudges: this.options.maxNudges });
+      const { chat, effects } = step(record.chat, event, this.rules);
       if (event.type === 'DirectMessage' && effects.length > 0) {
         record.transcript.push({ from: 'person', text: event.text, at: event.at });
       }
@@ -201,6 +261,7 @@ export class App {
       if (effects.length > 0) record.lastActivityAt = now.toISOString();
       return { kind: 'applied', alertId: record.id, before, after: chat.state, effects: effects.length };
     });
+    await ack();
     if (result.kind === 'applied' && result.effects > 0) await this.drain(result.alertId);
     return result;
   }
@@ -217,7 +278,7 @@ export class App {
   }
 
   private async drainLoop(alertId: string): Promise<void> {
-    const { store, log } = this.ports;
+    const { store } = this.ports;
     for (;;) {
       const claimed = await store.transact((data) => {
         const record = data.alerts[alertId];
@@ -225,19 +286,39 @@ export class App {
         if (!record || !head) return null;
         // Another live process is performing it and will carry on with the rest of this outbox.
         if (head.claim && head.claim.pid !== process.pid && isAlive(head.claim.pid)) return null;
+        if (head.retryAt && head.retryAt > this.now()) return null; // the periodic recovery comes back for it
         head.claim = { pid: process.pid, at: this.now() };
         return { record: structuredClone(record), item: structuredClone(head) };
       });
       if (!claimed) return;
-      let completion: Completion = {};
+      let completion: Completion;
       try {
         completion = await this.perform(claimed.record, claimed.item.effect);
       } catch (err) {
-        log(`alert ${alertId}: ${claimed.item.effect.type} failed: ${oneLine(err)}`);
+        completion = this.failed(claimed.record, claimed.item, err);
       }
       const woken = await store.transact((data) => this.complete(data, alertId, claimed.item, completion));
       if (woken) await this.drain(woken);
+      if (completion.retryAt) return;
     }
+  }
+
+  /** Turns an error into what happens next: a retry later, the effect given up, or the chat failed. */
+  private failed(record: AlertRecord, item: OutboxItem, err: unknown): Completion {
+    const failure = classifySlackError(err);
+    const what = `alert ${record.id}: ${item.effect.type} failed with ${describeSlackFailure(failure)}`;
+    const attempts = (item.attempts ?? 0) + 1;
+    if (failure.kind === 'retry' && attempts < MAX_ATTEMPTS) {
+      const delay = Math.min(1000 * 2 ** (attempts - 1), MAX_BACKOFF_MS);
+      this.ports.log(`${what}; retrying in ${Math.round(delay / 1000)} s (attempt ${attempts} of ${MAX_ATTEMPTS})`);
+      return { retryAt: new Date(this.ports.clock().getTime() + delay).toISOString(), attempts };
+    }
+    if (failure.kind === 'fatal') {
+      this.ports.log(`${what}; the chat is marked failed, other chats go on`);
+      return { events: [{ type: 'Failed', reason: describeSlackFailure(failure), at: this.now() }] };
+    }
+    this.ports.log(`${what}; gave up on this ${item.effect.type}`);
+    return {};
   }
 
   /** Marks an effect done and applies what it produced; returns another alert to drain, if one was dequeued. */
@@ -246,12 +327,22 @@ export class App {
     if (!record) return undefined;
     const index = record.outbox.findIndex((queued) => queued.seq === item.seq);
     if (index < 0) return undefined;
+    const queued = record.outbox[index];
+    if (completion.retryAt && queued) {
+      // Stays at the head, in order, for the periodic recovery to try again.
+      queued.claim = undefined;
+      queued.retryAt = completion.retryAt;
+      queued.attempts = completion.attempts;
+      return undefined;
+    }
     record.outbox.splice(index, 1);
     record.outbox.splice(index, 0, ...toItems(record, completion.next ?? []));
     if (completion.transcript) record.transcript.push(completion.transcript);
     if (completion.personName) record.personName = completion.personName;
     for (const event of completion.events ?? []) {
-      const result = step(record.chat, event, { maxNudges: this.options.maxNudges });
+      const result = step(record.chat, event, this.rules);
+      // A failed chat sends nothing more: what was queued for it would fail the same way.
+      if (event.type === 'Failed') record.outbox = [];
       record.chat = result.chat;
       enqueue(record, result.effects);
     }
@@ -262,7 +353,7 @@ export class App {
       .filter((a) => a.userId === record.userId && a.chat.state === 'queued')
       .sort((a, b) => (a.chat.startedAt ?? '').localeCompare(b.chat.startedAt ?? ''))[0];
     if (!next) return undefined;
-    const result = step(next.chat, { type: 'Dequeued', at: this.now() }, { maxNudges: this.options.maxNudges });
+    const result = step(next.chat, { type: 'Dequeued', at: this.now() }, this.rules);
     next.chat = result.chat;
     enqueue(next, result.effects);
     return next.id;
@@ -306,7 +397,7 @@ export class App {
         await slack.post({
           channel: record.channelId,
           threadTs: record.ts,
-          text: threadText(effect.kind, effect.text, record),
+          text: this.threadText(effect.kind, effect.text, record),
         });
         // Summaries and notes go into the transcript too: it is the case file, and what `irbot chat` shows.
         const shown = effect.kind === 'summary' ? `Summary: ${effect.text}` : effect.text;
@@ -340,6 +431,25 @@ export class App {
       }
       case 'StartNext':
         return {};
+    }
+  }
+
+  private threadText(kind: ThreadPost, text: string, record: AlertRecord): string {
+    switch (kind) {
+      case 'received':
+        return `Received message from <@${record.userId}>:\n${quote(text)}`;
+      case 'sent':
+        return `Sent message to <@${record.userId}>:\n${quote(text)}`;
+      case 'summary':
+        return `Here is the summary of the chat:\n${quote(text)}\n*Verdict:* ${verdictText(record.chat, record.userId)}`;
+      case 'note':
+        return `_${escapeText(text)}_`;
+      case 'escalation': {
+        // Trusted mentions from config.toml, so they do ping.
+        const mention = this.options.escalationMention ?? this.options.responders.map((id) => `<@${id}>`).join(' ');
+        const nudges = `${record.chat.nudges} nudge${record.chat.nudges === 1 ? '' : 's'}`;
+        return `:warning: No answer from <@${record.userId}> after ${nudges}.${mention ? ` ${mention}` : ''} Please follow up.`;
+      }
     }
   }
 
@@ -385,19 +495,6 @@ function forgetOldEvents(data: StoreData, now: number): void {
 
 function linesOf(transcript: TranscriptEntry[]): Line[] {
   return transcript.flatMap((entry) => (entry.from === 'system' ? [] : [{ from: entry.from, text: entry.text }]));
-}
-
-function threadText(kind: ThreadPost, text: string, record: AlertRecord): string {
-  switch (kind) {
-    case 'received':
-      return `Received message from <@${record.userId}>:\n${quote(text)}`;
-    case 'sent':
-      return `Sent message to <@${record.userId}>:\n${quote(text)}`;
-    case 'summary':
-      return `Here is the summary of the chat:\n${quote(text)}\n*Verdict:* ${verdictText(record.chat, record.userId)}`;
-    case 'note':
-      return `_${escapeText(text)}_`;
-  }
 }
 
 function fallbackNote(written: Written, task: string): Effect[] {

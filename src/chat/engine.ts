@@ -20,12 +20,19 @@ export function newChat(): Chat {
     nudges: 0,
     personMessages: 0,
     classifiedUpTo: 0,
+    quietSince: null,
+    failure: null,
   };
 }
 
 /** True while the chat still involves the person (a DM from them belongs to it, or soon will). */
 export function isOpen(chat: Chat): boolean {
   return chat.state === 'active' || chat.state === 'queued';
+}
+
+/** True once nothing more will happen to the chat. */
+export function isClosed(chat: Chat): boolean {
+  return chat.state === 'ended' || chat.state === 'dismissed' || chat.state === 'failed';
 }
 
 const unchanged = (chat: Chat): Step => ({ chat, effects: [] });
@@ -41,13 +48,16 @@ export function step(chat: Chat, event: ChatEvent, rules: Rules): Step {
         };
       }
       return {
-        chat: { ...chat, state: 'active', startedBy: event.by, startedAt: event.at },
+        chat: { ...chat, state: 'active', startedBy: event.by, startedAt: event.at, quietSince: event.at },
         effects: [{ type: 'UpdateAlert' }, { type: 'Greet' }],
       };
 
     case 'Dequeued':
       if (chat.state !== 'queued') return unchanged(chat);
-      return { chat: { ...chat, state: 'active' }, effects: [{ type: 'UpdateAlert' }, { type: 'Greet' }] };
+      return {
+        chat: { ...chat, state: 'active', quietSince: event.at },
+        effects: [{ type: 'UpdateAlert' }, { type: 'Greet' }],
+      };
 
     case 'DismissRequested':
       if (chat.state !== 'posted') return unchanged(chat);
@@ -62,13 +72,13 @@ export function step(chat: Chat, event: ChatEvent, rules: Rules): Step {
         return { chat: end(chat, 'ended_by_analyst', event.by, event.at), effects: [{ type: 'UpdateAlert' }] };
       }
       if (chat.state !== 'active') return unchanged(chat);
-      return { chat: end(chat, 'ended_by_analyst', event.by, event.at), effects: closing() };
+      return { chat: end(chat, 'ended_by_analyst', event.by, event.at), effects: closing(false) };
 
     case 'DirectMessage': {
       if (chat.state !== 'active') return unchanged(chat);
       const personMessages = chat.personMessages + 1;
       return {
-        chat: { ...chat, personMessages },
+        chat: { ...chat, personMessages, quietSince: event.at },
         effects: [
           { type: 'PostInThread', kind: 'received', text: event.text },
           { type: 'Classify', upTo: personMessages },
@@ -82,6 +92,17 @@ export function step(chat: Chat, event: ChatEvent, rules: Rules): Step {
 
     case 'Classified':
       return classified(chat, event, rules);
+
+    case 'Tick':
+      return tick(chat, event.at, rules);
+
+    case 'Failed':
+      if (isClosed(chat) || chat.state === 'posted') return unchanged(chat);
+      // The person is free for their next chat; nothing is sent to them or the thread, which may be what failed.
+      return {
+        chat: { ...chat, state: 'failed', failure: event.reason, endedAt: event.at },
+        effects: chat.state === 'active' ? [{ type: 'StartNext' }] : [],
+      };
   }
 }
 
@@ -92,12 +113,25 @@ function classified(chat: Chat, event: Extract<ChatEvent, { type: 'Classified' }
   }
   const judged = { ...chat, classifiedUpTo: event.upTo };
   if (event.hasAnswered) {
-    return { chat: { ...end(judged, 'answered', null, event.at), aware: event.isAware }, effects: closing() };
+    return { chat: { ...end(judged, 'answered', null, event.at), aware: event.isAware }, effects: closing(false) };
   }
-  if (judged.nudges < rules.maxNudges) {
-    return { chat: { ...judged, nudges: judged.nudges + 1 }, effects: [{ type: 'Nudge' }] };
+  return nudgeOrGiveUp(judged, event.at, rules);
+}
+
+/** A person silent for nudgeAfterMs since the conversation last moved is nudged, or, after the last nudge, let go. */
+function tick(chat: Chat, at: string, rules: Rules): Step {
+  if (chat.state !== 'active' || chat.quietSince === null) return unchanged(chat);
+  // A reply still being judged is not silence.
+  if (chat.classifiedUpTo !== chat.personMessages) return unchanged(chat);
+  if (Date.parse(at) - Date.parse(chat.quietSince) < rules.nudgeAfterMs) return unchanged(chat);
+  return nudgeOrGiveUp(chat, at, rules);
+}
+
+function nudgeOrGiveUp(chat: Chat, at: string, rules: Rules): Step {
+  if (chat.nudges < rules.maxNudges) {
+    return { chat: { ...chat, nudges: chat.nudges + 1, quietSince: at }, effects: [{ type: 'Nudge' }] };
   }
-  return { chat: end(judged, 'no_answer', null, event.at), effects: closing() };
+  return { chat: end(chat, 'no_answer', null, at), effects: closing(true) };
 }
 
 function end(chat: Chat, outcome: Outcome, by: Actor | null, at: string): Chat {
@@ -105,10 +139,11 @@ function end(chat: Chat, outcome: Outcome, by: Actor | null, at: string): Chat {
 }
 
 /** Thank the person, summarise in the thread, close the alert message, let the person's next chat start. */
-function closing(): Effect[] {
+function closing(escalate: boolean): Effect[] {
   return [
     { type: 'SendDm', text: THANKS, from: 'bot' },
     { type: 'Summarise' },
+    ...(escalate ? [{ type: 'PostInThread', kind: 'escalation', text: '' } as const] : []),
     { type: 'UpdateAlert' },
     { type: 'StartNext' },
   ];

@@ -1,6 +1,6 @@
 // The conversation engine's vocabulary: a chat's state, the facts that happen to it, the orders it gives.
 
-export type ChatState = 'posted' | 'queued' | 'active' | 'ended' | 'dismissed';
+export type ChatState = 'posted' | 'queued' | 'active' | 'ended' | 'dismissed' | 'failed';
 export type Outcome = 'answered' | 'no_answer' | 'ended_by_analyst';
 
 /** Who moved the chat: a Slack user ID (button) or an OS user name (terminal). */
@@ -22,6 +22,10 @@ export interface Chat {
   personMessages: number;
   /** personMessages count the last accepted classification covered; stale or repeated verdicts are ignored. */
   classifiedUpTo: number;
+  /** When the conversation last moved (greeting, reply, nudge): silence is measured from here. */
+  quietSince: string | null;
+  /** Why the chat stopped on a Slack error that retrying cannot fix, with the fix. */
+  failure: string | null;
 }
 
 export type ChatEvent =
@@ -31,7 +35,11 @@ export type ChatEvent =
   | { type: 'EndRequested'; by: Actor; at: string }
   | { type: 'DirectMessage'; text: string; at: string }
   | { type: 'AnalystMessage'; text: string; by: Actor; at: string }
-  | { type: 'Classified'; hasAnswered: boolean; isAware: boolean; upTo: number; at: string };
+  | { type: 'Classified'; hasAnswered: boolean; isAware: boolean; upTo: number; at: string }
+  /** The clock moved on: a silent person may be due a nudge. */
+  | { type: 'Tick'; at: string }
+  /** Slack refused an effect for good (channel_not_found, invalid_auth, …). */
+  | { type: 'Failed'; reason: string; at: string };
 
 /** Orders for the shell. Each one has at most one side effect outside the store, so it can be recorded as done. */
 export type Effect =
@@ -45,8 +53,10 @@ export type Effect =
   | { type: 'StartNext' };
 
 /** What a thread post relays; the shell turns each into its wording (`Received message from <@U>:` …). */
-export type ThreadPost = 'received' | 'sent' | 'summary' | 'note';
+export type ThreadPost = 'received' | 'sent' | 'summary' | 'note' | 'escalation';
 
 export interface Rules {
   maxNudges: number;
+  /** Silence after which the person is nudged (and, after maxNudges, the chat ends as no answer). */
+  nudgeAfterMs: number;
 }

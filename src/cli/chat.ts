@@ -2,13 +2,13 @@
 import { unwatchFile, watchFile } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
-import type { App } from '../app.js';
+import { isClosed } from '../chat/engine.js';
 import type { Actor } from '../chat/types.js';
 import { ConfigError } from '../config/errors.js';
 import type { AlertRecord, Store } from '../store/port.js';
 import type { Deps } from './deps.js';
 import { chalkFor, renderEntry } from './render.js';
-import { buildApp, buildSocket, loadSetup, openStore } from './runtime.js';
+import { buildApp, loadSetup, openStore, serve, socketOf } from './runtime.js';
 
 /** How often the terminal view checks the store: events may land on another process. */
 const WATCH_INTERVAL_MS = 100;
@@ -25,7 +25,7 @@ export function addChatCommand(program: Command, deps: Deps): void {
       const alertId = alertIdArg ?? (await pickAlertId(store, deps));
       const alert = (await store.read()).alerts[alertId];
       if (!alert) throw new ConfigError(`Unknown alert '${alertId}': irbot status --all lists the alerts`);
-      if (alert.chat.state === 'ended' || alert.chat.state === 'dismissed') {
+      if (isClosed(alert.chat)) {
         throw new ConfigError(
           `Alert '${alertId}' is already ${alert.chat.state}: irbot status --all shows how it ended`,
         );
@@ -34,12 +34,10 @@ export function addChatCommand(program: Command, deps: Deps): void {
         throw new ConfigError(`Alert '${alertId}' was never posted to Slack: send it again with irbot send-alert`);
 
       const app = buildApp(setup, deps, store);
-      const socket = buildSocket(setup, app);
       const analyst: Actor = { id: deps.osUser(), via: 'terminal' };
       const view = followChat(store, alertId, deps);
       const interrupted = deps.nextSignal();
-      await socket.start();
-      await app.recover();
+      const serving = await serve(app, socketOf(setup), setup.log);
       if (alert.chat.state === 'posted') await app.request(alertId, 'start', analyst);
       const input = readAnalyst(deps, (line) => {
         const text = line.trim();
@@ -49,7 +47,7 @@ export function addChatCommand(program: Command, deps: Deps): void {
       });
       const how = await Promise.race([view.ended.then(() => 'ended' as const), interrupted]);
       input.close();
-      await shutdown(app, socket);
+      await serving.stop();
       view.stop();
       if (how !== 'ended') {
         deps.stdout.write(
@@ -57,11 +55,6 @@ export function addChatCommand(program: Command, deps: Deps): void {
         );
       }
     });
-}
-
-async function shutdown(app: App, socket: { stop(): Promise<void> }): Promise<void> {
-  await socket.stop();
-  await app.idle();
 }
 
 async function pickAlertId(store: Store, deps: Deps): Promise<string> {
@@ -103,7 +96,7 @@ function followChat(store: Store, alertId: string, deps: Deps): { ended: Promise
         lastState = alert.chat.state;
         deps.stdout.write(`${chalk.magenta(`— ${stateLine(alert)}`)}\n`);
       }
-      if ((alert.chat.state === 'ended' || alert.chat.state === 'dismissed') && alert.outbox.length === 0) finish();
+      if (isClosed(alert.chat) && alert.outbox.length === 0) finish();
     } catch (err) {
       deps.stderr.write(`could not read the store: ${String(err)}\n`);
     } finally {
@@ -126,6 +119,8 @@ function stateLine(alert: AlertRecord): string {
       return `chat with ${who} about ${alert.name} is open: type to write to them, /end to end it, Ctrl-C to detach`;
     case 'dismissed':
       return 'alert dismissed: no action necessary';
+    case 'failed':
+      return `chat failed: ${alert.chat.failure ?? 'Slack refused'}`;
     case 'ended': {
       const aware = alert.chat.aware === null ? '' : alert.chat.aware ? ', aware' : ', not aware';
       return `chat ended: ${alert.chat.outcome}${aware}`;

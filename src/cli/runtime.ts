@@ -1,6 +1,6 @@
 // Turns env + config into running ports and an App; the only place that builds SDK clients.
 import { resolve } from 'node:path';
-import { App } from '../app.js';
+import { App, type AppOptions } from '../app.js';
 import { loadConfig } from '../config/config.js';
 import { loadEnv, readEnv, requireEnv } from '../config/env.js';
 import type { Config, Env } from '../config/types.js';
@@ -9,7 +9,7 @@ import { createOfflineWriter } from '../llm/offline-writer.js';
 import { createOpenAiWriter } from '../llm/openai-writer.js';
 import type { Writer } from '../llm/port.js';
 import { type Log, oneLine, stderrLog } from '../log.js';
-import { connectSocket, type SocketConnection } from '../slack/socket.js';
+import { connectSocket } from '../slack/socket.js';
 import { createSlackPort, createWebClient } from '../slack/web-slack.js';
 import { openLowdbStore } from '../store/lowdb-store.js';
 import type { Store } from '../store/port.js';
@@ -56,15 +56,53 @@ export function buildApp(setup: Setup, deps: Deps, store: Store = openStore(setu
   const slack = createSlackPort(createWebClient(env.slackBotToken ?? '', env.slackApiUrl, log));
   return new App(
     { slack, llm: buildWriter(env, config, log), store, clock: deps.clock, newId: deps.newId, log },
-    { feedChannelId: config.feedChannelId, maxNudges: config.maxNudges, responders: config.responders },
+    appOptions(config),
   );
 }
 
-export function buildSocket(setup: Setup, app: App): SocketConnection {
-  return connectSocket({
-    appToken: setup.env.socketAppToken ?? '',
-    slackApiUrl: setup.env.slackApiUrl,
-    log: setup.log,
-    handle: (inbound) => app.handleInbound(inbound),
-  });
+export function appOptions(config: Config): AppOptions {
+  return {
+    feedChannelId: config.feedChannelId,
+    maxNudges: config.maxNudges,
+    nudgeAfterMs: config.nudgeAfterMinutes * 60_000,
+    responders: config.responders,
+    ...(config.escalationMention ? { escalationMention: config.escalationMention } : {}),
+  };
+}
+
+export function socketOf(setup: Setup): { appToken: string; slackApiUrl: string } {
+  return { appToken: setup.env.socketAppToken ?? '', slackApiUrl: setup.env.slackApiUrl };
+}
+
+/** How often leftovers (crashed or detached processes, retries now due) and silence deadlines are looked at. */
+export const SWEEP_EVERY_MS = 5_000;
+
+export interface Serving {
+  /** Stops taking events, finishes what is in flight. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Connects Socket Mode and keeps the store moving: leftovers are drained at once and then periodically, with
+ * silence deadlines, so that any process serves every chat.
+ */
+export async function serve(app: App, socket: { appToken: string; slackApiUrl: string }, log: Log): Promise<Serving> {
+  const connection = connectSocket({ ...socket, log, handle: (inbound, ack) => app.handleInbound(inbound, ack) });
+  await connection.start();
+  let sweeping: Promise<void> = Promise.resolve();
+  const sweep = () => {
+    sweeping = Promise.all([app.recover(), app.tick()])
+      .then(() => undefined)
+      .catch((err) => log(`sweep failed: ${oneLine(err)}`));
+  };
+  sweep();
+  const timer = setInterval(sweep, SWEEP_EVERY_MS);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await connection.stop();
+      await sweeping;
+      await app.idle();
+    },
+  };
 }

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { App } from '../app.js';
 import { pickAlert } from '../config/alerts.js';
 import type { AlertTemplate } from '../config/types.js';
@@ -11,11 +11,11 @@ import { createOfflineWriter } from '../llm/offline-writer.js';
 import { stderrLog } from '../log.js';
 import { LocalSlack, type MessageNotice, type StoredMessage } from '../sandbox/local-slack.js';
 import { ACTION_IDS } from '../slack/blocks.js';
-import { connectSocket } from '../slack/socket.js';
 import { createSlackPort, createWebClient } from '../slack/web-slack.js';
 import { openLowdbStore } from '../store/lowdb-store.js';
 import type { Deps } from './deps.js';
 import { chalkFor } from './render.js';
+import { type Serving, serve } from './runtime.js';
 
 const FEED = 'C0FEED';
 const PERSON = 'U0HAROLD';
@@ -52,8 +52,8 @@ export function addSandboxCommand(program: Command, deps: Deps): void {
       'Try irbot with no Slack workspace and no OpenAI key: a local Slack, offline texts, you type as the person',
     )
     .argument('[templateId]', 'pivot or privesc (default: one at random)')
-    .option('--max-nudges <n>', 'nudges before a chat ends as no answer', '2')
-    .action(async (templateId: string | undefined, opts: { maxNudges: string }) => {
+    .option('--max-nudges <n>', 'nudges before a chat ends as no answer (0 to 20)', parseNudges, 2)
+    .action(async (templateId: string | undefined, opts: { maxNudges: number }) => {
       const template = pickAlert(SANDBOX_ALERTS, templateId, deps.random);
       const dir = await mkdtemp(join(tmpdir(), 'irbot-sandbox-'));
       const slack = await LocalSlack.start();
@@ -69,17 +69,12 @@ export function addSandboxCommand(program: Command, deps: Deps): void {
           newId: deps.newId,
           log: quiet,
         },
-        { feedChannelId: FEED, maxNudges: Number(opts.maxNudges) || 0, responders: [] },
+        { feedChannelId: FEED, maxNudges: opts.maxNudges, nudgeAfterMs: 2 * 60_000, responders: [] },
       );
-      const socket = connectSocket({
-        appToken: slack.appToken,
-        slackApiUrl: slack.apiUrl,
-        log,
-        handle: (inbound) => app.handleInbound(inbound),
-      });
       const show = feedPrinter(deps, slack);
+      let serving: Serving | undefined;
       try {
-        await socket.start();
+        serving = await serve(app, { appToken: slack.appToken, slackApiUrl: slack.apiUrl }, log);
         deps.stdout.write(`Local Slack workspace on ${slack.apiUrl} · offline writer · store ${store.path}\n\n`);
         slack.on('message', show);
         const alert = await app.postAlert(template);
@@ -115,8 +110,7 @@ export function addSandboxCommand(program: Command, deps: Deps): void {
         );
         deps.stdout.write(' With a real workspace: see "Set up Slack" in the README.\n');
       } finally {
-        await socket.stop();
-        await app.idle();
+        await serving?.stop();
         await slack.close();
         await rm(dir, { recursive: true, force: true });
       }
@@ -207,4 +201,10 @@ async function replyFromScript(deps: Deps, slack: LocalSlack, endChat: () => Pro
   };
   slack.on('message', onMessage);
   return () => slack.off('message', onMessage);
+}
+
+function parseNudges(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 20) throw new InvalidArgumentError('must be a whole number from 0 to 20');
+  return n;
 }

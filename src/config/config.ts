@@ -84,6 +84,30 @@ export const CONFIG_KEYS = {
       return value;
     },
   },
+  nudge_after_minutes: {
+    type: 'number > 0',
+    description: 'minutes of silence from the person before a nudge (after the last nudge: the chat ends as no_answer)',
+    default: 60,
+    read: (value: unknown): number => {
+      if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+        throw new Invalid('must be a number of minutes greater than 0');
+      }
+      return value;
+    },
+  },
+  escalation_mention: {
+    type: 'Slack mention',
+    description:
+      'who is pinged when a chat ends without an answer, e.g. "<!subteam^S0123456789>"; default: the responders',
+    read: (value: unknown): string | undefined => {
+      const mention = readString(value, 'must be a string');
+      if (mention === '') return undefined;
+      if (!/^<(@[UW][A-Z0-9]+|!subteam\^[A-Z0-9]+(\|[^<>]*)?|!here|!channel)>$/.test(mention)) {
+        throw new Invalid('must be a Slack mention: "<@U0123456789>", "<!subteam^S0123456789>" or "<!here>"');
+      }
+      return mention;
+    },
+  },
 } satisfies Record<string, ConfigKey<unknown>>;
 
 type Keys = typeof CONFIG_KEYS;
@@ -115,6 +139,8 @@ export function parseConfig(text: string, file: string): Config {
     maxNudges: get('max_nudges'),
     responders: get('responders'),
     llmTimeoutSeconds: get('llm_timeout_seconds'),
+    nudgeAfterMinutes: get('nudge_after_minutes'),
+    escalationMention: get('escalation_mention'),
   };
   const organization = get('openai_organization_id');
   if (organization) config.openaiOrganizationId = organization;

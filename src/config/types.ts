@@ -26,6 +26,10 @@ export interface Config {
   responders: string[];
   /** Seconds before an LLM request is abandoned (then retried, then the fallback text). */
   llmTimeoutSeconds: number;
+  /** Minutes of silence before the person is nudged. */
+  nudgeAfterMinutes: number;
+  /** Slack mention pinged when a chat ends without an answer; undefined: the responders. */
+  escalationMention?: string | undefined;
 }
 
 /** One `[[alerts]]` entry of alerts.toml: a template that `send-alert` turns into an alert instance. */

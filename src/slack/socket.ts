@@ -18,7 +18,8 @@ export function connectSocket(opts: {
   appToken: string;
   slackApiUrl: string;
   log: Log;
-  handle: (inbound: Inbound, envelope: SocketEnvelope) => Promise<void>;
+  /** Must call `ack` once what arrived is safe in the store, before slow work. */
+  handle: (inbound: Inbound, ack: () => Promise<void>, envelope: SocketEnvelope) => Promise<void>;
 }): SocketConnection {
   const client = new SocketModeClient({
     appToken: opts.appToken,
@@ -38,15 +39,16 @@ export function connectSocket(opts: {
       retry_num?: number;
     }) => {
       if (stopping) return; // not acked: Slack re-delivers it to another connection
-      try {
-        // Ack first: Slack re-delivers anything not acked within 3 seconds.
-        await args.ack();
-      } catch (err) {
-        opts.log(`could not ack envelope ${args.envelope_id}: ${oneLine(err)}`);
-      }
+      let acked = false;
+      const ack = async () => {
+        if (acked) return;
+        acked = true;
+        // Slack re-delivers anything not acked within 3 seconds.
+        await args.ack().catch((err) => opts.log(`could not ack envelope ${args.envelope_id}: ${oneLine(err)}`));
+      };
       const inbound = decodeEnvelope(args.type, args.body);
       const work = opts
-        .handle(inbound, { envelopeId: args.envelope_id, retryAttempt: args.retry_num ?? 0 })
+        .handle(inbound, ack, { envelopeId: args.envelope_id, retryAttempt: args.retry_num ?? 0 })
         .catch((err) => opts.log(`envelope ${args.envelope_id}: ${oneLine(err)}`));
       inFlight.add(work);
       await work;

@@ -1,10 +1,12 @@
 // The embedded store: one JSON file through lowdb, every change under an inter-process lock, written atomically.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { copyFile, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { type Adapter, Low } from 'lowdb';
 import lockfile from 'proper-lockfile';
 import { ConfigError } from '../config/errors.js';
+import { migrate } from './migrations.js';
 import { emptyStore, STORE_VERSION, type Store, type StoreData } from './port.js';
 
 /** lowdb adapter: reads strictly (a corrupt file is an error, never replaced) and writes temp + fsync + rename, mode 0600. */
@@ -67,10 +69,17 @@ export function checkStore(path: string, text: string): StoreData {
 export function openLowdbStore(path: string): Store {
   const db = new Low<StoreData>(new AtomicJsonFile(path), emptyStore());
 
-  const read = async (): Promise<StoreData> => {
+  /** The data as on disk, possibly of an older schema. */
+  const readRaw = async (): Promise<StoreData> => {
     db.data = emptyStore(); // lowdb keeps the old data when the file is missing
     await db.read();
     return db.data;
+  };
+
+  const read = async (): Promise<StoreData> => {
+    const data = await readRaw();
+    migrate(data, STORE_VERSION); // in memory only: a reader never writes
+    return data;
   };
 
   return {
@@ -85,7 +94,14 @@ export function openLowdbStore(path: string): Store {
         retries: { retries: 1000, factor: 1.2, minTimeout: 2, maxTimeout: 50 },
       });
       try {
-        const data = structuredClone(await read());
+        const data = structuredClone(await readRaw());
+        if (data.version < STORE_VERSION) {
+          // Keep the old file as it was, once, before the first write in the new schema.
+          await copyFile(path, `${path}.v${data.version}.bak`, constants.COPYFILE_EXCL).catch((err) => {
+            if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+          });
+          migrate(data, STORE_VERSION);
+        }
         const result = change(data);
         db.data = data;
         await db.write();

@@ -1,7 +1,8 @@
 // The store port: what irbot keeps between processes (alerts, chats, transcripts, outboxes, seen event ids).
 import type { Chat, Effect } from '../chat/types.js';
 
-export const STORE_VERSION = 1;
+/** Schema of the store file; src/store/migrations.ts takes older files up to it. */
+export const STORE_VERSION = 2;
 
 export type Speaker = 'bot' | 'person' | 'analyst' | 'system';
 
@@ -17,7 +18,10 @@ export interface TranscriptEntry {
 export interface OutboxItem {
   seq: number;
   effect: Effect;
-  claim?: { pid: number; at: string };
+  claim?: { pid: number; at: string } | undefined;
+  /** After a passing failure: not before this time. */
+  retryAt?: string | undefined;
+  attempts?: number | undefined;
 }
 
 /** One alert instance: a template posted to the feed channel, with its chat. */

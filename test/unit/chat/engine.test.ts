@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { newChat, step, THANKS } from '../../../src/chat/engine.js';
 import type { Actor, Chat, ChatEvent } from '../../../src/chat/types.js';
 
-const rules = { maxNudges: 2 };
+const rules = { maxNudges: 2, nudgeAfterMs: 60 * 60 * 1000 };
 const analyst: Actor = { id: 'U0ANALYST', via: 'slack' };
 const at = '2026-11-27T10:00:00.000Z';
 
@@ -24,6 +24,15 @@ const closing = [
   { type: 'UpdateAlert' },
   { type: 'StartNext' },
 ];
+const givingUp = [
+  { type: 'SendDm', text: THANKS, from: 'bot' },
+  { type: 'Summarise' },
+  { type: 'PostInThread', kind: 'escalation', text: '' },
+  { type: 'UpdateAlert' },
+  { type: 'StartNext' },
+];
+const later = (minutes: number) => new Date(Date.parse(at) + minutes * 60_000).toISOString();
+const tick = (minutes: number): ChatEvent => ({ type: 'Tick', at: later(minutes) });
 
 describe('starting', () => {
   it('activates a posted alert and greets the person', () => {
@@ -68,10 +77,10 @@ describe('replies', () => {
     expect(effects).toEqual(closing);
   });
 
-  it('ends as no_answer once max_nudges nudges went unanswered', () => {
+  it('ends as no_answer once max_nudges nudges went unanswered, and escalates in the thread', () => {
     const { chat, effects } = step(active({ personMessages: 3, nudges: 2 }), verdict(3, false), rules);
     expect(chat).toMatchObject({ state: 'ended', outcome: 'no_answer', aware: null, nudges: 2 });
-    expect(effects).toEqual(closing);
+    expect(effects).toEqual(givingUp);
   });
 
   it('ignores a verdict that a newer message has overtaken, and a repeated one', () => {
@@ -118,5 +127,51 @@ describe('analyst buttons', () => {
   it('ignores Do Nothing after a chat started and End Chat after it ended', () => {
     expect(step(active(), { type: 'DismissRequested', by: analyst, at }, rules).effects).toEqual([]);
     expect(step(chatIn({ state: 'ended' }), { type: 'EndRequested', by: analyst, at }, rules).effects).toEqual([]);
+  });
+});
+
+describe('silence', () => {
+  const quiet = (overrides: Partial<Chat> = {}) => active({ quietSince: at, ...overrides });
+
+  it('nudges a person who stayed silent for nudge_after, once', () => {
+    expect(step(quiet(), tick(59), rules).effects).toEqual([]);
+    const nudged = step(quiet(), tick(60), rules);
+    expect(nudged.effects).toEqual([{ type: 'Nudge' }]);
+    expect(nudged.chat).toMatchObject({ nudges: 1, quietSince: later(60) });
+    expect(step(nudged.chat, tick(61), rules).effects).toEqual([]);
+  });
+
+  it('ends as no_answer after the last nudge goes unanswered', () => {
+    const { chat, effects } = step(quiet({ nudges: 2 }), tick(60), rules);
+    expect(chat).toMatchObject({ state: 'ended', outcome: 'no_answer', endedAt: later(60) });
+    expect(effects).toEqual(givingUp);
+  });
+
+  it('measures silence from the last reply, and waits while a reply is being judged', () => {
+    const replied = step(quiet(), { type: 'DirectMessage', text: 'hm', at: later(30) }, rules).chat;
+    expect(step(replied, tick(80), rules).effects).toEqual([]);
+    const judged = step(replied, { ...verdict(1, false), at: later(31) }, rules).chat;
+    expect(step(judged, tick(90), rules).effects).toEqual([]);
+    expect(step(judged, tick(91), rules).effects).toEqual([{ type: 'Nudge' }]);
+  });
+
+  it('never nudges a chat that is not active', () => {
+    for (const state of ['posted', 'queued', 'ended', 'dismissed', 'failed'] as const) {
+      expect(step(chatIn({ state, quietSince: at }), tick(600), rules).effects).toEqual([]);
+    }
+  });
+});
+
+describe('failure', () => {
+  it("marks an active chat failed and lets the person's next chat start", () => {
+    const { chat, effects } = step(active(), { type: 'Failed', reason: 'channel_not_found', at }, rules);
+    expect(chat).toMatchObject({ state: 'failed', failure: 'channel_not_found', endedAt: at });
+    expect(effects).toEqual([{ type: 'StartNext' }]);
+    expect(step(chat, dm(), rules).effects).toEqual([]);
+  });
+
+  it('does not reopen a closed chat', () => {
+    const ended = chatIn({ state: 'ended', outcome: 'answered' });
+    expect(step(ended, { type: 'Failed', reason: 'x', at }, rules).chat).toBe(ended);
   });
 });

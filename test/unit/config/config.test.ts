@@ -33,6 +33,8 @@ describe('parseConfig', () => {
       maxNudges: 3,
       responders: [],
       llmTimeoutSeconds: 30,
+      nudgeAfterMinutes: 60,
+      escalationMention: undefined,
     });
   });
 
@@ -45,6 +47,8 @@ alerts_path = "../shared/alerts.toml"
 max_nudges = 0
 responders = ["U0ALICE", "W0BOB"]
 llm_timeout_seconds = 2.5
+nudge_after_minutes = 15
+escalation_mention = "<!subteam^S0SECOPS|@secops>"
 `;
     expect(parseConfig(text, FILE)).toEqual({
       file: FILE,
@@ -56,7 +60,17 @@ llm_timeout_seconds = 2.5
       maxNudges: 0,
       responders: ['U0ALICE', 'W0BOB'],
       llmTimeoutSeconds: 2.5,
+      nudgeAfterMinutes: 15,
+      escalationMention: '<!subteam^S0SECOPS|@secops>',
     });
+  });
+
+  it.each([
+    ['nudge_after_minutes = 0', 'nudge_after_minutes: must be a number of minutes greater than 0'],
+    ['escalation_mention = "@secops"', 'escalation_mention: must be a Slack mention'],
+    ['escalation_mention = "<!channel> <http://evil|x>"', 'escalation_mention: must be a Slack mention'],
+  ])('rejects %s', (line, message) => {
+    expect(problem(`${FEED}${line}\n`)).toContain(message);
   });
 
   it('treats an empty organization ID as unset', () => {

@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/config/errors.js';
 import { openLowdbStore } from '../../../src/store/lowdb-store.js';
@@ -12,7 +13,7 @@ beforeEach(async () => {
 
 describe('lowdb store', () => {
   it('reads an empty store when the file does not exist yet', async () => {
-    expect(await openLowdbStore(path).read()).toEqual({ version: 1, alerts: {}, seenEvents: {} });
+    expect(await openLowdbStore(path).read()).toEqual({ version: 2, alerts: {}, seenEvents: {} });
   });
 
   it('creates the file with mode 0600', async () => {
@@ -48,5 +49,33 @@ describe('lowdb store', () => {
     await expect(failure).rejects.toThrow(path);
     await expect(failure).rejects.not.toThrow(/\n/);
     expect(await readFile(path, 'utf8')).toBe(text);
+  });
+});
+
+describe('schema migration', () => {
+  const v1 = JSON.stringify({
+    version: 1,
+    alerts: { 'pivot-1': { id: 'pivot-1', chat: { state: 'active', nudges: 1 }, transcript: [], outbox: [] } },
+    seenEvents: {},
+  });
+
+  it('reads an older store in memory without writing it', async () => {
+    await writeFile(path, v1);
+    const data = await openLowdbStore(path).read();
+    expect(data.version).toBe(2);
+    expect(data.alerts['pivot-1']?.chat).toMatchObject({ state: 'active', nudges: 1, quietSince: null, failure: null });
+    expect(await readFile(path, 'utf8')).toBe(v1);
+    expect(existsSync(`${path}.v1.bak`)).toBe(false);
+  });
+
+  it('keeps a backup of the old file before its first write in the new schema', async () => {
+    await writeFile(path, v1);
+    await openLowdbStore(path).transact(() => undefined);
+    expect(await readFile(`${path}.v1.bak`, 'utf8')).toBe(v1);
+    const migrated = JSON.parse(await readFile(path, 'utf8'));
+    expect(migrated.version).toBe(2);
+    expect(migrated.alerts['pivot-1'].chat.quietSince).toBeNull();
+    await openLowdbStore(path).transact(() => undefined);
+    expect(await readFile(`${path}.v1.bak`, 'utf8')).toBe(v1);
   });
 });

@@ -1,0 +1,107 @@
+// In-memory, recording ports for tests of app.ts: a store, a Slack that can be told to fail, a clock to move.
+import { App, type AppOptions } from '../../src/app.js';
+import type { Writer } from '../../src/llm/port.js';
+import { createOfflineWriter } from '../../src/llm/offline-writer.js';
+import type { Block, SlackPort } from '../../src/slack/port.js';
+import { emptyStore, type Store, type StoreData } from '../../src/store/port.js';
+
+export function memoryStore(): Store & { data: () => StoreData } {
+  let data = emptyStore();
+  let queue: Promise<unknown> = Promise.resolve();
+  return {
+    path: ':memory:',
+    data: () => data,
+    read: async () => structuredClone(data),
+    transact<T>(change: (data: StoreData) => T): Promise<T> {
+      const run = queue.then(() => {
+        const copy = structuredClone(data);
+        const result = change(copy);
+        data = copy;
+        return result;
+      });
+      queue = run.catch(() => undefined);
+      return run;
+    },
+  };
+}
+
+export interface SlackCall {
+  method: 'post' | 'update' | 'ephemeral' | 'userName';
+  channel?: string;
+  text?: string;
+  threadTs?: string;
+  ts?: string;
+  blocks?: Block[];
+}
+
+/** A Slack platform error as @slack/web-api throws it. */
+export function slackError(error: string): Error {
+  return Object.assign(new Error(`An API error occurred: ${error}`), {
+    code: 'slack_webapi_platform_error',
+    data: { ok: false, error },
+  });
+}
+
+export function recordingSlack(): SlackPort & { calls: SlackCall[]; failNext: (err: Error, times?: number) => void } {
+  const calls: SlackCall[] = [];
+  const failures: Error[] = [];
+  let ts = 1_700_000_000;
+  const maybeFail = () => {
+    const failure = failures.shift();
+    if (failure) throw failure;
+  };
+  return {
+    calls,
+    failNext(err, times = 1) {
+      for (let i = 0; i < times; i++) failures.push(err);
+    },
+    async post({ channel, text, threadTs, blocks }) {
+      maybeFail();
+      calls.push({ method: 'post', channel, text, ...(threadTs ? { threadTs } : {}), ...(blocks ? { blocks } : {}) });
+      ts += 1;
+      return { channel: channel.startsWith('U') ? `D${channel.slice(1)}` : channel, ts: `${ts}.000100` };
+    },
+    async update({ channel, ts: messageTs, text, blocks }) {
+      maybeFail();
+      calls.push({ method: 'update', channel, ts: messageTs, text, blocks });
+    },
+    async ephemeral({ channel, text }) {
+      calls.push({ method: 'ephemeral', channel, text });
+    },
+    async userName(userId) {
+      calls.push({ method: 'userName', text: userId });
+      return userId === 'U0HAROLD' ? 'Harold' : userId;
+    },
+  };
+}
+
+export function fakeClock(start = '2026-11-27T10:00:00.000Z') {
+  let now = Date.parse(start);
+  return {
+    now: () => new Date(now),
+    advance(ms: number) {
+      now += ms;
+    },
+  };
+}
+
+export function testApp(overrides: Partial<AppOptions> = {}, llm: Writer = createOfflineWriter()) {
+  const store = memoryStore();
+  const slack = recordingSlack();
+  const clock = fakeClock();
+  const logs: string[] = [];
+  let id = 0;
+  const app = new App(
+    { slack, llm, store, clock: clock.now, newId: () => String(++id).padStart(6, '0'), log: (l) => logs.push(l) },
+    { feedChannelId: 'C0FEED', maxNudges: 2, nudgeAfterMs: 60 * 60_000, responders: [], ...overrides },
+  );
+  return { app, store, slack, clock, logs };
+}
+
+export const PIVOT = {
+  id: 'pivot',
+  name: 'Pivoting',
+  description: 'User was found pivoting from one host to another',
+  userId: 'U0HAROLD',
+  properties: { source_host: 'source.machine.org' },
+};

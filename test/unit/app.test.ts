@@ -1,0 +1,127 @@
+// app.ts with in-memory ports: time, failures and retries, driven by a fake clock instead of sleeping.
+import { describe, expect, it } from 'vitest';
+import type { Inbound } from '../../src/slack/envelope.js';
+import { PIVOT, slackError, testApp } from '../support/memory-ports.js';
+
+const analyst = { id: 'U0ANALYST', via: 'slack' } as const;
+const HOUR = 60 * 60_000;
+let eventSeq = 0;
+const dm = (text: string, userId = 'U0HAROLD'): Inbound => ({
+  kind: 'dm',
+  eventId: `Ev${++eventSeq}`,
+  userId,
+  channelId: 'D0HAROLD',
+  text,
+  ts: '1.1',
+});
+
+async function started(overrides = {}) {
+  const t = testApp(overrides);
+  const alert = await t.app.postAlert(PIVOT);
+  await t.app.request(alert.id, 'start', analyst);
+  const dms = () => t.slack.calls.filter((c) => c.method === 'post' && c.channel === 'U0HAROLD');
+  const thread = () => t.slack.calls.filter((c) => c.method === 'post' && c.threadTs === alert.ts);
+  const chat = () => t.store.data().alerts[alert.id]?.chat;
+  return { ...t, alert, dms, thread, chat };
+}
+
+describe('silence', () => {
+  it('nudges a silent person after nudge_after, once however often time is checked', async () => {
+    const t = await started();
+    expect(t.dms()).toHaveLength(1);
+    t.clock.advance(HOUR - 1);
+    await t.app.tick();
+    expect(t.dms()).toHaveLength(1);
+    t.clock.advance(1);
+    await Promise.all([t.app.tick(), t.app.tick(), t.app.tick()]);
+    expect(t.dms()).toHaveLength(2);
+    expect(t.chat()?.nudges).toBe(1);
+  });
+
+  it('ends as no answer after the last nudge and pings the responders in the thread', async () => {
+    const t = await started({ responders: ['U0LEAD', 'U0ANALYST'] });
+    for (let i = 0; i < 3; i++) {
+      t.clock.advance(HOUR);
+      await t.app.tick();
+    }
+    expect(t.chat()).toMatchObject({ state: 'ended', outcome: 'no_answer', nudges: 2 });
+    const escalation = t.thread().find((c) => c.text?.includes('No answer from'));
+    expect(escalation?.text).toBe(':warning: No answer from <@U0HAROLD> after 2 nudges. <@U0LEAD> <@U0ANALYST> Please follow up.');
+    expect(t.thread().some((c) => c.text?.startsWith('Here is the summary'))).toBe(true);
+  });
+
+  it('pings escalation_mention instead when it is set', async () => {
+    const t = await started({ maxNudges: 0, escalationMention: '<!subteam^S0SECOPS>' });
+    t.clock.advance(HOUR);
+    await t.app.tick();
+    expect(t.thread().find((c) => c.text?.includes('No answer'))?.text).toContain('<!subteam^S0SECOPS> Please follow up.');
+  });
+
+  it('counts silence from the last reply', async () => {
+    const t = await started();
+    t.clock.advance(50 * 60_000);
+    await t.app.handleInbound(dm('hmm, let me check'));
+    expect(t.dms()).toHaveLength(2); // the nudge after a reply that does not answer
+    t.clock.advance(50 * 60_000);
+    await t.app.tick();
+    expect(t.dms()).toHaveLength(2);
+  });
+});
+
+describe('Slack trouble', () => {
+  it('marks the chat failed on an error no retry cures, names the alert and the fix, and goes on with others', async () => {
+    const t = await started();
+    t.slack.failNext(slackError('not_in_channel'));
+    await t.app.handleInbound(dm('what is this?'));
+    expect(t.chat()).toMatchObject({ state: 'failed' });
+    expect(t.chat()?.failure).toContain('not_in_channel');
+    expect(t.store.data().alerts[t.alert.id]?.outbox).toEqual([]);
+    expect(t.logs.find((l) => l.includes('not_in_channel'))).toMatch(
+      new RegExp(`alert ${t.alert.id}: PostInThread failed with not_in_channel \\(invite the bot`),
+    );
+    const other = await t.app.postAlert({ ...PIVOT, userId: 'U0ALICE' });
+    await t.app.request(other.id, 'start', analyst);
+    expect(t.store.data().alerts[other.id]?.chat.state).toBe('active');
+  });
+
+  it('keeps a message through a passing failure and sends it exactly once when the retry is due', async () => {
+    const t = await started();
+    const network = Object.assign(new Error('socket hang up'), { code: 'slack_webapi_request_error' });
+    t.slack.failNext(network, 2);
+    await t.app.handleInbound(dm('yes, it was me'));
+    const relays = () => t.thread().filter((c) => c.text?.startsWith('Received message'));
+    expect(relays()).toHaveLength(0);
+    expect(t.store.data().alerts[t.alert.id]?.outbox[0]).toMatchObject({ attempts: 1 });
+    await t.app.recover(); // not due yet
+    expect(relays()).toHaveLength(0);
+    t.clock.advance(1000);
+    await t.app.recover();
+    expect(t.store.data().alerts[t.alert.id]?.outbox[0]).toMatchObject({ attempts: 2 });
+    t.clock.advance(2000);
+    await t.app.recover();
+    expect(relays()).toHaveLength(1);
+    expect(t.chat()).toMatchObject({ state: 'ended', outcome: 'answered', aware: true });
+    expect(t.logs.some((l) => l.includes('retrying in 1 s (attempt 1 of 12)'))).toBe(true);
+  });
+
+  it('gives up on one effect that cannot succeed, and the chat goes on', async () => {
+    const t = await started();
+    t.slack.failNext(slackError('msg_too_long'));
+    await t.app.request(t.alert.id, 'end', analyst); // the first effect is the thanks DM
+    expect(t.chat()).toMatchObject({ state: 'ended', outcome: 'ended_by_analyst' });
+    expect(t.thread().some((c) => c.text?.startsWith('Here is the summary'))).toBe(true);
+    expect(t.logs.some((l) => l.includes('SendDm failed with msg_too_long; gave up on this SendDm'))).toBe(true);
+  });
+});
+
+describe('acknowledging', () => {
+  it('acks a DM after it is stored and before the slow work', async () => {
+    const t = await started();
+    const order: string[] = [];
+    const relayed = t.thread().length;
+    await t.app.handleInbound(dm('who, me?'), async () => {
+      order.push(`ack with ${t.store.data().alerts[t.alert.id]?.transcript.length} lines, ${t.thread().length - relayed} relayed`);
+    });
+    expect(order).toEqual(['ack with 2 lines, 0 relayed']);
+  });
+});

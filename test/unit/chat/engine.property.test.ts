@@ -1,0 +1,90 @@
+// Properties of the engine over any sequence of events (fast-check): the promises a security team relies on.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { isClosed, newChat, step } from '../../../src/chat/engine.js';
+import type { Actor, Chat, ChatEvent, Effect } from '../../../src/chat/types.js';
+
+const base = Date.parse('2026-11-27T10:00:00.000Z');
+const actor: fc.Arbitrary<Actor> = fc.record({
+  id: fc.constantFrom('U0ANALYST', 'U0LEAD', 'sam'),
+  via: fc.constantFrom('slack' as const, 'terminal' as const),
+});
+const at = fc.integer({ min: 0, max: 10 * 24 * 60 }).map((minutes) => new Date(base + minutes * 60_000).toISOString());
+
+const event: fc.Arbitrary<ChatEvent> = fc.oneof(
+  fc.record({ type: fc.constant('StartRequested' as const), by: actor, at, personBusy: fc.boolean() }),
+  fc.record({ type: fc.constant('Dequeued' as const), at }),
+  fc.record({ type: fc.constant('DismissRequested' as const), by: actor, at }),
+  fc.record({ type: fc.constant('EndRequested' as const), by: actor, at }),
+  fc.record({ type: fc.constant('DirectMessage' as const), text: fc.string(), at }),
+  fc.record({ type: fc.constant('AnalystMessage' as const), text: fc.string(), by: actor, at }),
+  fc.record({
+    type: fc.constant('Classified' as const),
+    hasAnswered: fc.boolean(),
+    isAware: fc.boolean(),
+    upTo: fc.integer({ min: 0, max: 12 }),
+    at,
+  }),
+  fc.record({ type: fc.constant('Tick' as const), at }),
+  fc.record({ type: fc.constant('Failed' as const), reason: fc.constantFrom('channel_not_found', 'invalid_auth'), at }),
+);
+
+const rules = fc.record({
+  maxNudges: fc.integer({ min: 0, max: 5 }),
+  nudgeAfterMs: fc.integer({ min: 1, max: 3 * 60 }).map((m) => m * 60_000),
+});
+
+const toPerson = (e: Effect) => e.type === 'Greet' || e.type === 'Nudge' || e.type === 'SendDm';
+
+function run(events: ChatEvent[], r: { maxNudges: number; nudgeAfterMs: number }) {
+  let chat: Chat = newChat();
+  const history: { before: Chat; after: Chat; effects: Effect[] }[] = [];
+  for (const e of events) {
+    const result = step(chat, e, r);
+    history.push({ before: chat, after: result.chat, effects: result.effects });
+    chat = result.chat;
+  }
+  return history;
+}
+
+describe('engine properties', () => {
+  it('for any sequence of events: ends at most once, one summary at most, silent after the end, nudges bounded', () => {
+    fc.assert(
+      fc.property(fc.array(event, { maxLength: 60 }), rules, (events, r) => {
+        const history = run(events, r);
+        const closings = history.filter((h) => !isClosed(h.before) && isClosed(h.after));
+        expect(closings.length).toBeLessThanOrEqual(1);
+        const effects = history.flatMap((h) => h.effects);
+        expect(effects.filter((e) => e.type === 'Summarise').length).toBeLessThanOrEqual(1);
+        expect(effects.filter((e) => e.type === 'Greet').length).toBeLessThanOrEqual(1);
+        for (const h of history) {
+          if (isClosed(h.before)) {
+            expect(h.effects).toEqual([]);
+            expect(h.after).toBe(h.before);
+          }
+          expect(h.after.nudges).toBeLessThanOrEqual(r.maxNudges);
+        }
+        expect(effects.filter((e) => e.type === 'Nudge').length).toBeLessThanOrEqual(r.maxNudges);
+        const closed = history.findIndex((h) => isClosed(h.after));
+        if (closed >= 0) {
+          expect(history.slice(closed + 1).flatMap((h) => h.effects).filter(toPerson)).toEqual([]);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('never contacts a person before a chat was started, and never after Do Nothing', () => {
+    fc.assert(
+      fc.property(fc.array(event, { maxLength: 40 }), rules, (events, r) => {
+        const history = run(events, r);
+        for (const h of history) {
+          if (h.before.state === 'posted' || h.before.state === 'queued' || h.before.state === 'dismissed') {
+            expect(h.effects.filter((e) => e.type === 'SendDm' || e.type === 'Nudge')).toEqual([]);
+          }
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
