@@ -4,10 +4,14 @@ import { ConfigError } from '../config/errors.js';
 import { oneLine } from '../log.js';
 import { addChatCommand } from './chat.js';
 import { type Deps, realDeps } from './deps.js';
+import { addDoctorCommand } from './doctor.js';
+import { ExitWith } from './exit.js';
+import { addInitCommand } from './init.js';
 import { addListenCommand } from './listen.js';
 import { addSandboxCommand } from './sandbox.js';
 import { addSendAlertCommand } from './send-alert.js';
 import { addStatusCommand } from './status.js';
+import { addTranscriptCommand } from './transcript.js';
 
 export function buildProgram(deps: Deps): Command {
   const program = new Command('irbot')
@@ -23,6 +27,9 @@ export function buildProgram(deps: Deps): Command {
   addListenCommand(program, deps);
   addStatusCommand(program, deps);
   addSandboxCommand(program, deps);
+  addInitCommand(program, deps);
+  addDoctorCommand(program, deps);
+  addTranscriptCommand(program, deps);
   return program;
 }
 
@@ -33,6 +40,7 @@ export async function main(argv: string[], deps: Deps = realDeps()): Promise<num
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2; // commander already printed it
+    if (err instanceof ExitWith) return err.code; // the command already printed why
     deps.stderr.write(`irbot: ${oneLine(err)}\n`);
     return err instanceof ConfigError ? 2 : 1;
   }

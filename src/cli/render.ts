@@ -5,8 +5,24 @@ import type { AlertRecord, TranscriptEntry } from '../store/port.js';
 /** Colour for a stream: never with NO_COLOR, otherwise only on a terminal (FORCE_COLOR overrides). */
 export function chalkFor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv): ChalkInstance {
   if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return new Chalk({ level: 0 });
-  if (env.FORCE_COLOR !== undefined) return new Chalk();
+  if (env.FORCE_COLOR !== undefined) return new Chalk({ level: forcedLevel(env.FORCE_COLOR) });
   return new Chalk({ level: stream.isTTY ? 2 : 0 });
+}
+
+/** FORCE_COLOR as supports-color reads it: 0 to 3, `false` off, anything else (`''`, `true`) level 1. */
+function forcedLevel(value: string): 0 | 1 | 2 | 3 {
+  if (value === 'false') return 0;
+  const level = Number.parseInt(value, 10);
+  return level === 0 || level === 2 || level === 3 ? level : 1;
+}
+
+/**
+ * Text from Slack made safe for a terminal: escape sequences, carriage returns and other control characters
+ * (which could clear the screen, retitle the window or overwrite a line) are dropped; newlines and tabs stay.
+ */
+export function terminalSafe(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '');
 }
 
 export interface StatusRow {
@@ -59,8 +75,8 @@ export function renderStatus(rows: StatusRow[], chalk: ChalkInstance, opts: { al
   const header = ['ALERT', 'NAME', 'PERSON', 'STATE', 'STARTED', 'MSGS', 'NUDGES', 'LAST ACTIVITY'];
   const body = rows.map((r) => [
     r.id,
-    r.name,
-    r.person ? `${r.person} (${r.user_id})` : r.user_id,
+    terminalSafe(r.name),
+    terminalSafe(r.person ? `${r.person} (${r.user_id})` : r.user_id),
     r.outcome ? `${r.state}: ${r.outcome}${r.aware === null ? '' : r.aware ? ', aware' : ', not aware'}` : r.state,
     shortTime(r.started_at),
     String(r.messages),
@@ -88,11 +104,12 @@ export function renderEntry(entry: TranscriptEntry, chalk: ChalkInstance, person
   const time = chalk.dim(entry.at.slice(11, 19));
   const label =
     entry.from === 'person'
-      ? personName
+      ? terminalSafe(personName)
       : entry.from === 'analyst'
         ? `analyst ${entry.by ?? ''}`.trim()
         : SPEAKER_LABELS[entry.from];
   const colour = { bot: chalk.cyan, person: chalk.yellow, analyst: chalk.green, system: chalk.magenta }[entry.from];
-  const text = entry.from === 'system' ? chalk.italic(entry.text) : entry.text;
+  const safe = terminalSafe(entry.text);
+  const text = entry.from === 'system' ? chalk.italic(safe) : safe;
   return `${time} ${colour.bold(label.padEnd(10))} ${text.replace(/\n/g, `\n${' '.repeat(20)}`)}`;
 }

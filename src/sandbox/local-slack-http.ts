@@ -7,6 +7,8 @@ export interface Failure {
   error?: string;
   status?: number;
   retryAfterSeconds?: number;
+  /** Never answer: the call stays open until the server closes, like a request lost mid-crash. */
+  hang?: boolean;
 }
 
 // WebClient form-encodes structured arguments as JSON text.

@@ -56,6 +56,8 @@ export class Workspace {
     channels: ChannelSpec[],
     private readonly hooks: WorkspaceHooks,
     private readonly now: () => number,
+    /** Sent as `x-oauth-scopes` with every bot-token call, as Slack does; comma-separated. */
+    private readonly scopes: string = BOT_SCOPES,
   ) {
     for (const user of users) this.users.set(user.id, user);
     if (!this.users.has(identity.botUserId)) {
@@ -80,7 +82,7 @@ export class Workspace {
     if (entry === undefined) return failure('unknown_method');
     const authError = this.tokenError(entry.token, token);
     if (authError !== undefined) return failure(authError);
-    const headers: Record<string, string> = entry.token === 'bot' ? { 'x-oauth-scopes': BOT_SCOPES } : {};
+    const headers: Record<string, string> = entry.token === 'bot' ? { 'x-oauth-scopes': this.scopes } : {};
     try {
       return { status: 200, body: { ok: true, ...entry.run(args) }, headers };
     } catch (err) {

@@ -58,6 +58,8 @@ export interface LocalSlackOptions {
   port?: number;
   /** Milliseconds since the epoch, for message timestamps. */
   now?: () => number;
+  /** The bot token's granted scopes, reported in `x-oauth-scopes`; default: every scope irbot's manifest asks for. */
+  scopes?: string[];
 }
 
 export const DEFAULT_USERS: readonly FakeUser[] = [
@@ -87,6 +89,8 @@ export class LocalSlack {
   private readonly waiters = new Waiters();
   private readonly emitter = new EventEmitter();
   private readonly failures = new Map<string, Failure[]>();
+  /** Calls answered with `hang`: received, never answered, never applied. */
+  readonly hung: RecordedCall[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly eventPrefix = randomBytes(3).toString('hex').toUpperCase();
   private eventCount = 0;
@@ -141,6 +145,7 @@ export class LocalSlack {
         imEvent: (event) => this.echo(event),
       },
       options.now ?? Date.now,
+      options.scopes?.join(','),
     );
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       this.onRequest(req, res).catch((err: unknown) => {
@@ -185,6 +190,18 @@ export class LocalSlack {
     );
     if (found === undefined) throw new Error('unreachable: waitForCall resolved without a call');
     return found;
+  }
+
+  /** Resolves once a call answered with `hang` has arrived. */
+  async waitForHung(method: string, timeoutMs = 10_000): Promise<RecordedCall> {
+    await this.waiters.until(
+      () => this.hung.some((c) => c.method === method),
+      timeoutMs,
+      () => `no hung ${method} call within ${timeoutMs} ms; ${this.recentCalls()}`,
+    );
+    const call = this.hung.find((c) => c.method === method);
+    if (call === undefined) throw new Error('unreachable: waitForHung resolved without a call');
+    return call;
   }
 
   waitForConnections(n: number, timeoutMs = 10_000): Promise<void> {
@@ -367,6 +384,11 @@ export class LocalSlack {
     } else if (url.pathname.startsWith('/api/')) {
       method = decodeURIComponent(url.pathname.slice('/api/'.length));
       const failure = this.failures.get(method)?.shift();
+      if (failure?.hang && reply === undefined) {
+        this.hung.push({ method, args, token, at: Date.now(), status: 0, response: {} });
+        this.waiters.wake();
+        return;
+      }
       reply ??= failure === undefined ? this.workspace.call(method, args, token) : injected(failure);
     } else {
       res.writeHead(404).end();

@@ -37,8 +37,12 @@ export function actorText(actor: Actor): string {
   return actor.via === 'slack' ? `<@${actor.id}>` : escapeText(actor.id);
 }
 
+/** Longest alert name shown; Slack rejects a section over 3,000 characters. */
+const MAX_NAME = 200;
+
 export function alertHeadline(alert: Pick<AlertView, 'name' | 'userId'>): string {
-  return `Incident: ${escapeText(alert.name)} with user <@${alert.userId}>`;
+  const name = alert.name.length > MAX_NAME ? `${alert.name.slice(0, MAX_NAME - 1)}…` : alert.name;
+  return `Incident: ${escapeText(name)} with user <@${alert.userId}>`;
 }
 
 /** The alert message for the chat's current state; chat.update replaces the whole message with it. */

@@ -32,21 +32,30 @@ type Json = Record<string, unknown>;
 const isObject = (value: unknown): value is Json =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 const str = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
+/** A value for a log line: strings as they are (cut short), anything else by its type; never throws. */
+const shown = (value: unknown): string => (typeof value === 'string' ? value.slice(0, 80) : typeof value);
+
+/** Cuts at `max` UTF-16 units without splitting a surrogate pair. */
+function truncate(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const code = text.charCodeAt(max - 1);
+  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
+}
 
 export function decodeEnvelope(type: unknown, payload: unknown): Inbound {
   if (!isObject(payload)) return { kind: 'ignored', reason: 'envelope without a payload' };
   if (type === 'interactive') return decodeInteraction(payload);
   if (type === 'events_api') return decodeEvent(payload);
-  return { kind: 'ignored', reason: `envelope type ${String(type)}` };
+  return { kind: 'ignored', reason: `envelope type ${shown(type)}` };
 }
 
 function decodeInteraction(payload: Json): Inbound {
-  if (payload.type !== 'block_actions') return { kind: 'ignored', reason: `interaction ${String(payload.type)}` };
+  if (payload.type !== 'block_actions') return { kind: 'ignored', reason: `interaction ${shown(payload.type)}` };
   const action = Array.isArray(payload.actions) ? payload.actions[0] : undefined;
   if (!isObject(action)) return { kind: 'ignored', reason: 'block_actions without an action' };
   const actionId = str(action.action_id);
-  const which = actionId ? ACTIONS[actionId] : undefined;
-  if (!which) return { kind: 'ignored', reason: `unknown action ${String(actionId)}` };
+  const which = actionId && Object.hasOwn(ACTIONS, actionId) ? ACTIONS[actionId] : undefined;
+  if (!which) return { kind: 'ignored', reason: `unknown action ${shown(actionId)}` };
   const userId = isObject(payload.user) ? str(payload.user.id) : undefined;
   const alertId = str(action.value);
   if (!userId || !alertId) return { kind: 'ignored', reason: `${actionId} without a user or an alert id` };
@@ -69,10 +78,10 @@ function decodeEvent(payload: Json): Inbound {
   const event = payload.event;
   const eventId = str(payload.event_id);
   if (!isObject(event) || !eventId) return { kind: 'ignored', reason: 'events_api without an event or event_id' };
-  if (event.type !== 'message') return { kind: 'ignored', reason: `event ${String(event.type)}` };
+  if (event.type !== 'message') return { kind: 'ignored', reason: `event ${shown(event.type)}` };
   // Bots (irbot itself included), edits, joins and every other subtype are not the person speaking.
   if (event.bot_id !== undefined || event.subtype !== undefined) {
-    return { kind: 'ignored', reason: `message ${String(event.subtype ?? 'from a bot')}` };
+    return { kind: 'ignored', reason: `message ${shown(event.subtype ?? 'from a bot')}` };
   }
   if (event.channel_type !== 'im') return { kind: 'ignored', reason: 'message outside a DM' };
   const userId = str(event.user);
@@ -81,7 +90,7 @@ function decodeEvent(payload: Json): Inbound {
   if (!userId || !channelId || !ts || typeof event.text !== 'string') {
     return { kind: 'ignored', reason: 'DM without user, channel, ts or text' };
   }
-  const text = fromSlackText(event.text).slice(0, MAX_TEXT);
+  const text = truncate(fromSlackText(event.text), MAX_TEXT);
   if (text.trim() === '') return { kind: 'ignored', reason: 'empty DM' };
   return { kind: 'dm', eventId, userId, channelId, text, ts };
 }

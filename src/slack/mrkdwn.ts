@@ -10,7 +10,7 @@ const ENTITIES: Record<string, string> = { '&amp;': '&', '&lt;': '<', '&gt;': '>
 export function fromSlackText(text: string): string {
   const decoded = text.replace(/<([^<>]*)>/g, (_, inner: string) => {
     const [target = '', label] = inner.split('|', 2);
-    if (target.startsWith('!subteam^')) return `@${label ?? target.slice('!subteam^'.length)}`;
+    if (target.startsWith('!subteam^')) return `@${(label ?? target.slice('!subteam^'.length)).replace(/^@/, '')}`;
     if (target.startsWith('!')) return `@${label ?? target.slice(1)}`;
     if (target.startsWith('@') || target.startsWith('#')) return label ? `${target[0]}${label}` : target;
     return label && label !== target ? `${label} (${target})` : target;
@@ -27,7 +27,7 @@ export function escapeText(text: string): string {
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
     .replace(/>/g, '&gt;')
-    .replace(/`?@(channel|here|everyone)\b`?/gi, (_, word: string) => `\`@${word}\``);
+    .replace(/(?<![\w.@])`?@(channel|here|everyone)\b`?/gi, (_, word: string) => `\`@${word}\``);
 }
 
 /** A block quote of plain text: every line quoted, so a newline cannot break out of it. */

@@ -14,6 +14,36 @@ export interface SocketConnection {
   stop(): Promise<void>;
 }
 
+/**
+ * The SDK's client, except that a malformed frame (e.g. an events_api envelope without a payload) is acked, logged
+ * and dropped: the SDK itself would throw inside its listener and take the process down.
+ */
+class GuardedSocketModeClient extends SocketModeClient {
+  onMalformed: (envelopeId: string | undefined, err: unknown) => void = () => undefined;
+
+  protected override async onWebSocketMessage(data: string | ArrayBuffer, isBinary: boolean): Promise<void> {
+    try {
+      await super.onWebSocketMessage(data, isBinary);
+    } catch (err) {
+      const envelopeId = envelopeIdOf(data);
+      this.onMalformed(envelopeId, err);
+      // `send` is how the SDK acks; it is private in the typings only.
+      const ack = (this as unknown as { send(id: string): Promise<void> }).send.bind(this);
+      if (envelopeId) await ack(envelopeId).catch(() => undefined);
+    }
+  }
+}
+
+function envelopeIdOf(data: string | ArrayBuffer): string | undefined {
+  try {
+    const frame: unknown = JSON.parse(typeof data === 'string' ? data : new TextDecoder().decode(data));
+    const id = (frame as { envelope_id?: unknown } | null)?.envelope_id;
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function connectSocket(opts: {
   appToken: string;
   slackApiUrl: string;
@@ -21,11 +51,13 @@ export function connectSocket(opts: {
   /** Must call `ack` once what arrived is safe in the store, before slow work. */
   handle: (inbound: Inbound, ack: () => Promise<void>, envelope: SocketEnvelope) => Promise<void>;
 }): SocketConnection {
-  const client = new SocketModeClient({
+  const client = new GuardedSocketModeClient({
     appToken: opts.appToken,
     clientOptions: { slackApiUrl: opts.slackApiUrl },
     logger: slackLogger(opts.log, 'socket'),
   });
+  client.onMalformed = (envelopeId, err) =>
+    opts.log(`ignored: malformed envelope ${envelopeId ?? '(no envelope_id)'}: ${oneLine(err)}`);
   const inFlight = new Set<Promise<void>>();
   let stopping = false;
 

@@ -1,7 +1,7 @@
 // In-memory, recording ports for tests of app.ts: a store, a Slack that can be told to fail, a clock to move.
 import { App, type AppOptions } from '../../src/app.js';
-import type { Writer } from '../../src/llm/port.js';
 import { createOfflineWriter } from '../../src/llm/offline-writer.js';
+import type { Writer } from '../../src/llm/port.js';
 import type { Block, SlackPort } from '../../src/slack/port.js';
 import { emptyStore, type Store, type StoreData } from '../../src/store/port.js';
 

@@ -46,7 +46,9 @@ describe('silence', () => {
     }
     expect(t.chat()).toMatchObject({ state: 'ended', outcome: 'no_answer', nudges: 2 });
     const escalation = t.thread().find((c) => c.text?.includes('No answer from'));
-    expect(escalation?.text).toBe(':warning: No answer from <@U0HAROLD> after 2 nudges. <@U0LEAD> <@U0ANALYST> Please follow up.');
+    expect(escalation?.text).toBe(
+      ':warning: No answer from <@U0HAROLD> after 2 nudges. <@U0LEAD> <@U0ANALYST> Please follow up.',
+    );
     expect(t.thread().some((c) => c.text?.startsWith('Here is the summary'))).toBe(true);
   });
 
@@ -54,7 +56,9 @@ describe('silence', () => {
     const t = await started({ maxNudges: 0, escalationMention: '<!subteam^S0SECOPS>' });
     t.clock.advance(HOUR);
     await t.app.tick();
-    expect(t.thread().find((c) => c.text?.includes('No answer'))?.text).toContain('<!subteam^S0SECOPS> Please follow up.');
+    expect(t.thread().find((c) => c.text?.includes('No answer'))?.text).toContain(
+      '<!subteam^S0SECOPS> Please follow up.',
+    );
   });
 
   it('counts silence from the last reply', async () => {
@@ -120,7 +124,9 @@ describe('acknowledging', () => {
     const order: string[] = [];
     const relayed = t.thread().length;
     await t.app.handleInbound(dm('who, me?'), async () => {
-      order.push(`ack with ${t.store.data().alerts[t.alert.id]?.transcript.length} lines, ${t.thread().length - relayed} relayed`);
+      order.push(
+        `ack with ${t.store.data().alerts[t.alert.id]?.transcript.length} lines, ${t.thread().length - relayed} relayed`,
+      );
     });
     expect(order).toEqual(['ack with 2 lines, 0 relayed']);
   });

@@ -67,7 +67,12 @@ describe('engine properties', () => {
         expect(effects.filter((e) => e.type === 'Nudge').length).toBeLessThanOrEqual(r.maxNudges);
         const closed = history.findIndex((h) => isClosed(h.after));
         if (closed >= 0) {
-          expect(history.slice(closed + 1).flatMap((h) => h.effects).filter(toPerson)).toEqual([]);
+          expect(
+            history
+              .slice(closed + 1)
+              .flatMap((h) => h.effects)
+              .filter(toPerson),
+          ).toEqual([]);
         }
       }),
       { numRuns: 2000 },

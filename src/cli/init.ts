@@ -1,0 +1,276 @@
+// `irbot init`: asks for the tokens and the feed channel, writes .env (0600), config.toml and alerts.toml.
+import { constants } from 'node:fs';
+import { access, copyFile, open, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { parseConfig } from '../config/config.js';
+import { loadEnv } from '../config/env.js';
+import { ConfigError } from '../config/errors.js';
+import type { Deps } from './deps.js';
+
+/** The questions init asks; the real one is @inquirer/prompts, tests script the answers. */
+export interface Prompter {
+  input(question: { message: string; validate: (value: string) => true | string }): Promise<string>;
+  /** Typed without echo, for tokens. */
+  secret(question: { message: string; validate: (value: string) => true | string }): Promise<string>;
+  confirm(question: { message: string; default: boolean }): Promise<boolean>;
+}
+
+export interface InitOptions {
+  yes?: boolean;
+  force?: boolean;
+  slackBotToken?: string;
+  socketAppToken?: string;
+  openaiApiKey?: string;
+  feedChannelId?: string;
+  config?: string;
+}
+
+/** Files that ship with irbot, beside dist/ (and src/ under the tests). */
+const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const MANIFEST_PATH = join(PACKAGE_ROOT, 'slack-app-manifest.yml');
+const SHIPPED_CONFIG = join(PACKAGE_ROOT, 'config.toml');
+const SHIPPED_ALERTS = join(PACKAGE_ROOT, 'alerts.toml');
+
+interface Answer {
+  flag: string;
+  variable?: string;
+  explain: string;
+  message: string;
+  secret: boolean;
+  validate: (value: string) => true | string;
+}
+
+// A value goes into .env unquoted: nothing that dotenv would read as a quote, a comment or a line break.
+const PLAIN = /^[^\s#'"`\\]+$/;
+
+export const QUESTIONS = {
+  slackBotToken: {
+    flag: '--slack-bot-token',
+    variable: 'SLACK_BOT_TOKEN',
+    explain:
+      'Bot token: in your Slack app (created from the manifest above and installed to the workspace), ' +
+      'OAuth & Permissions → Bot User OAuth Token. It starts with xoxb-.',
+    message: 'Bot User OAuth Token (xoxb-…)',
+    secret: true,
+    validate: (v: string) =>
+      v.startsWith('xapp-')
+        ? 'that is the app-level token (xapp-…); the bot token starts with xoxb-'
+        : /^xoxb-/.test(v) && PLAIN.test(v)
+          ? true
+          : 'a bot token starts with xoxb- (OAuth & Permissions → Bot User OAuth Token)',
+  },
+  socketAppToken: {
+    flag: '--socket-app-token',
+    variable: 'SOCKET_APP_TOKEN',
+    explain:
+      'App-level token: Basic Information → App-Level Tokens → Generate Token and Scopes, ' +
+      'with the scope connections:write. It starts with xapp-.',
+    message: 'App-level token (xapp-…)',
+    secret: true,
+    validate: (v: string) =>
+      v.startsWith('xoxb-')
+        ? 'that is the bot token (xoxb-…); the app-level token starts with xapp-'
+        : /^xapp-/.test(v) && PLAIN.test(v)
+          ? true
+          : 'an app-level token starts with xapp- (Basic Information → App-Level Tokens, scope connections:write)',
+  },
+  openaiApiKey: {
+    flag: '--openai-api-key',
+    variable: 'OPENAI_API_KEY',
+    explain:
+      'OpenAI API key: https://platform.openai.com/api-keys (for a server that needs no key, any value; ' +
+      'set OPENAI_BASE_URL in .env for another OpenAI-compatible server).',
+    message: 'OpenAI API key',
+    secret: true,
+    validate: (v: string) =>
+      v.startsWith('xox') || v.startsWith('xapp-')
+        ? 'that is a Slack token, not an OpenAI key'
+        : PLAIN.test(v)
+          ? true
+          : 'the key is one word without spaces, quotes or #',
+  },
+  feedChannelId: {
+    flag: '--feed-channel-id',
+    explain:
+      "Feed channel ID: in Slack, open the alert channel's details; the channel ID (C…) is at the bottom of the " +
+      'About tab. Invite the bot there: /invite @irbot.',
+    message: 'Feed channel ID (C…)',
+    secret: false,
+    validate: (v: string) =>
+      /^C[A-Z0-9]+$/.test(v)
+        ? true
+        : "a channel ID starts with C, then capital letters and digits (the channel's details, bottom of About)",
+  },
+} satisfies Record<string, Answer>;
+
+type Key = keyof typeof QUESTIONS;
+
+export function addInitCommand(program: Command, deps: Deps): void {
+  program
+    .command('init')
+    .description('Set up: ask for the Slack tokens, the OpenAI key and the feed channel; write .env and config.toml')
+    .option('--yes', 'ask nothing: take the values from the flags; keep existing files unless --force')
+    .option('--force', 'overwrite existing .env and config.toml without asking')
+    .option('--slack-bot-token <token>', 'SLACK_BOT_TOKEN, xoxb-…')
+    .option('--socket-app-token <token>', 'SOCKET_APP_TOKEN, xapp-…')
+    .option('--openai-api-key <key>', 'OPENAI_API_KEY')
+    .option('--feed-channel-id <id>', 'feed_channel_id, C…')
+    .option('--config <path>', 'config.toml to write (default: $IRBOT_CONFIG or ./config.toml)')
+    .action(async (opts: InitOptions) => {
+      try {
+        await runInit(opts, deps, inquirerPrompter(deps));
+      } catch (err) {
+        // Ctrl-C at a prompt: every answer comes before any write.
+        if (err instanceof Error && err.name === 'ExitPromptError')
+          throw new Error('init cancelled: nothing was written');
+        throw err;
+      }
+    });
+}
+
+export async function runInit(opts: InitOptions, deps: Deps, prompter: Prompter): Promise<void> {
+  const interactive = opts.yes !== true;
+  if (interactive && (!deps.stdin.isTTY || !deps.stdout.isTTY)) {
+    throw new ConfigError(
+      'irbot init asks questions and there is no terminal: run it in one, or pass --yes with --slack-bot-token, --socket-app-token, --openai-api-key and --feed-channel-id',
+    );
+  }
+  for (const key of Object.keys(QUESTIONS) as Key[]) {
+    const value = opts[key];
+    const verdict = value === undefined ? true : QUESTIONS[key].validate(value);
+    if (verdict !== true) throw new ConfigError(`${QUESTIONS[key].flag}: ${verdict}`);
+  }
+  const vars = await loadEnv(deps.cwd, deps.env);
+  const configPath = resolve(deps.cwd, opts.config ?? (vars.IRBOT_CONFIG?.trim() || 'config.toml'));
+  const files = {
+    env: resolve(deps.cwd, '.env'),
+    config: configPath,
+    alerts: join(dirname(configPath), 'alerts.toml'),
+  };
+  const out = (line = '') => deps.stdout.write(`${line}\n`);
+  const shown = (path: string) => relative(deps.cwd, path) || path;
+
+  if (interactive) {
+    out(`irbot init: writes ${shown(files.env)}, ${shown(files.config)} and ${shown(files.alerts)}.`);
+    out();
+    out('First create the Slack app: https://api.slack.com/apps → Create New App → From an app manifest, paste');
+    out(`${MANIFEST_PATH}, then Install to Workspace.`);
+    out();
+  }
+
+  const decide = async (path: string): Promise<boolean> => {
+    if (!(await exists(path))) return true;
+    if (opts.force) return true;
+    if (!interactive) return false;
+    return prompter.confirm({ message: `${shown(path)} exists. Overwrite it?`, default: false });
+  };
+  const writeEnv = await decide(files.env);
+  const writeConfig = await decide(files.config);
+
+  const ask = async (key: Key): Promise<string> => {
+    const given = opts[key];
+    if (given !== undefined) return given;
+    const q = QUESTIONS[key];
+    if (!interactive) throw new ConfigError(`--yes needs ${q.flag} (${q.message})`);
+    out(q.explain);
+    const answer = await (q.secret ? prompter.secret(q) : prompter.input(q));
+    out();
+    return answer.trim();
+  };
+  const envValues: Partial<Record<Key, string>> = {};
+  if (writeEnv) {
+    for (const key of ['slackBotToken', 'socketAppToken', 'openaiApiKey'] as const) envValues[key] = await ask(key);
+  }
+  const feedChannelId = writeConfig ? await ask('feedChannelId') : undefined;
+
+  // Every answer is in: now write, so that a cancelled run leaves nothing half done.
+  const report: string[] = [];
+  if (writeEnv) {
+    await writeSecretFile(files.env, envText(envValues));
+    report.push(`Wrote ${shown(files.env)} (readable by you only)`);
+  } else {
+    report.push(`Kept ${shown(files.env)} (it exists${interactive ? '' : '; --force overwrites it'})`);
+  }
+  if (feedChannelId !== undefined) {
+    const text = configText(await readFile(SHIPPED_CONFIG, 'utf8'), feedChannelId);
+    parseConfig(text, files.config); // the shipped template and the answer make a valid file, or nothing is written
+    await writeFile(files.config, text);
+    report.push(`Wrote ${shown(files.config)} (feed_channel_id = "${feedChannelId}")`);
+  } else {
+    report.push(`Kept ${shown(files.config)} (it exists${interactive ? '' : '; --force overwrites it'})`);
+  }
+  if (await exists(files.alerts)) {
+    report.push(`Kept ${shown(files.alerts)}`);
+  } else {
+    await copyFile(SHIPPED_ALERTS, files.alerts, constants.COPYFILE_EXCL);
+    report.push(`Wrote ${shown(files.alerts)} (examples: put real Slack member IDs in user_id)`);
+  }
+  for (const line of report) out(line);
+  out();
+  out(`Slack app manifest: ${MANIFEST_PATH}`);
+  out('Next steps:');
+  out('  irbot doctor       check the tokens, scopes, feed channel, OpenAI model and store');
+  out('  irbot send-alert   post an example alert to the feed channel');
+  out('  irbot listen       run the bot: buttons and DMs for every alert');
+}
+
+/** .env lines for the answers; values are checked to need no quoting. */
+export function envText(values: Partial<Record<Key, string>>): string {
+  const lines = ['# irbot secrets, written by irbot init. Keep this file private (mode 0600).'];
+  for (const key of ['slackBotToken', 'socketAppToken', 'openaiApiKey'] as const) {
+    const value = values[key];
+    if (value !== undefined) lines.push(`${QUESTIONS[key].variable}=${value}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** The shipped, commented config.toml with the chosen feed channel (and without its note about the sandbox's). */
+export function configText(shipped: string, feedChannelId: string): string {
+  const lines = shipped.split('\n').map((line) => {
+    if (/^feed_channel_id\s*=/.test(line)) return `feed_channel_id = "${feedChannelId}"`;
+    if (line.startsWith('#') && line.includes('C0FEED'))
+      return '# Written by irbot init; to use another channel, put its ID here';
+    return line;
+  });
+  return lines.join('\n');
+}
+
+/** Created (or truncated) with mode 0600 before a byte is written, so the tokens are never readable by others. */
+async function writeSecretFile(path: string, text: string): Promise<void> {
+  const handle = await open(path, 'w', 0o600);
+  try {
+    await handle.chmod(0o600); // an existing file keeps its mode on open
+    await handle.writeFile(text);
+  } finally {
+    await handle.close();
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function inquirerPrompter(deps: Deps): Prompter {
+  const context = { input: deps.stdin, output: deps.stdout };
+  return {
+    async input(q) {
+      const { input } = await import('@inquirer/prompts');
+      return input({ message: q.message, validate: (v) => q.validate(v.trim()) }, context);
+    },
+    async secret(q) {
+      const { password } = await import('@inquirer/prompts');
+      return password({ message: q.message, mask: '*', validate: (v) => q.validate(v.trim()) }, context);
+    },
+    async confirm(q) {
+      const { confirm } = await import('@inquirer/prompts');
+      return confirm(q, context);
+    },
+  };
+}

@@ -1,0 +1,159 @@
+// `irbot transcript <alertId>`: one alert's full record for the case file, from the store only.
+import { resolve } from 'node:path';
+import { type Command, Option } from 'commander';
+import type { Actor } from '../chat/types.js';
+import { loadConfig, quote } from '../config/config.js';
+import { loadEnv, readEnv } from '../config/env.js';
+import { ConfigError } from '../config/errors.js';
+import { openLowdbStore } from '../store/lowdb-store.js';
+import type { AlertRecord, Speaker } from '../store/port.js';
+import type { Deps } from './deps.js';
+
+export interface TranscriptData {
+  alert: {
+    id: string;
+    template: string;
+    name: string;
+    description: string;
+    properties: Record<string, string>;
+    user_id: string;
+    person: string | null;
+    channel: string;
+    ts: string | null;
+    created_at: string;
+    last_activity_at: string;
+  };
+  started_by: Actor | null;
+  started_at: string | null;
+  messages: Array<{ at: string; from: Speaker; by?: string; text: string }>;
+  verdict: {
+    state: AlertRecord['chat']['state'];
+    outcome: AlertRecord['chat']['outcome'];
+    aware: boolean | null;
+    nudges: number;
+    /** Why the chat stopped on a Slack error, with the fix; null unless the state is `failed`. */
+    failure: string | null;
+  };
+  ended_by: Actor | null;
+  ended_at: string | null;
+}
+
+export function addTranscriptCommand(program: Command, deps: Deps): void {
+  program
+    .command('transcript')
+    .description("Print an alert's full record: details, every message both ways, the verdict (from the store only)")
+    .argument('<alertId>', 'the alert instance id, e.g. pivot-3f9a2c (irbot status --all lists them)')
+    .addOption(
+      new Option('--format <format>', 'md: readable Markdown; json: the data').choices(['md', 'json']).default('md'),
+    )
+    .option('--config <path>', 'config.toml to use (default: $IRBOT_CONFIG or ./config.toml)')
+    .action(async (alertId: string, opts: { format: 'md' | 'json'; config?: string }) => {
+      const env = readEnv(await loadEnv(deps.cwd, deps.env));
+      const config = await loadConfig(resolve(deps.cwd, opts.config ?? env.configPath ?? 'config.toml'));
+      const store = openLowdbStore(config.databasePath);
+      const alert = (await store.read()).alerts[alertId];
+      if (!alert) {
+        throw new ConfigError(`No alert ${quote(alertId)} in ${store.path}: irbot status --all lists the alert ids`);
+      }
+      const data = transcriptOf(alert);
+      deps.stdout.write(opts.format === 'json' ? `${JSON.stringify(data, null, 2)}\n` : renderTranscript(data));
+    });
+}
+
+export function transcriptOf(alert: AlertRecord): TranscriptData {
+  const { chat } = alert;
+  return {
+    alert: {
+      id: alert.id,
+      template: alert.template,
+      name: alert.name,
+      description: alert.description,
+      properties: { ...alert.properties },
+      user_id: alert.userId,
+      person: alert.personName ?? null,
+      channel: alert.channelId,
+      ts: alert.ts,
+      created_at: alert.createdAt,
+      last_activity_at: alert.lastActivityAt,
+    },
+    started_by: chat.startedBy,
+    started_at: chat.startedAt,
+    messages: alert.transcript.map((t) => ({ at: t.at, from: t.from, ...(t.by ? { by: t.by } : {}), text: t.text })),
+    verdict: {
+      state: chat.state,
+      outcome: chat.outcome,
+      aware: chat.aware,
+      nudges: chat.nudges,
+      failure: chat.failure ?? null,
+    },
+    ended_by: chat.endedBy,
+    ended_at: chat.endedAt,
+  };
+}
+
+const OUTCOMES: Record<string, string> = {
+  answered: 'answered',
+  no_answer: 'no answer',
+  ended_by_analyst: 'ended by an analyst',
+};
+
+/** Markdown for the case file. People's words are quoted as written, inside blockquotes. */
+export function renderTranscript(data: TranscriptData): string {
+  const { alert, verdict } = data;
+  const person = alert.person ? `${alert.person} (${alert.user_id})` : alert.user_id;
+  const out: string[] = [`# ${alert.id}: ${alert.name}`, ''];
+  out.push(`- **Template:** ${alert.template}`);
+  if (alert.description) out.push(`- **Description:** ${oneLineOf(alert.description)}`);
+  out.push(`- **Person:** ${person}`);
+  out.push(
+    `- **Posted:** ${time(alert.created_at)} in ${alert.channel}${alert.ts ? ` (ts ${alert.ts})` : ' (not accepted by Slack)'}`,
+  );
+  out.push(`- **Last activity:** ${time(alert.last_activity_at)}`);
+  const properties = Object.entries(alert.properties);
+  if (properties.length > 0) {
+    out.push('', '## Properties', '', '| property | value |', '| --- | --- |');
+    for (const [key, value] of properties) out.push(`| ${cell(key)} | ${cell(value)} |`);
+  }
+  out.push('', '## Chat', '');
+  out.push(data.started_at ? `Started ${time(data.started_at)} by ${actor(data.started_by)}.` : 'Never started.');
+  out.push('', `## Messages (${data.messages.length})`, '');
+  if (data.messages.length === 0) out.push('None.', '');
+  const name = alert.person ?? alert.user_id;
+  for (const m of data.messages) {
+    out.push(`**${time(m.at)} — ${speaker(m.from, m.by, name)}**`, '');
+    out.push(...m.text.split('\n').map((line) => (line === '' ? '>' : `> ${line}`)), '');
+  }
+  out.push('## Verdict', '');
+  out.push(`- **State:** ${verdict.state}`);
+  out.push(`- **Outcome:** ${verdict.outcome ? (OUTCOMES[verdict.outcome] ?? verdict.outcome) : 'none yet'}`);
+  out.push(`- **Aware:** ${verdict.aware === null ? 'unknown' : verdict.aware ? 'yes' : 'no'}`);
+  out.push(`- **Nudges:** ${verdict.nudges}`);
+  if (verdict.failure) out.push(`- **Failed:** ${oneLineOf(verdict.failure)}`);
+  out.push(`- **Ended:** ${data.ended_at ? `${time(data.ended_at)} by ${actor(data.ended_by)}` : 'not yet'}`);
+  return `${out.join('\n')}\n`;
+}
+
+function speaker(from: Speaker, by: string | undefined, person: string): string {
+  if (from === 'bot') return `irbot → ${person}`;
+  if (from === 'person') return `${person} → irbot`;
+  if (from === 'analyst') return `analyst${by ? ` ${by}` : ''} → ${person}`;
+  return 'system note';
+}
+
+function actor(who: Actor | null): string {
+  if (!who) return 'irbot';
+  return who.via === 'slack' ? `${who.id} (Slack)` : `${who.id} (terminal)`;
+}
+
+/** `2025-01-02 10:00:03 UTC` from a stored ISO time. */
+function time(iso: string): string {
+  return iso.replace('T', ' ').replace(/(\.\d+)?Z$/, ' UTC');
+}
+
+function oneLineOf(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ');
+}
+
+function cell(text: string): string {
+  return oneLineOf(text).replace(/\|/g, '\\|');
+}

@@ -1,0 +1,421 @@
+// The deployment checklist: each check independent, a failed prerequisite skips its dependants, no token is printed.
+import { constants } from 'node:fs';
+import { access, readFile, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import type { WebClient } from '@slack/web-api';
+import { loadAlerts } from '../config/alerts.js';
+import { loadConfig } from '../config/config.js';
+import { loadEnv, type RequiredVariable, readEnv, requireEnv } from '../config/env.js';
+import type { Config, Env } from '../config/types.js';
+import { oneLine, redact, slackLogger } from '../log.js';
+import { checkStore } from '../store/lowdb-store.js';
+import { type CheckResult, type DoctorReport, fail, pass, reportOf, skip } from './report.js';
+
+/** The bot scopes slack-app-manifest.yml asks for; irbot needs every one. */
+export const REQUIRED_SCOPES = [
+  'users:read',
+  'channels:history',
+  'chat:write',
+  'groups:history',
+  'im:history',
+  'im:write',
+  'im:read',
+] as const;
+
+export const CHECK_NAMES = {
+  env: 'environment variables',
+  config: 'config.toml',
+  alerts: 'alerts.toml',
+  botToken: 'Slack bot token and scopes',
+  appToken: 'Slack app token (Socket Mode)',
+  feed: 'feed channel',
+  openai: 'OpenAI key and model',
+  store: 'store',
+} as const;
+
+/** A quick verdict: one try per call, no waiting out rate limits. */
+const TIMEOUT_MS = 10_000;
+
+const VARIABLE_NAMES: Record<RequiredVariable, string> = {
+  slackBotToken: 'SLACK_BOT_TOKEN',
+  socketAppToken: 'SOCKET_APP_TOKEN',
+  openaiApiKey: 'OPENAI_API_KEY',
+};
+
+export interface DoctorInput {
+  cwd: string;
+  processEnv: NodeJS.ProcessEnv;
+  /** `--config`, relative to cwd. */
+  configOption?: string | undefined;
+}
+
+export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
+  const { env, vars, check: envCheck } = await checkEnvironment(input);
+  const usable = (need: RequiredVariable) => env !== undefined && variableProblem(env, need) === undefined;
+  const needs = (need: RequiredVariable) => (env === undefined ? 'valid environment variables' : VARIABLE_NAMES[need]);
+
+  const configFile = resolve(
+    input.cwd,
+    input.configOption ?? env?.configPath ?? (vars.IRBOT_CONFIG?.trim() || 'config.toml'),
+  );
+  const { config, check: configCheck } = await checkConfig(configFile);
+  const alertsCheck = config ? await checkAlerts(config) : skip(CHECK_NAMES.alerts, 'a valid config.toml');
+
+  const bot = env && usable('slackBotToken') ? await slackClient(env.slackBotToken ?? '', env.slackApiUrl) : undefined;
+  const [botResult, appCheck, openaiCheck, storeCheck] = await Promise.all([
+    env && bot ? checkBotToken(bot, env.slackApiUrl) : undefined,
+    env && usable('socketAppToken')
+      ? checkAppToken(await slackClient(env.socketAppToken ?? '', env.slackApiUrl), env.slackApiUrl)
+      : skip(CHECK_NAMES.appToken, needs('socketAppToken')),
+    env && usable('openaiApiKey') && config
+      ? checkOpenAi(env, config)
+      : skip(CHECK_NAMES.openai, config ? needs('openaiApiKey') : 'a valid config.toml'),
+    config ? checkStorePath(config.databasePath) : skip(CHECK_NAMES.store, 'a valid config.toml'),
+  ]);
+  const botCheck = botResult?.check ?? skip(CHECK_NAMES.botToken, needs('slackBotToken'));
+  const feedCheck =
+    bot && botResult?.botName !== undefined && config
+      ? await checkFeedChannel(bot, config.feedChannelId, botResult.botName)
+      : skip(CHECK_NAMES.feed, config ? 'a working SLACK_BOT_TOKEN' : 'a valid config.toml');
+
+  return reportOf([envCheck, configCheck, alertsCheck, botCheck, appCheck, feedCheck, openaiCheck, storeCheck]);
+}
+
+/** Why `need` cannot be used (missing, or the wrong kind of token), without its value; undefined when fine. */
+export function variableProblem(env: Env, need: RequiredVariable): string | undefined {
+  try {
+    requireEnv(env, [need]);
+    return undefined;
+  } catch (err) {
+    return oneLine(err);
+  }
+}
+
+/** (1) SLACK_BOT_TOKEN, SOCKET_APP_TOKEN and OPENAI_API_KEY set and of the right kind, URLs well-formed. */
+export function checkVariables(env: Env, cwd: string): CheckResult {
+  const needs: RequiredVariable[] = ['slackBotToken', 'socketAppToken', 'openaiApiKey'];
+  const problems = needs.flatMap((need) => variableProblem(env, need) ?? []);
+  if (problems.length > 0) {
+    return fail(
+      CHECK_NAMES.env,
+      problems.join('; '),
+      `fix ${problems.length === 1 ? 'it' : 'them'} in ${resolve(cwd, '.env')} or the environment (irbot init writes one)`,
+    );
+  }
+  return pass(CHECK_NAMES.env, `${needs.map((n) => VARIABLE_NAMES[n]).join(', ')} set`);
+}
+
+async function checkEnvironment(
+  input: DoctorInput,
+): Promise<{ env?: Env; vars: Record<string, string | undefined>; check: CheckResult }> {
+  let vars: Record<string, string | undefined> = input.processEnv;
+  try {
+    vars = await loadEnv(input.cwd, input.processEnv);
+    const env = readEnv(vars);
+    return { env, vars, check: checkVariables(env, input.cwd) };
+  } catch (err) {
+    return {
+      vars,
+      check: fail(CHECK_NAMES.env, oneLine(err), `fix it in ${resolve(input.cwd, '.env')} or the environment`),
+    };
+  }
+}
+
+/** (2) config.toml reads and parses. */
+async function checkConfig(file: string): Promise<{ config?: Config; check: CheckResult }> {
+  try {
+    const config = await loadConfig(file);
+    return { config, check: pass(CHECK_NAMES.config, config.file) };
+  } catch (err) {
+    return {
+      check: fail(
+        CHECK_NAMES.config,
+        oneLine(err),
+        'fix the file (see the commented config.toml in the README), or pass --config PATH',
+      ),
+    };
+  }
+}
+
+/** (3) alerts.toml reads and parses. */
+async function checkAlerts(config: Config): Promise<CheckResult> {
+  try {
+    const alerts = await loadAlerts(config.alertsPath);
+    return pass(CHECK_NAMES.alerts, `${alerts.length} alert${alerts.length === 1 ? '' : 's'} in ${config.alertsPath}`);
+  } catch (err) {
+    return fail(CHECK_NAMES.alerts, oneLine(err), 'fix the file (see alerts.toml in the README), or set alerts_path');
+  }
+}
+
+async function slackClient(token: string, slackApiUrl: string): Promise<WebClient> {
+  const { WebClient: Client } = await import('@slack/web-api');
+  return new Client(token, {
+    slackApiUrl,
+    logger: slackLogger(() => undefined, 'slack'), // failures are reported in the check's line
+    retryConfig: { retries: 0 },
+    rejectRateLimitedCalls: true,
+    timeout: TIMEOUT_MS,
+  });
+}
+
+/** (4) auth.test with the bot token, and the scopes Slack reports for it (x-oauth-scopes). */
+export async function checkBotToken(
+  client: WebClient,
+  slackApiUrl: string,
+): Promise<{ check: CheckResult; botName?: string }> {
+  const name = CHECK_NAMES.botToken;
+  let res: Awaited<ReturnType<WebClient['auth']['test']>>;
+  try {
+    res = await client.auth.test();
+  } catch (err) {
+    const code = slackErrorCode(err);
+    const fix =
+      code === 'account_inactive' || code === 'token_revoked' || code === 'token_expired'
+        ? 'reinstall the app and copy the new Bot User OAuth Token (OAuth & Permissions) into SLACK_BOT_TOKEN'
+        : isSlackApiError(err)
+          ? 'copy the Bot User OAuth Token (xoxb-…) again from OAuth & Permissions into SLACK_BOT_TOKEN'
+          : 'check SLACK_API_URL and the network';
+    return { check: fail(name, slackFailure('auth.test', err, slackApiUrl), fix) };
+  }
+  const botName = res.user ?? 'irbot';
+  const who = `@${botName} in ${res.team ?? res.team_id ?? 'the workspace'}`;
+  const granted = res.response_metadata?.scopes?.filter((s) => s !== '');
+  if (granted === undefined)
+    return { check: pass(name, `${who}; Slack did not report the scopes, not checked`), botName };
+  const missing = missingScopes(granted);
+  if (missing.length > 0) {
+    const list = missing.join(', ');
+    const it = missing.length === 1 ? 'it' : 'them';
+    return {
+      check: fail(
+        name,
+        `${who}, missing scope${missing.length === 1 ? '' : 's'} ${list}`,
+        `add ${it} under OAuth & Permissions and reinstall the app`,
+      ),
+      botName,
+    };
+  }
+  return { check: pass(name, `${who}, all ${REQUIRED_SCOPES.length} scopes granted`), botName };
+}
+
+export function missingScopes(granted: readonly string[]): string[] {
+  return REQUIRED_SCOPES.filter((scope) => !granted.includes(scope));
+}
+
+/** (5) apps.connections.open with the app token; the WebSocket URL it returns is never opened. */
+export async function checkAppToken(client: WebClient, slackApiUrl: string): Promise<CheckResult> {
+  const name = CHECK_NAMES.appToken;
+  try {
+    await client.apps.connections.open();
+    return pass(name, 'apps.connections.open answered with a Socket Mode URL');
+  } catch (err) {
+    const code = slackErrorCode(err);
+    const fix =
+      code === 'missing_scope'
+        ? 'generate an app-level token with the connections:write scope (Basic Information > App-Level Tokens)'
+        : code === undefined && !isSlackApiError(err)
+          ? 'check SLACK_API_URL and the network'
+          : code === 'invalid_auth' || code === 'not_allowed_token_type' || code === 'not_authed'
+            ? 'copy the app-level token (xapp-…) again from Basic Information > App-Level Tokens into SOCKET_APP_TOKEN'
+            : 'turn on Socket Mode for the app (slack-app-manifest.yml does) and check SOCKET_APP_TOKEN';
+    return fail(name, slackFailure('apps.connections.open', err, slackApiUrl), fix);
+  }
+}
+
+/** (6) The feed channel exists and the bot is in it. */
+export async function checkFeedChannel(client: WebClient, channelId: string, botName: string): Promise<CheckResult> {
+  const name = CHECK_NAMES.feed;
+  const notFound = fail(
+    name,
+    `channel ${channelId} not found (channel_not_found)`,
+    "check feed_channel_id in config.toml (the channel's details, bottom of the About tab); invite the bot to a private channel first",
+  );
+  try {
+    const { channel } = await client.conversations.info({ channel: channelId });
+    const label = channel?.name ? `#${channel.name} (${channelId})` : channelId;
+    if (channel?.is_archived) return fail(name, `${label} is archived`, 'unarchive it, or set another feed_channel_id');
+    if (channel?.is_member !== true) {
+      return fail(
+        name,
+        `@${botName} is not a member of ${label}`,
+        `invite the bot: /invite @${botName} in ${channel?.name ? `#${channel.name}` : channelId}`,
+      );
+    }
+    return pass(name, `${label}, @${botName} is a member`);
+  } catch (err) {
+    const code = slackErrorCode(err);
+    if (code === 'channel_not_found') return notFound;
+    if (code !== 'missing_scope')
+      return fail(name, slackFailure('conversations.info', err), 'check feed_channel_id and SLACK_BOT_TOKEN');
+  }
+  // conversations.info needs channels:read, which irbot's manifest does not ask for; reading one message of
+  // history needs channels:history, which it does, and fails with not_in_channel when the bot is not a member.
+  try {
+    await client.conversations.history({ channel: channelId, limit: 1 });
+    return pass(name, `${channelId}, @${botName} is a member`);
+  } catch (err) {
+    const code = slackErrorCode(err);
+    if (code === 'channel_not_found') return notFound;
+    if (code === 'not_in_channel') {
+      return fail(
+        name,
+        `@${botName} is not a member of ${channelId}`,
+        `invite the bot: /invite @${botName} in the channel ${channelId}`,
+      );
+    }
+    return fail(name, slackFailure('conversations.history', err), 'check feed_channel_id and SLACK_BOT_TOKEN');
+  }
+}
+
+/** (7) The OpenAI key works and the configured model exists: one models.retrieve, no completion. */
+export async function checkOpenAi(env: Env, config: Config): Promise<CheckResult> {
+  const name = CHECK_NAMES.openai;
+  const { default: OpenAI } = await import('openai');
+  const where = env.openaiBaseUrl ? `OPENAI_BASE_URL (${originOf(env.openaiBaseUrl)})` : 'the OpenAI API';
+  const client = new OpenAI({
+    apiKey: env.openaiApiKey,
+    ...(env.openaiBaseUrl ? { baseURL: env.openaiBaseUrl } : {}),
+    ...(config.openaiOrganizationId ? { organization: config.openaiOrganizationId } : {}),
+    maxRetries: 0,
+    timeout: TIMEOUT_MS,
+  });
+  const model = config.openaiModel;
+  try {
+    await client.models.retrieve(model);
+    return pass(name, `model ${model} at ${where}`);
+  } catch (err) {
+    if (err instanceof OpenAI.APIConnectionTimeoutError) {
+      return fail(
+        name,
+        `no answer from ${where} within ${TIMEOUT_MS / 1000} s`,
+        'check OPENAI_BASE_URL and the network',
+      );
+    }
+    if (err instanceof OpenAI.APIConnectionError) {
+      return fail(name, `cannot reach ${where}`, 'check OPENAI_BASE_URL and the network');
+    }
+    if (err instanceof OpenAI.APIError && err.status === 401) {
+      return fail(name, `${where} rejected the key (401)`, 'check OPENAI_API_KEY');
+    }
+    if (err instanceof OpenAI.APIError && err.status === 403) {
+      return fail(name, `${where} refused the key (403)`, 'check OPENAI_API_KEY and openai_organization_id');
+    }
+    if (err instanceof OpenAI.APIError && err.status === 404) {
+      return fail(
+        name,
+        `model ${model} not found at ${where} (404)`,
+        `set openai_model in ${config.file} to a model the key can use`,
+      );
+    }
+    return fail(name, `${where}: ${oneLine(err)}`, 'check OPENAI_API_KEY, OPENAI_BASE_URL and openai_model');
+  }
+}
+
+/** (8) The store's folder is writable (or can be created) and an existing store file is readable; creates nothing. */
+export async function checkStorePath(path: string): Promise<CheckResult> {
+  const name = CHECK_NAMES.store;
+  let text: string | undefined;
+  try {
+    if ((await stat(path)).isDirectory()) return fail(name, `${path} is a folder`, 'set database_path to a file path');
+    await access(path, constants.R_OK | constants.W_OK);
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') {
+      return fail(
+        name,
+        `${path} cannot be read and written (permission denied)`,
+        `give the user running irbot read and write access to ${path}`,
+      );
+    }
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') return fail(name, `${path}: ${oneLine(err)}`, 'check database_path');
+  }
+  const folder = await nearestExisting(dirname(path));
+  try {
+    if (!(await stat(folder)).isDirectory()) {
+      return fail(
+        name,
+        `${folder} is a file, not a folder, so ${path} cannot be created`,
+        'set database_path to a path in a folder',
+      );
+    }
+    await access(folder, constants.W_OK);
+  } catch {
+    return fail(
+      name,
+      `folder ${folder} is not writable`,
+      `give the user running irbot write access to ${folder}, or set database_path`,
+    );
+  }
+  if (text === undefined) {
+    const created = folder === dirname(path) ? '' : ` (and ${dirname(path)})`;
+    return pass(name, `${path} does not exist yet; irbot will create it${created}`);
+  }
+  try {
+    const data = checkStore(path, text);
+    const count = Object.keys(data.alerts).length;
+    return pass(name, `${path}, ${count} alert${count === 1 ? '' : 's'}`);
+  } catch (err) {
+    return fail(
+      name,
+      oneLine(err).replace(/; irbot will not overwrite it.*$/, ''),
+      'restore it from a backup or move it away (a new one is started)',
+    );
+  }
+}
+
+/** `path` itself, or the nearest folder above it that exists: the store's folder is created when missing. */
+async function nearestExisting(path: string): Promise<string> {
+  let current = path;
+  for (;;) {
+    try {
+      await stat(current);
+      return current;
+    } catch {
+      const parent = dirname(current);
+      if (parent === current) return current;
+      current = parent;
+    }
+  }
+}
+
+interface SdkError {
+  code?: unknown;
+  data?: { error?: unknown };
+  statusCode?: unknown;
+}
+
+const sdkError = (err: unknown): SdkError => (typeof err === 'object' && err !== null ? err : {}) as SdkError;
+
+/** Slack's own error code (`invalid_auth`) for a platform error; undefined for network and HTTP failures. */
+function slackErrorCode(err: unknown): string | undefined {
+  const e = sdkError(err);
+  return e.code === 'slack_webapi_platform_error' && typeof e.data?.error === 'string' ? e.data.error : undefined;
+}
+
+/** Slack answered (an error code, an HTTP status, a rate limit), as opposed to not being reachable. */
+function isSlackApiError(err: unknown): boolean {
+  const code = sdkError(err).code;
+  return typeof code === 'string' && code.startsWith('slack_webapi_') && code !== 'slack_webapi_request_error';
+}
+
+function slackFailure(method: string, err: unknown, slackApiUrl?: string): string {
+  const e = sdkError(err);
+  const code = slackErrorCode(err);
+  if (code !== undefined) return `${method}: Slack answered ${code}`;
+  if (e.code === 'slack_webapi_http_error') return `${method}: Slack answered HTTP ${String(e.statusCode)}`;
+  if (e.code === 'slack_webapi_rate_limited_error') return `${method}: rate limited by Slack, try again in a minute`;
+  if (e.code === 'slack_webapi_request_error') {
+    return `${method}: cannot reach ${slackApiUrl ? `Slack at ${originOf(slackApiUrl)}` : 'Slack'}`;
+  }
+  return `${method}: ${redact(oneLine(err))}`;
+}
+
+/** Scheme, host and port: a URL may carry credentials, its origin does not. */
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return 'the configured URL';
+  }
+}

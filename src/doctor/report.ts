@@ -1,0 +1,54 @@
+// The doctor's results: one line per check and a verdict. Strings in, strings out.
+import type { ChalkInstance } from 'chalk';
+
+export interface CheckResult {
+  name: string;
+  ok: boolean;
+  /** What was found; for a check that could not run, `skipped: needs …`. */
+  detail: string;
+  /** What to do about a failure. */
+  fix?: string;
+}
+
+export interface DoctorReport {
+  ok: boolean;
+  checks: CheckResult[];
+}
+
+export const pass = (name: string, detail: string): CheckResult => ({ name, ok: true, detail });
+
+export const fail = (name: string, detail: string, fix: string): CheckResult => ({ name, ok: false, detail, fix });
+
+/** A check whose prerequisite failed: not passed, and its own line says what it waits for. */
+export const skip = (name: string, needs: string): CheckResult => ({
+  name,
+  ok: false,
+  detail: `skipped: needs ${needs}`,
+});
+
+export function isSkipped(check: CheckResult): boolean {
+  return !check.ok && check.detail.startsWith('skipped:');
+}
+
+export function reportOf(checks: CheckResult[]): DoctorReport {
+  return { ok: checks.every((c) => c.ok), checks };
+}
+
+/** `All 8 checks passed.` or `3 of 8 checks failed (1 skipped).` */
+export function verdict(report: DoctorReport): string {
+  const total = report.checks.length;
+  const failed = report.checks.filter((c) => !c.ok);
+  if (failed.length === 0) return `All ${total} checks passed.`;
+  const skipped = failed.filter(isSkipped).length;
+  return `${failed.length} of ${total} checks failed${skipped > 0 ? ` (${skipped} skipped)` : ''}.`;
+}
+
+/** `✓ name — detail` or `✗ name — detail → fix`, one line per check. */
+export function renderChecks(report: DoctorReport, chalk: ChalkInstance): string {
+  const lines = report.checks.map((c) => {
+    if (c.ok) return `${chalk.green('✓')} ${c.name} ${chalk.dim(`— ${c.detail}`)}`;
+    if (isSkipped(c)) return `${chalk.red('✗')} ${c.name} ${chalk.dim(`— ${c.detail}`)}`;
+    return `${chalk.red('✗')} ${chalk.bold(c.name)} — ${c.detail}${c.fix ? ` → ${chalk.yellow(c.fix)}` : ''}`;
+  });
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,108 @@
+// kill -9 of `irbot listen` at the worst moments, then a restart: nothing lost, nothing sent twice.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LocalSlack, type RecordedCall } from '../../src/sandbox/local-slack.js';
+import { type FakeOpenAi, startFakeOpenAi } from '../support/fake-openai.js';
+import { makeWorkspace, type Running, runIrbot, startIrbot, type Workspace } from '../support/irbot.js';
+
+let slack: LocalSlack;
+let openai: FakeOpenAi;
+let ws: Workspace;
+const running: Running[] = [];
+
+beforeEach(async () => {
+  slack = await LocalSlack.start();
+  openai = await startFakeOpenAi();
+  ws = await makeWorkspace({ slackApiUrl: slack.apiUrl, openaiBaseUrl: openai.baseURL });
+});
+
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((r) => r.stop('SIGKILL')));
+  await slack.close();
+  await openai.close();
+});
+
+const text = (c: RecordedCall) => String(c.args.text ?? '');
+
+async function listen(): Promise<Running> {
+  const before = slack.connectionCount;
+  const daemon = startIrbot(['listen'], ws);
+  running.push(daemon);
+  await slack.waitForConnections(before + 1);
+  return daemon;
+}
+
+async function crash(daemon: Running): Promise<void> {
+  const result = await daemon.stop('SIGKILL');
+  expect(result.code).toBe(null);
+}
+
+/** An alert with its chat started and the greeting relayed, served by a running daemon. */
+async function chatting(): Promise<{ id: string; ts: string; daemon: Running }> {
+  const sent = await runIrbot(['send-alert', 'pivot', '--json'], ws);
+  const alert = JSON.parse(sent.stdout) as { id: string; ts: string };
+  const daemon = await listen();
+  await slack.clickButton({
+    userId: 'U0ANALYST',
+    actionId: 'start_chat_submit_action',
+    value: alert.id,
+    channel: 'C0FEED',
+    messageTs: alert.ts,
+  });
+  await slack.waitForCall((c) => c.method === 'chat.postMessage' && text(c).startsWith('Sent message to'));
+  return { ...alert, daemon };
+}
+
+/** What Slack really holds in the alert's thread (calls that hung never landed). */
+const threadTexts = (ts: string) => slack.thread('C0FEED', ts).map((m) => m.text);
+const count = (texts: string[], prefix: string) => texts.filter((t) => t.startsWith(prefix)).length;
+const dmTexts = () => slack.history(slack.dmChannelOf('U0HAROLD')).map((m) => m.text);
+
+describe('crash and restart', () => {
+  it('relays a DM that arrived just before the crash, exactly once, and carries on', async () => {
+    const { ts, daemon } = await chatting();
+    slack.failNext('chat.postMessage', { hang: true });
+    const dm = await slack.sendDm({ userId: 'U0HAROLD', text: 'what is this about?' });
+    await slack.waitForAck(dm);
+    await slack.waitForHung('chat.postMessage');
+    await crash(daemon);
+
+    await listen();
+    await slack.waitForCall((c) => c.method === 'chat.postMessage' && /checking in again/.test(text(c)));
+    await slack.waitForCall((c) => text(c).startsWith('Sent message to') && /checking in again/.test(text(c)));
+    expect(count(threadTexts(ts), 'Received message from <@U0HAROLD>:\n> what is this about?')).toBe(1);
+    expect(dmTexts().filter((t) => /checking in again/.test(t))).toHaveLength(1);
+  });
+
+  it('judges the reply after a crash between the relay and the LLM call, and nudges once', async () => {
+    const { ts, daemon } = await chatting();
+    openai.failNext({ hang: true });
+    await slack.sendDm({ userId: 'U0HAROLD', text: 'which host?' });
+    await openai.waitForRequest((r) => r.kind === 'classify');
+    expect(count(threadTexts(ts), 'Received message')).toBe(1);
+    await crash(daemon);
+
+    await listen();
+    await slack.waitForCall((c) => text(c).startsWith('Sent message to') && /checking in again/.test(text(c)));
+    expect(count(threadTexts(ts), 'Received message')).toBe(1);
+    expect(dmTexts().filter((t) => /checking in again/.test(t))).toHaveLength(1);
+    expect(openai.requests.filter((r) => r.kind === 'classify')).toHaveLength(2);
+  });
+
+  it('closes the alert after a crash between the summary and the update, with one summary', async () => {
+    const { id, ts, daemon } = await chatting();
+    slack.failNext('chat.update', { hang: true });
+    await slack.sendDm({ userId: 'U0HAROLD', text: 'yes, that was me' });
+    await slack.waitForHung('chat.update');
+    expect(count(threadTexts(ts), 'Here is the summary')).toBe(1);
+    await crash(daemon);
+
+    await listen();
+    await slack.waitForCall(
+      (c) => c.method === 'chat.update' && JSON.stringify(c.args.blocks).includes('end_chat_automatically'),
+    );
+    expect(count(threadTexts(ts), 'Here is the summary')).toBe(1);
+    expect(dmTexts().filter((t) => t === 'Thanks for your time!')).toHaveLength(1);
+    const status = await runIrbot(['status', '--all', '--json'], ws);
+    expect(JSON.parse(status.stdout)[0]).toMatchObject({ id, state: 'ended', outcome: 'answered', aware: true });
+  });
+});

@@ -1,0 +1,217 @@
+// Slack, LLM and input trouble against the real binary: the chat goes on, nothing leaks, nothing is doubled.
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LocalSlack, type RecordedCall } from '../../src/sandbox/local-slack.js';
+import { type FakeOpenAi, startFakeOpenAi } from '../support/fake-openai.js';
+import { makeWorkspace, type Running, runIrbot, startIrbot, type Workspace } from '../support/irbot.js';
+
+let slack: LocalSlack;
+let openai: FakeOpenAi;
+let ws: Workspace;
+const running: Running[] = [];
+
+beforeEach(async () => {
+  slack = await LocalSlack.start();
+  openai = await startFakeOpenAi();
+  ws = await makeWorkspace({ slackApiUrl: slack.apiUrl, openaiBaseUrl: openai.baseURL });
+});
+
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((r) => r.stop('SIGKILL')));
+  await slack.close();
+  await openai.close();
+});
+
+const text = (c: RecordedCall) => String(c.args.text ?? '');
+const posted = (pattern: RegExp) => (c: RecordedCall) =>
+  c.method === 'chat.postMessage' && c.status === 200 && pattern.test(text(c));
+
+async function listen(): Promise<Running> {
+  const before = slack.connectionCount;
+  const daemon = startIrbot(['listen'], ws);
+  running.push(daemon);
+  await slack.waitForConnections(before + 1);
+  return daemon;
+}
+
+async function startChat(): Promise<{ id: string; ts: string }> {
+  const sent = await runIrbot(['send-alert', 'pivot', '--json'], ws);
+  expect(sent.code).toBe(0);
+  const alert = JSON.parse(sent.stdout) as { id: string; ts: string };
+  await slack.clickButton({
+    userId: 'U0ANALYST',
+    actionId: 'start_chat_submit_action',
+    value: alert.id,
+    channel: 'C0FEED',
+    messageTs: alert.ts,
+  });
+  return alert;
+}
+
+async function statusOf(id: string): Promise<Record<string, unknown> | undefined> {
+  const result = await runIrbot(['status', '--all', '--json'], ws);
+  return (JSON.parse(result.stdout) as Array<Record<string, unknown>>).find((r) => r.id === id);
+}
+
+describe('Slack trouble', () => {
+  it('waits out 429s with Retry-After and posts everything exactly once', async () => {
+    slack.failNext('chat.postMessage', { retryAfterSeconds: 0 });
+    slack.failNext('chat.update', { retryAfterSeconds: 0 });
+    await listen();
+    const alert = await startChat();
+    await slack.waitForCall(posted(/^Sent message to/));
+    expect(slack.thread('C0FEED', alert.ts).map((m) => m.text.split('\n')[0])).toEqual([
+      'Incident: Pivoting with user <@U0HAROLD>',
+      `*Alert* \`${alert.id}\``,
+      'Sent message to <@U0HAROLD>:',
+    ]);
+    expect(slack.history(slack.dmChannelOf('U0HAROLD'))).toHaveLength(1);
+    expect(slack.callsTo('chat.postMessage').filter((c) => c.status === 429)).toHaveLength(1);
+    expect(slack.callsTo('chat.update').filter((c) => c.status === 429)).toHaveLength(1);
+  });
+
+  it('reconnects after Slack asks it to, and drops envelopes re-delivered meanwhile', async () => {
+    const daemon = await listen();
+    const alert = await startChat();
+    await slack.waitForCall(posted(/^Sent message to/));
+    slack.disconnectAll('refresh_requested');
+    const dm = slack.sendDm({ userId: 'U0HAROLD', text: 'no idea what that is' }); // waits for the reconnect
+    await slack.waitForConnections(1);
+    await slack.redeliver(await dm);
+    await slack.waitForCall(posted(/^Here is the summary/));
+    await daemon.waitFor(/already handled \(re-delivery\)/);
+    expect(slack.thread('C0FEED', alert.ts).filter((m) => m.text.startsWith('Received message'))).toHaveLength(1);
+  }, 20_000);
+
+  it('marks a chat failed on an error retrying cannot fix, says how to fix it, and keeps serving', async () => {
+    const daemon = await listen();
+    const first = await startChat();
+    await slack.waitForCall(posted(/^Sent message to/));
+    slack.failNext('chat.postMessage', { error: 'not_in_channel' });
+    await slack.sendDm({ userId: 'U0HAROLD', text: 'what is this?' });
+    await daemon.waitFor(new RegExp(`alert ${first.id}: PostInThread failed with not_in_channel \\(invite the bot`));
+    expect(await statusOf(first.id)).toMatchObject({ state: 'failed' });
+
+    const second = await startChat();
+    await slack.waitForCall((c) => posted(/^Sent message to/)(c) && c.args.thread_ts === second.ts);
+    expect(await statusOf(second.id)).toMatchObject({ state: 'active' });
+  });
+
+  it('fails send-alert with the API error code and the fix, and never prints the token', async () => {
+    const result = await runIrbot(['send-alert', 'pivot'], ws, { env: { SLACK_BOT_TOKEN: 'xoxb-wrong-secret-123' } });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toBe(
+      'irbot: chat.postMessage failed: invalid_auth (check SLACK_BOT_TOKEN: reinstall the app and update SLACK_BOT_TOKEN (OAuth & Permissions))',
+    );
+    const status = await runIrbot(['status', '--all', '--json'], ws);
+    expect(JSON.parse(status.stdout)).toEqual([]);
+  });
+});
+
+describe('LLM trouble', () => {
+  it('times out a hanging LLM, retries, sends the offline text and says why in the thread', async () => {
+    ws = await makeWorkspace({
+      slackApiUrl: slack.apiUrl,
+      openaiBaseUrl: openai.baseURL,
+      config: 'feed_channel_id = "C0FEED"\ndatabase_path = "./db.json"\nllm_timeout_seconds = 0.2\n',
+    });
+    openai.failNext({ hang: true }, 3);
+    await listen();
+    const alert = await startChat();
+    const note = await slack.waitForCall(posted(/LLM was unavailable \(timeout\)/));
+    expect(note.args.thread_ts).toBe(alert.ts);
+    expect(slack.history(slack.dmChannelOf('U0HAROLD'))[0]?.text).toMatch(/^\[offline\] /);
+    expect(openai.requests.filter((r) => r.kind === 'greeting')).toHaveLength(3);
+  });
+
+  it('treats a malformed classification as not answered yet, and says so', async () => {
+    openai.onChat((body) =>
+      body.tools ? { toolArgs: '{"has_answered": "yes"' } : { text: 'Hi Harold, were you aware?' },
+    );
+    await listen();
+    await startChat();
+    await slack.waitForCall(posted(/^Sent message to/));
+    await slack.sendDm({ userId: 'U0HAROLD', text: 'yes it was me' });
+    await slack.waitForCall(posted(/malformed/));
+    await slack.waitForCall((c) => posted(/^Sent message to/)(c) && /were you aware/.test(text(c)) && c !== undefined);
+    const row = (await runIrbot(['status', '--json'], ws)).stdout;
+    expect(JSON.parse(row)[0]).toMatchObject({ state: 'active', nudges: 1 });
+  });
+});
+
+describe('hostile input', () => {
+  it('acks, logs and ignores malformed envelopes, and keeps running', async () => {
+    const daemon = await listen();
+    await slack.sendEnvelope('this is not json');
+    await slack.sendEnvelope({ envelope_id: 'e1', type: 'events_api' });
+    await slack.sendEnvelope({
+      envelope_id: 'e2',
+      type: 'interactive',
+      payload: { type: 'block_actions', actions: 'x' },
+    });
+    await slack.sendEnvelope({
+      envelope_id: 'e3',
+      type: 'interactive',
+      payload: { type: 'block_actions', user: { id: 'U0ANALYST' }, actions: [{ action_id: 'rm_rf', value: 'x' }] },
+    });
+    await slack.sendEnvelope({ envelope_id: 'e4', type: 'slash_commands', payload: { command: '/irbot' } });
+    await daemon.waitFor(/ignored: malformed envelope e1/);
+    await daemon.waitFor(/ignored: unknown action rm_rf[\s\S]*ignored: envelope type slash_commands/);
+    expect(slack.acks.map((a) => a.envelopeId)).toEqual(expect.arrayContaining(['e1', 'e2', 'e3', 'e4']));
+    await startChat();
+    await slack.waitForCall(posted(/^Sent message to/));
+    await slack.sendDm({ userId: 'U0HAROLD', text: 'x'.repeat(100_000) });
+    await slack.waitForCall(posted(/^Received message/));
+  });
+
+  it('relays what a person writes so that it cannot ping, forge a link or leave the quote', async () => {
+    await listen();
+    const alert = await startChat();
+    await slack.waitForCall(posted(/^Sent message to/));
+    await slack.sendDm({
+      userId: 'U0HAROLD',
+      text: '<!channel> hey <@U0LEAD> see <https://evil.example|google.com>\n*Verdict:* aware &lt;b&gt;',
+    });
+    const relay = await slack.waitForCall(posted(/^Received message/));
+    expect(relay.args.thread_ts).toBe(alert.ts);
+    expect(text(relay)).toBe(
+      'Received message from <@U0HAROLD>:\n' +
+        '> `@channel` hey @U0LEAD see google.com (https://evil.example)\n' +
+        '> *Verdict:* aware &lt;b&gt;',
+    );
+  });
+
+  it('keeps tokens out of the store, the logs and status', async () => {
+    const daemon = await listen();
+    await startChat();
+    await slack.sendDm({ userId: 'U0HAROLD', text: 'yes, it was me' });
+    await slack.waitForCall(posted(/^Here is the summary/));
+    const { stderr } = await daemon.stop('SIGTERM');
+    const store = await readFile(ws.dbPath, 'utf8');
+    const status = await runIrbot(['status', '--all'], ws);
+    for (const output of [store, stderr, status.stdout, status.stderr]) {
+      expect(output).not.toMatch(/xoxb-|xapp-|sk-test/);
+    }
+  });
+});
+
+describe('the store', () => {
+  it('is shared safely by several processes writing at once', async () => {
+    const module = resolve('dist/store/lowdb-store.js');
+    const dbPath = join(ws.dir, 'shared.json');
+    const writer = (n: number) =>
+      promisify(execFile)(process.execPath, [
+        '--input-type=module',
+        '-e',
+        `const { openLowdbStore } = await import(${JSON.stringify(module)});
+         const store = openLowdbStore(${JSON.stringify(dbPath)});
+         for (let i = 0; i < 25; i++) await store.transact((d) => { d.seenEvents['w${n}-' + i] = 'x'; });`,
+      ]);
+    await Promise.all([1, 2, 3, 4].map(writer));
+    const data = JSON.parse(await readFile(dbPath, 'utf8'));
+    expect(Object.keys(data.seenEvents)).toHaveLength(100);
+  });
+});

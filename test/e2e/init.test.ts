@@ -1,0 +1,105 @@
+// `irbot init --yes` with the real binary in an empty temp dir: files written, modes, kept, forced, refused.
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'dotenv';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/config.js';
+import { BIN, runIrbot, type Workspace } from '../support/irbot.js';
+
+const SHIPPED_ALERTS = join(BIN, '../../alerts.toml');
+const BOT = 'xoxb-111-222-secretbot';
+const APP = 'xapp-1-A0-333-secretapp';
+const KEY = 'sk-proj-secretkey_0123';
+const FLAGS = [
+  '--slack-bot-token',
+  BOT,
+  '--socket-app-token',
+  APP,
+  '--openai-api-key',
+  KEY,
+  '--feed-channel-id',
+  'C0ALERTS',
+];
+
+let ws: Workspace;
+
+beforeEach(async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'irbot-init-'));
+  ws = { dir, dbPath: join(dir, 'irbot-db.json'), env: { PATH: process.env.PATH ?? '', HOME: dir, NO_COLOR: '1' } };
+});
+
+async function init(args: string[]) {
+  const result = await runIrbot(['init', ...args], ws);
+  expect(`${result.stdout}${result.stderr}`).not.toMatch(/secret/);
+  return result;
+}
+
+const read = (name: string) => readFile(join(ws.dir, name), 'utf8');
+const mode = async (name: string) => (await stat(join(ws.dir, name))).mode & 0o777;
+
+describe('irbot init --yes', () => {
+  it('writes .env (0600), config.toml and alerts.toml, and says what to do next, never printing a token', async () => {
+    const result = await init(['--yes', ...FLAGS]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(parse(await read('.env'))).toEqual({ SLACK_BOT_TOKEN: BOT, SOCKET_APP_TOKEN: APP, OPENAI_API_KEY: KEY });
+    expect(await mode('.env')).toBe(0o600);
+    const config = parseConfig(await read('config.toml'), join(ws.dir, 'config.toml'));
+    expect(config.feedChannelId).toBe('C0ALERTS');
+    expect(config.alertsPath).toBe(join(ws.dir, 'alerts.toml'));
+    expect(await read('config.toml')).not.toContain('C0FEED');
+    expect(await read('config.toml')).toMatch(/^# /m);
+    expect(await read('alerts.toml')).toBe(await readFile(SHIPPED_ALERTS, 'utf8'));
+    expect(result.stdout).toMatch(/slack-app-manifest\.yml/);
+    for (const next of ['irbot doctor', 'irbot send-alert', 'irbot listen']) expect(result.stdout).toContain(next);
+  });
+
+  it('keeps existing files, and overwrites .env and config.toml with --force', async () => {
+    await writeFile(join(ws.dir, '.env'), 'SLACK_BOT_TOKEN=xoxb-mine\n', { mode: 0o644 });
+    await writeFile(join(ws.dir, 'config.toml'), 'feed_channel_id = "C0MINE"\n');
+    await writeFile(join(ws.dir, 'alerts.toml'), '# mine\n');
+    const kept = await init(['--yes', ...FLAGS]);
+    expect(kept.code).toBe(0);
+    expect(kept.stdout).toMatch(/Kept \.env \(it exists; --force overwrites it\)/);
+    expect(await read('.env')).toBe('SLACK_BOT_TOKEN=xoxb-mine\n');
+    expect(await read('config.toml')).toBe('feed_channel_id = "C0MINE"\n');
+
+    const forced = await init(['--yes', '--force', ...FLAGS]);
+    expect(forced.code).toBe(0);
+    expect(parse(await read('.env')).SLACK_BOT_TOKEN).toBe(BOT);
+    expect(await mode('.env')).toBe(0o600);
+    expect(await read('config.toml')).toContain('feed_channel_id = "C0ALERTS"');
+    expect(await read('alerts.toml')).toBe('# mine\n');
+  });
+
+  it('needs only the flags for the files it writes', async () => {
+    await writeFile(join(ws.dir, '.env'), 'SLACK_BOT_TOKEN=xoxb-mine\n');
+    const result = await init(['--yes', '--feed-channel-id', 'C0ALERTS']);
+    expect(result.code).toBe(0);
+    expect(await read('config.toml')).toContain('feed_channel_id = "C0ALERTS"');
+  });
+
+  it('names a missing flag (exit 2, one line, nothing written)', async () => {
+    const result = await init(['--yes', ...FLAGS.slice(0, 4), '--feed-channel-id', 'C0ALERTS']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^irbot: --yes needs --openai-api-key \(OpenAI API key\)\n$/);
+    await expect(stat(join(ws.dir, '.env'))).rejects.toThrow();
+    await expect(stat(join(ws.dir, 'config.toml'))).rejects.toThrow();
+  });
+
+  it('rejects a token of the wrong kind without printing it', async () => {
+    const result = await init(['--yes', ...FLAGS.slice(2), '--slack-bot-token', 'xapp-secret-swapped']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(
+      /^irbot: --slack-bot-token: that is the app-level token \(xapp-…\); the bot token starts with xoxb-\n$/,
+    );
+  });
+
+  it('refuses to ask without a terminal (exit 2, one line)', async () => {
+    const result = await init(FLAGS);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(/no terminal: run it in one, or pass --yes/);
+  });
+});

@@ -1,0 +1,129 @@
+// `irbot transcript` with the real binary on a store written by the test: Markdown, JSON, unknown id; no network.
+import { writeFile } from 'node:fs/promises';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { makeWorkspace, runIrbot, type Workspace } from '../support/irbot.js';
+
+// Nothing listens here: the command must not need Slack or OpenAI, nor their variables.
+const unreachable = 'http://127.0.0.1:9/api/';
+
+/** An ended chat as a schema-1 store keeps it (src/store/port.ts), written out by hand; read, it is migrated. */
+const record = {
+  id: 'pivot-3f9a2c',
+  template: 'pivot',
+  name: 'Pivoting',
+  description: 'User was found pivoting from one host to another',
+  userId: 'U0HAROLD',
+  properties: { source_host: 'source.machine.org', destination_host: 'destination.machine.org' },
+  channelId: 'C0FEED',
+  ts: '1735812000.000100',
+  createdAt: '2025-01-02T10:00:00.000Z',
+  lastActivityAt: '2025-01-02T10:07:30.000Z',
+  personName: 'Harold',
+  chat: {
+    state: 'ended',
+    startedBy: { id: 'U0ANALYST', via: 'slack' },
+    startedAt: '2025-01-02T10:01:00.000Z',
+    endedBy: null,
+    endedAt: '2025-01-02T10:07:30.000Z',
+    outcome: 'answered',
+    aware: true,
+    nudges: 1,
+    personMessages: 2,
+    classifiedUpTo: 2,
+  },
+  transcript: [
+    { from: 'bot', text: 'Hi Harold, were you aware of the SSH pivot?', at: '2025-01-02T10:01:02.000Z' },
+    { from: 'person', text: 'who, me?', at: '2025-01-02T10:02:00.000Z' },
+    { from: 'bot', text: 'Just checking in again: were you aware of it?', at: '2025-01-02T10:02:05.000Z' },
+    { from: 'analyst', by: 'sam', text: 'It was from your laptop, at 09:55.', at: '2025-01-02T10:03:00.000Z' },
+    { from: 'person', text: 'yes, it was me\ndeploying the fix', at: '2025-01-02T10:07:00.000Z' },
+    { from: 'system', text: 'Summary: Harold was aware.', at: '2025-01-02T10:07:30.000Z' },
+  ],
+  outbox: [],
+  nextSeq: 9,
+};
+
+let ws: Workspace;
+
+beforeEach(async () => {
+  ws = await makeWorkspace({
+    slackApiUrl: unreachable,
+    env: { SLACK_BOT_TOKEN: '', SOCKET_APP_TOKEN: '', OPENAI_API_KEY: '' },
+  });
+  await writeFile(ws.dbPath, JSON.stringify({ version: 1, alerts: { [record.id]: record }, seenEvents: {} }));
+});
+
+describe('irbot transcript', () => {
+  it('prints the alert, who started it, every message with speaker and time, the verdict and the end', async () => {
+    const result = await runIrbot(['transcript', record.id], ws);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const md = result.stdout;
+    expect(md).toMatch(/^# pivot-3f9a2c: Pivoting\n/);
+    for (const fact of [
+      '- **Template:** pivot',
+      '- **Description:** User was found pivoting from one host to another',
+      '- **Person:** Harold (U0HAROLD)',
+      '- **Posted:** 2025-01-02 10:00:00 UTC in C0FEED (ts 1735812000.000100)',
+      '| source_host | source.machine.org |',
+      'Started 2025-01-02 10:01:00 UTC by U0ANALYST (Slack).',
+      '## Messages (6)',
+      '**2025-01-02 10:01:02 UTC — irbot → Harold**\n\n> Hi Harold, were you aware of the SSH pivot?',
+      '**2025-01-02 10:02:00 UTC — Harold → irbot**\n\n> who, me?',
+      '**2025-01-02 10:03:00 UTC — analyst sam → Harold**\n\n> It was from your laptop, at 09:55.',
+      '> yes, it was me\n> deploying the fix',
+      '**2025-01-02 10:07:30 UTC — system note**\n\n> Summary: Harold was aware.',
+      '- **State:** ended',
+      '- **Outcome:** answered',
+      '- **Aware:** yes',
+      '- **Nudges:** 1',
+      '- **Ended:** 2025-01-02 10:07:30 UTC by irbot',
+    ]) {
+      expect(md).toContain(fact);
+    }
+    // In order: alert, start, messages, verdict.
+    const order = ['# pivot', '## Chat', 'who, me?', 'deploying the fix', '## Verdict'].map((s) => md.indexOf(s));
+    expect(order).toEqual([...order].sort((a, b) => a - b));
+  });
+
+  it('prints the same record as JSON with --format json', async () => {
+    const result = await runIrbot(['transcript', record.id, '--format', 'json'], ws);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({
+      alert: {
+        id: record.id,
+        template: 'pivot',
+        name: 'Pivoting',
+        description: record.description,
+        properties: record.properties,
+        user_id: 'U0HAROLD',
+        person: 'Harold',
+        channel: 'C0FEED',
+        ts: record.ts,
+        created_at: record.createdAt,
+        last_activity_at: record.lastActivityAt,
+      },
+      started_by: { id: 'U0ANALYST', via: 'slack' },
+      started_at: record.chat.startedAt,
+      messages: record.transcript.map(({ at, from, by, text }) => ({ at, from, ...(by ? { by } : {}), text })),
+      verdict: { state: 'ended', outcome: 'answered', aware: true, nudges: 1, failure: null },
+      ended_by: null,
+      ended_at: record.chat.endedAt,
+    });
+  });
+
+  it('says how to find ids when the alert is unknown (exit 2, one line)', async () => {
+    const result = await runIrbot(['transcript', 'nope-000000'], ws);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(
+      /^irbot: No alert 'nope-000000' in .*db\.json: irbot status --all lists the alert ids\n$/,
+    );
+  });
+
+  it('rejects an unknown format', async () => {
+    const result = await runIrbot(['transcript', record.id, '--format', 'html'], ws);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+  });
+});

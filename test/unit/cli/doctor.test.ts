@@ -1,0 +1,67 @@
+// The doctor's pure parts: scopes, variables, verdict and lines; and the store check on real files.
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Chalk } from 'chalk';
+import { describe, expect, it } from 'vitest';
+import { readEnv } from '../../../src/config/env.js';
+import { checkStorePath, checkVariables, missingScopes, REQUIRED_SCOPES } from '../../../src/doctor/checks.js';
+import { fail, pass, renderChecks, reportOf, skip, verdict } from '../../../src/doctor/report.js';
+
+const plain = new Chalk({ level: 0 });
+
+describe('missingScopes', () => {
+  it('names the required scopes not granted, in the manifest order', () => {
+    expect(missingScopes([...REQUIRED_SCOPES])).toEqual([]);
+    expect(missingScopes(['chat:write', 'users:read', 'im:history', 'extra:scope'])).toEqual([
+      'channels:history',
+      'groups:history',
+      'im:write',
+      'im:read',
+    ]);
+  });
+});
+
+describe('checkVariables', () => {
+  it('lists every problem, naming variables but never their values', () => {
+    const env = readEnv({ SLACK_BOT_TOKEN: 'xapp-secret-1', OPENAI_API_KEY: 'sk-1' });
+    const check = checkVariables(env, '/srv/irbot');
+    expect(check.ok).toBe(false);
+    expect(check.detail).toContain("SLACK_BOT_TOKEN is not a bot token: it should start with 'xoxb-'");
+    expect(check.detail).toContain('Missing required environment variable: SOCKET_APP_TOKEN');
+    expect(check.detail).not.toContain('secret');
+    expect(check.fix).toBe('fix them in /srv/irbot/.env or the environment (irbot init writes one)');
+  });
+
+  it('passes with all three of the right kind', () => {
+    const env = readEnv({ SLACK_BOT_TOKEN: 'xoxb-1', SOCKET_APP_TOKEN: 'xapp-1', OPENAI_API_KEY: 'sk-1' });
+    expect(checkVariables(env, '/srv').ok).toBe(true);
+  });
+});
+
+describe('verdict and lines', () => {
+  it('counts failures and skips, and puts the fix on the failing line', () => {
+    const report = reportOf([pass('a', 'fine'), fail('b', 'broken', 'mend it'), skip('c', 'b')]);
+    expect(report.ok).toBe(false);
+    expect(verdict(report)).toBe('2 of 3 checks failed (1 skipped).');
+    expect(renderChecks(report, plain)).toBe('✓ a — fine\n✗ b — broken → mend it\n✗ c — skipped: needs b\n');
+    expect(verdict(reportOf([pass('a', 'fine')]))).toBe('All 1 checks passed.');
+  });
+});
+
+describe('checkStorePath', () => {
+  it('passes a missing store in a writable folder, and one missing folder level that irbot creates', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'irbot-doctor-'));
+    expect(await checkStorePath(join(dir, 'db.json'))).toMatchObject({ ok: true });
+    expect((await checkStorePath(join(dir, 'data', 'db.json'))).detail).toContain(`and ${join(dir, 'data')}`);
+  });
+
+  it('fails on a folder in place of the file, an empty file and a newer schema', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'irbot-doctor-'));
+    expect((await checkStorePath(dir)).detail).toContain('is a folder');
+    await writeFile(join(dir, 'db.json'), '');
+    expect((await checkStorePath(join(dir, 'db.json'))).detail).toContain('is empty');
+    await writeFile(join(dir, 'db.json'), JSON.stringify({ version: 99, alerts: {}, seenEvents: {} }));
+    expect((await checkStorePath(join(dir, 'db.json'))).detail).toContain('newer irbot');
+  });
+});

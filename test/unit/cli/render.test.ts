@@ -1,0 +1,361 @@
+// Tests of the terminal output: when to colour, the status table's rows and columns, and chat lines by speaker.
+import { Chalk } from 'chalk';
+import { describe, expect, it } from 'vitest';
+import { newChat } from '../../../src/chat/engine.js';
+import type { Chat } from '../../../src/chat/types.js';
+import { chalkFor, renderEntry, renderStatus, type StatusRow, statusRows } from '../../../src/cli/render.js';
+import type { AlertRecord, TranscriptEntry } from '../../../src/store/port.js';
+
+const ESC = '\u001b';
+const ANSI = new RegExp(`${ESC}\\[[0-9;]*m`, 'g');
+const plain = new Chalk({ level: 0 });
+const coloured = new Chalk({ level: 1 });
+
+const stripAnsi = (text: string): string => text.replace(ANSI, '');
+const escapesIn = (text: string): string[] => text.match(ANSI) ?? [];
+/** Control characters other than newline and tab: what a terminal would act on rather than print. */
+const controlCharsIn = (text: string): string[] =>
+  [...text].filter((c) => {
+    const code = c.codePointAt(0) ?? 0;
+    return c !== '\n' && c !== '\t' && (code < 0x20 || (code >= 0x7f && code <= 0x9f));
+  });
+
+function aChat(overrides: Partial<Chat> = {}): Chat {
+  return { ...newChat(), ...overrides };
+}
+
+function anEntry(overrides: Partial<TranscriptEntry> = {}): TranscriptEntry {
+  return {
+    from: 'bot',
+    text: 'Hi Harold, quick question about an alert.',
+    at: '2026-11-27T10:00:05.000Z',
+    ...overrides,
+  };
+}
+
+function anAlertRecord(overrides: Partial<AlertRecord> = {}): AlertRecord {
+  return {
+    id: 'pivot-3f9a2c',
+    template: 'pivot',
+    name: 'Pivoting',
+    description: 'User was found pivoting from one host to another',
+    userId: 'U0HAROLD',
+    properties: { source_host: 'source.machine.org' },
+    channelId: 'C0FEED',
+    ts: '1700000000.000100',
+    createdAt: '2026-11-27T09:00:00.000Z',
+    lastActivityAt: '2026-11-27T09:00:00.000Z',
+    chat: aChat(),
+    transcript: [],
+    outbox: [],
+    nextSeq: 1,
+    ...overrides,
+  };
+}
+
+const activeChat = (overrides: Partial<Chat> = {}): Chat =>
+  aChat({
+    state: 'active',
+    startedBy: { id: 'U0ANALYST', via: 'slack' },
+    startedAt: '2026-11-27T10:00:00.000Z',
+    ...overrides,
+  });
+
+describe('chalkFor', () => {
+  it('does not colour when NO_COLOR is set, even on a terminal', () => {
+    expect(chalkFor({ isTTY: true }, { NO_COLOR: '1' }).level).toBe(0);
+  });
+
+  it('does not colour when NO_COLOR is set, even with FORCE_COLOR', () => {
+    expect(chalkFor({ isTTY: true }, { NO_COLOR: '1', FORCE_COLOR: '1' }).level).toBe(0);
+  });
+
+  it('treats an empty NO_COLOR as unset (no-color.org)', () => {
+    expect(chalkFor({ isTTY: true }, { NO_COLOR: '' }).level).toBeGreaterThan(0);
+  });
+
+  it('colours on a terminal', () => {
+    expect(chalkFor({ isTTY: true }, {}).level).toBeGreaterThan(0);
+  });
+
+  it('does not colour when the stream is not a terminal', () => {
+    expect(chalkFor({ isTTY: false }, {}).level).toBe(0);
+    expect(chalkFor({}, {}).level).toBe(0);
+  });
+
+  it('colours a stream that is not a terminal when FORCE_COLOR asks for it', () => {
+    expect(chalkFor({ isTTY: false }, { FORCE_COLOR: '1' }).level).toBeGreaterThan(0);
+  });
+
+  it('does not colour a terminal when FORCE_COLOR is 0', () => {
+    expect(chalkFor({ isTTY: true }, { FORCE_COLOR: '0' }).level).toBe(0);
+  });
+});
+
+describe('renderEntry', () => {
+  const speakers: Array<[TranscriptEntry['from'], TranscriptEntry, string]> = [
+    ['bot', anEntry({ from: 'bot', text: 'hello' }), 'irbot'],
+    ['person', anEntry({ from: 'person', text: 'hello' }), 'Harold'],
+    ['analyst', anEntry({ from: 'analyst', text: 'hello', by: 'U0ANALYST' }), 'analyst U0ANALYST'],
+    ['system', anEntry({ from: 'system', text: 'hello' }), 'system'],
+  ];
+
+  it.each(speakers)('labels a %s line', (_, entry, label) => {
+    expect(renderEntry(entry, plain, 'Harold')).toBe(`10:00:05 ${label.padEnd(10)} hello`);
+  });
+
+  it('labels an analyst line without a name as just analyst', () => {
+    expect(renderEntry(anEntry({ from: 'analyst', text: 'hi' }), plain, 'Harold')).toBe('10:00:05 analyst    hi');
+  });
+
+  it.each(speakers)('writes no escape codes at all for a %s line without colour', (_, entry) => {
+    expect(renderEntry(entry, plain, 'Harold')).not.toContain(ESC);
+  });
+
+  it.each(speakers)('writes the same words for a %s line with colour', (_, entry) => {
+    expect(stripAnsi(renderEntry(entry, coloured, 'Harold'))).toBe(renderEntry(entry, plain, 'Harold'));
+  });
+
+  it('colours each speaker differently', () => {
+    const styles = speakers.map(([, entry]) => escapesIn(renderEntry(entry, coloured, 'Harold')).join(''));
+    for (const style of styles) expect(style).not.toBe('');
+    expect(new Set(styles).size).toBe(speakers.length);
+  });
+
+  it('sets system lines apart in italics', () => {
+    const system = renderEntry(anEntry({ from: 'system', text: 'chat ended' }), coloured, 'Harold');
+    const bot = renderEntry(anEntry({ from: 'bot', text: 'chat ended' }), coloured, 'Harold');
+    expect(system).toContain(coloured.italic('chat ended'));
+    expect(bot).not.toContain(coloured.italic('chat ended'));
+  });
+
+  it('indents the continuation lines of a multi-line text under its first line', () => {
+    const line = renderEntry(anEntry({ from: 'person', text: 'first\nsecond\nthird' }), plain, 'Harold');
+    const [first = '', ...rest] = line.split('\n');
+    const column = first.indexOf('first');
+    expect(column).toBe(20);
+    expect(rest).toEqual([`${' '.repeat(column)}second`, `${' '.repeat(column)}third`]);
+  });
+
+  it('never passes control characters from a person’s text through to the terminal', () => {
+    const text = `hi${ESC}]0;pwned\u0007${ESC}[2J\rspoofed\u009b31m`;
+    const line = renderEntry(anEntry({ from: 'person', text }), plain, 'Harold');
+    expect(controlCharsIn(line)).toEqual([]);
+    expect(line).toContain('hi');
+    expect(line).toContain('spoofed');
+  });
+});
+
+describe('statusRows', () => {
+  const alerts = [
+    anAlertRecord({ id: 'c-ended', createdAt: '2026-11-27T09:03:00.000Z', chat: activeChat({ state: 'ended' }) }),
+    anAlertRecord({ id: 'b-queued', createdAt: '2026-11-27T09:02:00.000Z', chat: activeChat({ state: 'queued' }) }),
+    anAlertRecord({ id: 'e-posted', createdAt: '2026-11-27T09:05:00.000Z' }),
+    anAlertRecord({ id: 'a-active', createdAt: '2026-11-27T09:04:00.000Z', chat: activeChat() }),
+    anAlertRecord({ id: 'd-dismissed', createdAt: '2026-11-27T09:01:00.000Z', chat: aChat({ state: 'dismissed' }) }),
+  ];
+
+  it('lists only open chats (active and queued) by default, oldest first', () => {
+    expect(statusRows(alerts, { all: false }).map((r) => r.id)).toEqual(['b-queued', 'a-active']);
+  });
+
+  it('lists every alert with all, oldest first', () => {
+    expect(statusRows(alerts, { all: true }).map((r) => r.id)).toEqual([
+      'd-dismissed',
+      'b-queued',
+      'c-ended',
+      'a-active',
+      'e-posted',
+    ]);
+  });
+
+  it('leaves the caller’s list in its order', () => {
+    const ids = alerts.map((a) => a.id);
+    statusRows(alerts, { all: true });
+    expect(alerts.map((a) => a.id)).toEqual(ids);
+  });
+
+  it('counts the messages of the bot, the person and analysts, not system lines', () => {
+    const transcript = [
+      anEntry({ from: 'bot' }),
+      anEntry({ from: 'system', text: 'LLM unavailable, sent the offline text' }),
+      anEntry({ from: 'person' }),
+      anEntry({ from: 'analyst', by: 'U0ANALYST' }),
+      anEntry({ from: 'system', text: 'chat ended' }),
+    ];
+    const [row] = statusRows([anAlertRecord({ chat: activeChat(), transcript })], { all: false });
+    expect(row?.messages).toBe(3);
+  });
+
+  it('maps an ended chat to its row', () => {
+    const record = anAlertRecord({
+      personName: 'Harold',
+      lastActivityAt: '2026-11-27T10:07:00.000Z',
+      chat: activeChat({
+        state: 'ended',
+        outcome: 'answered',
+        aware: false,
+        nudges: 1,
+        endedAt: '2026-11-27T10:07:00.000Z',
+      }),
+      transcript: [anEntry({ from: 'bot' }), anEntry({ from: 'person' })],
+    });
+    expect(statusRows([record], { all: true })).toEqual([
+      {
+        id: 'pivot-3f9a2c',
+        template: 'pivot',
+        name: 'Pivoting',
+        user_id: 'U0HAROLD',
+        person: 'Harold',
+        state: 'ended',
+        outcome: 'answered',
+        aware: false,
+        nudges: 1,
+        messages: 2,
+        created_at: '2026-11-27T09:00:00.000Z',
+        started_at: '2026-11-27T10:00:00.000Z',
+        ended_at: '2026-11-27T10:07:00.000Z',
+        last_activity_at: '2026-11-27T10:07:00.000Z',
+      },
+    ]);
+  });
+
+  it('maps what is not known yet to null', () => {
+    const [row] = statusRows([anAlertRecord()], { all: true });
+    expect(row).toMatchObject({
+      person: null,
+      outcome: null,
+      aware: null,
+      started_at: null,
+      ended_at: null,
+      nudges: 0,
+      messages: 0,
+    });
+  });
+
+  it('returns no rows for no alerts', () => {
+    expect(statusRows([], { all: true })).toEqual([]);
+  });
+});
+
+describe('renderStatus', () => {
+  function aRow(overrides: Partial<StatusRow> = {}): StatusRow {
+    return {
+      id: 'pivot-3f9a2c',
+      template: 'pivot',
+      name: 'Pivoting',
+      user_id: 'U0HAROLD',
+      person: 'Harold',
+      state: 'active',
+      outcome: null,
+      aware: null,
+      nudges: 0,
+      messages: 2,
+      created_at: '2026-11-27T09:00:00.000Z',
+      started_at: '2026-11-27T10:00:00.000Z',
+      ended_at: null,
+      last_activity_at: '2026-11-27T10:05:30.000Z',
+      ...overrides,
+    };
+  }
+
+  const HEADERS = ['ALERT', 'NAME', 'PERSON', 'STATE', 'STARTED', 'MSGS', 'NUDGES', 'LAST ACTIVITY'];
+
+  it('says there are no open chats, and how to see every alert', () => {
+    expect(renderStatus([], plain, { all: false })).toBe('No open chats. (irbot status --all shows every alert.)\n');
+  });
+
+  it('says there are no alerts yet with all, and how to post one', () => {
+    expect(renderStatus([], plain, { all: true })).toBe('No alerts yet. Post one with: irbot send-alert\n');
+  });
+
+  it('prints a header and one line per row', () => {
+    const text = renderStatus([aRow()], plain, { all: false });
+    expect(text.endsWith('\n')).toBe(true);
+    expect(text).toBe(
+      [
+        'ALERT         NAME      PERSON             STATE   STARTED           MSGS  NUDGES  LAST ACTIVITY',
+        'pivot-3f9a2c  Pivoting  Harold (U0HAROLD)  active  2026-11-27 10:00  2     0       2026-11-27 10:05',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('aligns every column under its header', () => {
+    const rows = [
+      aRow(),
+      aRow({
+        id: 'privesc-000001',
+        name: 'Privileged Escalation',
+        person: null,
+        user_id: 'W0MARIA',
+        state: 'ended',
+        outcome: 'no_answer',
+        nudges: 12,
+        messages: 103,
+        started_at: null,
+      }),
+      aRow({ id: 'x', name: 'X', state: 'queued', person: 'Bo' }),
+    ];
+    const [header = '', ...lines] = renderStatus(rows, plain, { all: true }).trimEnd().split('\n');
+    const starts = HEADERS.map((h) => header.indexOf(h));
+    expect(starts.every((start, i) => i === 0 || start > (starts[i - 1] ?? 0))).toBe(true);
+    for (const line of lines) {
+      for (const start of starts.slice(1)) {
+        expect(line[start - 1]).toBe(' ');
+        expect(line[start - 2]).toBe(' ');
+        expect(line[start]).not.toBe(' ');
+      }
+    }
+  });
+
+  it('prints no trailing spaces', () => {
+    const text = renderStatus([aRow({ name: 'A much longer alert name' }), aRow()], plain, { all: false });
+    for (const line of text.split('\n')) expect(line).toBe(line.trimEnd());
+  });
+
+  it.each<[string, Partial<StatusRow>, string]>([
+    ['an open chat by its state', { state: 'active' }, 'active'],
+    ['a waiting chat by its state', { state: 'queued' }, 'queued'],
+    ['an answered chat with awareness', { state: 'ended', outcome: 'answered', aware: true }, 'ended: answered, aware'],
+    [
+      'an answered chat without awareness',
+      { state: 'ended', outcome: 'answered', aware: false },
+      'ended: answered, not aware',
+    ],
+    ['an unanswered chat', { state: 'ended', outcome: 'no_answer', aware: null }, 'ended: no_answer'],
+    [
+      'a chat an analyst ended',
+      { state: 'ended', outcome: 'ended_by_analyst', aware: null },
+      'ended: ended_by_analyst',
+    ],
+  ])('shows %s', (_, overrides, state) => {
+    expect(renderStatus([aRow(overrides)], plain, { all: true })).toContain(`  ${state}  `);
+  });
+
+  it('shows the person by user id alone when the name is not known', () => {
+    const text = renderStatus([aRow({ person: null })], plain, { all: false });
+    expect(text).toContain('  U0HAROLD  ');
+    expect(text).not.toContain('(U0HAROLD)');
+  });
+
+  it('shows a dash for a chat not started yet', () => {
+    const [, line = ''] = renderStatus([aRow({ state: 'posted', started_at: null })], plain, { all: true }).split('\n');
+    expect(line.split(/ {2,}/)).toEqual([
+      'pivot-3f9a2c',
+      'Pivoting',
+      'Harold (U0HAROLD)',
+      'posted',
+      '-',
+      '2',
+      '0',
+      '2026-11-27 10:05',
+    ]);
+  });
+
+  it('writes the header in bold only with colour', () => {
+    const [header = ''] = renderStatus([aRow()], coloured, { all: false }).split('\n');
+    expect(header).toBe(coloured.bold(stripAnsi(header)));
+    expect(renderStatus([aRow()], plain, { all: false })).not.toContain(ESC);
+  });
+});

@@ -1,0 +1,47 @@
+// The transcript's data and Markdown for an alert whose chat never started.
+import { describe, expect, it } from 'vitest';
+import { renderTranscript, type TranscriptData } from '../../../src/cli/transcript.js';
+
+const waiting: TranscriptData = {
+  alert: {
+    id: 'privesc-0a0b0c',
+    template: 'privesc',
+    name: 'Privileged Escalation',
+    description: '',
+    properties: { note: 'a | b\nc' },
+    user_id: 'U0HAROLD',
+    person: null,
+    channel: 'C0FEED',
+    ts: null,
+    created_at: '2025-01-02T10:00:00.123Z',
+    last_activity_at: '2025-01-02T10:00:00.123Z',
+  },
+  started_by: null,
+  started_at: null,
+  messages: [],
+  verdict: {
+    state: 'failed',
+    outcome: null,
+    aware: null,
+    nudges: 0,
+    failure: 'channel_not_found (check feed_channel_id)',
+  },
+  ended_by: null,
+  ended_at: null,
+};
+
+describe('renderTranscript', () => {
+  it('says what has not happened yet, and why a failed chat stopped and keeps table cells on one line', () => {
+    const md = renderTranscript(waiting);
+    expect(md).toContain('- **Person:** U0HAROLD');
+    expect(md).toContain('- **Posted:** 2025-01-02 10:00:00 UTC in C0FEED (not accepted by Slack)');
+    expect(md).not.toContain('Description');
+    expect(md).toContain('| note | a \\| b c |');
+    expect(md).toContain('Never started.');
+    expect(md).toContain('## Messages (0)\n\nNone.');
+    expect(md).toContain('- **Outcome:** none yet');
+    expect(md).toContain('- **Aware:** unknown');
+    expect(md).toContain('- **Ended:** not yet');
+    expect(md).toContain('- **Failed:** channel_not_found (check feed_channel_id)');
+  });
+});
