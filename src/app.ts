@@ -74,10 +74,14 @@ export class App {
   }
 
   /** Records a new alert instance, posts it to the feed channel, and its details in its thread. */
-  async postAlert(template: AlertTemplate): Promise<AlertRecord> {
+  async postAlert(template: AlertTemplate, opts: { dedupeKey?: string } = {}): Promise<PostedAlert> {
     const { store, slack } = this.ports;
     const at = this.now();
-    const record = await store.transact((data) => {
+    const { dedupeKey } = opts;
+    const inserted = await store.transact((data) => {
+      // A source that retries (a SIEM webhook) names the alert: the second delivery gets the first alert back.
+      const earlier = dedupeKey && Object.values(data.alerts).find((a) => a.dedupeKey === dedupeKey);
+      if (earlier) return { record: earlier, duplicate: true };
       let id = `${template.id}-${this.ports.newId()}`;
       while (data.alerts[id]) id = `${template.id}-${this.ports.newId()}`;
       const created: AlertRecord = {
@@ -95,10 +99,13 @@ export class App {
         transcript: [],
         outbox: [],
         nextSeq: 1,
+        ...(dedupeKey ? { dedupeKey } : {}),
       };
       data.alerts[id] = created;
-      return created;
+      return { record: created, duplicate: false };
     });
+    if (inserted.duplicate) return { alert: inserted.record, duplicate: true };
+    const record = inserted.record;
     let posted: { channel: string; ts: string };
     try {
       posted = await slack.post({
@@ -120,7 +127,7 @@ export class App {
       return stored;
     });
     await slack.post({ channel: posted.channel, threadTs: posted.ts, text: detailsText(record) });
-    return saved;
+    return { alert: saved, duplicate: false };
   }
 
   /**
@@ -465,6 +472,12 @@ export class App {
     }
     return { name: record.name, description: record.description, properties: record.properties, personName };
   }
+}
+
+export interface PostedAlert {
+  alert: AlertRecord;
+  /** True when an alert with the same dedupe key was already recorded: nothing was posted again. */
+  duplicate: boolean;
 }
 
 export type Applied =

@@ -77,7 +77,7 @@ export function addSandboxCommand(program: Command, deps: Deps): void {
         serving = await serve(app, { appToken: slack.appToken, slackApiUrl: slack.apiUrl }, log);
         deps.stdout.write(`Local Slack workspace on ${slack.apiUrl} · offline writer · store ${store.path}\n\n`);
         slack.on('message', show);
-        const alert = await app.postAlert(template);
+        const { alert } = await app.postAlert(template);
         const ended = slack.waitForCall(
           (c) => c.method === 'chat.postMessage' && String(c.args.text).startsWith('Here is the summary'),
           24 * 60 * 60 * 1000,

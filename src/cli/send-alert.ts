@@ -14,7 +14,7 @@ export function addSendAlertCommand(program: Command, deps: Deps): void {
     .action(async (templateId: string | undefined, opts: { json?: boolean; config?: string }) => {
       const setup = await loadSetup(deps, opts.config, ['slackBotToken']);
       const template = pickAlert(await loadAlerts(setup.config.alertsPath), templateId, deps.random);
-      const alert = await buildApp(setup, deps).postAlert(template);
+      const { alert } = await buildApp(setup, deps).postAlert(template);
       deps.stdout.write(
         opts.json
           ? `${JSON.stringify({ id: alert.id, template: alert.template, user_id: alert.userId, channel: alert.channelId, ts: alert.ts })}\n`

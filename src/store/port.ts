@@ -37,6 +37,8 @@ export interface AlertRecord {
   ts: string | null;
   createdAt: string;
   lastActivityAt: string;
+  /** The key a retrying source (a SIEM webhook) gave this alert, so that a second delivery posts nothing. */
+  dedupeKey?: string;
   /** The person's Slack display name, looked up once. */
   personName?: string;
   chat: Chat;

@@ -17,7 +17,7 @@ const dm = (text: string, userId = 'U0HAROLD'): Inbound => ({
 
 async function started(overrides = {}) {
   const t = testApp(overrides);
-  const alert = await t.app.postAlert(PIVOT);
+  const { alert } = await t.app.postAlert(PIVOT);
   await t.app.request(alert.id, 'start', analyst);
   const dms = () => t.slack.calls.filter((c) => c.method === 'post' && c.channel === 'U0HAROLD');
   const thread = () => t.slack.calls.filter((c) => c.method === 'post' && c.threadTs === alert.ts);
@@ -83,7 +83,7 @@ describe('Slack trouble', () => {
     expect(t.logs.find((l) => l.includes('not_in_channel'))).toMatch(
       new RegExp(`alert ${t.alert.id}: PostInThread failed with not_in_channel \\(invite the bot`),
     );
-    const other = await t.app.postAlert({ ...PIVOT, userId: 'U0ALICE' });
+    const { alert: other } = await t.app.postAlert({ ...PIVOT, userId: 'U0ALICE' });
     await t.app.request(other.id, 'start', analyst);
     expect(t.store.data().alerts[other.id]?.chat.state).toBe('active');
   });
@@ -129,5 +129,18 @@ describe('acknowledging', () => {
       );
     });
     expect(order).toEqual(['ack with 2 lines, 0 relayed']);
+  });
+});
+
+describe('posting alerts', () => {
+  it('posts an alert once per dedupe key, however often the source retries', async () => {
+    const t = testApp();
+    const first = await t.app.postAlert(PIVOT, { dedupeKey: 'siem-42' });
+    const again = await t.app.postAlert(PIVOT, { dedupeKey: 'siem-42' });
+    const other = await t.app.postAlert(PIVOT, { dedupeKey: 'siem-43' });
+    expect(first.duplicate).toBe(false);
+    expect(again).toEqual({ alert: first.alert, duplicate: true });
+    expect(other.alert.id).not.toBe(first.alert.id);
+    expect(t.slack.calls.filter((c) => c.method === 'post' && !c.threadTs)).toHaveLength(2);
   });
 });
