@@ -19,6 +19,8 @@ export interface Ports {
   clock: () => Date;
   newId: () => string;
   log: Log;
+  /** Runs `fn` after `ms` (a retry that is due); default: an unref'd timer, so it never keeps a process alive. */
+  schedule?: (ms: number, fn: () => void) => void;
 }
 
 export interface AppOptions {
@@ -37,7 +39,7 @@ interface Completion {
   /** Effects that must run next, before anything queued after this one. */
   next?: Effect[];
   events?: ChatEvent[];
-  transcript?: TranscriptEntry;
+  transcript?: TranscriptEntry[];
   personName?: string;
   /** Set when the effect failed for now: it stays queued until then. */
   retryAt?: string;
@@ -51,14 +53,24 @@ const SEEN_EVENTS_TTL_MS = 24 * 60 * 60 * 1000;
 const MAX_ATTEMPTS = 12;
 const MAX_BACKOFF_MS = 5 * 60 * 1000;
 
+/** Longest text of thread posts coalesced into one message (Slack truncates messages past 40,000). */
+const MAX_COALESCED_CHARS = 12_000;
+
 export type Ack = () => Promise<void>;
+
+/** How to perform a post: under which key, and whether it is known to have landed already. */
+interface PostPlan {
+  key: string;
+  posted: boolean;
+}
 const noAck: Ack = async () => undefined;
 
 export const NOT_ALLOWED =
   'Sorry, only the responders listed in irbot’s config.toml can use these buttons. Nothing was changed.';
 
 export class App {
-  private readonly draining = new Map<string, Promise<void>>();
+  /** Lanes being drained by this process: asking again while one runs makes it look once more. */
+  private readonly draining = new Map<string, { done: Promise<void>; again: boolean }>();
 
   constructor(
     private readonly ports: Ports,
@@ -67,6 +79,11 @@ export class App {
 
   private now(): string {
     return this.ports.clock().toISOString();
+  }
+
+  private schedule(ms: number, fn: () => void): void {
+    if (this.ports.schedule) this.ports.schedule(ms, fn);
+    else setTimeout(fn, Math.max(0, ms)).unref();
   }
 
   private get rules(): Rules {
@@ -235,7 +252,7 @@ export class App {
 
   /** Resolves when no effect is being performed by this process. */
   async idle(): Promise<void> {
-    while (this.draining.size > 0) await Promise.allSettled([...this.draining.values()]);
+    while (this.draining.size > 0) await Promise.allSettled([...this.draining.values()].map((d) => d.done));
   }
 
   /**
@@ -273,41 +290,114 @@ export class App {
     return result;
   }
 
-  /** Runs the alert's outbox; calls for the same alert queue behind each other in this process. */
-  private drain(alertId: string): Promise<void> {
-    const previous = this.draining.get(alertId) ?? Promise.resolve();
-    const next = previous.then(() => this.drainLoop(alertId));
-    this.draining.set(alertId, next);
-    void next.finally(() => {
-      if (this.draining.get(alertId) === next) this.draining.delete(alertId);
-    });
-    return next;
+  /** Runs every lane of the alert's outbox. */
+  private drain(alertId: string, lanes: readonly Lane[] = LANES): Promise<void> {
+    return Promise.all(lanes.map((lane) => this.drainLane(alertId, lane))).then(() => undefined);
   }
 
-  private async drainLoop(alertId: string): Promise<void> {
+  /** One loop per lane and alert in this process; a call while it runs makes it look once more when done. */
+  private drainLane(alertId: string, lane: Lane): Promise<void> {
+    const key = `${alertId}/${lane}`;
+    const running = this.draining.get(key);
+    if (running) {
+      running.again = true;
+      return running.done;
+    }
+    const entry = { done: Promise.resolve(), again: true };
+    entry.done = (async () => {
+      try {
+        while (entry.again) {
+          entry.again = false;
+          await this.runLane(alertId, lane);
+        }
+      } finally {
+        this.draining.delete(key);
+      }
+    })();
+    this.draining.set(key, entry);
+    return entry.done;
+  }
+
+  private async runLane(alertId: string, lane: Lane): Promise<void> {
     const { store } = this.ports;
     for (;;) {
-      const claimed = await store.transact((data) => {
-        const record = data.alerts[alertId];
-        const head = record?.outbox[0];
-        if (!record || !head) return null;
-        // Another live process is performing it and will carry on with the rest of this outbox.
-        if (head.claim && head.claim.pid !== process.pid && isAlive(head.claim.pid)) return null;
-        if (head.retryAt && head.retryAt > this.now()) return null; // the periodic recovery comes back for it
-        head.claim = { pid: process.pid, at: this.now() };
-        return { record: structuredClone(record), item: structuredClone(head) };
-      });
+      const claimed = await store.transact((data) => this.claim(data, alertId, lane));
       if (!claimed) return;
+      const [head] = claimed.items;
+      if (!head) return;
       let completion: Completion;
       try {
-        completion = await this.perform(claimed.record, claimed.item.effect);
+        const post = await this.postPlan(claimed.record, head, claimed.recovered);
+        completion =
+          lane === 'thread'
+            ? await this.postInThread(claimed.record, claimed.items, post)
+            : await this.perform(claimed.record, head.effect, post);
       } catch (err) {
-        completion = this.failed(claimed.record, claimed.item, err);
+        completion = this.failed(claimed.record, head, err);
       }
-      const woken = await store.transact((data) => this.complete(data, alertId, claimed.item, completion));
-      if (woken) await this.drain(woken);
-      if (completion.retryAt) return;
+      const woken = await store.transact((data) => this.complete(data, alertId, claimed.items, completion));
+      for (const { id, lanes } of woken)
+        if (id !== alertId || lanes.some((l) => l !== lane)) void this.drain(id, lanes);
+      if (completion.retryAt) {
+        this.schedule(
+          Date.parse(completion.retryAt) - this.ports.clock().getTime(),
+          () => void this.drainLane(alertId, lane),
+        );
+        return;
+      }
     }
+  }
+
+  /**
+   * Takes the head of a lane for this process. Thread posts that backed up behind it are taken too and go out
+   * as one message; later alert updates are covered by this one, which renders the state as of now.
+   */
+  private claim(
+    data: StoreData,
+    alertId: string,
+    lane: Lane,
+  ): { record: AlertRecord; items: OutboxItem[]; recovered: boolean } | null {
+    const record = data.alerts[alertId];
+    if (!record) return null;
+    const queued = record.outbox.filter((item) => laneOf(item.effect) === lane);
+    const head = queued[0];
+    if (!head) return null;
+    // Another live process is performing it and will carry on with the rest of this lane.
+    if (head.claim && head.claim.pid !== process.pid && isAlive(head.claim.pid)) return null;
+    if (head.retryAt && head.retryAt > this.now()) return null; // a timer or the periodic sweep comes back
+    const items = [head];
+    let size = head.effect.type === 'PostInThread' ? head.effect.text.length : 0;
+    for (const next of queued.slice(1)) {
+      if (next.claim || next.retryAt || next.effect.type !== head.effect.type) break;
+      if (next.effect.type === 'PostInThread') {
+        size += next.effect.text.length;
+        if (size > MAX_COALESCED_CHARS) break;
+      }
+      if (lane === 'person') break;
+      items.push(next);
+    }
+    // A claim left by a process that died: its post may have landed before the crash.
+    const recovered = head.claim !== undefined && head.claim.pid !== process.pid;
+    const claim = { pid: process.pid, at: this.now() };
+    for (const item of items) item.claim = claim;
+    return { record: structuredClone(record), items: structuredClone(items), recovered };
+  }
+
+  /**
+   * Every post carries a key (alert and outbox seq) in its metadata. Taking over from a dead process, irbot
+   * first asks Slack whether that post landed, so a crash between posting and recording it never doubles it.
+   */
+  private async postPlan(record: AlertRecord, head: OutboxItem, recovered: boolean): Promise<PostPlan> {
+    const key = `${record.id}:${head.seq}`;
+    const { effect } = head;
+    if (!recovered || (effect.type !== 'SendDm' && effect.type !== 'PostInThread')) return { key, posted: false };
+    const where =
+      effect.type === 'SendDm'
+        ? { channel: record.userId }
+        : { channel: record.channelId, ...(record.ts ? { threadTs: record.ts } : {}) };
+    const posted = await this.ports.slack.wasPosted({ ...where, key });
+    if (posted) this.ports.log(`alert ${record.id}: ${effect.type} had landed before a crash, not sent again`);
+    return { key, posted };
   }
 
   /** Turns an error into what happens next: a retry later, the effect given up, or the chat failed. */
@@ -328,45 +418,85 @@ export class App {
     return {};
   }
 
-  /** Marks an effect done and applies what it produced; returns another alert to drain, if one was dequeued. */
-  private complete(data: StoreData, alertId: string, item: OutboxItem, completion: Completion): string | undefined {
+  /**
+   * Marks claimed effects done and applies what they produced, in the transaction that records it. Returns the
+   * alerts and lanes that got new work (this alert's, or the person's next chat when one was dequeued).
+   */
+  private complete(
+    data: StoreData,
+    alertId: string,
+    items: OutboxItem[],
+    completion: Completion,
+  ): { id: string; lanes: Lane[] }[] {
     const record = data.alerts[alertId];
-    if (!record) return undefined;
-    const index = record.outbox.findIndex((queued) => queued.seq === item.seq);
-    if (index < 0) return undefined;
-    const queued = record.outbox[index];
-    if (completion.retryAt && queued) {
-      // Stays at the head, in order, for the periodic recovery to try again.
-      queued.claim = undefined;
-      queued.retryAt = completion.retryAt;
-      queued.attempts = completion.attempts;
-      return undefined;
+    const [head] = items;
+    if (!record || !head) return [];
+    const index = record.outbox.findIndex((queued) => queued.seq === head.seq);
+    if (index < 0) return [];
+    const seqs = new Set(items.map((item) => item.seq));
+    if (completion.retryAt) {
+      // Stays where it is, in order, for a timer or the periodic sweep to try again.
+      for (const queued of record.outbox) {
+        if (!seqs.has(queued.seq)) continue;
+        queued.claim = undefined;
+        if (queued.seq === head.seq) {
+          queued.retryAt = completion.retryAt;
+          queued.attempts = completion.attempts;
+        }
+      }
+      return [];
     }
-    record.outbox.splice(index, 1);
-    record.outbox.splice(index, 0, ...toItems(record, completion.next ?? []));
-    if (completion.transcript) record.transcript.push(completion.transcript);
+    const next = toItems(record, completion.next ?? []);
+    record.outbox = record.outbox.filter((queued) => !seqs.has(queued.seq));
+    record.outbox.splice(Math.min(index, record.outbox.length), 0, ...next);
+    record.transcript.push(...(completion.transcript ?? []));
     if (completion.personName) record.personName = completion.personName;
+    const added: Effect[] = next.map((item) => item.effect);
     for (const event of completion.events ?? []) {
       const result = step(record.chat, event, this.rules);
       // A failed chat sends nothing more: what was queued for it would fail the same way.
       if (event.type === 'Failed') record.outbox = [];
       record.chat = result.chat;
       enqueue(record, result.effects);
+      added.push(...result.effects);
     }
     record.lastActivityAt = this.now();
-    if (item.effect.type !== 'StartNext') return undefined;
+    const woken = [{ id: alertId, lanes: lanesOf(added) }];
+    if (head.effect.type !== 'StartNext') return woken;
     // The person's next chat, oldest first, starts now that this one has ended.
-    const next = Object.values(data.alerts)
+    const queuedNext = Object.values(data.alerts)
       .filter((a) => a.userId === record.userId && a.chat.state === 'queued')
       .sort((a, b) => (a.chat.startedAt ?? '').localeCompare(b.chat.startedAt ?? ''))[0];
-    if (!next) return undefined;
-    const result = step(next.chat, { type: 'Dequeued', at: this.now() }, this.rules);
-    next.chat = result.chat;
-    enqueue(next, result.effects);
-    return next.id;
+    if (!queuedNext) return woken;
+    const result = step(queuedNext.chat, { type: 'Dequeued', at: this.now() }, this.rules);
+    queuedNext.chat = result.chat;
+    enqueue(queuedNext, result.effects);
+    return [...woken, { id: queuedNext.id, lanes: lanesOf(result.effects) }];
   }
 
-  private async perform(record: AlertRecord, effect: Effect): Promise<Completion> {
+  /** Thread posts that backed up go out as one message, in order; summaries and notes join the transcript. */
+  private async postInThread(record: AlertRecord, items: OutboxItem[], plan: PostPlan): Promise<Completion> {
+    const posts = items.flatMap((item) => (item.effect.type === 'PostInThread' ? [item.effect] : []));
+    if (!record.ts || posts.length === 0) return {};
+    if (!plan.posted) {
+      await this.ports.slack.post({
+        channel: record.channelId,
+        threadTs: record.ts,
+        text: posts.map((post) => this.threadText(post.kind, post.text, record)).join('\n\n'),
+        key: plan.key,
+      });
+    }
+    const at = this.now();
+    // Summaries and notes go into the transcript too: it is the case file, and what `irbot chat` shows.
+    const transcript = posts.flatMap((post): TranscriptEntry[] => {
+      if (post.kind === 'summary') return [{ from: 'system', text: `Summary: ${post.text}`, at }];
+      if (post.kind === 'note') return [{ from: 'system', text: post.text, at }];
+      return [];
+    });
+    return { transcript };
+  }
+
+  private async perform(record: AlertRecord, effect: Effect, plan: PostPlan): Promise<Completion> {
     const { slack, llm } = this.ports;
     switch (effect.type) {
       case 'UpdateAlert':
@@ -393,24 +523,16 @@ export class App {
       }
       case 'SendDm': {
         const text = effect.from === 'analyst' ? `*Message from the security team:* ${effect.text}` : effect.text;
-        await slack.post({ channel: record.userId, text: escapeText(text) });
+        if (!plan.posted) await slack.post({ channel: record.userId, text: escapeText(text), key: plan.key });
         return {
-          transcript: { from: effect.from, text: effect.text, at: this.now(), ...(effect.by ? { by: effect.by } : {}) },
+          transcript: [
+            { from: effect.from, text: effect.text, at: this.now(), ...(effect.by ? { by: effect.by } : {}) },
+          ],
           next: [{ type: 'PostInThread', kind: 'sent', text: effect.text }],
         };
       }
-      case 'PostInThread': {
-        if (!record.ts) return {};
-        await slack.post({
-          channel: record.channelId,
-          threadTs: record.ts,
-          text: this.threadText(effect.kind, effect.text, record),
-        });
-        // Summaries and notes go into the transcript too: it is the case file, and what `irbot chat` shows.
-        const shown = effect.kind === 'summary' ? `Summary: ${effect.text}` : effect.text;
-        const isRecord = effect.kind === 'summary' || effect.kind === 'note';
-        return isRecord ? { transcript: { from: 'system', text: shown, at: this.now() } } : {};
-      }
+      case 'PostInThread':
+        return this.postInThread(record, [{ seq: 0, effect }], plan);
       case 'Classify': {
         const facts = await this.facts(record);
         const verdict = await llm.classify(facts, linesOf(record.transcript));
@@ -433,7 +555,11 @@ export class App {
           aware: record.chat.aware,
         });
         return {
-          next: [{ type: 'PostInThread', kind: 'summary', text: written.text }, ...fallbackNote(written, 'summary')],
+          next: [
+            { type: 'PostInThread', kind: 'summary', text: written.text },
+            ...fallbackNote(written, 'summary'),
+            ...(effect.escalate ? [{ type: 'PostInThread', kind: 'escalation', text: '' } as const] : []),
+          ],
         };
       }
       case 'StartNext':
@@ -490,6 +616,23 @@ function describeOutcome(outcome: Applied): string {
   if (outcome.kind === 'no_alert') return 'no open chat or alert for it, ignored';
   if (outcome.effects === 0) return `alert ${outcome.alertId} is ${outcome.before}, nothing to do`;
   return `alert ${outcome.alertId} ${outcome.before} → ${outcome.after}`;
+}
+
+/**
+ * The outbox of an alert runs in three independent lanes, each in order: what the person gets (and the LLM work
+ * behind it), the thread posts, and the alert message updates. The person never waits on the feed channel.
+ */
+export type Lane = 'person' | 'thread' | 'alert';
+const LANES: readonly Lane[] = ['person', 'thread', 'alert'];
+
+export function laneOf(effect: Effect): Lane {
+  if (effect.type === 'PostInThread') return 'thread';
+  if (effect.type === 'UpdateAlert') return 'alert';
+  return 'person';
+}
+
+function lanesOf(effects: Effect[]): Lane[] {
+  return LANES.filter((lane) => effects.some((effect) => laneOf(effect) === lane));
 }
 
 function enqueue(record: AlertRecord, effects: Effect[]): void {

@@ -142,8 +142,7 @@ function end(chat: Chat, outcome: Outcome, by: Actor | null, at: string): Chat {
 function closing(escalate: boolean): Effect[] {
   return [
     { type: 'SendDm', text: THANKS, from: 'bot' },
-    { type: 'Summarise' },
-    ...(escalate ? [{ type: 'PostInThread', kind: 'escalation', text: '' } as const] : []),
+    escalate ? { type: 'Summarise', escalate: true } : { type: 'Summarise' },
     { type: 'UpdateAlert' },
     { type: 'StartNext' },
   ];

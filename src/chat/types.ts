@@ -49,7 +49,8 @@ export type Effect =
   | { type: 'SendDm'; text: string; from: 'bot' | 'analyst'; by?: string }
   | { type: 'PostInThread'; kind: ThreadPost; text: string }
   | { type: 'Classify'; upTo: number }
-  | { type: 'Summarise' }
+  /** Summary with the verdict in the thread; `escalate` adds a ping of the responders after it. */
+  | { type: 'Summarise'; escalate?: boolean }
   | { type: 'StartNext' };
 
 /** What a thread post relays; the shell turns each into its wording (`Received message from <@U>:` …). */

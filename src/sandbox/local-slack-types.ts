@@ -30,6 +30,8 @@ export interface StoredMessage {
   edited?: { user: string; ts: string };
   reply_count?: number;
   latest_reply?: string;
+  /** Message metadata as posted; returned by history and replies only with include_all_metadata, as Slack does. */
+  metadata?: { event_type: string; event_payload: Record<string, unknown> };
 }
 
 /** What the sandbox UI hears about: a message posted or updated, or an ephemeral one shown to `visibleTo`. */

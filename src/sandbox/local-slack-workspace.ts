@@ -190,6 +190,7 @@ export class Workspace {
       text,
       ...(blocks !== undefined && { blocks }),
       ...(threadTs !== undefined && { thread_ts: threadTs }),
+      ...metadataOf(args.metadata),
       ...this.botAuthor(),
     });
     if (channel.isIm) this.hooks.imEvent(this.imEventOf(channel, message));
@@ -384,11 +385,22 @@ function failure(error: string): ApiReply {
   return { status: 200, body: { ok: false, error }, headers: {} };
 }
 
+/** Slack keeps metadata that has an event_type and an object payload. */
+function metadataOf(value: unknown): { metadata?: StoredMessage['metadata'] } {
+  if (typeof value !== 'object' || value === null) return {};
+  const { event_type: type, event_payload: payload } = value as Record<string, unknown>;
+  if (typeof type !== 'string' || typeof payload !== 'object' || payload === null) return {};
+  return { metadata: { event_type: type, event_payload: payload as Record<string, unknown> } };
+}
+
 /** Cursor pagination as Slack does it; the cursor is an opaque offset here. */
 function page(messages: StoredMessage[], args: Args): Args {
   const limit = Math.min(Math.max(Number(args.limit ?? 100) || 100, 1), 1000);
   const offset = typeof args.cursor === 'string' && args.cursor !== '' ? Number.parseInt(args.cursor, 10) || 0 : 0;
-  const slice = messages.slice(offset, offset + limit);
+  const withMetadata = args.include_all_metadata === true || args.include_all_metadata === 'true';
+  const slice = messages
+    .slice(offset, offset + limit)
+    .map(({ metadata, ...message }) => (withMetadata && metadata ? { ...message, metadata } : message));
   const hasMore = offset + limit < messages.length;
   return {
     messages: structuredClone(slice),

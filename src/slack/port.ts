@@ -9,8 +9,19 @@ export interface PostedMessage {
 }
 
 export interface SlackPort {
-  /** chat.postMessage; `channel` may be a user ID, which Slack turns into the DM with the bot. */
-  post(args: { channel: string; text: string; threadTs?: string; blocks?: Block[] }): Promise<PostedMessage>;
+  /**
+   * chat.postMessage; `channel` may be a user ID, which Slack turns into the DM with the bot. `key` travels in
+   * the message's metadata, so that `wasPosted` can tell after a crash whether the post landed.
+   */
+  post(args: {
+    channel: string;
+    text: string;
+    threadTs?: string;
+    blocks?: Block[];
+    key?: string;
+  }): Promise<PostedMessage>;
+  /** Whether a message posted with `key` is in the thread (or, for a user ID, among the latest DMs). */
+  wasPosted(args: { channel: string; threadTs?: string; key: string }): Promise<boolean>;
   /** chat.update of a message the bot posted. */
   update(args: { channel: string; ts: string; text: string; blocks: Block[] }): Promise<void>;
   /** chat.postEphemeral: a line only `user` sees. */

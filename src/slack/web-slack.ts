@@ -13,20 +13,49 @@ export function createWebClient(token: string, slackApiUrl: string, log: Log): W
   });
 }
 
+/** The metadata event type irbot marks its posts with. */
+const METADATA_TYPE = 'irbot_post';
+
 export function createSlackPort(client: WebClient): SlackPort {
   const names = new Map<string, string>();
   return {
-    async post({ channel, text, threadTs, blocks }) {
+    async post({ channel, text, threadTs, blocks, key }) {
       const res = await client.chat.postMessage({
         channel,
         text,
         ...(threadTs ? { thread_ts: threadTs } : {}),
         ...(blocks ? { blocks: blocks as unknown as KnownBlock[] } : {}),
+        ...(key ? { metadata: { event_type: METADATA_TYPE, event_payload: { key } } } : {}),
         unfurl_links: false,
         unfurl_media: false,
       });
       if (!res.channel || !res.ts) throw new Error('chat.postMessage answered without channel or ts');
       return { channel: res.channel, ts: res.ts };
+    },
+    async wasPosted({ channel, threadTs, key }) {
+      const matches = (messages: { metadata?: { event_type?: string; event_payload?: unknown } }[] = []) =>
+        messages.some(
+          (m) =>
+            m.metadata?.event_type === METADATA_TYPE && (m.metadata.event_payload as { key?: unknown })?.key === key,
+        );
+      if (threadTs) {
+        // Only after a crash: page through the thread, it is rarely long.
+        for await (const page of client.paginate('conversations.replies', {
+          channel,
+          ts: threadTs,
+          include_all_metadata: true,
+          limit: 200,
+        })) {
+          if (matches((page as { messages?: never[] }).messages)) return true;
+        }
+        return false;
+      }
+      const im = channel.startsWith('U') || channel.startsWith('W');
+      const dm = im ? (await client.conversations.open({ users: channel })).channel?.id : channel;
+      if (!dm) return false;
+      // The post in question was the bot's latest few in this DM.
+      const res = await client.conversations.history({ channel: dm, limit: 20, include_all_metadata: true });
+      return matches(res.messages as never);
     },
     async update({ channel, ts, text, blocks }) {
       await client.chat.update({ channel, ts, text, blocks: blocks as unknown as KnownBlock[] });

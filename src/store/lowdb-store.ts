@@ -1,7 +1,7 @@
 // The embedded store: one JSON file through lowdb, every change under an inter-process lock, written atomically.
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { copyFile, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { copyFile, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { type Adapter, Low } from 'lowdb';
 import lockfile from 'proper-lockfile';
@@ -66,8 +66,18 @@ export function checkStore(path: string, text: string): StoreData {
   return data as StoreData;
 }
 
+interface Pending {
+  change: (data: StoreData) => unknown;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
 export function openLowdbStore(path: string): Store {
   const db = new Low<StoreData>(new AtomicJsonFile(path), emptyStore());
+  /** The data as this process last wrote or read it, with the file's identity then: re-read only if it changed. */
+  let cache: { stamp: string; data: StoreData } | null = null;
+  let queue: Pending[] = [];
+  let running = false;
 
   /** The data as on disk, possibly of an older schema. */
   const readRaw = async (): Promise<StoreData> => {
@@ -82,33 +92,104 @@ export function openLowdbStore(path: string): Store {
     return data;
   };
 
+  /** Every write renames a new file into place, so inode, size and mtime together say whether it changed. */
+  const stampOf = async (): Promise<string> => {
+    try {
+      const st = await stat(path, { bigint: true });
+      return `${st.ino}:${st.size}:${st.mtimeNs}`;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'none';
+      throw err;
+    }
+  };
+
+  /** Under the lock: the current data, from memory when no other process wrote since, migrated if old. */
+  const load = async (): Promise<StoreData> => {
+    const stamp = await stampOf();
+    if (cache && cache.stamp === stamp) return cache.data;
+    cache = null;
+    const data = await readRaw();
+    if (data.version < STORE_VERSION) {
+      // Keep the old file as it was, once, before the first write in the new schema.
+      await copyFile(path, `${path}.v${data.version}.bak`, constants.COPYFILE_EXCL).catch((err) => {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      });
+      migrate(data, STORE_VERSION);
+    }
+    return data;
+  };
+
+  /**
+   * Group commit: the changes queued while the previous write was under way are applied together under one
+   * lock and written once. If one of them throws, the batch is redone one change at a time, so that the others
+   * still land and the failing one changes nothing.
+   */
+  const runQueue = async (): Promise<void> => {
+    running = true;
+    try {
+      while (queue.length > 0) {
+        const batch = queue;
+        queue = [];
+        await mkdir(dirname(path), { recursive: true });
+        // realpath: false lets the lock exist before the store file does; stale locks of crashed processes expire.
+        const release = await lockfile
+          .lock(path, {
+            realpath: false,
+            stale: 10_000,
+            retries: { retries: 1000, factor: 1.2, minTimeout: 2, maxTimeout: 50 },
+          })
+          .catch((err) => {
+            for (const p of batch) p.reject(err);
+            return null;
+          });
+        if (!release) continue;
+        try {
+          await commit(batch);
+        } finally {
+          await release();
+        }
+      }
+    } finally {
+      running = false;
+    }
+  };
+
+  const commit = async (batch: Pending[]): Promise<void> => {
+    let data: StoreData;
+    try {
+      data = await load();
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    const results: unknown[] = [];
+    try {
+      for (const p of batch) results.push(p.change(data));
+    } catch (err) {
+      cache = null; // the data holds part of a failed change: it is dropped and read again from the file
+      if (batch.length === 1) batch[0]?.reject(err);
+      else for (const p of batch) await commit([p]);
+      return;
+    }
+    try {
+      db.data = data;
+      await db.write();
+      cache = { stamp: await stampOf(), data };
+      batch.forEach((p, i) => p.resolve(results[i]));
+    } catch (err) {
+      cache = null;
+      for (const p of batch) p.reject(err);
+    }
+  };
+
   return {
     path,
     read,
-    async transact<T>(change: (data: StoreData) => T): Promise<T> {
-      await mkdir(dirname(path), { recursive: true });
-      // realpath: false lets the lock exist before the store file does; stale locks of crashed processes expire.
-      const release = await lockfile.lock(path, {
-        realpath: false,
-        stale: 10_000,
-        retries: { retries: 1000, factor: 1.2, minTimeout: 2, maxTimeout: 50 },
+    transact<T>(change: (data: StoreData) => T): Promise<T> {
+      return new Promise<T>((resolve, reject) => {
+        queue.push({ change, resolve: resolve as (value: unknown) => void, reject });
+        if (!running) void runQueue();
       });
-      try {
-        const data = structuredClone(await readRaw());
-        if (data.version < STORE_VERSION) {
-          // Keep the old file as it was, once, before the first write in the new schema.
-          await copyFile(path, `${path}.v${data.version}.bak`, constants.COPYFILE_EXCL).catch((err) => {
-            if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-          });
-          migrate(data, STORE_VERSION);
-        }
-        const result = change(data);
-        db.data = data;
-        await db.write();
-        return result;
-      } finally {
-        await release();
-      }
     },
   };
 }

@@ -1,8 +1,9 @@
 // `irbot chat`: the terminal view, typed lines, /end, Ctrl-C detach and resume, and running beside `irbot listen`.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LocalSlack, type RecordedCall } from '../../src/sandbox/local-slack.js';
+import { LocalSlack } from '../../src/sandbox/local-slack.js';
 import { type FakeOpenAi, startFakeOpenAi } from '../support/fake-openai.js';
 import { makeWorkspace, type Running, runIrbot, startIrbot, type Workspace } from '../support/irbot.js';
+import { isPost, perRelay, textOf as text } from '../support/relays.js';
 
 let slack: LocalSlack;
 let openai: FakeOpenAi;
@@ -21,9 +22,6 @@ afterEach(async () => {
   await openai.close();
 });
 
-const text = (c: RecordedCall) => String(c.args.text ?? '');
-const isPost = (channel: string, pattern: RegExp) => (c: RecordedCall) =>
-  c.method === 'chat.postMessage' && c.args.channel === channel && pattern.test(text(c));
 const greetings = () => slack.callsTo('chat.postMessage').filter(isPost('U0HAROLD', /quick question/));
 
 async function sendAlert(): Promise<string> {
@@ -103,8 +101,10 @@ describe('irbot chat', () => {
     const result = await chat.exited;
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('chat ended: answered, not aware');
-    expect(slack.callsTo('chat.postMessage').filter(isPost('C0FEED', /^Received message/))).toHaveLength(2);
-    expect(slack.callsTo('chat.postMessage').filter(isPost('C0FEED', /^Here is the summary/))).toHaveLength(1);
+    expect(perRelay(slack.callsTo('chat.postMessage')).filter(isPost('C0FEED', /^Received message/))).toHaveLength(2);
+    expect(perRelay(slack.callsTo('chat.postMessage')).filter(isPost('C0FEED', /^Here is the summary/))).toHaveLength(
+      1,
+    );
     expect(greetings()).toHaveLength(1);
   });
 });

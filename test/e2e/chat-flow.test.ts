@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalSlack, type RecordedCall } from '../../src/sandbox/local-slack.js';
 import { type ChatBody, type FakeOpenAi, startFakeOpenAi } from '../support/fake-openai.js';
 import { makeWorkspace, type Running, runIrbot, startIrbot, type Workspace } from '../support/irbot.js';
+import { isPost, perRelay, textOf as text } from '../support/relays.js';
 
 let slack: LocalSlack;
 let openai: FakeOpenAi;
@@ -21,11 +22,8 @@ afterEach(async () => {
   await openai.close();
 });
 
-const text = (c: RecordedCall) => String(c.args.text ?? '');
-const isPost = (channel: string, pattern: RegExp) => (c: RecordedCall) =>
-  c.method === 'chat.postMessage' && c.args.channel === channel && pattern.test(text(c));
 const threadPosts = (ts: string) =>
-  slack.callsTo('chat.postMessage').filter((c) => c.args.channel === 'C0FEED' && c.args.thread_ts === ts);
+  perRelay(slack.callsTo('chat.postMessage')).filter((c) => c.args.channel === 'C0FEED' && c.args.thread_ts === ts);
 const dmsTo = (user: string) => slack.callsTo('chat.postMessage').filter((c) => c.args.channel === user);
 
 async function sendAlert(template = 'pivot'): Promise<{ id: string; ts: string }> {

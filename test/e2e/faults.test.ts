@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalSlack, type RecordedCall } from '../../src/sandbox/local-slack.js';
 import { type FakeOpenAi, startFakeOpenAi } from '../support/fake-openai.js';
 import { makeWorkspace, type Running, runIrbot, startIrbot, type Workspace } from '../support/irbot.js';
+import { relaysIn, textOf as text } from '../support/relays.js';
 
 let slack: LocalSlack;
 let openai: FakeOpenAi;
@@ -25,9 +26,8 @@ afterEach(async () => {
   await openai.close();
 });
 
-const text = (c: RecordedCall) => String(c.args.text ?? '');
 const posted = (pattern: RegExp) => (c: RecordedCall) =>
-  c.method === 'chat.postMessage' && c.status === 200 && pattern.test(text(c));
+  c.method === 'chat.postMessage' && c.status === 200 && relaysIn(text(c)).some((relay) => pattern.test(relay));
 
 async function listen(): Promise<Running> {
   const before = slack.connectionCount;
@@ -63,11 +63,12 @@ describe('Slack trouble', () => {
     await listen();
     const alert = await startChat();
     await slack.waitForCall(posted(/^Sent message to/));
-    expect(slack.thread('C0FEED', alert.ts).map((m) => m.text.split('\n')[0])).toEqual([
-      'Incident: Pivoting with user <@U0HAROLD>',
-      `*Alert* \`${alert.id}\``,
-      'Sent message to <@U0HAROLD>:',
-    ]);
+    expect(
+      slack
+        .thread('C0FEED', alert.ts)
+        .flatMap((m) => relaysIn(m.text))
+        .map((r) => r.split('\n')[0]),
+    ).toEqual(['Incident: Pivoting with user <@U0HAROLD>', `*Alert* \`${alert.id}\``, 'Sent message to <@U0HAROLD>:']);
     expect(slack.history(slack.dmChannelOf('U0HAROLD'))).toHaveLength(1);
     expect(slack.callsTo('chat.postMessage').filter((c) => c.status === 429)).toHaveLength(1);
     expect(slack.callsTo('chat.update').filter((c) => c.status === 429)).toHaveLength(1);
@@ -83,7 +84,12 @@ describe('Slack trouble', () => {
     await slack.redeliver(await dm);
     await slack.waitForCall(posted(/^Here is the summary/));
     await daemon.waitFor(/already handled \(re-delivery\)/);
-    expect(slack.thread('C0FEED', alert.ts).filter((m) => m.text.startsWith('Received message'))).toHaveLength(1);
+    expect(
+      slack
+        .thread('C0FEED', alert.ts)
+        .flatMap((m) => relaysIn(m.text))
+        .filter((r) => r.startsWith('Received message')),
+    ).toHaveLength(1);
   }, 20_000);
 
   it('marks a chat failed on an error retrying cannot fix, says how to fix it, and keeps serving', async () => {
@@ -123,7 +129,8 @@ describe('LLM trouble', () => {
     const alert = await startChat();
     const note = await slack.waitForCall(posted(/LLM was unavailable \(timeout\)/));
     expect(note.args.thread_ts).toBe(alert.ts);
-    expect(slack.history(slack.dmChannelOf('U0HAROLD'))[0]?.text).toMatch(/^\[offline\] /);
+    const greeting = await slack.waitForCall((c) => c.method === 'chat.postMessage' && c.args.channel === 'U0HAROLD');
+    expect(text(greeting)).toMatch(/^\[offline\] /);
     expect(openai.requests.filter((r) => r.kind === 'greeting')).toHaveLength(3);
   });
 
@@ -177,7 +184,7 @@ describe('hostile input', () => {
     });
     const relay = await slack.waitForCall(posted(/^Received message/));
     expect(relay.args.thread_ts).toBe(alert.ts);
-    expect(text(relay)).toBe(
+    expect(relaysIn(text(relay)).find((r) => r.startsWith('Received'))).toBe(
       'Received message from <@U0HAROLD>:\n' +
         '> `@channel` hey @U0LEAD see google.com (https://evil.example)\n' +
         '> *Verdict:* aware &lt;b&gt;',

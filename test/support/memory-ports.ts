@@ -32,6 +32,7 @@ export interface SlackCall {
   threadTs?: string;
   ts?: string;
   blocks?: Block[];
+  key?: string;
 }
 
 /** A Slack platform error as @slack/web-api throws it. */
@@ -55,11 +56,21 @@ export function recordingSlack(): SlackPort & { calls: SlackCall[]; failNext: (e
     failNext(err, times = 1) {
       for (let i = 0; i < times; i++) failures.push(err);
     },
-    async post({ channel, text, threadTs, blocks }) {
+    async post({ channel, text, threadTs, blocks, key }) {
       maybeFail();
-      calls.push({ method: 'post', channel, text, ...(threadTs ? { threadTs } : {}), ...(blocks ? { blocks } : {}) });
+      calls.push({
+        method: 'post',
+        channel,
+        text,
+        ...(threadTs ? { threadTs } : {}),
+        ...(blocks ? { blocks } : {}),
+        ...(key ? { key } : {}),
+      });
       ts += 1;
       return { channel: channel.startsWith('U') ? `D${channel.slice(1)}` : channel, ts: `${ts}.000100` };
+    },
+    async wasPosted({ key }) {
+      return calls.some((c) => c.key === key);
     },
     async update({ channel, ts: messageTs, text, blocks }) {
       maybeFail();
@@ -92,7 +103,15 @@ export function testApp(overrides: Partial<AppOptions> = {}, llm: Writer = creat
   const logs: string[] = [];
   let id = 0;
   const app = new App(
-    { slack, llm, store, clock: clock.now, newId: () => String(++id).padStart(6, '0'), log: (l) => logs.push(l) },
+    {
+      slack,
+      llm,
+      store,
+      clock: clock.now,
+      newId: () => String(++id).padStart(6, '0'),
+      log: (l) => logs.push(l),
+      schedule: () => undefined, // retries are driven by recover() and the fake clock
+    },
     { feedChannelId: 'C0FEED', maxNudges: 2, nudgeAfterMs: 60 * 60_000, responders: [], ...overrides },
   );
   return { app, store, slack, clock, logs };

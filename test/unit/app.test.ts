@@ -46,7 +46,7 @@ describe('silence', () => {
     }
     expect(t.chat()).toMatchObject({ state: 'ended', outcome: 'no_answer', nudges: 2 });
     const escalation = t.thread().find((c) => c.text?.includes('No answer from'));
-    expect(escalation?.text).toBe(
+    expect(escalation?.text).toContain(
       ':warning: No answer from <@U0HAROLD> after 2 nudges. <@U0LEAD> <@U0ANALYST> Please follow up.',
     );
     expect(t.thread().some((c) => c.text?.startsWith('Here is the summary'))).toBe(true);
@@ -88,23 +88,25 @@ describe('Slack trouble', () => {
     expect(t.store.data().alerts[other.id]?.chat.state).toBe('active');
   });
 
-  it('keeps a message through a passing failure and sends it exactly once when the retry is due', async () => {
+  it('keeps messages through a passing failure and sends each exactly once when the retry is due', async () => {
     const t = await started();
     const network = Object.assign(new Error('socket hang up'), { code: 'slack_webapi_request_error' });
-    t.slack.failNext(network, 2);
+    t.slack.failNext(network, 2); // the relay of the reply, and one call of another lane
     await t.app.handleInbound(dm('yes, it was me'));
     const relays = () => t.thread().filter((c) => c.text?.startsWith('Received message'));
+    const thanks = () => t.dms().filter((c) => c.text === 'Thanks for your time!');
     expect(relays()).toHaveLength(0);
-    expect(t.store.data().alerts[t.alert.id]?.outbox[0]).toMatchObject({ attempts: 1 });
+    const waiting = t.store.data().alerts[t.alert.id]?.outbox.filter((item) => item.attempts === 1);
+    expect(waiting?.map((item) => item.effect.type)).toHaveLength(2);
+    expect(waiting?.[0]?.effect).toEqual({ type: 'PostInThread', kind: 'received', text: 'yes, it was me' });
     await t.app.recover(); // not due yet
     expect(relays()).toHaveLength(0);
     t.clock.advance(1000);
     await t.app.recover();
-    expect(t.store.data().alerts[t.alert.id]?.outbox[0]).toMatchObject({ attempts: 2 });
-    t.clock.advance(2000);
-    await t.app.recover();
     expect(relays()).toHaveLength(1);
+    expect(thanks()).toHaveLength(1);
     expect(t.chat()).toMatchObject({ state: 'ended', outcome: 'answered', aware: true });
+    expect(t.store.data().alerts[t.alert.id]?.outbox).toEqual([]);
     expect(t.logs.some((l) => l.includes('retrying in 1 s (attempt 1 of 12)'))).toBe(true);
   });
 
@@ -142,5 +144,42 @@ describe('posting alerts', () => {
     expect(again).toEqual({ alert: first.alert, duplicate: true });
     expect(other.alert.id).not.toBe(first.alert.id);
     expect(t.slack.calls.filter((c) => c.method === 'post' && !c.threadTs)).toHaveLength(2);
+  });
+});
+
+describe('taking over from a process that died', () => {
+  /** A pid no process has: the claim of a crashed irbot. */
+  const DEAD = 2 ** 22 + 12345;
+
+  async function crashedWhilePosting(landed: boolean) {
+    const t = await started();
+    await t.store.transact((data) => {
+      const record = data.alerts[t.alert.id];
+      if (!record) throw new Error('no alert');
+      record.outbox.push({
+        seq: 99,
+        effect: { type: 'PostInThread', kind: 'note', text: 'left by a crash' },
+        claim: { pid: DEAD, at: '2026-11-27T10:00:00.000Z' },
+      });
+    });
+    if (landed) await t.slack.post({ channel: 'C0FEED', threadTs: t.alert.ts ?? '', text: 'note', key: `${t.alert.id}:99` });
+    await t.app.recover();
+    const notes = t.thread().filter((c) => c.text === 'note' || c.text?.includes('left by a crash'));
+    return { t, notes };
+  }
+
+  it('does not post again what landed before the crash, and records it as done', async () => {
+    const { t, notes } = await crashedWhilePosting(true);
+    expect(notes).toHaveLength(1);
+    expect(t.store.data().alerts[t.alert.id]?.outbox).toEqual([]);
+    expect(t.store.data().alerts[t.alert.id]?.transcript.at(-1)).toMatchObject({ from: 'system', text: 'left by a crash' });
+    expect(t.logs.some((l) => l.includes('had landed before a crash, not sent again'))).toBe(true);
+  });
+
+  it('posts what had not landed', async () => {
+    const { t, notes } = await crashedWhilePosting(false);
+    expect(notes).toHaveLength(1);
+    expect(notes[0]?.key).toBe(`${t.alert.id}:99`);
+    expect(t.store.data().alerts[t.alert.id]?.outbox).toEqual([]);
   });
 });

@@ -26,8 +26,7 @@ const closing = [
 ];
 const givingUp = [
   { type: 'SendDm', text: THANKS, from: 'bot' },
-  { type: 'Summarise' },
-  { type: 'PostInThread', kind: 'escalation', text: '' },
+  { type: 'Summarise', escalate: true },
   { type: 'UpdateAlert' },
   { type: 'StartNext' },
 ];

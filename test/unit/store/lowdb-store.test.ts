@@ -79,3 +79,39 @@ describe('schema migration', () => {
     expect(await readFile(`${path}.v1.bak`, 'utf8')).toBe(v1);
   });
 });
+
+describe('group commit', () => {
+  it('applies changes queued together, and a throwing one changes nothing while the others land', async () => {
+    const store = openLowdbStore(path);
+    const results = await Promise.allSettled([
+      store.transact((data) => {
+        data.seenEvents.a = '1';
+        return 'a';
+      }),
+      store.transact((data) => {
+        data.seenEvents.bad = 'half-written';
+        throw new Error('boom');
+      }),
+      store.transact((data) => {
+        data.seenEvents.c = '3';
+        return 'c';
+      }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((await store.read()).seenEvents).toEqual({ a: '1', c: '3' });
+  });
+
+  it('sees what another process wrote since its own last write', async () => {
+    const mine = openLowdbStore(path);
+    await mine.transact((data) => {
+      data.seenEvents.mine = '1';
+    });
+    await openLowdbStore(path).transact((data) => {
+      data.seenEvents.theirs = '2';
+    });
+    await mine.transact((data) => {
+      data.seenEvents.again = '3';
+    });
+    expect(Object.keys((await mine.read()).seenEvents).sort()).toEqual(['again', 'mine', 'theirs']);
+  });
+});

@@ -1,0 +1,23 @@
+// Thread posts that back up are coalesced into one message, separated by a blank line: tests count relays.
+import type { RecordedCall } from '../../src/sandbox/local-slack.js';
+
+export const textOf = (c: RecordedCall): string => String(c.args.text ?? '');
+
+/** The relays one message carries. */
+export const relaysIn = (text: string): string[] => text.split('\n\n');
+
+/** Every chat.postMessage split into one pseudo-call per relay, so that coalescing never changes a count. */
+export function perRelay(calls: RecordedCall[]): RecordedCall[] {
+  return calls.flatMap((c) =>
+    c.method === 'chat.postMessage' ? relaysIn(textOf(c)).map((text) => ({ ...c, args: { ...c.args, text } })) : [c],
+  );
+}
+
+/** A successful post to `channel` with a relay matching `pattern`. */
+export const isPost =
+  (channel: string, pattern: RegExp) =>
+  (c: RecordedCall): boolean =>
+    c.method === 'chat.postMessage' &&
+    c.args.channel === channel &&
+    c.status === 200 &&
+    relaysIn(textOf(c)).some((relay) => pattern.test(relay));

@@ -1,0 +1,34 @@
+// The Slack port over the real WebClient, against the local Slack: posts marked with a key can be found again.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LocalSlack } from '../../../src/sandbox/local-slack.js';
+import type { SlackPort } from '../../../src/slack/port.js';
+import { createSlackPort, createWebClient } from '../../../src/slack/web-slack.js';
+
+let slack: LocalSlack;
+let port: SlackPort;
+
+beforeEach(async () => {
+  slack = await LocalSlack.start();
+  port = createSlackPort(createWebClient(slack.botToken, slack.apiUrl, () => undefined));
+});
+afterEach(() => slack.close());
+
+describe('Slack port', () => {
+  it('finds a keyed post in a thread after the fact, and only that one', async () => {
+    const parent = await port.post({ channel: 'C0FEED', text: 'alert' });
+    await port.post({ channel: 'C0FEED', threadTs: parent.ts, text: 'relay', key: 'pivot-1:7' });
+    expect(await port.wasPosted({ channel: 'C0FEED', threadTs: parent.ts, key: 'pivot-1:7' })).toBe(true);
+    expect(await port.wasPosted({ channel: 'C0FEED', threadTs: parent.ts, key: 'pivot-1:8' })).toBe(false);
+  });
+
+  it('finds a keyed DM among the latest ones', async () => {
+    await port.post({ channel: 'U0HAROLD', text: 'hello', key: 'pivot-1:3' });
+    expect(await port.wasPosted({ channel: 'U0HAROLD', key: 'pivot-1:3' })).toBe(true);
+    expect(await port.wasPosted({ channel: 'U0HAROLD', key: 'pivot-1:4' })).toBe(false);
+  });
+
+  it('names a person by display name, then real name, then ID', async () => {
+    expect(await port.userName('U0HAROLD')).toBe('Harold');
+    await expect(port.userName('U0NOBODY')).rejects.toThrow(/user_not_found/);
+  });
+});
