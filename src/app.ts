@@ -9,6 +9,7 @@ import { alertBlocks, alertHeadline, detailsText, verdictText } from './slack/bl
 import type { Inbound } from './slack/envelope.js';
 import { classifySlackError, describeSlackFailure, SlackCallError } from './slack/errors.js';
 import { escapeText, quote } from './slack/mrkdwn.js';
+import { type Pacer, unpaced } from './slack/pacer.js';
 import type { SlackPort } from './slack/port.js';
 import type { AlertRecord, OutboxItem, Store, StoreData, TranscriptEntry } from './store/port.js';
 
@@ -19,6 +20,8 @@ export interface Ports {
   clock: () => Date;
   newId: () => string;
   log: Log;
+  /** Paces Slack calls to Slack's rate limits; default: none (the SDK still honours 429s). */
+  pacer?: Pacer;
   /** Runs `fn` after `ms` (a retry that is due); default: an unref'd timer, so it never keeps a process alive. */
   schedule?: (ms: number, fn: () => void) => void;
 }
@@ -81,6 +84,10 @@ export class App {
     return this.ports.clock().toISOString();
   }
 
+  private get pacer(): Pacer {
+    return this.ports.pacer ?? unpaced;
+  }
+
   private schedule(ms: number, fn: () => void): void {
     if (this.ports.schedule) this.ports.schedule(ms, fn);
     else setTimeout(fn, Math.max(0, ms)).unref();
@@ -125,6 +132,7 @@ export class App {
     const record = inserted.record;
     let posted: { channel: string; ts: string };
     try {
+      await this.pacer.take('chat.postMessage', record.channelId);
       posted = await slack.post({
         channel: record.channelId,
         text: alertHeadline(record),
@@ -143,6 +151,7 @@ export class App {
       data.alerts[record.id] = stored;
       return stored;
     });
+    await this.pacer.take('chat.postMessage', posted.channel);
     await slack.post({ channel: posted.channel, threadTs: posted.ts, text: detailsText(record) });
     return { alert: saved, duplicate: false };
   }
@@ -172,6 +181,7 @@ export class App {
     if (responders.length > 0 && !responders.includes(inbound.userId)) {
       await ack();
       log(`button ${inbound.action} on ${inbound.alertId} by ${inbound.userId}: not a responder, refused`);
+      await this.pacer.take('chat.postEphemeral');
       await this.ports.slack.ephemeral({
         channel: inbound.channelId ?? this.options.feedChannelId,
         user: inbound.userId,
@@ -321,8 +331,18 @@ export class App {
   private async runLane(alertId: string, lane: Lane): Promise<void> {
     const { store } = this.ports;
     for (;;) {
-      const claimed = await store.transact((data) => this.claim(data, alertId, lane));
+      let claimed = await store.transact((data) => this.claim(data, alertId, lane));
       if (!claimed) return;
+      if (lane !== 'person') {
+        const record = claimed.record;
+        const waited = await this.pacer.take(
+          lane === 'thread' ? 'chat.postMessage' : 'chat.update',
+          lane === 'thread' ? record.channelId : undefined,
+        );
+        // While it waited for Slack's budget, more may have queued up behind it: it goes out in the same call.
+        const first = claimed;
+        if (waited > 0) claimed = (await store.transact((data) => this.extend(data, alertId, lane, first))) ?? first;
+      }
       const [head] = claimed.items;
       if (!head) return;
       let completion: Completion;
@@ -365,22 +385,53 @@ export class App {
     // Another live process is performing it and will carry on with the rest of this lane.
     if (head.claim && head.claim.pid !== process.pid && isAlive(head.claim.pid)) return null;
     if (head.retryAt && head.retryAt > this.now()) return null; // a timer or the periodic sweep comes back
-    const items = [head];
-    let size = head.effect.type === 'PostInThread' ? head.effect.text.length : 0;
-    for (const next of queued.slice(1)) {
-      if (next.claim || next.retryAt || next.effect.type !== head.effect.type) break;
-      if (next.effect.type === 'PostInThread') {
-        size += next.effect.text.length;
-        if (size > MAX_COALESCED_CHARS) break;
-      }
-      if (lane === 'person') break;
-      items.push(next);
-    }
+    const items = [head, ...this.followers(queued.slice(1), head, lane)];
     // A claim left by a process that died: its post may have landed before the crash.
     const recovered = head.claim !== undefined && head.claim.pid !== process.pid;
     const claim = { pid: process.pid, at: this.now() };
     for (const item of items) item.claim = claim;
     return { record: structuredClone(record), items: structuredClone(items), recovered };
+  }
+
+  /** The items that can ride along with `head`: consecutive, unclaimed, same kind, within the size limit. */
+  private followers(rest: OutboxItem[], head: OutboxItem, lane: Lane, size = 0): OutboxItem[] {
+    if (lane === 'person') return [];
+    const taken: OutboxItem[] = [];
+    let total = size || (head.effect.type === 'PostInThread' ? head.effect.text.length : 0);
+    for (const next of rest) {
+      if (next.claim || next.retryAt || next.effect.type !== head.effect.type) break;
+      if (next.effect.type === 'PostInThread') {
+        total += next.effect.text.length;
+        if (total > MAX_COALESCED_CHARS) break;
+      }
+      taken.push(next);
+    }
+    return taken;
+  }
+
+  /** After waiting for Slack's budget: the claimed batch with what queued up since, and the record as of now. */
+  private extend(
+    data: StoreData,
+    alertId: string,
+    lane: Lane,
+    claimed: { items: OutboxItem[]; recovered: boolean },
+  ): { record: AlertRecord; items: OutboxItem[]; recovered: boolean } | null {
+    const record = data.alerts[alertId];
+    const [head] = claimed.items;
+    if (!record || !head) return null;
+    const queued = record.outbox.filter((item) => laneOf(item.effect) === lane);
+    const ours = (item: OutboxItem) => queued.some((q) => q.seq === item.seq && q.claim?.pid === process.pid);
+    if (!claimed.items.every(ours)) return null;
+    const last = queued.findIndex((item) => item.seq === claimed.items.at(-1)?.seq);
+    const size = claimed.items.reduce((n, i) => n + (i.effect.type === 'PostInThread' ? i.effect.text.length : 0), 0);
+    const more = this.followers(queued.slice(last + 1), head, lane, size);
+    const claim = { pid: process.pid, at: this.now() };
+    for (const item of more) item.claim = claim;
+    return {
+      record: structuredClone(record),
+      items: [...claimed.items, ...structuredClone(more)],
+      recovered: claimed.recovered,
+    };
   }
 
   /**
@@ -523,7 +574,10 @@ export class App {
       }
       case 'SendDm': {
         const text = effect.from === 'analyst' ? `*Message from the security team:* ${effect.text}` : effect.text;
-        if (!plan.posted) await slack.post({ channel: record.userId, text: escapeText(text), key: plan.key });
+        if (!plan.posted) {
+          await this.pacer.take('chat.postMessage', record.userId);
+          await slack.post({ channel: record.userId, text: escapeText(text), key: plan.key });
+        }
         return {
           transcript: [
             { from: effect.from, text: effect.text, at: this.now(), ...(effect.by ? { by: effect.by } : {}) },
@@ -590,6 +644,7 @@ export class App {
     let personName = record.personName;
     if (!personName) {
       try {
+        await this.pacer.take('users.info');
         personName = await this.ports.slack.userName(record.userId);
       } catch (err) {
         this.ports.log(`users.info ${record.userId} failed, using the user ID as name: ${oneLine(err)}`);

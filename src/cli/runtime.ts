@@ -4,13 +4,12 @@ import { App, type AppOptions } from '../app.js';
 import { loadConfig } from '../config/config.js';
 import { loadEnv, readEnv, requireEnv } from '../config/env.js';
 import type { Config, Env } from '../config/types.js';
-import { withFallback } from '../llm/fallback-writer.js';
+import { withConcurrencyLimit } from '../llm/limited-writer.js';
 import { createOfflineWriter } from '../llm/offline-writer.js';
-import { createOpenAiWriter } from '../llm/openai-writer.js';
 import type { Writer } from '../llm/port.js';
 import { type Log, oneLine, stderrLog } from '../log.js';
-import { connectSocket } from '../slack/socket.js';
-import { createSlackPort, createWebClient } from '../slack/web-slack.js';
+import { createPacer } from '../slack/pacer.js';
+import type { SlackPort } from '../slack/port.js';
 import { openLowdbStore } from '../store/lowdb-store.js';
 import type { Store } from '../store/port.js';
 import type { Deps } from './deps.js';
@@ -36,26 +35,66 @@ export function openStore(config: Config): Store {
   return openLowdbStore(config.databasePath);
 }
 
+/**
+ * An object whose async methods load their implementation on first call: the Slack and OpenAI SDKs load only in
+ * commands that use them, so `irbot --help` and `irbot status` start fast.
+ */
+export function lazy<T extends object>(load: () => Promise<T>): T {
+  let loaded: Promise<T> | undefined;
+  return new Proxy({} as T, {
+    // Not a thenable: awaiting the object itself must not try to load it.
+    get: (_, method) =>
+      method === 'then'
+        ? undefined
+        : (...args: unknown[]) => {
+            loaded ??= load();
+            return loaded.then((target) => (target[method as keyof T] as (...a: unknown[]) => unknown)(...args));
+          },
+  });
+}
+
 export function buildWriter(env: Env, config: Config, log: Log): Writer {
   const offline = createOfflineWriter();
-  if (!env.openaiApiKey) return offline;
-  const openai = createOpenAiWriter({
-    apiKey: env.openaiApiKey,
-    ...(env.openaiBaseUrl ? { baseURL: env.openaiBaseUrl } : {}),
-    ...(config.openaiOrganizationId ? { organization: config.openaiOrganizationId } : {}),
-    model: config.openaiModel,
-    timeoutMs: config.llmTimeoutSeconds * 1000,
+  const { openaiApiKey } = env;
+  if (!openaiApiKey) return offline;
+  const writer = lazy(async () => {
+    const [{ createOpenAiWriter }, { withFallback }] = await Promise.all([
+      import('../llm/openai-writer.js'),
+      import('../llm/fallback-writer.js'),
+    ]);
+    const openai = createOpenAiWriter({
+      apiKey: openaiApiKey,
+      ...(env.openaiBaseUrl ? { baseURL: env.openaiBaseUrl } : {}),
+      ...(config.openaiOrganizationId ? { organization: config.openaiOrganizationId } : {}),
+      model: config.openaiModel,
+      timeoutMs: config.llmTimeoutSeconds * 1000,
+    });
+    return withFallback(openai, offline, (task, err) =>
+      log(`LLM ${task} failed, using the offline text: ${oneLine(err)}`),
+    );
   });
-  return withFallback(openai, offline, (task, err) =>
-    log(`LLM ${task} failed, using the offline text: ${oneLine(err)}`),
-  );
+  return withConcurrencyLimit(writer, config.llmConcurrency);
+}
+
+export function buildSlack(token: string, slackApiUrl: string, log: Log): SlackPort {
+  return lazy(async () => {
+    const { createSlackPort, createWebClient } = await import('../slack/web-slack.js');
+    return createSlackPort(createWebClient(token, slackApiUrl, log));
+  });
 }
 
 export function buildApp(setup: Setup, deps: Deps, store: Store = openStore(setup.config)): App {
   const { env, config, log } = setup;
-  const slack = createSlackPort(createWebClient(env.slackBotToken ?? '', env.slackApiUrl, log));
   return new App(
-    { slack, llm: buildWriter(env, config, log), store, clock: deps.clock, newId: deps.newId, log },
+    {
+      slack: buildSlack(env.slackBotToken ?? '', env.slackApiUrl, log),
+      llm: buildWriter(env, config, log),
+      store,
+      clock: deps.clock,
+      newId: deps.newId,
+      log,
+      pacer: createPacer({ scale: config.slackRateScale }),
+    },
     appOptions(config),
   );
 }
@@ -87,6 +126,7 @@ export interface Serving {
  * silence deadlines, so that any process serves every chat.
  */
 export async function serve(app: App, socket: { appToken: string; slackApiUrl: string }, log: Log): Promise<Serving> {
+  const { connectSocket } = await import('../slack/socket.js');
   const connection = connectSocket({ ...socket, log, handle: (inbound, ack) => app.handleInbound(inbound, ack) });
   await connection.start();
   let sweeping: Promise<void> = Promise.resolve();

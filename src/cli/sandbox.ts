@@ -9,13 +9,13 @@ import { pickAlert } from '../config/alerts.js';
 import type { AlertTemplate } from '../config/types.js';
 import { createOfflineWriter } from '../llm/offline-writer.js';
 import { stderrLog } from '../log.js';
-import { LocalSlack, type MessageNotice, type StoredMessage } from '../sandbox/local-slack.js';
+import type { LocalSlack, MessageNotice, StoredMessage } from '../sandbox/local-slack.js';
 import { ACTION_IDS } from '../slack/blocks.js';
-import { createSlackPort, createWebClient } from '../slack/web-slack.js';
+import { createPacer } from '../slack/pacer.js';
 import { openLowdbStore } from '../store/lowdb-store.js';
 import type { Deps } from './deps.js';
 import { chalkFor } from './render.js';
-import { type Serving, serve } from './runtime.js';
+import { buildSlack, type Serving, serve } from './runtime.js';
 
 const FEED = 'C0FEED';
 const PERSON = 'U0HAROLD';
@@ -56,13 +56,16 @@ export function addSandboxCommand(program: Command, deps: Deps): void {
     .action(async (templateId: string | undefined, opts: { maxNudges: number }) => {
       const template = pickAlert(SANDBOX_ALERTS, templateId, deps.random);
       const dir = await mkdtemp(join(tmpdir(), 'irbot-sandbox-'));
+      const { LocalSlack } = await import('../sandbox/local-slack.js');
       const slack = await LocalSlack.start();
       const log = stderrLog(deps.stderr, deps.clock);
       const quiet = () => undefined;
       const store = openLowdbStore(join(dir, 'irbot-db.json'));
       const app = new App(
         {
-          slack: createSlackPort(createWebClient(slack.botToken, slack.apiUrl, log)),
+          slack: buildSlack(slack.botToken, slack.apiUrl, log),
+          // The local Slack has no rate limits; ten times Slack's keeps the demo brisk and still paced.
+          pacer: createPacer({ scale: 10 }),
           llm: createOfflineWriter(),
           store,
           clock: deps.clock,

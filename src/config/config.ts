@@ -108,6 +108,28 @@ export const CONFIG_KEYS = {
       return mention;
     },
   },
+  llm_concurrency: {
+    type: 'integer 1..256',
+    description: 'LLM requests in flight at once; more wait their turn',
+    default: 16,
+    read: (value: unknown): number => {
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 256) {
+        throw new Invalid('must be an integer from 1 to 256');
+      }
+      return value;
+    },
+  },
+  slack_rate_scale: {
+    type: 'number > 0',
+    description: 'multiplies the Slack rate limits irbot paces itself to (1 = as Slack publishes them)',
+    default: 1,
+    read: (value: unknown): number => {
+      if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+        throw new Invalid('must be a number greater than 0 (1 = Slack’s published limits)');
+      }
+      return value;
+    },
+  },
 } satisfies Record<string, ConfigKey<unknown>>;
 
 type Keys = typeof CONFIG_KEYS;
@@ -141,6 +163,8 @@ export function parseConfig(text: string, file: string): Config {
     llmTimeoutSeconds: get('llm_timeout_seconds'),
     nudgeAfterMinutes: get('nudge_after_minutes'),
     escalationMention: get('escalation_mention'),
+    llmConcurrency: get('llm_concurrency'),
+    slackRateScale: get('slack_rate_scale'),
   };
   const organization = get('openai_organization_id');
   if (organization) config.openaiOrganizationId = organization;

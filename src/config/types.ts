@@ -9,6 +9,8 @@ export interface Env {
   slackApiUrl: string;
   openaiBaseUrl?: string;
   configPath?: string;
+  /** Shared secret a SIEM sends as `Authorization: Bearer …` to `irbot listen --webhook`. */
+  webhookToken?: string;
 }
 
 export interface Config {
@@ -30,6 +32,10 @@ export interface Config {
   nudgeAfterMinutes: number;
   /** Slack mention pinged when a chat ends without an answer; undefined: the responders. */
   escalationMention?: string | undefined;
+  /** LLM requests in flight at once. */
+  llmConcurrency: number;
+  /** Multiplies the Slack rate limits irbot paces itself to. */
+  slackRateScale: number;
 }
 
 /** One `[[alerts]]` entry of alerts.toml: a template that `send-alert` turns into an alert instance. */
@@ -39,4 +45,6 @@ export interface AlertTemplate {
   description: string;
   userId: string;
   properties: Record<string, string>;
+  /** Start the chat as soon as the alert is posted, without a click. */
+  autoChat?: boolean;
 }

@@ -43,8 +43,10 @@ export async function makeWorkspace(opts: {
   env?: Record<string, string>;
 }): Promise<Workspace> {
   const dir = await mkdtemp(join(tmpdir(), 'irbot-e2e-'));
-  const config =
+  const base =
     opts.config ?? 'feed_channel_id = "C0FEED"\ndatabase_path = "./db.json"\nmax_nudges = 1\nllm_timeout_seconds = 5\n';
+  // The local Slack enforces no limits: pace at a hundred times Slack's so that tests do not wait on the budget.
+  const config = base.includes('slack_rate_scale') ? base : `${base}slack_rate_scale = 100\n`;
   await writeFile(join(dir, 'config.toml'), config);
   await writeFile(join(dir, 'alerts.toml'), ALERTS_TOML);
   return {

@@ -2,6 +2,7 @@
 import { App, type AppOptions } from '../../src/app.js';
 import { createOfflineWriter } from '../../src/llm/offline-writer.js';
 import type { Writer } from '../../src/llm/port.js';
+import type { Pacer } from '../../src/slack/pacer.js';
 import type { Block, SlackPort } from '../../src/slack/port.js';
 import { emptyStore, type Store, type StoreData } from '../../src/store/port.js';
 
@@ -96,7 +97,7 @@ export function fakeClock(start = '2026-11-27T10:00:00.000Z') {
   };
 }
 
-export function testApp(overrides: Partial<AppOptions> = {}, llm: Writer = createOfflineWriter()) {
+export function testApp(overrides: Partial<AppOptions> = {}, llm: Writer = createOfflineWriter(), pacer?: Pacer) {
   const store = memoryStore();
   const slack = recordingSlack();
   const clock = fakeClock();
@@ -111,6 +112,7 @@ export function testApp(overrides: Partial<AppOptions> = {}, llm: Writer = creat
       newId: () => String(++id).padStart(6, '0'),
       log: (l) => logs.push(l),
       schedule: () => undefined, // retries are driven by recover() and the fake clock
+      ...(pacer ? { pacer } : {}),
     },
     { feedChannelId: 'C0FEED', maxNudges: 2, nudgeAfterMs: 60 * 60_000, responders: [], ...overrides },
   );
@@ -124,3 +126,20 @@ export const PIVOT = {
   userId: 'U0HAROLD',
   properties: { source_host: 'source.machine.org' },
 };
+
+/** A pacer that, once armed, holds every post to one channel until `open()`: Slack's budget, spent. */
+export function gatedPacer(channel: string) {
+  let armed = false;
+  let open: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  const pacer: Pacer = {
+    take: async (method, target) => {
+      if (!armed || method !== 'chat.postMessage' || target !== channel) return 0;
+      await gate;
+      return 1000;
+    },
+  };
+  return { pacer, arm: () => (armed = true), open: () => open() };
+}

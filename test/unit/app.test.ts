@@ -1,7 +1,7 @@
 // app.ts with in-memory ports: time, failures and retries, driven by a fake clock instead of sleeping.
 import { describe, expect, it } from 'vitest';
 import type { Inbound } from '../../src/slack/envelope.js';
-import { PIVOT, slackError, testApp } from '../support/memory-ports.js';
+import { gatedPacer, PIVOT, slackError, testApp } from '../support/memory-ports.js';
 
 const analyst = { id: 'U0ANALYST', via: 'slack' } as const;
 const HOUR = 60 * 60_000;
@@ -162,7 +162,8 @@ describe('taking over from a process that died', () => {
         claim: { pid: DEAD, at: '2026-11-27T10:00:00.000Z' },
       });
     });
-    if (landed) await t.slack.post({ channel: 'C0FEED', threadTs: t.alert.ts ?? '', text: 'note', key: `${t.alert.id}:99` });
+    if (landed)
+      await t.slack.post({ channel: 'C0FEED', threadTs: t.alert.ts ?? '', text: 'note', key: `${t.alert.id}:99` });
     await t.app.recover();
     const notes = t.thread().filter((c) => c.text === 'note' || c.text?.includes('left by a crash'));
     return { t, notes };
@@ -172,7 +173,10 @@ describe('taking over from a process that died', () => {
     const { t, notes } = await crashedWhilePosting(true);
     expect(notes).toHaveLength(1);
     expect(t.store.data().alerts[t.alert.id]?.outbox).toEqual([]);
-    expect(t.store.data().alerts[t.alert.id]?.transcript.at(-1)).toMatchObject({ from: 'system', text: 'left by a crash' });
+    expect(t.store.data().alerts[t.alert.id]?.transcript.at(-1)).toMatchObject({
+      from: 'system',
+      text: 'left by a crash',
+    });
     expect(t.logs.some((l) => l.includes('had landed before a crash, not sent again'))).toBe(true);
   });
 
@@ -181,5 +185,38 @@ describe('taking over from a process that died', () => {
     expect(notes).toHaveLength(1);
     expect(notes[0]?.key).toBe(`${t.alert.id}:99`);
     expect(t.store.data().alerts[t.alert.id]?.outbox).toEqual([]);
+  });
+});
+
+describe('the feed channel backing up', () => {
+  it('sends the person their messages while thread relays wait, then posts the backlog as one message, in order', async () => {
+    const gate = gatedPacer('C0FEED');
+    const t = testApp({ maxNudges: 2 }, undefined, gate.pacer);
+    const { alert } = await t.app.postAlert(PIVOT);
+    gate.arm();
+    const dms = () => t.slack.calls.filter((c) => c.method === 'post' && c.channel === 'U0HAROLD');
+    const until = async (n: number) => {
+      while (dms().length < n) await new Promise((resolve) => setImmediate(resolve));
+    };
+    const work: Promise<unknown>[] = [t.app.request(alert.id, 'start', analyst)];
+    await until(1);
+    work.push(t.app.handleInbound(dm('what is this?')));
+    await until(2);
+    work.push(t.app.handleInbound(dm('hmm, which host?')));
+    await until(3);
+    expect(t.slack.calls.filter((c) => c.threadTs === alert.ts && c.text?.startsWith('Received'))).toEqual([]);
+    gate.open();
+    await Promise.all(work);
+    await t.app.idle();
+    const thread = t.slack.calls.filter((c) => c.method === 'post' && c.threadTs === alert.ts).slice(1);
+    const relays = thread.flatMap((c) => (c.text ?? '').split('\n\n')).map((r) => r.split('\n')[0]);
+    expect(relays).toEqual([
+      'Sent message to <@U0HAROLD>:',
+      'Received message from <@U0HAROLD>:',
+      'Sent message to <@U0HAROLD>:',
+      'Received message from <@U0HAROLD>:',
+      'Sent message to <@U0HAROLD>:',
+    ]);
+    expect(thread.length).toBeLessThan(relays.length);
   });
 });

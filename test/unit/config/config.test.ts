@@ -35,6 +35,8 @@ describe('parseConfig', () => {
       llmTimeoutSeconds: 30,
       nudgeAfterMinutes: 60,
       escalationMention: undefined,
+      llmConcurrency: 16,
+      slackRateScale: 1,
     });
   });
 
@@ -49,6 +51,8 @@ responders = ["U0ALICE", "W0BOB"]
 llm_timeout_seconds = 2.5
 nudge_after_minutes = 15
 escalation_mention = "<!subteam^S0SECOPS|@secops>"
+llm_concurrency = 4
+slack_rate_scale = 2.5
 `;
     expect(parseConfig(text, FILE)).toEqual({
       file: FILE,
@@ -62,12 +66,16 @@ escalation_mention = "<!subteam^S0SECOPS|@secops>"
       llmTimeoutSeconds: 2.5,
       nudgeAfterMinutes: 15,
       escalationMention: '<!subteam^S0SECOPS|@secops>',
+      llmConcurrency: 4,
+      slackRateScale: 2.5,
     });
   });
 
   it.each([
     ['nudge_after_minutes = 0', 'nudge_after_minutes: must be a number of minutes greater than 0'],
     ['escalation_mention = "@secops"', 'escalation_mention: must be a Slack mention'],
+    ['llm_concurrency = 0', 'llm_concurrency: must be an integer from 1 to 256'],
+    ['slack_rate_scale = -1', 'slack_rate_scale: must be a number greater than 0'],
     ['escalation_mention = "<!channel> <http://evil|x>"', 'escalation_mention: must be a Slack mention'],
   ])('rejects %s', (line, message) => {
     expect(problem(`${FEED}${line}\n`)).toContain(message);

@@ -1,0 +1,61 @@
+// The pacer spends Slack's budget and no more, in order, per method and channel — on a fake clock.
+import { describe, expect, it } from 'vitest';
+import { createPacer } from '../../../src/slack/pacer.js';
+
+/** A clock that moves only when the pacer sleeps; a sleep yields to other callers first. */
+function fakeTime() {
+  let now = 0;
+  return {
+    now: () => now,
+    sleep: async (ms: number) => {
+      await new Promise((resolve) => setImmediate(resolve));
+      now += ms;
+    },
+  };
+}
+
+describe('pacer', () => {
+  it('lets a burst through, then one post a second per channel', async () => {
+    const time = fakeTime();
+    const pacer = createPacer({ ...time, limits: { 'chat.postMessage': { perMinute: 60, burst: 3, per: 'channel' } } });
+    const waits: number[] = [];
+    for (let i = 0; i < 6; i++) waits.push(Math.round(await pacer.take('chat.postMessage', 'C0FEED')));
+    expect(waits.slice(0, 3)).toEqual([0, 0, 0]);
+    expect(time.now()).toBeGreaterThanOrEqual(3000);
+    expect(time.now()).toBeLessThan(3100); // 1/s less the 2 % margin, not a second more
+  });
+
+  it('keeps channels apart: a DM never waits behind the feed channel', async () => {
+    const time = fakeTime();
+    const pacer = createPacer({ ...time, limits: { 'chat.postMessage': { perMinute: 60, burst: 1, per: 'channel' } } });
+    await pacer.take('chat.postMessage', 'C0FEED');
+    let feedDone = false;
+    const feed = pacer.take('chat.postMessage', 'C0FEED').then(() => {
+      feedDone = true;
+    });
+    expect(await pacer.take('chat.postMessage', 'U0HAROLD')).toBe(0);
+    expect(feedDone).toBe(false);
+    await feed;
+  });
+
+  it('serves calls in the order they asked', async () => {
+    const time = fakeTime();
+    const pacer = createPacer({ ...time, limits: { 'chat.update': { perMinute: 50, burst: 1, per: 'workspace' } } });
+    const order: number[] = [];
+    await Promise.all([1, 2, 3, 4].map((n) => pacer.take('chat.update').then(() => order.push(n))));
+    expect(order).toEqual([1, 2, 3, 4]);
+  });
+
+  it('scales every limit by one factor, and leaves unknown methods alone', async () => {
+    const time = fakeTime();
+    const pacer = createPacer({
+      ...time,
+      scale: 60,
+      limits: { 'chat.update': { perMinute: 60, burst: 1, per: 'workspace' } },
+    });
+    await pacer.take('chat.update');
+    await pacer.take('chat.update');
+    expect(time.now()).toBeLessThan(20); // 60/s instead of 1/s
+    expect(await pacer.take('reactions.add')).toBe(0);
+  });
+});
