@@ -1,6 +1,6 @@
 // Wiring: runs Slack and terminal events through the engine inside store transactions, and drains each alert's
 // outbox through the ports, one recorded effect at a time, so that any process can drive any chat.
-import { isOpen, newChat, step } from './chat/engine.js';
+import { isClosed, isOpen, newChat, step } from './chat/engine.js';
 import type { Actor, Chat, ChatEvent, Effect, Rules, ThreadPost } from './chat/types.js';
 import type { AlertTemplate } from './config/types.js';
 import { type AlertFacts, type Line, MALFORMED_CLASSIFICATION, type Writer, type Written } from './llm/port.js';
@@ -11,7 +11,14 @@ import { classifySlackError, describeSlackFailure, SlackCallError } from './slac
 import { escapeText, quote } from './slack/mrkdwn.js';
 import { type Pacer, unpaced } from './slack/pacer.js';
 import type { SlackPort } from './slack/port.js';
-import type { AlertRecord, OutboxItem, Store, StoreData, TranscriptEntry } from './store/port.js';
+import {
+  type AlertRecord,
+  archiveAlert,
+  type OutboxItem,
+  type Store,
+  type StoreData,
+  type TranscriptEntry,
+} from './store/port.js';
 
 export interface Ports {
   slack: SlackPort;
@@ -51,6 +58,9 @@ interface Completion {
 
 /** How long a seen Slack event id is remembered; Slack re-delivers within minutes. */
 const SEEN_EVENTS_TTL_MS = 24 * 60 * 60 * 1000;
+
+/** How long a closed chat stays in the working set (for `irbot status` and `irbot chat`) before it is archived. */
+export const ARCHIVE_AFTER_MS = 10 * 60 * 1000;
 
 /** A failing effect is retried with backoff (1 s doubling up to 5 min) this many times before it is given up. */
 const MAX_ATTEMPTS = 12;
@@ -241,10 +251,17 @@ export class App {
     const at = this.now();
     const due = (record: AlertRecord) =>
       record.chat.state === 'active' && step(record.chat, { type: 'Tick', at }, this.rules).effects.length > 0;
+    const done = (record: AlertRecord) =>
+      isClosed(record.chat) &&
+      record.outbox.length === 0 &&
+      Date.parse(at) - Date.parse(record.chat.endedAt ?? record.lastActivityAt) >= ARCHIVE_AFTER_MS;
     // A read without the lock first: most ticks find nothing due and write nothing.
-    if (!Object.values((await this.ports.store.read()).alerts).some(due)) return;
+    const alerts = Object.values((await this.ports.store.read()).alerts);
+    if (!alerts.some((a) => due(a) || done(a))) return;
     const moved = await this.ports.store.transact((data) => {
       const ids: { id: string; what: string }[] = [];
+      // Closed chats leave the working set, which every transaction reads and writes, for the archive.
+      for (const record of Object.values(data.alerts)) if (done(record)) archiveAlert(data, record.id);
       for (const record of Object.values(data.alerts)) {
         if (record.chat.state !== 'active') continue;
         const { chat, effects } = step(record.chat, { type: 'Tick', at }, this.rules);

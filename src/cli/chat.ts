@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { isClosed } from '../chat/engine.js';
 import type { Actor } from '../chat/types.js';
 import { ConfigError } from '../config/errors.js';
-import type { AlertRecord, Store } from '../store/port.js';
+import { type AlertRecord, findAlert, type Store } from '../store/port.js';
 import type { Deps } from './deps.js';
 import { chalkFor, renderEntry } from './render.js';
 import { buildApp, loadSetup, openStore, serve, socketOf } from './runtime.js';
@@ -23,7 +23,7 @@ export function addChatCommand(program: Command, deps: Deps): void {
       const setup = await loadSetup(deps, opts.config, ['slackBotToken', 'socketAppToken', 'openaiApiKey']);
       const store = openStore(setup.config);
       const alertId = alertIdArg ?? (await pickAlertId(store, deps));
-      const alert = (await store.read()).alerts[alertId];
+      const alert = await findAlert(store, alertId);
       if (!alert) throw new ConfigError(`Unknown alert '${alertId}': irbot status --all lists the alerts`);
       if (isClosed(alert.chat)) {
         throw new ConfigError(
@@ -86,7 +86,8 @@ function followChat(store: Store, alertId: string, deps: Deps): { ended: Promise
     if (busy) return;
     busy = true;
     try {
-      const alert = (await store.read()).alerts[alertId];
+      // Closed chats move to the archive after a while: a view left open finds it there.
+      const alert = (await store.read()).alerts[alertId] ?? (await findAlert(store, alertId));
       if (!alert) return;
       for (const entry of alert.transcript.slice(shown)) {
         deps.stdout.write(`${renderEntry(entry, chalk, alert.personName ?? alert.userId)}\n`);

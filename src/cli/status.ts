@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/config.js';
 import { loadEnv, readEnv } from '../config/env.js';
 import { openLowdbStore } from '../store/lowdb-store.js';
+import { allAlerts } from '../store/port.js';
 import type { Deps } from './deps.js';
 import { chalkFor, renderStatus, statusRows } from './render.js';
 
@@ -18,9 +19,11 @@ export function addStatusCommand(program: Command, deps: Deps): void {
     .action(async (opts: { all?: boolean; json?: boolean; config?: string }) => {
       const env = readEnv(await loadEnv(deps.cwd, deps.env));
       const config = await loadConfig(resolve(deps.cwd, opts.config ?? env.configPath ?? 'config.toml'));
-      const data = await openLowdbStore(config.databasePath).read();
+      const store = openLowdbStore(config.databasePath);
       const all = opts.all === true;
-      const rows = statusRows(Object.values(data.alerts), { all });
+      // Open chats live in the working set; --all reads the archive of closed ones too.
+      const alerts = all ? await allAlerts(store) : Object.values((await store.read()).alerts);
+      const rows = statusRows(alerts, { all });
       deps.stdout.write(
         opts.json ? `${JSON.stringify(rows)}\n` : renderStatus(rows, chalkFor(deps.stdout, deps.env), { all }),
       );

@@ -7,6 +7,7 @@ import { loadEnv, readEnv } from '../config/env.js';
 import { ConfigError } from '../config/errors.js';
 import { openLowdbStore } from '../store/lowdb-store.js';
 import type { AlertRecord, Speaker } from '../store/port.js';
+import { findAlert } from '../store/port.js';
 import type { Deps } from './deps.js';
 
 export interface TranscriptData {
@@ -51,7 +52,7 @@ export function addTranscriptCommand(program: Command, deps: Deps): void {
       const env = readEnv(await loadEnv(deps.cwd, deps.env));
       const config = await loadConfig(resolve(deps.cwd, opts.config ?? env.configPath ?? 'config.toml'));
       const store = openLowdbStore(config.databasePath);
-      const alert = (await store.read()).alerts[alertId];
+      const alert = await findAlert(store, alertId);
       if (!alert) {
         throw new ConfigError(`No alert ${quote(alertId)} in ${store.path}: irbot status --all lists the alert ids`);
       }

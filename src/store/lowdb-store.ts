@@ -1,13 +1,13 @@
 // The embedded store: one JSON file through lowdb, every change under an inter-process lock, written atomically.
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { copyFile, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, type FileHandle, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { type Adapter, Low } from 'lowdb';
 import lockfile from 'proper-lockfile';
 import { ConfigError } from '../config/errors.js';
 import { migrate } from './migrations.js';
-import { emptyStore, STORE_VERSION, type Store, type StoreData } from './port.js';
+import { type AlertRecord, emptyStore, STORE_VERSION, type Store, type StoreData } from './port.js';
 
 /** lowdb adapter: reads strictly (a corrupt file is an error, never replaced) and writes temp + fsync + rename, mode 0600. */
 class AtomicJsonFile implements Adapter<StoreData> {
@@ -172,6 +172,11 @@ export function openLowdbStore(path: string): Store {
       return;
     }
     try {
+      const { archiving } = data;
+      delete data.archiving;
+      // Archive first: a crash between the two leaves an alert in both, and the working copy wins on reading.
+      if (archiving && Object.keys(archiving).length > 0)
+        await appendArchive(archivePathOf(path), Object.values(archiving));
       db.data = data;
       await db.write();
       cache = { stamp: await stampOf(), data };
@@ -185,6 +190,7 @@ export function openLowdbStore(path: string): Store {
   return {
     path,
     read,
+    readArchive: () => readArchive(archivePathOf(path)),
     transact<T>(change: (data: StoreData) => T): Promise<T> {
       return new Promise<T>((resolve, reject) => {
         queue.push({ change, resolve: resolve as (value: unknown) => void, reject });
@@ -192,4 +198,62 @@ export function openLowdbStore(path: string): Store {
       });
     },
   };
+}
+
+/** `irbot-db.json` → `irbot-db.archive.ndjson`, beside it. */
+export function archivePathOf(path: string): string {
+  return path.endsWith('.json') ? `${path.slice(0, -'.json'.length)}.archive.ndjson` : `${path}.archive.ndjson`;
+}
+
+/** Appends one JSON line per alert and fsyncs; created with mode 0600 like the store. */
+async function appendArchive(file: string, records: AlertRecord[]): Promise<void> {
+  const handle = await open(file, 'a+', 0o600);
+  try {
+    // A crash mid-append leaves a torn last line whose alert is still in the working set: cut it off.
+    const { size } = await handle.stat();
+    const whole = await endOfLastLine(handle, size);
+    if (whole < size) await handle.truncate(whole);
+    await handle.writeFile(records.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The length of the file up to and including its last newline, scanning back from the end. */
+async function endOfLastLine(handle: FileHandle, size: number): Promise<number> {
+  const chunk = Buffer.alloc(64 * 1024);
+  for (let end = size; end > 0; end -= chunk.length) {
+    const start = Math.max(0, end - chunk.length);
+    const { bytesRead } = await handle.read(chunk, 0, end - start, start);
+    const at = chunk.subarray(0, bytesRead).lastIndexOf(0x0a);
+    if (at >= 0) return start + at + 1;
+  }
+  return 0;
+}
+
+async function readArchive(file: string): Promise<AlertRecord[]> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const lines = text.split('\n');
+  const byId = new Map<string, AlertRecord>();
+  lines.forEach((line, i) => {
+    if (line.trim() === '') return;
+    try {
+      const record = JSON.parse(line) as AlertRecord;
+      byId.delete(record.id);
+      byId.set(record.id, record);
+    } catch {
+      // A crash mid-append leaves a torn last line, which was never committed; anything else is damage.
+      if (i < lines.length - 1 && lines.slice(i + 1).some((rest) => rest.trim() !== '')) {
+        throw new ConfigError(`Archive file ${file} line ${i + 1} is not valid JSON: restore it from a backup`);
+      }
+    }
+  });
+  return [...byId.values()];
 }

@@ -52,6 +52,11 @@ export interface StoreData {
   alerts: Record<string, AlertRecord>;
   /** Slack event ids already applied, with when: a re-delivered envelope is dropped here. */
   seenEvents: Record<string, string>;
+  /**
+   * Closed alerts a change moves out of the working set (see `archiveAlert`): the store appends them to the
+   * archive before it writes the working set, in the same transaction, and this field is never written.
+   */
+  archiving?: Record<string, AlertRecord>;
 }
 
 export interface Store {
@@ -60,6 +65,29 @@ export interface Store {
   read(): Promise<StoreData>;
   /** Lock, re-read, let `change` mutate the data, write atomically, unlock. Keep `change` synchronous and short. */
   transact<T>(change: (data: StoreData) => T): Promise<T>;
+  /** Closed alerts moved out of the working set, oldest first, each once. */
+  readArchive(): Promise<AlertRecord[]>;
+}
+
+/** Moves a closed alert from the working set to the archive, in the transaction that calls it. */
+export function archiveAlert(data: StoreData, id: string): void {
+  const record = data.alerts[id];
+  if (!record) return;
+  data.archiving ??= {};
+  data.archiving[id] = record;
+  delete data.alerts[id];
+}
+
+/** One alert by id, from the working set or else the archive. */
+export async function findAlert(store: Store, id: string): Promise<AlertRecord | undefined> {
+  return (await store.read()).alerts[id] ?? (await store.readArchive()).find((a) => a.id === id);
+}
+
+/** Every alert, working set and archive, the working copy winning. */
+export async function allAlerts(store: Store): Promise<AlertRecord[]> {
+  const working = (await store.read()).alerts;
+  const archived = (await store.readArchive()).filter((a) => !working[a.id]);
+  return [...archived, ...Object.values(working)];
 }
 
 export function emptyStore(): StoreData {

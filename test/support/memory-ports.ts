@@ -4,19 +4,23 @@ import { createOfflineWriter } from '../../src/llm/offline-writer.js';
 import type { Writer } from '../../src/llm/port.js';
 import type { Pacer } from '../../src/slack/pacer.js';
 import type { Block, SlackPort } from '../../src/slack/port.js';
-import { emptyStore, type Store, type StoreData } from '../../src/store/port.js';
+import { type AlertRecord, emptyStore, type Store, type StoreData } from '../../src/store/port.js';
 
 export function memoryStore(): Store & { data: () => StoreData } {
   let data = emptyStore();
+  const archive: AlertRecord[] = [];
   let queue: Promise<unknown> = Promise.resolve();
   return {
     path: ':memory:',
     data: () => data,
     read: async () => structuredClone(data),
+    readArchive: async () => structuredClone(archive),
     transact<T>(change: (data: StoreData) => T): Promise<T> {
       const run = queue.then(() => {
         const copy = structuredClone(data);
         const result = change(copy);
+        archive.push(...Object.values(copy.archiving ?? {}));
+        delete copy.archiving;
         data = copy;
         return result;
       });

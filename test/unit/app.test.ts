@@ -1,6 +1,8 @@
 // app.ts with in-memory ports: time, failures and retries, driven by a fake clock instead of sleeping.
 import { describe, expect, it } from 'vitest';
+import { ARCHIVE_AFTER_MS } from '../../src/app.js';
 import type { Inbound } from '../../src/slack/envelope.js';
+import { findAlert } from '../../src/store/port.js';
 import { gatedPacer, PIVOT, slackError, testApp } from '../support/memory-ports.js';
 
 const analyst = { id: 'U0ANALYST', via: 'slack' } as const;
@@ -218,5 +220,28 @@ describe('the feed channel backing up', () => {
       'Sent message to <@U0HAROLD>:',
     ]);
     expect(thread.length).toBeLessThan(relays.length);
+  });
+});
+
+describe('archiving', () => {
+  it('moves a closed chat out of the working set ten minutes after it ended, and keeps it readable', async () => {
+    const t = await started();
+    await t.app.request(t.alert.id, 'end', analyst);
+    t.clock.advance(ARCHIVE_AFTER_MS - 1);
+    await t.app.tick();
+    expect(t.store.data().alerts[t.alert.id]).toBeDefined();
+    t.clock.advance(1);
+    await t.app.tick();
+    expect(t.store.data().alerts[t.alert.id]).toBeUndefined();
+    expect(await findAlert(t.store, t.alert.id)).toMatchObject({
+      chat: { state: 'ended', outcome: 'ended_by_analyst' },
+    });
+  });
+
+  it('keeps open chats and their queues in the working set', async () => {
+    const t = await started();
+    t.clock.advance(ARCHIVE_AFTER_MS * 10);
+    await t.app.tick();
+    expect(t.store.data().alerts[t.alert.id]?.chat.state).toBe('active');
   });
 });

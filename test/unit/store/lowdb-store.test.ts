@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/config/errors.js';
-import { openLowdbStore } from '../../../src/store/lowdb-store.js';
+import { archivePathOf, openLowdbStore } from '../../../src/store/lowdb-store.js';
+import { type AlertRecord, archiveAlert } from '../../../src/store/port.js';
 
 let path: string;
 beforeEach(async () => {
@@ -113,5 +114,36 @@ describe('group commit', () => {
       data.seenEvents.again = '3';
     });
     expect(Object.keys((await mine.read()).seenEvents).sort()).toEqual(['again', 'mine', 'theirs']);
+  });
+});
+
+describe('archive', () => {
+  const record = (id: string) => ({ id, chat: { state: 'ended' } }) as unknown as AlertRecord;
+
+  it('moves closed alerts out of the working set into an append-only archive, mode 0600', async () => {
+    const store = openLowdbStore(path);
+    await store.transact((data) => {
+      data.alerts.a = record('a');
+      data.alerts.b = record('b');
+    });
+    await store.transact((data) => archiveAlert(data, 'a'));
+    expect(Object.keys((await store.read()).alerts)).toEqual(['b']);
+    expect((await store.readArchive()).map((r) => r.id)).toEqual(['a']);
+    expect(JSON.parse(await readFile(path, 'utf8'))).not.toHaveProperty('archiving');
+    expect((await stat(archivePathOf(path))).mode & 0o777).toBe(0o600);
+    expect(archivePathOf(path)).toMatch(/db\.archive\.ndjson$/);
+  });
+
+  it('survives a torn last line from a crash mid-append, and reports damage elsewhere', async () => {
+    const store = openLowdbStore(path);
+    await writeFile(archivePathOf(path), `${JSON.stringify(record('a'))}\n{"id": "b", "chat`);
+    expect((await store.readArchive()).map((r) => r.id)).toEqual(['a']);
+    await store.transact((data) => {
+      data.alerts.c = record('c');
+      archiveAlert(data, 'c');
+    });
+    expect((await store.readArchive()).map((r) => r.id)).toEqual(['a', 'c']);
+    await writeFile(archivePathOf(path), `{"id": "b", "chat\n${JSON.stringify(record('a'))}\n`);
+    await expect(store.readArchive()).rejects.toThrow(/line 1 is not valid JSON/);
   });
 });
