@@ -174,7 +174,7 @@ export class App {
     const { log } = this.ports;
     if (inbound.kind === 'ignored') {
       await ack();
-      log(`ignored: ${inbound.reason}`);
+      log(`ignored: ${inbound.reason}`, { event: 'ignored' });
       return;
     }
     if (inbound.kind === 'dm') {
@@ -184,13 +184,20 @@ export class App {
         inbound.eventId,
         ack,
       );
-      log(`dm from ${inbound.userId} (${inbound.eventId}): ${describeOutcome(outcome)}`);
+      log(`dm from ${inbound.userId} (${inbound.eventId}): ${describeOutcome(outcome)}`, {
+        event: 'dm',
+        ...alertOf(outcome),
+      });
       return;
     }
     const { responders } = this.options;
     if (responders.length > 0 && !responders.includes(inbound.userId)) {
       await ack();
-      log(`button ${inbound.action} on ${inbound.alertId} by ${inbound.userId}: not a responder, refused`);
+      log(`button ${inbound.action} on ${inbound.alertId} by ${inbound.userId}: not a responder, refused`, {
+        event: 'button_refused',
+        alert: inbound.alertId,
+        level: 'warn',
+      });
       await this.pacer.take('chat.postEphemeral');
       await this.ports.slack.ephemeral({
         channel: inbound.channelId ?? this.options.feedChannelId,
@@ -201,7 +208,10 @@ export class App {
     }
     const by: Actor = { id: inbound.userId, via: 'slack' };
     const outcome = await this.request(inbound.alertId, inbound.action, by, inbound.dedupeKey, ack);
-    log(`button ${inbound.action} on ${inbound.alertId} by ${inbound.userId}: ${describeOutcome(outcome)}`);
+    log(`button ${inbound.action} on ${inbound.alertId} by ${inbound.userId}: ${describeOutcome(outcome)}`, {
+      event: 'button',
+      alert: inbound.alertId,
+    });
   }
 
   /** Start, Do Nothing or End, from a button or the terminal. */
@@ -273,7 +283,7 @@ export class App {
       }
       return ids;
     });
-    for (const { id, what } of moved) this.ports.log(`alert ${id}: silence, ${what}`);
+    for (const { id, what } of moved) this.ports.log(`alert ${id}: silence, ${what}`, { event: 'silence', alert: id });
     await Promise.all(moved.map(({ id }) => this.drain(id)));
   }
 
@@ -464,7 +474,11 @@ export class App {
         ? { channel: record.userId }
         : { channel: record.channelId, ...(record.ts ? { threadTs: record.ts } : {}) };
     const posted = await this.ports.slack.wasPosted({ ...where, key });
-    if (posted) this.ports.log(`alert ${record.id}: ${effect.type} had landed before a crash, not sent again`);
+    if (posted)
+      this.ports.log(`alert ${record.id}: ${effect.type} had landed before a crash, not sent again`, {
+        event: 'recovered_post',
+        alert: record.id,
+      });
     return { key, posted };
   }
 
@@ -472,17 +486,29 @@ export class App {
   private failed(record: AlertRecord, item: OutboxItem, err: unknown): Completion {
     const failure = classifySlackError(err);
     const what = `alert ${record.id}: ${item.effect.type} failed with ${describeSlackFailure(failure)}`;
+    const fields = { alert: record.id, effect: item.effect.type, code: failure.code, level: 'warn' as const };
     const attempts = (item.attempts ?? 0) + 1;
     if (failure.kind === 'retry' && attempts < MAX_ATTEMPTS) {
       const delay = Math.min(1000 * 2 ** (attempts - 1), MAX_BACKOFF_MS);
-      this.ports.log(`${what}; retrying in ${Math.round(delay / 1000)} s (attempt ${attempts} of ${MAX_ATTEMPTS})`);
+      this.ports.log(`${what}; retrying in ${Math.round(delay / 1000)} s (attempt ${attempts} of ${MAX_ATTEMPTS})`, {
+        ...fields,
+        event: 'effect_retry',
+      });
       return { retryAt: new Date(this.ports.clock().getTime() + delay).toISOString(), attempts };
     }
     if (failure.kind === 'fatal') {
-      this.ports.log(`${what}; the chat is marked failed, other chats go on`);
+      this.ports.log(`${what}; the chat is marked failed, other chats go on`, {
+        ...fields,
+        event: 'chat_failed',
+        level: 'error',
+      });
       return { events: [{ type: 'Failed', reason: describeSlackFailure(failure), at: this.now() }] };
     }
-    this.ports.log(`${what}; gave up on this ${item.effect.type}`);
+    this.ports.log(`${what}; gave up on this ${item.effect.type}`, {
+      ...fields,
+      event: 'effect_dropped',
+      level: 'error',
+    });
     return {};
   }
 
@@ -585,7 +611,7 @@ export class App {
           personName: facts.personName,
           next: [
             { type: 'SendDm', text: written.text, from: 'bot' },
-            ...fallbackNote(written, effect.type === 'Greet' ? 'greeting' : 'nudge'),
+            ...this.fallbackNote(record, written, effect.type === 'Greet' ? 'greeting' : 'nudge'),
           ],
         };
       }
@@ -617,6 +643,7 @@ export class App {
         const note: Effect[] = verdict.fallbackReason
           ? [{ type: 'PostInThread', kind: 'note', text: classifyNote(verdict.fallbackReason) }]
           : [];
+        if (verdict.fallbackReason) this.logFallback(record, 'judgement', verdict.fallbackReason);
         return { personName: facts.personName, events: [event], next: note };
       }
       case 'Summarise': {
@@ -628,7 +655,7 @@ export class App {
         return {
           next: [
             { type: 'PostInThread', kind: 'summary', text: written.text },
-            ...fallbackNote(written, 'summary'),
+            ...this.fallbackNote(record, written, 'summary'),
             ...(effect.escalate ? [{ type: 'PostInThread', kind: 'escalation', text: '' } as const] : []),
           ],
         };
@@ -657,6 +684,27 @@ export class App {
     }
   }
 
+  /** When the text is the offline fallback, the thread says so. */
+  private fallbackNote(record: AlertRecord, written: Written, task: string): Effect[] {
+    if (!written.fallbackReason) return [];
+    this.logFallback(record, task, written.fallbackReason);
+    return [
+      {
+        type: 'PostInThread',
+        kind: 'note',
+        text: `The LLM was unavailable (${written.fallbackReason}), so irbot used its offline template for this ${task}.`,
+      },
+    ];
+  }
+
+  private logFallback(record: AlertRecord, task: string, reason: string): void {
+    this.ports.log(`alert ${record.id}: LLM ${task} fell back to the offline text (${reason})`, {
+      event: 'llm_fallback',
+      alert: record.id,
+      level: 'warn',
+    });
+  }
+
   private async facts(record: AlertRecord): Promise<AlertFacts> {
     let personName = record.personName;
     if (!personName) {
@@ -664,7 +712,11 @@ export class App {
         await this.pacer.take('users.info');
         personName = await this.ports.slack.userName(record.userId);
       } catch (err) {
-        this.ports.log(`users.info ${record.userId} failed, using the user ID as name: ${oneLine(err)}`);
+        this.ports.log(`users.info ${record.userId} failed, using the user ID as name: ${oneLine(err)}`, {
+          event: 'name_lookup_failed',
+          alert: record.id,
+          level: 'warn',
+        });
         personName = record.userId;
       }
     }
@@ -682,6 +734,10 @@ export type Applied =
   | { kind: 'applied'; alertId: string; before: Chat['state']; after: Chat['state']; effects: number }
   | { kind: 'duplicate' }
   | { kind: 'no_alert' };
+
+function alertOf(outcome: Applied): { alert?: string } {
+  return outcome.kind === 'applied' ? { alert: outcome.alertId } : {};
+}
 
 function describeOutcome(outcome: Applied): string {
   if (outcome.kind === 'duplicate') return 'already handled (re-delivery), dropped';
@@ -723,17 +779,6 @@ function forgetOldEvents(data: StoreData, now: number): void {
 
 function linesOf(transcript: TranscriptEntry[]): Line[] {
   return transcript.flatMap((entry) => (entry.from === 'system' ? [] : [{ from: entry.from, text: entry.text }]));
-}
-
-function fallbackNote(written: Written, task: string): Effect[] {
-  if (!written.fallbackReason) return [];
-  return [
-    {
-      type: 'PostInThread',
-      kind: 'note',
-      text: `The LLM was unavailable (${written.fallbackReason}), so irbot used its offline template for this ${task}.`,
-    },
-  ];
 }
 
 function classifyNote(reason: string): string {

@@ -2,7 +2,17 @@
 import type { Logger } from '@slack/logger';
 import { LogLevel } from '@slack/logger';
 
-export type Log = (line: string) => void;
+/** What a log line is about: the event (`dm`, `button`, `effect_failed`…) and the alert, when there is one. */
+export interface LogFields {
+  event?: string;
+  alert?: string;
+  level?: 'info' | 'warn' | 'error';
+  [field: string]: unknown;
+}
+
+export type Log = (message: string, fields?: LogFields) => void;
+
+export type LogFormat = 'json' | 'pretty';
 
 const TOKEN = /\b(xox[abposr]|xapp|sk)-[A-Za-z0-9_-]{4,}/g;
 
@@ -17,8 +27,24 @@ export function oneLine(err: unknown): string {
   return redact(message.split('\n')[0] ?? '').trim();
 }
 
+/** For people: `time [event alert] message`, one line each. */
 export function stderrLog(stream: NodeJS.WritableStream, clock: () => Date = () => new Date()): Log {
-  return (line) => stream.write(`${clock().toISOString()} ${redact(line)}\n`);
+  return (message, fields = {}) => {
+    const tags = [fields.event, fields.alert].filter(Boolean).join(' ');
+    stream.write(`${clock().toISOString()} ${tags ? `[${tags}] ` : ''}${redact(message)}\n`);
+  };
+}
+
+/** For machines: one JSON object per line through pino, e.g. {"level":30,"time":…,"event":"dm","alert":"pivot-3f9a2c","msg":…}. */
+export async function jsonLog(stream: NodeJS.WritableStream, clock: () => Date = () => new Date()): Promise<Log> {
+  const { pino } = await import('pino');
+  const logger = pino({ base: null, timestamp: () => `,"time":"${clock().toISOString()}"` }, stream);
+  return (message, { level = 'info', ...fields } = {}) => {
+    const clean = Object.fromEntries(
+      Object.entries(fields).map(([key, value]) => [key, typeof value === 'string' ? redact(value) : value]),
+    );
+    logger[level](clean, redact(message));
+  };
 }
 
 /** A @slack/logger that sends the SDKs' warnings and errors to our log and drops their chatter. */

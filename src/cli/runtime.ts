@@ -69,9 +69,8 @@ export function buildWriter(env: Env, config: Config, log: Log): Writer {
       model: config.openaiModel,
       timeoutMs: config.llmTimeoutSeconds * 1000,
     });
-    return withFallback(openai, offline, (task, err) =>
-      log(`LLM ${task} failed, using the offline text: ${oneLine(err)}`),
-    );
+    // The app logs each fallback with its alert and reason; the error itself is in the reason.
+    return withFallback(openai, offline, () => undefined);
   });
   return withConcurrencyLimit(writer, config.llmConcurrency);
 }
@@ -133,7 +132,7 @@ export async function serve(app: App, socket: { appToken: string; slackApiUrl: s
   const sweep = () => {
     sweeping = Promise.all([app.recover(), app.tick()])
       .then(() => undefined)
-      .catch((err) => log(`sweep failed: ${oneLine(err)}`));
+      .catch((err) => log(`sweep failed: ${oneLine(err)}`, { event: 'sweep_failed', level: 'error' }));
   };
   sweep();
   const timer = setInterval(sweep, SWEEP_EVERY_MS);

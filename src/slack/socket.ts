@@ -57,7 +57,10 @@ export function connectSocket(opts: {
     logger: slackLogger(opts.log, 'socket'),
   });
   client.onMalformed = (envelopeId, err) =>
-    opts.log(`ignored: malformed envelope ${envelopeId ?? '(no envelope_id)'}: ${oneLine(err)}`);
+    opts.log(`ignored: malformed envelope ${envelopeId ?? '(no envelope_id)'}: ${oneLine(err)}`, {
+      event: 'ignored',
+      level: 'warn',
+    });
   const inFlight = new Set<Promise<void>>();
   let stopping = false;
 
@@ -76,12 +79,19 @@ export function connectSocket(opts: {
         if (acked) return;
         acked = true;
         // Slack re-delivers anything not acked within 3 seconds.
-        await args.ack().catch((err) => opts.log(`could not ack envelope ${args.envelope_id}: ${oneLine(err)}`));
+        await args.ack().catch((err) =>
+          opts.log(`could not ack envelope ${args.envelope_id}: ${oneLine(err)}`, {
+            event: 'ack_failed',
+            level: 'warn',
+          }),
+        );
       };
       const inbound = decodeEnvelope(args.type, args.body);
       const work = opts
         .handle(inbound, ack, { envelopeId: args.envelope_id, retryAttempt: args.retry_num ?? 0 })
-        .catch((err) => opts.log(`envelope ${args.envelope_id}: ${oneLine(err)}`));
+        .catch((err) =>
+          opts.log(`envelope ${args.envelope_id}: ${oneLine(err)}`, { event: 'envelope_failed', level: 'error' }),
+        );
       inFlight.add(work);
       await work;
       inFlight.delete(work);
