@@ -154,15 +154,16 @@ export class App {
       });
       throw new SlackCallError('chat.postMessage', err);
     }
+    // The details go through the outbox like any thread post: retried until they land, never twice.
     const saved = await store.transact((data) => {
       const stored = data.alerts[record.id] ?? record;
       stored.ts = posted.ts;
       stored.channelId = posted.channel;
       data.alerts[record.id] = stored;
-      return stored;
+      enqueue(stored, [{ type: 'PostInThread', kind: 'details', text: '' }]);
+      return structuredClone(stored);
     });
-    await this.pacer.take('chat.postMessage', posted.channel);
-    await slack.post({ channel: posted.channel, threadTs: posted.ts, text: detailsText(record) });
+    await this.drain(record.id, ['thread']);
     return { alert: saved, duplicate: false };
   }
 
@@ -675,6 +676,8 @@ export class App {
         return `Here is the summary of the chat:\n${quote(text)}\n*Verdict:* ${verdictText(record.chat, record.userId)}`;
       case 'note':
         return `_${escapeText(text)}_`;
+      case 'details':
+        return detailsText(record);
       case 'escalation': {
         // Trusted mentions from config.toml, so they do ping.
         const mention = this.options.escalationMention ?? this.options.responders.map((id) => `<@${id}>`).join(' ');

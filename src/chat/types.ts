@@ -54,7 +54,7 @@ export type Effect =
   | { type: 'StartNext' };
 
 /** What a thread post relays; the shell turns each into its wording (`Received message from <@U>:` …). */
-export type ThreadPost = 'received' | 'sent' | 'summary' | 'note' | 'escalation';
+export type ThreadPost = 'details' | 'received' | 'sent' | 'summary' | 'note' | 'escalation';
 
 export interface Rules {
   maxNudges: number;
