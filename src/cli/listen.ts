@@ -1,21 +1,50 @@
-// `irbot listen`: the daemon. Serves every alert's buttons and DMs until SIGINT/SIGTERM, then drains and exits.
+// `irbot listen`: the daemon. Serves every alert's buttons and DMs (and with --webhook, alerts over HTTP) until
+// SIGINT/SIGTERM, then drains and exits.
 import type { Command } from 'commander';
+import { parseAlertsJson } from '../config/alerts.js';
+import { parseListenAddress, requireWebhookToken } from '../intake/options.js';
+import { startWebhook, type Webhook } from '../intake/webhook.js';
 import type { Deps } from './deps.js';
-import { buildApp, loadSetup, serve, socketOf } from './runtime.js';
+import { buildApp, loadSetup, type Serving, serve, socketOf } from './runtime.js';
 
 export function addListenCommand(program: Command, deps: Deps): void {
   program
     .command('listen')
     .description('Run the bot: handle alert buttons and direct messages until stopped (SIGINT/SIGTERM)')
     .option('--config <path>', 'config.toml to use (default: $IRBOT_CONFIG or ./config.toml)')
-    .action(async (opts: { config?: string }) => {
+    .option(
+      '--webhook <[host:]port>',
+      'also take alerts over HTTP: POST /alerts with Authorization: Bearer $IRBOT_WEBHOOK_TOKEN (host default 127.0.0.1)',
+    )
+    .action(async (opts: { config?: string; webhook?: string }) => {
       const setup = await loadSetup(deps, opts.config, ['slackBotToken', 'socketAppToken', 'openaiApiKey']);
+      const intake =
+        opts.webhook === undefined
+          ? undefined
+          : { address: parseListenAddress(opts.webhook), token: requireWebhookToken(setup.env) };
       const app = buildApp(setup, deps);
       const stopped = deps.nextSignal();
-      const serving = await serve(app, socketOf(setup), setup.log);
+      // Bound first: a port in use is a configuration error, reported before Slack is contacted.
+      let webhook: Webhook | undefined;
+      if (intake) {
+        webhook = await startWebhook(app, (body) => parseAlertsJson(body, 'request body'), {
+          ...intake.address,
+          token: intake.token,
+          log: setup.log,
+        });
+        setup.log(`webhook listening on ${webhook.address.url}`);
+      }
+      let serving: Serving;
+      try {
+        serving = await serve(app, socketOf(setup), setup.log);
+      } catch (err) {
+        await webhook?.close();
+        throw err;
+      }
       setup.log(`listening on Socket Mode for feed channel ${setup.config.feedChannelId}`);
       const signal = await stopped;
       setup.log(`${signal}: finishing what is in flight`);
+      await webhook?.close();
       await serving.stop();
       setup.log('stopped');
     });

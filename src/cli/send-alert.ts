@@ -1,24 +1,106 @@
-// `irbot send-alert`: posts an alert from alerts.toml to the feed channel.
+// `irbot send-alert`: posts an alert from alerts.toml, or every alert in a TOML, JSON or NDJSON file, to the feed.
 import type { Command } from 'commander';
-import { loadAlerts, pickAlert } from '../config/alerts.js';
+import { type AlertInput, loadAlerts, pickAlert } from '../config/alerts.js';
+import { requireEnv } from '../config/env.js';
+import { BatchError, describeStart, type Posted, postAlerts } from '../intake/post.js';
+import { previewAlert, renderPreviews } from '../intake/preview.js';
+import { readAlertSource } from '../intake/source.js';
+import { oneLine } from '../log.js';
 import type { Deps } from './deps.js';
-import { buildApp, loadSetup } from './runtime.js';
+import { buildApp, loadSetup, type Need } from './runtime.js';
+
+interface Options {
+  file?: string;
+  dryRun?: boolean;
+  json?: boolean;
+  config?: string;
+}
 
 export function addSendAlertCommand(program: Command, deps: Deps): void {
   program
     .command('send-alert')
-    .description('Post an alert from alerts.toml to the feed channel (a random one without an id)')
-    .argument('[templateId]', 'the id of an [[alerts]] entry in alerts.toml')
-    .option('--json', 'print {"id","template","user_id","channel","ts"} on stdout and nothing else')
+    .description(
+      'Post an alert from alerts.toml to the feed channel (a random one without an id), or the alerts in --file',
+    )
+    .argument('[templateId]', 'the id of an alert in alerts.toml or in --file (with --file and no id: every alert)')
+    .option('--file <path>', 'post the alerts in this TOML, JSON or NDJSON file (- reads stdin), in order')
+    .option('--dry-run', 'check the alerts and print what would be posted; contacts nothing, needs no token')
+    .option(
+      '--json',
+      'print {"id","template","user_id","channel","ts","duplicate"} (an array with --file) and nothing else',
+    )
     .option('--config <path>', 'config.toml to use (default: $IRBOT_CONFIG or ./config.toml)')
-    .action(async (templateId: string | undefined, opts: { json?: boolean; config?: string }) => {
-      const setup = await loadSetup(deps, opts.config, ['slackBotToken']);
-      const template = pickAlert(await loadAlerts(setup.config.alertsPath), templateId, deps.random);
-      const { alert } = await buildApp(setup, deps).postAlert(template);
-      deps.stdout.write(
-        opts.json
-          ? `${JSON.stringify({ id: alert.id, template: alert.template, user_id: alert.userId, channel: alert.channelId, ts: alert.ts })}\n`
-          : `${alert.id}\n`,
-      );
+    .action(async (templateId: string | undefined, opts: Options) => {
+      const many = opts.file !== undefined && templateId === undefined;
+      let alerts: AlertInput[] | undefined;
+      if (opts.file !== undefined) {
+        const all = await readAlertSource(opts.file, deps);
+        alerts = many ? all : [pickAlert(all, templateId, deps.random)];
+        if (opts.dryRun) return dryRun(alerts, opts, deps);
+      }
+      const setup = await loadSetup(deps, opts.config, opts.dryRun ? [] : ['slackBotToken']);
+      alerts ??= [pickAlert(await loadAlerts(setup.config.alertsPath), templateId, deps.random)];
+      if (opts.dryRun) return dryRun(alerts, opts, deps);
+      // Starting a chat writes the greeting with the LLM; only then is the OpenAI key needed.
+      const needs: Need[] = alerts.some((alert) => alert.autoChat) ? ['openaiApiKey'] : [];
+      requireEnv(setup.env, needs);
+
+      const app = buildApp(setup, deps);
+      const progress = progressLine(deps.stderr, alerts.length);
+      let posted: Posted[];
+      let failure: BatchError | undefined;
+      try {
+        posted = await postAlerts(app, alerts, progress.show);
+      } catch (err) {
+        if (!(err instanceof BatchError)) throw err;
+        posted = err.posted;
+        failure = err;
+      } finally {
+        progress.clear();
+      }
+      const rows = posted.map(({ alert, duplicate }) => ({
+        id: alert.id,
+        template: alert.template,
+        user_id: alert.userId,
+        channel: alert.channelId,
+        ts: alert.ts,
+        duplicate,
+      }));
+      if (opts.json) deps.stdout.write(`${JSON.stringify(many ? rows : rows[0])}\n`);
+      else deps.stdout.write(rows.map((row) => `${row.id}\n`).join(''));
+      for (const { alert, duplicate } of posted) {
+        if (duplicate) deps.stderr.write(`${alert.id}: already posted with this dedupe_key, not posted again\n`);
+      }
+      // The chats start in this process: wait for their greetings (replies are handled by `irbot listen`).
+      let chatFailure: unknown;
+      for (const { alert, chat } of posted) {
+        if (!chat) continue;
+        try {
+          deps.stderr.write(`${describeStart(alert.id, await chat)}\n`);
+        } catch (err) {
+          deps.stderr.write(`alert ${alert.id}: auto_chat failed: ${oneLine(err)}\n`);
+          chatFailure ??= err;
+        }
+      }
+      // One alert fails as it always has, with the Slack error alone; a batch says which alert and what came before.
+      if (failure) throw alerts.length === 1 ? failure.cause : failure;
+      if (chatFailure) throw chatFailure;
     });
+}
+
+function dryRun(alerts: AlertInput[], opts: Options, deps: Deps): void {
+  const previews = alerts.map(previewAlert);
+  deps.stdout.write(opts.json ? `${JSON.stringify(previews)}\n` : renderPreviews(previews));
+}
+
+/** `posting 3/10…` on a terminal's stderr, rewritten in place; nothing for one alert or when stderr is not a TTY. */
+function progressLine(
+  stderr: Deps['stderr'],
+  total: number,
+): { show: (n: number, of: number) => void; clear: () => void } {
+  if (!stderr.isTTY || total < 2) return { show: () => undefined, clear: () => undefined };
+  return {
+    show: (n, of) => stderr.write(`\rposting ${n}/${of}…`),
+    clear: () => stderr.write('\r\x1b[K'),
+  };
 }

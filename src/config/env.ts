@@ -34,11 +34,13 @@ export function readEnv(vars: Record<string, string | undefined>): Env {
   const openaiApiKey = value('OPENAI_API_KEY');
   const openaiBaseUrl = value('OPENAI_BASE_URL');
   const configPath = value('IRBOT_CONFIG');
+  const webhookToken = value('IRBOT_WEBHOOK_TOKEN');
   if (slackBotToken) env.slackBotToken = slackBotToken;
   if (socketAppToken) env.socketAppToken = socketAppToken;
   if (openaiApiKey) env.openaiApiKey = openaiApiKey;
   if (openaiBaseUrl) env.openaiBaseUrl = httpUrl('OPENAI_BASE_URL', openaiBaseUrl);
   if (configPath) env.configPath = configPath;
+  if (webhookToken) env.webhookToken = webhookToken;
   return env;
 }
 

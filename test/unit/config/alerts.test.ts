@@ -1,9 +1,18 @@
-// Tests of parseAlerts, loadAlerts and pickAlert: the seed's [[alerts]] format, its checks, and picking by id or at random.
+// Tests of parseAlerts, loadAlerts and pickAlert: the seed's [[alerts]] format, its checks, and picking by id or at
+// random; and of the same checks on JSON and NDJSON, and of telling the three formats apart.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadAlerts, parseAlerts, pickAlert } from '../../../src/config/alerts.js';
+import {
+  detectAlertFormat,
+  loadAlerts,
+  parseAlerts,
+  parseAlertsAs,
+  parseAlertsJson,
+  parseAlertsNdjson,
+  pickAlert,
+} from '../../../src/config/alerts.js';
 import { ConfigError } from '../../../src/config/errors.js';
 import type { AlertTemplate } from '../../../src/config/types.js';
 
@@ -133,6 +142,168 @@ seen_at = 1979-05-27T07:32:00Z
   });
 });
 
+describe('parseAlerts: auto_chat and dedupe_key', () => {
+  it('reads them when given, and leaves them out otherwise', () => {
+    const [alert] = parseAlerts(`${anAlert()}auto_chat = true\ndedupe_key = "siem-1"\n`, FILE);
+    expect(alert).toMatchObject({ id: 'pivot', autoChat: true, dedupeKey: 'siem-1' });
+    expect(parseAlerts(anAlert(), FILE)[0]).not.toHaveProperty('autoChat');
+    expect(parseAlerts(anAlert(), FILE)[0]).not.toHaveProperty('dedupeKey');
+  });
+
+  it('names a wrong type', () => {
+    expect(problem(`${anAlert()}auto_chat = "yes"\n`)).toBe(
+      `${FILE}: alert #1 (id 'pivot'): 'auto_chat' must be true or false`,
+    );
+    expect(problem(`${anAlert()}dedupe_key = 7\n`)).toBe(
+      `${FILE}: alert #1 (id 'pivot'): 'dedupe_key' must be a non-empty string`,
+    );
+    expect(problem(`${anAlert()}dedupe_key = "${'k'.repeat(201)}"\n`)).toContain("'dedupe_key' is longer than 200");
+  });
+});
+
+const SOURCE = '/srv/siem/export.json';
+
+function jsonProblem(parse: (text: string, source: string) => unknown, text: string): string {
+  try {
+    parse(text, SOURCE);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    const message = (err as ConfigError).message;
+    expect(message).not.toContain('\n');
+    expect(message.startsWith(`${SOURCE}:`)).toBe(true);
+    return message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+const pivot = { id: 'pivot', name: 'Pivoting', user_id: 'U0HAROLD' };
+
+describe('parseAlertsJson', () => {
+  it('reads one object or an array of them, with alerts.toml’s keys', () => {
+    const one = { ...pivot, description: 'd', properties: { host: 'a', port: 22, blocked: false }, auto_chat: true };
+    expect(parseAlertsJson(JSON.stringify(one), SOURCE)).toEqual([
+      {
+        id: 'pivot',
+        name: 'Pivoting',
+        description: 'd',
+        userId: 'U0HAROLD',
+        properties: { host: 'a', port: '22', blocked: 'false' },
+        autoChat: true,
+      },
+    ]);
+    const batch = [pivot, { ...pivot, user_id: 'U0ALICE', dedupe_key: 'e-2' }];
+    expect(parseAlertsJson(JSON.stringify(batch), SOURCE)).toEqual([
+      { id: 'pivot', name: 'Pivoting', description: '', userId: 'U0HAROLD', properties: {} },
+      { id: 'pivot', name: 'Pivoting', description: '', userId: 'U0ALICE', properties: {}, dedupeKey: 'e-2' },
+    ]);
+  });
+
+  it('gives the same one-line messages as alerts.toml, naming the source and the alert', () => {
+    const json = (value: unknown) => jsonProblem(parseAlertsJson, JSON.stringify(value));
+    const { user_id: _, ...noUser } = pivot;
+    expect(json([pivot, { ...noUser, id: 'x' }])).toBe(`${SOURCE}: alert #2 (id 'x'): missing 'user_id'`);
+    expect(json({ name: 'n', user_id: 'U1' })).toBe(`${SOURCE}: alert #1: missing 'id'`);
+    expect(json({ id: 'x', user_id: 'U1' })).toBe(`${SOURCE}: alert #1 (id 'x'): missing 'name'`);
+    expect(json({ ...pivot, user_id: 'harold' })).toContain(
+      `${SOURCE}: alert #1 (id 'pivot'): user_id 'harold' is not a Slack user ID (U… or W…)`,
+    );
+    expect(json({ ...pivot, severity: 'high' })).toContain(`${SOURCE}: alert #1 (id 'pivot'): unknown key 'severity'`);
+  });
+
+  it('names JSON values of the wrong type', () => {
+    const json = (value: unknown) => jsonProblem(parseAlertsJson, JSON.stringify(value));
+    expect(json({ ...pivot, id: 1 })).toBe(`${SOURCE}: alert #1: 'id' must be a non-empty string`);
+    expect(json({ ...pivot, name: null })).toContain("'name' must be a non-empty string");
+    expect(json({ ...pivot, user_id: ['U1'] })).toContain("'user_id' must be a non-empty string");
+    expect(json({ ...pivot, description: {} })).toContain("'description' must be a string");
+    expect(json({ ...pivot, auto_chat: 'true' })).toContain("'auto_chat' must be true or false");
+    expect(json({ ...pivot, auto_chat: 1 })).toContain("'auto_chat' must be true or false");
+    expect(json({ ...pivot, dedupe_key: 42 })).toContain("'dedupe_key' must be a non-empty string");
+    expect(json({ ...pivot, dedupe_key: ' ' })).toContain("'dedupe_key' must be a non-empty string");
+    expect(json({ ...pivot, properties: [] })).toContain("'properties' must be an object of names and values");
+    expect(json({ ...pivot, properties: 'x' })).toContain("'properties' must be an object");
+    expect(json({ ...pivot, properties: { hosts: ['a'] } })).toBe(
+      `${SOURCE}: alert #1 (id 'pivot'): property 'hosts' is an array: properties must be strings, numbers or booleans`,
+    );
+    expect(json({ ...pivot, properties: { extra: { a: 1 } } })).toContain("property 'extra' is an object");
+    expect(json({ ...pivot, properties: { gone: null } })).toContain("property 'gone' is null");
+    expect(json([pivot, 'pivot'])).toBe(`${SOURCE}: alert #2: must be an object`);
+    expect(json([pivot, null])).toBe(`${SOURCE}: alert #2: must be an object`);
+    expect(json(42)).toBe(`${SOURCE}: must be an alert object or an array of alert objects`);
+    expect(json('pivot')).toBe(`${SOURCE}: must be an alert object or an array of alert objects`);
+    expect(json([])).toBe(`${SOURCE}: no alerts: the array is empty`);
+  });
+
+  it('says where JSON is broken without quoting the text', () => {
+    expect(jsonProblem(parseAlertsJson, '{"id": "pivot",\n "name": }')).toMatch(
+      new RegExp(`^${SOURCE}: invalid JSON: Unexpected token '}'$`),
+    );
+    expect(jsonProblem(parseAlertsJson, '{"id": "secret-value"')).toMatch(/^\/srv\/siem\/export\.json: invalid JSON: /);
+    expect(jsonProblem(parseAlertsJson, '{"id": "secret-value"')).not.toContain('secret-value');
+    expect(jsonProblem(parseAlertsJson, '{"id": "a"}\n{"id": "b"}')).toBe(
+      `${SOURCE}: invalid JSON: Unexpected non-whitespace character after JSON (line 2, column 1)`,
+    );
+    expect(jsonProblem(parseAlertsJson, 'hello there')).not.toContain('hello there');
+  });
+
+  it('allows several alerts of one kind, unlike alerts.toml', () => {
+    expect(parseAlertsJson(JSON.stringify([pivot, pivot]), SOURCE)).toHaveLength(2);
+  });
+});
+
+describe('parseAlertsNdjson', () => {
+  it('reads one object per line and skips blank lines', () => {
+    const text = `${JSON.stringify(pivot)}\n\n${JSON.stringify({ ...pivot, id: 'privesc' })}\r\n`;
+    expect(parseAlertsNdjson(text, SOURCE).map((a) => a.id)).toEqual(['pivot', 'privesc']);
+  });
+
+  it('says line N', () => {
+    const lines = [pivot, {}, { ...pivot, id: 'x', user_id: undefined }].map((v) => JSON.stringify(v));
+    expect(jsonProblem(parseAlertsNdjson, [lines[0], '', lines[2]].join('\n'))).toBe(
+      `${SOURCE}: line 3 (id 'x'): missing 'user_id'`,
+    );
+    expect(jsonProblem(parseAlertsNdjson, `${lines[0]}\n[1]\n`)).toBe(`${SOURCE}: line 2: must be an object`);
+    expect(jsonProblem(parseAlertsNdjson, `${lines[0]}\n{"id": \n`)).toMatch(
+      new RegExp(`^${SOURCE}: line 2: invalid JSON: `),
+    );
+    expect(jsonProblem(parseAlertsNdjson, '\n \n')).toBe(`${SOURCE}: no alerts: every line is empty`);
+  });
+});
+
+describe('detectAlertFormat', () => {
+  const toml = anAlert();
+  const json = JSON.stringify([pivot]);
+  const ndjson = `${JSON.stringify(pivot)}\n${JSON.stringify(pivot)}\n`;
+
+  it('goes by the extension', () => {
+    expect(detectAlertFormat('a.toml', json)).toBe('toml');
+    expect(detectAlertFormat('a.JSON', toml)).toBe('json');
+    expect(detectAlertFormat('a.ndjson', json)).toBe('ndjson');
+    expect(detectAlertFormat('a.jsonl', json)).toBe('ndjson');
+  });
+
+  it('goes by the content for stdin and other names', () => {
+    for (const name of ['-', 'export.txt', 'export']) {
+      expect(detectAlertFormat(name, toml)).toBe('toml');
+      expect(detectAlertFormat(name, `# comment\n${toml}`)).toBe('toml');
+      expect(detectAlertFormat(name, json)).toBe('json');
+      expect(detectAlertFormat(name, JSON.stringify(pivot, null, 2))).toBe('json');
+      expect(detectAlertFormat(name, `  \n${JSON.stringify(pivot)}`)).toBe('json');
+      expect(detectAlertFormat(name, '[\n  {"id": "x"}\n]')).toBe('json');
+      expect(detectAlertFormat(name, '[]')).toBe('json');
+      expect(detectAlertFormat(name, ndjson)).toBe('ndjson');
+      expect(detectAlertFormat(name, `\n${ndjson}\n\n`)).toBe('ndjson');
+    }
+  });
+
+  it('parses each format with the same result', () => {
+    const expected = parseAlerts(toml, FILE);
+    expect(parseAlertsAs('json', JSON.stringify(pivot), SOURCE)).toEqual(expected);
+    expect(parseAlertsAs('ndjson', JSON.stringify(pivot), SOURCE)).toEqual(expected);
+    expect(parseAlertsAs('toml', toml, SOURCE)).toEqual(expected);
+  });
+});
+
 describe('pickAlert', () => {
   const templates: AlertTemplate[] = ['pivot', 'privesc'].map((id) => ({
     id,
@@ -155,6 +326,12 @@ describe('pickAlert', () => {
   it('names an unknown id and the known ones', () => {
     expect(() => pickAlert(templates, 'x', () => 0)).toThrow(
       new ConfigError("Unknown alert id 'x' (known: pivot, privesc)"),
+    );
+  });
+
+  it('refuses an id that several alerts of a batch share', () => {
+    expect(() => pickAlert([...templates, ...templates], 'pivot', () => 0)).toThrow(
+      new ConfigError("2 alerts have id 'pivot': leave the id out to post every alert in the file"),
     );
   });
 

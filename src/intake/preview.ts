@@ -1,0 +1,53 @@
+// What `send-alert --dry-run` shows: each alert as it would be posted, without an id or any call to Slack.
+import type { AlertInput } from '../config/alerts.js';
+import { alertHeadline, detailsText } from '../slack/blocks.js';
+
+export interface Preview {
+  template: string;
+  name: string;
+  description: string;
+  user_id: string;
+  properties: Record<string, string>;
+  auto_chat: boolean;
+  dedupe_key: string | null;
+  /** The feed channel message's text. */
+  headline: string;
+  /** The first reply in its thread; the alert's id is given when it is posted, shown as `<template>-…`. */
+  details: string;
+}
+
+export function previewAlert(alert: AlertInput): Preview {
+  return {
+    template: alert.id,
+    name: alert.name,
+    description: alert.description,
+    user_id: alert.userId,
+    properties: alert.properties,
+    auto_chat: alert.autoChat === true,
+    dedupe_key: alert.dedupeKey ?? null,
+    headline: alertHeadline(alert),
+    details: detailsText({ ...alert, id: `${alert.id}-…` }),
+  };
+}
+
+/** Plain lines for a terminal: a header per alert, then the two texts indented. */
+export function renderPreviews(previews: Preview[]): string {
+  const indent = (text: string) => text.replace(/^/gm, '    ');
+  const blocks = previews.map((p, index) => {
+    const extras = [
+      p.auto_chat ? 'auto_chat: starts the chat at once' : '',
+      p.dedupe_key ? `dedupe_key ${p.dedupe_key}` : '',
+    ]
+      .filter(Boolean)
+      .join(', ');
+    return [
+      `alert ${index + 1} of ${previews.length}: ${p.template}${extras ? ` (${extras})` : ''}`,
+      '  headline:',
+      indent(p.headline),
+      '  in its thread:',
+      indent(p.details),
+    ].join('\n');
+  });
+  const count = `${previews.length} alert${previews.length === 1 ? '' : 's'}`;
+  return `${blocks.join('\n\n')}\n\ndry run: ${count} valid, nothing posted\n`;
+}

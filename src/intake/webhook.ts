@@ -1,0 +1,289 @@
+// `irbot listen --webhook`: alerts in over HTTP. POST /alerts (bearer token, JSON) → recorded and posted → 202.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { AlertInput } from '../config/alerts.js';
+import { ConfigError } from '../config/errors.js';
+import { type Log, oneLine } from '../log.js';
+import { classifySlackError, SlackCallError } from '../slack/errors.js';
+import { type AlertSink, BatchError, describeStart, type Posted, postAlerts } from './post.js';
+
+/** Turns a request body into alerts, or throws a ConfigError whose message names the bad field. */
+export type ParseAlerts = (body: string) => AlertInput[];
+
+export interface WebhookOptions {
+  host: string;
+  port: number;
+  /** What clients send as `Authorization: Bearer …`. */
+  token: string;
+  log: Log;
+  /** Default 256 KiB. */
+  maxBodyBytes?: number;
+  /** Default 30 s: how long one request may take to arrive, so a slow client cannot hold a shutdown. */
+  requestTimeoutMs?: number;
+}
+
+export interface Webhook {
+  address: { host: string; port: number; url: string };
+  /** Stops accepting, finishes the requests and chat starts in flight, then closes every connection. */
+  close(): Promise<void>;
+}
+
+export const MAX_BODY_BYTES = 256 * 1024;
+
+/**
+ * After an early answer (401, 413, 415…) the rest of the body is discarded, up to this much or this long, so that
+ * the client reads the answer: closing a socket with unread data resets it, and the reset can destroy the answer.
+ */
+const LINGER_BYTES = 1024 * 1024;
+const LINGER_MS = 2_000;
+
+const PATHS = 'POST /alerts or GET /healthz';
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+export async function startWebhook(app: AlertSink, parse: ParseAlerts, options: WebhookOptions): Promise<Webhook> {
+  const { log } = options;
+  const maxBody = options.maxBodyBytes ?? MAX_BODY_BYTES;
+  // Comparing digests compares equal-length buffers whatever was sent: neither the token's length nor its
+  // content shows in the time a wrong one takes.
+  const expected = digest(options.token);
+  const inFlight = new Set<Promise<unknown>>();
+  let closing = false;
+
+  const track = (work: Promise<unknown>) => {
+    inFlight.add(work);
+    void work.finally(() => inFlight.delete(work));
+  };
+
+  const server = createServer((req, res) => {
+    track(
+      handle(req, res).catch((err) => {
+        log(`webhook ${req.method} ${pathOf(req)} 500 ${oneLine(err)}`);
+        if (!res.headersSent) send(res, 500, { error: 'internal error' });
+      }),
+    );
+  });
+  server.requestTimeout = options.requestTimeoutMs ?? 30_000;
+  server.headersTimeout = Math.min(10_000, server.requestTimeout);
+
+  function send(res: ServerResponse, status: number, body: object, headers: Record<string, string> = {}): void {
+    const text = JSON.stringify(body);
+    res.writeHead(status, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': String(Buffer.byteLength(text)),
+      'cache-control': 'no-store',
+      ...(closing ? { connection: 'close' } : {}),
+      ...headers,
+    });
+    res.end(text);
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = pathOf(req);
+    const method = req.method ?? 'GET';
+    const done = (status: number, body: object, what = '', headers: Record<string, string> = {}) => {
+      send(res, status, body, headers);
+      if (!req.complete) linger(req);
+      log(`webhook ${method} ${path} ${status}${what ? ` ${what}` : ''}`);
+    };
+    try {
+      if (closing) throw new HttpError(503, 'shutting down', { 'retry-after': '5' });
+      if (path === '/healthz') {
+        if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, 'method not allowed', { allow: 'GET' });
+        done(200, { ok: true });
+        return;
+      }
+      if (path !== '/alerts') throw new HttpError(404, `not found: ${PATHS}`);
+      if (method !== 'POST') throw new HttpError(405, `method not allowed: ${PATHS}`, { allow: 'POST' });
+      if (!authorized(req.headers.authorization, expected)) {
+        throw new HttpError(401, 'missing or wrong bearer token', { 'www-authenticate': 'Bearer' });
+      }
+      if (!isJson(req.headers['content-type'])) {
+        throw new HttpError(415, 'Content-Type must be application/json');
+      }
+      const body = await readBody(req, maxBody);
+      let alerts: AlertInput[];
+      try {
+        alerts = parse(body);
+      } catch (err) {
+        if (err instanceof ConfigError) throw new HttpError(400, oneLine(err));
+        throw err;
+      }
+      let posted: Posted[];
+      try {
+        posted = await postAlerts(app, alerts);
+      } catch (err) {
+        if (!(err instanceof BatchError)) throw err;
+        followChats(err.posted);
+        const code = slackCode(err.cause);
+        if (code === undefined) throw err;
+        const lists = idLists(err.posted);
+        done(502, { error: oneLine(err), code, ...lists }, `${code} ${describeIds(lists)}`);
+        return;
+      }
+      followChats(posted);
+      const lists = idLists(posted);
+      done(202, lists, describeIds(lists));
+    } catch (err) {
+      if (!(err instanceof HttpError)) throw err;
+      done(err.status, { error: err.message }, err.status === 400 ? err.message : '', err.headers);
+    }
+  }
+
+  function followChats(posted: Posted[]): void {
+    for (const { alert, chat } of posted) {
+      if (!chat) continue;
+      track(
+        chat.then(
+          (applied) => log(describeStart(alert.id, applied)),
+          (err) => log(`alert ${alert.id}: auto_chat failed: ${oneLine(err)}`),
+        ),
+      );
+    }
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, options.host, options.port)));
+    server.listen(options.port, options.host, () => resolve());
+  });
+  server.on('error', (err) => log(`webhook: ${oneLine(err)}`));
+  const bound = server.address() as AddressInfo;
+  const host = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
+  const address = { host: bound.address, port: bound.port, url: `http://${host}:${bound.port}` };
+
+  let closed: Promise<void> | undefined;
+  return {
+    address,
+    close() {
+      closed ??= (async () => {
+        closing = true;
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+        // Keep-alive connections whose last answer was sent meanwhile, and any that never sent a request.
+        server.closeAllConnections();
+        await stopped;
+      })();
+      return closed;
+    },
+  };
+}
+
+/** Reads the body as UTF-8, or throws 413 the moment it passes `max` bytes (at once when Content-Length says so). */
+function readBody(req: IncomingMessage, max: number): Promise<string> {
+  const tooLarge = () => new HttpError(413, `request body is larger than ${max} bytes`);
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > max) return Promise.reject(tooLarge());
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > max) {
+        cleanup();
+        reject(tooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(err);
+    };
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+  });
+}
+
+/** Discards what is left of a body after an early answer, within LINGER_BYTES and LINGER_MS; then hangs up. */
+function linger(req: IncomingMessage): void {
+  let discarded = 0;
+  const hangUp = () => req.socket.destroy();
+  const timer = setTimeout(hangUp, LINGER_MS).unref();
+  req.on('data', (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > LINGER_BYTES) hangUp();
+  });
+  req.once('end', () => clearTimeout(timer));
+  req.once('close', () => clearTimeout(timer));
+  req.resume();
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
+}
+
+function authorized(header: string | undefined, expected: Buffer): boolean {
+  const token = /^Bearer +(\S+) *$/i.exec(header ?? '')?.[1];
+  // Hash even when the header is missing, so that every refusal takes about as long.
+  return timingSafeEqual(digest(token ?? ''), expected) && token !== undefined;
+}
+
+/** application/json or application/<something>+json, with any parameters (charset). */
+function isJson(contentType: string | undefined): boolean {
+  const type = (contentType ?? '').split(';', 1)[0]?.trim().toLowerCase() ?? '';
+  return type === 'application/json' || /^application\/[\w.-]+\+json$/.test(type);
+}
+
+/** The path without the query (which may hold anything), shortened and on one line, for the log and routing. */
+function pathOf(req: IncomingMessage): string {
+  const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
+  return path.length > 100 ? `${path.slice(0, 100)}…` : path.replace(/[^\x21-\x7e]/g, '?');
+}
+
+function idLists(posted: Posted[]): { ids: string[]; duplicates: string[] } {
+  return {
+    ids: posted.map((p) => p.alert.id),
+    duplicates: posted.filter((p) => p.duplicate).map((p) => p.alert.id),
+  };
+}
+
+function describeIds({ ids, duplicates }: { ids: string[]; duplicates: string[] }): string {
+  const fresh = ids.filter((id) => !duplicates.includes(id));
+  const parts: string[] = [];
+  if (fresh.length > 0 || duplicates.length === 0) parts.push(`posted ${fresh.length ? fresh.join(', ') : 'none'}`);
+  if (duplicates.length > 0) parts.push(`duplicates ${duplicates.join(', ')}`);
+  return parts.join('; ');
+}
+
+/** Slack's error code when posting failed at Slack; undefined for anything else (a store failure: 500). */
+function slackCode(err: unknown): string | undefined {
+  if (err instanceof SlackCallError) return err.failure.code;
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('slack_webapi_') ? classifySlackError(err).code : undefined;
+}
+
+function listenError(err: NodeJS.ErrnoException, host: string, port: number): Error {
+  const where = `webhook: cannot listen on ${host}:${port}`;
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return new ConfigError(`${where}: the port is in use (pick another in --webhook, or 0 for any)`);
+    case 'EACCES':
+      return new ConfigError(`${where}: permission denied (ports below 1024 need privileges)`);
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new ConfigError(`${where}: no such address on this machine`);
+    default:
+      return err;
+  }
+}

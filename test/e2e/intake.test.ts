@@ -1,0 +1,136 @@
+// `send-alert --file` with the real binary: JSON, NDJSON on stdin, --dry-run, a bad file, and auto_chat.
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LocalSlack, type RecordedCall } from '../../src/sandbox/local-slack.js';
+import { type FakeOpenAi, startFakeOpenAi } from '../support/fake-openai.js';
+import { ALERTS_TOML, makeWorkspace, runIrbot, type Workspace } from '../support/irbot.js';
+
+let slack: LocalSlack;
+let openai: FakeOpenAi;
+let ws: Workspace;
+
+beforeEach(async () => {
+  slack = await LocalSlack.start();
+  openai = await startFakeOpenAi();
+  ws = await makeWorkspace({ slackApiUrl: slack.apiUrl, openaiBaseUrl: openai.baseURL });
+});
+
+afterEach(async () => {
+  await slack.close();
+  await openai.close();
+});
+
+const text = (c: RecordedCall) => String(c.args.text ?? '');
+const headlines = () =>
+  slack
+    .callsTo('chat.postMessage')
+    .filter((c) => c.args.channel === 'C0FEED' && c.args.thread_ts === undefined)
+    .map(text);
+const dmsTo = (user: string) => slack.callsTo('chat.postMessage').filter((c) => c.args.channel === user);
+
+const pivot = { id: 'pivot', name: 'Pivoting', user_id: 'U0HAROLD', properties: { source_host: 'build-7' } };
+const privesc = { id: 'privesc', name: 'Privileged Escalation', user_id: 'U0ALICE' };
+
+describe('send-alert --file', () => {
+  it('posts every alert of a JSON array, in order, and prints one id per line', async () => {
+    await writeFile(join(ws.dir, 'alerts.json'), JSON.stringify([pivot, privesc, { ...pivot, user_id: 'U0ALICE' }]));
+    const result = await runIrbot(['send-alert', '--file', 'alerts.json'], ws);
+    expect(result.stderr).toBe(''); // no progress line: stderr is not a terminal
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^pivot-[0-9a-f]{6}\nprivesc-[0-9a-f]{6}\npivot-[0-9a-f]{6}\n$/);
+    expect(headlines()).toEqual([
+      'Incident: Pivoting with user <@U0HAROLD>',
+      'Incident: Privileged Escalation with user <@U0ALICE>',
+      'Incident: Pivoting with user <@U0ALICE>',
+    ]);
+    expect(dmsTo('U0HAROLD')).toHaveLength(0);
+  });
+
+  it('reads NDJSON from stdin, picks one by id, and posts a dedupe_key once', async () => {
+    const ndjson = `${JSON.stringify({ ...pivot, dedupe_key: 'siem-1' })}\n${JSON.stringify(privesc)}\n`;
+    const all = await runIrbot(['send-alert', '--file', '-', '--json'], ws, { input: ndjson });
+    expect(all.code).toBe(0);
+    const rows = JSON.parse(all.stdout) as Array<Record<string, unknown>>;
+    expect(rows).toEqual([
+      expect.objectContaining({ template: 'pivot', user_id: 'U0HAROLD', channel: 'C0FEED', duplicate: false }),
+      expect.objectContaining({ template: 'privesc', user_id: 'U0ALICE', duplicate: false }),
+    ]);
+    const again = await runIrbot(['send-alert', '--file', '-', '--json', 'pivot'], ws, { input: ndjson });
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ id: rows[0]?.id, duplicate: true });
+    expect(again.stderr).toBe(`${rows[0]?.id}: already posted with this dedupe_key, not posted again\n`);
+    expect(headlines()).toHaveLength(2);
+  });
+
+  it('--dry-run prints what would be posted, contacts nothing and needs no token', async () => {
+    await writeFile(
+      join(ws.dir, 'batch.ndjson'),
+      [pivot, { ...privesc, auto_chat: true }].map((a) => JSON.stringify(a)).join('\n'),
+    );
+    const env = { SLACK_BOT_TOKEN: '', SOCKET_APP_TOKEN: '', OPENAI_API_KEY: '' };
+    const result = await runIrbot(['send-alert', '--file', 'batch.ndjson', '--dry-run'], ws, { env });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('alert 1 of 2: pivot\n  headline:\n    Incident: Pivoting with user <@U0HAROLD>');
+    expect(result.stdout).toContain('• *source_host:* build-7');
+    expect(result.stdout).toContain('alert 2 of 2: privesc (auto_chat: starts the chat at once)');
+    expect(result.stdout).toMatch(/dry run: 2 alerts valid, nothing posted\n$/);
+    const json = await runIrbot(['send-alert', '--file', 'batch.ndjson', '--dry-run', '--json'], ws, { env });
+    expect(JSON.parse(json.stdout)).toEqual([
+      expect.objectContaining({ template: 'pivot', headline: 'Incident: Pivoting with user <@U0HAROLD>' }),
+      expect.objectContaining({ template: 'privesc', auto_chat: true, dedupe_key: null }),
+    ]);
+    expect(slack.calls).toHaveLength(0);
+    expect(openai.requests).toHaveLength(0);
+    expect(existsSync(ws.dbPath)).toBe(false);
+  });
+
+  it('refuses a bad file with one line naming the file, the alert and the field: exit 2, nothing posted', async () => {
+    const { user_id: _, ...noUser } = privesc;
+    await writeFile(join(ws.dir, 'alerts.json'), JSON.stringify([pivot, noUser]));
+    const result = await runIrbot(['send-alert', '--file', 'alerts.json'], ws);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe(`irbot: ${join(ws.dir, 'alerts.json')}: alert #2 (id 'privesc'): missing 'user_id'\n`);
+    const ndjson = await runIrbot(['send-alert', '--file', '-', '--dry-run'], ws, {
+      input: `${JSON.stringify(pivot)}\n{"id": "x", "name": "X", "user_id": 7}\n`,
+    });
+    expect(ndjson.code).toBe(2);
+    expect(ndjson.stderr).toBe("irbot: stdin: line 2 (id 'x'): 'user_id' must be a non-empty string\n");
+    expect(slack.calls).toHaveLength(0);
+    expect(existsSync(ws.dbPath)).toBe(false);
+  });
+
+  it('auto_chat starts the chat without a click: the greeting DM is sent', async () => {
+    await writeFile(join(ws.dir, 'alerts.json'), JSON.stringify({ ...pivot, auto_chat: true }));
+    const result = await runIrbot(['send-alert', '--file', 'alerts.json'], ws);
+    expect(result.code).toBe(0);
+    const id = result.stdout.trim();
+    expect(result.stderr).toBe(`alert ${id}: auto_chat started the chat\n`);
+    const [greeting] = dmsTo('U0HAROLD');
+    expect(text(greeting as RecordedCall)).toContain('Hi Harold');
+    expect(openai.count('greeting')).toBe(1);
+    const update = slack.callsTo('chat.update').at(-1);
+    expect(JSON.stringify(update?.args.blocks)).toContain('irbot auto_chat started a chat.');
+    const status = await runIrbot(['status', '--json'], ws);
+    expect(JSON.parse(status.stdout)).toEqual([expect.objectContaining({ id, state: 'active' })]);
+  });
+
+  it('auto_chat in alerts.toml needs OPENAI_API_KEY, and only then', async () => {
+    await writeFile(
+      join(ws.dir, 'alerts.toml'),
+      ALERTS_TOML.replace('user_id = "U0HAROLD"\n', 'user_id = "U0HAROLD"\nauto_chat = true\n'),
+    );
+    const env = { OPENAI_API_KEY: '' };
+    const refused = await runIrbot(['send-alert', 'pivot'], ws, { env });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/^irbot: Missing required environment variable: OPENAI_API_KEY/);
+    expect(slack.calls).toHaveLength(0);
+    expect((await runIrbot(['send-alert', 'privesc'], ws, { env })).code).toBe(0);
+    const started = await runIrbot(['send-alert', 'pivot'], ws);
+    expect(started.code).toBe(0);
+    expect(dmsTo('U0HAROLD')).toHaveLength(1);
+  });
+});
