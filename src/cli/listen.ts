@@ -1,9 +1,10 @@
 // `irbot listen`: the daemon. Serves every alert's buttons and DMs (and with --webhook, alerts over HTTP) until
 // SIGINT/SIGTERM, then drains and exits.
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { parseAlertsJson } from '../config/alerts.js';
 import { parseListenAddress, requireWebhookToken } from '../intake/options.js';
 import { startWebhook, type Webhook } from '../intake/webhook.js';
+import { jsonLog, type LogFormat } from '../log.js';
 import type { Deps } from './deps.js';
 import { buildApp, loadSetup, type Serving, serve, socketOf } from './runtime.js';
 
@@ -12,12 +13,18 @@ export function addListenCommand(program: Command, deps: Deps): void {
     .command('listen')
     .description('Run the bot: handle alert buttons and direct messages until stopped (SIGINT/SIGTERM)')
     .option('--config <path>', 'config.toml to use (default: $IRBOT_CONFIG or ./config.toml)')
+    .addOption(
+      new Option('--log-format <format>', 'json: one JSON object per line (for a log pipeline); pretty: for people')
+        .choices(['json', 'pretty'])
+        .default('json'),
+    )
     .option(
       '--webhook <[host:]port>',
       'also take alerts over HTTP: POST /alerts with Authorization: Bearer $IRBOT_WEBHOOK_TOKEN (host default 127.0.0.1)',
     )
-    .action(async (opts: { config?: string; webhook?: string }) => {
-      const setup = await loadSetup(deps, opts.config, ['slackBotToken', 'socketAppToken', 'openaiApiKey']);
+    .action(async (opts: { config?: string; webhook?: string; logFormat: LogFormat }) => {
+      const loaded = await loadSetup(deps, opts.config, ['slackBotToken', 'socketAppToken', 'openaiApiKey']);
+      const setup = opts.logFormat === 'json' ? { ...loaded, log: await jsonLog(deps.stderr, deps.clock) } : loaded;
       const intake =
         opts.webhook === undefined
           ? undefined
@@ -32,7 +39,7 @@ export function addListenCommand(program: Command, deps: Deps): void {
           token: intake.token,
           log: setup.log,
         });
-        setup.log(`webhook listening on ${webhook.address.url}`);
+        setup.log(`webhook listening on ${webhook.address.url}`, { event: 'webhook_listening' });
       }
       let serving: Serving;
       try {
@@ -41,11 +48,11 @@ export function addListenCommand(program: Command, deps: Deps): void {
         await webhook?.close();
         throw err;
       }
-      setup.log(`listening on Socket Mode for feed channel ${setup.config.feedChannelId}`);
+      setup.log(`listening on Socket Mode for feed channel ${setup.config.feedChannelId}`, { event: 'listening' });
       const signal = await stopped;
-      setup.log(`${signal}: finishing what is in flight`);
+      setup.log(`${signal}: finishing what is in flight`, { event: 'stopping' });
       await webhook?.close();
       await serving.stop();
-      setup.log('stopped');
+      setup.log('stopped', { event: 'stopped' });
     });
 }

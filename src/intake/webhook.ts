@@ -67,7 +67,7 @@ export async function startWebhook(app: AlertSink, parse: ParseAlerts, options: 
   const server = createServer((req, res) => {
     track(
       handle(req, res).catch((err) => {
-        log(`webhook ${req.method} ${pathOf(req)} 500 ${oneLine(err)}`);
+        log(`webhook ${req.method} ${pathOf(req)} 500 ${oneLine(err)}`, { event: 'webhook_request', level: 'error' });
         if (!res.headersSent) send(res, 500, { error: 'internal error' });
       }),
     );
@@ -93,7 +93,7 @@ export async function startWebhook(app: AlertSink, parse: ParseAlerts, options: 
     const done = (status: number, body: object, what = '', headers: Record<string, string> = {}) => {
       send(res, status, body, headers);
       if (!req.complete) linger(req);
-      log(`webhook ${method} ${path} ${status}${what ? ` ${what}` : ''}`);
+      log(`webhook ${method} ${path} ${status}${what ? ` ${what}` : ''}`, { event: 'webhook_request', status });
     };
     try {
       if (closing) throw new HttpError(503, 'shutting down', { 'retry-after': '5' });
@@ -144,8 +144,13 @@ export async function startWebhook(app: AlertSink, parse: ParseAlerts, options: 
       if (!chat) continue;
       track(
         chat.then(
-          (applied) => log(describeStart(alert.id, applied)),
-          (err) => log(`alert ${alert.id}: auto_chat failed: ${oneLine(err)}`),
+          (applied) => log(describeStart(alert.id, applied), { event: 'auto_chat', alert: alert.id }),
+          (err) =>
+            log(`alert ${alert.id}: auto_chat failed: ${oneLine(err)}`, {
+              event: 'auto_chat',
+              alert: alert.id,
+              level: 'error',
+            }),
         ),
       );
     }
@@ -155,7 +160,7 @@ export async function startWebhook(app: AlertSink, parse: ParseAlerts, options: 
     server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, options.host, options.port)));
     server.listen(options.port, options.host, () => resolve());
   });
-  server.on('error', (err) => log(`webhook: ${oneLine(err)}`));
+  server.on('error', (err) => log(`webhook: ${oneLine(err)}`, { event: 'webhook_error', level: 'error' }));
   const bound = server.address() as AddressInfo;
   const host = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
   const address = { host: bound.address, port: bound.port, url: `http://${host}:${bound.port}` };

@@ -226,4 +226,20 @@ describe('the chat loop', () => {
     const note = await slack.waitForCall(isPost('C0FEED', /LLM was unavailable \(HTTP 500/));
     expect(note.args.thread_ts).toBe(alert.ts);
   });
+
+  it('logs one JSON object per event, naming the event and the alert, or lines for people with --log-format pretty', async () => {
+    const alert = await sendAlert();
+    const daemon = await listen();
+    await click(alert, 'do_nothing_submit_action');
+    await daemon.waitFor(/"event":"button"/);
+    const line = JSON.parse(daemon.stderr.split('\n').find((l) => l.includes('"event":"button"')) ?? '{}');
+    expect(line).toMatchObject({ level: 30, event: 'button', alert: alert.id });
+    expect(line.msg).toMatch(/^button dismiss on .* by U0ANALYST: alert .* posted → dismissed$/);
+    expect(line.time).toMatch(/^\d{4}-\d\d-\d\dT/);
+    await daemon.stop('SIGTERM');
+
+    const pretty = startIrbot(['listen', '--log-format', 'pretty'], ws);
+    running.push(pretty);
+    await pretty.waitFor(/^\d{4}-\d\d-\d\dT\S+ \[listening\] listening on Socket Mode for feed channel C0FEED$/m);
+  });
 });

@@ -23,7 +23,7 @@ beforeAll(async () => {
   });
   daemon = startIrbot(['listen', '--webhook', '127.0.0.1:0'], ws);
   await daemon.waitFor(/listening on Socket Mode/);
-  const port = /webhook listening on http:\/\/127\.0\.0\.1:(\d+)\n/.exec(daemon.stderr)?.[1];
+  const port = /webhook listening on http:\/\/127\.0\.0\.1:(\d+)\b/.exec(daemon.stderr)?.[1];
   url = `http://127.0.0.1:${port}`;
 });
 
@@ -120,7 +120,16 @@ describe('listen --webhook', () => {
   it('never logs the token or a body, and stops on SIGTERM with exit 0', async () => {
     const result = await daemon.stop('SIGTERM');
     expect(result.code).toBe(0);
-    expect(result.stderr).toMatch(/SIGTERM: finishing what is in flight\n.*stopped\n$/);
+    // One JSON object per line, each naming its event.
+    const lines = result.stderr
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { event?: string; msg: string });
+    expect(lines.slice(-2).map((l) => [l.event, l.msg])).toEqual([
+      ['stopping', 'SIGTERM: finishing what is in flight'],
+      ['stopped', 'stopped'],
+    ]);
+    expect(lines.every((l) => typeof l.event === 'string')).toBe(true);
     expect(result.stderr).not.toContain(TOKEN);
     expect(result.stderr).not.toContain('build-7');
     expect(result.stderr).not.toContain('xxxxxxxx');
