@@ -7,8 +7,12 @@ import type { Actor } from '../chat/types.js';
 import { ConfigError } from '../config/errors.js';
 import { type AlertRecord, findAlert, type Store } from '../store/port.js';
 import type { Deps } from './deps.js';
+import { progressLine } from './progress.js';
 import { chalkFor, renderEntry } from './render.js';
 import { buildApp, loadSetup, openStore, serve, socketOf } from './runtime.js';
+
+/** Outbox effects that wait on the LLM: the terminal says so while they are pending. */
+const LLM_WORK = new Set(['Greet', 'Nudge', 'Classify', 'Summarise']);
 
 /** How often the terminal view checks the store: events may land on another process. */
 const WATCH_INTERVAL_MS = 100;
@@ -37,7 +41,9 @@ export function addChatCommand(program: Command, deps: Deps): void {
       const analyst: Actor = { id: deps.osUser(), via: 'terminal' };
       const view = followChat(store, alertId, deps);
       const interrupted = deps.nextSignal();
-      const serving = await serve(app, socketOf(setup), setup.log);
+      const progress = progressLine(deps.stderr);
+      progress.show('connecting to Slack…');
+      const serving = await serve(app, socketOf(setup), setup.log).finally(() => progress.clear());
       if (alert.chat.state === 'posted') await app.request(alertId, 'start', analyst);
       const input = readAnalyst(deps, (line) => {
         const text = line.trim();
@@ -75,6 +81,7 @@ async function pickAlertId(store: Store, deps: Deps): Promise<string> {
 /** Prints the transcript so far, then every new line as it lands in the store, from whichever process. */
 function followChat(store: Store, alertId: string, deps: Deps): { ended: Promise<void>; stop: () => void } {
   const chalk = chalkFor(deps.stdout, deps.env);
+  const progress = progressLine(deps.stderr);
   let shown = 0;
   let lastState = '';
   let finish: () => void = () => undefined;
@@ -89,6 +96,7 @@ function followChat(store: Store, alertId: string, deps: Deps): { ended: Promise
       // Closed chats move to the archive after a while: a view left open finds it there.
       const alert = (await store.read()).alerts[alertId] ?? (await findAlert(store, alertId));
       if (!alert) return;
+      progress.clear();
       for (const entry of alert.transcript.slice(shown)) {
         deps.stdout.write(`${renderEntry(entry, chalk, alert.personName ?? alert.userId)}\n`);
       }
@@ -98,6 +106,7 @@ function followChat(store: Store, alertId: string, deps: Deps): { ended: Promise
         deps.stdout.write(`${chalk.magenta(`— ${stateLine(alert)}`)}\n`);
       }
       if (isClosed(alert.chat) && alert.outbox.length === 0) finish();
+      else if (alert.outbox.some((item) => LLM_WORK.has(item.effect.type))) progress.show('waiting for the LLM…');
     } catch (err) {
       deps.stderr.write(`could not read the store: ${String(err)}\n`);
     } finally {
@@ -106,7 +115,13 @@ function followChat(store: Store, alertId: string, deps: Deps): { ended: Promise
   };
   void refresh();
   watchFile(store.path, { interval: WATCH_INTERVAL_MS }, () => void refresh());
-  return { ended, stop: () => unwatchFile(store.path) };
+  return {
+    ended,
+    stop: () => {
+      unwatchFile(store.path);
+      progress.clear();
+    },
+  };
 }
 
 function stateLine(alert: AlertRecord): string {

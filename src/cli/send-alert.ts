@@ -7,6 +7,7 @@ import { previewAlert, renderPreviews } from '../intake/preview.js';
 import { readAlertSource } from '../intake/source.js';
 import { oneLine } from '../log.js';
 import type { Deps } from './deps.js';
+import { progressLine } from './progress.js';
 import { buildApp, loadSetup, type Need } from './runtime.js';
 
 interface Options {
@@ -46,11 +47,12 @@ export function addSendAlertCommand(program: Command, deps: Deps): void {
       requireEnv(setup.env, needs);
 
       const app = buildApp(setup, deps);
-      const progress = progressLine(deps.stderr, alerts.length);
+      // `posting 3/10…` for a batch, on a terminal only.
+      const progress = progressLine(deps.stderr);
       let posted: Posted[];
       let failure: BatchError | undefined;
       try {
-        posted = await postAlerts(app, alerts, progress.show);
+        posted = await postAlerts(app, alerts, (n, of) => of > 1 && progress.show(`posting ${n}/${of}…`));
       } catch (err) {
         if (!(err instanceof BatchError)) throw err;
         posted = err.posted;
@@ -91,16 +93,4 @@ export function addSendAlertCommand(program: Command, deps: Deps): void {
 function dryRun(alerts: AlertInput[], opts: Options, deps: Deps): void {
   const previews = alerts.map(previewAlert);
   deps.stdout.write(opts.json ? `${JSON.stringify(previews)}\n` : renderPreviews(previews));
-}
-
-/** `posting 3/10…` on a terminal's stderr, rewritten in place; nothing for one alert or when stderr is not a TTY. */
-function progressLine(
-  stderr: Deps['stderr'],
-  total: number,
-): { show: (n: number, of: number) => void; clear: () => void } {
-  if (!stderr.isTTY || total < 2) return { show: () => undefined, clear: () => undefined };
-  return {
-    show: (n, of) => stderr.write(`\rposting ${n}/${of}…`),
-    clear: () => stderr.write('\r\x1b[K'),
-  };
 }
