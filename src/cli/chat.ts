@@ -8,7 +8,7 @@ import { ConfigError } from '../config/errors.js';
 import { type AlertRecord, findAlert, type Store } from '../store/port.js';
 import type { Deps } from './deps.js';
 import { progressLine } from './progress.js';
-import { chalkFor, renderEntry } from './render.js';
+import { chalkFor, renderEntry, terminalSafe } from './render.js';
 import { buildApp, loadSetup, openStore, serve, socketOf } from './runtime.js';
 
 /** Outbox effects that wait on the LLM: the terminal says so while they are pending. */
@@ -63,18 +63,31 @@ export function addChatCommand(program: Command, deps: Deps): void {
     });
 }
 
-async function pickAlertId(store: Store, deps: Deps): Promise<string> {
+/** Asks which of several choices; the real one is @inquirer/prompts' select, tests script it. */
+export type Select = (question: { message: string; choices: { name: string; value: string }[] }) => Promise<string>;
+
+const inquirerSelect: Select = async (question) => {
+  const { select } = await import('@inquirer/prompts');
+  return select(question);
+};
+
+/** On a terminal, the analyst picks one of the alerts that have no chat yet, newest first. */
+export async function pickAlertId(store: Store, deps: Deps, select: Select = inquirerSelect): Promise<string> {
   if (!deps.stdin.isTTY || !deps.stdout.isTTY) {
     throw new ConfigError(
       'No alert id given and no terminal to pick one on: pass one, e.g. irbot chat <alertId> (irbot status --all lists them)',
     );
   }
-  const waiting = Object.values((await store.read()).alerts).filter((a) => a.chat.state === 'posted');
+  const waiting = Object.values((await store.read()).alerts)
+    .filter((a) => a.chat.state === 'posted' && a.ts)
+    .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
   if (waiting.length === 0) throw new ConfigError('No alert is waiting for a chat: post one with irbot send-alert');
-  const { select } = await import('@inquirer/prompts');
   return select({
     message: 'Which alert?',
-    choices: waiting.map((a) => ({ name: `${a.id}  ${a.name} — ${a.personName ?? a.userId}`, value: a.id })),
+    choices: waiting.map((a) => ({
+      name: `${a.id}  ${terminalSafe(a.name)} — ${terminalSafe(a.personName ?? a.userId)}`,
+      value: a.id,
+    })),
   });
 }
 
