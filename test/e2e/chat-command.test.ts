@@ -1,25 +1,15 @@
 // `irbot chat`: the terminal view, typed lines, /end, Ctrl-C detach and resume, and running beside `irbot listen`.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LocalSlack } from '../../src/sandbox/local-slack.js';
-import { type FakeOpenAi, startFakeOpenAi } from '../support/fake-openai.js';
-import { makeWorkspace, type Running, runIrbot, startIrbot, type Workspace } from '../support/irbot.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { LocalSlack } from '../../src/sandbox/local-slack.js';
+import { useHarness } from '../support/harness.js';
+import { type Running, runIrbot, type Workspace } from '../support/irbot.js';
 import { isPost, perRelay, textOf as text } from '../support/relays.js';
 
+const h = useHarness();
 let slack: LocalSlack;
-let openai: FakeOpenAi;
 let ws: Workspace;
-const running: Running[] = [];
-
-beforeEach(async () => {
-  slack = await LocalSlack.start();
-  openai = await startFakeOpenAi();
-  ws = await makeWorkspace({ slackApiUrl: slack.apiUrl, openaiBaseUrl: openai.baseURL });
-});
-
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((r) => r.stop('SIGKILL')));
-  await slack.close();
-  await openai.close();
+beforeEach(() => {
+  ({ slack, ws } = h);
 });
 
 const greetings = () => slack.callsTo('chat.postMessage').filter(isPost('U0HAROLD', /quick question/));
@@ -30,13 +20,7 @@ async function sendAlert(): Promise<string> {
   return result.stdout.trim();
 }
 
-async function start(args: string[]): Promise<Running> {
-  const before = slack.connectionCount;
-  const proc = startIrbot(args, ws);
-  running.push(proc);
-  await slack.waitForConnections(before + 1);
-  return proc;
-}
+const start = (args: string[]): Promise<Running> => h.connect(args, ws);
 
 async function stateOf(id: string): Promise<Record<string, unknown> | undefined> {
   const result = await runIrbot(['status', '--all', '--json'], ws);

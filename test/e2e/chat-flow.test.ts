@@ -1,25 +1,17 @@
 // The whole loop with the real binary: send-alert → Start Chat → greeting → non-answer → nudge → answer → close.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LocalSlack, type RecordedCall } from '../../src/sandbox/local-slack.js';
-import { type ChatBody, type FakeOpenAi, startFakeOpenAi } from '../support/fake-openai.js';
-import { makeWorkspace, type Running, runIrbot, startIrbot, type Workspace } from '../support/irbot.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { LocalSlack, RecordedCall } from '../../src/sandbox/local-slack.js';
+import type { ChatBody, FakeOpenAi } from '../support/fake-openai.js';
+import { useHarness } from '../support/harness.js';
+import { makeWorkspace, type Running, runIrbot, type Workspace } from '../support/irbot.js';
 import { isPost, perRelay, textOf as text } from '../support/relays.js';
 
+const h = useHarness();
 let slack: LocalSlack;
 let openai: FakeOpenAi;
 let ws: Workspace;
-const running: Running[] = [];
-
-beforeEach(async () => {
-  slack = await LocalSlack.start();
-  openai = await startFakeOpenAi();
-  ws = await makeWorkspace({ slackApiUrl: slack.apiUrl, openaiBaseUrl: openai.baseURL });
-});
-
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((r) => r.stop('SIGKILL')));
-  await slack.close();
-  await openai.close();
+beforeEach(() => {
+  ({ slack, openai, ws } = h);
 });
 
 const threadPosts = (ts: string) =>
@@ -33,13 +25,7 @@ async function sendAlert(template = 'pivot'): Promise<{ id: string; ts: string }
   return JSON.parse(result.stdout) as { id: string; ts: string };
 }
 
-async function listen(): Promise<Running> {
-  const before = slack.connectionCount;
-  const daemon = startIrbot(['listen'], ws);
-  running.push(daemon);
-  await slack.waitForConnections(before + 1);
-  return daemon;
-}
+const listen = (): Promise<Running> => h.connect(['listen'], ws);
 
 async function status(): Promise<Array<Record<string, unknown>>> {
   const result = await runIrbot(['status', '--all', '--json'], ws);
@@ -238,8 +224,7 @@ describe('the chat loop', () => {
     expect(line.time).toMatch(/^\d{4}-\d\d-\d\dT/);
     await daemon.stop('SIGTERM');
 
-    const pretty = startIrbot(['listen', '--log-format', 'pretty'], ws);
-    running.push(pretty);
+    const pretty = await h.connect(['listen', '--log-format', 'pretty']);
     await pretty.waitFor(/^\d{4}-\d\d-\d\dT\S+ \[listening\] listening on Socket Mode for feed channel C0FEED$/m);
   });
 });

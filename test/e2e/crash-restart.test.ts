@@ -1,34 +1,20 @@
 // kill -9 of `irbot listen` at the worst moments, then a restart: nothing lost, nothing sent twice.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LocalSlack } from '../../src/sandbox/local-slack.js';
-import { type FakeOpenAi, startFakeOpenAi } from '../support/fake-openai.js';
-import { makeWorkspace, type Running, runIrbot, startIrbot, type Workspace } from '../support/irbot.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { LocalSlack } from '../../src/sandbox/local-slack.js';
+import type { FakeOpenAi } from '../support/fake-openai.js';
+import { useHarness } from '../support/harness.js';
+import { type Running, runIrbot, type Workspace } from '../support/irbot.js';
 import { isPost, relaysIn, textOf as text } from '../support/relays.js';
 
+const h = useHarness();
 let slack: LocalSlack;
 let openai: FakeOpenAi;
 let ws: Workspace;
-const running: Running[] = [];
-
-beforeEach(async () => {
-  slack = await LocalSlack.start();
-  openai = await startFakeOpenAi();
-  ws = await makeWorkspace({ slackApiUrl: slack.apiUrl, openaiBaseUrl: openai.baseURL });
+beforeEach(() => {
+  ({ slack, openai, ws } = h);
 });
 
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((r) => r.stop('SIGKILL')));
-  await slack.close();
-  await openai.close();
-});
-
-async function listen(): Promise<Running> {
-  const before = slack.connectionCount;
-  const daemon = startIrbot(['listen'], ws);
-  running.push(daemon);
-  await slack.waitForConnections(before + 1);
-  return daemon;
-}
+const listen = (): Promise<Running> => h.connect(['listen'], ws);
 
 async function crash(daemon: Running): Promise<void> {
   const result = await daemon.stop('SIGKILL');

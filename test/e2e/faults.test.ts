@@ -3,39 +3,25 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LocalSlack, type RecordedCall } from '../../src/sandbox/local-slack.js';
-import { type FakeOpenAi, startFakeOpenAi } from '../support/fake-openai.js';
-import { makeWorkspace, type Running, runIrbot, startIrbot, type Workspace } from '../support/irbot.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { LocalSlack, RecordedCall } from '../../src/sandbox/local-slack.js';
+import type { FakeOpenAi } from '../support/fake-openai.js';
+import { useHarness } from '../support/harness.js';
+import { makeWorkspace, type Running, runIrbot, type Workspace } from '../support/irbot.js';
 import { relaysIn, textOf as text } from '../support/relays.js';
 
+const h = useHarness();
 let slack: LocalSlack;
 let openai: FakeOpenAi;
 let ws: Workspace;
-const running: Running[] = [];
-
-beforeEach(async () => {
-  slack = await LocalSlack.start();
-  openai = await startFakeOpenAi();
-  ws = await makeWorkspace({ slackApiUrl: slack.apiUrl, openaiBaseUrl: openai.baseURL });
-});
-
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((r) => r.stop('SIGKILL')));
-  await slack.close();
-  await openai.close();
+beforeEach(() => {
+  ({ slack, openai, ws } = h);
 });
 
 const posted = (pattern: RegExp) => (c: RecordedCall) =>
   c.method === 'chat.postMessage' && c.status === 200 && relaysIn(text(c)).some((relay) => pattern.test(relay));
 
-async function listen(): Promise<Running> {
-  const before = slack.connectionCount;
-  const daemon = startIrbot(['listen'], ws);
-  running.push(daemon);
-  await slack.waitForConnections(before + 1);
-  return daemon;
-}
+const listen = (): Promise<Running> => h.connect(['listen'], ws);
 
 async function startChat(): Promise<{ id: string; ts: string }> {
   const sent = await runIrbot(['send-alert', 'pivot', '--json'], ws);
