@@ -8,19 +8,11 @@ import { loadConfig } from '../config/config.js';
 import { loadEnv, type RequiredVariable, readEnv, requireEnv } from '../config/env.js';
 import type { Config, Env } from '../config/types.js';
 import { oneLine, redact, slackLogger } from '../log.js';
+import { REQUIRED_SCOPES } from '../slack/scopes.js';
 import { checkStore } from '../store/lowdb-store.js';
 import { type CheckResult, type DoctorReport, fail, pass, reportOf, skip } from './report.js';
 
-/** The bot scopes slack-app-manifest.yml asks for; irbot needs every one. */
-export const REQUIRED_SCOPES = [
-  'users:read',
-  'channels:history',
-  'chat:write',
-  'groups:history',
-  'im:history',
-  'im:write',
-  'im:read',
-] as const;
+export { REQUIRED_SCOPES };
 
 export const CHECK_NAMES = {
   env: 'environment variables',

@@ -1,6 +1,7 @@
 // The local Slack's state (people, channels, messages) and the Web API methods that read and change it.
 
 import { randomBytes } from 'node:crypto';
+import { REQUIRED_SCOPES } from '../slack/scopes.js';
 import { blockProblems } from './local-slack-blocks.js';
 import type {
   ApiReply,
@@ -24,7 +25,7 @@ export class SlackApiError extends Error {
   }
 }
 
-export const BOT_SCOPES = 'chat:write,users:read,channels:history,groups:history,im:history,im:read,im:write';
+export const BOT_SCOPES = REQUIRED_SCOPES.join(',');
 const TEAM_NAME = 'Local Sandbox';
 const TEAM_DOMAIN = 'local-sandbox';
 

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseAlerts } from '../../../src/config/alerts.js';
 import { CONFIG_KEYS, parseConfig } from '../../../src/config/config.js';
+import { REQUIRED_SCOPES } from '../../../src/slack/scopes.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const read = (name: string) => readFile(path.join(root, name), 'utf8');
@@ -30,16 +31,7 @@ describe('shipped examples', () => {
 
   it('slack-app-manifest.yml asks for the scopes, the DM event and Socket Mode', async () => {
     const text = await read('slack-app-manifest.yml');
-    const scopes = [
-      'users:read',
-      'channels:history',
-      'chat:write',
-      'groups:history',
-      'im:history',
-      'im:write',
-      'im:read',
-    ];
-    for (const scope of scopes) expect(text).toMatch(new RegExp(`^ +- ${scope}$`, 'm'));
+    for (const scope of REQUIRED_SCOPES) expect(text).toMatch(new RegExp(`^ +- ${scope}$`, 'm'));
     expect(text).toMatch(/^ +- message\.im$/m);
     expect(text).toContain('socket_mode_enabled: true');
     expect(text).toContain('messages_tab_read_only_enabled: false');
