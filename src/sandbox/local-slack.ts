@@ -14,12 +14,14 @@ import {
   retryOf,
 } from './local-slack-envelopes.js';
 import { bearer, type Failure, injected, isRecord, parseArgs, readBody } from './local-slack-http.js';
+import { RateLimiter, type RateLimitOptions } from './local-slack-ratelimit.js';
 import { type RecordedAck, Sockets } from './local-slack-sockets.js';
 import type { ApiReply, ChannelSpec, FakeUser, Identity, MessageNotice, StoredMessage } from './local-slack-types.js';
 import { Waiters } from './local-slack-waiters.js';
 import { Workspace } from './local-slack-workspace.js';
 
 export type { Failure } from './local-slack-http.js';
+export type { RateLimit, RateLimitOptions } from './local-slack-ratelimit.js';
 export type { RecordedAck } from './local-slack-sockets.js';
 export type { ChannelSpec, FakeUser, MessageNotice, StoredMessage } from './local-slack-types.js';
 
@@ -60,6 +62,8 @@ export interface LocalSlackOptions {
   now?: () => number;
   /** The bot token's granted scopes, reported in `x-oauth-scopes`; default: every scope irbot's manifest asks for. */
   scopes?: string[];
+  /** Slack's published rate limits (429 with Retry-After when exceeded); default: no limits. */
+  rateLimits?: RateLimitOptions;
 }
 
 export const DEFAULT_USERS: readonly FakeUser[] = [
@@ -91,6 +95,8 @@ export class LocalSlack {
   private readonly failures = new Map<string, Failure[]>();
   /** Calls answered with `hang`: received, never answered, never applied. */
   readonly hung: RecordedCall[] = [];
+  /** Set when started with `rateLimits`: switch it off and on, read its 429 counts. */
+  readonly rateLimiter: RateLimiter | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly eventPrefix = randomBytes(3).toString('hex').toUpperCase();
   private eventCount = 0;
@@ -125,6 +131,7 @@ export class LocalSlack {
     this.botToken = this.identity.botToken;
     this.appToken = this.identity.appToken;
     this.botUserId = this.identity.botUserId;
+    this.rateLimiter = options.rateLimits ? new RateLimiter(options.rateLimits) : undefined;
     this.sockets = new Sockets({
       baseUrl: this.baseUrl,
       appId: this.identity.appId,
@@ -171,6 +178,11 @@ export class LocalSlack {
   /** Every ack received, in order. */
   get acks(): readonly RecordedAck[] {
     return this.sockets.acks;
+  }
+
+  /** Calls answered with 429 by the rate limits, per method. */
+  get rateLimited(): Record<string, number> {
+    return this.rateLimiter?.rateLimited ?? {};
   }
 
   callsTo(method: string): RecordedCall[] {
@@ -389,7 +401,10 @@ export class LocalSlack {
         this.waiters.wake();
         return;
       }
-      reply ??= failure === undefined ? this.workspace.call(method, args, token) : injected(failure);
+      reply ??=
+        failure === undefined
+          ? (this.limited(method, args) ?? this.workspace.call(method, args, token))
+          : injected(failure);
     } else {
       res.writeHead(404).end();
       return;
@@ -400,6 +415,23 @@ export class LocalSlack {
     res.end(JSON.stringify(reply.body));
     this.emitter.emit('call', call);
     this.waiters.wake();
+  }
+
+  /** A 429 when the call is over its rate limit; a refused call is not applied. */
+  private limited(method: string, args: Record<string, unknown>): ApiReply | undefined {
+    const limiter = this.rateLimiter;
+    if (limiter === undefined) return undefined;
+    let channel: string | undefined;
+    if (limiter.limitOf(method)?.per === 'channel') {
+      // A user ID stands for the DM with that user: the same channel, the same bucket.
+      try {
+        channel = this.workspace.channelFor(args.channel).id;
+      } catch {
+        channel = typeof args.channel === 'string' ? args.channel : undefined;
+      }
+    }
+    const refusal = limiter.take(method, channel);
+    return refusal && injected({ retryAfterSeconds: refusal.retryAfterSeconds });
   }
 
   private deliverEvent(event: Record<string, unknown>, to?: number): Promise<Delivery> {

@@ -51,6 +51,8 @@ export interface FakeOpenAiOptions {
   /** When set, a request without `Authorization: Bearer <apiKey>` gets 401 invalid_api_key. */
   apiKey?: string;
   onChat?: ChatResponder;
+  /** Milliseconds every API request waits before its answer (recorded at once); default 0. */
+  latencyMs?: number;
 }
 
 export interface FakeOpenAi {
@@ -76,6 +78,8 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
   const failures: FailureReply[] = [];
   let responder: ChatResponder = options.onChat ?? defaultReply;
   let seq = 0;
+  const latencyMs = options.latencyMs ?? 0;
+  const delayed = new Set<NodeJS.Timeout>();
 
   const server = createServer((req, res) => {
     readBody(req).then(
@@ -96,7 +100,18 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
         w.resolve(recorded);
       }
     }
+    if (latencyMs <= 0) {
+      answer(req, res, path, body, kind);
+      return;
+    }
+    const timer = setTimeout(() => {
+      delayed.delete(timer);
+      answer(req, res, path, body, kind);
+    }, latencyMs);
+    delayed.add(timer);
+  }
 
+  function answer(req: IncomingMessage, res: ServerResponse, path: string, body: unknown, kind: RequestKind): void {
     if (options.apiKey !== undefined && req.headers.authorization !== `Bearer ${options.apiKey}`) {
       sendError(res, {
         status: 401,
@@ -219,6 +234,8 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
       });
     },
     close() {
+      for (const timer of delayed) clearTimeout(timer);
+      delayed.clear();
       // Hanging requests keep their sockets open, and server.close() would wait for them forever.
       server.closeAllConnections();
       return new Promise((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));

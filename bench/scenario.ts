@@ -1,0 +1,47 @@
+// Runs one scenario in this process and writes its result as JSON: `node scenario.js <name> <out.json>`.
+// run.ts starts one process per scenario, so that each gets a fresh heap and its own peak RSS.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ScenarioResult } from './lib/result.js';
+import { readSettings, type Settings } from './lib/settings.js';
+import { ROOT } from './lib/spawn.js';
+import { runCampaign } from './scenarios/campaign.js';
+import { runCliStartup } from './scenarios/cli-startup.js';
+import { runOverhead } from './scenarios/overhead.js';
+import { runStoreGrowth } from './scenarios/store-growth.js';
+
+export const LOG_DIR = join(ROOT, 'dist-bench', 'logs');
+
+function dispatch(name: string, settings: Settings): Promise<ScenarioResult> {
+  if (name === 'overhead') return runOverhead(settings, LOG_DIR);
+  if (name === 'store-growth') return runStoreGrowth(settings);
+  if (name === 'cli-startup') return runCliStartup();
+  const campaign = /^campaign-(\d+)$/.exec(name);
+  if (campaign) return runCampaign(Number(campaign[1]), settings, LOG_DIR);
+  throw new Error(`unknown scenario ${name}`);
+}
+
+const [name, out] = process.argv.slice(2);
+if (!name || !out) {
+  process.stderr.write('usage: node scenario.js <name> <out.json>\n');
+  process.exit(2);
+}
+const started = performance.now();
+let result: ScenarioResult;
+try {
+  result = await dispatch(name, readSettings(process.env));
+} catch (err) {
+  result = {
+    name,
+    title: name,
+    seconds: Math.round((performance.now() - started) / 100) / 10,
+    peakRssMb: Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10,
+    checks: [],
+    notes: [],
+    raw: {},
+    error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+  };
+}
+await writeFile(out, JSON.stringify(result));
+// Sockets, timers and SDK retries of an unfinished campaign may still be alive: the numbers are written, so stop.
+process.exit(0);

@@ -1,0 +1,157 @@
+// Scenario 3: a store grown to many alerts (90% ended): `irbot status` cold start, and one store transaction.
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { newChat } from '../../src/chat/engine.js';
+import type { Chat } from '../../src/chat/types.js';
+import { openLowdbStore } from '../../src/store/lowdb-store.js';
+import { type AlertRecord, emptyStore, type StoreData, type TranscriptEntry } from '../../src/store/port.js';
+import { check, type ScenarioResult } from '../lib/result.js';
+import type { Settings } from '../lib/settings.js';
+import { timeIrbot } from '../lib/spawn.js';
+import { median, round, rssSampler } from '../lib/stats.js';
+
+const RUNS = 5;
+const DAY = 24 * 3600_000;
+
+/** A store of `count` alerts over the last year: 90% ended, 8% dismissed, 1.5% posted, 0.5% active. */
+export function grownStore(count: number, now = Date.parse('2025-06-01T00:00:00Z')): StoreData {
+  const data = emptyStore();
+  const at = (ms: number) => new Date(ms).toISOString();
+  for (let i = 0; i < count; i++) {
+    const created = now - 365 * DAY + Math.floor((i / count) * 365 * DAY);
+    const slot = i % 200; // 180 ended, 16 dismissed, 3 posted, 1 active in every 200
+    const userId = slot === 199 ? `U0ACT${String(i).padStart(6, '0')}` : `U0P${String(i % 5000).padStart(5, '0')}`;
+    const analyst = { id: 'U0ANALYST', via: 'slack' as const };
+    let chat: Chat = newChat();
+    const transcript: TranscriptEntry[] = [];
+    const say = (from: TranscriptEntry['from'], text: string, minutes: number) =>
+      transcript.push({ from, text, at: at(created + minutes * 60_000) });
+    if (slot < 180) {
+      say(
+        'bot',
+        'Hi! Our security monitoring noticed a login to the admin console from a new device. Was that you?',
+        2,
+      );
+      say('person', 'what is this about?', 5);
+      say('bot', 'Just checking in again: were you aware of the login from the new device?', 6);
+      say('person', 'yes, that was me on my new laptop', 9);
+      say('bot', 'Thanks for your time!', 10);
+      say('system', 'Summary: the person confirmed the login from their new laptop; nothing suspicious.', 10);
+      chat = {
+        ...chat,
+        state: 'ended',
+        startedBy: analyst,
+        startedAt: at(created + 60_000),
+        endedAt: at(created + 10 * 60_000),
+        outcome: slot % 10 === 0 ? 'no_answer' : 'answered',
+        aware: slot % 10 === 0 ? null : true,
+        nudges: 1,
+        personMessages: 2,
+        classifiedUpTo: 2,
+        quietSince: at(created + 9 * 60_000),
+      };
+    } else if (slot < 196) {
+      chat = { ...chat, state: 'dismissed', endedBy: analyst, endedAt: at(created + 60_000) };
+    } else if (slot === 199) {
+      say(
+        'bot',
+        'Hi! Our security monitoring noticed a login to the admin console from a new device. Was that you?',
+        2,
+      );
+      chat = {
+        ...chat,
+        state: 'active',
+        startedBy: analyst,
+        startedAt: at(created + 60_000),
+        quietSince: at(created + 2 * 60_000),
+      };
+    }
+    const id = `login-${i.toString(16).padStart(6, '0')}`;
+    const record: AlertRecord = {
+      id,
+      template: 'login',
+      name: 'Admin console login from a new device',
+      description: 'A login to the admin console from a device never seen for this user',
+      userId,
+      properties: { device: `laptop-${i % 977}`, country: 'NO', ip: `10.${i % 256}.${(i >> 8) % 256}.7` },
+      channelId: 'C0FEED',
+      ts: `${Math.floor(created / 1000)}.${String(i % 1_000_000).padStart(6, '0')}`,
+      createdAt: at(created),
+      lastActivityAt: at(created + 10 * 60_000),
+      personName: `Person ${i % 5000}`,
+      chat,
+      transcript,
+      outbox: [],
+      nextSeq: transcript.length + 3,
+    };
+    data.alerts[id] = record;
+  }
+  for (let i = 0; i < 2000; i++) data.seenEvents[`Ev${i}`] = at(now - (i % 86_400) * 1000);
+  return data;
+}
+
+export async function runStoreGrowth(settings: Settings): Promise<ScenarioResult> {
+  const started = performance.now();
+  const rss = rssSampler();
+  const dir = await mkdtemp(join(tmpdir(), 'irbot-bench-store-'));
+  try {
+    const dbPath = join(dir, 'db.json');
+    const data = grownStore(settings.storeAlerts);
+    const someId = Object.keys(data.alerts)[Math.floor(settings.storeAlerts / 2)] ?? '';
+    await writeFile(dbPath, JSON.stringify(data), { mode: 0o600 });
+    const bytes = (await stat(dbPath)).size;
+    await writeFile(join(dir, 'config.toml'), 'feed_channel_id = "C0FEED"\ndatabase_path = "./db.json"\n');
+
+    const status = await timeIrbot(['status', '--config', join(dir, 'config.toml')], RUNS, dir);
+
+    // As a one-shot command would: a fresh store handle, one small change.
+    const store = openLowdbStore(dbPath);
+    const touch = (d: StoreData) => {
+      const alert = d.alerts[someId];
+      if (alert) alert.lastActivityAt = new Date().toISOString();
+    };
+    let t = performance.now();
+    await store.transact(touch);
+    const coldMs = performance.now() - t;
+    // As a long-running `irbot listen` would: the same handle, again and again.
+    const warm: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      t = performance.now();
+      await store.transact(touch);
+      warm.push(performance.now() - t);
+    }
+    t = performance.now();
+    await openLowdbStore(dbPath).read();
+    const readMs = performance.now() - t;
+
+    const statusMs = median(status);
+    return {
+      name: 'store-growth',
+      title: `Store growth: ${settings.storeAlerts.toLocaleString('en')} alerts (90% ended), ${(bytes / 2 ** 20).toFixed(0)} MB`,
+      seconds: round((performance.now() - started) / 1000, 1),
+      peakRssMb: rss.stop(),
+      checks: [
+        check(`irbot status cold start, median of ${RUNS}`, round(statusMs, 1), 'ms', 300, '<'),
+        check('one transaction, fresh store handle', round(coldMs, 1), 'ms', 10, '<'),
+        check(`one transaction, same handle, median of ${RUNS}`, round(median(warm), 1), 'ms', 10, '<'),
+      ],
+      notes: [
+        `\`irbot status\` is the built bin/irbot spawned with a config pointing at the store (spawn to exit, Node start-up included); it lists the ${Math.round(settings.storeAlerts / 200)} active chats.`,
+        'A transaction is openLowdbStore(path).transact(one alert’s lastActivityAt): lock, read (or reuse what this handle read), change, write the whole file with fsync, rename, unlock.',
+      ],
+      raw: {
+        alerts: settings.storeAlerts,
+        fileBytes: bytes,
+        statusMs: status.map((ms) => round(ms, 1)),
+        statusMedianMs: round(statusMs, 1),
+        transactColdMs: round(coldMs, 1),
+        transactWarmMs: warm.map((ms) => round(ms, 1)),
+        transactWarmMedianMs: round(median(warm), 1),
+        readColdMs: round(readMs, 1),
+      },
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
