@@ -26,10 +26,10 @@ class GuardedSocketModeClient extends SocketModeClient {
       await super.onWebSocketMessage(data, isBinary);
     } catch (err) {
       const envelopeId = envelopeIdOf(data);
-      this.onMalformed(envelopeId, err);
       // `send` is how the SDK acks; it is private in the typings only.
       const ack = (this as unknown as { send(id: string): Promise<void> }).send.bind(this);
       if (envelopeId) await ack(envelopeId).catch(() => undefined);
+      this.onMalformed(envelopeId, err);
     }
   }
 }
