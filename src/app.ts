@@ -7,7 +7,7 @@ import { type AlertFacts, type Line, MALFORMED_CLASSIFICATION, type Writer, type
 import { type Log, oneLine } from './log.js';
 import { alertBlocks, alertHeadline, detailsText, verdictText } from './slack/blocks.js';
 import type { Inbound } from './slack/envelope.js';
-import { classifySlackError, describeSlackFailure, SlackCallError } from './slack/errors.js';
+import { classifySlackError, describeSlackFailure, isRateLimited, SlackCallError } from './slack/errors.js';
 import { escapeText, quote } from './slack/mrkdwn.js';
 import { type Pacer, unpaced } from './slack/pacer.js';
 import type { SlackPort } from './slack/port.js';
@@ -62,6 +62,9 @@ const SEEN_EVENTS_TTL_MS = 24 * 60 * 60 * 1000;
 /** How long a closed chat stays in the working set (for `irbot status` and `irbot chat`) before it is archived. */
 export const ARCHIVE_AFTER_MS = 10 * 60 * 1000;
 
+/** How often a call outside the outbox is tried again after a 429 before its error is reported. */
+const MAX_RATE_LIMITED_TRIES = 5;
+
 /** A failing effect is retried with backoff (1 s doubling up to 5 min) this many times before it is given up. */
 const MAX_ATTEMPTS = 12;
 const MAX_BACKOFF_MS = 5 * 60 * 1000;
@@ -96,6 +99,24 @@ export class App {
 
   private get pacer(): Pacer {
     return this.ports.pacer ?? unpaced;
+  }
+
+  /**
+   * A call made outside the outbox (posting an alert, a name, a refusal): paced, and on a 429 tried again after
+   * Retry-After, a few times, since Slack only said "not yet".
+   */
+  private async whenSlackAllows<T>(method: string, channel: string | undefined, call: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      await this.pacer.take(method, channel);
+      try {
+        return await call();
+      } catch (err) {
+        if (!isRateLimited(err) || attempt >= MAX_RATE_LIMITED_TRIES) throw err;
+        const ms = classifySlackError(err).retryAfterMs ?? 1000;
+        this.pacer.backOff(method, channel, ms);
+        await new Promise((resolve) => setTimeout(resolve, ms));
+      }
+    }
   }
 
   private schedule(ms: number, fn: () => void): void {
@@ -142,12 +163,9 @@ export class App {
     const record = inserted.record;
     let posted: { channel: string; ts: string };
     try {
-      await this.pacer.take('chat.postMessage', record.channelId);
-      posted = await slack.post({
-        channel: record.channelId,
-        text: alertHeadline(record),
-        blocks: alertBlocks(record),
-      });
+      posted = await this.whenSlackAllows('chat.postMessage', record.channelId, () =>
+        slack.post({ channel: record.channelId, text: alertHeadline(record), blocks: alertBlocks(record) }),
+      );
     } catch (err) {
       await store.transact((data) => {
         delete data.alerts[record.id];
@@ -199,12 +217,13 @@ export class App {
         alert: inbound.alertId,
         level: 'warn',
       });
-      await this.pacer.take('chat.postEphemeral');
-      await this.ports.slack.ephemeral({
-        channel: inbound.channelId ?? this.options.feedChannelId,
-        user: inbound.userId,
-        text: NOT_ALLOWED,
-      });
+      await this.whenSlackAllows('chat.postEphemeral', undefined, () =>
+        this.ports.slack.ephemeral({
+          channel: inbound.channelId ?? this.options.feedChannelId,
+          user: inbound.userId,
+          text: NOT_ALLOWED,
+        }),
+      );
       return;
     }
     const by: Actor = { id: inbound.userId, via: 'slack' };
@@ -358,41 +377,41 @@ export class App {
 
   private async runLane(alertId: string, lane: Lane): Promise<void> {
     const { store } = this.ports;
-    for (;;) {
-      let claimed = await store.transact((data) => this.claim(data, alertId, lane));
-      if (!claimed) return;
-      if (lane !== 'person') {
-        const record = claimed.record;
-        const waited = await this.pacer.take(
-          lane === 'thread' ? 'chat.postMessage' : 'chat.update',
-          lane === 'thread' ? record.channelId : undefined,
-        );
+    let claimed = await store.transact((data) => this.claim(data, alertId, lane));
+    while (claimed) {
+      const call = lane === 'person' ? undefined : slackCallOf(claimed.items[0]?.effect, claimed.record);
+      if (call) {
+        const waited = await this.pacer.take(call.method, call.channel);
         // While it waited for Slack's budget, more may have queued up behind it: it goes out in the same call.
         const first = claimed;
         if (waited > 0) claimed = (await store.transact((data) => this.extend(data, alertId, lane, first))) ?? first;
       }
-      const [head] = claimed.items;
+      const { record, items, recovered } = claimed;
+      const [head] = items;
       if (!head) return;
       let completion: Completion;
       try {
-        const post = await this.postPlan(claimed.record, head, claimed.recovered);
+        const post = await this.postPlan(record, head, recovered);
         completion =
           lane === 'thread'
-            ? await this.postInThread(claimed.record, claimed.items, post)
-            : await this.perform(claimed.record, head.effect, post);
+            ? await this.postInThread(record, items, post)
+            : await this.perform(record, head.effect, post);
       } catch (err) {
-        completion = this.failed(claimed.record, head, err);
+        completion = this.failed(record, head, err);
       }
-      const woken = await store.transact((data) => this.complete(data, alertId, claimed.items, completion));
-      for (const { id, lanes } of woken)
+      // Recording this effect done and taking the next one is one transaction.
+      const { woken, next } = await store.transact((data) => {
+        const woken = this.complete(data, alertId, items, completion);
+        // A retry due at once (Slack's Retry-After: 0) goes on here; a later one waits for its timer.
+        const later = completion.retryAt !== undefined && completion.retryAt > this.now();
+        return { woken, next: later ? null : this.claim(data, alertId, lane) };
+      });
+      for (const { id, lanes } of woken) {
         if (id !== alertId || lanes.some((l) => l !== lane)) void this.drain(id, lanes);
-      if (completion.retryAt) {
-        this.schedule(
-          Date.parse(completion.retryAt) - this.ports.clock().getTime(),
-          () => void this.drainLane(alertId, lane),
-        );
-        return;
       }
+      const due = completion.retryAt ? Date.parse(completion.retryAt) - this.ports.clock().getTime() : 0;
+      if (due > 0) this.schedule(due, () => void this.drainLane(alertId, lane));
+      claimed = next;
     }
   }
 
@@ -488,6 +507,14 @@ export class App {
     const failure = classifySlackError(err);
     const what = `alert ${record.id}: ${item.effect.type} failed with ${describeSlackFailure(failure)}`;
     const fields = { alert: record.id, effect: item.effect.type, code: failure.code, level: 'warn' as const };
+    if (failure.retryAfterMs !== undefined) {
+      // Slack said "not yet", not "no": wait what it asks, hold that bucket back too, and keep the attempts.
+      const call = slackCallOf(item.effect, record);
+      if (call) this.pacer.backOff(call.method, call.channel, failure.retryAfterMs);
+      this.ports.log(`${what}; Slack asks to wait ${failure.retryAfterMs} ms`, { ...fields, event: 'rate_limited' });
+      const retryAt = new Date(this.ports.clock().getTime() + failure.retryAfterMs).toISOString();
+      return { retryAt, attempts: item.attempts ?? 0 };
+    }
     const attempts = (item.attempts ?? 0) + 1;
     if (failure.kind === 'retry' && attempts < MAX_ATTEMPTS) {
       const delay = Math.min(1000 * 2 ** (attempts - 1), MAX_BACKOFF_MS);
@@ -712,8 +739,9 @@ export class App {
     let personName = record.personName;
     if (!personName) {
       try {
-        await this.pacer.take('users.info');
-        personName = await this.ports.slack.userName(record.userId);
+        personName = await this.whenSlackAllows('users.info', undefined, () =>
+          this.ports.slack.userName(record.userId),
+        );
       } catch (err) {
         this.ports.log(`users.info ${record.userId} failed, using the user ID as name: ${oneLine(err)}`, {
           event: 'name_lookup_failed',
@@ -760,6 +788,23 @@ export function laneOf(effect: Effect): Lane {
   if (effect.type === 'PostInThread') return 'thread';
   if (effect.type === 'UpdateAlert') return 'alert';
   return 'person';
+}
+
+/** The Slack method (and channel, for per-channel limits) an effect calls, if it calls one. */
+function slackCallOf(
+  effect: Effect | undefined,
+  record: AlertRecord,
+): { method: string; channel?: string } | undefined {
+  switch (effect?.type) {
+    case 'PostInThread':
+      return { method: 'chat.postMessage', channel: record.channelId };
+    case 'SendDm':
+      return { method: 'chat.postMessage', channel: record.userId };
+    case 'UpdateAlert':
+      return { method: 'chat.update' };
+    default:
+      return undefined;
+  }
 }
 
 function lanesOf(effects: Effect[]): Lane[] {

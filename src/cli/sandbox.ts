@@ -9,13 +9,14 @@ import { pickAlert } from '../config/alerts.js';
 import type { AlertTemplate } from '../config/types.js';
 import { createOfflineWriter } from '../llm/offline-writer.js';
 import { stderrLog } from '../log.js';
-import type { LocalSlack, MessageNotice, StoredMessage } from '../sandbox/local-slack.js';
+import type { LocalSlack, MessageNotice } from '../sandbox/local-slack.js';
 import { ACTION_IDS } from '../slack/blocks.js';
 import { createPacer } from '../slack/pacer.js';
 import { openLowdbStore } from '../store/lowdb-store.js';
 import type { Deps } from './deps.js';
-import { chalkFor } from './render.js';
+import { feedPrinter } from './feed-view.js';
 import { buildSlack, type Serving, serve } from './runtime.js';
+import { serveSandbox } from './sandbox-serve.js';
 
 const FEED = 'C0FEED';
 const PERSON = 'U0HAROLD';
@@ -53,7 +54,10 @@ export function addSandboxCommand(program: Command, deps: Deps): void {
     )
     .argument('[templateId]', 'pivot or privesc (default: one at random)')
     .option('--max-nudges <n>', 'nudges before a chat ends as no answer (0 to 20)', parseNudges, 2)
-    .action(async (templateId: string | undefined, opts: { maxNudges: number }) => {
+    .option('--serve', 'only run the local Slack and OpenAI-compatible servers, for the other irbot commands to use')
+    .option('--port <port>', 'with --serve: the local Slack’s port (default: any free one)', parsePort, 0)
+    .action(async (templateId: string | undefined, opts: { maxNudges: number; serve?: boolean; port: number }) => {
+      if (opts.serve) return serveSandbox(deps, opts.port);
       const template = pickAlert(SANDBOX_ALERTS, templateId, deps.random);
       const dir = await mkdtemp(join(tmpdir(), 'irbot-sandbox-'));
       const { LocalSlack } = await import('../sandbox/local-slack.js');
@@ -120,57 +124,6 @@ export function addSandboxCommand(program: Command, deps: Deps): void {
     });
 }
 
-/** Shows the feed channel as an analyst sees it: alerts, their updates, and thread replies. */
-function feedPrinter(deps: Deps, slack: LocalSlack): (message: StoredMessage & { channel: string }) => void {
-  const chalk = chalkFor(deps.stdout, deps.env);
-  const seen = new Set<string>();
-  return (message) => {
-    if (message.channel !== FEED) return;
-    const text = readable(message.text ?? '', slack);
-    const isReply = message.thread_ts !== undefined && message.thread_ts !== message.ts;
-    const updated = seen.has(message.ts);
-    seen.add(message.ts);
-    const prefix = isReply ? chalk.dim('  #security-alerts › thread │ ') : chalk.bold('#security-alerts │ ');
-    const buttons = buttonsOf(message.blocks);
-    const sections = updated
-      ? sectionTexts(message.blocks)
-          .slice(1)
-          .map((t) => readable(t, slack))
-      : [];
-    const body = updated ? `${chalk.dim('(alert updated)')} ${sections.join(' · ')}` : text;
-    deps.stdout.write(
-      `${prefix}${body.replace(/\n/g, `\n${' '.repeat(isReply ? 30 : 19)}`)}${buttons ? ` ${chalk.cyan(buttons)}` : ''}\n`,
-    );
-  };
-}
-
-function readable(text: string, slack: LocalSlack): string {
-  return text
-    .replace(/<@([UW][A-Z0-9]+)>/g, (_, id: string) => `@${slack.displayNameOf(id)}`)
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&');
-}
-
-type Blocks = StoredMessage['blocks'];
-
-function buttonsOf(blocks: Blocks): string {
-  const labels: string[] = [];
-  for (const block of blocks ?? []) {
-    if (block.type !== 'actions' || !Array.isArray(block.elements)) continue;
-    for (const element of block.elements as { text?: { text?: string } }[])
-      labels.push(`[${element.text?.text ?? '?'}]`);
-  }
-  return labels.join(' ');
-}
-
-function sectionTexts(blocks: Blocks): string[] {
-  return (blocks ?? []).flatMap((block) => {
-    const text = (block as { text?: { text?: string } }).text?.text;
-    return block.type === 'section' && text ? [text] : [];
-  });
-}
-
 /** On a terminal: every line is sent as the person's DM; /end presses End Chat. */
 function typeAsPerson(deps: Deps, slack: LocalSlack, endChat: () => Promise<unknown>): () => void {
   deps.stdout.write('Type as Harold and press Enter to reply to the bot; /end ends the chat; Ctrl-C quits.\n');
@@ -209,5 +162,11 @@ async function replyFromScript(deps: Deps, slack: LocalSlack, endChat: () => Pro
 function parseNudges(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 20) throw new InvalidArgumentError('must be a whole number from 0 to 20');
+  return n;
+}
+
+function parsePort(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new InvalidArgumentError('must be a port number (0 = any)');
   return n;
 }

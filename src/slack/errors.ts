@@ -9,6 +9,8 @@ export interface SlackFailure {
   code: string;
   /** What the user can do about it, when there is something. */
   fix?: string;
+  /** Slack's Retry-After on a 429, in milliseconds. */
+  retryAfterMs?: number;
 }
 
 const REINSTALL = 'reinstall the app and update SLACK_BOT_TOKEN (OAuth & Permissions)';
@@ -33,6 +35,7 @@ const FATAL: Record<string, string> = {
 
 interface SdkError {
   code?: unknown;
+  retryAfter?: unknown;
   data?: { error?: unknown };
   statusCode?: unknown;
 }
@@ -60,7 +63,7 @@ export function classifySlackError(err: unknown): SlackFailure {
       return { kind: status >= 500 || status === 429 ? 'retry' : 'skip', code: `HTTP ${status}` };
     }
     case 'slack_webapi_rate_limited_error':
-      return { kind: 'retry', code: 'ratelimited' };
+      return { kind: 'retry', code: 'ratelimited', retryAfterMs: retryAfterSeconds(e.retryAfter) * 1000 };
     case 'slack_webapi_request_error':
       return { kind: 'retry', code: 'network error' };
     default:
@@ -83,4 +86,15 @@ export class SlackCallError extends Error {
     super(`${method} failed: ${describeSlackFailure(failure)}`, { cause });
     this.failure = failure;
   }
+}
+
+/** Whether Slack answered 429: the call is fine, only early. */
+export function isRateLimited(err: unknown): err is { retryAfter: number } {
+  return (err as SdkError | null)?.code === 'slack_webapi_rate_limited_error';
+}
+
+/** Retry-After as the SDK parsed it; 0 is a valid answer ("now"), a missing one means a second. */
+function retryAfterSeconds(value: unknown): number {
+  const seconds = Number(value);
+  return Number.isFinite(seconds) && seconds >= 0 && value !== undefined && value !== null ? seconds : 1;
 }

@@ -5,9 +5,11 @@ import { bucketKey, type RateLimit, SLACK_RATE_LIMITS } from './rate-limits.js';
 export interface Pacer {
   /** Waits for the call's turn and takes its token; resolves with the milliseconds waited. */
   take(method: string, channel?: string): Promise<number>;
+  /** Slack answered 429 with Retry-After: nothing more goes to that bucket before then. */
+  backOff(method: string, channel: string | undefined, ms: number): void;
 }
 
-export const unpaced: Pacer = { take: async () => 0 };
+export const unpaced: Pacer = { take: async () => 0, backOff: () => undefined };
 
 export interface PacerOptions {
   /** Every limit times this (the benchmark runs Slack faster); default 1. */
@@ -25,7 +27,7 @@ export function createPacer(options: PacerOptions = {}): Pacer {
   const limits = options.limits ?? SLACK_RATE_LIMITS;
   const now = options.now ?? (() => performance.now());
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  const buckets = new Map<string, { tokens: number; at: number }>();
+  const buckets = new Map<string, { tokens: number; at: number; until?: number }>();
   const tails = new Map<string, Promise<unknown>>();
 
   const turn = async (key: string, limit: RateLimit, called: number): Promise<number> => {
@@ -38,6 +40,8 @@ export function createPacer(options: PacerOptions = {}): Pacer {
       bucket.at = t;
     };
     refill();
+    while (bucket.until !== undefined && now() < bucket.until) await sleep(bucket.until - now());
+    refill();
     while (bucket.tokens < 1) {
       await sleep(Math.ceil((1 - bucket.tokens) / perMs));
       refill();
@@ -47,6 +51,15 @@ export function createPacer(options: PacerOptions = {}): Pacer {
   };
 
   return {
+    backOff(method, channel, ms) {
+      const limit = limits[method];
+      if (!limit) return;
+      const key = bucketKey(method, limit, channel);
+      const bucket = buckets.get(key) ?? { tokens: 0, at: now() };
+      bucket.tokens = 0;
+      bucket.until = Math.max(bucket.until ?? 0, now() + ms);
+      buckets.set(key, bucket);
+    },
     take(method, channel) {
       const limit = limits[method];
       if (!limit) return Promise.resolve(0);

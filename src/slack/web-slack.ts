@@ -10,6 +10,10 @@ export function createWebClient(token: string, slackApiUrl: string, log: Log): W
     // CommonJS: cjs-module-lexer does not see this export as named.
     retryConfig: webApi.retryPolicies.fiveRetriesInFiveMinutes,
     timeout: 30_000,
+    // irbot paces calls itself (src/slack/pacer.ts): a call whose turn came must go out now, not queue again here.
+    maxRequestConcurrency: 1000,
+    // On a 429 the SDK would pause every call for Retry-After; irbot instead retries only that call, after it.
+    rejectRateLimitedCalls: true,
   });
 }
 

@@ -63,7 +63,7 @@ describe('crash and restart', () => {
     openai.failNext({ hang: true });
     await slack.sendDm({ userId: 'U0HAROLD', text: 'which host?' });
     await openai.waitForRequest((r) => r.kind === 'classify');
-    expect(count(threadTexts(ts), 'Received message')).toBe(1);
+    await slack.waitForCall(isPost('C0FEED', /^Received message/));
     await crash(daemon);
 
     await listen();

@@ -139,6 +139,7 @@ export function gatedPacer(channel: string) {
     open = resolve;
   });
   const pacer: Pacer = {
+    backOff: () => undefined,
     take: async (method, target) => {
       if (!armed || method !== 'chat.postMessage' || target !== channel) return 0;
       await gate;

@@ -1,0 +1,64 @@
+// `irbot sandbox --serve`: the local Slack workspace and a local OpenAI-compatible server, running until Ctrl-C,
+// so that every other command (doctor, send-alert, listen, chat) can be tried without a workspace or a key.
+import { createInterface } from 'node:readline';
+import { ACTION_IDS } from '../slack/blocks.js';
+import type { Deps } from './deps.js';
+import { feedPrinter } from './feed-view.js';
+
+const PERSON = 'U0HAROLD';
+const ANALYST = 'U0ANALYST';
+const OPENAI_KEY = 'sk-local-sandbox';
+
+export async function serveSandbox(deps: Deps, port: number): Promise<void> {
+  const [{ LocalSlack }, { startFakeOpenAi }] = await Promise.all([
+    import('../sandbox/local-slack.js'),
+    import('../sandbox/local-openai.js'),
+  ]);
+  const slack = await LocalSlack.start({ port });
+  const openai = await startFakeOpenAi({ models: ['gpt-4.1-mini', 'gpt-4o-mini'], apiKey: OPENAI_KEY });
+  const stopped = deps.nextSignal();
+  try {
+    deps.stdout.write(
+      [
+        "irbot's local sandbox is running: a Slack workspace and an OpenAI-compatible server on 127.0.0.1.",
+        'In another terminal, in the folder with config.toml (feed_channel_id = "C0FEED") and alerts.toml:',
+        '',
+        `  export SLACK_API_URL=${slack.apiUrl}`,
+        `  export SLACK_BOT_TOKEN=${slack.botToken} SOCKET_APP_TOKEN=${slack.appToken}`,
+        `  export OPENAI_BASE_URL=${openai.baseURL} OPENAI_API_KEY=${OPENAI_KEY}`,
+        '  irbot doctor && irbot send-alert pivot && irbot listen',
+        '',
+        'Here, type as Harold (U0HAROLD) to answer the bot in his DM, or press the buttons of an alert as the analyst:',
+        '/start <alertId>, /dismiss <alertId>, /end <alertId>. Ctrl-C stops the sandbox.',
+        '',
+      ].join('\n'),
+    );
+    const show = feedPrinter(deps, slack);
+    slack.on('message', (message) => {
+      show(message);
+      if (message.channel === slack.dmChannelOf(PERSON) && message.bot_id && message.change === 'posted') {
+        deps.stdout.write(`  DM to Harold │ ${message.text.replace(/\n/g, '\n               ')}\n`);
+      }
+    });
+    const rl = createInterface({ input: deps.stdin, terminal: false });
+    rl.on('line', (line) => void act(line.trim()).catch((err) => deps.stderr.write(`${String(err)}\n`)));
+    const act = async (line: string) => {
+      const click = /^\/(start|dismiss|end)\s+(\S+)$/.exec(line);
+      if (click) {
+        const actionId = { start: ACTION_IDS.start, dismiss: ACTION_IDS.dismiss, end: ACTION_IDS.end }[
+          click[1] as 'start' | 'dismiss' | 'end'
+        ];
+        const alert = slack.history('C0FEED').find((m) => JSON.stringify(m.blocks ?? []).includes(`"${click[2]}"`));
+        if (!alert) return void deps.stdout.write(`No alert ${click[2]} in the feed channel.\n`);
+        await slack.clickButton({ userId: ANALYST, actionId, value: click[2], channel: 'C0FEED', messageTs: alert.ts });
+      } else if (line !== '') {
+        await slack.sendDm({ userId: PERSON, text: line });
+      }
+    };
+    await stopped;
+    rl.close();
+  } finally {
+    await slack.close();
+    await openai.close();
+  }
+}
