@@ -85,29 +85,20 @@ export function addSandboxCommand(program: Command, deps: Deps): void {
         deps.stdout.write(`Local Slack workspace on ${slack.apiUrl} · offline writer · store ${store.path}\n\n`);
         slack.on('message', show);
         const { alert } = await app.postAlert(template);
+        // Done when the alert message is closed; the summary may still be on its way, app.idle() waits for it.
         const ended = slack.waitForCall(
-          (c) => c.method === 'chat.postMessage' && String(c.args.text).startsWith('Here is the summary'),
+          (c) => c.method === 'chat.update' && /end_chat_(automatically|manually)/.test(JSON.stringify(c.args.blocks)),
           24 * 60 * 60 * 1000,
         );
-        await slack.clickButton({
-          userId: ANALYST,
-          actionId: ACTION_IDS.start,
-          value: alert.id,
-          channel: FEED,
-          messageTs: alert.ts ?? '',
-        });
-        const endChat = () =>
-          slack.clickButton({
-            userId: ANALYST,
-            actionId: ACTION_IDS.end,
-            value: alert.id,
-            channel: FEED,
-            messageTs: alert.ts ?? '',
-          });
-        const interactive = deps.stdin.isTTY === true;
-        const stopInput = interactive
-          ? typeAsPerson(deps, slack, endChat)
-          : await replyFromScript(deps, slack, endChat);
+        const click = (actionId: string) =>
+          slack.clickButton({ userId: ANALYST, actionId, value: alert.id, channel: FEED, messageTs: alert.ts ?? '' });
+        const endChat = () => click(ACTION_IDS.end);
+        // The person's side listens before the chat starts, so that it never misses the greeting.
+        const stopInput =
+          deps.stdin.isTTY === true
+            ? typeAsPerson(deps, slack, endChat)
+            : replyFromScript(deps, slack, endChat, await readReplies(deps));
+        await click(ACTION_IDS.start);
         await Promise.race([ended, deps.nextSignal()]);
         stopInput();
         await app.idle();
@@ -138,11 +129,21 @@ function typeAsPerson(deps: Deps, slack: LocalSlack, endChat: () => Promise<unkn
 }
 
 /** Without a terminal: the person answers with piped lines, or the built-in script, one reply per bot DM. */
-async function replyFromScript(deps: Deps, slack: LocalSlack, endChat: () => Promise<unknown>): Promise<() => void> {
+/** Without a terminal: the lines piped in, or else the built-in script. */
+async function readReplies(deps: Deps): Promise<string[]> {
   const piped: string[] = [];
   const rl = createInterface({ input: deps.stdin, terminal: false });
   for await (const line of rl) if (line.trim() !== '') piped.push(line.trim());
-  const replies = piped.length > 0 ? piped : SCRIPTED_REPLIES;
+  return piped.length > 0 ? piped : SCRIPTED_REPLIES;
+}
+
+/** The person answers each DM from the bot with the next reply; when the replies run out, End Chat is pressed. */
+function replyFromScript(
+  deps: Deps,
+  slack: LocalSlack,
+  endChat: () => Promise<unknown>,
+  replies: string[],
+): () => void {
   const dm = slack.dmChannelOf(PERSON);
   let next = 0;
   const onMessage = (message: MessageNotice) => {

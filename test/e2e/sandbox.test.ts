@@ -1,0 +1,46 @@
+// The README's first command and the sandbox server that lets a new user try every other command.
+import { describe, expect, it } from 'vitest';
+import { makeWorkspace, runIrbot, startIrbot } from '../support/irbot.js';
+
+describe('irbot sandbox', () => {
+  it('plays a whole chat on the local Slack with offline texts, and exits 0', async () => {
+    const ws = await makeWorkspace({ slackApiUrl: 'http://127.0.0.1:9/api/' });
+    const result = await runIrbot(['sandbox', 'pivot'], ws, { env: { SLACK_BOT_TOKEN: '', OPENAI_API_KEY: '' } });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('Incident: Pivoting with user @Harold [Start Chat] [Do Nothing]');
+    expect(result.stdout).toMatch(/Sent message to @Harold:\n\s+> \[offline\] Hi Harold!/);
+    expect(result.stdout).toContain('Here is the summary of the chat:');
+    expect(result.stdout).toContain('Chat ended: answered.');
+  });
+
+  it('with --serve, runs servers that doctor passes and the other commands use, Harold typing on stdin', async () => {
+    const ws = await makeWorkspace({ slackApiUrl: 'http://127.0.0.1:9/api/', config: 'feed_channel_id = "C0FEED"\n' });
+    const server = startIrbot(['sandbox', '--serve'], ws);
+    try {
+      await server.waitFor(/export OPENAI_BASE_URL=(\S+) OPENAI_API_KEY=(\S+)/);
+      const env = Object.fromEntries(
+        [...server.stdout.matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1] ?? '', m[2] ?? '']),
+      ) as Record<string, string>;
+      const doctor = await runIrbot(['doctor'], ws, { env });
+      expect(doctor.stdout).toContain('All 8 checks passed.');
+      expect(doctor.code).toBe(0);
+
+      const sent = await runIrbot(['send-alert', 'pivot'], ws, { env });
+      expect(sent.code).toBe(0);
+      const id = sent.stdout.trim();
+      await server.waitFor(/Incident: Pivoting with user @Harold/);
+      const listen = startIrbot(['listen'], ws, { env });
+      try {
+        await listen.waitFor(/listening on Socket Mode/);
+        server.write(`/start ${id}`);
+        await server.waitFor(/DM to Harold │ Hi Harold/);
+        server.write('yes, that was me');
+        await server.waitFor(/Here is the summary of the chat/);
+      } finally {
+        await listen.stop('SIGTERM');
+      }
+    } finally {
+      expect((await server.stop('SIGINT')).code).toBe(0);
+    }
+  });
+});
