@@ -70,7 +70,7 @@ export function wrappedApp(
   const { env, config, log } = setup;
   const ports = opts.wrap({
     slack: buildSlack(env.slackBotToken ?? '', env.slackApiUrl, log),
-    llm: buildWriter(env, config, log),
+    llm: buildWriter(env, config),
     store: openLowdbStore(config.databasePath),
     clock: () => new Date(),
     newId: () => randomBytes(4).toString('hex'),

@@ -53,7 +53,7 @@ export function lazy<T extends object>(load: () => Promise<T>): T {
   });
 }
 
-export function buildWriter(env: Env, config: Config, log: Log): Writer {
+export function buildWriter(env: Env, config: Config): Writer {
   const offline = createOfflineWriter();
   const { openaiApiKey } = env;
   if (!openaiApiKey) return offline;
@@ -87,7 +87,7 @@ export function buildApp(setup: Setup, deps: Deps, store: Store = openStore(setu
   return new App(
     {
       slack: buildSlack(env.slackBotToken ?? '', env.slackApiUrl, log),
-      llm: buildWriter(env, config, log),
+      llm: buildWriter(env, config),
       store,
       clock: deps.clock,
       newId: deps.newId,
