@@ -437,7 +437,7 @@ export class App {
     const recovered = head.claim !== undefined && head.claim.pid !== process.pid;
     const claim = { pid: process.pid, at: this.now() };
     for (const item of items) item.claim = claim;
-    return { record: structuredClone(record), items: structuredClone(items), recovered };
+    return { record: snapshotOf(record), items: structuredClone(items), recovered };
   }
 
   /** The items that can ride along with `head`: consecutive, unclaimed, same kind, within the size limit. */
@@ -475,7 +475,7 @@ export class App {
     const claim = { pid: process.pid, at: this.now() };
     for (const item of more) item.claim = claim;
     return {
-      record: structuredClone(record),
+      record: snapshotOf(record),
       items: [...claimed.items, ...structuredClone(more)],
       recovered: claimed.recovered,
     };
@@ -817,6 +817,14 @@ function enqueue(record: AlertRecord, effects: Effect[]): void {
 
 function toItems(record: AlertRecord, effects: Effect[]): OutboxItem[] {
   return effects.map((effect) => ({ seq: record.nextSeq++, effect }));
+}
+
+/**
+ * The record as of now, for performing an effect outside the transaction. Cheap where it is safe: the engine
+ * replaces `chat` rather than changing it, transcript lines are only ever appended, properties never change.
+ */
+function snapshotOf(record: AlertRecord): AlertRecord {
+  return { ...record, chat: { ...record.chat }, transcript: record.transcript.slice(), outbox: [] };
 }
 
 function forgetOldEvents(data: StoreData, now: number): void {
