@@ -26,6 +26,24 @@ export function isSlackUserId(value: string): boolean {
   return SLACK_USER_ID.test(value);
 }
 
+/** A whole number within [min, max]. */
+function integerFrom(min: number, max: number): (value: unknown) => number {
+  return (value) => {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      throw new Invalid(`must be an integer from ${min} to ${max}`);
+    }
+    return value;
+  };
+}
+
+/** A finite number above 0; `problem` says what it stands for. */
+function positive(problem: string): (value: unknown) => number {
+  return (value) => {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new Invalid(problem);
+    return value;
+  };
+}
+
 export const CONFIG_KEYS = {
   feed_channel_id: {
     type: 'string',
@@ -60,12 +78,7 @@ export const CONFIG_KEYS = {
     type: 'integer 0..20',
     description: 'reminders sent to a person who has not answered yet, before the chat ends as no_answer',
     default: 3,
-    read: (value: unknown): number => {
-      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 20) {
-        throw new Invalid('must be an integer from 0 to 20');
-      }
-      return value;
-    },
+    read: integerFrom(0, 20),
   },
   responders: {
     type: 'array of Slack user IDs',
@@ -77,23 +90,13 @@ export const CONFIG_KEYS = {
     type: 'number > 0',
     description: 'seconds before an LLM request is abandoned (then retried, then a fallback text is used)',
     default: 30,
-    read: (value: unknown): number => {
-      if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-        throw new Invalid('must be a number of seconds greater than 0');
-      }
-      return value;
-    },
+    read: positive('must be a number of seconds greater than 0'),
   },
   nudge_after_minutes: {
     type: 'number > 0',
     description: 'minutes of silence from the person before a nudge (after the last nudge: the chat ends as no_answer)',
     default: 60,
-    read: (value: unknown): number => {
-      if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-        throw new Invalid('must be a number of minutes greater than 0');
-      }
-      return value;
-    },
+    read: positive('must be a number of minutes greater than 0'),
   },
   escalation_mention: {
     type: 'Slack mention',
@@ -112,23 +115,13 @@ export const CONFIG_KEYS = {
     type: 'integer 1..256',
     description: 'LLM requests in flight at once; more wait their turn',
     default: 16,
-    read: (value: unknown): number => {
-      if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 256) {
-        throw new Invalid('must be an integer from 1 to 256');
-      }
-      return value;
-    },
+    read: integerFrom(1, 256),
   },
   slack_rate_scale: {
     type: 'number > 0',
     description: 'multiplies the Slack rate limits irbot paces itself to (1 = as Slack publishes them)',
     default: 1,
-    read: (value: unknown): number => {
-      if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-        throw new Invalid('must be a number greater than 0 (1 = Slack’s published limits)');
-      }
-      return value;
-    },
+    read: positive('must be a number greater than 0 (1 = Slack’s published limits)'),
   },
 } satisfies Record<string, ConfigKey<unknown>>;
 
