@@ -611,7 +611,9 @@ export class App {
     const at = this.now();
     // Summaries and notes go into the transcript too: it is the case file, and what `irbot chat` shows.
     const transcript = posts.flatMap((post): TranscriptEntry[] => {
-      if (post.kind === 'summary') return [{ from: 'system', text: `Summary: ${post.text}`, at }];
+      if (post.kind === 'summary') {
+        return [{ from: 'system', text: /^summary\b/i.test(post.text) ? post.text : `Summary: ${post.text}`, at }];
+      }
       if (post.kind === 'note') return [{ from: 'system', text: post.text, at }];
       return [];
     });

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { isClosed } from '../chat/engine.js';
 import type { Actor } from '../chat/types.js';
 import { ConfigError } from '../config/errors.js';
+import type { LogFields } from '../log.js';
 import { type AlertRecord, findAlert, type Store } from '../store/port.js';
 import type { Deps } from './deps.js';
 import { progressLine } from './progress.js';
@@ -24,7 +25,14 @@ export function addChatCommand(program: Command, deps: Deps): void {
     .argument('[alertId]', 'alert id from send-alert or status (without it, pick one on a terminal)')
     .option('--config <path>', 'config.toml to use (default: $IRBOT_CONFIG or ./config.toml)')
     .action(async (alertIdArg: string | undefined, opts: { config?: string }) => {
-      const setup = await loadSetup(deps, opts.config, ['slackBotToken', 'socketAppToken', 'openaiApiKey']);
+      const loaded = await loadSetup(deps, opts.config, ['slackBotToken', 'socketAppToken', 'openaiApiKey']);
+      // The terminal is the chat's view: only warnings and errors are logged there, not every event.
+      const setup = {
+        ...loaded,
+        log: (message: string, fields?: LogFields) => {
+          if (fields?.level === 'warn' || fields?.level === 'error') loaded.log(message, fields);
+        },
+      };
       const store = openStore(setup.config);
       const alertId = alertIdArg ?? (await pickAlertId(store, deps));
       const alert = await findAlert(store, alertId);
@@ -39,17 +47,18 @@ export function addChatCommand(program: Command, deps: Deps): void {
 
       const app = buildApp(setup, deps, store);
       const analyst: Actor = { id: deps.osUser(), via: 'terminal' };
-      const view = followChat(store, alertId, deps);
       const interrupted = deps.nextSignal();
       const progress = progressLine(deps.stderr);
       progress.show('connecting to Slack…');
       const serving = await serve(app, socketOf(setup), setup.log).finally(() => progress.clear());
+      // Shows the transcript so far first, then follows it, whichever process records what happens.
+      const view = followChat(store, alertId, deps);
       if (alert.chat.state === 'posted') await app.request(alertId, 'start', analyst);
       const input = readAnalyst(deps, (line) => {
         const text = line.trim();
         if (text === '') return;
         const done = text === '/end' ? app.request(alertId, 'end', analyst) : app.say(alertId, text, analyst);
-        done.catch((err) => setup.log(`could not send: ${String(err)}`));
+        done.catch((err) => setup.log(`could not send: ${String(err)}`, { event: 'analyst_input', level: 'error' }));
       });
       const how = await Promise.race([view.ended.then(() => 'ended' as const), interrupted]);
       input.close();
