@@ -90,4 +90,14 @@ describe('crash and restart', () => {
     const status = await runIrbot(['status', '--all', '--json'], ws);
     expect(JSON.parse(status.stdout)[0]).toMatchObject({ id, state: 'ended', outcome: 'answered', aware: true });
   });
+
+  it('carries on after the Socket Mode connection drops without a word, DMs sent meanwhile included', async () => {
+    const { ts } = await chatting();
+    slack.dropAll();
+    const dm = slack.sendDm({ userId: 'U0HAROLD', text: 'no, not me' }); // waits for the reconnect
+    await slack.waitForConnections(1);
+    await slack.waitForAck(await dm);
+    await slack.waitForCall(isPost('C0FEED', /^Here is the summary/));
+    expect(count(threadTexts(ts), 'Received message')).toBe(1);
+  }, 20_000);
 });
