@@ -60,6 +60,19 @@ describe('Slack trouble', () => {
     expect(slack.callsTo('chat.update').filter((c) => c.status === 429)).toHaveLength(1);
   });
 
+  it('retries a call Slack answered with a 5xx after a backoff, and posts it once', async () => {
+    await listen();
+    const alert = await startChat();
+    await slack.waitForCall(posted(/^Sent message to/));
+    slack.failNext('chat.postMessage', { status: 503 });
+    await slack.sendDm({ userId: 'U0HAROLD', text: 'what is this?' });
+    // The SDK retries it (1 s, then ×3.86, five times); past that the outbox keeps it and retries on (unit-tested).
+    await slack.waitForCall(posted(/^Received message/));
+    expect(slack.callsTo('chat.postMessage').filter((c) => c.status === 503)).toHaveLength(1);
+    const relays = slack.thread('C0FEED', alert.ts).flatMap((m) => relaysIn(m.text));
+    expect(relays.filter((r) => r.startsWith('Received message'))).toHaveLength(1);
+  });
+
   it('reconnects after Slack asks it to, and drops envelopes re-delivered meanwhile', async () => {
     const daemon = await listen();
     const alert = await startChat();
