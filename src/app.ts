@@ -5,6 +5,7 @@ import type { Actor, Chat, ChatEvent, Effect, Rules, ThreadPost } from './chat/t
 import type { AlertTemplate } from './config/types.js';
 import { type AlertFacts, type Line, MALFORMED_CLASSIFICATION, type Writer, type Written } from './llm/port.js';
 import { type Log, oneLine } from './log.js';
+import { type Completion, claim, complete, enqueue, extend, LANES, type Lane, slackCallOf } from './outbox.js';
 import { alertBlocks, alertHeadline, detailsText, verdictText } from './slack/blocks.js';
 import type { Inbound } from './slack/envelope.js';
 import { classifySlackError, describeSlackFailure, isRateLimited, SlackCallError } from './slack/errors.js';
@@ -44,18 +45,6 @@ export interface AppOptions {
   escalationMention?: string;
 }
 
-/** What performing one effect produced, applied to the store in the transaction that marks it done. */
-interface Completion {
-  /** Effects that must run next, before anything queued after this one. */
-  next?: Effect[];
-  events?: ChatEvent[];
-  transcript?: TranscriptEntry[];
-  personName?: string;
-  /** Set when the effect failed for now: it stays queued until then. */
-  retryAt?: string;
-  attempts?: number;
-}
-
 /** How long a seen Slack event id is remembered; Slack re-delivers within minutes. */
 const SEEN_EVENTS_TTL_MS = 24 * 60 * 60 * 1000;
 
@@ -68,9 +57,6 @@ const MAX_RATE_LIMITED_TRIES = 5;
 /** A failing effect is retried with backoff (1 s doubling up to 5 min) this many times before it is given up. */
 const MAX_ATTEMPTS = 12;
 const MAX_BACKOFF_MS = 5 * 60 * 1000;
-
-/** Longest text of thread posts coalesced into one message (Slack truncates messages past 40,000). */
-const MAX_COALESCED_CHARS = 12_000;
 
 export type Ack = () => Promise<void>;
 
@@ -377,14 +363,15 @@ export class App {
 
   private async runLane(alertId: string, lane: Lane): Promise<void> {
     const { store } = this.ports;
-    let claimed = await store.transact((data) => this.claim(data, alertId, lane));
+    let claimed = await store.transact((data) => claim(data, alertId, lane, this.now()));
     while (claimed) {
       const call = lane === 'person' ? undefined : slackCallOf(claimed.items[0]?.effect, claimed.record);
       if (call) {
         const waited = await this.pacer.take(call.method, call.channel);
         // While it waited for Slack's budget, more may have queued up behind it: it goes out in the same call.
         const first = claimed;
-        if (waited > 0) claimed = (await store.transact((data) => this.extend(data, alertId, lane, first))) ?? first;
+        if (waited > 0)
+          claimed = (await store.transact((data) => extend(data, alertId, lane, first, this.now()))) ?? first;
       }
       const { record, items, recovered } = claimed;
       const [head] = items;
@@ -401,10 +388,10 @@ export class App {
       }
       // Recording this effect done and taking the next one is one transaction.
       const { woken, next } = await store.transact((data) => {
-        const woken = this.complete(data, alertId, items, completion);
+        const woken = complete(data, alertId, items, completion, this.rules, this.now());
         // A retry due at once (Slack's Retry-After: 0) goes on here; a later one waits for its timer.
         const later = completion.retryAt !== undefined && completion.retryAt > this.now();
-        return { woken, next: later ? null : this.claim(data, alertId, lane) };
+        return { woken, next: later ? null : claim(data, alertId, lane, this.now()) };
       });
       for (const { id, lanes } of woken) {
         if (id !== alertId || lanes.some((l) => l !== lane)) void this.drain(id, lanes);
@@ -413,72 +400,6 @@ export class App {
       if (due > 0) this.schedule(due, () => void this.drainLane(alertId, lane));
       claimed = next;
     }
-  }
-
-  /**
-   * Takes the head of a lane for this process. Thread posts that backed up behind it are taken too and go out
-   * as one message; later alert updates are covered by this one, which renders the state as of now.
-   */
-  private claim(
-    data: StoreData,
-    alertId: string,
-    lane: Lane,
-  ): { record: AlertRecord; items: OutboxItem[]; recovered: boolean } | null {
-    const record = data.alerts[alertId];
-    if (!record) return null;
-    const queued = record.outbox.filter((item) => laneOf(item.effect) === lane);
-    const head = queued[0];
-    if (!head) return null;
-    // Another live process is performing it and will carry on with the rest of this lane.
-    if (head.claim && head.claim.pid !== process.pid && isAlive(head.claim.pid)) return null;
-    if (head.retryAt && head.retryAt > this.now()) return null; // a timer or the periodic sweep comes back
-    const items = [head, ...this.followers(queued.slice(1), head, lane)];
-    // A claim left by a process that died: its post may have landed before the crash.
-    const recovered = head.claim !== undefined && head.claim.pid !== process.pid;
-    const claim = { pid: process.pid, at: this.now() };
-    for (const item of items) item.claim = claim;
-    return { record: snapshotOf(record), items: structuredClone(items), recovered };
-  }
-
-  /** The items that can ride along with `head`: consecutive, unclaimed, same kind, within the size limit. */
-  private followers(rest: OutboxItem[], head: OutboxItem, lane: Lane, size = 0): OutboxItem[] {
-    if (lane === 'person') return [];
-    const taken: OutboxItem[] = [];
-    let total = size || (head.effect.type === 'PostInThread' ? head.effect.text.length : 0);
-    for (const next of rest) {
-      if (next.claim || next.retryAt || next.effect.type !== head.effect.type) break;
-      if (next.effect.type === 'PostInThread') {
-        total += next.effect.text.length;
-        if (total > MAX_COALESCED_CHARS) break;
-      }
-      taken.push(next);
-    }
-    return taken;
-  }
-
-  /** After waiting for Slack's budget: the claimed batch with what queued up since, and the record as of now. */
-  private extend(
-    data: StoreData,
-    alertId: string,
-    lane: Lane,
-    claimed: { items: OutboxItem[]; recovered: boolean },
-  ): { record: AlertRecord; items: OutboxItem[]; recovered: boolean } | null {
-    const record = data.alerts[alertId];
-    const [head] = claimed.items;
-    if (!record || !head) return null;
-    const queued = record.outbox.filter((item) => laneOf(item.effect) === lane);
-    const ours = (item: OutboxItem) => queued.some((q) => q.seq === item.seq && q.claim?.pid === process.pid);
-    if (!claimed.items.every(ours)) return null;
-    const last = queued.findIndex((item) => item.seq === claimed.items.at(-1)?.seq);
-    const size = claimed.items.reduce((n, i) => n + (i.effect.type === 'PostInThread' ? i.effect.text.length : 0), 0);
-    const more = this.followers(queued.slice(last + 1), head, lane, size);
-    const claim = { pid: process.pid, at: this.now() };
-    for (const item of more) item.claim = claim;
-    return {
-      record: snapshotOf(record),
-      items: [...claimed.items, ...structuredClone(more)],
-      recovered: claimed.recovered,
-    };
   }
 
   /**
@@ -538,62 +459,6 @@ export class App {
       level: 'error',
     });
     return {};
-  }
-
-  /**
-   * Marks claimed effects done and applies what they produced, in the transaction that records it. Returns the
-   * alerts and lanes that got new work (this alert's, or the person's next chat when one was dequeued).
-   */
-  private complete(
-    data: StoreData,
-    alertId: string,
-    items: OutboxItem[],
-    completion: Completion,
-  ): { id: string; lanes: Lane[] }[] {
-    const record = data.alerts[alertId];
-    const [head] = items;
-    if (!record || !head) return [];
-    const index = record.outbox.findIndex((queued) => queued.seq === head.seq);
-    if (index < 0) return [];
-    const seqs = new Set(items.map((item) => item.seq));
-    if (completion.retryAt) {
-      // Stays where it is, in order, for a timer or the periodic sweep to try again.
-      for (const queued of record.outbox) {
-        if (!seqs.has(queued.seq)) continue;
-        queued.claim = undefined;
-        if (queued.seq === head.seq) {
-          queued.retryAt = completion.retryAt;
-          queued.attempts = completion.attempts;
-        }
-      }
-      return [];
-    }
-    const next = toItems(record, completion.next ?? []);
-    record.outbox = record.outbox.filter((queued) => !seqs.has(queued.seq));
-    record.outbox.splice(Math.min(index, record.outbox.length), 0, ...next);
-    record.transcript.push(...(completion.transcript ?? []));
-    if (completion.personName) record.personName = completion.personName;
-    const added: Effect[] = next.map((item) => item.effect);
-    for (const event of completion.events ?? []) {
-      const result = step(record.chat, event, this.rules);
-      // A failed chat sends nothing more: what was queued for it would fail the same way.
-      if (event.type === 'Failed') record.outbox = [];
-      record.chat = result.chat;
-      enqueue(record, result.effects);
-      added.push(...result.effects);
-    }
-    record.lastActivityAt = this.now();
-    const woken = [{ id: alertId, lanes: lanesOf(added) }];
-    if (head.effect.type !== 'StartNext') return woken;
-    // The person's next chat, oldest first, starts now that this one has ended.
-    const queuedNext = Object.values(data.alerts)
-      .filter((a) => a.userId === record.userId && a.chat.state === 'queued')
-      .sort((a, b) => (a.chat.startedAt ?? '').localeCompare(b.chat.startedAt ?? ''))[0];
-    if (!queuedNext) return woken;
-    const result = step(queuedNext.chat, { type: 'Dequeued', at: this.now() }, this.rules);
-    queuedNext.chat = result.chat;
-    enqueue(queuedNext, result.effects);
-    return [...woken, { id: queuedNext.id, lanes: lanesOf(result.effects) }];
   }
 
   /** Thread posts that backed up go out as one message, in order; summaries and notes join the transcript. */
@@ -779,56 +644,6 @@ function describeOutcome(outcome: Applied): string {
   return `alert ${outcome.alertId} ${outcome.before} → ${outcome.after}`;
 }
 
-/**
- * The outbox of an alert runs in three independent lanes, each in order: what the person gets (and the LLM work
- * behind it), the thread posts, and the alert message updates. The person never waits on the feed channel.
- */
-export type Lane = 'person' | 'thread' | 'alert';
-const LANES: readonly Lane[] = ['person', 'thread', 'alert'];
-
-export function laneOf(effect: Effect): Lane {
-  if (effect.type === 'PostInThread') return 'thread';
-  if (effect.type === 'UpdateAlert') return 'alert';
-  return 'person';
-}
-
-/** The Slack method (and channel, for per-channel limits) an effect calls, if it calls one. */
-function slackCallOf(
-  effect: Effect | undefined,
-  record: AlertRecord,
-): { method: string; channel?: string } | undefined {
-  switch (effect?.type) {
-    case 'PostInThread':
-      return { method: 'chat.postMessage', channel: record.channelId };
-    case 'SendDm':
-      return { method: 'chat.postMessage', channel: record.userId };
-    case 'UpdateAlert':
-      return { method: 'chat.update' };
-    default:
-      return undefined;
-  }
-}
-
-function lanesOf(effects: Effect[]): Lane[] {
-  return LANES.filter((lane) => effects.some((effect) => laneOf(effect) === lane));
-}
-
-function enqueue(record: AlertRecord, effects: Effect[]): void {
-  record.outbox.push(...toItems(record, effects));
-}
-
-function toItems(record: AlertRecord, effects: Effect[]): OutboxItem[] {
-  return effects.map((effect) => ({ seq: record.nextSeq++, effect }));
-}
-
-/**
- * The record as of now, for performing an effect outside the transaction. Cheap where it is safe: the engine
- * replaces `chat` rather than changing it, transcript lines are only ever appended, properties never change.
- */
-function snapshotOf(record: AlertRecord): AlertRecord {
-  return { ...record, chat: { ...record.chat }, transcript: record.transcript.slice(), outbox: [] };
-}
-
 function forgetOldEvents(data: StoreData, now: number): void {
   for (const [key, at] of Object.entries(data.seenEvents)) {
     if (now - Date.parse(at) > SEEN_EVENTS_TTL_MS) delete data.seenEvents[key];
@@ -844,14 +659,4 @@ function classifyNote(reason: string): string {
     return 'The LLM answered the classification in a malformed way; irbot counted the reply as not answered yet.';
   }
   return `The LLM could not judge this reply (${reason}); irbot used its offline rules instead.`;
-}
-
-/** Whether a process on this machine still runs; a claim of a dead one can be taken over. */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

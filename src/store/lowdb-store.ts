@@ -180,7 +180,7 @@ export function openLowdbStore(path: string): Store {
       db.data = data;
       await db.write();
       cache = { stamp: await stampOf(), data };
-      batch.forEach((p, i) => p.resolve(results[i]));
+      for (const [i, p] of batch.entries()) p.resolve(results[i]);
     } catch (err) {
       cache = null;
       for (const p of batch) p.reject(err);

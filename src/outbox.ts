@@ -1,0 +1,204 @@
+// The outbox of an alert: effects the engine ordered, queued in the store, claimed by one process at a time per
+// lane, performed outside the store and recorded as done in the transaction that applies what they produced.
+// Pure functions over the store data; app.ts performs the effects and runs the transactions.
+import { step } from './chat/engine.js';
+import type { ChatEvent, Effect, Rules } from './chat/types.js';
+import type { AlertRecord, OutboxItem, StoreData, TranscriptEntry } from './store/port.js';
+
+/** What performing one effect produced, applied to the store in the transaction that marks it done. */
+export interface Completion {
+  /** Effects that must run next, before anything queued after this one. */
+  next?: Effect[];
+  events?: ChatEvent[];
+  transcript?: TranscriptEntry[];
+  personName?: string;
+  /** Set when the effect failed for now: it stays queued until then. */
+  retryAt?: string;
+  attempts?: number;
+}
+
+/** Longest text of thread posts coalesced into one message (Slack truncates messages past 40,000). */
+const MAX_COALESCED_CHARS = 12_000;
+
+/**
+ * The outbox of an alert runs in three independent lanes, each in order: what the person gets (and the LLM work
+ * behind it), the thread posts, and the alert message updates. The person never waits on the feed channel.
+ */
+export type Lane = 'person' | 'thread' | 'alert';
+export const LANES: readonly Lane[] = ['person', 'thread', 'alert'];
+
+/** A lane's head (and what rides along with it), taken by this process, with the record as it was then. */
+export interface Claimed {
+  record: AlertRecord;
+  items: OutboxItem[];
+  /** The head was claimed by a process that died: its post may have landed already. */
+  recovered: boolean;
+}
+
+/**
+ * Takes the head of a lane for this process. Thread posts that backed up behind it are taken too and go out
+ * as one message; later alert updates are covered by this one, which renders the state as of now.
+ */
+export function claim(data: StoreData, alertId: string, lane: Lane, now: string): Claimed | null {
+  const record = data.alerts[alertId];
+  if (!record) return null;
+  const queued = record.outbox.filter((item) => laneOf(item.effect) === lane);
+  const head = queued[0];
+  if (!head) return null;
+  // Another live process is performing it and will carry on with the rest of this lane.
+  if (head.claim && head.claim.pid !== process.pid && isAlive(head.claim.pid)) return null;
+  if (head.retryAt && head.retryAt > now) return null; // a timer or the periodic sweep comes back
+  const items = [head, ...followers(queued.slice(1), head, lane)];
+  // A claim left by a process that died: its post may have landed before the crash.
+  const recovered = head.claim !== undefined && head.claim.pid !== process.pid;
+  const claim = { pid: process.pid, at: now };
+  for (const item of items) item.claim = claim;
+  return { record: snapshotOf(record), items: structuredClone(items), recovered };
+}
+
+/** The items that can ride along with `head`: consecutive, unclaimed, same kind, within the size limit. */
+function followers(rest: OutboxItem[], head: OutboxItem, lane: Lane, size = 0): OutboxItem[] {
+  if (lane === 'person') return [];
+  const taken: OutboxItem[] = [];
+  let total = size || (head.effect.type === 'PostInThread' ? head.effect.text.length : 0);
+  for (const next of rest) {
+    if (next.claim || next.retryAt || next.effect.type !== head.effect.type) break;
+    if (next.effect.type === 'PostInThread') {
+      total += next.effect.text.length;
+      if (total > MAX_COALESCED_CHARS) break;
+    }
+    taken.push(next);
+  }
+  return taken;
+}
+
+/** After waiting for Slack's budget: the claimed batch with what queued up since, and the record as of now. */
+export function extend(data: StoreData, alertId: string, lane: Lane, claimed: Claimed, now: string): Claimed | null {
+  const record = data.alerts[alertId];
+  const [head] = claimed.items;
+  if (!record || !head) return null;
+  const queued = record.outbox.filter((item) => laneOf(item.effect) === lane);
+  const ours = (item: OutboxItem) => queued.some((q) => q.seq === item.seq && q.claim?.pid === process.pid);
+  if (!claimed.items.every(ours)) return null;
+  const last = queued.findIndex((item) => item.seq === claimed.items.at(-1)?.seq);
+  const size = claimed.items.reduce((n, i) => n + (i.effect.type === 'PostInThread' ? i.effect.text.length : 0), 0);
+  const more = followers(queued.slice(last + 1), head, lane, size);
+  const claim = { pid: process.pid, at: now };
+  for (const item of more) item.claim = claim;
+  return {
+    record: snapshotOf(record),
+    items: [...claimed.items, ...structuredClone(more)],
+    recovered: claimed.recovered,
+  };
+}
+
+/**
+ * Marks claimed effects done and applies what they produced, in the transaction that records it. Returns the
+ * alerts and lanes that got new work (this alert's, or the person's next chat when one was dequeued).
+ */
+export function complete(
+  data: StoreData,
+  alertId: string,
+  items: OutboxItem[],
+  completion: Completion,
+  rules: Rules,
+  now: string,
+): { id: string; lanes: Lane[] }[] {
+  const record = data.alerts[alertId];
+  const [head] = items;
+  if (!record || !head) return [];
+  const index = record.outbox.findIndex((queued) => queued.seq === head.seq);
+  if (index < 0) return [];
+  const seqs = new Set(items.map((item) => item.seq));
+  if (completion.retryAt) {
+    // Stays where it is, in order, for a timer or the periodic sweep to try again.
+    for (const queued of record.outbox) {
+      if (!seqs.has(queued.seq)) continue;
+      queued.claim = undefined;
+      if (queued.seq === head.seq) {
+        queued.retryAt = completion.retryAt;
+        queued.attempts = completion.attempts;
+      }
+    }
+    return [];
+  }
+  const next = toItems(record, completion.next ?? []);
+  record.outbox = record.outbox.filter((queued) => !seqs.has(queued.seq));
+  record.outbox.splice(Math.min(index, record.outbox.length), 0, ...next);
+  record.transcript.push(...(completion.transcript ?? []));
+  if (completion.personName) record.personName = completion.personName;
+  const added: Effect[] = next.map((item) => item.effect);
+  for (const event of completion.events ?? []) {
+    const result = step(record.chat, event, rules);
+    // A failed chat sends nothing more: what was queued for it would fail the same way.
+    if (event.type === 'Failed') record.outbox = [];
+    record.chat = result.chat;
+    enqueue(record, result.effects);
+    added.push(...result.effects);
+  }
+  record.lastActivityAt = now;
+  const woken = [{ id: alertId, lanes: lanesOf(added) }];
+  if (head.effect.type !== 'StartNext') return woken;
+  // The person's next chat, oldest first, starts now that this one has ended.
+  const queuedNext = Object.values(data.alerts)
+    .filter((a) => a.userId === record.userId && a.chat.state === 'queued')
+    .sort((a, b) => (a.chat.startedAt ?? '').localeCompare(b.chat.startedAt ?? ''))[0];
+  if (!queuedNext) return woken;
+  const result = step(queuedNext.chat, { type: 'Dequeued', at: now }, rules);
+  queuedNext.chat = result.chat;
+  enqueue(queuedNext, result.effects);
+  return [...woken, { id: queuedNext.id, lanes: lanesOf(result.effects) }];
+}
+
+export function laneOf(effect: Effect): Lane {
+  if (effect.type === 'PostInThread') return 'thread';
+  if (effect.type === 'UpdateAlert') return 'alert';
+  return 'person';
+}
+
+/** The Slack method (and channel, for per-channel limits) an effect calls, if it calls one. */
+export function slackCallOf(
+  effect: Effect | undefined,
+  record: AlertRecord,
+): { method: string; channel?: string } | undefined {
+  switch (effect?.type) {
+    case 'PostInThread':
+      return { method: 'chat.postMessage', channel: record.channelId };
+    case 'SendDm':
+      return { method: 'chat.postMessage', channel: record.userId };
+    case 'UpdateAlert':
+      return { method: 'chat.update' };
+    default:
+      return undefined;
+  }
+}
+
+export function lanesOf(effects: Effect[]): Lane[] {
+  return LANES.filter((lane) => effects.some((effect) => laneOf(effect) === lane));
+}
+
+export function enqueue(record: AlertRecord, effects: Effect[]): void {
+  record.outbox.push(...toItems(record, effects));
+}
+
+export function toItems(record: AlertRecord, effects: Effect[]): OutboxItem[] {
+  return effects.map((effect) => ({ seq: record.nextSeq++, effect }));
+}
+
+/**
+ * The record as of now, for performing an effect outside the transaction. Cheap where it is safe: the engine
+ * replaces `chat` rather than changing it, transcript lines are only ever appended, properties never change.
+ */
+export function snapshotOf(record: AlertRecord): AlertRecord {
+  return { ...record, chat: { ...record.chat }, transcript: record.transcript.slice(), outbox: [] };
+}
+
+/** Whether a process on this machine still runs; a claim of a dead one can be taken over. */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
