@@ -1,6 +1,7 @@
 // The outbox of an alert: effects the engine ordered, queued in the store, claimed by one process at a time per
 // lane, performed outside the store and recorded as done in the transaction that applies what they produced.
 // Pure functions over the store data; app.ts performs the effects and runs the transactions.
+import { randomUUID } from 'node:crypto';
 import { step } from './chat/engine.js';
 import type { ChatEvent, Effect, Rules } from './chat/types.js';
 import type { AlertRecord, OutboxItem, StoreData, TranscriptEntry } from './store/port.js';
@@ -27,6 +28,21 @@ const MAX_COALESCED_CHARS = 12_000;
 export type Lane = 'person' | 'thread' | 'alert';
 export const LANES: readonly Lane[] = ['person', 'thread', 'alert'];
 
+/**
+ * This run of this process. A pid alone does not tell a dead process from its successor: in a container every
+ * start of irbot is pid 1, and a claim left by the one that crashed must not look like our own.
+ */
+const RUN = randomUUID();
+
+function ourClaim(at: string): NonNullable<OutboxItem['claim']> {
+  return { pid: process.pid, run: RUN, at };
+}
+
+/** A claim of another run that is still alive (its pid runs and is not ours); anything else can be taken over. */
+function heldByAnotherLiveProcess(claim: NonNullable<OutboxItem['claim']>): boolean {
+  return claim.run !== RUN && claim.pid !== process.pid && isAlive(claim.pid);
+}
+
 /** A lane's head (and what rides along with it), taken by this process, with the record as it was then. */
 export interface Claimed {
   record: AlertRecord;
@@ -46,12 +62,12 @@ export function claim(data: StoreData, alertId: string, lane: Lane, now: string)
   const head = queued[0];
   if (!head) return null;
   // Another live process is performing it and will carry on with the rest of this lane.
-  if (head.claim && head.claim.pid !== process.pid && isAlive(head.claim.pid)) return null;
+  if (head.claim && heldByAnotherLiveProcess(head.claim)) return null;
   if (head.retryAt && head.retryAt > now) return null; // a timer or the periodic sweep comes back
   const items = [head, ...followers(queued.slice(1), head, lane)];
   // A claim left by a process that died: its post may have landed before the crash.
-  const recovered = head.claim !== undefined && head.claim.pid !== process.pid;
-  const claim = { pid: process.pid, at: now };
+  const recovered = head.claim !== undefined && head.claim.run !== RUN;
+  const claim = ourClaim(now);
   for (const item of items) item.claim = claim;
   return { record: snapshotOf(record), items: structuredClone(items), recovered };
 }
@@ -78,12 +94,12 @@ export function extend(data: StoreData, alertId: string, lane: Lane, claimed: Cl
   const [head] = claimed.items;
   if (!record || !head) return null;
   const queued = record.outbox.filter((item) => laneOf(item.effect) === lane);
-  const ours = (item: OutboxItem) => queued.some((q) => q.seq === item.seq && q.claim?.pid === process.pid);
+  const ours = (item: OutboxItem) => queued.some((q) => q.seq === item.seq && q.claim?.run === RUN);
   if (!claimed.items.every(ours)) return null;
   const last = queued.findIndex((item) => item.seq === claimed.items.at(-1)?.seq);
   const size = claimed.items.reduce((n, i) => n + (i.effect.type === 'PostInThread' ? i.effect.text.length : 0), 0);
   const more = followers(queued.slice(last + 1), head, lane, size);
-  const claim = { pid: process.pid, at: now };
+  const claim = ourClaim(now);
   for (const item of more) item.claim = claim;
   return {
     record: snapshotOf(record),

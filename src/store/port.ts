@@ -18,7 +18,8 @@ export interface TranscriptEntry {
 export interface OutboxItem {
   seq: number;
   effect: Effect;
-  claim?: { pid: number; at: string } | undefined;
+  /** Who performs it: the process and its run (a successor may get the same pid), and since when. */
+  claim?: { pid: number; run?: string; at: string } | undefined;
   /** After a passing failure: not before this time. */
   retryAt?: string | undefined;
   attempts?: number | undefined;

@@ -246,3 +246,26 @@ describe('archiving', () => {
     expect(t.store.data().alerts[t.alert.id]?.chat.state).toBe('active');
   });
 });
+
+describe('a claim left by an earlier run with our own pid', () => {
+  it('is taken over, as in a container where every start of irbot is pid 1', async () => {
+    const t = await started();
+    await t.store.transact((data) => {
+      data.alerts[t.alert.id]?.outbox.push({
+        seq: 77,
+        effect: { type: 'PostInThread', kind: 'note', text: 'left by the run before' },
+        claim: { pid: process.pid, run: 'the-run-that-crashed', at: '2026-11-27T10:00:00.000Z' },
+      });
+    });
+    // That run posted it just before it crashed.
+    await t.slack.post({
+      channel: 'C0FEED',
+      threadTs: t.alert.ts ?? '',
+      text: 'left by the run before',
+      key: `${t.alert.id}:77`,
+    });
+    await t.app.recover();
+    expect(t.store.data().alerts[t.alert.id]?.outbox).toEqual([]);
+    expect(t.thread().filter((c) => c.text?.includes('left by the run before'))).toHaveLength(1);
+  });
+});
