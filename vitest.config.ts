@@ -5,6 +5,8 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // The e2e tests run the built binary; IRBOT_SKIP_BUILD=1 skips the build for a quick unit-only run.
     globalSetup: process.env.IRBOT_SKIP_BUILD ? [] : ['test/support/build.ts'],
+    // Most of a run is e2e tests waiting on child processes: two files at a time use both cores.
+    maxWorkers: 2,
     testTimeout: 20_000,
     hookTimeout: 20_000,
   },
