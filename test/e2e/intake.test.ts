@@ -2,32 +2,23 @@
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LocalSlack, type RecordedCall } from '../../src/sandbox/local-slack.js';
-import { type FakeOpenAi, startFakeOpenAi } from '../support/fake-openai.js';
-import { ALERTS_TOML, makeWorkspace, runIrbot, type Workspace } from '../support/irbot.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { LocalSlack, RecordedCall } from '../../src/sandbox/local-slack.js';
+import type { FakeOpenAi } from '../support/fake-openai.js';
+import { useHarness } from '../support/harness.js';
+import { ALERTS_TOML, runIrbot, type Workspace } from '../support/irbot.js';
+import { headlinesIn, textOf } from '../support/relays.js';
 
+const h = useHarness();
 let slack: LocalSlack;
 let openai: FakeOpenAi;
 let ws: Workspace;
-
-beforeEach(async () => {
-  slack = await LocalSlack.start();
-  openai = await startFakeOpenAi();
-  ws = await makeWorkspace({ slackApiUrl: slack.apiUrl, openaiBaseUrl: openai.baseURL });
+beforeEach(() => {
+  ({ slack, openai, ws } = h);
 });
 
-afterEach(async () => {
-  await slack.close();
-  await openai.close();
-});
-
-const text = (c: RecordedCall) => String(c.args.text ?? '');
-const headlines = () =>
-  slack
-    .callsTo('chat.postMessage')
-    .filter((c) => c.args.channel === 'C0FEED' && c.args.thread_ts === undefined)
-    .map(text);
+const text = textOf;
+const headlines = () => headlinesIn(slack);
 const dmsTo = (user: string) => slack.callsTo('chat.postMessage').filter((c) => c.args.channel === user);
 
 const pivot = { id: 'pivot', name: 'Pivoting', user_id: 'U0HAROLD', properties: { source_host: 'build-7' } };

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalSlack, type RecordedCall } from '../../src/sandbox/local-slack.js';
 import { type FakeOpenAi, startFakeOpenAi } from '../support/fake-openai.js';
 import { makeWorkspace, type Running, runIrbot, startIrbot, type Workspace } from '../support/irbot.js';
+import { headlinesIn, textOf as text } from '../support/relays.js';
 
 const TOKEN = 'e2e-webhook-token-abcdef0123456789';
 const pivot = { id: 'pivot', name: 'Pivoting', user_id: 'U0HAROLD', properties: { source_host: 'build-7' } };
@@ -33,12 +34,7 @@ afterAll(async () => {
   await openai.close();
 });
 
-const text = (c: RecordedCall) => String(c.args.text ?? '');
-const headlines = () =>
-  slack
-    .callsTo('chat.postMessage')
-    .filter((c) => c.args.channel === 'C0FEED' && c.args.thread_ts === undefined)
-    .map(text);
+const headlines = () => headlinesIn(slack);
 
 function post(body: unknown, headers: Record<string, string> = {}) {
   return fetch(`${url}/alerts`, {

@@ -1,5 +1,5 @@
 // Thread posts that back up are coalesced into one message, separated by a blank line: tests count relays.
-import type { RecordedCall } from '../../src/sandbox/local-slack.js';
+import type { LocalSlack, RecordedCall } from '../../src/sandbox/local-slack.js';
 
 export const textOf = (c: RecordedCall): string => String(c.args.text ?? '');
 
@@ -21,3 +21,10 @@ export const isPost =
     c.args.channel === channel &&
     c.status === 200 &&
     relaysIn(textOf(c)).some((relay) => pattern.test(relay));
+
+/** The alert messages posted to the feed channel (not thread replies), by their text. */
+export const headlinesIn = (slack: LocalSlack): string[] =>
+  slack
+    .callsTo('chat.postMessage')
+    .filter((c) => c.args.channel === 'C0FEED' && c.args.thread_ts === undefined)
+    .map(textOf);
