@@ -1,7 +1,7 @@
 // The whole loop with the real binary: send-alert → Start Chat → greeting → non-answer → nudge → answer → close.
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { LocalSlack, RecordedCall } from '../../src/sandbox/local-slack.js';
-import type { ChatBody, FakeOpenAi } from '../support/fake-openai.js';
+import { type ChatBody, type FakeOpenAi, startFakeOpenAi } from '../support/fake-openai.js';
 import { useHarness } from '../support/harness.js';
 import { makeWorkspace, type Running, runIrbot, type Workspace } from '../support/irbot.js';
 import { isPost, perRelay, textOf as text } from '../support/relays.js';
@@ -226,5 +226,26 @@ describe('the chat loop', () => {
 
     const pretty = await h.connect(['listen', '--log-format', 'pretty']);
     await pretty.waitFor(/^\d{4}-\d\d-\d\dT\S+ \[listening\] listening on Socket Mode for feed channel C0FEED$/m);
+  });
+
+  it('on SIGTERM stops taking events but finishes the work in flight before it exits 0', async () => {
+    const slow = await startFakeOpenAi({ latencyMs: 300 });
+    try {
+      ws = await makeWorkspace({ slackApiUrl: slack.apiUrl, openaiBaseUrl: slow.baseURL });
+      const alert = await sendAlert();
+      const daemon = await listen();
+      await click(alert, 'start_chat_submit_action');
+      await slack.waitForCall(isPost('U0HAROLD', /quick question/));
+      await slack.sendDm({ userId: 'U0HAROLD', text: 'which host?' });
+      await slow.waitForRequest((r) => r.kind === 'classify');
+      const result = await daemon.stop('SIGTERM');
+      expect(result.code).toBe(0);
+      // The judgement in flight was finished, and what it ordered too: the nudge and its relay.
+      expect(dmsTo('U0HAROLD').map(text).at(-1)).toMatch(/checking in again/);
+      expect(threadPosts(alert.ts).some((c) => /^Sent message to[\s\S]*checking in again/.test(text(c)))).toBe(true);
+      expect((await status())[0]).toMatchObject({ state: 'active', nudges: 1 });
+    } finally {
+      await slow.close();
+    }
   });
 });
