@@ -22,7 +22,7 @@ export interface PacerOptions {
 /** A little under Slack's rate, so that clock drift between us and Slack never costs a 429. */
 const MARGIN = 0.98;
 
-export function createPacer(options: PacerOptions = {}): Pacer {
+export function createPacer(options: PacerOptions = {}): Pacer & { tracked(): number } {
   const scale = options.scale ?? 1;
   const limits = options.limits ?? SLACK_RATE_LIMITS;
   const now = options.now ?? (() => performance.now());
@@ -50,7 +50,21 @@ export function createPacer(options: PacerOptions = {}): Pacer {
     return now() - called;
   };
 
+  /** A bucket that has refilled completely holds no state worth keeping: forgetting it keeps memory flat. */
+  let takes = 0;
+  const forgetIdle = () => {
+    const t = now();
+    for (const [key, bucket] of buckets) {
+      const limit = limits[key.split(' ')[0] ?? ''];
+      if (!limit || tails.has(key) || (bucket.until ?? 0) > t) continue;
+      const perMs = (limit.perMinute * scale * MARGIN) / 60_000;
+      if (bucket.tokens + (t - bucket.at) * perMs >= limit.burst) buckets.delete(key);
+    }
+  };
+
   return {
+    /** How many buckets are kept (for tests of memory). */
+    tracked: () => buckets.size,
     backOff(method, channel, ms) {
       const limit = limits[method];
       if (!limit) return;
@@ -63,6 +77,7 @@ export function createPacer(options: PacerOptions = {}): Pacer {
     take(method, channel) {
       const limit = limits[method];
       if (!limit) return Promise.resolve(0);
+      if (++takes % 1000 === 0) forgetIdle();
       const key = bucketKey(method, limit, channel);
       const called = now();
       const previous = tails.get(key) ?? Promise.resolve();

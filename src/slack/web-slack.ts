@@ -73,6 +73,8 @@ export function createSlackPort(client: WebClient): SlackPort {
       const res = await client.users.info({ user: userId });
       const user = res.user;
       const name = user?.profile?.display_name || user?.real_name || user?.profile?.real_name || user?.name || userId;
+      // Bounded: a daemon meets many people over months; a forgotten name is one more users.info.
+      if (names.size >= 10_000) names.clear();
       names.set(userId, name);
       return name;
     },

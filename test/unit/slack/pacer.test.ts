@@ -59,3 +59,19 @@ describe('pacer', () => {
     expect(await pacer.take('reactions.add')).toBe(0);
   });
 });
+
+describe('pacer memory', () => {
+  it('forgets buckets that refilled, so a daemon meeting many people stays flat', async () => {
+    const time = fakeTime();
+    const limits = { 'chat.postMessage': { perMinute: 60, burst: 1, per: 'channel' as const } };
+    const pacer = createPacer({ ...time, limits });
+    for (let i = 0; i < 999; i++) await pacer.take('chat.postMessage', `U${i}`);
+    expect(pacer.tracked()).toBe(999);
+    await time.sleep(5_000); // every bucket has refilled
+    await pacer.take('chat.postMessage', 'C0FEED'); // the 1,000th take sweeps
+    expect(pacer.tracked()).toBeLessThanOrEqual(1);
+    const before = time.now();
+    await pacer.take('chat.postMessage', 'C0FEED');
+    expect(time.now() - before).toBeGreaterThan(900); // a bucket in use is kept, and still paces
+  });
+});
