@@ -1,13 +1,10 @@
 // `irbot status`: open chats from the store alone; no network, no Slack variables.
 
-import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { loadConfig } from '../config/config.js';
-import { loadEnv, readEnv } from '../config/env.js';
-import { openLowdbStore } from '../store/lowdb-store.js';
 import { allAlerts } from '../store/port.js';
 import type { Deps } from './deps.js';
 import { chalkFor, renderStatus, statusRows } from './render.js';
+import { loadSetup, openStore } from './runtime.js';
 
 export function addStatusCommand(program: Command, deps: Deps): void {
   program
@@ -17,9 +14,9 @@ export function addStatusCommand(program: Command, deps: Deps): void {
     .option('--json', 'print JSON on stdout and nothing else')
     .option('--config <path>', 'config.toml to use (default: $IRBOT_CONFIG or ./config.toml)')
     .action(async (opts: { all?: boolean; json?: boolean; config?: string }) => {
-      const env = readEnv(await loadEnv(deps.cwd, deps.env));
-      const config = await loadConfig(resolve(deps.cwd, opts.config ?? env.configPath ?? 'config.toml'));
-      const store = openLowdbStore(config.databasePath);
+      // The store alone: no Slack or OpenAI variable is needed.
+      const { config } = await loadSetup(deps, opts.config, []);
+      const store = openStore(config);
       const all = opts.all === true;
       // Open chats live in the working set; --all reads the archive of closed ones too.
       const alerts = all ? await allAlerts(store) : Object.values((await store.read()).alerts);

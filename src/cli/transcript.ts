@@ -1,14 +1,12 @@
 // `irbot transcript <alertId>`: one alert's full record for the case file, from the store only.
-import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import type { Actor } from '../chat/types.js';
-import { loadConfig, quote } from '../config/config.js';
-import { loadEnv, readEnv } from '../config/env.js';
+import { quote } from '../config/config.js';
 import { ConfigError } from '../config/errors.js';
-import { openLowdbStore } from '../store/lowdb-store.js';
 import type { AlertRecord, Speaker } from '../store/port.js';
 import { findAlert } from '../store/port.js';
 import type { Deps } from './deps.js';
+import { loadSetup, openStore } from './runtime.js';
 
 export interface TranscriptData {
   alert: {
@@ -49,9 +47,9 @@ export function addTranscriptCommand(program: Command, deps: Deps): void {
     )
     .option('--config <path>', 'config.toml to use (default: $IRBOT_CONFIG or ./config.toml)')
     .action(async (alertId: string, opts: { format: 'md' | 'json'; config?: string }) => {
-      const env = readEnv(await loadEnv(deps.cwd, deps.env));
-      const config = await loadConfig(resolve(deps.cwd, opts.config ?? env.configPath ?? 'config.toml'));
-      const store = openLowdbStore(config.databasePath);
+      // The store alone: no Slack or OpenAI variable is needed.
+      const { config } = await loadSetup(deps, opts.config, []);
+      const store = openStore(config);
       const alert = await findAlert(store, alertId);
       if (!alert) {
         throw new ConfigError(`No alert ${quote(alertId)} in ${store.path}: irbot status --all lists the alert ids`);
