@@ -253,17 +253,23 @@ export class App {
   }
 
   /** Drains every outbox left unfinished (by a crash, a Ctrl-C, a process that is gone, or a retry now due). */
-  async recover(): Promise<void> {
-    const data = await this.ports.store.read();
+  async recover(seen?: StoreData): Promise<void> {
+    const data = seen ?? (await this.ports.store.read());
     const pending = Object.values(data.alerts).filter((a) => a.outbox.length > 0);
     await Promise.all(pending.map((a) => this.drain(a.id)));
+  }
+
+  /** What a serving process does now and then: recover and tick, from one read of the store. */
+  async sweep(): Promise<void> {
+    const data = await this.ports.store.read();
+    await Promise.all([this.recover(data), this.tick(data)]);
   }
 
   /**
    * Lets time act: silent people are nudged, or their chats end as no answer. The deadline moves in the same
    * transaction, so it fires once however many processes tick.
    */
-  async tick(): Promise<void> {
+  async tick(seen?: StoreData): Promise<void> {
     const at = this.now();
     const due = (record: AlertRecord) =>
       record.chat.state === 'active' && step(record.chat, { type: 'Tick', at }, this.rules).effects.length > 0;
@@ -272,7 +278,7 @@ export class App {
       record.outbox.length === 0 &&
       Date.parse(at) - Date.parse(record.chat.endedAt ?? record.lastActivityAt) >= ARCHIVE_AFTER_MS;
     // A read without the lock first: most ticks find nothing due and write nothing.
-    const alerts = Object.values((await this.ports.store.read()).alerts);
+    const alerts = Object.values((seen ?? (await this.ports.store.read())).alerts);
     if (!alerts.some((a) => due(a) || done(a))) return;
     const moved = await this.ports.store.transact((data) => {
       const ids: { id: string; what: string }[] = [];

@@ -130,8 +130,8 @@ export async function serve(app: App, socket: { appToken: string; slackApiUrl: s
   await connection.start();
   let sweeping: Promise<void> = Promise.resolve();
   const sweep = () => {
-    sweeping = Promise.all([app.recover(), app.tick()])
-      .then(() => undefined)
+    sweeping = app
+      .sweep()
       .catch((err) => log(`sweep failed: ${oneLine(err)}`, { event: 'sweep_failed', level: 'error' }));
   };
   sweep();
