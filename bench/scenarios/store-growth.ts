@@ -12,6 +12,7 @@ import { timeIrbot } from '../lib/spawn.js';
 import { median, round, rssSampler } from '../lib/stats.js';
 
 const RUNS = 5;
+const GREETING = 'Hi! Our security monitoring noticed a login to the admin console from a new device. Was that you?';
 const DAY = 24 * 3600_000;
 
 /** A store of `count` alerts over the last year: 90% ended, 8% dismissed, 1.5% posted, 0.5% active. */
@@ -28,11 +29,7 @@ export function grownStore(count: number, now = Date.parse('2025-06-01T00:00:00Z
     const say = (from: TranscriptEntry['from'], text: string, minutes: number) =>
       transcript.push({ from, text, at: at(created + minutes * 60_000) });
     if (slot < 180) {
-      say(
-        'bot',
-        'Hi! Our security monitoring noticed a login to the admin console from a new device. Was that you?',
-        2,
-      );
+      say('bot', GREETING, 2);
       say('person', 'what is this about?', 5);
       say('bot', 'Just checking in again: were you aware of the login from the new device?', 6);
       say('person', 'yes, that was me on my new laptop', 9);
@@ -54,11 +51,7 @@ export function grownStore(count: number, now = Date.parse('2025-06-01T00:00:00Z
     } else if (slot < 196) {
       chat = { ...chat, state: 'dismissed', endedBy: analyst, endedAt: at(created + 60_000) };
     } else if (slot === 199) {
-      say(
-        'bot',
-        'Hi! Our security monitoring noticed a login to the admin console from a new device. Was that you?',
-        2,
-      );
+      say('bot', GREETING, 2);
       chat = {
         ...chat,
         state: 'active',

@@ -1,8 +1,8 @@
 // The local Slack's rate limits: token buckets on an injected clock, and the 429 the unmodified WebClient sees.
 
-import { type Logger, LogLevel } from '@slack/logger';
 import { WebClient } from '@slack/web-api';
 import { afterEach, describe, expect, it } from 'vitest';
+import { slackLogger } from '../../../src/log.js';
 import { LocalSlack } from '../../../src/sandbox/local-slack.js';
 import { RateLimiter, SLACK_RATE_LIMITS } from '../../../src/sandbox/local-slack-ratelimit.js';
 
@@ -110,15 +110,7 @@ describe('RateLimiter', () => {
 });
 
 describe('LocalSlack with rate limits', () => {
-  const silent: Logger = {
-    debug: () => {},
-    info: () => {},
-    warn: () => {},
-    error: () => {},
-    setLevel: () => {},
-    getLevel: () => LogLevel.ERROR,
-    setName: () => {},
-  };
+  const silent = slackLogger(() => undefined, 'test');
   let slack: LocalSlack | undefined;
   afterEach(async () => {
     await slack?.close();

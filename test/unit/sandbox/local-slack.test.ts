@@ -1,20 +1,14 @@
 // The local Slack against the unmodified WebClient and SocketModeClient: Web API, Socket Mode, failures, teardown.
 
-import { type Logger, LogLevel, SocketModeClient } from '@slack/socket-mode';
+import { SocketModeClient } from '@slack/socket-mode';
 import { retryPolicies, WebClient } from '@slack/web-api';
 import { WebSocket } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { slackLogger } from '../../../src/log.js';
 import { LocalSlack } from '../../../src/sandbox/local-slack.js';
 
-const silent: Logger = {
-  debug: () => {},
-  info: () => {},
-  warn: () => {},
-  error: () => {},
-  setLevel: () => {},
-  getLevel: () => LogLevel.ERROR,
-  setName: () => {},
-};
+/** irbot's own bridge from the SDKs' logger, to a log that drops everything. */
+const silent = slackLogger(() => undefined, 'test');
 
 const FEED = 'C0FEED';
 const HAROLD = 'U0HAROLD';
