@@ -67,6 +67,9 @@ interface PostPlan {
 }
 const noAck: Ack = async () => undefined;
 
+/** Between the relays of one coalesced thread message: a blank line (a quoted relay never holds one). */
+export const RELAY_SEPARATOR = '\n\n';
+
 export const NOT_ALLOWED =
   'Sorry, only the responders listed in irbot’s config.toml can use these buttons. Nothing was changed.';
 
@@ -475,7 +478,7 @@ export class App {
       await this.ports.slack.post({
         channel: record.channelId,
         threadTs: record.ts,
-        text: posts.map((post) => this.threadText(post.kind, post.text, record)).join('\n\n'),
+        text: posts.map((post) => this.threadText(post.kind, post.text, record)).join(RELAY_SEPARATOR),
         key: plan.key,
       });
     }

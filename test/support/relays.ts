@@ -1,10 +1,11 @@
 // Thread posts that back up are coalesced into one message, separated by a blank line: tests count relays.
+import { RELAY_SEPARATOR } from '../../src/app.js';
 import type { LocalSlack, RecordedCall } from '../../src/sandbox/local-slack.js';
 
 export const textOf = (c: RecordedCall): string => String(c.args.text ?? '');
 
 /** The relays one message carries. */
-export const relaysIn = (text: string): string[] => text.split('\n\n');
+export const relaysIn = (text: string): string[] => text.split(RELAY_SEPARATOR);
 
 /** Every chat.postMessage split into one pseudo-call per relay, so that coalescing never changes a count. */
 export function perRelay(calls: RecordedCall[]): RecordedCall[] {
