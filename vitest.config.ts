@@ -8,6 +8,8 @@ export default defineConfig({
     // Most of a run is e2e tests waiting on child processes: two files at a time use both cores.
     maxWorkers: 2,
     testTimeout: 20_000,
+    // The store reads every commit back from disk and checks it equals memory: a change its journal missed fails.
+    env: { IRBOT_STORE_VERIFY: '1' },
     hookTimeout: 20_000,
   },
 });

@@ -5,7 +5,18 @@ import type { Actor, Chat, ChatEvent, Effect, Rules, ThreadPost } from './chat/t
 import type { AlertTemplate } from './config/types.js';
 import { type AlertFacts, type Line, MALFORMED_CLASSIFICATION, type Writer, type Written } from './llm/port.js';
 import { type Log, oneLine } from './log.js';
-import { type Completion, claim, complete, enqueue, extend, LANES, type Lane, slackCallOf } from './outbox.js';
+import {
+  type Claimed,
+  type Completion,
+  claim,
+  complete,
+  enqueue,
+  extend,
+  LANES,
+  type Lane,
+  lanesOf,
+  slackCallOf,
+} from './outbox.js';
 import { alertBlocks, alertHeadline, detailsText, verdictText } from './slack/blocks.js';
 import type { Inbound } from './slack/envelope.js';
 import { classifySlackError, describeSlackFailure, isRateLimited, SlackCallError } from './slack/errors.js';
@@ -14,6 +25,7 @@ import { type Pacer, unpaced } from './slack/pacer.js';
 import type { SlackPort } from './slack/port.js';
 import {
   type AlertRecord,
+  alertsOf,
   archiveAlert,
   type OutboxItem,
   type Store,
@@ -124,7 +136,7 @@ export class App {
     const { dedupeKey } = opts;
     const inserted = await store.transact((data) => {
       // A source that retries (a SIEM webhook) names the alert: the second delivery gets the first alert back.
-      const earlier = dedupeKey && Object.values(data.alerts).find((a) => a.dedupeKey === dedupeKey);
+      const earlier = dedupeKey && alertsOf(data).find((a) => a.dedupeKey === dedupeKey);
       if (earlier) return { record: earlier, duplicate: true };
       let id = `${template.id}-${this.ports.newId()}`;
       while (data.alerts[id]) id = `${template.id}-${this.ports.newId()}`;
@@ -187,7 +199,7 @@ export class App {
     }
     if (inbound.kind === 'dm') {
       const outcome = await this.apply(
-        (data) => Object.values(data.alerts).find((a) => a.userId === inbound.userId && a.chat.state === 'active'),
+        (data) => alertsOf(data).find((a) => a.userId === inbound.userId && a.chat.state === 'active'),
         () => ({ type: 'DirectMessage', text: inbound.text, at: this.now() }),
         inbound.eventId,
         ack,
@@ -237,7 +249,7 @@ export class App {
         const at = this.now();
         if (action === 'dismiss') return { type: 'DismissRequested', by, at };
         if (action === 'end') return { type: 'EndRequested', by, at };
-        const personBusy = Object.values(data.alerts).some(
+        const personBusy = alertsOf(data).some(
           (other) => other.id !== record.id && other.userId === record.userId && isOpen(other.chat),
         );
         return { type: 'StartRequested', by, at, personBusy };
@@ -286,11 +298,12 @@ export class App {
     const moved = await this.ports.store.transact((data) => {
       const ids: { id: string; what: string }[] = [];
       // Closed chats leave the working set, which every transaction reads and writes, for the archive.
-      for (const record of Object.values(data.alerts)) if (done(record)) archiveAlert(data, record.id);
-      for (const record of Object.values(data.alerts)) {
-        if (record.chat.state !== 'active') continue;
-        const { chat, effects } = step(record.chat, { type: 'Tick', at }, this.rules);
+      for (const record of alertsOf(data)) if (done(record)) archiveAlert(data, record.id);
+      for (const found of alertsOf(data)) {
+        if (found.chat.state !== 'active') continue;
+        const { chat, effects } = step(found.chat, { type: 'Tick', at }, this.rules);
         if (effects.length === 0) continue;
+        const record = data.alerts[found.id] as AlertRecord; // fetched by id: the store writes what it changes
         record.chat = chat;
         enqueue(record, effects);
         record.lastActivityAt = at;
@@ -317,29 +330,68 @@ export class App {
     dedupeKey?: string,
     ack: Ack = noAck,
   ): Promise<Applied> {
-    const result = await this.ports.store.transact((data): Applied => {
-      const now = this.ports.clock();
-      if (dedupeKey !== undefined) {
-        if (data.seenEvents[dedupeKey]) return { kind: 'duplicate' };
-        forgetOldEvents(data, now.getTime());
-        data.seenEvents[dedupeKey] = now.toISOString();
-      }
-      const record = locate(data);
-      if (!record) return { kind: 'no_alert' };
-      const event = build(record, data);
-      const before = record.chat.state;
-      const { chat, effects } = step(record.chat, event, this.rules);
-      if (event.type === 'DirectMessage' && effects.length > 0) {
-        record.transcript.push({ from: 'person', text: event.text, at: event.at });
-      }
-      record.chat = chat;
-      enqueue(record, effects);
-      if (effects.length > 0) record.lastActivityAt = now.toISOString();
-      return { kind: 'applied', alertId: record.id, before, after: chat.state, effects: effects.length };
-    });
+    const result = await this.ports.store.transact(
+      (data): Applied | (Applied & { work: Work[]; claims: LaneClaim[] }) => {
+        const now = this.ports.clock();
+        if (dedupeKey !== undefined) {
+          if (data.seenEvents[dedupeKey]) return { kind: 'duplicate' };
+          forgetOldEvents(data, now.getTime());
+          data.seenEvents[dedupeKey] = now.toISOString();
+        }
+        const found = locate(data);
+        // Fetched again by id, so that the store writes this alert and not every alert the search looked at.
+        const record = found && data.alerts[found.id];
+        if (!record) return { kind: 'no_alert' };
+        const event = build(record, data);
+        const before = record.chat.state;
+        const { chat, effects } = step(record.chat, event, this.rules);
+        if (event.type === 'DirectMessage' && effects.length > 0) {
+          record.transcript.push({ from: 'person', text: event.text, at: event.at });
+        }
+        record.chat = chat;
+        enqueue(record, effects);
+        if (effects.length > 0) record.lastActivityAt = now.toISOString();
+        const work = [{ id: record.id, lanes: lanesOf(effects) }];
+        const applied: Applied = {
+          kind: 'applied',
+          alertId: record.id,
+          before,
+          after: chat.state,
+          effects: effects.length,
+        };
+        return { ...applied, work, claims: this.claimIdle(data, work) };
+      },
+    );
     await ack();
-    if (result.kind === 'applied' && result.effects > 0) await this.drain(result.alertId);
-    return result;
+    if (!('work' in result)) return result;
+    const { work, claims, ...applied } = result;
+    await this.startLanes(work, claims);
+    return applied;
+  }
+
+  /**
+   * In the transaction that gave them work: takes the heads of the lanes this process is not draining yet,
+   * which saves each lane a transaction of its own to claim them.
+   */
+  private claimIdle(data: StoreData, work: Work[]): LaneClaim[] {
+    const now = this.now();
+    return work.flatMap(({ id, lanes }) =>
+      lanes
+        .filter((lane) => !this.draining.has(`${id}/${lane}`))
+        .map((lane) => ({ id, lane, claimed: claim(data, id, lane, now) })),
+    );
+  }
+
+  /** Drains the lanes that got work, from what `claimIdle` took for them; a lane it found empty needs nothing. */
+  private async startLanes(work: Work[], claims: LaneClaim[]): Promise<void> {
+    const runs = work.flatMap(({ id, lanes }) =>
+      lanes.flatMap((lane) => {
+        const taken = claims.find((c) => c.id === id && c.lane === lane);
+        if (taken && !taken.claimed) return [];
+        return [this.drainLane(id, lane, taken?.claimed ?? undefined)];
+      }),
+    );
+    await Promise.all(runs);
   }
 
   /** Runs every lane of the alert's outbox. */
@@ -347,8 +399,11 @@ export class App {
     return Promise.all(lanes.map((lane) => this.drainLane(alertId, lane))).then(() => undefined);
   }
 
-  /** One loop per lane and alert in this process; a call while it runs makes it look once more when done. */
-  private drainLane(alertId: string, lane: Lane): Promise<void> {
+  /**
+   * One loop per lane and alert in this process; a call while it runs makes it look once more when done.
+   * `first`: the lane's head, claimed already by the caller's transaction.
+   */
+  private drainLane(alertId: string, lane: Lane, first?: Claimed): Promise<void> {
     const key = `${alertId}/${lane}`;
     const running = this.draining.get(key);
     if (running) {
@@ -356,11 +411,13 @@ export class App {
       return running.done;
     }
     const entry = { done: Promise.resolve(), again: true };
+    let claimed = first;
     entry.done = (async () => {
       try {
         while (entry.again) {
           entry.again = false;
-          await this.runLane(alertId, lane);
+          await this.runLane(alertId, lane, claimed);
+          claimed = undefined;
         }
       } finally {
         this.draining.delete(key);
@@ -370,21 +427,28 @@ export class App {
     return entry.done;
   }
 
-  private async runLane(alertId: string, lane: Lane): Promise<void> {
+  /**
+   * Performs a lane's effects one after another. Its transactions are not fsynced one by one (a crash loses at
+   * most a claim or a completion, and the effect is redone, or asked of Slack whether it landed): the store is
+   * flushed before each Slack call instead, so that a claim is durable before its effect can be seen.
+   */
+  private async runLane(alertId: string, lane: Lane, first?: Claimed): Promise<void> {
     const { store } = this.ports;
-    let claimed = await store.transact((data) => claim(data, alertId, lane, this.now()));
+    const lax = { sync: false };
+    let claimed = first ?? (await store.transact((data) => claim(data, alertId, lane, this.now()), lax));
     while (claimed) {
       const call = lane === 'person' ? undefined : slackCallOf(claimed.items[0]?.effect, claimed.record);
       if (call) {
         const waited = await this.pacer.take(call.method, call.channel);
         // While it waited for Slack's budget, more may have queued up behind it: it goes out in the same call.
-        const first = claimed;
+        const taken = claimed;
         if (waited > 0)
-          claimed = (await store.transact((data) => extend(data, alertId, lane, first, this.now()))) ?? first;
+          claimed = (await store.transact((data) => extend(data, alertId, lane, taken, this.now()), lax)) ?? taken;
       }
       const { record, items, recovered } = claimed;
       const [head] = items;
       if (!head) return;
+      if (slackCallOf(head.effect, record)) await store.flush();
       let completion: Completion;
       try {
         const post = await this.postPlan(record, head, recovered);
@@ -395,16 +459,17 @@ export class App {
       } catch (err) {
         completion = this.failed(record, head, err);
       }
-      // Recording this effect done and taking the next one is one transaction.
-      const { woken, next } = await store.transact((data) => {
-        const woken = complete(data, alertId, items, completion, this.rules, this.now());
+      // Recording this effect done, taking the next one and the heads of other lanes it woke is one transaction.
+      const { woken, next, claims } = await store.transact((data) => {
+        const others = complete(data, alertId, items, completion, this.rules, this.now())
+          .map(({ id, lanes }) => ({ id, lanes: lanes.filter((l) => id !== alertId || l !== lane) }))
+          .filter(({ lanes }) => lanes.length > 0);
         // A retry due at once (Slack's Retry-After: 0) goes on here; a later one waits for its timer.
         const later = completion.retryAt !== undefined && completion.retryAt > this.now();
-        return { woken, next: later ? null : claim(data, alertId, lane, this.now()) };
-      });
-      for (const { id, lanes } of woken) {
-        if (id !== alertId || lanes.some((l) => l !== lane)) void this.drain(id, lanes);
-      }
+        const next = later ? null : claim(data, alertId, lane, this.now());
+        return { woken: others, next, claims: this.claimIdle(data, others) };
+      }, lax);
+      void this.startLanes(woken, claims);
       const due = completion.retryAt ? Date.parse(completion.retryAt) - this.ports.clock().getTime() : 0;
       if (due > 0) this.schedule(due, () => void this.drainLane(alertId, lane));
       claimed = next;
@@ -635,6 +700,19 @@ export interface PostedAlert {
   alert: AlertRecord;
   /** True when an alert with the same dedupe key was already recorded: nothing was posted again. */
   duplicate: boolean;
+}
+
+/** Lanes of alerts that got new work in a transaction. */
+interface Work {
+  id: string;
+  lanes: Lane[];
+}
+
+/** What `claimIdle` took for one lane: its head, or null when it found nothing to take. */
+interface LaneClaim {
+  id: string;
+  lane: Lane;
+  claimed: Claimed | null;
 }
 
 export type Applied =

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { step } from './chat/engine.js';
 import type { ChatEvent, Effect, Rules } from './chat/types.js';
-import type { AlertRecord, OutboxItem, StoreData, TranscriptEntry } from './store/port.js';
+import { type AlertRecord, alertsOf, type OutboxItem, type StoreData, type TranscriptEntry } from './store/port.js';
 
 /** What performing one effect produced, applied to the store in the transaction that marks it done. */
 export interface Completion {
@@ -156,9 +156,10 @@ export function complete(
   const woken = [{ id: alertId, lanes: lanesOf(added) }];
   if (head.effect.type !== 'StartNext') return woken;
   // The person's next chat, oldest first, starts now that this one has ended.
-  const queuedNext = Object.values(data.alerts)
+  const oldest = alertsOf(data)
     .filter((a) => a.userId === record.userId && a.chat.state === 'queued')
     .sort((a, b) => (a.chat.startedAt ?? '').localeCompare(b.chat.startedAt ?? ''))[0];
+  const queuedNext = oldest && data.alerts[oldest.id];
   if (!queuedNext) return woken;
   const result = step(queuedNext.chat, { type: 'Dequeued', at: now }, rules);
   queuedNext.chat = result.chat;

@@ -136,11 +136,11 @@ function followChat(store: Store, alertId: string, deps: Deps): { ended: Promise
     }
   };
   void refresh();
-  watchFile(store.path, { interval: WATCH_INTERVAL_MS }, () => void refresh());
+  for (const file of store.files) watchFile(file, { interval: WATCH_INTERVAL_MS }, () => void refresh());
   return {
     ended,
     stop: () => {
-      unwatchFile(store.path);
+      for (const file of store.files) unwatchFile(file);
       progress.clear();
     },
   };

@@ -1,13 +1,26 @@
-// The embedded store: one JSON file through lowdb, every change under an inter-process lock, written atomically.
+// The embedded store: a JSON snapshot through lowdb plus an append-only journal, every change under an
+// inter-process lock, appended and fsynced before it counts.
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
+import fs, { constants } from 'node:fs';
 import { copyFile, type FileHandle, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { isDeepStrictEqual, promisify } from 'node:util';
+
+const fdatasync = promisify(fs.fdatasync);
+
 import { type Adapter, Low } from 'lowdb';
-import lockfile from 'proper-lockfile';
 import { ConfigError } from '../config/errors.js';
+import { applyLine, headerLine, JournalDamage, parseHeader, track } from './journal.js';
+import { lockStore } from './lock.js';
 import { migrate } from './migrations.js';
-import { type AlertRecord, emptyStore, STORE_VERSION, type Store, type StoreData } from './port.js';
+import {
+  type AlertRecord,
+  emptyStore,
+  STORE_VERSION,
+  type Store,
+  type StoreData,
+  type TransactOptions,
+} from './port.js';
 
 /** lowdb adapter: reads strictly (a corrupt file is an error, never replaced) and writes temp + fsync + rename, mode 0600. */
 class AtomicJsonFile implements Adapter<StoreData> {
@@ -25,20 +38,7 @@ class AtomicJsonFile implements Adapter<StoreData> {
   }
 
   async write(data: StoreData): Promise<void> {
-    const temp = `${this.path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    const handle = await open(temp, 'wx', 0o600);
-    try {
-      await handle.writeFile(JSON.stringify(data));
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    try {
-      await rename(temp, this.path);
-    } catch (err) {
-      await rm(temp, { force: true });
-      throw err;
-    }
+    await writeAtomically(this.path, JSON.stringify(data));
   }
 }
 
@@ -68,55 +68,232 @@ export function checkStore(path: string, text: string): StoreData {
 
 interface Pending {
   change: (data: StoreData) => unknown;
+  /** False: append without fsync; a later synced commit or `flush` makes it durable. */
+  sync: boolean;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
 }
 
+/** The store file as written: the data, and the generation of the journal that continues it. */
+type Snapshot = StoreData & { generation?: number };
+
+/** Which journal file, how long, changed when: equal stamps mean nobody appended since. */
+interface JournalStamp {
+  ino: bigint;
+  size: number;
+  mtimeNs: bigint;
+}
+
+/** The working set as snapshot plus journal put together, and where the journal stands. */
+interface Loaded {
+  state: StoreData;
+  generation: number;
+  /** Number of the last journal line applied. */
+  seq: number;
+  /** null: there is no journal of this generation yet. */
+  journal: JournalStamp | null;
+  snapshotBytes: number;
+  /** The next commit writes a new snapshot (new store, older schema, no journal of this generation). */
+  compact: boolean;
+  /** Each alert's fields as JSON as last committed, so that a transaction writes only what it changed. */
+  heads: Map<string, string>;
+}
+
+/** The journal is folded into a new snapshot once it outgrows the snapshot, and at least this size. */
+const COMPACT_AFTER_BYTES = 4 * 1024 * 1024;
+
+/** In the tests: after each commit, read the store back from disk and check it equals what is in memory. */
+const VERIFY = process.env.IRBOT_STORE_VERIFY === '1';
+
+/**
+ * The embedded store. Its file (`irbot-db.json`, written through lowdb) is a snapshot; each transaction appends
+ * one line with what it changed to the journal beside it (`irbot-db.journal`) and fsyncs, under the lock. Once
+ * the journal outgrows the snapshot, a transaction writes a new snapshot (temp, fsync, rename) and starts a new
+ * journal of the next generation.
+ */
 export function openLowdbStore(path: string): Store {
-  const db = new Low<StoreData>(new AtomicJsonFile(path), emptyStore());
-  /** The data as this process last wrote or read it, with the file's identity then: re-read only if it changed. */
-  let cache: { stamp: string; data: StoreData } | null = null;
+  const journalPath = journalPathOf(path);
+  const db = new Low<Snapshot>(new AtomicJsonFile(path), emptyStore());
+  /** What this handle last read or wrote, reused while the journal's stamp says nobody else wrote since. */
+  let cache: Loaded | null = null;
   let queue: Pending[] = [];
   let running = false;
+  /** The journal file this handle appended to without fsync since its last fsync, if any. */
+  let unsynced: bigint | null = null;
+  let directoryMade = false;
 
-  /** The data as on disk, possibly of an older schema. */
-  const readRaw = async (): Promise<StoreData> => {
-    db.data = emptyStore(); // lowdb keeps the old data when the file is missing
+  const readSnapshot = async (): Promise<{ data: StoreData; generation: number } | null> => {
+    db.data = null as unknown as Snapshot; // lowdb keeps the old data when the file is missing
     await db.read();
-    return db.data;
+    const snapshot = db.data;
+    if (!snapshot) return null;
+    const { generation = 0, ...data } = snapshot;
+    return { data, generation };
+  };
+
+  const damaged = (what: string) =>
+    new ConfigError(
+      `Store journal ${journalPath} ${what}; irbot will not overwrite it: restore the store from a backup or move it away`,
+    );
+
+  /**
+   * Snapshot and journal as on disk now. A writer (under the lock) backs up and migrates an older file and cuts
+   * off a torn last line; a reader does neither, and gets `retry` when a compaction ran between its two reads.
+   */
+  const loadFromDisk = async (writer: boolean): Promise<Loaded | 'retry'> => {
+    const snapshot = await readSnapshot();
+    const state = snapshot?.data ?? emptyStore();
+    const generation = snapshot?.generation ?? 0;
+    let compact = snapshot === null;
+    if (state.version < STORE_VERSION) {
+      if (writer) {
+        // Keep the old file as it was, once, before the first write in the new schema.
+        await copyFile(path, `${path}.v${state.version}.bak`, constants.COPYFILE_EXCL).catch((err) => {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        });
+        compact = true;
+      }
+      migrate(state, STORE_VERSION); // a reader migrates in memory only
+    }
+    const snapshotBytes = snapshot ? (await stat(path)).size : 0;
+    const loaded: Loaded = { state, generation, seq: 0, journal: null, snapshotBytes, compact, heads: new Map() };
+    const handle = await open(journalPath, writer ? 'r+' : 'r').catch((err) => {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    });
+    if (!handle) return { ...loaded, compact: true };
+    try {
+      const bytes = await handle.readFile();
+      const firstBreak = bytes.indexOf(0x0a);
+      const header = firstBreak < 0 ? null : parseHeader(bytes.subarray(0, firstBreak).toString('utf8'));
+      if (!header) throw damaged('does not start with its header line');
+      if (header.generation > generation) {
+        if (!writer) return 'retry';
+        throw damaged(`is newer than the store file (generation ${header.generation}, file ${generation})`);
+      }
+      // A journal older than the snapshot was folded into it by a compaction that stopped before replacing it.
+      if (header.generation < generation) return { ...loaded, compact: true };
+      const complete = bytes.lastIndexOf(0x0a) + 1;
+      let seq = 0;
+      for (const line of bytes
+        .subarray(firstBreak + 1, complete)
+        .toString('utf8')
+        .split('\n')) {
+        if (line === '') continue;
+        seq++;
+        try {
+          applyLine(state, line, { g: generation, q: seq });
+        } catch (err) {
+          if (err instanceof JournalDamage) throw damaged(`is damaged: ${err.message}`);
+          throw err;
+        }
+      }
+      // A crash mid-append leaves a torn last line, never committed: a writer cuts it off before appending.
+      if (writer && complete < bytes.length) await handle.truncate(complete);
+      return { ...loaded, seq, journal: stampOf(await handle.stat({ bigint: true })) };
+    } finally {
+      await handle.close();
+    }
   };
 
   const read = async (): Promise<StoreData> => {
-    const data = await readRaw();
-    migrate(data, STORE_VERSION); // in memory only: a reader never writes
-    return data;
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const loaded = await loadFromDisk(false);
+      if (loaded !== 'retry') return loaded.state;
+    }
+    throw new Error(`Store ${path} kept being compacted while it was read; try again`);
   };
 
-  /** Every write renames a new file into place, so inode, size and mtime together say whether it changed. */
-  const stampOf = async (): Promise<string> => {
+  /** Under the lock: the working set, from memory when the journal says nobody wrote since, else caught up. */
+  const load = async (): Promise<Loaded> => {
+    const now = await statJournal();
+    if (cache?.journal && now && sameStamp(cache.journal, now)) return cache;
+    if (cache?.journal && now && now.ino === cache.journal.ino && now.size > cache.journal.size) {
+      const caughtUp = await catchUp(cache, cache.journal).catch(() => null);
+      if (caughtUp) return caughtUp;
+    }
+    cache = null;
+    const loaded = await loadFromDisk(true);
+    if (loaded === 'retry') throw new Error('unreachable: a writer never retries');
+    cache = loaded;
+    return loaded;
+  };
+
+  /** Applies the lines other processes appended since this handle last looked; null when they do not follow on. */
+  const catchUp = async (loaded: Loaded, from: JournalStamp): Promise<Loaded | null> => {
+    const handle = await open(journalPath, 'r+');
     try {
-      const st = await stat(path, { bigint: true });
-      return `${st.ino}:${st.size}:${st.mtimeNs}`;
+      const st = await handle.stat({ bigint: true });
+      if (st.ino !== from.ino) return null;
+      const tail = Buffer.alloc(Number(st.size) - from.size);
+      await handle.read(tail, 0, tail.length, from.size);
+      const complete = tail.lastIndexOf(0x0a) + 1;
+      let seq = loaded.seq;
+      for (const line of tail.subarray(0, complete).toString('utf8').split('\n')) {
+        if (line === '') continue;
+        seq++;
+        applyLine(loaded.state, line, { g: loaded.generation, q: seq });
+      }
+      loaded.heads.clear();
+      if (complete < tail.length) await handle.truncate(from.size + complete);
+      loaded.seq = seq;
+      loaded.journal = stampOf(await handle.stat({ bigint: true }));
+      return loaded;
+    } catch {
+      return null;
+    } finally {
+      await handle.close();
+    }
+  };
+
+  const statJournal = async (): Promise<JournalStamp | null> => {
+    try {
+      return stampOf(fs.statSync(journalPath, { bigint: true }));
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'none';
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;
     }
   };
 
-  /** Under the lock: the current data, from memory when no other process wrote since, migrated if old. */
-  const load = async (): Promise<StoreData> => {
-    const stamp = await stampOf();
-    if (cache && cache.stamp === stamp) return cache.data;
-    cache = null;
-    const data = await readRaw();
-    if (data.version < STORE_VERSION) {
-      // Keep the old file as it was, once, before the first write in the new schema.
-      await copyFile(path, `${path}.v${data.version}.bak`, constants.COPYFILE_EXCL).catch((err) => {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      });
-      migrate(data, STORE_VERSION);
+  /** Writes the working set as a new snapshot, then a fresh journal of the next generation. */
+  const compact = async (loaded: Loaded): Promise<void> => {
+    const generation = loaded.generation + 1;
+    db.data = { ...loaded.state, generation };
+    await db.write();
+    // A crash here leaves the old journal, of an older generation than the snapshot: it is ignored, then replaced.
+    await writeAtomically(journalPath, headerLine(generation));
+    loaded.generation = generation;
+    loaded.seq = 0;
+    loaded.journal = await statJournal();
+    loaded.snapshotBytes = (await stat(path)).size;
+    loaded.compact = false;
+    unsynced = null; // the snapshot holds it all, fsynced
+  };
+
+  /**
+   * Appends one line and fsyncs; on failure the journal is cut back to where it was. All but the fsync are
+   * synchronous calls of microseconds, cheaper than their round trips through libuv's thread pool.
+   */
+  const append = async (loaded: Loaded, journal: JournalStamp, line: string, sync: boolean): Promise<void> => {
+    const fd = fs.openSync(journalPath, 'a', 0o600);
+    try {
+      fs.writeSync(fd, line);
+      if (sync) {
+        unsynced = null;
+        await fdatasync(fd);
+      } else unsynced = journal.ino;
+      loaded.journal = stampOf(fs.fstatSync(fd, { bigint: true }));
+      loaded.seq++;
+    } catch (err) {
+      try {
+        fs.ftruncateSync(fd, journal.size);
+      } catch {
+        // The next writer reads the journal again and cuts off what does not follow on.
+      }
+      throw err;
+    } finally {
+      fs.closeSync(fd);
     }
-    return data;
   };
 
   /**
@@ -130,18 +307,14 @@ export function openLowdbStore(path: string): Store {
       while (queue.length > 0) {
         const batch = queue;
         queue = [];
-        await mkdir(dirname(path), { recursive: true });
-        // realpath: false lets the lock exist before the store file does; stale locks of crashed processes expire.
-        const release = await lockfile
-          .lock(path, {
-            realpath: false,
-            stale: 10_000,
-            retries: { retries: 1000, factor: 1.2, minTimeout: 2, maxTimeout: 50 },
-          })
-          .catch((err) => {
-            for (const p of batch) p.reject(err);
-            return null;
-          });
+        if (!directoryMade) {
+          await mkdir(dirname(path), { recursive: true });
+          directoryMade = true;
+        }
+        const release = await lockStore(path).catch((err) => {
+          for (const p of batch) p.reject(err);
+          return null;
+        });
         if (!release) continue;
         try {
           await commit(batch);
@@ -155,31 +328,37 @@ export function openLowdbStore(path: string): Store {
   };
 
   const commit = async (batch: Pending[]): Promise<void> => {
-    let data: StoreData;
+    let loaded: Loaded;
     try {
-      data = await load();
+      loaded = await load();
     } catch (err) {
       for (const p of batch) p.reject(err);
       return;
     }
+    const tracked = track(loaded.state, loaded.heads);
     const results: unknown[] = [];
     try {
-      for (const p of batch) results.push(p.change(data));
+      for (const p of batch) results.push(p.change(tracked.view));
     } catch (err) {
-      cache = null; // the data holds part of a failed change: it is dropped and read again from the file
+      cache = null; // the data holds part of a failed change: it is dropped and read again from disk
       if (batch.length === 1) batch[0]?.reject(err);
       else for (const p of batch) await commit([p]);
       return;
     }
     try {
-      const { archiving } = data;
-      delete data.archiving;
+      const { archiving } = tracked.view;
+      const { line, replaced } = tracked.finish(loaded.generation, loaded.seq + 1);
       // Archive first: a crash between the two leaves an alert in both, and the working copy wins on reading.
       if (archiving && Object.keys(archiving).length > 0)
         await appendArchive(archivePathOf(path), Object.values(archiving));
-      db.data = data;
-      await db.write();
-      cache = { stamp: await stampOf(), data };
+      const { journal } = loaded;
+      const outgrown =
+        journal && line && journal.size + line.length > Math.max(COMPACT_AFTER_BYTES, loaded.snapshotBytes);
+      const sync = batch.some((p) => p.sync);
+      if (loaded.compact || replaced || !journal || outgrown) await compact(loaded);
+      else if (line) await append(loaded, journal, line, sync);
+      else if (sync) await flush();
+      if (VERIFY) await verify(loaded.state);
       for (const [i, p] of batch.entries()) p.resolve(results[i]);
     } catch (err) {
       cache = null;
@@ -187,17 +366,81 @@ export function openLowdbStore(path: string): Store {
     }
   };
 
+  /** Makes what this handle appended without fsync durable; a compaction since made it durable already. */
+  const flush = async (): Promise<void> => {
+    const ino = unsynced;
+    if (ino === null) return;
+    unsynced = null;
+    let fd: number;
+    try {
+      fd = fs.openSync(journalPath, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    try {
+      if (fs.fstatSync(fd, { bigint: true }).ino === ino) await fdatasync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  };
+
+  /** Test aid: what is on disk must equal what this handle holds. */
+  const verify = async (state: StoreData): Promise<void> => {
+    const disk = await loadFromDisk(false);
+    if (disk === 'retry' || !isDeepStrictEqual(disk.state, state)) {
+      const ids = new Set([...Object.keys(state.alerts), ...(disk === 'retry' ? [] : Object.keys(disk.state.alerts))]);
+      const differs =
+        disk === 'retry' ? [] : [...ids].filter((id) => !isDeepStrictEqual(disk.state.alerts[id], state.alerts[id]));
+      throw new Error(`store ${path}: the journal lost a change (alerts that differ: ${differs.join(', ') || 'none'})`);
+    }
+  };
+
   return {
     path,
+    files: [path, journalPath],
     read,
     readArchive: () => readArchive(archivePathOf(path)),
-    transact<T>(change: (data: StoreData) => T): Promise<T> {
+    flush,
+    transact<T>(change: (data: StoreData) => T, options: TransactOptions = {}): Promise<T> {
       return new Promise<T>((resolve, reject) => {
-        queue.push({ change, resolve: resolve as (value: unknown) => void, reject });
+        const sync = options.sync ?? true;
+        queue.push({ change, sync, resolve: resolve as (value: unknown) => void, reject });
         if (!running) void runQueue();
       });
     },
   };
+}
+
+function stampOf(st: { ino: bigint; size: bigint; mtimeNs: bigint }): JournalStamp {
+  return { ino: st.ino, size: Number(st.size), mtimeNs: st.mtimeNs };
+}
+
+function sameStamp(a: JournalStamp, b: JournalStamp): boolean {
+  return a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs;
+}
+
+/** Temp file, fsync, rename: a reader sees the old file or the new one, never part of one. Mode 0600. */
+async function writeAtomically(path: string, text: string): Promise<void> {
+  const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const handle = await open(temp, 'wx', 0o600);
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await rename(temp, path);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
+}
+
+/** `irbot-db.json` → `irbot-db.journal`, beside it. */
+export function journalPathOf(path: string): string {
+  return path.endsWith('.json') ? `${path.slice(0, -'.json'.length)}.journal` : `${path}.journal`;
 }
 
 /** `irbot-db.json` → `irbot-db.archive.ndjson`, beside it. */

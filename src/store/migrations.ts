@@ -11,6 +11,8 @@ const MIGRATIONS: Record<number, (data: Loose) => void> = {
       alert.chat.failure ??= null;
     }
   },
+  // 3: the journal beside the store file; the data is as in 2, but an irbot that reads 2 would miss the journal.
+  2: () => undefined,
 };
 
 /** Brings data of any older schema up to `target`, in place; returns the version it started from. */

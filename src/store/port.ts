@@ -2,7 +2,7 @@
 import type { Chat, Effect } from '../chat/types.js';
 
 /** Schema of the store file; src/store/migrations.ts takes older files up to it. */
-export const STORE_VERSION = 2;
+export const STORE_VERSION = 3;
 
 export type Speaker = 'bot' | 'person' | 'analyst' | 'system';
 
@@ -60,14 +60,42 @@ export interface StoreData {
   archiving?: Record<string, AlertRecord>;
 }
 
+export interface TransactOptions {
+  /**
+   * False: the change is written and seen by every process, but not fsynced; it becomes durable with the next
+   * synced change or `flush`. For changes a crash may lose because they are redone: call `flush` before acting
+   * on one outside the store.
+   */
+  sync?: boolean;
+}
+
 export interface Store {
   readonly path: string;
+  /** The files that hold the working set: when one of them changes, the data may have changed. */
+  readonly files: readonly string[];
   /** A consistent snapshot, without taking the lock. */
   read(): Promise<StoreData>;
-  /** Lock, re-read, let `change` mutate the data, write atomically, unlock. Keep `change` synchronous and short. */
-  transact<T>(change: (data: StoreData) => T): Promise<T>;
+  /**
+   * Lock, re-read, let `change` mutate the data, write atomically, unlock. Keep `change` synchronous and short.
+   * Durable when it resolves, unless `sync: false`.
+   */
+  transact<T>(change: (data: StoreData) => T, options?: TransactOptions): Promise<T>;
+  /** Makes every change committed so far durable (those made with `sync: false`). */
+  flush(): Promise<void>;
   /** Closed alerts moved out of the working set, oldest first, each once. */
   readArchive(): Promise<AlertRecord[]>;
+}
+
+/** A store may watch `data.alerts` to write only the alerts a transaction changed; this key gets the map behind. */
+export const RAW = Symbol('irbot.store.raw');
+
+/**
+ * Every alert of the data, without marking them touched: a scan must not make a transaction write every alert.
+ * To change an alert found this way, fetch it again by id (`data.alerts[id]`).
+ */
+export function alertsOf(data: StoreData): AlertRecord[] {
+  const alerts = data.alerts as Record<string | symbol, unknown>;
+  return Object.values((alerts[RAW] as Record<string, AlertRecord> | undefined) ?? data.alerts);
 }
 
 /** Moves a closed alert from the working set to the archive, in the transaction that calls it. */

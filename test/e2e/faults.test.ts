@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { LocalSlack, RecordedCall } from '../../src/sandbox/local-slack.js';
+import { journalPathOf, openLowdbStore } from '../../src/store/lowdb-store.js';
 import type { FakeOpenAi } from '../support/fake-openai.js';
 import { useHarness } from '../support/harness.js';
 import { makeWorkspace, type Running, runIrbot, type Workspace } from '../support/irbot.js';
@@ -198,7 +199,7 @@ describe('hostile input', () => {
     await slack.sendDm({ userId: 'U0HAROLD', text: 'yes, it was me' });
     await slack.waitForCall(posted(/^Here is the summary/));
     const { stderr } = await daemon.stop('SIGTERM');
-    const store = await readFile(ws.dbPath, 'utf8');
+    const store = (await Promise.all([ws.dbPath, journalPathOf(ws.dbPath)].map((f) => readFile(f, 'utf8')))).join('');
     const status = await runIrbot(['status', '--all'], ws);
     for (const output of [store, stderr, status.stdout, status.stderr]) {
       expect(output).not.toMatch(/xoxb-|xapp-|sk-test/);
@@ -219,7 +220,7 @@ describe('the store', () => {
          for (let i = 0; i < 25; i++) await store.transact((d) => { d.seenEvents['w${n}-' + i] = 'x'; });`,
       ]);
     await Promise.all([1, 2, 3, 4].map(writer));
-    const data = JSON.parse(await readFile(dbPath, 'utf8'));
+    const data = await openLowdbStore(dbPath).read();
     expect(Object.keys(data.seenEvents)).toHaveLength(100);
   });
 });

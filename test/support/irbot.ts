@@ -56,6 +56,8 @@ export async function makeWorkspace(opts: {
       PATH: process.env.PATH ?? '',
       HOME: dir,
       NO_COLOR: '1',
+      // Every commit is read back from disk and compared with memory (see vitest.config.ts).
+      IRBOT_STORE_VERIFY: '1',
       SLACK_BOT_TOKEN: 'xoxb-local-sandbox',
       SOCKET_APP_TOKEN: 'xapp-local-sandbox',
       OPENAI_API_KEY: 'sk-test-key-123456',

@@ -12,9 +12,11 @@ export function memoryStore(): Store & { data: () => StoreData } {
   let queue: Promise<unknown> = Promise.resolve();
   return {
     path: ':memory:',
+    files: [],
     data: () => data,
     read: async () => structuredClone(data),
     readArchive: async () => structuredClone(archive),
+    flush: async () => undefined,
     transact<T>(change: (data: StoreData) => T): Promise<T> {
       const run = queue.then(() => {
         const copy = structuredClone(data);

@@ -14,7 +14,7 @@ beforeEach(async () => {
 
 describe('lowdb store', () => {
   it('reads an empty store when the file does not exist yet', async () => {
-    expect(await openLowdbStore(path).read()).toEqual({ version: 2, alerts: {}, seenEvents: {} });
+    expect(await openLowdbStore(path).read()).toEqual({ version: 3, alerts: {}, seenEvents: {} });
   });
 
   it('creates the file with mode 0600', async () => {
@@ -63,7 +63,7 @@ describe('schema migration', () => {
   it('reads an older store in memory without writing it', async () => {
     await writeFile(path, v1);
     const data = await openLowdbStore(path).read();
-    expect(data.version).toBe(2);
+    expect(data.version).toBe(3);
     expect(data.alerts['pivot-1']?.chat).toMatchObject({ state: 'active', nudges: 1, quietSince: null, failure: null });
     expect(await readFile(path, 'utf8')).toBe(v1);
     expect(existsSync(`${path}.v1.bak`)).toBe(false);
@@ -74,7 +74,7 @@ describe('schema migration', () => {
     await openLowdbStore(path).transact(() => undefined);
     expect(await readFile(`${path}.v1.bak`, 'utf8')).toBe(v1);
     const migrated = JSON.parse(await readFile(path, 'utf8'));
-    expect(migrated.version).toBe(2);
+    expect(migrated.version).toBe(3);
     expect(migrated.alerts['pivot-1'].chat.quietSince).toBeNull();
     await openLowdbStore(path).transact(() => undefined);
     expect(await readFile(`${path}.v1.bak`, 'utf8')).toBe(v1);
@@ -118,7 +118,7 @@ describe('group commit', () => {
 });
 
 describe('archive', () => {
-  const record = (id: string) => ({ id, chat: { state: 'ended' } }) as unknown as AlertRecord;
+  const record = (id: string) => ({ id, chat: { state: 'ended' }, transcript: [] }) as unknown as AlertRecord;
 
   it('moves closed alerts out of the working set into an append-only archive, mode 0600', async () => {
     const store = openLowdbStore(path);

@@ -1,0 +1,189 @@
+// The store's journal: each transaction appends one line holding only what it changed, instead of rewriting
+// the whole working set. Pure functions: tracking what a change touched, writing its line, applying a line.
+import { type AlertRecord, RAW, type StoreData, type TranscriptEntry } from './port.js';
+
+/** What one transaction did to one alert: its fields, and the transcript lines from index `t0` on. */
+interface AlertPatch {
+  h: Omit<AlertRecord, 'transcript'>;
+  t0: number;
+  t: TranscriptEntry[];
+}
+
+/** One journal line: generation, sequence number within it, changed alerts (null: gone), changed event ids. */
+export interface JournalLine {
+  g: number;
+  q: number;
+  a?: Record<string, AlertPatch | null>;
+  s?: Record<string, string | null>;
+}
+
+/** The first line of a journal: the snapshot generation its lines apply to. */
+export interface JournalHeader {
+  generation: number;
+}
+
+/** An alert as this transaction first saw it. */
+interface Before {
+  /** Its fields (all but the transcript) as JSON, as last committed. */
+  head: string | undefined;
+  transcript: TranscriptEntry[] | undefined;
+  length: number;
+  last: TranscriptEntry | undefined;
+}
+
+export interface Tracked {
+  /** What the transaction's change functions get: the data, with its maps watched. */
+  view: StoreData;
+  /** After the change: the line to append (null when nothing changed), or `replaced` when a map was swapped. */
+  finish(g: number, q: number): { line: string | null; replaced: boolean };
+}
+
+/**
+ * Watches a change to `state`: alerts read, set or deleted by id, and event ids set or deleted. An alert read by
+ * id is compared after the change with how it was (its fields as JSON; transcript lines are only appended), so
+ * that only what changed is written. `heads` caches each alert's fields as last committed, across transactions.
+ */
+export function track(state: StoreData, heads: Map<string, string>): Tracked {
+  const alerts = state.alerts;
+  const seen = state.seenEvents;
+  const before = new Map<string, Before>();
+  const seenChanged = new Set<string>();
+
+  const mark = (id: string): void => {
+    if (before.has(id)) return;
+    const record = Object.hasOwn(alerts, id) ? alerts[id] : undefined;
+    let head = heads.get(id);
+    if (record && head === undefined) {
+      head = headOf(record);
+      heads.set(id, head);
+    }
+    before.set(id, {
+      head: record ? head : undefined,
+      transcript: record?.transcript,
+      length: record?.transcript.length ?? 0,
+      last: record?.transcript.at(-1),
+    });
+  };
+
+  const alertsProxy = new Proxy(alerts, {
+    get(target, key, receiver) {
+      if (key === RAW) return target;
+      if (typeof key === 'string' && Object.hasOwn(target, key)) mark(key);
+      return Reflect.get(target, key, receiver);
+    },
+    set(target, key, value) {
+      if (typeof key === 'string') mark(key);
+      return Reflect.set(target, key, value);
+    },
+    deleteProperty(target, key) {
+      if (typeof key === 'string') mark(key);
+      return Reflect.deleteProperty(target, key);
+    },
+  });
+  const seenProxy = new Proxy(seen, {
+    set(target, key, value) {
+      if (typeof key === 'string') seenChanged.add(key);
+      return Reflect.set(target, key, value);
+    },
+    deleteProperty(target, key) {
+      if (typeof key === 'string') seenChanged.add(key);
+      return Reflect.deleteProperty(target, key);
+    },
+  });
+  const view: StoreData = { version: state.version, alerts: alertsProxy, seenEvents: seenProxy };
+
+  return {
+    view,
+    finish(g, q) {
+      if (view.alerts !== alertsProxy || view.seenEvents !== seenProxy || view.version !== state.version) {
+        state.version = view.version;
+        state.alerts = unwrap(view.alerts);
+        state.seenEvents = unwrap(view.seenEvents);
+        heads.clear();
+        return { line: null, replaced: true };
+      }
+      const parts: string[] = [];
+      for (const [id, was] of before) {
+        const record = Object.hasOwn(alerts, id) ? alerts[id] : undefined;
+        if (!record) {
+          heads.delete(id);
+          if (was.head !== undefined) parts.push(`${JSON.stringify(id)}:null`);
+          continue;
+        }
+        const head = headOf(record);
+        const { transcript } = record;
+        const appended =
+          was.transcript === transcript &&
+          transcript.length >= was.length &&
+          (was.length === 0 || transcript[was.length - 1] === was.last);
+        const t0 = appended ? was.length : 0;
+        if (head === was.head && appended && transcript.length === was.length) continue;
+        heads.set(id, head);
+        parts.push(`${JSON.stringify(id)}:{"h":${head},"t0":${t0},"t":${JSON.stringify(transcript.slice(t0))}}`);
+      }
+      const events: string[] = [];
+      for (const key of seenChanged) {
+        const at = Object.hasOwn(seen, key) ? seen[key] : undefined;
+        events.push(`${JSON.stringify(key)}:${at === undefined ? 'null' : JSON.stringify(at)}`);
+      }
+      if (parts.length === 0 && events.length === 0) return { line: null, replaced: false };
+      const a = parts.length > 0 ? `,"a":{${parts.join(',')}}` : '';
+      const s = events.length > 0 ? `,"s":{${events.join(',')}}` : '';
+      return { line: `{"g":${g},"q":${q}${a}${s}}\n`, replaced: false };
+    },
+  };
+}
+
+/** An alert's fields but its transcript, as JSON. */
+function headOf(record: AlertRecord): string {
+  const { transcript: _, ...head } = record;
+  return JSON.stringify(head);
+}
+
+function unwrap<T extends object>(map: T): T {
+  return ((map as Record<string | symbol, unknown>)[RAW] as T | undefined) ?? map;
+}
+
+export class JournalDamage extends Error {}
+
+/** Parses one journal line and applies it to `state`; `expect` is the generation and sequence number it must have. */
+export function applyLine(state: StoreData, text: string, expect: { g: number; q: number }): void {
+  let line: JournalLine;
+  try {
+    line = JSON.parse(text) as JournalLine;
+  } catch {
+    throw new JournalDamage('a line is not valid JSON');
+  }
+  if (line.g !== expect.g || line.q !== expect.q) {
+    throw new JournalDamage(`line ${expect.q} is out of sequence (generation ${line.g}, number ${line.q})`);
+  }
+  for (const [id, patch] of Object.entries(line.a ?? {})) {
+    if (patch === null) {
+      delete state.alerts[id];
+      continue;
+    }
+    const earlier = patch.t0 > 0 ? state.alerts[id]?.transcript : [];
+    if (!earlier || earlier.length !== patch.t0) {
+      throw new JournalDamage(`line ${expect.q} continues a transcript of ${id} that is not there`);
+    }
+    state.alerts[id] = { ...patch.h, transcript: patch.t0 > 0 ? earlier.concat(patch.t) : patch.t };
+  }
+  for (const [key, at] of Object.entries(line.s ?? {})) {
+    if (at === null) delete state.seenEvents[key];
+    else state.seenEvents[key] = at;
+  }
+}
+
+/** Parses the header line of a journal; null when it is not one. */
+export function parseHeader(text: string): JournalHeader | null {
+  try {
+    const header = JSON.parse(text) as Partial<JournalHeader>;
+    return typeof header.generation === 'number' ? { generation: header.generation } : null;
+  } catch {
+    return null;
+  }
+}
+
+export function headerLine(generation: number): string {
+  return `${JSON.stringify({ generation } satisfies JournalHeader)}\n`;
+}
