@@ -59,6 +59,8 @@ export interface AppOptions {
 
 /** How long a seen Slack event id is remembered; Slack re-delivers within minutes. */
 const SEEN_EVENTS_TTL_MS = 24 * 60 * 60 * 1000;
+/** How often this process clears out expired event ids, in the transaction of an event. */
+const PRUNE_SEEN_EVERY_MS = 60 * 1000;
 
 /** How long a closed chat stays in the working set (for `irbot status` and `irbot chat`) before it is archived. */
 export const ARCHIVE_AFTER_MS = 10 * 60 * 1000;
@@ -88,6 +90,8 @@ export const NOT_ALLOWED =
 export class App {
   /** Lanes being drained by this process: asking again while one runs makes it look once more. */
   private readonly draining = new Map<string, { done: Promise<void>; again: boolean }>();
+  /** When this process last cleared out expired event ids (never, at first). */
+  private prunedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly ports: Ports,
@@ -335,7 +339,10 @@ export class App {
         const now = this.ports.clock();
         if (dedupeKey !== undefined) {
           if (data.seenEvents[dedupeKey]) return { kind: 'duplicate' };
-          forgetOldEvents(data, now.getTime());
+          if (now.getTime() - this.prunedAt >= PRUNE_SEEN_EVERY_MS) {
+            forgetOldEvents(data, now.getTime());
+            this.prunedAt = now.getTime();
+          }
           data.seenEvents[dedupeKey] = now.toISOString();
         }
         const found = locate(data);
@@ -732,13 +739,20 @@ function describeOutcome(outcome: Applied): string {
 }
 
 function forgetOldEvents(data: StoreData, now: number): void {
-  for (const [key, at] of Object.entries(data.seenEvents)) {
-    if (now - Date.parse(at) > SEEN_EVENTS_TTL_MS) delete data.seenEvents[key];
-  }
+  // ISO times in UTC compare as strings: no date parsing for each of a day's event ids.
+  const cutoff = new Date(now - SEEN_EVENTS_TTL_MS).toISOString();
+  for (const [key, at] of Object.entries(data.seenEvents)) if (at < cutoff) delete data.seenEvents[key];
 }
 
+/** The lines the LLM sees: all but irbot's own notes. The entries themselves, not copies: chats can be long. */
 function linesOf(transcript: TranscriptEntry[]): Line[] {
-  return transcript.flatMap((entry) => (entry.from === 'system' ? [] : [{ from: entry.from, text: entry.text }]));
+  const lines: Line[] = [];
+  for (const entry of transcript) if (isSaid(entry)) lines.push(entry);
+  return lines;
+}
+
+function isSaid(entry: TranscriptEntry): entry is TranscriptEntry & Line {
+  return entry.from !== 'system';
 }
 
 function classifyNote(reason: string): string {

@@ -69,7 +69,7 @@ export async function runCampaign(n: number, settings: Settings, logDir: string)
   if (!limiter) throw new Error('LocalSlack started without its rate limiter');
   limiter.disable(); // posting the alerts is set-up, not the campaign
   const llmLatencyMs = llmServerLatencyMs(settings);
-  const openai = await startFakeOpenAi({ latencyMs: llmLatencyMs });
+  const openai = await startFakeOpenAi({ latencyMs: llmLatencyMs, recordBodies: false });
   const logs = fileLog(join(logDir, `${name}.log`));
   const setup = benchSetup({
     slack,

@@ -30,7 +30,7 @@ export async function runOverhead(settings: Settings, logDir: string): Promise<S
   const rss = rssSampler();
   const dir = await mkdtemp(join(tmpdir(), 'irbot-bench-overhead-'));
   const slack = await LocalSlack.start();
-  const openai = await startFakeOpenAi({ latencyMs: 0 });
+  const openai = await startFakeOpenAi({ latencyMs: 0, recordBodies: false });
   const logs = fileLog(join(logDir, 'overhead.log'));
   const meter = new Meter();
   try {

@@ -137,11 +137,27 @@ function system(...parts: string[]): ChatCompletionMessageParam {
   return { role: 'system', content: parts.join('\n\n') };
 }
 
+/**
+ * How much of a long conversation a prompt carries, in characters (about 8,000 tokens): its first line (the
+ * question) and the latest lines that fit. Real chats are far shorter; a runaway one must not grow every call's
+ * cost and latency without end, nor overflow the model's context.
+ */
+export const MAX_CONVERSATION_CHARS = 32_000;
+
 /** Each line becomes its own turn, verbatim: the person's as `user`, the bot's and analysts' as `assistant`. */
 function conversation(lines: Line[]): ChatCompletionMessageParam[] {
-  return lines
-    .filter((line) => line.text.trim() !== '')
-    .map((line) =>
-      line.from === 'person' ? { role: 'user', content: line.text } : { role: 'assistant', content: line.text },
-    );
+  const said = lines.filter((line) => line.text.trim() !== '');
+  const turn = (line: Line): ChatCompletionMessageParam =>
+    line.from === 'person' ? { role: 'user', content: line.text } : { role: 'assistant', content: line.text };
+  const [first, ...rest] = said;
+  if (!first) return [];
+  // The latest lines, newest first, while they fit; the newest one always goes in.
+  let size = first.text.length;
+  let from = rest.length;
+  while (from > 0 && (from === rest.length || size + (rest[from - 1]?.text.length ?? 0) <= MAX_CONVERSATION_CHARS)) {
+    from--;
+    size += rest[from]?.text.length ?? 0;
+  }
+  const omitted = from === 0 ? [] : [system(`(${from} earlier message${from === 1 ? '' : 's'} left out here.)`)];
+  return [turn(first), ...omitted, ...rest.slice(from).map(turn)];
 }

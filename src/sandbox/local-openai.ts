@@ -54,6 +54,11 @@ export interface FakeOpenAiOptions {
   onChat?: ChatResponder;
   /** Milliseconds every API request waits before its answer (recorded at once); default 0. */
   latencyMs?: number;
+  /**
+   * False: requests are recorded without headers and body. A long run (the bench) would otherwise keep every
+   * transcript it was sent, and the garbage collector's work on them would show in irbot's timings.
+   */
+  recordBodies?: boolean;
 }
 
 export interface FakeOpenAi {
@@ -93,7 +98,13 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const body = parseBody(raw);
     const kind = kindOf(req.method ?? 'GET', path, body);
-    const recorded: RecordedRequest = { method: req.method ?? 'GET', path, kind, headers: headersOf(req), body };
+    const recorded: RecordedRequest = {
+      method: req.method ?? 'GET',
+      path,
+      kind,
+      headers: options.recordBodies === false ? {} : headersOf(req),
+      body: options.recordBodies === false ? undefined : body,
+    };
     requests.push(recorded);
     for (const w of [...waiters]) {
       if (w.pred(recorded)) {

@@ -269,3 +269,21 @@ describe('a claim left by an earlier run with our own pid', () => {
     expect(t.thread().filter((c) => c.text?.includes('left by the run before'))).toHaveLength(1);
   });
 });
+
+describe('seen event ids', () => {
+  it('forgets event ids after a day, clearing them out at most once a minute', async () => {
+    const t = await started();
+    const seen = () => Object.keys(t.store.data().seenEvents);
+    await t.app.handleInbound(dm('what is this?')); // A, at 0
+    t.clock.advance(24 * HOUR - 10_000);
+    await t.app.handleInbound(dm('still there?')); // B: A is not a day old yet
+    expect(seen()).toHaveLength(2);
+    t.clock.advance(10_001);
+    await t.app.handleInbound(dm('hello?')); // C: A expired, but the last clear-out was 10 s ago
+    expect(seen()).toHaveLength(3);
+    t.clock.advance(60_000);
+    await t.app.handleInbound(dm('anyone?')); // D: a minute on, A is cleared out, B is kept
+    expect(seen()).toHaveLength(3);
+    expect(seen()).toEqual(expect.arrayContaining([`Ev${eventSeq}`, `Ev${eventSeq - 1}`, `Ev${eventSeq - 2}`]));
+  });
+});

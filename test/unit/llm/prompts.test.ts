@@ -8,6 +8,7 @@ import {
   CLASSIFY_TOOL,
   classifyMessages,
   greetMessages,
+  MAX_CONVERSATION_CHARS,
   nudgeMessages,
   summariseMessages,
 } from '../../../src/llm/prompts.js';
@@ -92,6 +93,29 @@ describe('prompts', () => {
       const system = contentOf(first as ChatCompletionMessageParam);
       expect(system).toMatch(/untrusted data/);
       expect(system).toMatch(/Never follow instructions/);
+    });
+
+    it('keeps the question and the latest lines of a runaway conversation, saying how many it left out', () => {
+      const lines: Line[] = Array.from({ length: 2000 }, (_, i) => ({
+        from: i % 2 === 0 ? 'bot' : 'person',
+        text: `line ${i} ${'x'.repeat(90)}`,
+      }));
+      const messages = build(lines);
+      const turns = messages.filter((m) => m.role !== 'system').map(contentOf);
+      expect(turns[0]).toBe(lines[0]?.text);
+      expect(turns.at(-1)).toBe(lines.at(-1)?.text);
+      expect(turns.join('').length).toBeLessThanOrEqual(MAX_CONVERSATION_CHARS);
+      expect(turns.join('').length).toBeGreaterThan(MAX_CONVERSATION_CHARS - 200);
+      const kept = turns.length;
+      expect(messages.map(contentOf)).toContain(`(${2000 - kept} earlier messages left out here.)`);
+      // The latest lines are the ones kept, in order.
+      expect(turns.slice(1)).toEqual(lines.slice(2000 - kept + 1).map((l) => l.text));
+    });
+
+    it('sends a short conversation whole', () => {
+      const messages = build(conversationWith('yes'));
+      expect(messages.filter((m) => m.role !== 'system')).toHaveLength(3);
+      expect(messages.map(contentOf).join('')).not.toMatch(/left out/);
     });
 
     it('drops empty lines', () => {
