@@ -6,6 +6,7 @@ import type { AlertTemplate } from './config/types.js';
 import { type AlertFacts, type Line, MALFORMED_CLASSIFICATION, type Writer, type Written } from './llm/port.js';
 import { type Log, oneLine } from './log.js';
 import {
+  addToTranscript,
   type Claimed,
   type Completion,
   claim,
@@ -65,6 +66,9 @@ const PRUNE_SEEN_EVERY_MS = 60 * 1000;
 /** How long a closed chat stays in the working set (for `irbot status` and `irbot chat`) before it is archived. */
 export const ARCHIVE_AFTER_MS = 10 * 60 * 1000;
 
+/** How many recently closed chats a process remembers, for the pacer's priority. */
+const MAX_CLOSED_REMEMBERED = 10_000;
+
 /** How often a call outside the outbox is tried again after a 429 before its error is reported. */
 const MAX_RATE_LIMITED_TRIES = 5;
 
@@ -90,6 +94,8 @@ export const NOT_ALLOWED =
 export class App {
   /** Lanes being drained by this process: asking again while one runs makes it look once more. */
   private readonly draining = new Map<string, { done: Promise<void>; again: boolean }>();
+  /** Chats this process saw close lately: their posts waiting for Slack's budget go first (see the pacer). */
+  private readonly closed = new Set<string>();
   /** When this process last cleared out expired event ids (never, at first). */
   private prunedAt = Number.NEGATIVE_INFINITY;
 
@@ -204,7 +210,7 @@ export class App {
     if (inbound.kind === 'dm') {
       const outcome = await this.apply(
         (data) => alertsOf(data).find((a) => a.userId === inbound.userId && a.chat.state === 'active'),
-        () => ({ type: 'DirectMessage', text: inbound.text, at: this.now() }),
+        () => ({ type: 'DirectMessage', text: inbound.text, at: this.now(), ts: inbound.ts }),
         inbound.eventId,
         ack,
       );
@@ -310,6 +316,7 @@ export class App {
         const record = data.alerts[found.id] as AlertRecord; // fetched by id: the store writes what it changes
         record.chat = chat;
         enqueue(record, effects);
+        this.noteIfClosed(record);
         record.lastActivityAt = at;
         ids.push({ id: record.id, what: chat.state === 'ended' ? 'chat ended: no answer' : `nudge ${chat.nudges}` });
       }
@@ -317,6 +324,13 @@ export class App {
     });
     for (const { id, what } of moved) this.ports.log(`alert ${id}: silence, ${what}`, { event: 'silence', alert: id });
     await Promise.all(moved.map(({ id }) => this.drain(id)));
+  }
+
+  private noteIfClosed(record: AlertRecord | undefined): void {
+    if (!record || !isClosed(record.chat)) return;
+    this.closed.add(record.id);
+    // Only chats whose posts may still wait matter: the oldest are let go, so memory stays flat.
+    if (this.closed.size > MAX_CLOSED_REMEMBERED) this.closed.delete(this.closed.values().next().value as string);
   }
 
   /** Resolves when no effect is being performed by this process. */
@@ -353,10 +367,13 @@ export class App {
         const before = record.chat.state;
         const { chat, effects } = step(record.chat, event, this.rules);
         if (event.type === 'DirectMessage' && effects.length > 0) {
-          record.transcript.push({ from: 'person', text: event.text, at: event.at });
+          addToTranscript(record.transcript, [
+            { from: 'person', text: event.text, at: event.at, ...(event.ts ? { ts: event.ts } : {}) },
+          ]);
         }
         record.chat = chat;
         enqueue(record, effects);
+        this.noteIfClosed(record);
         if (effects.length > 0) record.lastActivityAt = now.toISOString();
         const work = [{ id: record.id, lanes: lanesOf(effects) }];
         const applied: Applied = {
@@ -446,7 +463,10 @@ export class App {
     while (claimed) {
       const call = lane === 'person' ? undefined : slackCallOf(claimed.items[0]?.effect, claimed.record);
       if (call) {
-        const waited = await this.pacer.take(call.method, call.channel);
+        // A closed chat's last posts go first when the budget is short: one message then carries all its lines.
+        const { chat } = claimed.record;
+        const isFinal = () => isClosed(chat) || this.closed.has(alertId);
+        const waited = await this.pacer.take(call.method, call.channel, isFinal);
         // While it waited for Slack's budget, more may have queued up behind it: it goes out in the same call.
         const taken = claimed;
         if (waited > 0)
@@ -468,7 +488,9 @@ export class App {
       }
       // Recording this effect done, taking the next one and the heads of other lanes it woke is one transaction.
       const { woken, next, claims } = await store.transact((data) => {
-        const others = complete(data, alertId, items, completion, this.rules, this.now())
+        const woken = complete(data, alertId, items, completion, this.rules, this.now());
+        this.noteIfClosed(data.alerts[alertId]);
+        const others = woken
           .map(({ id, lanes }) => ({ id, lanes: lanes.filter((l) => id !== alertId || l !== lane) }))
           .filter(({ lanes }) => lanes.length > 0);
         // A retry due at once (Slack's Retry-After: 0) goes on here; a later one waits for its timer.
@@ -593,14 +615,14 @@ export class App {
       }
       case 'SendDm': {
         const text = effect.from === 'analyst' ? `*Message from the security team:* ${effect.text}` : effect.text;
+        let ts: string | undefined;
         if (!plan.posted) {
           await this.pacer.take('chat.postMessage', record.userId);
-          await slack.post({ channel: record.userId, text: escapeText(text), key: plan.key });
+          ({ ts } = await slack.post({ channel: record.userId, text: escapeText(text), key: plan.key }));
         }
+        const by = effect.by ? { by: effect.by } : {};
         return {
-          transcript: [
-            { from: effect.from, text: effect.text, at: this.now(), ...(effect.by ? { by: effect.by } : {}) },
-          ],
+          transcript: [{ from: effect.from, text: effect.text, at: this.now(), ...by, ...(ts ? { ts } : {}) }],
           next: [{ type: 'PostInThread', kind: 'sent', text: effect.text }],
         };
       }

@@ -64,7 +64,10 @@ export function claim(data: StoreData, alertId: string, lane: Lane, now: string)
   // Another live process is performing it and will carry on with the rest of this lane.
   if (head.claim && heldByAnotherLiveProcess(head.claim)) return null;
   if (head.retryAt && head.retryAt > now) return null; // a timer or the periodic sweep comes back
-  const items = [head, ...followers(queued.slice(1), head, lane)];
+  // A thread post waits for what the person lane does before it: that may put a line ahead of it (a DM's
+  // "sent" line goes where the DM was queued), and the thread keeps the order of the outbox.
+  if (lane === 'thread' && record.outbox.slice(0, record.outbox.indexOf(head)).some(isPersonWork)) return null;
+  const items = [head, ...followers(record.outbox, head, lane)];
   // A claim left by a process that died: its post may have landed before the crash.
   const recovered = head.claim !== undefined && head.claim.run !== RUN;
   const claim = ourClaim(now);
@@ -72,13 +75,26 @@ export function claim(data: StoreData, alertId: string, lane: Lane, now: string)
   return { record: snapshotOf(record), items: structuredClone(items), recovered };
 }
 
-/** The items that can ride along with `head`: consecutive, unclaimed, same kind, within the size limit. */
-function followers(rest: OutboxItem[], head: OutboxItem, lane: Lane, size = 0): OutboxItem[] {
+function isPersonWork(item: OutboxItem): boolean {
+  return laneOf(item.effect) === 'person';
+}
+
+/**
+ * The items that can ride along with `head` after `last` (default: the head): the lane's next ones, unclaimed
+ * or claimed by us but not under way, same kind, within the size limit, and for thread posts not past any
+ * person work (see `claim`).
+ */
+function followers(outbox: OutboxItem[], head: OutboxItem, lane: Lane, size = 0, last = head): OutboxItem[] {
   if (lane === 'person') return [];
   const taken: OutboxItem[] = [];
   let total = size || (head.effect.type === 'PostInThread' ? head.effect.text.length : 0);
-  for (const next of rest) {
-    if (next.claim || next.retryAt || next.effect.type !== head.effect.type) break;
+  for (const next of outbox.slice(outbox.findIndex((item) => item.seq === last.seq) + 1)) {
+    if (laneOf(next.effect) !== lane) {
+      if (lane === 'thread' && isPersonWork(next)) break;
+      continue;
+    }
+    // Ours but not under way (a claim that rode in another transaction): it can go in this message too.
+    if ((next.claim && next.claim.run !== RUN) || next.retryAt || next.effect.type !== head.effect.type) break;
     if (next.effect.type === 'PostInThread') {
       total += next.effect.text.length;
       if (total > MAX_COALESCED_CHARS) break;
@@ -96,9 +112,9 @@ export function extend(data: StoreData, alertId: string, lane: Lane, claimed: Cl
   const queued = record.outbox.filter((item) => laneOf(item.effect) === lane);
   const ours = (item: OutboxItem) => queued.some((q) => q.seq === item.seq && q.claim?.run === RUN);
   if (!claimed.items.every(ours)) return null;
-  const last = queued.findIndex((item) => item.seq === claimed.items.at(-1)?.seq);
+  const last = claimed.items.at(-1) ?? head;
   const size = claimed.items.reduce((n, i) => n + (i.effect.type === 'PostInThread' ? i.effect.text.length : 0), 0);
-  const more = followers(queued.slice(last + 1), head, lane, size);
+  const more = followers(record.outbox, head, lane, size, last);
   const claim = ourClaim(now);
   for (const item of more) item.claim = claim;
   return {
@@ -141,7 +157,7 @@ export function complete(
   const next = toItems(record, completion.next ?? []);
   record.outbox = record.outbox.filter((queued) => !seqs.has(queued.seq));
   record.outbox.splice(Math.min(index, record.outbox.length), 0, ...next);
-  record.transcript.push(...(completion.transcript ?? []));
+  addToTranscript(record.transcript, completion.transcript ?? []);
   if (completion.personName) record.personName = completion.personName;
   const added: Effect[] = next.map((item) => item.effect);
   for (const event of completion.events ?? []) {
@@ -153,7 +169,10 @@ export function complete(
     added.push(...result.effects);
   }
   record.lastActivityAt = now;
-  const woken = [{ id: alertId, lanes: lanesOf(added) }];
+  // Thread posts held back behind this person work may go now, whether or not it added one.
+  const held = isPersonWork(head) && record.outbox.some((item) => laneOf(item.effect) === 'thread');
+  const lanes = lanesOf(added);
+  const woken = [{ id: alertId, lanes: held && !lanes.includes('thread') ? [...lanes, 'thread' as const] : lanes }];
   if (head.effect.type !== 'StartNext') return woken;
   // The person's next chat, oldest first, starts now that this one has ended.
   const oldest = alertsOf(data)
@@ -165,6 +184,19 @@ export function complete(
   queuedNext.chat = result.chat;
   enqueue(queuedNext, result.effects);
   return [...woken, { id: queuedNext.id, lanes: lanesOf(result.effects) }];
+}
+
+/**
+ * Appends lines to a transcript, in Slack's order where both sides have a timestamp: a DM and a reply can
+ * cross (the reply arrives before the DM's post is recorded), and the transcript must read as the person saw it.
+ */
+export function addToTranscript(transcript: TranscriptEntry[], lines: TranscriptEntry[]): void {
+  for (const line of lines) {
+    let at = transcript.length;
+    const ts = line.ts;
+    if (ts !== undefined) while (at > 0 && Number(transcript[at - 1]?.ts ?? 0) > Number(ts)) at--;
+    transcript.splice(at, 0, line);
+  }
 }
 
 export function laneOf(effect: Effect): Lane {

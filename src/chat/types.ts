@@ -33,7 +33,8 @@ export type ChatEvent =
   | { type: 'Dequeued'; at: string }
   | { type: 'DismissRequested'; by: Actor; at: string }
   | { type: 'EndRequested'; by: Actor; at: string }
-  | { type: 'DirectMessage'; text: string; at: string }
+  /** `ts`: the Slack message's, which orders it against a DM of the bot that crossed it. */
+  | { type: 'DirectMessage'; text: string; at: string; ts?: string }
   | { type: 'AnalystMessage'; text: string; by: Actor; at: string }
   | { type: 'Classified'; hasAnswered: boolean; isAware: boolean; upTo: number; at: string }
   /** The clock moved on: a silent person may be due a nudge. */

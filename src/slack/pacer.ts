@@ -3,8 +3,11 @@
 import { bucketKey, type RateLimit, SLACK_RATE_LIMITS } from './rate-limits.js';
 
 export interface Pacer {
-  /** Waits for the call's turn and takes its token; resolves with the milliseconds waited. */
-  take(method: string, channel?: string): Promise<number>;
+  /**
+   * Waits for the call's turn and takes its token; resolves with the milliseconds waited. While calls wait for
+   * one bucket, `final` ones (the last posts of a closed chat) go first, then the others in the order they asked.
+   */
+  take(method: string, channel?: string, isFinal?: () => boolean): Promise<number>;
   /** Slack answered 429 with Retry-After: nothing more goes to that bucket before then. */
   backOff(method: string, channel: string | undefined, ms: number): void;
 }
@@ -22,16 +25,37 @@ export interface PacerOptions {
 /** A little under Slack's rate, so that clock drift between us and Slack never costs a 429. */
 const MARGIN = 0.98;
 
+interface Bucket {
+  tokens: number;
+  at: number;
+  until?: number;
+}
+
+interface Waiter {
+  /** Asked each time a token is handed out: a chat may close while its post waits. */
+  isFinal: () => boolean;
+  called: number;
+  resolve: (waited: number) => void;
+}
+
 export function createPacer(options: PacerOptions = {}): Pacer & { tracked(): number } {
   const scale = options.scale ?? 1;
   const limits = options.limits ?? SLACK_RATE_LIMITS;
   const now = options.now ?? (() => performance.now());
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  const buckets = new Map<string, { tokens: number; at: number; until?: number }>();
-  const tails = new Map<string, Promise<unknown>>();
+  const buckets = new Map<string, Bucket>();
+  /** Calls waiting per bucket, in the order they asked; one loop per bucket hands out its tokens. */
+  const waiting = new Map<string, Waiter[]>();
 
-  const turn = async (key: string, limit: RateLimit, called: number): Promise<number> => {
-    const perMs = (limit.perMinute * scale * MARGIN) / 60_000;
+  const perMsOf = (limit: RateLimit) => (limit.perMinute * scale * MARGIN) / 60_000;
+
+  /**
+   * Hands out the bucket's tokens as they come: to the first final call waiting, else to the first call. When
+   * the budget is short it goes to finishing chats: one message then carries all of a chat's late lines, and
+   * live relays that wait meanwhile gather more lines each.
+   */
+  const serve = async (key: string, limit: RateLimit, queue: Waiter[]): Promise<void> => {
+    const perMs = perMsOf(limit);
     const bucket = buckets.get(key) ?? { tokens: limit.burst, at: now() };
     buckets.set(key, bucket);
     const refill = () => {
@@ -39,15 +63,24 @@ export function createPacer(options: PacerOptions = {}): Pacer & { tracked(): nu
       bucket.tokens = Math.min(limit.burst, bucket.tokens + (t - bucket.at) * perMs);
       bucket.at = t;
     };
-    refill();
-    while (bucket.until !== undefined && now() < bucket.until) await sleep(bucket.until - now());
-    refill();
-    while (bucket.tokens < 1) {
-      await sleep(Math.ceil((1 - bucket.tokens) / perMs));
-      refill();
+    try {
+      while (queue.length > 0) {
+        refill();
+        while (bucket.until !== undefined && now() < bucket.until) await sleep(bucket.until - now());
+        refill();
+        while (bucket.tokens < 1) {
+          await sleep(Math.ceil((1 - bucket.tokens) / perMs));
+          refill();
+        }
+        // Asked now, not when the call came: a chat may have closed while its post waited.
+        const final = queue.findIndex((w) => w.isFinal());
+        bucket.tokens -= 1;
+        const [next] = queue.splice(Math.max(0, final), 1);
+        next?.resolve(now() - next.called);
+      }
+    } finally {
+      waiting.delete(key);
     }
-    bucket.tokens -= 1;
-    return now() - called;
   };
 
   /** A bucket that has refilled completely holds no state worth keeping: forgetting it keeps memory flat. */
@@ -56,9 +89,8 @@ export function createPacer(options: PacerOptions = {}): Pacer & { tracked(): nu
     const t = now();
     for (const [key, bucket] of buckets) {
       const limit = limits[key.split(' ')[0] ?? ''];
-      if (!limit || tails.has(key) || (bucket.until ?? 0) > t) continue;
-      const perMs = (limit.perMinute * scale * MARGIN) / 60_000;
-      if (bucket.tokens + (t - bucket.at) * perMs >= limit.burst) buckets.delete(key);
+      if (!limit || waiting.has(key) || (bucket.until ?? 0) > t) continue;
+      if (bucket.tokens + (t - bucket.at) * perMsOf(limit) >= limit.burst) buckets.delete(key);
     }
   };
 
@@ -74,20 +106,21 @@ export function createPacer(options: PacerOptions = {}): Pacer & { tracked(): nu
       bucket.until = Math.max(bucket.until ?? 0, now() + ms);
       buckets.set(key, bucket);
     },
-    take(method, channel) {
+    take(method, channel, isFinal = () => false) {
       const limit = limits[method];
       if (!limit) return Promise.resolve(0);
       if (++takes % 1000 === 0) forgetIdle();
       const key = bucketKey(method, limit, channel);
-      const called = now();
-      const previous = tails.get(key) ?? Promise.resolve();
-      const mine = previous.then(() => turn(key, limit, called));
-      const tail = mine.catch(() => undefined);
-      tails.set(key, tail);
-      void tail.then(() => {
-        if (tails.get(key) === tail) tails.delete(key);
+      return new Promise<number>((resolve) => {
+        const waiter = { isFinal, called: now(), resolve };
+        const queue = waiting.get(key);
+        if (queue) queue.push(waiter);
+        else {
+          const fresh = [waiter];
+          waiting.set(key, fresh);
+          void serve(key, limit, fresh);
+        }
       });
-      return mine;
     },
   };
 }

@@ -81,6 +81,9 @@ export function track(state: StoreData, heads: Map<string, string>): Tracked {
     },
   });
   const seenProxy = new Proxy(seen, {
+    get(target, key, receiver) {
+      return key === RAW ? target : Reflect.get(target, key, receiver);
+    },
     set(target, key, value) {
       if (typeof key === 'string') seenChanged.add(key);
       return Reflect.set(target, key, value);

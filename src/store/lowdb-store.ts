@@ -92,6 +92,8 @@ interface Loaded {
   seq: number;
   /** null: there is no journal of this generation yet. */
   journal: JournalStamp | null;
+  /** The snapshot file read or written; a compaction by another process replaces it. */
+  snapshot: JournalStamp | null;
   snapshotBytes: number;
   /** The next commit writes a new snapshot (new store, older schema, no journal of this generation). */
   compact: boolean;
@@ -155,8 +157,18 @@ export function openLowdbStore(path: string): Store {
       }
       migrate(state, STORE_VERSION); // a reader migrates in memory only
     }
-    const snapshotBytes = snapshot ? (await stat(path)).size : 0;
-    const loaded: Loaded = { state, generation, seq: 0, journal: null, snapshotBytes, compact, heads: new Map() };
+    const snapshotStamp = snapshot ? stampOf(await stat(path, { bigint: true })) : null;
+    const snapshotBytes = snapshotStamp?.size ?? 0;
+    const loaded: Loaded = {
+      state,
+      generation,
+      seq: 0,
+      journal: null,
+      snapshot: snapshotStamp,
+      snapshotBytes,
+      compact,
+      heads: new Map(),
+    };
     const handle = await open(journalPath, writer ? 'r+' : 'r').catch((err) => {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;
@@ -207,8 +219,11 @@ export function openLowdbStore(path: string): Store {
   /** Under the lock: the working set, from memory when the journal says nobody wrote since, else caught up. */
   const load = async (): Promise<Loaded> => {
     const now = await statJournal();
-    if (cache?.journal && now && sameStamp(cache.journal, now)) return cache;
-    if (cache?.journal && now && now.ino === cache.journal.ino && now.size > cache.journal.size) {
+    // A compaction that stopped between its two writes leaves the journal as it was: the snapshot tells.
+    const snapshot = statFile(path);
+    const current = cache?.snapshot && snapshot && sameStamp(cache.snapshot, snapshot);
+    if (current && cache?.journal && now && sameStamp(cache.journal, now)) return cache;
+    if (current && cache?.journal && now && now.ino === cache.journal.ino && now.size > cache.journal.size) {
       const caughtUp = await catchUp(cache, cache.journal).catch(() => null);
       if (caughtUp) return caughtUp;
     }
@@ -246,28 +261,30 @@ export function openLowdbStore(path: string): Store {
     }
   };
 
-  const statJournal = async (): Promise<JournalStamp | null> => {
-    try {
-      return stampOf(fs.statSync(journalPath, { bigint: true }));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw err;
-    }
-  };
+  const statJournal = async (): Promise<JournalStamp | null> => statFile(journalPath);
 
   /** Writes the working set as a new snapshot, then a fresh journal of the next generation. */
   const compact = async (loaded: Loaded): Promise<void> => {
     const generation = loaded.generation + 1;
     db.data = { ...loaded.state, generation };
     await db.write();
-    // A crash here leaves the old journal, of an older generation than the snapshot: it is ignored, then replaced.
-    await writeAtomically(journalPath, headerLine(generation));
+    // Committed: the snapshot holds it all, fsynced.
+    unsynced = null;
     loaded.generation = generation;
+    loaded.snapshot = statFile(path);
+    loaded.snapshotBytes = loaded.snapshot?.size ?? 0;
     loaded.seq = 0;
+    loaded.journal = null;
+    loaded.compact = true;
+    // A crash or a failure here leaves the old journal, older than the snapshot: it is ignored, and the next
+    // commit writes both again.
+    const started = await writeAtomically(journalPath, headerLine(generation)).then(
+      () => true,
+      () => false,
+    );
+    if (!started) return;
     loaded.journal = await statJournal();
-    loaded.snapshotBytes = (await stat(path)).size;
-    loaded.compact = false;
-    unsynced = null; // the snapshot holds it all, fsynced
+    loaded.compact = loaded.journal === null;
   };
 
   /**
@@ -414,6 +431,16 @@ export function openLowdbStore(path: string): Store {
 
 function stampOf(st: { ino: bigint; size: bigint; mtimeNs: bigint }): JournalStamp {
   return { ino: st.ino, size: Number(st.size), mtimeNs: st.mtimeNs };
+}
+
+/** The stamp of a file, or null when there is none. Synchronous: a stat takes microseconds. */
+function statFile(path: string): JournalStamp | null {
+  try {
+    return stampOf(fs.statSync(path, { bigint: true }));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
 }
 
 function sameStamp(a: JournalStamp, b: JournalStamp): boolean {

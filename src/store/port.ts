@@ -12,6 +12,8 @@ export interface TranscriptEntry {
   at: string;
   /** Who spoke for `analyst` lines (Slack user ID or OS user name). */
   by?: string;
+  /** The Slack message's ts, for DMs both ways: it orders lines that crossed. */
+  ts?: string;
 }
 
 /** An effect the engine ordered and no process has finished yet; drained in order, one claim at a time. */

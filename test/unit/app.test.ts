@@ -224,6 +224,48 @@ describe('the feed channel backing up', () => {
   });
 });
 
+describe('a reply that crosses the DM it answers', () => {
+  it('is relayed and kept after that DM, as the person saw them, though it was recorded first', async () => {
+    const t = testApp();
+    const { alert } = await t.app.postAlert(PIVOT);
+    // The greeting lands in Slack, but its answer is slow to come back: the person replies meanwhile.
+    let answer!: () => void;
+    const slow = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
+    const post = t.slack.post.bind(t.slack);
+    let landed!: (ts: string) => void;
+    const greetingLanded = new Promise<string>((resolve) => {
+      landed = resolve;
+    });
+    t.slack.post = async (args) => {
+      const posted = await post(args);
+      if (args.channel === 'U0HAROLD') {
+        landed(posted.ts);
+        await slow;
+      }
+      return posted;
+    };
+    const starting = t.app.request(alert.id, 'start', analyst);
+    const greetingTs = await greetingLanded;
+    const reply = { ...dm('what is this?'), ts: String(Number(greetingTs) + 0.5) } as Inbound;
+    const replying = t.app.handleInbound(reply);
+    const recorded = () => t.store.data().alerts[alert.id]?.transcript.some((line) => line.from === 'person');
+    while (!recorded()) await new Promise((resolve) => setImmediate(resolve));
+    answer();
+    await Promise.all([starting, replying]);
+    await t.app.idle();
+    const relays = t.slack.calls
+      .filter((c) => c.method === 'post' && c.threadTs === alert.ts)
+      .slice(1)
+      .flatMap((c) => (c.text ?? '').split('\n\n'))
+      .map((r) => r.split('\n')[0]);
+    expect(relays.slice(0, 2)).toEqual(['Sent message to <@U0HAROLD>:', 'Received message from <@U0HAROLD>:']);
+    const transcript = t.store.data().alerts[alert.id]?.transcript ?? [];
+    expect(transcript.slice(0, 2).map((line) => line.from)).toEqual(['bot', 'person']);
+  });
+});
+
 describe('archiving', () => {
   it('moves a closed chat out of the working set ten minutes after it ended, and keeps it readable', async () => {
     const t = await started();

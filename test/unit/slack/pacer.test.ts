@@ -46,6 +46,24 @@ describe('pacer', () => {
     expect(order).toEqual([1, 2, 3, 4]);
   });
 
+  it('gives the next token to a final call before live ones that asked earlier, asking as it hands it out', async () => {
+    const time = fakeTime();
+    const pacer = createPacer({ ...time, limits: { 'chat.update': { perMinute: 60, burst: 1, per: 'workspace' } } });
+    await pacer.take('chat.update'); // the burst is spent
+    const order: string[] = [];
+    let closed = false;
+    const waits = [
+      pacer.take('chat.update').then(() => order.push('live 1')),
+      pacer.take('chat.update', undefined, () => closed).then(() => order.push('live 2, closed meanwhile')),
+      pacer.take('chat.update').then(() => order.push('live 3')),
+      pacer.take('chat.update', undefined, () => true).then(() => order.push('final')),
+    ];
+    closed = true;
+    await Promise.all(waits);
+    expect(order).toEqual(['live 2, closed meanwhile', 'final', 'live 1', 'live 3']);
+    expect(time.now()).toBeLessThan(4100); // still one a second: the order changes, not the pace
+  });
+
   it('scales every limit by one factor, and leaves unknown methods alone', async () => {
     const time = fakeTime();
     const pacer = createPacer({

@@ -1,16 +1,66 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { newChat } from '../../../src/chat/engine.js';
 import { ConfigError } from '../../../src/config/errors.js';
-import { archivePathOf, openLowdbStore } from '../../../src/store/lowdb-store.js';
-import { type AlertRecord, archiveAlert } from '../../../src/store/port.js';
+import type { JournalLine } from '../../../src/store/journal.js';
+import { archivePathOf, journalPathOf, openLowdbStore } from '../../../src/store/lowdb-store.js';
+import {
+  type AlertRecord,
+  alertsOf,
+  archiveAlert,
+  type StoreData,
+  type TranscriptEntry,
+} from '../../../src/store/port.js';
 
 let path: string;
 beforeEach(async () => {
   path = join(await mkdtemp(join(tmpdir(), 'irbot-store-')), 'db.json');
 });
+
+function anAlert(overrides: Partial<AlertRecord> = {}): AlertRecord {
+  return {
+    id: 'pivot-1',
+    template: 'pivot',
+    name: 'Impossible travel',
+    description: 'Sign-in from two countries within an hour',
+    userId: 'U0PERSON',
+    properties: { ip: '203.0.113.7' },
+    channelId: 'C0FEED',
+    ts: '1700000000.000100',
+    createdAt: '2026-11-27T10:00:00.000Z',
+    lastActivityAt: '2026-11-27T10:00:00.000Z',
+    chat: newChat(),
+    transcript: [],
+    outbox: [],
+    nextSeq: 1,
+    ...overrides,
+  };
+}
+
+function aLine(text: string): TranscriptEntry {
+  return { from: 'person', text, at: '2026-11-27T10:05:00.000Z' };
+}
+
+const journal = () => readFile(journalPathOf(path), 'utf8');
+
+/** The journal's lines after its header, parsed; a torn last line is left out. */
+async function journalLines(): Promise<JournalLine[]> {
+  const [, ...lines] = (await journal()).split('\n').slice(0, -1);
+  return lines.map((line) => JSON.parse(line) as JournalLine);
+}
+
+async function snapshot(): Promise<StoreData & { generation: number }> {
+  return JSON.parse(await readFile(path, 'utf8'));
+}
+
+/** The snapshot's bytes and change time: equal when nobody rewrote it. */
+async function snapshotStamp(): Promise<{ text: string; mtimeNs: bigint; ino: bigint }> {
+  const { mtimeNs, ino } = await stat(path, { bigint: true });
+  return { text: await readFile(path, 'utf8'), mtimeNs, ino };
+}
 
 describe('lowdb store', () => {
   it('reads an empty store when the file does not exist yet', async () => {
@@ -145,5 +195,519 @@ describe('archive', () => {
     expect((await store.readArchive()).map((r) => r.id)).toEqual(['a', 'c']);
     await writeFile(archivePathOf(path), `{"id": "b", "chat\n${JSON.stringify(record('a'))}\n`);
     await expect(store.readArchive()).rejects.toThrow(/line 1 is not valid JSON/);
+  });
+});
+
+describe('journal', () => {
+  it('writes a new store as a snapshot of generation 1 and a journal with only its header', async () => {
+    await openLowdbStore(path).transact((data) => {
+      data.seenEvents.Ev1 = 'now';
+    });
+    expect(await snapshot()).toMatchObject({ version: 3, generation: 1, seenEvents: { Ev1: 'now' } });
+    expect(await journal()).toBe('{"generation":1}\n');
+    expect((await stat(journalPathOf(path))).mode & 0o777).toBe(0o600);
+  });
+
+  it('appends one line per transaction and leaves the snapshot as it was; a change of nothing appends nothing', async () => {
+    const store = openLowdbStore(path);
+    await store.transact((data) => {
+      data.alerts['pivot-1'] = anAlert();
+    });
+    const snapshotBefore = await snapshotStamp();
+    const journalBefore = await journal();
+    await store.transact((data) => {
+      data.seenEvents.Ev1 = '2026-11-27T10:01:00.000Z';
+      (data.alerts['pivot-1'] as AlertRecord).transcript.push(aLine('it was me'));
+    });
+    const after = await journal();
+    expect(after.startsWith(journalBefore)).toBe(true);
+    const added = after.slice(journalBefore.length);
+    expect(added.endsWith('\n')).toBe(true);
+    expect(added.slice(0, -1)).not.toContain('\n');
+    expect(JSON.parse(added)).toMatchObject({
+      g: 1,
+      q: 1,
+      a: { 'pivot-1': { t0: 0, t: [aLine('it was me')] } },
+      s: { Ev1: '2026-11-27T10:01:00.000Z' },
+    });
+    expect(await snapshotStamp()).toEqual(snapshotBefore);
+
+    await store.transact(() => undefined);
+    await store.transact((data) => {
+      for (const found of alertsOf(data)) void data.alerts[found.id]?.chat.state;
+    });
+    await openLowdbStore(path).transact((data) => data.alerts['pivot-1']?.name);
+    expect(await journal()).toBe(after);
+    expect(await snapshotStamp()).toEqual(snapshotBefore);
+  });
+
+  it('writes only the alert a transaction changed, of 50 it scanned', async () => {
+    const store = openLowdbStore(path);
+    await store.transact((data) => {
+      for (let i = 0; i < 50; i++) data.alerts[`pivot-${i}`] = anAlert({ id: `pivot-${i}` });
+    });
+    const step = (text: string) =>
+      store.transact((data) => {
+        for (const found of alertsOf(data)) {
+          if (found.id !== 'pivot-17') continue;
+          const record = data.alerts[found.id] as AlertRecord;
+          record.transcript.push(aLine(text));
+          record.lastActivityAt = '2026-11-27T10:05:00.000Z';
+        }
+        return Object.keys(data.alerts).map((id) => data.alerts[id]?.chat.state);
+      });
+    await step('hello');
+    await step('it was me');
+    const [first, second] = await journalLines();
+    expect(Object.keys(first?.a ?? {})).toEqual(['pivot-17']);
+    expect(first?.a?.['pivot-17']).toMatchObject({ t0: 0, t: [aLine('hello')] });
+    expect(Object.keys(second?.a ?? {})).toEqual(['pivot-17']);
+    expect(second?.a?.['pivot-17']).toMatchObject({ t0: 1, t: [aLine('it was me')] });
+    expect((await openLowdbStore(path).read()).alerts['pivot-17']?.transcript).toEqual([
+      aLine('hello'),
+      aLine('it was me'),
+    ]);
+  });
+
+  it('rejects a change to an alert found by scanning and not fetched by id (the verify safety net)', async () => {
+    const store = openLowdbStore(path);
+    await store.transact((data) => {
+      data.alerts['pivot-1'] = anAlert();
+      data.alerts['pivot-2'] = anAlert({ id: 'pivot-2' });
+    });
+    const lost = store.transact((data) => {
+      for (const found of alertsOf(data)) if (found.id === 'pivot-2') found.name = 'renamed';
+    });
+    await expect(lost).rejects.toThrow(/journal lost a change \(alerts that differ: pivot-2\)/);
+    expect((await store.read()).alerts['pivot-2']?.name).toBe('Impossible travel');
+    // The handle dropped what it held: its next transaction starts from the disk.
+    expect(await store.transact((data) => data.alerts['pivot-2']?.name)).toBe('Impossible travel');
+  });
+
+  it('applies changes queued during a commit together, in fewer lines than changes', async () => {
+    const store = openLowdbStore(path);
+    await store.transact(() => undefined);
+    await Promise.all(
+      ['a', 'b', 'c', 'd'].map((key) =>
+        store.transact((data) => {
+          data.seenEvents[key] = key;
+        }),
+      ),
+    );
+    expect((await journalLines()).length).toBeLessThan(4);
+    expect((await openLowdbStore(path).read()).seenEvents).toEqual({ a: 'a', b: 'b', c: 'c', d: 'd' });
+  });
+});
+
+describe('journal after a crash', () => {
+  /** A store with one alert in its snapshot and one line in its journal, then a torn line as a crash leaves it. */
+  async function withTornLine(): Promise<{ whole: string }> {
+    const store = openLowdbStore(path);
+    await store.transact((data) => {
+      data.alerts['pivot-1'] = anAlert({ transcript: [aLine('one')] });
+    });
+    await store.transact((data) => {
+      data.seenEvents.Ev1 = 'then';
+    });
+    const whole = await journal();
+    await appendFile(journalPathOf(path), '{"g":1,"q":2,"s":{"Ev2":"ne');
+    return { whole };
+  }
+
+  it('ignores a torn last line on reading, and leaves it there', async () => {
+    await withTornLine();
+    const torn = await journal();
+    expect((await openLowdbStore(path).read()).seenEvents).toEqual({ Ev1: 'then' });
+    expect(await journal()).toBe(torn);
+  });
+
+  it('cuts a torn last line off before appending (a writer that reads the journal whole)', async () => {
+    const { whole } = await withTornLine();
+    await openLowdbStore(path).transact((data) => {
+      data.seenEvents.Ev3 = 'now';
+    });
+    expect(await journal()).toBe(`${whole}{"g":1,"q":2,"s":{"Ev3":"now"}}\n`);
+    expect((await openLowdbStore(path).read()).seenEvents).toEqual({ Ev1: 'then', Ev3: 'now' });
+  });
+
+  it('cuts a torn last line off before appending (a writer that catches up on what it had not seen)', async () => {
+    const store = openLowdbStore(path);
+    await store.transact((data) => {
+      data.seenEvents.Ev1 = 'then';
+    });
+    await openLowdbStore(path).transact((data) => {
+      data.seenEvents.Ev2 = 'theirs';
+    });
+    const whole = await journal();
+    await appendFile(journalPathOf(path), '{"g":1,"q":2,"s":{"Ev');
+    await store.transact((data) => {
+      data.seenEvents.Ev3 = 'mine';
+    });
+    expect(await journal()).toBe(`${whole}{"g":1,"q":2,"s":{"Ev3":"mine"}}\n`);
+    expect((await openLowdbStore(path).read()).seenEvents).toEqual({ Ev1: 'then', Ev2: 'theirs', Ev3: 'mine' });
+  });
+
+  it.each([
+    ['a line that is not JSON', (lines: string[]) => lines.splice(1, 1, '{"g":1,"q":1,"s":{'), /not valid JSON/],
+    ['a line out of sequence', (lines: string[]) => lines.splice(1, 1), /line 1 is out of sequence/],
+    ['a line repeated', (lines: string[]) => lines.splice(2, 0, lines[1] ?? ''), /line 2 is out of sequence/],
+    [
+      'a transcript continued from the wrong place',
+      (lines: string[]) => lines.splice(1, 1, lines[1]?.replace('"t0":0', '"t0":1') ?? ''),
+      /continues a transcript of pivot-1/,
+    ],
+    ['no header line', (lines: string[]) => lines.splice(0, 1), /does not start with its header line/],
+  ])('reports %s in the journal in one line naming it, and leaves the files untouched', async (_, damage, reason) => {
+    const store = openLowdbStore(path);
+    await store.transact((data) => {
+      data.alerts['pivot-1'] = anAlert();
+    });
+    await store.transact((data) => {
+      (data.alerts['pivot-1'] as AlertRecord).transcript = [aLine('one')];
+    });
+    await store.transact((data) => {
+      data.seenEvents.Ev1 = 'then';
+    });
+    const lines = (await journal()).split('\n');
+    damage(lines);
+    const damaged = lines.join('\n');
+    await writeFile(journalPathOf(path), damaged);
+    const before = await snapshotStamp();
+    for (const attempt of [
+      () => openLowdbStore(path).transact(() => undefined),
+      () => store.transact(() => undefined),
+      () => openLowdbStore(path).read(),
+    ]) {
+      const failure = attempt();
+      await expect(failure).rejects.toThrow(ConfigError);
+      await expect(failure).rejects.toThrow(reason);
+      await expect(failure).rejects.toThrow(journalPathOf(path));
+      await expect(failure).rejects.not.toThrow(/\n/);
+    }
+    expect(await journal()).toBe(damaged);
+    expect(await snapshotStamp()).toEqual(before);
+  });
+
+  it('ignores a journal older than the snapshot (a compaction stopped before replacing it), then replaces it', async () => {
+    const alert = anAlert({ transcript: [aLine('one')] });
+    await writeFile(
+      path,
+      JSON.stringify({ version: 3, generation: 2, alerts: { 'pivot-1': alert }, seenEvents: { Ev1: 'kept' } }),
+    );
+    const stale = `{"generation":1}\n${JSON.stringify({ g: 1, q: 1, a: { 'pivot-1': null }, s: { Ev0: 'folded' } })}\n`;
+    await writeFile(journalPathOf(path), stale);
+    expect(await openLowdbStore(path).read()).toEqual({
+      version: 3,
+      alerts: { 'pivot-1': alert },
+      seenEvents: { Ev1: 'kept' },
+    });
+    expect(await journal()).toBe(stale);
+
+    await openLowdbStore(path).transact((data) => {
+      data.seenEvents.Ev2 = 'new';
+    });
+    expect(await snapshot()).toMatchObject({ generation: 3, seenEvents: { Ev1: 'kept', Ev2: 'new' } });
+    expect(await journal()).toBe('{"generation":3}\n');
+    expect((await openLowdbStore(path).read()).alerts['pivot-1']).toEqual(alert);
+  });
+
+  it('notices a compaction by another process that stopped before replacing the journal, and loses nothing', async () => {
+    const mine = openLowdbStore(path);
+    await mine.transact((data) => {
+      data.seenEvents.one = '1';
+    });
+    await mine.transact((data) => {
+      data.seenEvents.two = '2';
+    });
+    // The other process wrote its snapshot (with every line folded in), then died before writing the journal.
+    await writeFile(
+      path,
+      JSON.stringify({ version: 3, alerts: {}, seenEvents: { one: '1', two: '2' }, generation: 2 }),
+    );
+    await mine.transact((data) => {
+      data.seenEvents.three = '3';
+    });
+    expect((await openLowdbStore(path).read()).seenEvents).toEqual({ one: '1', two: '2', three: '3' });
+    await openLowdbStore(path).transact((data) => {
+      data.seenEvents.four = '4';
+    });
+    expect(Object.keys((await mine.read()).seenEvents).sort()).toEqual(['four', 'one', 'three', 'two']);
+  });
+
+  it('refuses a journal newer than the snapshot under the lock, and leaves both files untouched', async () => {
+    await writeFile(path, JSON.stringify({ version: 3, generation: 1, alerts: {}, seenEvents: {} }));
+    const newer = '{"generation":2}\n{"g":2,"q":1,"s":{"Ev1":"x"}}\n';
+    await writeFile(journalPathOf(path), newer);
+    const before = await snapshotStamp();
+    const failure = openLowdbStore(path).transact(() => undefined);
+    await expect(failure).rejects.toThrow(ConfigError);
+    await expect(failure).rejects.toThrow(/newer than the store file \(generation 2, file 1\)/);
+    expect(await journal()).toBe(newer);
+    expect(await snapshotStamp()).toEqual(before);
+  });
+
+  it('reads again, rather than report damage, when the journal is newer than the snapshot it read', async () => {
+    await writeFile(path, JSON.stringify({ version: 3, generation: 1, alerts: {}, seenEvents: {} }));
+    await writeFile(journalPathOf(path), '{"generation":2}\n');
+    // A compaction between its two reads looks like this; one that never ends gives up after a while.
+    const failure = openLowdbStore(path).read();
+    await expect(failure).rejects.toThrow(/kept being compacted while it was read/);
+    await expect(failure).rejects.not.toThrow(ConfigError);
+  });
+
+  it('writes a new snapshot when the journal is missing', async () => {
+    const store = openLowdbStore(path);
+    await store.transact((data) => {
+      data.seenEvents.Ev1 = 'then';
+    });
+    await rm(journalPathOf(path));
+    await store.transact((data) => {
+      data.seenEvents.Ev2 = 'now';
+    });
+    expect(await snapshot()).toMatchObject({ generation: 2, seenEvents: { Ev1: 'then', Ev2: 'now' } });
+    expect(await journal()).toBe('{"generation":2}\n');
+  });
+});
+
+describe('compaction', () => {
+  const MiB = 1024 * 1024;
+  const big = (i: number) => String(i % 10).repeat(MiB - 1024);
+  const addBig = (store: ReturnType<typeof openLowdbStore>, i: number) =>
+    store.transact((data) => {
+      data.seenEvents[`big-${i}`] = big(i);
+    });
+
+  it('folds the journal into a new snapshot once it outgrows 4 MiB, and starts a new journal', async () => {
+    const store = openLowdbStore(path);
+    await store.transact((data) => {
+      data.alerts['pivot-1'] = anAlert({ transcript: [aLine('one')] });
+    });
+    for (let i = 0; i < 4; i++) await addBig(store, i);
+    expect((await snapshot()).generation).toBe(1);
+    expect((await stat(journalPathOf(path))).size).toBeGreaterThan(4 * MiB - 8 * 1024);
+
+    await addBig(store, 4);
+    const written = await snapshot();
+    expect(written.generation).toBe(2);
+    expect(Object.keys(written.seenEvents)).toHaveLength(5);
+    expect(await journal()).toBe('{"generation":2}\n');
+
+    await store.transact((data) => {
+      (data.alerts['pivot-1'] as AlertRecord).transcript.push(aLine('two'));
+    });
+    expect(await journalLines()).toMatchObject([{ g: 2, q: 1, a: { 'pivot-1': { t0: 1, t: [aLine('two')] } } }]);
+    const read = await openLowdbStore(path).read();
+    expect(read.alerts['pivot-1']?.transcript).toEqual([aLine('one'), aLine('two')]);
+    expect(Object.entries(read.seenEvents)).toEqual(Array.from({ length: 5 }, (_, i) => [`big-${i}`, big(i)]));
+  });
+
+  it('lets the journal grow as large as a snapshot bigger than 4 MiB before folding it', async () => {
+    const seenEvents = { huge: 'x'.repeat(6 * MiB) };
+    await writeFile(path, JSON.stringify({ version: 3, generation: 1, alerts: {}, seenEvents }));
+    await writeFile(journalPathOf(path), '{"generation":1}\n');
+    const store = openLowdbStore(path);
+    for (let i = 0; i < 6; i++) await addBig(store, i);
+    expect((await snapshot()).generation).toBe(1);
+    expect((await stat(journalPathOf(path))).size).toBeGreaterThan(6 * MiB - 8 * 1024);
+    await addBig(store, 6);
+    expect((await snapshot()).generation).toBe(2);
+    expect(await journal()).toBe('{"generation":2}\n');
+    expect(Object.keys((await openLowdbStore(path).read()).seenEvents)).toHaveLength(8);
+  });
+
+  it('gives a reader in a loop a consistent state while a writer appends and compacts again and again', async () => {
+    const writer = openLowdbStore(path);
+    const reader = openLowdbStore(path);
+    await writer.transact((data) => {
+      data.alerts.counter = anAlert({ id: 'counter', nextSeq: 0 });
+    });
+    let writing = true;
+    const seen: number[] = [];
+    const readLoop = (async () => {
+      let keys = new Set<string>();
+      do {
+        const data = await reader.read();
+        const counter = data.alerts.counter as AlertRecord;
+        // One line wrote all three: the counter, its transcript and the event ids move together.
+        expect(counter.transcript).toHaveLength(counter.nextSeq);
+        expect(Object.keys(data.seenEvents)).toHaveLength(counter.nextSeq);
+        expect(counter.nextSeq).toBeGreaterThanOrEqual(seen.at(-1) ?? 0);
+        const now = new Set(Object.keys(data.seenEvents));
+        for (const key of keys) expect(now.has(key)).toBe(true);
+        keys = now;
+        seen.push(counter.nextSeq);
+      } while (writing);
+    })();
+    const generations = new Set<number>();
+    for (let i = 1; i <= 60; i++) {
+      await writer.transact((data) => {
+        const counter = data.alerts.counter as AlertRecord;
+        counter.nextSeq = i;
+        counter.transcript.push(aLine(`line ${i}`));
+        // Every fifth change swaps a map: the store writes a new snapshot instead of a line.
+        if (i % 5 === 0) data.seenEvents = { ...data.seenEvents, [`Ev${i}`]: String(i) };
+        else data.seenEvents[`Ev${i}`] = String(i);
+      });
+      generations.add((await snapshot()).generation);
+    }
+    writing = false;
+    await readLoop;
+    expect(generations.size).toBeGreaterThanOrEqual(12);
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.at(-1)).toBe(60);
+  });
+});
+
+describe('another process', () => {
+  it('is caught up on: its transcript continuations of an alert this handle holds land in order', async () => {
+    const mine = openLowdbStore(path);
+    const theirs = openLowdbStore(path);
+    await mine.transact((data) => {
+      data.alerts['pivot-1'] = anAlert({ transcript: [aLine('one')] });
+    });
+    await mine.transact((data) => {
+      (data.alerts['pivot-1'] as AlertRecord).transcript.push(aLine('two'));
+    });
+    await theirs.transact((data) => {
+      (data.alerts['pivot-1'] as AlertRecord).transcript.push(aLine('three'));
+    });
+    await theirs.transact((data) => {
+      const record = data.alerts['pivot-1'] as AlertRecord;
+      record.transcript.push(aLine('four'), aLine('five'));
+      record.chat = { ...record.chat, state: 'active' };
+    });
+    const state = await mine.transact((data) => {
+      const record = data.alerts['pivot-1'] as AlertRecord;
+      record.transcript.push(aLine('six'));
+      return { state: record.chat.state, lines: record.transcript.map((l) => l.text) };
+    });
+    expect(state).toEqual({ state: 'active', lines: ['one', 'two', 'three', 'four', 'five', 'six'] });
+    expect((await journalLines()).map((l) => l.a?.['pivot-1']?.t0)).toEqual([1, 2, 3, 5]);
+    expect((await openLowdbStore(path).read()).alerts['pivot-1']?.transcript.map((l) => l.text)).toEqual([
+      'one',
+      'two',
+      'three',
+      'four',
+      'five',
+      'six',
+    ]);
+  });
+
+  it('is caught up on, so that undoing its change is written too', async () => {
+    const mine = openLowdbStore(path);
+    await mine.transact((data) => {
+      data.alerts['pivot-1'] = anAlert({ name: 'Impossible travel' });
+    });
+    await mine.transact((data) => data.alerts['pivot-1']?.name);
+    await openLowdbStore(path).transact((data) => {
+      (data.alerts['pivot-1'] as AlertRecord).name = 'MFA reset';
+    });
+    await mine.transact((data) => {
+      (data.alerts['pivot-1'] as AlertRecord).name = 'Impossible travel';
+    });
+    expect((await openLowdbStore(path).read()).alerts['pivot-1']?.name).toBe('Impossible travel');
+  });
+
+  it('is read again whole after it compacted, and this handle continues its new journal', async () => {
+    const mine = openLowdbStore(path);
+    const theirs = openLowdbStore(path);
+    await mine.transact((data) => {
+      data.alerts['pivot-1'] = anAlert({ transcript: [aLine('one')] });
+    });
+    await theirs.transact((data) => {
+      (data.alerts['pivot-1'] as AlertRecord).transcript.push(aLine('two'));
+      data.seenEvents = { Ev1: 'theirs' };
+    });
+    expect((await snapshot()).generation).toBe(2);
+    await mine.transact((data) => {
+      (data.alerts['pivot-1'] as AlertRecord).transcript.push(aLine('three'));
+    });
+    expect(await journalLines()).toMatchObject([{ g: 2, q: 1, a: { 'pivot-1': { t0: 2 } } }]);
+    const read = await openLowdbStore(path).read();
+    expect(read.alerts['pivot-1']?.transcript.map((l) => l.text)).toEqual(['one', 'two', 'three']);
+    expect(read.seenEvents).toEqual({ Ev1: 'theirs' });
+  });
+});
+
+describe('sync: false', () => {
+  it('makes a change visible at once, and flush resolves before and after a compaction', async () => {
+    const store = openLowdbStore(path);
+    const other = openLowdbStore(path);
+    await store.flush();
+    await store.transact(
+      (data) => {
+        data.seenEvents.Ev1 = 'lax';
+      },
+      { sync: false },
+    );
+    expect((await other.read()).seenEvents).toEqual({ Ev1: 'lax' });
+    await store.transact(
+      (data) => {
+        data.seenEvents.Ev2 = 'lax';
+      },
+      { sync: false },
+    );
+    expect((await other.read()).seenEvents).toEqual({ Ev1: 'lax', Ev2: 'lax' });
+    expect(await journalLines()).toHaveLength(1);
+    await store.flush();
+    await store.flush();
+
+    await store.transact(
+      (data) => {
+        data.seenEvents.Ev3 = 'lax';
+      },
+      { sync: false },
+    );
+    await other.transact((data) => {
+      data.seenEvents = { ...data.seenEvents, Ev4: 'compacted' };
+    });
+    await store.flush();
+    await store.transact(
+      (data) => {
+        data.seenEvents = { ...data.seenEvents, Ev5: 'lax and compacted' };
+      },
+      { sync: false },
+    );
+    await store.flush();
+    await store.transact(
+      (data) => {
+        data.seenEvents.Ev6 = 'lax';
+      },
+      { sync: false },
+    );
+    await store.transact(() => undefined);
+    expect(Object.keys((await other.read()).seenEvents)).toEqual(['Ev1', 'Ev2', 'Ev3', 'Ev4', 'Ev5', 'Ev6']);
+  });
+});
+
+describe('schema 2 store', () => {
+  const v2 = JSON.stringify({
+    version: 2,
+    alerts: { 'pivot-1': anAlert({ transcript: [aLine('one')] }) },
+    seenEvents: { Ev1: 'then' },
+  });
+
+  it('is read as it is, then backed up and written as a schema 3 snapshot with a journal on the first write', async () => {
+    await writeFile(path, v2);
+    const store = openLowdbStore(path);
+    const read = await store.read();
+    expect(read).toEqual({ ...JSON.parse(v2), version: 3 });
+    expect(existsSync(journalPathOf(path))).toBe(false);
+    expect(existsSync(`${path}.v2.bak`)).toBe(false);
+
+    await store.transact((data) => {
+      (data.alerts['pivot-1'] as AlertRecord).transcript.push(aLine('two'));
+    });
+    expect(await readFile(`${path}.v2.bak`, 'utf8')).toBe(v2);
+    const written = await snapshot();
+    expect(written).toMatchObject({ version: 3, generation: 1, seenEvents: { Ev1: 'then' } });
+    expect(written.alerts['pivot-1']?.transcript).toEqual([aLine('one'), aLine('two')]);
+    expect(await journal()).toBe('{"generation":1}\n');
+
+    await store.transact((data) => {
+      (data.alerts['pivot-1'] as AlertRecord).transcript.push(aLine('three'));
+    });
+    expect(await journalLines()).toMatchObject([{ g: 1, q: 1, a: { 'pivot-1': { t0: 2, t: [aLine('three')] } } }]);
+    expect(await readFile(`${path}.v2.bak`, 'utf8')).toBe(v2);
   });
 });
