@@ -149,16 +149,38 @@ function unwrap<T extends object>(map: T): T {
 
 export class JournalDamage extends Error {}
 
+/**
+ * Parses journal lines and applies them to `state` in order; the first must have generation `g` and number `q`,
+ * each next one the number after. One parse for all of them: a fresh process replays a whole journal.
+ */
+export function applyLines(state: StoreData, texts: string[], expect: { g: number; q: number }): void {
+  let lines: JournalLine[];
+  try {
+    lines = JSON.parse(`[${texts.join(',')}]`) as JournalLine[];
+  } catch {
+    const bad = texts.findIndex((text) => !parses(text));
+    throw new JournalDamage(`line ${expect.q + Math.max(0, bad)} is not valid JSON`);
+  }
+  for (const [i, line] of lines.entries()) applyParsed(state, line, { g: expect.g, q: expect.q + i });
+}
+
 /** Parses one journal line and applies it to `state`; `expect` is the generation and sequence number it must have. */
 export function applyLine(state: StoreData, text: string, expect: { g: number; q: number }): void {
-  let line: JournalLine;
+  applyLines(state, [text], expect);
+}
+
+function parses(text: string): boolean {
   try {
-    line = JSON.parse(text) as JournalLine;
+    JSON.parse(text);
+    return true;
   } catch {
-    throw new JournalDamage('a line is not valid JSON');
+    return false;
   }
-  if (line.g !== expect.g || line.q !== expect.q) {
-    throw new JournalDamage(`line ${expect.q} is out of sequence (generation ${line.g}, number ${line.q})`);
+}
+
+function applyParsed(state: StoreData, line: JournalLine, expect: { g: number; q: number }): void {
+  if (typeof line !== 'object' || line === null || line.g !== expect.g || line.q !== expect.q) {
+    throw new JournalDamage(`line ${expect.q} is out of sequence (generation ${line?.g}, number ${line?.q})`);
   }
   for (const [id, patch] of Object.entries(line.a ?? {})) {
     if (patch === null) {
@@ -169,7 +191,12 @@ export function applyLine(state: StoreData, text: string, expect: { g: number; q
     if (!earlier || earlier.length !== patch.t0) {
       throw new JournalDamage(`line ${expect.q} continues a transcript of ${id} that is not there`);
     }
-    state.alerts[id] = { ...patch.h, transcript: patch.t0 > 0 ? earlier.concat(patch.t) : patch.t };
+    // In place: the parsed line and the replayed transcript belong to no one else, and a long chat would
+    // otherwise be copied once per line.
+    if (patch.t0 > 0) earlier.push(...patch.t);
+    const record = patch.h as AlertRecord;
+    record.transcript = patch.t0 > 0 ? earlier : patch.t;
+    state.alerts[id] = record;
   }
   for (const [key, at] of Object.entries(line.s ?? {})) {
     if (at === null) delete state.seenEvents[key];

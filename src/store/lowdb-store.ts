@@ -10,7 +10,7 @@ const fdatasync = promisify(fs.fdatasync);
 
 import { type Adapter, Low } from 'lowdb';
 import { ConfigError } from '../config/errors.js';
-import { applyLine, headerLine, JournalDamage, parseHeader, track } from './journal.js';
+import { applyLines, headerLine, JournalDamage, parseHeader, track } from './journal.js';
 import { lockStore } from './lock.js';
 import { migrate } from './migrations.js';
 import {
@@ -101,8 +101,13 @@ interface Loaded {
   heads: Map<string, string>;
 }
 
-/** The journal is folded into a new snapshot once it outgrows the snapshot, and at least this size. */
-const COMPACT_AFTER_BYTES = 4 * 1024 * 1024;
+/** The journal is folded into a new snapshot once it is at least this size… */
+const MIN_COMPACT_BYTES = 256 * 1024;
+/**
+ * …and a quarter of the snapshot: a fresh process (a one-shot command) reads both, so the journal adds at most a
+ * quarter to its start-up, while a compaction (a whole snapshot written) comes once every many transactions.
+ */
+const COMPACT_RATIO = 0.25;
 
 /** In the tests: after each commit, read the store back from disk and check it equals what is in memory. */
 const VERIFY = process.env.IRBOT_STORE_VERIFY === '1';
@@ -186,20 +191,14 @@ export function openLowdbStore(path: string): Store {
       // A journal older than the snapshot was folded into it by a compaction that stopped before replacing it.
       if (header.generation < generation) return { ...loaded, compact: true };
       const complete = bytes.lastIndexOf(0x0a) + 1;
-      let seq = 0;
-      for (const line of bytes
-        .subarray(firstBreak + 1, complete)
-        .toString('utf8')
-        .split('\n')) {
-        if (line === '') continue;
-        seq++;
-        try {
-          applyLine(state, line, { g: generation, q: seq });
-        } catch (err) {
-          if (err instanceof JournalDamage) throw damaged(`is damaged: ${err.message}`);
-          throw err;
-        }
+      const lines = linesOf(bytes.subarray(firstBreak + 1, complete));
+      try {
+        applyLines(state, lines, { g: generation, q: 1 });
+      } catch (err) {
+        if (err instanceof JournalDamage) throw damaged(`is damaged: ${err.message}`);
+        throw err;
       }
+      const seq = lines.length;
       // A crash mid-append leaves a torn last line, never committed: a writer cuts it off before appending.
       if (writer && complete < bytes.length) await handle.truncate(complete);
       return { ...loaded, seq, journal: stampOf(await handle.stat({ bigint: true })) };
@@ -243,12 +242,9 @@ export function openLowdbStore(path: string): Store {
       const tail = Buffer.alloc(Number(st.size) - from.size);
       await handle.read(tail, 0, tail.length, from.size);
       const complete = tail.lastIndexOf(0x0a) + 1;
-      let seq = loaded.seq;
-      for (const line of tail.subarray(0, complete).toString('utf8').split('\n')) {
-        if (line === '') continue;
-        seq++;
-        applyLine(loaded.state, line, { g: loaded.generation, q: seq });
-      }
+      const lines = linesOf(tail.subarray(0, complete));
+      applyLines(loaded.state, lines, { g: loaded.generation, q: loaded.seq + 1 });
+      const seq = loaded.seq + lines.length;
       loaded.heads.clear();
       if (complete < tail.length) await handle.truncate(from.size + complete);
       loaded.seq = seq;
@@ -369,10 +365,8 @@ export function openLowdbStore(path: string): Store {
       if (archiving && Object.keys(archiving).length > 0)
         await appendArchive(archivePathOf(path), Object.values(archiving));
       const { journal } = loaded;
-      const outgrown =
-        journal && line && journal.size + line.length > Math.max(COMPACT_AFTER_BYTES, loaded.snapshotBytes);
       const sync = batch.some((p) => p.sync);
-      if (loaded.compact || replaced || !journal || outgrown) await compact(loaded);
+      if (loaded.compact || replaced || !journal) await compact(loaded);
       else if (line) await append(loaded, journal, line, sync);
       else if (sync) await flush();
       if (VERIFY) await verify(loaded.state);
@@ -380,6 +374,15 @@ export function openLowdbStore(path: string): Store {
     } catch (err) {
       cache = null;
       for (const p of batch) p.reject(err);
+      return;
+    }
+    // An outgrown journal is folded into a new snapshot after the callers have their answer, still under the
+    // lock: the next transaction waits for it rather than this one.
+    const size = loaded.journal?.size ?? 0;
+    if (cache === loaded && size > Math.max(MIN_COMPACT_BYTES, loaded.snapshotBytes * COMPACT_RATIO)) {
+      await compact(loaded).catch(() => {
+        cache = null;
+      });
     }
   };
 
@@ -431,6 +434,14 @@ export function openLowdbStore(path: string): Store {
 
 function stampOf(st: { ino: bigint; size: bigint; mtimeNs: bigint }): JournalStamp {
   return { ino: st.ino, size: Number(st.size), mtimeNs: st.mtimeNs };
+}
+
+/** The journal lines in `bytes` (whole lines only), without the empty ones. */
+function linesOf(bytes: Buffer): string[] {
+  return bytes
+    .toString('utf8')
+    .split('\n')
+    .filter((line) => line !== '');
 }
 
 /** The stamp of a file, or null when there is none. Synchronous: a stat takes microseconds. */

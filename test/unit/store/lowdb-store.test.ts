@@ -470,23 +470,24 @@ describe('journal after a crash', () => {
 });
 
 describe('compaction', () => {
-  const MiB = 1024 * 1024;
-  const big = (i: number) => String(i % 10).repeat(MiB - 1024);
+  const KiB = 1024;
+  const big = (i: number) => String(i % 10).repeat(63 * KiB);
   const addBig = (store: ReturnType<typeof openLowdbStore>, i: number) =>
     store.transact((data) => {
       data.seenEvents[`big-${i}`] = big(i);
     });
 
-  it('folds the journal into a new snapshot once it outgrows 4 MiB, and starts a new journal', async () => {
+  it('folds the journal into a new snapshot once it outgrows 256 KiB, after the commit that did it', async () => {
     const store = openLowdbStore(path);
     await store.transact((data) => {
       data.alerts['pivot-1'] = anAlert({ transcript: [aLine('one')] });
     });
     for (let i = 0; i < 4; i++) await addBig(store, i);
     expect((await snapshot()).generation).toBe(1);
-    expect((await stat(journalPathOf(path))).size).toBeGreaterThan(4 * MiB - 8 * 1024);
+    expect((await stat(journalPathOf(path))).size).toBeGreaterThan(252 * KiB);
 
     await addBig(store, 4);
+    await store.transact(() => undefined); // queued behind the compaction that follows the commit
     const written = await snapshot();
     expect(written.generation).toBe(2);
     expect(Object.keys(written.seenEvents)).toHaveLength(5);
@@ -501,18 +502,19 @@ describe('compaction', () => {
     expect(Object.entries(read.seenEvents)).toEqual(Array.from({ length: 5 }, (_, i) => [`big-${i}`, big(i)]));
   });
 
-  it('lets the journal grow as large as a snapshot bigger than 4 MiB before folding it', async () => {
-    const seenEvents = { huge: 'x'.repeat(6 * MiB) };
+  it('lets the journal grow to a quarter of a snapshot bigger than 1 MiB before folding it', async () => {
+    const seenEvents = { huge: 'x'.repeat(2048 * KiB) };
     await writeFile(path, JSON.stringify({ version: 3, generation: 1, alerts: {}, seenEvents }));
     await writeFile(journalPathOf(path), '{"generation":1}\n');
     const store = openLowdbStore(path);
-    for (let i = 0; i < 6; i++) await addBig(store, i);
+    for (let i = 0; i < 8; i++) await addBig(store, i);
     expect((await snapshot()).generation).toBe(1);
-    expect((await stat(journalPathOf(path))).size).toBeGreaterThan(6 * MiB - 8 * 1024);
-    await addBig(store, 6);
+    expect((await stat(journalPathOf(path))).size).toBeGreaterThan(504 * KiB);
+    await addBig(store, 8);
+    await store.transact(() => undefined); // queued behind the compaction that follows the commit
     expect((await snapshot()).generation).toBe(2);
     expect(await journal()).toBe('{"generation":2}\n');
-    expect(Object.keys((await openLowdbStore(path).read()).seenEvents)).toHaveLength(8);
+    expect(Object.keys((await openLowdbStore(path).read()).seenEvents)).toHaveLength(10);
   });
 
   it('gives a reader in a loop a consistent state while a writer appends and compacts again and again', async () => {
