@@ -64,7 +64,7 @@ export async function runOverhead(settings: Settings, logDir: string): Promise<S
           channel_type: 'im',
           user: PERSON,
           channel: dm,
-          ts: `${1_700_000_000 + i}.000100`,
+          ts: slack.nextTs(), // after the bot's last DM, as in Slack
           text: 'what is this?',
         },
       });

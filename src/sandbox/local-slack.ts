@@ -292,6 +292,11 @@ export class LocalSlack {
   }
 
   /** A person writes to the bot: stored in their DM and delivered as Slack's `message.im` event. */
+  /** A message timestamp of this workspace, later than every one before (for events built by hand). */
+  nextTs(): string {
+    return this.workspace.nextTs();
+  }
+
   sendDm(args: {
     userId: string;
     text: string;
