@@ -2,9 +2,13 @@
 // the whole working set. Pure functions: tracking what a change touched, writing its line, applying a line.
 import { type AlertRecord, RAW, type StoreData, type TranscriptEntry } from './port.js';
 
-/** What one transaction did to one alert: its fields, and the transcript lines from index `t0` on. */
+/**
+ * What one transaction did to one alert: the fields it changed (all of them for a new alert), the fields it
+ * removed, and the transcript lines from index `t0` on.
+ */
 interface AlertPatch {
-  h: Omit<AlertRecord, 'transcript'>;
+  f: Partial<AlertRecord>;
+  d?: string[];
   t0: number;
   t: TranscriptEntry[];
 }
@@ -22,10 +26,13 @@ export interface JournalHeader {
   generation: number;
 }
 
+/** An alert's fields but its transcript, each as JSON. */
+export type Fields = Map<string, string>;
+
 /** An alert as this transaction first saw it. */
 interface Before {
-  /** Its fields (all but the transcript) as JSON, as last committed. */
-  head: string | undefined;
+  /** Its fields as last committed; undefined when it did not exist. */
+  fields: Fields | undefined;
   transcript: TranscriptEntry[] | undefined;
   length: number;
   last: TranscriptEntry | undefined;
@@ -43,7 +50,7 @@ export interface Tracked {
  * id is compared after the change with how it was (its fields as JSON; transcript lines are only appended), so
  * that only what changed is written. `heads` caches each alert's fields as last committed, across transactions.
  */
-export function track(state: StoreData, heads: Map<string, string>): Tracked {
+export function track(state: StoreData, heads: Map<string, Fields>): Tracked {
   const alerts = state.alerts;
   const seen = state.seenEvents;
   const before = new Map<string, Before>();
@@ -52,13 +59,13 @@ export function track(state: StoreData, heads: Map<string, string>): Tracked {
   const mark = (id: string): void => {
     if (before.has(id)) return;
     const record = Object.hasOwn(alerts, id) ? alerts[id] : undefined;
-    let head = heads.get(id);
-    if (record && head === undefined) {
-      head = headOf(record);
-      heads.set(id, head);
+    let fields = heads.get(id);
+    if (record && fields === undefined) {
+      fields = fieldsOf(record);
+      heads.set(id, fields);
     }
     before.set(id, {
-      head: record ? head : undefined,
+      fields: record ? fields : undefined,
       transcript: record?.transcript,
       length: record?.transcript.length ?? 0,
       last: record?.transcript.at(-1),
@@ -110,19 +117,25 @@ export function track(state: StoreData, heads: Map<string, string>): Tracked {
         const record = Object.hasOwn(alerts, id) ? alerts[id] : undefined;
         if (!record) {
           heads.delete(id);
-          if (was.head !== undefined) parts.push(`${JSON.stringify(id)}:null`);
+          if (was.fields !== undefined) parts.push(`${JSON.stringify(id)}:null`);
           continue;
         }
-        const head = headOf(record);
+        const fields = fieldsOf(record);
+        const changed: string[] = [];
+        for (const [key, json] of fields)
+          if (was.fields?.get(key) !== json) changed.push(`${JSON.stringify(key)}:${json}`);
+        const removed = was.fields ? [...was.fields.keys()].filter((key) => !fields.has(key)) : [];
         const { transcript } = record;
         const appended =
           was.transcript === transcript &&
           transcript.length >= was.length &&
           (was.length === 0 || transcript[was.length - 1] === was.last);
         const t0 = appended ? was.length : 0;
-        if (head === was.head && appended && transcript.length === was.length) continue;
-        heads.set(id, head);
-        parts.push(`${JSON.stringify(id)}:{"h":${head},"t0":${t0},"t":${JSON.stringify(transcript.slice(t0))}}`);
+        if (changed.length === 0 && removed.length === 0 && appended && transcript.length === was.length) continue;
+        heads.set(id, fields);
+        const d = removed.length > 0 ? `,"d":${JSON.stringify(removed)}` : '';
+        const t = JSON.stringify(transcript.slice(t0));
+        parts.push(`${JSON.stringify(id)}:{"f":{${changed.join(',')}}${d},"t0":${t0},"t":${t}}`);
       }
       const events: string[] = [];
       for (const key of seenChanged) {
@@ -137,10 +150,13 @@ export function track(state: StoreData, heads: Map<string, string>): Tracked {
   };
 }
 
-/** An alert's fields but its transcript, as JSON. */
-function headOf(record: AlertRecord): string {
-  const { transcript: _, ...head } = record;
-  return JSON.stringify(head);
+/** An alert's fields but its transcript, each as JSON: a line carries the ones that changed. */
+function fieldsOf(record: AlertRecord): Fields {
+  const fields: Fields = new Map();
+  for (const [key, value] of Object.entries(record)) {
+    if (key !== 'transcript' && value !== undefined) fields.set(key, JSON.stringify(value));
+  }
+  return fields;
 }
 
 function unwrap<T extends object>(map: T): T {
@@ -187,14 +203,16 @@ function applyParsed(state: StoreData, line: JournalLine, expect: { g: number; q
       delete state.alerts[id];
       continue;
     }
-    const earlier = patch.t0 > 0 ? state.alerts[id]?.transcript : [];
+    const existing = Object.hasOwn(state.alerts, id) ? state.alerts[id] : undefined;
+    const earlier = patch.t0 > 0 ? existing?.transcript : [];
     if (!earlier || earlier.length !== patch.t0) {
       throw new JournalDamage(`line ${expect.q} continues a transcript of ${id} that is not there`);
     }
-    // In place: the parsed line and the replayed transcript belong to no one else, and a long chat would
-    // otherwise be copied once per line.
+    // In place: what is replayed belongs to no one else, and a long chat would otherwise be copied once a line.
+    const record = existing ?? ({} as AlertRecord);
+    Object.assign(record, patch.f);
+    for (const key of patch.d ?? []) delete (record as unknown as Record<string, unknown>)[key];
     if (patch.t0 > 0) earlier.push(...patch.t);
-    const record = patch.h as AlertRecord;
     record.transcript = patch.t0 > 0 ? earlier : patch.t;
     state.alerts[id] = record;
   }

@@ -10,7 +10,7 @@ const fdatasync = promisify(fs.fdatasync);
 
 import { type Adapter, Low } from 'lowdb';
 import { ConfigError } from '../config/errors.js';
-import { applyLines, headerLine, JournalDamage, parseHeader, track } from './journal.js';
+import { applyLines, type Fields, headerLine, JournalDamage, parseHeader, track } from './journal.js';
 import { lockStore } from './lock.js';
 import { migrate } from './migrations.js';
 import {
@@ -98,7 +98,7 @@ interface Loaded {
   /** The next commit writes a new snapshot (new store, older schema, no journal of this generation). */
   compact: boolean;
   /** Each alert's fields as JSON as last committed, so that a transaction writes only what it changed. */
-  heads: Map<string, string>;
+  heads: Map<string, Fields>;
 }
 
 /** The journal is folded into a new snapshot once it is at least this size… */

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { newChat } from '../../../src/chat/engine.js';
 import type { ChatState } from '../../../src/chat/types.js';
-import { applyLine, JournalDamage, type JournalLine, track } from '../../../src/store/journal.js';
+import { applyLine, type Fields, JournalDamage, type JournalLine, track } from '../../../src/store/journal.js';
 import {
   type AlertRecord,
   alertsOf,
@@ -42,7 +42,7 @@ function aState(alerts: AlertRecord[], seenEvents: Record<string, string> = {}):
 }
 
 /** Runs `change` on a tracked view of `state` and returns the line it produced, parsed (null: none). */
-function lineOf(state: StoreData, change: (view: StoreData) => void, heads = new Map<string, string>()) {
+function lineOf(state: StoreData, change: (view: StoreData) => void, heads = new Map<string, Fields>()) {
   const tracked = track(state, heads);
   change(tracked.view);
   const { line, replaced } = tracked.finish(1, 1);
@@ -70,6 +70,8 @@ describe('track', () => {
     });
     expect(line).toBeNull();
     expect(state.alerts.a?.name).toBe('renamed');
+    expect(state.alerts.a).not.toHaveProperty('personName');
+    expect(state.alerts.a?.description).toBe(anAlert({ id: 'a' }).description);
   });
 
   it('writes only the alerts that changed, among those read', () => {
@@ -81,7 +83,8 @@ describe('track', () => {
       }
     });
     expect(Object.keys(line?.a ?? {})).toEqual(['b']);
-    expect(line?.a?.b?.h.chat.state).toBe('active');
+    // Only the field that changed: an alert's name, description and properties are not written again.
+    expect(line?.a?.b?.f).toEqual({ chat: expect.objectContaining({ state: 'active' }) });
     expect(line?.s).toBeUndefined();
   });
 
@@ -91,7 +94,7 @@ describe('track', () => {
       view.alerts.a?.transcript.push(aLine('three'), aLine('four', 'bot'));
     });
     expect(line?.a?.a).toMatchObject({ t0: 2, t: [aLine('three'), aLine('four', 'bot')] });
-    expect(line?.a?.a?.h).not.toHaveProperty('transcript');
+    expect(line?.a?.a?.f).toEqual({});
   });
 
   it('writes a replaced transcript array whole, from 0, even when it starts with the same lines', () => {
@@ -121,7 +124,8 @@ describe('track', () => {
       record.outbox.push({ seq: record.nextSeq, effect: { type: 'Nudge' } });
       record.nextSeq++;
     });
-    expect(line?.a?.a).toMatchObject({ t0: 1, t: [], h: { nextSeq: 2, outbox: [{ seq: 1 }] } });
+    expect(line?.a?.a).toMatchObject({ t0: 1, t: [], f: { nextSeq: 2, outbox: [{ seq: 1 }] } });
+    expect(Object.keys(line?.a?.a?.f ?? {}).sort()).toEqual(['nextSeq', 'outbox']);
   });
 
   it('writes a deleted alert as null, and nothing for one added and deleted in the same change', () => {
@@ -145,7 +149,7 @@ describe('track', () => {
 
   it('remembers each alert as committed across changes, so that a later read-only change writes nothing', () => {
     const state = aState([anAlert({ id: 'a' })]);
-    const heads = new Map<string, string>();
+    const heads = new Map<string, Fields>();
     const rename = (view: StoreData) => {
       (view.alerts.a as AlertRecord).name = 'renamed';
     };
@@ -178,7 +182,7 @@ describe('track', () => {
     'reports a replaced %s (the store then writes a new snapshot) and leaves the alerts unwatched',
     (_, change) => {
       const state = aState([anAlert({ id: 'a' })], { Ev1: 'then' });
-      const heads = new Map([['a', 'stale']]);
+      const heads = new Map([['a', new Map([['name', '"stale"']])]]);
       const tracked = track(state, heads);
       change(tracked.view);
       const { version, seenEvents } = tracked.view;
@@ -201,10 +205,13 @@ describe('applyLine', () => {
 
   it('applies a line of the expected generation and number', () => {
     const state = withTranscript();
-    const patch = { h: anAlert({ id: 'a', name: 'renamed' }), t0: 2, t: [aLine('three')] };
+    (state.alerts.a as AlertRecord).personName = 'Harold';
+    const patch = { f: { name: 'renamed' }, d: ['personName'], t0: 2, t: [aLine('three')] };
     applyLine(state, JSON.stringify({ g: 3, q: 7, a: { a: patch }, s: { Ev1: 'now' } }), { g: 3, q: 7 });
     expect(state.alerts.a?.transcript).toEqual([aLine('one'), aLine('two'), aLine('three')]);
     expect(state.alerts.a?.name).toBe('renamed');
+    expect(state.alerts.a).not.toHaveProperty('personName');
+    expect(state.alerts.a?.description).toBe(anAlert({ id: 'a' }).description);
     expect(state.seenEvents).toEqual({ Ev1: 'now' });
   });
 
@@ -367,7 +374,7 @@ describe('journal properties', () => {
       fc.property(initialState, fc.array(fc.array(op, { maxLength: 8 }), { maxLength: 6 }), (initial, changes) => {
         const state = structuredClone(initial);
         const replica = structuredClone(initial);
-        const heads = new Map<string, string>();
+        const heads = new Map<string, Fields>();
         let q = 0;
         for (const ops of changes) {
           const tracked = track(state, heads);
