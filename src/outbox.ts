@@ -72,7 +72,7 @@ export function claim(data: StoreData, alertId: string, lane: Lane, now: string)
   const recovered = head.claim !== undefined && head.claim.run !== RUN;
   const claim = ourClaim(now);
   for (const item of items) item.claim = claim;
-  return { record: snapshotOf(record), items: structuredClone(items), recovered };
+  return { record: snapshotOf(record, needsTranscript(head)), items: structuredClone(items), recovered };
 }
 
 function isPersonWork(item: OutboxItem): boolean {
@@ -118,7 +118,7 @@ export function extend(data: StoreData, alertId: string, lane: Lane, claimed: Cl
   const claim = ourClaim(now);
   for (const item of more) item.claim = claim;
   return {
-    record: snapshotOf(record),
+    record: snapshotOf(record, needsTranscript(head)),
     items: [...claimed.items, ...structuredClone(more)],
     recovered: claimed.recovered,
   };
@@ -236,10 +236,18 @@ export function toItems(record: AlertRecord, effects: Effect[]): OutboxItem[] {
 
 /**
  * The record as of now, for performing an effect outside the transaction. Cheap where it is safe: the engine
- * replaces `chat` rather than changing it, transcript lines are only ever appended, properties never change.
+ * replaces `chat` rather than changing it, properties never change. The transcript is copied only for an effect
+ * that reads it (a long chat's would be copied at every claim); the others get none.
  */
-export function snapshotOf(record: AlertRecord): AlertRecord {
-  return { ...record, chat: { ...record.chat }, transcript: record.transcript.slice(), outbox: [] };
+export function snapshotOf(record: AlertRecord, withTranscript = true): AlertRecord {
+  const transcript = withTranscript ? record.transcript.slice() : [];
+  return { ...record, chat: { ...record.chat }, transcript, outbox: [] };
+}
+
+/** The effects whose LLM prompt carries the conversation. */
+function needsTranscript(item: OutboxItem): boolean {
+  const { type } = item.effect;
+  return type === 'Nudge' || type === 'Classify' || type === 'Summarise';
 }
 
 /** Whether a process on this machine still runs; a claim of a dead one can be taken over. */

@@ -146,18 +146,26 @@ export const MAX_CONVERSATION_CHARS = 32_000;
 
 /** Each line becomes its own turn, verbatim: the person's as `user`, the bot's and analysts' as `assistant`. */
 function conversation(lines: Line[]): ChatCompletionMessageParam[] {
-  const said = lines.filter((line) => line.text.trim() !== '');
   const turn = (line: Line): ChatCompletionMessageParam =>
     line.from === 'person' ? { role: 'user', content: line.text } : { role: 'assistant', content: line.text };
-  const [first, ...rest] = said;
+  const said = (line: Line | undefined): line is Line => line !== undefined && line.text.trim() !== '';
+  const firstAt = lines.findIndex(said);
+  const first = lines[firstAt];
   if (!first) return [];
-  // The latest lines, newest first, while they fit; the newest one always goes in.
+  // The latest lines, newest first, while they fit; the newest one always goes in. Walked from the end: a
+  // runaway chat is not copied whole for each call.
+  const latest: Line[] = [];
   let size = first.text.length;
-  let from = rest.length;
-  while (from > 0 && (from === rest.length || size + (rest[from - 1]?.text.length ?? 0) <= MAX_CONVERSATION_CHARS)) {
-    from--;
-    size += rest[from]?.text.length ?? 0;
+  let at = lines.length - 1;
+  for (; at > firstAt; at--) {
+    const line = lines[at];
+    if (!said(line)) continue;
+    if (latest.length > 0 && size + line.text.length > MAX_CONVERSATION_CHARS) break;
+    latest.push(line);
+    size += line.text.length;
   }
-  const omitted = from === 0 ? [] : [system(`(${from} earlier message${from === 1 ? '' : 's'} left out here.)`)];
-  return [turn(first), ...omitted, ...rest.slice(from).map(turn)];
+  let left = 0;
+  for (; at > firstAt; at--) if (said(lines[at])) left++;
+  const omitted = left === 0 ? [] : [system(`(${left} earlier message${left === 1 ? '' : 's'} left out here.)`)];
+  return [turn(first), ...omitted, ...latest.reverse().map(turn)];
 }

@@ -2,11 +2,16 @@
 // inter-process lock, appended and fsynced before it counts.
 import { randomBytes } from 'node:crypto';
 import fs, { constants } from 'node:fs';
-import { copyFile, type FileHandle, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, type FileHandle, mkdir, open, readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { isDeepStrictEqual, promisify } from 'node:util';
+import { isDeepStrictEqual } from 'node:util';
 
-const fdatasync = promisify(fs.fdatasync);
+/**
+ * fsync of the journal, synchronous like the rest of a commit. It takes a fraction of a millisecond on a local
+ * disk; made async, its completion waits its turn behind every other I/O callback of the process (Slack and LLM
+ * responses), which in the bench put milliseconds on the slowest events, and the next commit waits for it anyway.
+ */
+const fdatasync = (fd: number): void => fs.fdatasyncSync(fd);
 
 import { type Adapter, Low } from 'lowdb';
 import { ConfigError } from '../config/errors.js';
@@ -284,8 +289,8 @@ export function openLowdbStore(path: string): Store {
   };
 
   /**
-   * Appends one line and fsyncs; on failure the journal is cut back to where it was. All but the fsync are
-   * synchronous calls of microseconds, cheaper than their round trips through libuv's thread pool.
+   * Appends one line and fsyncs; on failure the journal is cut back to where it was. Synchronous calls: each
+   * takes microseconds (the fsync a fraction of a millisecond), less than a round trip through libuv's pool.
    */
   const append = async (loaded: Loaded, journal: JournalStamp, line: string, sync: boolean): Promise<void> => {
     const fd = fs.openSync(journalPath, 'a', 0o600);
@@ -293,7 +298,7 @@ export function openLowdbStore(path: string): Store {
       fs.writeSync(fd, line);
       if (sync) {
         unsynced = null;
-        await fdatasync(fd);
+        fdatasync(fd);
       } else unsynced = journal.ino;
       loaded.journal = stampOf(fs.fstatSync(fd, { bigint: true }));
       loaded.seq++;
@@ -399,7 +404,7 @@ export function openLowdbStore(path: string): Store {
       throw err;
     }
     try {
-      if (fs.fstatSync(fd, { bigint: true }).ino === ino) await fdatasync(fd);
+      if (fs.fstatSync(fd, { bigint: true }).ino === ino) fdatasync(fd);
     } finally {
       fs.closeSync(fd);
     }
@@ -458,20 +463,23 @@ function sameStamp(a: JournalStamp, b: JournalStamp): boolean {
   return a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs;
 }
 
-/** Temp file, fsync, rename: a reader sees the old file or the new one, never part of one. Mode 0600. */
+/**
+ * Temp file, fsync, rename: a reader sees the old file or the new one, never part of one. Mode 0600. Synchronous
+ * like the journal's appends (see `fdatasync`): it runs under the lock, with the next commit waiting for it.
+ */
 async function writeAtomically(path: string, text: string): Promise<void> {
   const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const handle = await open(temp, 'wx', 0o600);
+  const fd = fs.openSync(temp, 'wx', 0o600);
   try {
-    await handle.writeFile(text);
-    await handle.sync();
+    fs.writeFileSync(fd, text);
+    fs.fsyncSync(fd);
   } finally {
-    await handle.close();
+    fs.closeSync(fd);
   }
   try {
-    await rename(temp, path);
+    fs.renameSync(temp, path);
   } catch (err) {
-    await rm(temp, { force: true });
+    fs.rmSync(temp, { force: true });
     throw err;
   }
 }
