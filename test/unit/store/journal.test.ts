@@ -2,40 +2,10 @@
 import { types } from 'node:util';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { newChat } from '../../../src/chat/engine.js';
 import type { ChatState } from '../../../src/chat/types.js';
 import { applyLine, type Fields, JournalDamage, type JournalLine, track } from '../../../src/store/journal.js';
-import {
-  type AlertRecord,
-  alertsOf,
-  emptyStore,
-  type StoreData,
-  type TranscriptEntry,
-} from '../../../src/store/port.js';
-
-function anAlert(overrides: Partial<AlertRecord> = {}): AlertRecord {
-  return {
-    id: 'pivot-1',
-    template: 'pivot',
-    name: 'Impossible travel',
-    description: 'Sign-in from two countries within an hour',
-    userId: 'U0PERSON',
-    properties: { ip: '203.0.113.7', country: 'NZ' },
-    channelId: 'C0FEED',
-    ts: '1700000000.000100',
-    createdAt: '2026-11-27T10:00:00.000Z',
-    lastActivityAt: '2026-11-27T10:00:00.000Z',
-    chat: newChat(),
-    transcript: [],
-    outbox: [],
-    nextSeq: 1,
-    ...overrides,
-  };
-}
-
-function aLine(text: string, from: TranscriptEntry['from'] = 'person'): TranscriptEntry {
-  return { from, text, at: '2026-11-27T10:05:00.000Z' };
-}
+import { type AlertRecord, alertsOf, emptyStore, type StoreData } from '../../../src/store/port.js';
+import { aLine, anAlert } from '../../support/records.js';
 
 function aState(alerts: AlertRecord[], seenEvents: Record<string, string> = {}): StoreData {
   return { ...emptyStore(), alerts: Object.fromEntries(alerts.map((a) => [a.id, a])), seenEvents };

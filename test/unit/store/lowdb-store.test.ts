@@ -3,46 +3,16 @@ import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/prom
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { newChat } from '../../../src/chat/engine.js';
 import { ConfigError } from '../../../src/config/errors.js';
 import type { JournalLine } from '../../../src/store/journal.js';
 import { archivePathOf, journalPathOf, openLowdbStore } from '../../../src/store/lowdb-store.js';
-import {
-  type AlertRecord,
-  alertsOf,
-  archiveAlert,
-  type StoreData,
-  type TranscriptEntry,
-} from '../../../src/store/port.js';
+import { type AlertRecord, alertsOf, archiveAlert, type StoreData } from '../../../src/store/port.js';
+import { aLine, anAlert } from '../../support/records.js';
 
 let path: string;
 beforeEach(async () => {
   path = join(await mkdtemp(join(tmpdir(), 'irbot-store-')), 'db.json');
 });
-
-function anAlert(overrides: Partial<AlertRecord> = {}): AlertRecord {
-  return {
-    id: 'pivot-1',
-    template: 'pivot',
-    name: 'Impossible travel',
-    description: 'Sign-in from two countries within an hour',
-    userId: 'U0PERSON',
-    properties: { ip: '203.0.113.7' },
-    channelId: 'C0FEED',
-    ts: '1700000000.000100',
-    createdAt: '2026-11-27T10:00:00.000Z',
-    lastActivityAt: '2026-11-27T10:00:00.000Z',
-    chat: newChat(),
-    transcript: [],
-    outbox: [],
-    nextSeq: 1,
-    ...overrides,
-  };
-}
-
-function aLine(text: string): TranscriptEntry {
-  return { from: 'person', text, at: '2026-11-27T10:05:00.000Z' };
-}
 
 const journal = () => readFile(journalPathOf(path), 'utf8');
 
