@@ -9,7 +9,7 @@ import { loadEnv, type RequiredVariable, readEnv, requireEnv } from '../config/e
 import type { Config, Env } from '../config/types.js';
 import { oneLine, redact, slackLogger } from '../log.js';
 import { REQUIRED_SCOPES } from '../slack/scopes.js';
-import { checkStore } from '../store/lowdb-store.js';
+import { openLowdbStore } from '../store/lowdb-store.js';
 import { type CheckResult, type DoctorReport, fail, pass, reportOf, skip } from './report.js';
 
 export { REQUIRED_SCOPES };
@@ -303,7 +303,7 @@ export async function checkOpenAi(env: Env, config: Config): Promise<CheckResult
   }
 }
 
-/** (8) The store's folder is writable (or can be created) and an existing store file is readable; creates nothing. */
+/** (8) The store's folder is writable (or can be created) and an existing store (file and journal) reads; creates nothing. */
 export async function checkStorePath(path: string): Promise<CheckResult> {
   const name = CHECK_NAMES.store;
   let text: string | undefined;
@@ -344,7 +344,8 @@ export async function checkStorePath(path: string): Promise<CheckResult> {
     return pass(name, `${path} does not exist yet; irbot will create it${created}`);
   }
   try {
-    const data = checkStore(path, text);
+    // The snapshot and its journal, as irbot reads them (a reader writes nothing).
+    const data = await openLowdbStore(path).read();
     const count = Object.keys(data.alerts).length;
     return pass(name, `${path}, ${count} alert${count === 1 ? '' : 's'}`);
   } catch (err) {

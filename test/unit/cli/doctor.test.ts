@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { readEnv } from '../../../src/config/env.js';
 import { checkStorePath, checkVariables, missingScopes, REQUIRED_SCOPES } from '../../../src/doctor/checks.js';
 import { fail, pass, renderChecks, reportOf, skip, verdict } from '../../../src/doctor/report.js';
+import { journalPathOf } from '../../../src/store/lowdb-store.js';
 
 const plain = new Chalk({ level: 0 });
 
@@ -63,5 +64,17 @@ describe('checkStorePath', () => {
     expect((await checkStorePath(join(dir, 'db.json'))).detail).toContain('is empty');
     await writeFile(join(dir, 'db.json'), JSON.stringify({ version: 99, alerts: {}, seenEvents: {} }));
     expect((await checkStorePath(join(dir, 'db.json'))).detail).toContain('newer irbot');
+  });
+
+  it('counts the alerts of the journal too, and fails on a damaged journal', async () => {
+    const path = join(await mkdtemp(join(tmpdir(), 'irbot-doctor-')), 'db.json');
+    await writeFile(path, JSON.stringify({ version: 3, generation: 1, alerts: {}, seenEvents: {} }));
+    const added = { g: 1, q: 1, a: { 'pivot-1': { f: { id: 'pivot-1' }, t0: 0, t: [] } } };
+    await writeFile(journalPathOf(path), `{"generation":1}\n${JSON.stringify(added)}\n`);
+    expect((await checkStorePath(path)).detail).toContain('1 alert');
+    await writeFile(journalPathOf(path), `{"generation":1}\n{"g":1,"q":2}\n`);
+    const check = await checkStorePath(path);
+    expect(check).toMatchObject({ ok: false });
+    expect(check.detail).toContain('out of sequence');
   });
 });
