@@ -348,11 +348,12 @@ export class App {
     dedupeKey?: string,
     ack: Ack = noAck,
   ): Promise<Applied> {
-    const result = await this.ports.store.transact(
-      (data): Applied | (Applied & { work: Work[]; claims: LaneClaim[] }) => {
+    const { applied, work, claims } = await this.ports.store.transact(
+      (data): { applied: Applied; work: Work[]; claims: LaneClaim[] } => {
+        const nothing = (outcome: Applied) => ({ applied: outcome, work: [], claims: [] });
         const now = this.ports.clock();
         if (dedupeKey !== undefined) {
-          if (data.seenEvents[dedupeKey]) return { kind: 'duplicate' };
+          if (data.seenEvents[dedupeKey]) return nothing({ kind: 'duplicate' });
           if (now.getTime() - this.prunedAt >= PRUNE_SEEN_EVERY_MS) {
             forgetOldEvents(data, now.getTime());
             this.prunedAt = now.getTime();
@@ -362,7 +363,7 @@ export class App {
         const found = locate(data);
         // Fetched again by id, so that the store writes this alert and not every alert the search looked at.
         const record = found && data.alerts[found.id];
-        if (!record) return { kind: 'no_alert' };
+        if (!record) return nothing({ kind: 'no_alert' });
         const event = build(record, data);
         const before = record.chat.state;
         const { chat, effects } = step(record.chat, event, this.rules);
@@ -376,19 +377,14 @@ export class App {
         this.noteIfClosed(record);
         if (effects.length > 0) record.lastActivityAt = now.toISOString();
         const work = [{ id: record.id, lanes: lanesOf(effects) }];
-        const applied: Applied = {
-          kind: 'applied',
-          alertId: record.id,
-          before,
-          after: chat.state,
-          effects: effects.length,
+        return {
+          applied: { kind: 'applied', alertId: record.id, before, after: chat.state, effects: effects.length },
+          work,
+          claims: this.claimIdle(data, work),
         };
-        return { ...applied, work, claims: this.claimIdle(data, work) };
       },
     );
     await ack();
-    if (!('work' in result)) return result;
-    const { work, claims, ...applied } = result;
     await this.startLanes(work, claims);
     return applied;
   }
