@@ -106,13 +106,18 @@ interface Loaded {
   heads: Map<string, Fields>;
 }
 
-/** The journal is folded into a new snapshot once it is at least this size… */
-const MIN_COMPACT_BYTES = 256 * 1024;
 /**
- * …and a quarter of the snapshot: a fresh process (a one-shot command) reads both, so the journal adds at most a
- * quarter to its start-up, while a compaction (a whole snapshot written) comes once every many transactions.
+ * When the journal is folded into a new snapshot. A fresh process (a one-shot command) reads both, and replaying
+ * a line costs it more than parsing the same bytes of snapshot: the journal is kept to a quarter of the snapshot
+ * and a thousand lines, but allowed 256 KiB, so that a small store is not rewritten every few transactions.
  */
-const COMPACT_RATIO = 0.25;
+export const COMPACTION = { minBytes: 256 * 1024, ratio: 0.25, maxLines: 1000 } as const;
+
+/** Whether a journal of this size and this many lines is to be folded into a snapshot of `snapshotBytes`. */
+export function outgrown(journalBytes: number, lines: number, snapshotBytes: number): boolean {
+  if (journalBytes <= COMPACTION.minBytes) return false;
+  return journalBytes > snapshotBytes * COMPACTION.ratio || lines >= COMPACTION.maxLines;
+}
 
 /** In the tests: after each commit, read the store back from disk and check it equals what is in memory. */
 const VERIFY = process.env.IRBOT_STORE_VERIFY === '1';
@@ -383,8 +388,7 @@ export function openLowdbStore(path: string): Store {
     }
     // An outgrown journal is folded into a new snapshot after the callers have their answer, still under the
     // lock: the next transaction waits for it rather than this one.
-    const size = loaded.journal?.size ?? 0;
-    if (cache === loaded && size > Math.max(MIN_COMPACT_BYTES, loaded.snapshotBytes * COMPACT_RATIO)) {
+    if (cache === loaded && outgrown(loaded.journal?.size ?? 0, loaded.seq, loaded.snapshotBytes)) {
       await compact(loaded).catch(() => {
         cache = null;
       });
