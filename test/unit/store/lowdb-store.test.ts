@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/config/errors.js';
 import type { JournalLine } from '../../../src/store/journal.js';
-import { archivePathOf, journalPathOf, openLowdbStore } from '../../../src/store/lowdb-store.js';
+import { archivePathOf, journalPathOf, openLowdbStore, outgrown } from '../../../src/store/lowdb-store.js';
 import { type AlertRecord, alertsOf, archiveAlert, type StoreData } from '../../../src/store/port.js';
 import { aLine, anAlert } from '../../support/records.js';
 
@@ -436,6 +436,17 @@ describe('journal after a crash', () => {
     });
     expect(await snapshot()).toMatchObject({ generation: 2, seenEvents: { Ev1: 'then', Ev2: 'now' } });
     expect(await journal()).toBe('{"generation":2}\n');
+  });
+});
+
+describe('when to fold the journal', () => {
+  const KiB = 1024;
+  it('never below 256 KiB; past it at a quarter of the snapshot or a thousand lines', () => {
+    expect(outgrown(200 * KiB, 5000, 0)).toBe(false);
+    expect(outgrown(300 * KiB, 10, 1000 * KiB)).toBe(true); // a quarter of a 1000 KiB snapshot
+    expect(outgrown(300 * KiB, 10, 2000 * KiB)).toBe(false);
+    expect(outgrown(300 * KiB, 999, 2000 * KiB)).toBe(false);
+    expect(outgrown(300 * KiB, 1000, 2000 * KiB)).toBe(true); // lines replay slower than snapshot bytes parse
   });
 });
 
