@@ -96,6 +96,8 @@ export class App {
   private readonly draining = new Map<string, { done: Promise<void>; again: boolean }>();
   /** Chats this process saw close lately: their posts waiting for Slack's budget go first (see the pacer). */
   private readonly closed = new Set<string>();
+  /** Lane loops this process has started: tells a claim taken in a transaction whether it may be stale. */
+  private lanesStarted = 0;
   /** When this process last cleared out expired event ids (never, at first). */
   private prunedAt = Number.NEGATIVE_INFINITY;
 
@@ -395,23 +397,37 @@ export class App {
    */
   private claimIdle(data: StoreData, work: Work[]): LaneClaim[] {
     const now = this.now();
+    const since = this.lanesStarted;
     return work.flatMap(({ id, lanes }) =>
       lanes
         .filter((lane) => !this.draining.has(`${id}/${lane}`))
-        .map((lane) => ({ id, lane, claimed: claim(data, id, lane, now) })),
+        .map((lane) => ({ id, lane, claimed: claim(data, id, lane, now), since })),
     );
   }
 
-  /** Drains the lanes that got work, from what `claimIdle` took for them; a lane it found empty needs nothing. */
+  /**
+   * Drains the lanes that got work, from what `claimIdle` took for them; a lane it found empty needs nothing.
+   * A claim is used only if no lane loop started since it was taken: one that did (a sweep, a timer, another
+   * event) may have performed that very head, and this process's own claims do not keep its loops apart.
+   */
   private async startLanes(work: Work[], claims: LaneClaim[]): Promise<void> {
+    const current = claims.filter((c) => c.since === this.lanesStarted);
     const runs = work.flatMap(({ id, lanes }) =>
       lanes.flatMap((lane) => {
-        const taken = claims.find((c) => c.id === id && c.lane === lane);
+        const taken = current.find((c) => c.id === id && c.lane === lane);
         if (taken && !taken.claimed) return [];
         return [this.drainLane(id, lane, taken?.claimed ?? undefined)];
       }),
     );
     await Promise.all(runs);
+  }
+
+  /** A lane loop that failed (the store could not be read or written): its work stays queued for the sweep. */
+  private laneFailed(err: unknown): void {
+    this.ports.log(`a lane stopped on a store error, its work stays queued for the sweep: ${oneLine(err)}`, {
+      event: 'lane_failed',
+      level: 'error',
+    });
   }
 
   /** Runs every lane of the alert's outbox. */
@@ -431,6 +447,7 @@ export class App {
       return running.done;
     }
     const entry = { done: Promise.resolve(), again: true };
+    this.lanesStarted++;
     let claimed = first;
     entry.done = (async () => {
       try {
@@ -494,9 +511,9 @@ export class App {
         const next = later ? null : claim(data, alertId, lane, this.now());
         return { woken: others, next, claims: this.claimIdle(data, others) };
       }, lax);
-      void this.startLanes(woken, claims);
+      this.startLanes(woken, claims).catch((err) => this.laneFailed(err));
       const due = completion.retryAt ? Date.parse(completion.retryAt) - this.ports.clock().getTime() : 0;
-      if (due > 0) this.schedule(due, () => void this.drainLane(alertId, lane));
+      if (due > 0) this.schedule(due, () => void this.drainLane(alertId, lane).catch((err) => this.laneFailed(err)));
       claimed = next;
     }
   }
@@ -738,6 +755,8 @@ interface LaneClaim {
   id: string;
   lane: Lane;
   claimed: Claimed | null;
+  /** `lanesStarted` when it was taken. */
+  since: number;
 }
 
 export type Applied =

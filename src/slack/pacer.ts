@@ -22,6 +22,9 @@ export interface PacerOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
+/** Longest a call is passed over for final ones (at Slack's own speed; scaled with the limits). */
+export const MAX_DEFER_MS = 5 * 60_000;
+
 /** A little under Slack's rate, so that clock drift between us and Slack never costs a 429. */
 const MARGIN = 0.98;
 
@@ -47,6 +50,7 @@ export function createPacer(options: PacerOptions = {}): Pacer & { tracked(): nu
   /** Calls waiting per bucket, in the order they asked; one loop per bucket hands out its tokens. */
   const waiting = new Map<string, Waiter[]>();
 
+  const maxDeferMs = MAX_DEFER_MS / scale;
   const perMsOf = (limit: RateLimit) => (limit.perMinute * scale * MARGIN) / 60_000;
 
   /**
@@ -66,21 +70,34 @@ export function createPacer(options: PacerOptions = {}): Pacer & { tracked(): nu
     try {
       while (queue.length > 0) {
         refill();
-        while (bucket.until !== undefined && now() < bucket.until) await sleep(bucket.until - now());
-        refill();
-        while (bucket.tokens < 1) {
-          await sleep(Math.ceil((1 - bucket.tokens) / perMs));
-          refill();
+        const t = now();
+        if (bucket.until !== undefined && t < bucket.until) {
+          await sleep(bucket.until - t);
+          continue; // a 429 may have come meanwhile: look again
         }
-        // Asked now, not when the call came: a chat may have closed while its post waited.
-        const final = queue.findIndex((w) => w.isFinal());
+        if (bucket.tokens < 1) {
+          await sleep(Math.ceil((1 - bucket.tokens) / perMs));
+          continue;
+        }
         bucket.tokens -= 1;
-        const [next] = queue.splice(Math.max(0, final), 1);
+        // Asked now, not when the call came: a chat may have closed while its post waited. A call that has
+        // waited too long goes first whatever it is, so that live relays are late but never starve.
+        const [next] = queue.splice(nextUp(queue, t), 1);
         next?.resolve(now() - next.called);
       }
     } finally {
       waiting.delete(key);
     }
+  };
+
+  /** The waiter the next token goes to: an overdue one, else the first final one, else the first one. */
+  const nextUp = (queue: Waiter[], t: number): number => {
+    const oldest = queue[0];
+    if (oldest !== undefined && t - oldest.called >= maxDeferMs) return 0;
+    return Math.max(
+      0,
+      queue.findIndex((w) => w.isFinal()),
+    );
   };
 
   /** A bucket that has refilled completely holds no state worth keeping: forgetting it keeps memory flat. */
@@ -103,6 +120,7 @@ export function createPacer(options: PacerOptions = {}): Pacer & { tracked(): nu
       const key = bucketKey(method, limit, channel);
       const bucket = buckets.get(key) ?? { tokens: 0, at: now() };
       bucket.tokens = 0;
+      bucket.at = now(); // refilling starts over from here, not from the last take
       bucket.until = Math.max(bucket.until ?? 0, now() + ms);
       buckets.set(key, bucket);
     },

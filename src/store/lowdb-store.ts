@@ -130,7 +130,9 @@ const VERIFY = process.env.IRBOT_STORE_VERIFY === '1';
  */
 export function openLowdbStore(path: string): Store {
   const journalPath = journalPathOf(path);
-  const db = new Low<Snapshot>(new AtomicJsonFile(path), emptyStore());
+  const file = new AtomicJsonFile(path);
+  /** lowdb writes the snapshot (under the lock, in one place); readers read it through the adapter, each their own. */
+  const db = new Low<Snapshot>(file, emptyStore());
   /** What this handle last read or wrote, reused while the journal's stamp says nobody else wrote since. */
   let cache: Loaded | null = null;
   let queue: Pending[] = [];
@@ -140,9 +142,7 @@ export function openLowdbStore(path: string): Store {
   let directoryMade = false;
 
   const readSnapshot = async (): Promise<{ data: StoreData; generation: number } | null> => {
-    db.data = null as unknown as Snapshot; // lowdb keeps the old data when the file is missing
-    await db.read();
-    const snapshot = db.data;
+    const snapshot = (await file.read()) as Snapshot | null;
     if (!snapshot) return null;
     const { generation = 0, ...data } = snapshot;
     return { data, generation };
@@ -300,7 +300,7 @@ export function openLowdbStore(path: string): Store {
   const append = async (loaded: Loaded, journal: JournalStamp, line: string, sync: boolean): Promise<void> => {
     const fd = fs.openSync(journalPath, 'a', 0o600);
     try {
-      fs.writeSync(fd, line);
+      writeAll(fd, line);
       if (sync) {
         unsynced = null;
         fdatasync(fd);
@@ -324,17 +324,22 @@ export function openLowdbStore(path: string): Store {
    * lock and written once. If one of them throws, the batch is redone one change at a time, so that the others
    * still land and the failing one changes nothing.
    */
+  /** The store's folder (made once) and its lock. */
+  const locked = async () => {
+    if (!directoryMade) {
+      await mkdir(dirname(path), { recursive: true });
+      directoryMade = true;
+    }
+    return lockStore(path);
+  };
+
   const runQueue = async (): Promise<void> => {
     running = true;
     try {
       while (queue.length > 0) {
         const batch = queue;
         queue = [];
-        if (!directoryMade) {
-          await mkdir(dirname(path), { recursive: true });
-          directoryMade = true;
-        }
-        const release = await lockStore(path).catch((err) => {
+        const release = await locked().catch((err) => {
           for (const p of batch) p.reject(err);
           return null;
         });
@@ -342,7 +347,8 @@ export function openLowdbStore(path: string): Store {
         try {
           await commit(batch);
         } finally {
-          await release();
+          // A lock that cannot be released is stale to the others after a while; this handle goes on.
+          await release().catch(() => undefined);
         }
       }
     } finally {
@@ -387,8 +393,10 @@ export function openLowdbStore(path: string): Store {
       return;
     }
     // An outgrown journal is folded into a new snapshot after the callers have their answer, still under the
-    // lock: the next transaction waits for it rather than this one.
+    // lock: the next transaction waits for it rather than this one. It yields first, so that the callers'
+    // continuations (a post to Slack, a call to the LLM) are under way while it writes.
     if (cache === loaded && outgrown(loaded.journal?.size ?? 0, loaded.seq, loaded.snapshotBytes)) {
+      await new Promise((resolve) => setImmediate(resolve));
       await compact(loaded).catch(() => {
         cache = null;
       });
@@ -473,18 +481,35 @@ function sameStamp(a: JournalStamp, b: JournalStamp): boolean {
  */
 async function writeAtomically(path: string, text: string): Promise<void> {
   const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const fd = fs.openSync(temp, 'wx', 0o600);
   try {
-    fs.writeFileSync(fd, text);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  try {
+    const fd = fs.openSync(temp, 'wx', 0o600);
+    try {
+      writeAll(fd, text);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
     fs.renameSync(temp, path);
   } catch (err) {
     fs.rmSync(temp, { force: true });
     throw err;
+  }
+  // The rename itself is durable once the folder is: without this a power cut could undo it.
+  const folder = fs.openSync(dirname(path), 'r');
+  try {
+    fs.fsyncSync(folder);
+  } finally {
+    fs.closeSync(folder);
+  }
+}
+
+/** Writes all of `text` (a full disk can take part of it and say so), or throws. */
+function writeAll(fd: number, text: string): void {
+  const bytes = Buffer.from(text);
+  for (let done = 0; done < bytes.length; ) {
+    const wrote = fs.writeSync(fd, bytes, done, bytes.length - done);
+    if (wrote <= 0) throw new Error(`could not write to the store (${done} of ${bytes.length} bytes written)`);
+    done += wrote;
   }
 }
 

@@ -223,4 +223,34 @@ describe('the store', () => {
     const data = await openLowdbStore(dbPath).read();
     expect(Object.keys(data.seenEvents)).toHaveLength(100);
   });
+
+  it('loses no change it said was written when the disk fills up, and stays readable', async () => {
+    const module = resolve('dist/store/lowdb-store.js');
+    const dbPath = join(ws.dir, 'full.json');
+    // A file size limit of 16 KiB stands in for a full disk: the write that crosses it is cut short, and the
+    // process is stopped (SIGXFSZ) on the next one, as a crash would stop it.
+    const script = `const { openLowdbStore } = await import(${JSON.stringify(module)});
+      const store = openLowdbStore(${JSON.stringify(dbPath)});
+      for (let i = 0; i < 80; i++) {
+        await store.transact((d) => { d.seenEvents['ev-' + i] = 'x'.repeat(300); });
+        process.stdout.write('ok ' + i + '\\n');
+      }`;
+    const ended = await promisify(execFile)(
+      'bash',
+      [
+        '-c',
+        `ulimit -f 16 && exec "${process.execPath}" --input-type=module -e '${script.replace(/'/g, "'\\''")}'`,
+        // Without the tests' read-back check, which would catch the short write itself.
+      ],
+      { env: { ...process.env, IRBOT_STORE_VERIFY: '0' } },
+    ).then(
+      () => ({ stdout: 'finished' }),
+      (err: { stdout: string }) => err,
+    );
+    const written = ended.stdout.split('\n').flatMap((line) => (line.startsWith('ok ') ? [`ev-${line.slice(3)}`] : []));
+    expect(written.length).toBeGreaterThan(5);
+    expect(written.length).toBeLessThan(80);
+    const data = await openLowdbStore(dbPath).read();
+    expect(Object.keys(data.seenEvents)).toEqual(expect.arrayContaining(written));
+  });
 });

@@ -1,9 +1,15 @@
 // app.ts with in-memory ports: time, failures and retries, driven by a fake clock instead of sleeping.
+
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ARCHIVE_AFTER_MS } from '../../src/app.js';
+import { App, ARCHIVE_AFTER_MS, RELAY_SEPARATOR } from '../../src/app.js';
+import { createOfflineWriter } from '../../src/llm/offline-writer.js';
 import type { Inbound } from '../../src/slack/envelope.js';
+import { openLowdbStore } from '../../src/store/lowdb-store.js';
 import { findAlert } from '../../src/store/port.js';
-import { gatedPacer, PIVOT, slackError, testApp } from '../support/memory-ports.js';
+import { gatedPacer, PIVOT, recordingSlack, slackError, testApp } from '../support/memory-ports.js';
 
 const analyst = { id: 'U0ANALYST', via: 'slack' } as const;
 const HOUR = 60 * 60_000;
@@ -327,5 +333,32 @@ describe('seen event ids', () => {
     await t.app.handleInbound(dm('anyone?')); // D: a minute on, A is cleared out, B is kept
     expect(seen()).toHaveLength(3);
     expect(seen()).toEqual(expect.arrayContaining([`Ev${eventSeq}`, `Ev${eventSeq - 1}`, `Ev${eventSeq - 2}`]));
+  });
+});
+
+describe('a claim taken in an event transaction', () => {
+  it('is not used once another loop of that lane has run: the post goes out once', async () => {
+    // The journal store, whose transactions group-commit as in `irbot listen`.
+    const store = openLowdbStore(join(await mkdtemp(join(tmpdir(), 'irbot-app-')), 'db.json'));
+    const slack = recordingSlack();
+    const app = new App(
+      { slack, llm: createOfflineWriter(), store, clock: () => new Date(), newId: () => '1', log: () => undefined },
+      { feedChannelId: 'C0FEED', maxNudges: 2, nudgeAfterMs: HOUR, responders: [] },
+    );
+    const { alert } = await app.postAlert(PIVOT);
+    await app.request(alert.id, 'start', analyst);
+    await app.idle();
+    const before = slack.calls.length;
+    // The first DM's ack is slow: a second DM is handled to the end meanwhile, its loop posting the first relay.
+    const slowAck = () => app.handleInbound(dm('no idea'));
+    await app.handleInbound(dm('hmm what is this'), slowAck);
+    await app.idle();
+    const keys = slack.calls.slice(before).flatMap((c) => (c.method === 'post' && c.key ? [c.key] : []));
+    expect(keys.filter((key, i) => keys.indexOf(key) !== i)).toEqual([]);
+    const thread = slack.calls.filter((c) => c.method === 'post' && c.threadTs === alert.ts);
+    const received = thread
+      .flatMap((c) => (c.text ?? '').split(RELAY_SEPARATOR))
+      .filter((r) => r.startsWith('Received'));
+    expect(received).toHaveLength(2);
   });
 });

@@ -1,6 +1,6 @@
 // The pacer spends Slack's budget and no more, in order, per method and channel — on a fake clock.
 import { describe, expect, it } from 'vitest';
-import { createPacer } from '../../../src/slack/pacer.js';
+import { createPacer, MAX_DEFER_MS } from '../../../src/slack/pacer.js';
 
 /** A clock that moves only when the pacer sleeps; a sleep yields to other callers first. */
 function fakeTime() {
@@ -62,6 +62,42 @@ describe('pacer', () => {
     await Promise.all(waits);
     expect(order).toEqual(['live 2, closed meanwhile', 'final', 'live 1', 'live 3']);
     expect(time.now()).toBeLessThan(4100); // still one a second: the order changes, not the pace
+  });
+
+  it('lets a live call wait behind final ones five minutes at most', async () => {
+    const time = fakeTime();
+    const pacer = createPacer({ ...time, limits: { 'chat.update': { perMinute: 60, burst: 1, per: 'workspace' } } });
+    await pacer.take('chat.update');
+    let liveAt = -1;
+    const live = pacer.take('chat.update').then(() => {
+      liveAt = time.now();
+    });
+    // Closing chats keep coming as fast as the budget: two always wait, so without a limit the live one starves.
+    const finals: Promise<unknown>[] = [];
+    const addFinal = (): void => {
+      const next = pacer
+        .take('chat.update', undefined, () => true)
+        .then(() => {
+          if (liveAt < 0) addFinal();
+        });
+      finals.push(next);
+    };
+    addFinal();
+    addFinal();
+    await live;
+    expect(liveAt).toBeGreaterThanOrEqual(MAX_DEFER_MS);
+    expect(liveAt).toBeLessThan(MAX_DEFER_MS + 5000);
+    for (let i = 0; i < finals.length; i++) await finals[i];
+  });
+
+  it('holds a bucket back after a 429 even while it waits for a token', async () => {
+    const time = fakeTime();
+    const pacer = createPacer({ ...time, limits: { 'chat.update': { perMinute: 60, burst: 1, per: 'workspace' } } });
+    await pacer.take('chat.update');
+    const waiting = pacer.take('chat.update'); // sleeps about a second for its token
+    pacer.backOff('chat.update', undefined, 30_000);
+    await waiting;
+    expect(time.now()).toBeGreaterThanOrEqual(30_000);
   });
 
   it('scales every limit by one factor, and leaves unknown methods alone', async () => {
