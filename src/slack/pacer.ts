@@ -4,8 +4,10 @@ import { bucketKey, type RateLimit, SLACK_RATE_LIMITS } from './rate-limits.js';
 
 export interface Pacer {
   /**
-   * Waits for the call's turn and takes its token; resolves with the milliseconds waited. While calls wait for
-   * one bucket, `final` ones (the last posts of a closed chat) go first, then the others in the order they asked.
+   * Waits for the call's turn and takes its token; resolves with the milliseconds waited. A chat's thread posts
+   * and alert updates say with `isFinal` whether the chat has closed: final calls take any token, first; the
+   * others, in the order they asked, only a full bucket's spare ones, so that its burst is there for the next
+   * closing chat (see `serve`).
    */
   take(method: string, channel?: string, isFinal?: () => boolean): Promise<number>;
   /** Slack answered 429 with Retry-After: nothing more goes to that bucket before then. */
@@ -35,8 +37,8 @@ interface Bucket {
 }
 
 interface Waiter {
-  /** Asked each time a token is handed out: a chat may close while its post waits. */
-  isFinal: () => boolean;
+  /** Asked each time a token is handed out: a chat may close while its post waits. Absent: never final. */
+  isFinal: (() => boolean) | undefined;
   called: number;
   resolve: (waited: number) => void;
 }
@@ -79,25 +81,32 @@ export function createPacer(options: PacerOptions = {}): Pacer & { tracked(): nu
           await sleep(Math.ceil((1 - bucket.tokens) / perMs));
           continue;
         }
+        const next = nextUp(queue, t, bucket.tokens >= limit.burst - 1e-9);
+        if (next < 0) {
+          // No final call waits: the others use only what a full bucket would otherwise waste.
+          await sleep(Math.ceil(Math.min(limit.burst - bucket.tokens, 1) / perMs));
+          continue;
+        }
         bucket.tokens -= 1;
-        // Asked now, not when the call came: a chat may have closed while its post waited. A call that has
-        // waited too long goes first whatever it is, so that live relays are late but never starve.
-        const [next] = queue.splice(nextUp(queue, t), 1);
-        next?.resolve(now() - next.called);
+        const [waiter] = queue.splice(next, 1);
+        waiter?.resolve(now() - waiter.called);
       }
     } finally {
       waiting.delete(key);
     }
   };
 
-  /** The waiter the next token goes to: an overdue one, else the first final one, else the first one. */
-  const nextUp = (queue: Waiter[], t: number): number => {
+  /**
+   * The waiter the next token goes to, asked now (a chat may have closed while its post waited): one overdue (so
+   * that other calls are late but never starve), else the first final one, else the first if the bucket is full;
+   * -1 when none may have it yet.
+   */
+  const nextUp = (queue: Waiter[], t: number, full: boolean): number => {
     const oldest = queue[0];
     if (oldest !== undefined && t - oldest.called >= maxDeferMs) return 0;
-    return Math.max(
-      0,
-      queue.findIndex((w) => w.isFinal()),
-    );
+    const final = queue.findIndex((w) => w.isFinal?.() === true);
+    if (final >= 0) return final;
+    return full ? 0 : -1;
   };
 
   /** A bucket that has refilled completely holds no state worth keeping: forgetting it keeps memory flat. */
@@ -124,7 +133,7 @@ export function createPacer(options: PacerOptions = {}): Pacer & { tracked(): nu
       bucket.until = Math.max(bucket.until ?? 0, now() + ms);
       buckets.set(key, bucket);
     },
-    take(method, channel, isFinal = () => false) {
+    take(method, channel, isFinal) {
       const limit = limits[method];
       if (!limit) return Promise.resolve(0);
       if (++takes % 1000 === 0) forgetIdle();

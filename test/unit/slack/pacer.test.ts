@@ -15,11 +15,12 @@ function fakeTime() {
 }
 
 describe('pacer', () => {
-  it('lets a burst through, then one post a second per channel', async () => {
+  it('lets a burst of closing chats’ posts through, then one post a second per channel', async () => {
     const time = fakeTime();
     const pacer = createPacer({ ...time, limits: { 'chat.postMessage': { perMinute: 60, burst: 3, per: 'channel' } } });
     const waits: number[] = [];
-    for (let i = 0; i < 6; i++) waits.push(Math.round(await pacer.take('chat.postMessage', 'C0FEED')));
+    const final = () => true;
+    for (let i = 0; i < 6; i++) waits.push(Math.round(await pacer.take('chat.postMessage', 'C0FEED', final)));
     expect(waits.slice(0, 3)).toEqual([0, 0, 0]);
     expect(time.now()).toBeGreaterThanOrEqual(3000);
     expect(time.now()).toBeLessThan(3100); // 1/s less the 2 % margin, not a second more
@@ -62,6 +63,19 @@ describe('pacer', () => {
     await Promise.all(waits);
     expect(order).toEqual(['live 2, closed meanwhile', 'final', 'live 1', 'live 3']);
     expect(time.now()).toBeLessThan(4100); // still one a second: the order changes, not the pace
+  });
+
+  it('keeps the burst for closing chats: other calls use only what a full bucket would waste', async () => {
+    const time = fakeTime();
+    const pacer = createPacer({ ...time, limits: { 'chat.postMessage': { perMinute: 60, burst: 3, per: 'channel' } } });
+    const final = () => pacer.take('chat.postMessage', 'C0FEED', () => true);
+    expect(await pacer.take('chat.postMessage', 'C0FEED', () => false)).toBe(0); // a full bucket: it may
+    const before = time.now();
+    await pacer.take('chat.postMessage', 'C0FEED'); // two tokens left: it waits until the bucket is full again
+    expect(time.now() - before).toBeGreaterThanOrEqual(1000);
+    expect(time.now() - before).toBeLessThan(1100);
+    // Closing chats find the burst there.
+    expect([await final(), await final()]).toEqual([0, 0]);
   });
 
   it('lets a live call wait behind final ones five minutes at most', async () => {
