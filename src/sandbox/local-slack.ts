@@ -400,7 +400,9 @@ export class LocalSlack {
       reply ??= { status: 200, body: { ok: true }, headers: {} };
     } else if (url.pathname.startsWith('/api/')) {
       method = decodeURIComponent(url.pathname.slice('/api/'.length));
-      const failure = this.failures.get(method)?.shift();
+      const failures = this.failures.get(method) ?? [];
+      const at = failures.findIndex((f) => f.channel === undefined || f.channel === args.channel);
+      const failure = at < 0 ? undefined : failures.splice(at, 1)[0];
       if (failure?.hang && reply === undefined) {
         this.hung.push({ method, args, token, at: Date.now(), status: 0, response: {} });
         this.waiters.wake();

@@ -45,7 +45,7 @@ const dmTexts = () => slack.history(slack.dmChannelOf('U0HAROLD')).map((m) => m.
 describe('crash and restart', () => {
   it('relays a DM that arrived just before the crash, exactly once, and carries on', async () => {
     const { ts, daemon } = await chatting();
-    slack.failNext('chat.postMessage', { hang: true });
+    slack.failNext('chat.postMessage', { hang: true, channel: 'C0FEED' });
     const dm = await slack.sendDm({ userId: 'U0HAROLD', text: 'what is this about?' });
     await slack.waitForAck(dm);
     await slack.waitForHung('chat.postMessage');

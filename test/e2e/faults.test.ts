@@ -65,7 +65,7 @@ describe('Slack trouble', () => {
     await listen();
     const alert = await startChat();
     await slack.waitForCall(posted(/^Sent message to/));
-    slack.failNext('chat.postMessage', { status: 503 });
+    slack.failNext('chat.postMessage', { status: 503, channel: 'C0FEED' });
     await slack.sendDm({ userId: 'U0HAROLD', text: 'what is this?' });
     // The SDK retries it (1 s, then ×3.86, five times); past that the outbox keeps it and retries on (unit-tested).
     await slack.waitForCall(posted(/^Received message/));
@@ -96,7 +96,7 @@ describe('Slack trouble', () => {
     const daemon = await listen();
     const first = await startChat();
     await slack.waitForCall(posted(/^Sent message to/));
-    slack.failNext('chat.postMessage', { error: 'not_in_channel' });
+    slack.failNext('chat.postMessage', { error: 'not_in_channel', channel: 'C0FEED' });
     await slack.sendDm({ userId: 'U0HAROLD', text: 'what is this?' });
     await daemon.waitFor(new RegExp(`alert ${first.id}: PostInThread failed with not_in_channel \\(invite the bot`));
     expect(await statusOf(first.id)).toMatchObject({ state: 'failed' });

@@ -222,6 +222,15 @@ describe('Web API', () => {
     await expect(post()).resolves.toMatchObject({ ok: true });
   });
 
+  it('fails only a call to the channel a failure names, letting others through', async () => {
+    slack.failNext('chat.postMessage', { error: 'not_in_channel', channel: FEED });
+    await expect(web().chat.postMessage({ channel: HAROLD, text: 'a DM' })).resolves.toMatchObject({ ok: true });
+    await expect(web().chat.postMessage({ channel: FEED, text: 'x' })).rejects.toMatchObject({
+      data: { error: 'not_in_channel' },
+    });
+    await expect(web().chat.postMessage({ channel: FEED, text: 'x' })).resolves.toMatchObject({ ok: true });
+  });
+
   it('waits for a call that comes later, and explains a timeout with the recent calls', async () => {
     const waiting = slack.waitForCall((c) => c.method === 'users.info');
     await web().auth.test();
