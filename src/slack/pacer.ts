@@ -7,7 +7,7 @@ export interface Pacer {
    * Waits for the call's turn and takes its token; resolves with the milliseconds waited. A chat's thread posts
    * and alert updates say with `isFinal` whether the chat has closed: final calls take any token, first; the
    * others, in the order they asked, only a full bucket's spare ones, so that its burst is there for the next
-   * closing chat (see `serve`).
+   * closing chat (see `serve`). Calls without `isFinal` to a channel's own bucket (a DM) take any token.
    */
   take(method: string, channel?: string, isFinal?: () => boolean): Promise<number>;
   /** Slack answered 429 with Retry-After: nothing more goes to that bucket before then. */
@@ -81,7 +81,7 @@ export function createPacer(options: PacerOptions = {}): Pacer & { tracked(): nu
           await sleep(Math.ceil((1 - bucket.tokens) / perMs));
           continue;
         }
-        const next = nextUp(queue, t, bucket.tokens >= limit.burst - 1e-9);
+        const next = nextUp(queue, t, bucket.tokens >= limit.burst - 1e-9, limit.per === 'channel');
         if (next < 0) {
           // No final call waits: the others use only what a full bucket would otherwise waste.
           await sleep(Math.ceil(Math.min(limit.burst - bucket.tokens, 1) / perMs));
@@ -98,14 +98,17 @@ export function createPacer(options: PacerOptions = {}): Pacer & { tracked(): nu
 
   /**
    * The waiter the next token goes to, asked now (a chat may have closed while its post waited): one overdue (so
-   * that other calls are late but never starve), else the first final one, else the first if the bucket is full;
-   * -1 when none may have it yet.
+   * that other calls are late but never starve), else the first final one, else the first of a channel's own
+   * calls, else the first if the bucket is full; -1 when none may have it yet.
    */
-  const nextUp = (queue: Waiter[], t: number, full: boolean): number => {
+  const nextUp = (queue: Waiter[], t: number, full: boolean, perChannel: boolean): number => {
     const oldest = queue[0];
     if (oldest !== undefined && t - oldest.called >= maxDeferMs) return 0;
     const final = queue.findIndex((w) => w.isFinal?.() === true);
     if (final >= 0) return final;
+    // A channel's own calls that are no chat's relay (a DM, an alert) need no burst kept from them.
+    const plain = perChannel ? queue.findIndex((w) => w.isFinal === undefined) : -1;
+    if (plain >= 0) return plain;
     return full ? 0 : -1;
   };
 

@@ -67,15 +67,21 @@ describe('pacer', () => {
 
   it('keeps the burst for closing chats: other calls use only what a full bucket would waste', async () => {
     const time = fakeTime();
-    const pacer = createPacer({ ...time, limits: { 'chat.postMessage': { perMinute: 60, burst: 3, per: 'channel' } } });
-    const final = () => pacer.take('chat.postMessage', 'C0FEED', () => true);
-    expect(await pacer.take('chat.postMessage', 'C0FEED', () => false)).toBe(0); // a full bucket: it may
+    const limits = {
+      'chat.update': { perMinute: 60, burst: 3, per: 'workspace' },
+      'chat.postMessage': { perMinute: 60, burst: 3, per: 'channel' },
+    } as const;
+    const pacer = createPacer({ ...time, limits });
+    const final = () => pacer.take('chat.update', undefined, () => true);
+    expect(await pacer.take('chat.update', undefined, () => false)).toBe(0); // a full bucket: it may
     const before = time.now();
-    await pacer.take('chat.postMessage', 'C0FEED'); // two tokens left: it waits until the bucket is full again
+    await pacer.take('chat.update', undefined, () => false); // two tokens left: it waits for a full bucket
     expect(time.now() - before).toBeGreaterThanOrEqual(1000);
     expect(time.now() - before).toBeLessThan(1100);
     // Closing chats find the burst there.
     expect([await final(), await final()]).toEqual([0, 0]);
+    // A channel's own calls that are no chat's relay (a DM) take any token: nothing is kept from them.
+    for (let i = 0; i < 3; i++) expect(await pacer.take('chat.postMessage', 'U0HAROLD')).toBe(0);
   });
 
   it('lets a live call wait behind final ones five minutes at most', async () => {
