@@ -25,7 +25,7 @@ async function sendAlert(template = 'pivot'): Promise<{ id: string; ts: string }
   return JSON.parse(result.stdout) as { id: string; ts: string };
 }
 
-const listen = (): Promise<Running> => h.connect(['listen'], ws);
+const listen = (): Promise<Running> => h.listen(ws);
 
 async function status(): Promise<Array<Record<string, unknown>>> {
   const result = await runIrbot(['status', '--all', '--json'], ws);

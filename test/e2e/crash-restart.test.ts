@@ -14,7 +14,7 @@ beforeEach(() => {
   ({ slack, openai, ws } = h);
 });
 
-const listen = (): Promise<Running> => h.connect(['listen'], ws);
+const listen = (): Promise<Running> => h.listen(ws);
 
 async function crash(daemon: Running): Promise<void> {
   const result = await daemon.stop('SIGKILL');
@@ -23,16 +23,8 @@ async function crash(daemon: Running): Promise<void> {
 
 /** An alert with its chat started and the greeting relayed, served by a running daemon. */
 async function chatting(): Promise<{ id: string; ts: string; daemon: Running }> {
-  const sent = await runIrbot(['send-alert', 'pivot', '--json'], ws);
-  const alert = JSON.parse(sent.stdout) as { id: string; ts: string };
   const daemon = await listen();
-  await slack.clickButton({
-    userId: 'U0ANALYST',
-    actionId: 'start_chat_submit_action',
-    value: alert.id,
-    channel: 'C0FEED',
-    messageTs: alert.ts,
-  });
+  const alert = await h.startChat(ws);
   await slack.waitForCall(isPost('C0FEED', /^Sent message to/));
   return { ...alert, daemon };
 }

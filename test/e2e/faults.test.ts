@@ -22,21 +22,8 @@ beforeEach(() => {
 const posted = (pattern: RegExp) => (c: RecordedCall) =>
   c.method === 'chat.postMessage' && c.status === 200 && relaysIn(text(c)).some((relay) => pattern.test(relay));
 
-const listen = (): Promise<Running> => h.connect(['listen'], ws);
-
-async function startChat(): Promise<{ id: string; ts: string }> {
-  const sent = await runIrbot(['send-alert', 'pivot', '--json'], ws);
-  expect(sent.code).toBe(0);
-  const alert = JSON.parse(sent.stdout) as { id: string; ts: string };
-  await slack.clickButton({
-    userId: 'U0ANALYST',
-    actionId: 'start_chat_submit_action',
-    value: alert.id,
-    channel: 'C0FEED',
-    messageTs: alert.ts,
-  });
-  return alert;
-}
+const listen = (): Promise<Running> => h.listen(ws);
+const startChat = () => h.startChat(ws);
 
 async function statusOf(id: string): Promise<Record<string, unknown> | undefined> {
   const result = await runIrbot(['status', '--all', '--json'], ws);

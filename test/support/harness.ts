@@ -3,7 +3,7 @@
 import { afterEach, beforeEach } from 'vitest';
 import { LocalSlack } from '../../src/sandbox/local-slack.js';
 import { type FakeOpenAi, startFakeOpenAi } from './fake-openai.js';
-import { makeWorkspace, type Running, startIrbot, type Workspace } from './irbot.js';
+import { makeWorkspace, type Running, runIrbot, startIrbot, type Workspace } from './irbot.js';
 
 export interface Harness {
   slack: LocalSlack;
@@ -11,6 +11,10 @@ export interface Harness {
   ws: Workspace;
   /** Starts `irbot <args>` (listen, chat) in `ws` and resolves once its Socket Mode connection is open. */
   connect(args: string[], ws?: Workspace): Promise<Running>;
+  /** `irbot listen`, connected. */
+  listen(ws?: Workspace): Promise<Running>;
+  /** `irbot send-alert pivot`, then Start Chat pressed on it by the analyst (a listening irbot acts on it). */
+  startChat(ws?: Workspace): Promise<{ id: string; ts: string }>;
 }
 
 export function useHarness(): Harness {
@@ -22,6 +26,20 @@ export function useHarness(): Harness {
       running.push(proc);
       await h.slack.waitForConnections(before + 1);
       return proc;
+    },
+    listen: (ws = h.ws) => h.connect(['listen'], ws),
+    async startChat(ws = h.ws) {
+      const sent = await runIrbot(['send-alert', 'pivot', '--json'], ws);
+      if (sent.code !== 0) throw new Error(`irbot send-alert exited ${sent.code}: ${sent.stderr.trim()}`);
+      const alert = JSON.parse(sent.stdout) as { id: string; ts: string };
+      await h.slack.clickButton({
+        userId: 'U0ANALYST',
+        actionId: 'start_chat_submit_action',
+        value: alert.id,
+        channel: 'C0FEED',
+        messageTs: alert.ts,
+      });
+      return alert;
     },
   } as Harness;
   beforeEach(async () => {
