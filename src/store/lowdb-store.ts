@@ -97,9 +97,8 @@ interface Loaded {
   seq: number;
   /** null: there is no journal of this generation yet. */
   journal: JournalStamp | null;
-  /** The snapshot file read or written; a compaction by another process replaces it. */
+  /** The snapshot file read or written (its size included); a compaction by another process replaces it. */
   snapshot: JournalStamp | null;
-  snapshotBytes: number;
   /** The next commit writes a new snapshot (new store, older schema, no journal of this generation). */
   compact: boolean;
   /** Each alert's fields as JSON as last committed, so that a transaction writes only what it changed. */
@@ -124,9 +123,9 @@ const VERIFY = process.env.IRBOT_STORE_VERIFY === '1';
 
 /**
  * The embedded store. Its file (`irbot-db.json`, written through lowdb) is a snapshot; each transaction appends
- * one line with what it changed to the journal beside it (`irbot-db.journal`) and fsyncs, under the lock. Once
- * the journal outgrows the snapshot, a transaction writes a new snapshot (temp, fsync, rename) and starts a new
- * journal of the next generation.
+ * one line with what it changed to the journal beside it (`irbot-db.journal`), under the lock, fsynced unless
+ * asked not to. Once the journal has outgrown its share (see `COMPACTION`), the store writes a new snapshot
+ * (temp, fsync, rename) and starts a new journal of the next generation.
  */
 export function openLowdbStore(path: string): Store {
   const journalPath = journalPathOf(path);
@@ -172,15 +171,12 @@ export function openLowdbStore(path: string): Store {
       }
       migrate(state, STORE_VERSION); // a reader migrates in memory only
     }
-    const snapshotStamp = snapshot ? stampOf(await stat(path, { bigint: true })) : null;
-    const snapshotBytes = snapshotStamp?.size ?? 0;
     const loaded: Loaded = {
       state,
       generation,
       seq: 0,
       journal: null,
-      snapshot: snapshotStamp,
-      snapshotBytes,
+      snapshot: snapshot ? stampOf(await stat(path, { bigint: true })) : null,
       compact,
       heads: new Map(),
     };
@@ -227,7 +223,7 @@ export function openLowdbStore(path: string): Store {
 
   /** Under the lock: the working set, from memory when the journal says nobody wrote since, else caught up. */
   const load = async (): Promise<Loaded> => {
-    const now = await statJournal();
+    const now = statFile(journalPath);
     // A compaction that stopped between its two writes leaves the journal as it was: the snapshot tells.
     const snapshot = statFile(path);
     const current = cache?.snapshot && snapshot && sameStamp(cache.snapshot, snapshot);
@@ -267,8 +263,6 @@ export function openLowdbStore(path: string): Store {
     }
   };
 
-  const statJournal = async (): Promise<JournalStamp | null> => statFile(journalPath);
-
   /** Writes the working set as a new snapshot, then a fresh journal of the next generation. */
   const compact = async (loaded: Loaded): Promise<void> => {
     const generation = loaded.generation + 1;
@@ -278,7 +272,6 @@ export function openLowdbStore(path: string): Store {
     unsynced = null;
     loaded.generation = generation;
     loaded.snapshot = statFile(path);
-    loaded.snapshotBytes = loaded.snapshot?.size ?? 0;
     loaded.seq = 0;
     loaded.journal = null;
     loaded.compact = true;
@@ -289,7 +282,7 @@ export function openLowdbStore(path: string): Store {
       () => false,
     );
     if (!started) return;
-    loaded.journal = await statJournal();
+    loaded.journal = statFile(journalPath);
     loaded.compact = loaded.journal === null;
   };
 
@@ -319,11 +312,6 @@ export function openLowdbStore(path: string): Store {
     }
   };
 
-  /**
-   * Group commit: the changes queued while the previous write was under way are applied together under one
-   * lock and written once. If one of them throws, the batch is redone one change at a time, so that the others
-   * still land and the failing one changes nothing.
-   */
   /** The store's folder (made once) and its lock. */
   const locked = async () => {
     if (!directoryMade) {
@@ -333,6 +321,11 @@ export function openLowdbStore(path: string): Store {
     return lockStore(path);
   };
 
+  /**
+   * Group commit: the changes queued while the previous write was under way are applied together under one
+   * lock and written once. If one of them throws, the batch is redone one change at a time, so that the others
+   * still land and the failing one changes nothing.
+   */
   const runQueue = async (): Promise<void> => {
     running = true;
     try {
@@ -395,7 +388,7 @@ export function openLowdbStore(path: string): Store {
     // An outgrown journal is folded into a new snapshot after the callers have their answer, still under the
     // lock: the next transaction waits for it rather than this one. It yields first, so that the callers'
     // continuations (a post to Slack, a call to the LLM) are under way while it writes.
-    if (cache === loaded && outgrown(loaded.journal?.size ?? 0, loaded.seq, loaded.snapshotBytes)) {
+    if (cache === loaded && outgrown(loaded.journal?.size ?? 0, loaded.seq, loaded.snapshot?.size ?? 0)) {
       await new Promise((resolve) => setImmediate(resolve));
       await compact(loaded).catch(() => {
         cache = null;
