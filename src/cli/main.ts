@@ -1,4 +1,5 @@
 // Builds the program and turns errors into exit codes: the only place that does.
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/errors.js';
 import { oneLine } from '../log.js';
@@ -16,6 +17,7 @@ import { addTranscriptCommand } from './transcript.js';
 export function buildProgram(deps: Deps): Command {
   const program = new Command('irbot')
     .description('Ask the person named in a security alert, kindly, whether it was them: in Slack, from the terminal.')
+    .version(packageVersion(), '-V, --version', 'print the version of irbot')
     .exitOverride() // before adding subcommands, so they inherit it
     .configureOutput({
       writeOut: (text) => deps.stdout.write(text),
@@ -31,6 +33,12 @@ export function buildProgram(deps: Deps): Command {
   addDoctorCommand(program, deps);
   addTranscriptCommand(program, deps);
   return program;
+}
+
+/** The version in package.json, which ships beside dist/ (and src/ under the tests). */
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
 }
 
 export async function main(argv: string[], deps: Deps = realDeps()): Promise<number> {
