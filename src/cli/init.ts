@@ -111,11 +111,14 @@ export function addInitCommand(program: Command, deps: Deps): void {
   program
     .command('init')
     .description('Set up: ask for the Slack tokens, the OpenAI key and the feed channel; write .env and config.toml')
-    .option('--yes', 'ask nothing: take the values from the flags; keep existing files unless --force')
+    .option(
+      '--yes',
+      'ask nothing: take the values from the flags (tokens also from the environment); keep existing files unless --force',
+    )
     .option('--force', 'overwrite existing .env and config.toml without asking')
-    .option('--slack-bot-token <token>', 'SLACK_BOT_TOKEN, xoxb-…')
-    .option('--socket-app-token <token>', 'SOCKET_APP_TOKEN, xapp-…')
-    .option('--openai-api-key <key>', 'OPENAI_API_KEY')
+    .option('--slack-bot-token <token>', 'SLACK_BOT_TOKEN, xoxb-… (default: $SLACK_BOT_TOKEN)')
+    .option('--socket-app-token <token>', 'SOCKET_APP_TOKEN, xapp-… (default: $SOCKET_APP_TOKEN)')
+    .option('--openai-api-key <key>', 'OPENAI_API_KEY (default: $OPENAI_API_KEY)')
     .option('--feed-channel-id <id>', 'feed_channel_id, C…')
     .option('--config <path>', 'config.toml to write (default: $IRBOT_CONFIG or ./config.toml)')
     .action(async (opts: InitOptions) => {
@@ -134,14 +137,17 @@ export async function runInit(opts: InitOptions, deps: Deps, prompter: Prompter)
   const interactive = opts.yes !== true;
   if (interactive && (!deps.stdin.isTTY || !deps.stdout.isTTY)) {
     throw new ConfigError(
-      'irbot init asks questions and there is no terminal: run it in one, or pass --yes with --slack-bot-token, --socket-app-token, --openai-api-key and --feed-channel-id',
+      'irbot init asks questions and there is no terminal: run it in one, or pass --yes with --slack-bot-token, --socket-app-token, --openai-api-key (or their variables in the environment) and --feed-channel-id',
     );
   }
-  for (const key of Object.keys(QUESTIONS) as Key[]) {
-    const value = opts[key];
-    const verdict = value === undefined ? true : QUESTIONS[key].validate(value);
-    if (verdict !== true) throw new ConfigError(`${QUESTIONS[key].flag}: ${verdict}`);
-  }
+  // With --yes, a token not given as a flag is taken from the environment (a CI secret, say).
+  const given = givenValues(opts, interactive ? {} : deps.env);
+  const check = (key: Key) => {
+    const value = given[key];
+    const verdict = value === undefined ? true : QUESTIONS[key].validate(value.value);
+    if (value !== undefined && verdict !== true) throw new ConfigError(`${value.from}: ${verdict}`);
+  };
+  for (const key of Object.keys(QUESTIONS) as Key[]) if (opts[key] !== undefined) check(key);
   const vars = await loadEnv(deps.cwd, deps.env);
   const configPath = resolve(deps.cwd, opts.config ?? (vars.IRBOT_CONFIG?.trim() || 'config.toml'));
   const files = {
@@ -168,12 +174,18 @@ export async function runInit(opts: InitOptions, deps: Deps, prompter: Prompter)
   };
   const writeEnv = await decide(files.env);
   const writeConfig = await decide(files.config);
+  const needed: Key[] = [
+    ...(writeEnv ? (['slackBotToken', 'socketAppToken', 'openaiApiKey'] as const) : []),
+    ...(writeConfig ? (['feedChannelId'] as const) : []),
+  ];
+  const missing = needed.filter((key) => given[key] === undefined);
+  if (!interactive && missing.length > 0) throw new ConfigError(`--yes needs ${missing.map(describeFlag).join(', ')}`);
+  for (const key of needed) check(key);
 
   const ask = async (key: Key): Promise<string> => {
-    const given = opts[key];
-    if (given !== undefined) return given;
+    const value = given[key];
+    if (value !== undefined) return value.value;
     const q = QUESTIONS[key];
-    if (!interactive) throw new ConfigError(`--yes needs ${q.flag} (${q.message})`);
     out(q.explain);
     const answer = await (q.secret ? prompter.secret(q) : prompter.input(q));
     out();
@@ -214,6 +226,23 @@ export async function runInit(opts: InitOptions, deps: Deps, prompter: Prompter)
   out('  irbot doctor       check the tokens, scopes, feed channel, OpenAI model and store');
   out('  irbot send-alert   post an example alert to the feed channel');
   out('  irbot listen       run the bot: buttons and DMs for every alert');
+}
+
+/** The values given as flags or, for tokens, in the environment, with where each came from (for errors). */
+function givenValues(opts: InitOptions, env: NodeJS.ProcessEnv): Partial<Record<Key, { value: string; from: string }>> {
+  const given: Partial<Record<Key, { value: string; from: string }>> = {};
+  for (const key of Object.keys(QUESTIONS) as Key[]) {
+    const q: Answer = QUESTIONS[key];
+    const fromEnv = q.variable === undefined ? undefined : env[q.variable]?.trim();
+    if (opts[key] !== undefined) given[key] = { value: opts[key], from: q.flag };
+    else if (fromEnv && q.variable !== undefined) given[key] = { value: fromEnv, from: q.variable };
+  }
+  return given;
+}
+
+function describeFlag(key: Key): string {
+  const q: Answer = QUESTIONS[key];
+  return q.variable ? `${q.flag} (or ${q.variable} in the environment)` : `${q.flag} (${q.message})`;
 }
 
 /** .env lines for the answers; values are checked to need no quoting. */

@@ -1,6 +1,7 @@
 // `irbot sandbox --serve`: the local Slack workspace and a local OpenAI-compatible server, running until Ctrl-C,
 // so that every other command (doctor, send-alert, listen, chat) can be tried without a workspace or a key.
 import { createInterface } from 'node:readline';
+import { ConfigError } from '../config/errors.js';
 import { ACTION_IDS } from '../slack/blocks.js';
 import type { Deps } from './deps.js';
 import { feedPrinter } from './feed-view.js';
@@ -14,7 +15,15 @@ export async function serveSandbox(deps: Deps, port: number): Promise<void> {
     import('../sandbox/local-slack.js'),
     import('../sandbox/local-openai.js'),
   ]);
-  const slack = await LocalSlack.start({ port });
+  const slack = await LocalSlack.start({ port }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'EADDRINUSE' || err.code === 'EACCES') {
+      const why = err.code === 'EADDRINUSE' ? 'is in use' : 'needs privileges';
+      throw new ConfigError(
+        `--port ${port}: port ${port} on 127.0.0.1 ${why}; pick another, or leave --port out for any free one`,
+      );
+    }
+    throw err;
+  });
   const openai = await startFakeOpenAi({ models: ['gpt-4.1-mini', 'gpt-4o-mini'], apiKey: OPENAI_KEY });
   const stopped = deps.nextSignal();
   try {

@@ -60,16 +60,10 @@ export function addSendAlertCommand(program: Command, deps: Deps): void {
       } finally {
         progress.clear();
       }
-      const rows = posted.map(({ alert, duplicate }) => ({
-        id: alert.id,
-        template: alert.template,
-        user_id: alert.userId,
-        channel: alert.channelId,
-        ts: alert.ts,
-        duplicate,
-      }));
-      if (opts.json) deps.stdout.write(`${JSON.stringify(many ? rows : rows[0])}\n`);
-      else deps.stdout.write(rows.map((row) => `${row.id}\n`).join(''));
+      const rows = posted.map(jsonRow);
+      // One alert that failed prints nothing on stdout (not `undefined`); a batch prints what it posted, maybe [].
+      if (opts.json && (many || rows[0])) deps.stdout.write(`${JSON.stringify(many ? rows : rows[0])}\n`);
+      else if (!opts.json) deps.stdout.write(rows.map((row) => `${row.id}\n`).join(''));
       for (const { alert, duplicate } of posted) {
         if (duplicate) deps.stderr.write(`${alert.id}: already posted with this dedupe_key, not posted again\n`);
       }
@@ -88,6 +82,18 @@ export function addSendAlertCommand(program: Command, deps: Deps): void {
       if (failure) throw alerts.length === 1 ? failure.cause : failure;
       if (chatFailure) throw chatFailure;
     });
+}
+
+/** Every key always there, null when unknown (an alert recorded but not posted has no ts yet). */
+function jsonRow({ alert, duplicate }: Posted): Record<string, string | boolean | null> {
+  return {
+    id: alert.id,
+    template: alert.template ?? null,
+    user_id: alert.userId ?? null,
+    channel: alert.channelId ?? null,
+    ts: alert.ts ?? null,
+    duplicate,
+  };
 }
 
 function dryRun(alerts: AlertInput[], opts: Options, deps: Deps): void {

@@ -80,12 +80,28 @@ describe('irbot init --yes', () => {
     expect(await read('config.toml')).toContain('feed_channel_id = "C0ALERTS"');
   });
 
-  it('names a missing flag (exit 2, one line, nothing written)', async () => {
-    const result = await init(['--yes', ...FLAGS.slice(0, 4), '--feed-channel-id', 'C0ALERTS']);
+  it('names every missing flag at once (exit 2, one line, nothing written)', async () => {
+    const result = await init(['--yes', ...FLAGS.slice(0, 2)]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/^irbot: --yes needs --openai-api-key \(OpenAI API key\)\n$/);
+    expect(result.stderr).toBe(
+      'irbot: --yes needs --socket-app-token (or SOCKET_APP_TOKEN in the environment), ' +
+        '--openai-api-key (or OPENAI_API_KEY in the environment), --feed-channel-id (Feed channel ID (C…))\n',
+    );
     await expect(stat(join(ws.dir, '.env'))).rejects.toThrow();
     await expect(stat(join(ws.dir, 'config.toml'))).rejects.toThrow();
+  });
+
+  it('takes the tokens from the environment when not given as flags, a flag winning over its variable', async () => {
+    ws.env = { ...ws.env, SLACK_BOT_TOKEN: 'xoxb-env-secretbot', SOCKET_APP_TOKEN: APP, OPENAI_API_KEY: KEY };
+    const result = await init(['--yes', '--slack-bot-token', BOT, '--feed-channel-id', 'C0ALERTS']);
+    expect(result.code).toBe(0);
+    expect(parse(await read('.env'))).toEqual({ SLACK_BOT_TOKEN: BOT, SOCKET_APP_TOKEN: APP, OPENAI_API_KEY: KEY });
+    ws.env = { ...ws.env, SOCKET_APP_TOKEN: 'xoxb-swapped-secret' };
+    const wrong = await init(['--yes', '--force', '--feed-channel-id', 'C0ALERTS']);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toBe(
+      'irbot: SOCKET_APP_TOKEN: that is the bot token (xoxb-…); the app-level token starts with xapp-\n',
+    );
   });
 
   it('rejects a token of the wrong kind without printing it', async () => {

@@ -55,6 +55,36 @@ describe('send-alert --file', () => {
     expect(headlines()).toHaveLength(2);
   });
 
+  it('--json prints every key, null when unknown, and never `undefined`, whether posted, duplicate or refused', async () => {
+    const keys = ['channel', 'duplicate', 'id', 'template', 'ts', 'user_id'];
+    const defined = (row: Record<string, unknown>) => {
+      expect(Object.keys(row).sort()).toEqual(keys);
+      for (const key of keys) expect(row[key], key).not.toBeUndefined();
+    };
+    const ndjson = `${JSON.stringify({ ...pivot, dedupe_key: 'siem-json' })}\n`;
+    const results = [];
+    for (const duplicate of [false, true]) {
+      const result = await runIrbot(['send-alert', '--file', '-', '--json', 'pivot'], ws, { input: ndjson });
+      expect(result.code).toBe(0);
+      const row = JSON.parse(result.stdout) as Record<string, unknown>;
+      defined(row);
+      expect(row).toMatchObject({ duplicate, channel: 'C0FEED', ts: expect.any(String) });
+      results.push(result);
+    }
+    // Slack refuses the only alert: stdout stays empty (it printed `undefined`), the error is on stderr, exit 1.
+    slack.failNext('chat.postMessage', { error: 'channel_not_found' });
+    const refused = await runIrbot(['send-alert', 'pivot', '--json'], ws);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toMatch(/channel_not_found/);
+    slack.failNext('chat.postMessage', { error: 'channel_not_found' });
+    const batch = await runIrbot(['send-alert', '--file', '-', '--json'], ws, { input: JSON.stringify([privesc]) });
+    expect(batch.code).toBe(1);
+    expect(batch.stdout).toBe('[]\n');
+    for (const result of [...results, refused, batch])
+      expect(`${result.stdout}${result.stderr}`).not.toContain('undefined');
+  });
+
   it('--dry-run prints what would be posted, contacts nothing and needs no token', async () => {
     await writeFile(
       join(ws.dir, 'batch.ndjson'),

@@ -1,4 +1,7 @@
 // The README's first command and the sandbox server that lets a new user try every other command.
+
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { makeWorkspace, runIrbot, startIrbot } from '../support/irbot.js';
 
@@ -11,6 +14,23 @@ describe('irbot sandbox', () => {
     expect(result.stdout).toMatch(/Sent message to @Harold:\n\s+> \[offline\] Hi Harold!/);
     expect(result.stdout).toContain('Here is the summary of the chat:');
     expect(result.stdout).toContain('Chat ended: answered.');
+  });
+
+  it('with --serve on a busy --port, says so in one line and exits 2', async () => {
+    const ws = await makeWorkspace({ slackApiUrl: 'http://127.0.0.1:9/api/' });
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = busy.address() as AddressInfo;
+      const result = await runIrbot(['sandbox', '--serve', '--port', String(port)], ws);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toBe(
+        `irbot: --port ${port}: port ${port} on 127.0.0.1 is in use; pick another, or leave --port out for any free one\n`,
+      );
+      expect(result.stdout).toBe('');
+    } finally {
+      await new Promise((resolve) => busy.close(resolve));
+    }
   });
 
   it('with --serve, runs servers that doctor passes and the other commands use, Harold typing on stdin', async () => {
