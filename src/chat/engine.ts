@@ -52,12 +52,18 @@ export function step(chat: Chat, event: ChatEvent, rules: Rules): Step {
         effects: [{ type: 'UpdateAlert' }, { type: 'Greet' }],
       };
 
-    case 'Dequeued':
+    case 'Dequeued': {
       if (chat.state !== 'queued') return unchanged(chat);
+      const { held = [], ...rest } = chat;
       return {
-        chat: { ...chat, state: 'active', quietSince: event.at },
-        effects: [{ type: 'UpdateAlert' }, { type: 'Greet' }],
+        chat: { ...rest, state: 'active', quietSince: event.at },
+        effects: [
+          { type: 'UpdateAlert' },
+          { type: 'Greet' },
+          ...held.map((line): Effect => ({ type: 'SendDm', text: line.text, from: 'analyst', by: line.by })),
+        ],
       };
+    }
 
     case 'DismissRequested':
       if (chat.state !== 'posted') return unchanged(chat);
@@ -87,6 +93,10 @@ export function step(chat: Chat, event: ChatEvent, rules: Rules): Step {
     }
 
     case 'AnalystMessage':
+      // The person is in another chat: the line waits with this one and follows its greeting (see Dequeued).
+      if (chat.state === 'queued') {
+        return { chat: { ...chat, held: [...(chat.held ?? []), { text: event.text, by: event.by.id }] }, effects: [] };
+      }
       if (chat.state !== 'active') return unchanged(chat);
       return { chat, effects: [{ type: 'SendDm', text: event.text, from: 'analyst', by: event.by.id }] };
 

@@ -26,6 +26,14 @@ export interface Chat {
   quietSince: string | null;
   /** Why the chat stopped on a Slack error that retrying cannot fix, with the fix. */
   failure: string | null;
+  /** Lines an analyst typed while the chat was queued: sent after the greeting when it starts. */
+  held?: HeldLine[];
+}
+
+export interface HeldLine {
+  text: string;
+  /** The analyst's id, as on a `SendDm` from them. */
+  by: string;
 }
 
 export type ChatEvent =

@@ -2,6 +2,7 @@
 import { unwatchFile, watchFile } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
+import type { Applied } from '../app.js';
 import { isClosed } from '../chat/engine.js';
 import type { Actor } from '../chat/types.js';
 import { ConfigError } from '../config/errors.js';
@@ -54,14 +55,23 @@ export function addChatCommand(program: Command, deps: Deps): void {
       // Shows the transcript so far first, then follows it, whichever process records what happens.
       const view = followChat(store, alertId, deps);
       if (alert.chat.state === 'posted') await app.request(alertId, 'start', analyst);
+      // Every typed line is sent, kept for when the chat starts, or refused on screen with the reason.
+      const typed = new Set<Promise<unknown>>();
+      const who = alert.personName ?? alert.userId;
       const input = readAnalyst(deps, (line) => {
         const text = line.trim();
         if (text === '') return;
-        const done = text === '/end' ? app.request(alertId, 'end', analyst) : app.say(alertId, text, analyst);
-        done.catch((err) => setup.log(`could not send: ${String(err)}`, { event: 'analyst_input', level: 'error' }));
+        const ending = text === '/end';
+        const done = (ending ? app.request(alertId, 'end', analyst) : app.say(alertId, text, analyst))
+          .then((applied) => inputNote(applied, ending, terminalSafe(who), () => findAlert(store, alertId)))
+          .then((note) => note && deps.stderr.write(`${note}\n`))
+          .catch((err) => setup.log(`could not send: ${String(err)}`, { event: 'analyst_input', level: 'error' }))
+          .finally(() => typed.delete(done));
+        typed.add(done);
       });
       const how = await Promise.race([view.ended.then(() => 'ended' as const), interrupted]);
       input.close();
+      await Promise.all([...typed]);
       await serving.stop();
       view.stop();
       if (how !== 'ended') {
@@ -163,6 +173,35 @@ function stateLine(alert: AlertRecord): string {
       const aware = alert.chat.aware === null ? '' : alert.chat.aware ? ', aware' : ', not aware';
       return `chat ended: ${alert.chat.outcome}${aware}`;
     }
+  }
+}
+
+/** What the analyst is told about a typed line or /end that did not simply go to the person; null when it did. */
+async function inputNote(
+  applied: Applied,
+  ending: boolean,
+  who: string,
+  current: () => Promise<AlertRecord | undefined>,
+): Promise<string | null> {
+  if (applied.kind !== 'applied') return 'not sent: this alert is no longer open (irbot status --all shows it)';
+  const { before, after } = applied;
+  if (ending) {
+    if (before === 'queued' && after === 'ended') {
+      const kept = (await current())?.chat.held?.length ?? 0;
+      if (kept === 0) return null;
+      return `the chat ended before it started: ${kept === 1 ? 'the line' : `the ${kept} lines`} kept for ${who} ${kept === 1 ? 'was' : 'were'} not sent`;
+    }
+    return before === after ? `nothing to end: this chat is ${before}` : null;
+  }
+  switch (before) {
+    case 'active':
+      return null;
+    case 'queued':
+      return `kept: ${who} is in another chat; this line is sent after the greeting when this chat starts`;
+    case 'posted':
+      return 'not sent: this chat has not started';
+    default:
+      return `not sent: this chat is ${before}, nothing more goes to ${who}`;
   }
 }
 

@@ -74,6 +74,46 @@ describe('irbot chat', () => {
     expect(greetings()).toHaveLength(1);
   });
 
+  it('keeps a line typed while the chat is queued and sends it after the greeting when the chat starts', async () => {
+    const first = await start(['chat', await sendAlert()]);
+    await first.waitFor(/irbot\s+Hi Harold/);
+    const second = await start(['chat', await sendAlert()]);
+    await second.waitFor(/is in another chat; this one starts when that one ends/);
+    second.write('Sam here, about the second alert: no rush.');
+    await second.waitFor(
+      /kept: U0HAROLD is in another chat; this line is sent after the greeting when this chat starts/,
+    );
+    expect(slack.callsTo('chat.postMessage').filter(isPost('U0HAROLD', /second alert/))).toHaveLength(0);
+
+    first.write('/end');
+    expect((await first.exited).code).toBe(0);
+    await slack.waitForCall(isPost('U0HAROLD', /second alert/));
+    const dms = slack.callsTo('chat.postMessage').filter((c) => c.args.channel === 'U0HAROLD');
+    expect(dms.map(text).slice(-2)).toEqual([
+      expect.stringMatching(/^Hi Harold, quick question/),
+      '*Message from the security team:* Sam here, about the second alert: no rush.',
+    ]);
+    expect(greetings()).toHaveLength(2);
+    await second.waitFor(/analyst \S+\s+Sam here, about the second alert/);
+  });
+
+  it('/end while queued ends the chat unstarted and says the kept line was not sent; a later line is refused', async () => {
+    const first = await start(['chat', await sendAlert()]);
+    await first.waitFor(/irbot\s+Hi Harold/);
+    const second = await start(['chat', await sendAlert()]);
+    await second.waitFor(/is in another chat; this one starts when that one ends/);
+    second.write('Sam here, a line for the queued chat.');
+    await second.waitFor(/kept: U0HAROLD is in another chat/);
+    second.write('/end\ntoo late for this chat');
+    const result = await second.exited;
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('chat ended: ended_by_analyst');
+    expect(result.stderr).toContain('the chat ended before it started: the line kept for U0HAROLD was not sent\n');
+    expect(result.stderr).toContain('not sent: this chat is ended, nothing more goes to U0HAROLD\n');
+    expect(slack.callsTo('chat.postMessage').filter(isPost('U0HAROLD', /queued chat|too late/))).toHaveLength(0);
+    expect(greetings()).toHaveLength(1);
+  });
+
   it('shows the conversation live beside `irbot listen`, whichever process Slack delivers to', async () => {
     const id = await sendAlert();
     const daemon = await start(['listen']);

@@ -117,6 +117,27 @@ describe('analyst buttons', () => {
     expect(step(chat, dm(), rules).effects).toEqual([]);
   });
 
+  it('keeps what the analyst types while the chat is queued, and sends it after the greeting when it starts', () => {
+    const queued = step(chatIn(), start(true), rules).chat;
+    const said = (text: string) => ({ type: 'AnalystMessage' as const, text, by: analyst, at });
+    const first = step(queued, said('Sam here, no rush.'), rules);
+    expect(first.effects).toEqual([]);
+    const second = step(first.chat, said('It is about build-7.'), rules);
+    expect(second.chat.held).toEqual([
+      { text: 'Sam here, no rush.', by: 'U0ANALYST' },
+      { text: 'It is about build-7.', by: 'U0ANALYST' },
+    ]);
+    const started = step(second.chat, { type: 'Dequeued', at }, rules);
+    expect(started.chat.state).toBe('active');
+    expect(started.chat.held).toBeUndefined();
+    expect(started.effects).toEqual([
+      { type: 'UpdateAlert' },
+      { type: 'Greet' },
+      { type: 'SendDm', text: 'Sam here, no rush.', from: 'analyst', by: 'U0ANALYST' },
+      { type: 'SendDm', text: 'It is about build-7.', from: 'analyst', by: 'U0ANALYST' },
+    ]);
+  });
+
   it('End Chat on a queued chat ends it without a DM', () => {
     const { chat, effects } = step(chatIn({ state: 'queued' }), { type: 'EndRequested', by: analyst, at }, rules);
     expect(chat.state).toBe('ended');
