@@ -95,9 +95,7 @@ export function addSandboxCommand(program: Command, deps: Deps): void {
         const endChat = () => click(ACTION_IDS.end);
         // The person's side listens before the chat starts, so that it never misses the greeting.
         const stopInput =
-          deps.stdin.isTTY === true
-            ? typeAsPerson(deps, slack, endChat)
-            : replyFromScript(deps, slack, endChat, await readReplies(deps));
+          deps.stdin.isTTY === true ? typeAsPerson(deps, slack, endChat) : replyFromPipe(deps, slack, endChat);
         await click(ACTION_IDS.start);
         await Promise.race([ended, deps.nextSignal()]);
         stopInput();
@@ -128,36 +126,62 @@ function typeAsPerson(deps: Deps, slack: LocalSlack, endChat: () => Promise<unkn
   return () => rl.close();
 }
 
-/** Without a terminal: the person answers with piped lines, or the built-in script, one reply per bot DM. */
-/** Without a terminal: the lines piped in, or else the built-in script. */
-async function readReplies(deps: Deps): Promise<string[]> {
-  const piped: string[] = [];
-  const rl = createInterface({ input: deps.stdin, terminal: false });
-  for await (const line of rl) if (line.trim() !== '') piped.push(line.trim());
-  return piped.length > 0 ? piped : SCRIPTED_REPLIES;
-}
-
-/** The person answers each DM from the bot with the next reply; when the replies run out, End Chat is pressed. */
-function replyFromScript(
-  deps: Deps,
-  slack: LocalSlack,
-  endChat: () => Promise<unknown>,
-  replies: string[],
-): () => void {
-  const dm = slack.dmChannelOf(PERSON);
-  let next = 0;
-  const onMessage = (message: MessageNotice) => {
-    if (message.channel !== dm || message.bot_id === undefined || message.change !== 'posted') return;
-    const reply = replies[next++];
-    if (reply === undefined) {
-      if (next === replies.length + 1) void endChat();
-      return;
+/**
+ * Without a terminal: each line piped in answers the bot's next message, read as it arrives (a pipe left open is
+ * followed, not waited out); a pipe closed without a line plays the built-in script. A reply is sent and printed once
+ * the bot's message it answers is in the thread, so the output reads in order. When the pipe is closed and its
+ * lines are used up, the bot's next message gets End Chat.
+ */
+function replyFromPipe(deps: Deps, slack: LocalSlack, endChat: () => Promise<unknown>): () => void {
+  const lines: string[] = [];
+  let piped = false;
+  let closed = false;
+  let unanswered = 0; // the bot's messages shown in the thread and not answered yet
+  let hinted = false;
+  let ended = false;
+  let stopped = false;
+  const answer = () => {
+    if (stopped) return;
+    for (let reply = lines[0]; unanswered > 0 && reply !== undefined; reply = lines[0]) {
+      lines.shift();
+      unanswered--;
+      deps.stdout.write(`  (Harold replies: ${reply})\n`);
+      void slack.sendDm({ userId: PERSON, text: reply }).catch(() => undefined); // the sandbox may be closing
     }
-    deps.stdout.write(`  (Harold replies: ${reply})\n`);
-    void slack.sendDm({ userId: PERSON, text: reply });
+    if (unanswered === 0 || ended) return;
+    if (closed) {
+      ended = true;
+      void endChat().catch(() => undefined);
+    } else if (!hinted) {
+      hinted = true;
+      deps.stdout.write("  (waiting for Harold's reply on stdin, one line each; close it to end the chat)\n");
+    }
+  };
+  const rl = createInterface({ input: deps.stdin, terminal: false });
+  rl.on('line', (line) => {
+    const text = line.trim();
+    if (text === '') return;
+    piped = true;
+    lines.push(text);
+    answer();
+  });
+  rl.on('close', () => {
+    closed = true;
+    if (!piped) lines.push(...SCRIPTED_REPLIES);
+    answer();
+  });
+  const onMessage = (message: MessageNotice) => {
+    if (message.channel !== FEED || message.change !== 'posted' || message.thread_ts === undefined) return;
+    // A thread post may carry several relays; each of the bot's messages to Harold is one to answer.
+    unanswered += (message.text ?? '').split(`Sent message to <@${PERSON}>`).length - 1;
+    answer();
   };
   slack.on('message', onMessage);
-  return () => slack.off('message', onMessage);
+  return () => {
+    stopped = true;
+    slack.off('message', onMessage);
+    rl.close();
+  };
 }
 
 function parseNudges(value: string): number {

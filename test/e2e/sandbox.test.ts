@@ -5,6 +5,16 @@ import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { makeWorkspace, runIrbot, startIrbot } from '../support/irbot.js';
 
+/** Each of `parts` is found in `text` after the one before it. */
+function expectInOrder(text: string, parts: string[]): void {
+  let at = 0;
+  for (const part of parts) {
+    const found = text.indexOf(part, at);
+    expect(found, `${part} after offset ${at} in\n${text}`).toBeGreaterThanOrEqual(0);
+    at = found + part.length;
+  }
+}
+
 describe('irbot sandbox', () => {
   it('plays a whole chat on the local Slack with offline texts, and exits 0', async () => {
     const ws = await makeWorkspace({ slackApiUrl: 'http://127.0.0.1:9/api/' });
@@ -14,6 +24,40 @@ describe('irbot sandbox', () => {
     expect(result.stdout).toMatch(/Sent message to @Harold:\n\s+> \[offline\] Hi Harold!/);
     expect(result.stdout).toContain('Here is the summary of the chat:');
     expect(result.stdout).toContain('Chat ended: answered.');
+    // Each scripted reply comes after the bot's message it answers, and before its relay.
+    expectInOrder(result.stdout, [
+      '[offline] Hi Harold!',
+      'Harold replies: hmm, what is this about?',
+      'Received message from @Harold',
+      'Sorry to bother you again',
+      'Harold replies: yes, that was me',
+      'Received message from @Harold',
+      'Thanks for your time!',
+    ]);
+  });
+
+  it('without a terminal, answers with lines from a pipe kept open as they arrive', async () => {
+    const ws = await makeWorkspace({ slackApiUrl: 'http://127.0.0.1:9/api/' });
+    const run = startIrbot(['sandbox', 'pivot'], ws, { env: { SLACK_BOT_TOKEN: '', OPENAI_API_KEY: '' } });
+    try {
+      await run.waitFor(/waiting for Harold's reply on stdin/);
+      run.write('which host?');
+      await run.waitFor(/Received message from @Harold:[\s\S]*which host\?/);
+      await run.waitFor(/Sorry to bother you again/);
+      run.write('yes, that was me');
+      run.child.stdin.end();
+      const result = await run.exited;
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain('Chat ended: answered.');
+      expectInOrder(result.stdout, [
+        '[offline] Hi Harold!',
+        'Harold replies: which host?',
+        'Sorry to bother you again',
+        'Harold replies: yes, that was me',
+      ]);
+    } finally {
+      await run.stop('SIGKILL');
+    }
   });
 
   it('with --serve on a busy --port, says so in one line and exits 2', async () => {
