@@ -1,5 +1,6 @@
 // Wiring: runs Slack and terminal events through the engine inside store transactions, and drains each alert's
 // outbox through the ports, one recorded effect at a time, so that any process can drive any chat.
+import { mentionOf, type Refusal, Responders, refusePress } from './access.js';
 import { isClosed, isOpen, newChat, step } from './chat/engine.js';
 import type { Actor, Chat, ChatEvent, Effect, Rules, ThreadPost } from './chat/types.js';
 import type { AlertTemplate } from './config/types.js';
@@ -52,7 +53,7 @@ export interface AppOptions {
   maxNudges: number;
   /** Silence before a nudge. */
   nudgeAfterMs: number;
-  /** Who may press the alert's buttons; empty means anyone in the feed channel. */
+  /** Who may press the alert's buttons (user and user group IDs); empty means anyone but the alert's person. */
   responders: string[];
   /** Slack mention for chats that end without an answer; default: the responders. */
   escalationMention?: string;
@@ -88,8 +89,7 @@ const noAck: Ack = async () => undefined;
 /** Between the relays of one coalesced thread message: a blank line (a quoted relay never holds one). */
 export const RELAY_SEPARATOR = '\n\n';
 
-export const NOT_ALLOWED =
-  'Sorry, only the responders listed in irbot’s config.toml can use these buttons. Nothing was changed.';
+export { NOT_ALLOWED } from './access.js';
 
 export class App {
   /** Lanes being drained by this process: asking again while one runs makes it look once more. */
@@ -100,11 +100,18 @@ export class App {
   private lanesStarted = 0;
   /** When this process last cleared out expired event ids (never, at first). */
   private prunedAt = Number.NEGATIVE_INFINITY;
+  private readonly responders: Responders;
 
   constructor(
     private readonly ports: Ports,
     private readonly options: AppOptions,
-  ) {}
+  ) {
+    this.responders = new Responders(
+      options.responders,
+      (id) => this.whenSlackAllows('usergroups.users.list', undefined, () => ports.slack.usergroupMembers(id)),
+      ports.clock,
+    );
+  }
 
   private now(): string {
     return this.ports.clock().toISOString();
@@ -222,38 +229,52 @@ export class App {
       });
       return;
     }
-    const { responders } = this.options;
-    if (responders.length > 0 && !responders.includes(inbound.userId)) {
+    const notResponder = await this.responders.refuse(inbound.userId);
+    if (notResponder) {
       await ack();
-      log(`button ${inbound.action} on ${inbound.alertId} by ${inbound.userId}: not a responder, refused`, {
-        event: 'button_refused',
-        alert: inbound.alertId,
-        level: 'warn',
-      });
-      await this.whenSlackAllows('chat.postEphemeral', undefined, () =>
-        this.ports.slack.ephemeral({
-          channel: inbound.channelId ?? this.options.feedChannelId,
-          user: inbound.userId,
-          text: NOT_ALLOWED,
-        }),
-      );
+      await this.refuse(inbound, notResponder);
       return;
     }
     const by: Actor = { id: inbound.userId, via: 'slack' };
-    const outcome = await this.request(inbound.alertId, inbound.action, by, inbound.dedupeKey, ack);
+    // The alert's own person, or a press on another alert's message, is refused in the transaction that finds it.
+    const outcome = await this.request(inbound.alertId, inbound.action, by, inbound.dedupeKey, ack, (record) =>
+      refusePress(record, inbound),
+    );
+    if (outcome.kind === 'refused') {
+      await this.refuse(inbound, outcome.refusal);
+      return;
+    }
     log(`button ${inbound.action} on ${inbound.alertId} by ${inbound.userId}: ${describeOutcome(outcome)}`, {
       event: 'button',
       alert: inbound.alertId,
     });
   }
 
-  /** Start, Do Nothing or End, from a button or the terminal. */
+  /** A press that may not act: logged, and an ephemeral line tells the presser why; nothing changes. */
+  private async refuse(inbound: Extract<Inbound, { kind: 'button' }>, refusal: Refusal): Promise<void> {
+    const what = `button ${inbound.action} on ${inbound.alertId} by ${inbound.userId}`;
+    this.ports.log(`${what}: ${refusal.detail}, refused`, {
+      event: 'button_refused',
+      alert: inbound.alertId,
+      level: 'warn',
+    });
+    await this.whenSlackAllows('chat.postEphemeral', undefined, () =>
+      this.ports.slack.ephemeral({
+        channel: inbound.channelId ?? this.options.feedChannelId,
+        user: inbound.userId,
+        text: refusal.text,
+      }),
+    );
+  }
+
+  /** Start, Do Nothing or End, from a button or the terminal; `refuse` may turn it down once the alert is found. */
   request(
     alertId: string,
     action: 'start' | 'dismiss' | 'end',
     by: Actor,
     dedupeKey?: string,
     ack: Ack = noAck,
+    refuse?: (record: AlertRecord) => Refusal | undefined,
   ): Promise<Applied> {
     return this.apply(
       (data) => data.alerts[alertId],
@@ -268,6 +289,7 @@ export class App {
       },
       dedupeKey,
       ack,
+      refuse,
     );
   }
 
@@ -349,6 +371,7 @@ export class App {
     build: (record: AlertRecord, data: StoreData) => ChatEvent,
     dedupeKey?: string,
     ack: Ack = noAck,
+    refuse?: (record: AlertRecord) => Refusal | undefined,
   ): Promise<Applied> {
     const { applied, work, claims } = await this.ports.store.transact(
       (data): { applied: Applied; work: Work[]; claims: LaneClaim[] } => {
@@ -366,6 +389,8 @@ export class App {
         // Fetched again by id, so that the store writes this alert and not every alert the search looked at.
         const record = found && data.alerts[found.id];
         if (!record) return nothing({ kind: 'no_alert' });
+        const refusal = refuse?.(record);
+        if (refusal) return nothing({ kind: 'refused', alertId: record.id, refusal });
         const event = build(record, data);
         const before = record.chat.state;
         const { chat, effects } = step(record.chat, event, this.rules);
@@ -690,7 +715,7 @@ export class App {
         return detailsText(record);
       case 'escalation': {
         // Trusted mentions from config.toml, so they do ping.
-        const mention = this.options.escalationMention ?? this.options.responders.map((id) => `<@${id}>`).join(' ');
+        const mention = this.options.escalationMention ?? this.options.responders.map(mentionOf).join(' ');
         const nudges = `${record.chat.nudges} nudge${record.chat.nudges === 1 ? '' : 's'}`;
         return `:warning: No answer from <@${record.userId}> after ${nudges}.${mention ? ` ${mention}` : ''} Please follow up.`;
       }
@@ -762,15 +787,17 @@ interface LaneClaim {
 export type Applied =
   | { kind: 'applied'; alertId: string; before: Chat['state']; after: Chat['state']; effects: number }
   | { kind: 'duplicate' }
-  | { kind: 'no_alert' };
+  | { kind: 'no_alert' }
+  | { kind: 'refused'; alertId: string; refusal: Refusal };
 
 function alertOf(outcome: Applied): { alert?: string } {
-  return outcome.kind === 'applied' ? { alert: outcome.alertId } : {};
+  return outcome.kind === 'applied' || outcome.kind === 'refused' ? { alert: outcome.alertId } : {};
 }
 
 function describeOutcome(outcome: Applied): string {
   if (outcome.kind === 'duplicate') return 'already handled (re-delivery), dropped';
   if (outcome.kind === 'no_alert') return 'no open chat or alert for it, ignored';
+  if (outcome.kind === 'refused') return `${outcome.refusal.detail}, refused`;
   if (outcome.effects === 0) return `alert ${outcome.alertId} is ${outcome.before}, nothing to do`;
   return `alert ${outcome.alertId} ${outcome.before} → ${outcome.after}`;
 }

@@ -26,6 +26,11 @@ export function isSlackUserId(value: string): boolean {
   return SLACK_USER_ID.test(value);
 }
 
+/** A Slack user group (`S…`), whose members `usergroups.users.list` gives. */
+export function isSlackUsergroupId(value: string): boolean {
+  return /^S[A-Z0-9]+$/.test(value);
+}
+
 /** A whole number within [min, max]. */
 function integerFrom(min: number, max: number): (value: unknown) => number {
   return (value) => {
@@ -81,8 +86,9 @@ export const CONFIG_KEYS = {
     read: integerFrom(0, 20),
   },
   responders: {
-    type: 'array of Slack user IDs',
-    description: 'who may press the buttons on an alert, e.g. ["U0123456789"]; empty means anyone',
+    type: 'array of Slack user or user group IDs',
+    description:
+      'who may press the buttons on an alert, e.g. ["U0123456789", "S0123456789"]; empty means anyone but the alert\'s person',
     default: [] as string[],
     read: readUserIds,
   },
@@ -236,12 +242,12 @@ function readChannelId(value: unknown): string {
 }
 
 function readUserIds(value: unknown): string[] {
-  const problem = 'must be an array of Slack user IDs, e.g. ["U0123456789"]';
+  const problem = 'must be an array of Slack user or user group IDs, e.g. ["U0123456789", "S0123456789"]';
   if (!Array.isArray(value)) throw new Invalid(problem);
   return value.map((item: unknown, index) => {
     if (typeof item !== 'string') throw new Invalid(problem);
-    if (!isSlackUserId(item)) {
-      throw new Invalid(`item ${index + 1}, ${quote(item)}, is not a Slack user ID (U… or W…)`);
+    if (!isSlackUserId(item) && !isSlackUsergroupId(item)) {
+      throw new Invalid(`item ${index + 1}, ${quote(item)}, is not a Slack user ID (U… or W…) or user group ID (S…)`);
     }
     return item;
   });

@@ -8,6 +8,13 @@ export interface FakeUser {
   isBot?: boolean;
 }
 
+/** A user group (`S…`), mentioned as `<!subteam^S…>`; `usergroups.users.list` gives its members. */
+export interface FakeUsergroup {
+  id: string;
+  handle: string;
+  users: string[];
+}
+
 export interface ChannelSpec {
   id: string;
   name: string;

@@ -8,6 +8,7 @@ import type {
   Channel,
   ChannelSpec,
   FakeUser,
+  FakeUsergroup,
   Identity,
   MessageNotice,
   StoredMessage,
@@ -32,6 +33,7 @@ const TEAM_DOMAIN = 'local-sandbox';
 export class Workspace {
   readonly users = new Map<string, FakeUser>();
   readonly channels = new Map<string, Channel>();
+  readonly usergroups = new Map<string, FakeUsergroup>();
   readonly ephemerals: MessageNotice[] = [];
   private readonly messages = new Map<string, StoredMessage[]>();
   private lastMicros = 0;
@@ -48,6 +50,7 @@ export class Workspace {
       run: (args) => ({ channel: this.channelJson(this.channelFor(args.channel)) }),
     },
     'conversations.history': { token: 'bot', run: (args) => this.history(args) },
+    'usergroups.users.list': { token: 'bot', run: (args) => ({ users: [...this.usergroupFor(args.usergroup).users] }) },
     'conversations.replies': { token: 'bot', run: (args) => this.replies(args) },
   };
 
@@ -155,6 +158,12 @@ export class Workspace {
     const user = typeof ref === 'string' ? this.users.get(ref) : undefined;
     if (user === undefined) throw new SlackApiError('user_not_found');
     return user;
+  }
+
+  usergroupFor(ref: unknown): FakeUsergroup {
+    const group = typeof ref === 'string' ? this.usergroups.get(ref) : undefined;
+    if (group === undefined) throw new SlackApiError('no_such_subteam');
+    return group;
   }
 
   private tokenError(kind: 'bot' | 'app', token: string | undefined): string | undefined {

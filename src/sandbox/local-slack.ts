@@ -16,14 +16,22 @@ import {
 import { bearer, type Failure, injected, isRecord, parseArgs, readBody } from './local-slack-http.js';
 import { RateLimiter, type RateLimitOptions } from './local-slack-ratelimit.js';
 import { type RecordedAck, Sockets } from './local-slack-sockets.js';
-import type { ApiReply, ChannelSpec, FakeUser, Identity, MessageNotice, StoredMessage } from './local-slack-types.js';
+import type {
+  ApiReply,
+  ChannelSpec,
+  FakeUser,
+  FakeUsergroup,
+  Identity,
+  MessageNotice,
+  StoredMessage,
+} from './local-slack-types.js';
 import { Waiters } from './local-slack-waiters.js';
 import { Workspace } from './local-slack-workspace.js';
 
 export type { Failure } from './local-slack-http.js';
 export type { RateLimit, RateLimitOptions } from './local-slack-ratelimit.js';
 export type { RecordedAck } from './local-slack-sockets.js';
-export type { ChannelSpec, FakeUser, MessageNotice, StoredMessage } from './local-slack-types.js';
+export type { ChannelSpec, FakeUser, FakeUsergroup, MessageNotice, StoredMessage } from './local-slack-types.js';
 
 export interface RecordedCall {
   method: string;
@@ -47,6 +55,8 @@ export interface Delivery {
 
 export interface LocalSlackOptions {
   users?: FakeUser[];
+  /** Default: DEFAULT_USERGROUPS. */
+  usergroups?: FakeUsergroup[];
   channels?: ChannelSpec[];
   botUserId?: string;
   botId?: string;
@@ -71,6 +81,10 @@ export const DEFAULT_USERS: readonly FakeUser[] = [
   { id: 'U0HFINCH', name: 'harold.finch', displayName: '', realName: 'Harold Finch' },
   { id: 'U0ALICE', name: 'alice', displayName: 'Alice', realName: 'Alice Ng' },
   { id: 'U0ANALYST', name: 'analyst', displayName: 'Sam Analyst', realName: 'Sam Analyst' },
+];
+/** The security team as a user group: the analyst is in it, Alice and Harold are not. */
+export const DEFAULT_USERGROUPS: readonly FakeUsergroup[] = [
+  { id: 'S0SECOPS', handle: 'secops', users: ['U0ANALYST'] },
 ];
 export const FEED_CHANNEL: ChannelSpec = { id: 'C0FEED', name: 'security-alerts' };
 
@@ -154,6 +168,7 @@ export class LocalSlack {
       options.now ?? Date.now,
       options.scopes?.join(','),
     );
+    for (const group of options.usergroups ?? DEFAULT_USERGROUPS) this.workspace.usergroups.set(group.id, { ...group });
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       this.onRequest(req, res).catch((err: unknown) => {
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });

@@ -11,6 +11,7 @@ export type Inbound =
       /** The alert id carried in the button's value. */
       alertId: string;
       userId: string;
+      /** Where it was pressed: the channel and ts of the message that holds the button. */
       channelId: string | undefined;
       messageTs: string | undefined;
       /** Stable across re-deliveries of the same click. */
@@ -59,9 +60,11 @@ function decodeInteraction(payload: Json): Inbound {
   const userId = isObject(payload.user) ? str(payload.user.id) : undefined;
   const alertId = str(action.value);
   if (!userId || !alertId) return { kind: 'ignored', reason: `${actionId} without a user or an alert id` };
+  // Where the button was pressed: app.ts acts only when that is the named alert's own message. Slack says it twice
+  // (the container, and the channel and message); when the two disagree, the place is unknown.
   const container = isObject(payload.container) ? payload.container : {};
-  const channelId = str(container.channel_id) ?? (isObject(payload.channel) ? str(payload.channel.id) : undefined);
-  const messageTs = str(container.message_ts);
+  const channelId = agreed(str(container.channel_id), isObject(payload.channel) ? str(payload.channel.id) : undefined);
+  const messageTs = agreed(str(container.message_ts), isObject(payload.message) ? str(payload.message.ts) : undefined);
   const actionTs = str(action.action_ts) ?? str(payload.trigger_id) ?? '';
   return {
     kind: 'button',
@@ -72,6 +75,11 @@ function decodeInteraction(payload: Json): Inbound {
     messageTs,
     dedupeKey: `action:${actionId}:${userId}:${alertId}:${actionTs}`,
   };
+}
+
+/** One of two accounts of the same fact: either if only one is given, none if they differ. */
+function agreed(a: string | undefined, b: string | undefined): string | undefined {
+  return a !== undefined && b !== undefined && a !== b ? undefined : (a ?? b);
 }
 
 function decodeEvent(payload: Json): Inbound {

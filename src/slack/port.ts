@@ -28,4 +28,6 @@ export interface SlackPort {
   ephemeral(args: { channel: string; user: string; text: string }): Promise<void>;
   /** users.info: display name, else real name, else name, else the user ID itself. */
   userName(userId: string): Promise<string>;
+  /** usergroups.users.list: the user IDs in a user group (`S…`). */
+  usergroupMembers(usergroupId: string): Promise<string[]>;
 }

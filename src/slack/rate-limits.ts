@@ -25,6 +25,7 @@ export const SLACK_RATE_LIMITS: Readonly<Record<string, RateLimit>> = {
   // Tier 3 for Marketplace and internal apps; since 2025 far lower for other commercially distributed apps.
   'conversations.replies': TIER_3,
   'users.info': TIER_4,
+  'usergroups.users.list': TIER_2,
   'auth.test': TIER_4,
   'apps.connections.open': TIER_2,
 };

@@ -78,5 +78,9 @@ export function createSlackPort(client: WebClient): SlackPort {
       names.set(userId, name);
       return name;
     },
+    async usergroupMembers(usergroupId) {
+      const res = await client.usergroups.users.list({ usergroup: usergroupId });
+      return res.users ?? [];
+    },
   };
 }

@@ -33,8 +33,9 @@ export function memoryStore(): Store & { data: () => StoreData } {
 }
 
 export interface SlackCall {
-  method: 'post' | 'update' | 'ephemeral' | 'userName';
+  method: 'post' | 'update' | 'ephemeral' | 'userName' | 'usergroupMembers';
   channel?: string;
+  user?: string;
   text?: string;
   threadTs?: string;
   ts?: string;
@@ -83,12 +84,18 @@ export function recordingSlack(): SlackPort & { calls: SlackCall[]; failNext: (e
       maybeFail();
       calls.push({ method: 'update', channel, ts: messageTs, text, blocks });
     },
-    async ephemeral({ channel, text }) {
-      calls.push({ method: 'ephemeral', channel, text });
+    async ephemeral({ channel, user, text }) {
+      calls.push({ method: 'ephemeral', channel, user, text });
     },
     async userName(userId) {
       calls.push({ method: 'userName', text: userId });
       return userId === 'U0HAROLD' ? 'Harold' : userId;
+    },
+    async usergroupMembers(usergroupId) {
+      maybeFail();
+      calls.push({ method: 'usergroupMembers', text: usergroupId });
+      if (usergroupId !== 'S0SECOPS') throw slackError('no_such_subteam');
+      return ['U0ANALYST', 'U0LEAD'];
     },
   };
 }

@@ -4,6 +4,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { NOT_ALLOWED, NOT_YOURS, USERGROUP_TTL_MS, WRONG_MESSAGE } from '../../src/access.js';
 import { App, ARCHIVE_AFTER_MS, RELAY_SEPARATOR } from '../../src/app.js';
 import { createOfflineWriter } from '../../src/llm/offline-writer.js';
 import type { Inbound } from '../../src/slack/envelope.js';
@@ -360,5 +361,95 @@ describe('a claim taken in an event transaction', () => {
       .flatMap((c) => (c.text ?? '').split(RELAY_SEPARATOR))
       .filter((r) => r.startsWith('Received'));
     expect(received).toHaveLength(2);
+  });
+});
+
+describe('who may press the buttons', () => {
+  let clickSeq = 0;
+  const press = (
+    alert: { id: string; ts: string | null },
+    action: 'start' | 'dismiss' | 'end',
+    userId: string,
+    on: { channelId?: string; messageTs?: string } = {},
+  ): Extract<Inbound, { kind: 'button' }> => ({
+    kind: 'button',
+    action,
+    alertId: alert.id,
+    userId,
+    channelId: on.channelId ?? 'C0FEED',
+    messageTs: on.messageTs ?? alert.ts ?? undefined,
+    dedupeKey: `action:${action}:${userId}:${alert.id}:${++clickSeq}`,
+  });
+  const ephemerals = (t: ReturnType<typeof testApp>) => t.slack.calls.filter((c) => c.method === 'ephemeral');
+
+  it('refuses the alert’s own person with the default responders: Harold cannot dismiss his own alert', async () => {
+    const t = testApp();
+    const { alert } = await t.app.postAlert(PIVOT);
+    const before = t.slack.calls.length;
+    await t.app.handleInbound(press(alert, 'dismiss', 'U0HAROLD'));
+    expect(t.store.data().alerts[alert.id]?.chat.state).toBe('posted');
+    expect(t.slack.calls.slice(before)).toEqual([
+      { method: 'ephemeral', channel: 'C0FEED', user: 'U0HAROLD', text: NOT_YOURS },
+    ]);
+    expect(t.logs.at(-1)).toBe(`button dismiss on ${alert.id} by U0HAROLD: the alert is about them, refused`);
+  });
+
+  it('refuses the person even when they are a responder, and ending their own chat', async () => {
+    const t = await started({ responders: ['U0HAROLD', 'U0ANALYST'] });
+    await t.app.handleInbound(press(t.alert, 'end', 'U0HAROLD'));
+    expect(t.chat()?.state).toBe('active');
+    expect(ephemerals(t).map((c) => c.text)).toEqual([NOT_YOURS]);
+    await t.app.handleInbound(press(t.alert, 'end', 'U0ANALYST'));
+    expect(t.chat()).toMatchObject({ state: 'ended', outcome: 'ended_by_analyst' });
+  });
+
+  it('refuses a press whose value names another alert than the message it was pressed on', async () => {
+    const t = testApp();
+    const { alert: a } = await t.app.postAlert(PIVOT);
+    const { alert: b } = await t.app.postAlert({ ...PIVOT, userId: 'U0ALICE' });
+    await t.app.handleInbound(press(b, 'dismiss', 'U0ANALYST', { messageTs: a.ts ?? '' }));
+    await t.app.handleInbound(press(b, 'dismiss', 'U0ANALYST', { channelId: 'C0OTHER' }));
+    await t.app.handleInbound({ ...press(b, 'dismiss', 'U0ANALYST'), messageTs: undefined });
+    expect(t.store.data().alerts[a.id]?.chat.state).toBe('posted');
+    expect(t.store.data().alerts[b.id]?.chat.state).toBe('posted');
+    expect(ephemerals(t).map((c) => c.text)).toEqual([WRONG_MESSAGE, WRONG_MESSAGE, WRONG_MESSAGE]);
+    expect(t.logs.filter((l) => l.includes('refused'))[0]).toBe(
+      `button dismiss on ${b.id} by U0ANALYST: pressed on message C0FEED/${a.ts}, not on the alert's own message, refused`,
+    );
+    await t.app.handleInbound(press(b, 'dismiss', 'U0ANALYST'));
+    expect(t.store.data().alerts[b.id]?.chat.state).toBe('dismissed');
+  });
+
+  it('lets the members of a user group in responders press, and refuses others', async () => {
+    const t = testApp({ responders: ['S0SECOPS'] });
+    const { alert } = await t.app.postAlert(PIVOT);
+    await t.app.handleInbound(press(alert, 'start', 'U0ALICE'));
+    expect(t.store.data().alerts[alert.id]?.chat.state).toBe('posted');
+    expect(ephemerals(t).map((c) => [c.user, c.text])).toEqual([['U0ALICE', NOT_ALLOWED]]);
+    await t.app.handleInbound(press(alert, 'start', 'U0LEAD'));
+    expect(t.store.data().alerts[alert.id]?.chat.state).toBe('active');
+    // Asked once: the members are kept for a minute.
+    expect(t.slack.calls.filter((c) => c.method === 'usergroupMembers')).toHaveLength(1);
+    t.clock.advance(USERGROUP_TTL_MS);
+    await t.app.handleInbound(press(alert, 'end', 'U0LEAD'));
+    expect(t.slack.calls.filter((c) => c.method === 'usergroupMembers')).toHaveLength(2);
+    expect(t.store.data().alerts[alert.id]?.chat.state).toBe('ended');
+  });
+
+  it('refuses when a user group cannot be read, naming the missing scope, and pings the group on escalation', async () => {
+    const t = testApp({ responders: ['S0SECOPS'], maxNudges: 0 });
+    const { alert } = await t.app.postAlert(PIVOT);
+    t.slack.failNext(slackError('missing_scope'));
+    await t.app.handleInbound(press(alert, 'start', 'U0LEAD'));
+    expect(t.store.data().alerts[alert.id]?.chat.state).toBe('posted');
+    expect(ephemerals(t).at(-1)?.text).toContain('could not check whether you are a responder (missing_scope)');
+    expect(t.logs.at(-1)).toContain(
+      'usergroups.users.list S0SECOPS failed with missing_scope (add the usergroups:read',
+    );
+    await t.app.handleInbound(press(alert, 'start', 'U0LEAD'));
+    t.clock.advance(HOUR);
+    await t.app.tick();
+    const thread = t.slack.calls.filter((c) => c.method === 'post' && c.threadTs === alert.ts);
+    expect(thread.find((c) => c.text?.includes('No answer'))?.text).toContain('<!subteam^S0SECOPS> Please follow up.');
   });
 });

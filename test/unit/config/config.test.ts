@@ -109,12 +109,19 @@ slack_rate_scale = 2.5
     expect(parseConfig(`${FEED}max_nudges = 20\n`, FILE).maxNudges).toBe(20);
   });
 
-  it('rejects responders that are not Slack user IDs', () => {
+  it('rejects responders that are not Slack user or user group IDs', () => {
     expect(problem(`${FEED}responders = ["U0ALICE", "harold"]\n`)).toBe(
-      `${FILE}: responders: item 2, 'harold', is not a Slack user ID (U… or W…)`,
+      `${FILE}: responders: item 2, 'harold', is not a Slack user ID (U… or W…) or user group ID (S…)`,
     );
-    expect(problem(`${FEED}responders = "U0ALICE"\n`)).toContain('responders: must be an array of Slack user IDs');
-    expect(problem(`${FEED}responders = [1]\n`)).toContain('responders: must be an array of Slack user IDs');
+    expect(problem(`${FEED}responders = "U0ALICE"\n`)).toContain('responders: must be an array of Slack user or');
+    expect(problem(`${FEED}responders = [1]\n`)).toContain('responders: must be an array of Slack user or');
+  });
+
+  it('accepts user groups among the responders', () => {
+    expect(parseConfig(`${FEED}responders = ["U0ALICE", "S0SECOPS"]\n`, FILE).responders).toEqual([
+      'U0ALICE',
+      'S0SECOPS',
+    ]);
   });
 
   it.each(['0', '-5', '"30"'])('rejects llm_timeout_seconds = %s', (value) => {

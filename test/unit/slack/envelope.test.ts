@@ -114,6 +114,21 @@ describe('button clicks', () => {
     });
   });
 
+  it('takes the message ts from the payload message when the container has none', () => {
+    expect(click({}, { container: { type: 'message' }, message: { ts: '1700000000.000300' } })).toMatchObject({
+      channelId: 'C0FEED',
+      messageTs: '1700000000.000300',
+    });
+  });
+
+  it('leaves where unknown when the container and the payload name different places', () => {
+    const message = { ts: '1700000000.000900' };
+    expect(click({}, { message })).toMatchObject({ kind: 'button', channelId: 'C0FEED', messageTs: undefined });
+    expect(click({}, { channel: { id: 'C0OTHER' } })).toMatchObject({ kind: 'button', channelId: undefined });
+    const same = { message: { ts: '1700000000.000100' }, channel: { id: 'C0FEED' } };
+    expect(click({}, same)).toMatchObject({ channelId: 'C0FEED', messageTs: '1700000000.000100' });
+  });
+
   it('gives a re-delivered click the same dedupe key', () => {
     expect(keyOf(click())).toBe(keyOf(decodeEnvelope('interactive', structuredClone(aClick()))));
   });

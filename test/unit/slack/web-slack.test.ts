@@ -31,4 +31,9 @@ describe('Slack port', () => {
     expect(await port.userName('U0HAROLD')).toBe('Harold');
     await expect(port.userName('U0NOBODY')).rejects.toThrow(/user_not_found/);
   });
+
+  it('lists the members of a user group, and refuses an unknown one', async () => {
+    expect(await port.usergroupMembers('S0SECOPS')).toEqual(['U0ANALYST']);
+    await expect(port.usergroupMembers('S0NOBODY')).rejects.toThrow(/no_such_subteam/);
+  });
 });
