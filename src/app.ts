@@ -21,7 +21,14 @@ import {
 } from './outbox.js';
 import { alertBlocks, alertHeadline, detailsText, verdictText } from './slack/blocks.js';
 import type { Inbound } from './slack/envelope.js';
-import { classifySlackError, describeSlackFailure, isRateLimited, SlackCallError } from './slack/errors.js';
+import {
+  classifySlackError,
+  describeSlackFailure,
+  forPerson,
+  isRateLimited,
+  isWorkspaceWide,
+  SlackCallError,
+} from './slack/errors.js';
 import { escapeText, quote } from './slack/mrkdwn.js';
 import { type Pacer, unpaced } from './slack/pacer.js';
 import type { SlackPort } from './slack/port.js';
@@ -566,7 +573,9 @@ export class App {
 
   /** Turns an error into what happens next: a retry later, the effect given up, or the chat failed. */
   private failed(record: AlertRecord, item: OutboxItem, err: unknown): Completion {
-    const failure = classifySlackError(err);
+    // A DM goes to the person's user ID: there, channel_not_found means no such person, not a wrong feed channel.
+    const toPerson = item.effect.type === 'SendDm';
+    const failure = toPerson ? forPerson(classifySlackError(err), record.userId) : classifySlackError(err);
     const what = `alert ${record.id}: ${item.effect.type} failed with ${describeSlackFailure(failure)}`;
     const fields = { alert: record.id, effect: item.effect.type, code: failure.code, level: 'warn' as const };
     if (failure.retryAfterMs !== undefined) {
@@ -592,7 +601,9 @@ export class App {
         event: 'chat_failed',
         level: 'error',
       });
-      return { events: [{ type: 'Failed', reason: describeSlackFailure(failure), at: this.now() }] };
+      const reason = `${failedCall(item.effect, record.userId)} failed with ${describeSlackFailure(failure)}`;
+      const feedReachable = toPerson && !isWorkspaceWide(failure);
+      return { events: [{ type: 'Failed', reason, at: this.now(), feedReachable }] };
     }
     this.ports.log(`${what}; gave up on this ${item.effect.type}`, {
       ...fields,
@@ -800,6 +811,14 @@ function describeOutcome(outcome: Applied): string {
   if (outcome.kind === 'refused') return `${outcome.refusal.detail}, refused`;
   if (outcome.effects === 0) return `alert ${outcome.alertId} is ${outcome.before}, nothing to do`;
   return `alert ${outcome.alertId} ${outcome.before} → ${outcome.after}`;
+}
+
+/** The Slack call an effect made, in words, for a failed chat's reason. */
+function failedCall(effect: Effect, userId: string): string {
+  if (effect.type === 'SendDm') return `the DM to ${userId}`;
+  if (effect.type === 'PostInThread') return 'a post in the alert’s thread';
+  if (effect.type === 'UpdateAlert') return 'the update of the alert message';
+  return effect.type;
 }
 
 function forgetOldEvents(data: StoreData, now: number): void {

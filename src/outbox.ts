@@ -162,8 +162,11 @@ export function complete(
   const added: Effect[] = next.map((item) => item.effect);
   for (const event of completion.events ?? []) {
     const result = step(record.chat, event, rules);
-    // A failed chat sends nothing more: what was queued for it would fail the same way.
-    if (event.type === 'Failed') record.outbox = [];
+    // A chat that fails sends nothing more to the person: what was queued would fail the same way. What was queued
+    // for the feed channel (relays of what the person said) still goes, unless the feed channel is what failed.
+    if (event.type === 'Failed' && result.chat !== record.chat) {
+      record.outbox = event.feedReachable ? record.outbox.filter((item) => !isPersonWork(item)) : [];
+    }
     record.chat = result.chat;
     enqueue(record, result.effects);
     added.push(...result.effects);

@@ -108,10 +108,19 @@ export function step(chat: Chat, event: ChatEvent, rules: Rules): Step {
 
     case 'Failed':
       if (isClosed(chat) || chat.state === 'posted') return unchanged(chat);
-      // The person is free for their next chat; nothing is sent to them or the thread, which may be what failed.
+      // The person is free for their next chat. Nothing more is sent to them; the alert message and its thread
+      // say why, unless the feed channel is what failed.
       return {
         chat: { ...chat, state: 'failed', failure: event.reason, endedAt: event.at },
-        effects: chat.state === 'active' ? [{ type: 'StartNext' }] : [],
+        effects: [
+          ...(event.feedReachable
+            ? [
+                { type: 'UpdateAlert' } as const,
+                { type: 'PostInThread', kind: 'note', text: failureNote(event.reason) } as const,
+              ]
+            : []),
+          ...(chat.state === 'active' ? [{ type: 'StartNext' } as const] : []),
+        ],
       };
   }
 }
@@ -146,6 +155,11 @@ function nudgeOrGiveUp(chat: Chat, at: string, rules: Rules): Step {
 
 function end(chat: Chat, outcome: Outcome, by: Actor | null, at: string): Chat {
   return { ...chat, state: 'ended', outcome, endedBy: by, endedAt: at };
+}
+
+/** The thread's line when a chat fails: the reason carries the fix. */
+export function failureNote(reason: string): string {
+  return `The chat failed: ${reason}`;
 }
 
 /** Thank the person, summarise in the thread, close the alert message, let the person's next chat start. */

@@ -47,8 +47,11 @@ export type ChatEvent =
   | { type: 'Classified'; hasAnswered: boolean; isAware: boolean; upTo: number; at: string }
   /** The clock moved on: a silent person may be due a nudge. */
   | { type: 'Tick'; at: string }
-  /** Slack refused an effect for good (channel_not_found, invalid_auth, …). */
-  | { type: 'Failed'; reason: string; at: string };
+  /**
+   * Slack refused an effect for good (channel_not_found, invalid_auth, …). `feedReachable`: the failure was the
+   * person's (their DM), so the alert message and its thread can still say so.
+   */
+  | { type: 'Failed'; reason: string; at: string; feedReachable?: boolean };
 
 /** Orders for the shell. Each one has at most one side effect outside the store, so it can be recorded as done. */
 export type Effect =

@@ -82,6 +82,9 @@ export function alertBlocks(alert: AlertView): Block[] {
     );
   }
   if (chat.state === 'ended') blocks.push(endedSection(chat, alert.userId));
+  if (chat.state === 'failed') {
+    blocks.push(section(`:x: The chat failed: ${escapeText(chat.failure ?? 'unknown error')}`, 'chat_failed'));
+  }
   return blocks;
 }
 

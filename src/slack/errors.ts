@@ -71,6 +71,30 @@ export function classifySlackError(err: unknown): SlackFailure {
   }
 }
 
+/**
+ * The same code means another thing for a DM, posted to the person's user ID: `channel_not_found` there says the
+ * user does not exist, not that the feed channel is wrong.
+ */
+const FATAL_FOR_PERSON: Record<string, (userId: string) => string> = {
+  channel_not_found: (id) => `no Slack user ${id}: check this alert's user_id (alerts.toml, or what sent the alert)`,
+  user_not_found: (id) => `no Slack user ${id}: check this alert's user_id (alerts.toml, or what sent the alert)`,
+  cannot_dm_bot: (id) => `${id} is a bot, not a person: check this alert's user_id`,
+  user_disabled: (id) => `${id}'s account is deactivated: follow up another way`,
+};
+
+/** A failure of a DM to `userId`, with the fix that fits a DM. */
+export function forPerson(failure: SlackFailure, userId: string): SlackFailure {
+  const fix = FATAL_FOR_PERSON[failure.code];
+  return failure.kind === 'fatal' && fix ? { ...failure, fix: fix(userId) } : failure;
+}
+
+/** Errors of the token itself: every call fails the same way, the feed channel included. */
+const WORKSPACE_WIDE = new Set(['invalid_auth', 'not_authed', 'account_inactive', 'token_revoked', 'token_expired']);
+
+export function isWorkspaceWide(failure: SlackFailure): boolean {
+  return WORKSPACE_WIDE.has(failure.code);
+}
+
 /** `channel_not_found: check feed_channel_id …` — the line irbot prints or logs for a Slack failure. */
 export function describeSlackFailure(failure: SlackFailure): string {
   return failure.fix ? `${failure.code} (${failure.fix})` : failure.code;

@@ -51,21 +51,26 @@ export function slackError(error: string): Error {
   });
 }
 
-export function recordingSlack(): SlackPort & { calls: SlackCall[]; failNext: (err: Error, times?: number) => void } {
+/** `failNext(err, times, channel)`: the next calls (to `channel` only, when given) throw `err`. */
+export function recordingSlack(): SlackPort & {
+  calls: SlackCall[];
+  failNext: (err: Error, times?: number, channel?: string) => void;
+} {
   const calls: SlackCall[] = [];
-  const failures: Error[] = [];
+  const failures: { err: Error; channel: string | undefined }[] = [];
   let ts = 1_700_000_000;
-  const maybeFail = () => {
-    const failure = failures.shift();
-    if (failure) throw failure;
+  const maybeFail = (channel?: string) => {
+    const at = failures.findIndex((f) => f.channel === undefined || f.channel === channel);
+    const failure = at < 0 ? undefined : failures.splice(at, 1)[0];
+    if (failure) throw failure.err;
   };
   return {
     calls,
-    failNext(err, times = 1) {
-      for (let i = 0; i < times; i++) failures.push(err);
+    failNext(err, times = 1, channel = undefined) {
+      for (let i = 0; i < times; i++) failures.push({ err, channel });
     },
     async post({ channel, text, threadTs, blocks, key }) {
-      maybeFail();
+      maybeFail(channel);
       calls.push({
         method: 'post',
         channel,
@@ -81,7 +86,7 @@ export function recordingSlack(): SlackPort & { calls: SlackCall[]; failNext: (e
       return calls.some((c) => c.key === key);
     },
     async update({ channel, ts: messageTs, text, blocks }) {
-      maybeFail();
+      maybeFail(channel);
       calls.push({ method: 'update', channel, ts: messageTs, text, blocks });
     },
     async ephemeral({ channel, user, text }) {

@@ -453,3 +453,48 @@ describe('who may press the buttons', () => {
     expect(thread.find((c) => c.text?.includes('No answer'))?.text).toContain('<!subteam^S0SECOPS> Please follow up.');
   });
 });
+
+describe('a chat that fails', () => {
+  it('with a DM to a user id that does not exist: says so on the alert message and in the thread, naming the person', async () => {
+    const t = testApp();
+    const { alert } = await t.app.postAlert({ ...PIVOT, userId: 'U0NOBODY' });
+    // Slack answers a chat.postMessage to an unknown user ID with channel_not_found.
+    t.slack.failNext(slackError('channel_not_found'), 1, 'U0NOBODY');
+    await t.app.request(alert.id, 'start', analyst);
+    const record = t.store.data().alerts[alert.id];
+    const reason =
+      "the DM to U0NOBODY failed with channel_not_found (no Slack user U0NOBODY: check this alert's user_id (alerts.toml, or what sent the alert))";
+    expect(record?.chat).toMatchObject({ state: 'failed', failure: reason });
+    expect(record?.outbox).toEqual([]);
+    const update = t.slack.calls.filter((c) => c.method === 'update').at(-1);
+    expect(JSON.stringify(update?.blocks)).toContain(':x: The chat failed: the DM to U0NOBODY failed with');
+    expect(JSON.stringify(update?.blocks)).not.toContain('end_chat_submit_action');
+    const thread = t.slack.calls.filter((c) => c.method === 'post' && c.threadTs === alert.ts);
+    expect(thread.at(-1)?.text).toBe(`_The chat failed: ${reason}_`);
+    expect(t.logs.join('\n')).not.toContain('feed_channel_id');
+    expect(record?.transcript.at(-1)).toMatchObject({ from: 'system', text: `The chat failed: ${reason}` });
+  });
+
+  it("starts the person's queued chat when their active one fails", async () => {
+    const t = await started();
+    const { alert: second } = await t.app.postAlert({ ...PIVOT, id: 'privesc' });
+    await t.app.request(second.id, 'start', analyst);
+    expect(t.store.data().alerts[second.id]?.chat.state).toBe('queued');
+    t.slack.failNext(slackError('user_disabled'), 1, 'U0HAROLD');
+    await t.app.say(t.alert.id, 'are you there?', analyst);
+    expect(t.chat()).toMatchObject({ state: 'failed' });
+    expect(t.chat()?.failure).toContain("U0HAROLD's account is deactivated");
+    expect(t.store.data().alerts[second.id]?.chat.state).toBe('active');
+  });
+
+  it('does not touch the feed channel again when the feed channel is what failed', async () => {
+    const t = await started();
+    const before = t.slack.calls.length;
+    t.slack.failNext(slackError('channel_not_found'), 1, 'C0FEED');
+    await t.app.handleInbound(dm('what is this?'));
+    expect(t.chat()?.failure).toMatch(
+      /^a post in the alert’s thread failed with channel_not_found \(check feed_channel_id/,
+    );
+    expect(t.slack.calls.slice(before).filter((c) => c.channel === 'C0FEED')).toEqual([]);
+  });
+});

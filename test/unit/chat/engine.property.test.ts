@@ -26,7 +26,12 @@ const event: fc.Arbitrary<ChatEvent> = fc.oneof(
     at,
   }),
   fc.record({ type: fc.constant('Tick' as const), at }),
-  fc.record({ type: fc.constant('Failed' as const), reason: fc.constantFrom('channel_not_found', 'invalid_auth'), at }),
+  fc.record({
+    type: fc.constant('Failed' as const),
+    reason: fc.constantFrom('channel_not_found', 'invalid_auth'),
+    at,
+    feedReachable: fc.boolean(),
+  }),
 );
 
 const rules = fc.record({

@@ -190,6 +190,17 @@ describe('failure', () => {
     expect(step(chat, dm(), rules).effects).toEqual([]);
   });
 
+  it('says why on the alert message and in the thread when the person, not the feed channel, failed', () => {
+    const reason = 'the DM to U0NOBODY failed with channel_not_found (no Slack user U0NOBODY: …)';
+    const { chat, effects } = step(active(), { type: 'Failed', reason, at, feedReachable: true }, rules);
+    expect(chat).toMatchObject({ state: 'failed', failure: reason });
+    expect(effects).toEqual([
+      { type: 'UpdateAlert' },
+      { type: 'PostInThread', kind: 'note', text: `The chat failed: ${reason}` },
+      { type: 'StartNext' },
+    ]);
+  });
+
   it('does not reopen a closed chat', () => {
     const ended = chatIn({ state: 'ended', outcome: 'answered' });
     expect(step(ended, { type: 'Failed', reason: 'x', at }, rules).chat).toBe(ended);

@@ -138,6 +138,18 @@ describe('a queued chat', () => {
   });
 });
 
+describe('a failed chat', () => {
+  const failure = 'the DM to U0NOBODY failed with channel_not_found (no Slack user U0NOBODY: check <this>)';
+  const blocks = blocksFor(started({ state: 'failed', failure, endedAt: later }));
+
+  it('has no buttons, and says why it failed with the fix instead of still saying it started', () => {
+    expect(actionsOf(blocks)).toEqual([]);
+    expect(textOf(sectionWithId(blocks, 'chat_failed') ?? {})).toBe(
+      ':x: The chat failed: the DM to U0NOBODY failed with channel_not_found (no Slack user U0NOBODY: check &lt;this&gt;)',
+    );
+  });
+});
+
 describe('a dismissed alert', () => {
   it('has no buttons', () => {
     expect(actionsOf(blocksFor(chatIn({ state: 'dismissed', endedBy: analyst, endedAt: at })))).toEqual([]);
@@ -232,6 +244,7 @@ describe('every state', () => {
     ['ended: answered', ended()],
     ['ended: no_answer', ended({ outcome: 'no_answer', aware: null, nudges: 1 })],
     ['ended_by_analyst', ended({ outcome: 'ended_by_analyst', aware: null, endedBy: terminalAnalyst })],
+    ['failed', started({ state: 'failed', failure: 'channel_not_found' })],
   ];
 
   it.each(states)('keeps every section text of a %s alert within 3000 characters', (_, chat) => {
