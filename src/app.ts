@@ -73,6 +73,8 @@ const PRUNE_SEEN_EVERY_MS = 60 * 1000;
 
 /** How long a closed chat stays in the working set (for `irbot status` and `irbot chat`) before it is archived. */
 export const ARCHIVE_AFTER_MS = 10 * 60 * 1000;
+/** A failed chat waits for someone to follow up: plain `irbot status` lists it for a day. */
+export const FAILED_ARCHIVE_AFTER_MS = 24 * 60 * 60 * 1000;
 
 /** How many recently closed chats a process remembers, for the pacer's priority. */
 const MAX_CLOSED_REMEMBERED = 10_000;
@@ -332,7 +334,8 @@ export class App {
     const done = (record: AlertRecord) =>
       isClosed(record.chat) &&
       record.outbox.length === 0 &&
-      Date.parse(at) - Date.parse(record.chat.endedAt ?? record.lastActivityAt) >= ARCHIVE_AFTER_MS;
+      Date.parse(at) - Date.parse(record.chat.endedAt ?? record.lastActivityAt) >=
+        (record.chat.state === 'failed' ? FAILED_ARCHIVE_AFTER_MS : ARCHIVE_AFTER_MS);
     // A read without the lock first: most ticks find nothing due and write nothing.
     const alerts = Object.values((seen ?? (await this.ports.store.read())).alerts);
     if (!alerts.some((a) => due(a) || done(a))) return;

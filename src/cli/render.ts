@@ -40,11 +40,19 @@ export interface StatusRow {
   started_at: string | null;
   ended_at: string | null;
   last_activity_at: string;
+  /** Why a failed chat failed, with the fix; null otherwise. */
+  failure: string | null;
+}
+
+/** Chats someone should look at: open ones, and failed ones, which wait for a person to follow up. */
+function needsLooking(alert: AlertRecord): boolean {
+  const { state } = alert.chat;
+  return state === 'active' || state === 'queued' || state === 'failed';
 }
 
 export function statusRows(alerts: AlertRecord[], opts: { all: boolean }): StatusRow[] {
   return alerts
-    .filter((a) => opts.all || a.chat.state === 'active' || a.chat.state === 'queued')
+    .filter((a) => opts.all || needsLooking(a))
     .sort((a, b) => a.createdAt.localeCompare(b.createdAt))
     .map((a) => ({
       id: a.id,
@@ -61,6 +69,7 @@ export function statusRows(alerts: AlertRecord[], opts: { all: boolean }): Statu
       started_at: a.chat.startedAt,
       ended_at: a.chat.endedAt,
       last_activity_at: a.lastActivityAt,
+      failure: a.chat.state === 'failed' ? (a.chat.failure ?? 'unknown error') : null,
     }));
 }
 
@@ -89,7 +98,9 @@ export function renderStatus(rows: StatusRow[], chalk: ChalkInstance, opts: { al
       .map((c, i) => c.padEnd(widths[i] ?? 0))
       .join('  ')
       .trimEnd();
-  return `${[chalk.bold(line(header)), ...body.map(line)].join('\n')}\n`;
+  // A failed chat's reason is long (it carries the fix): under the table, one line each.
+  const failures = rows.flatMap((r) => (r.failure ? [chalk.red(`${r.id} failed: ${terminalSafe(r.failure)}`)] : []));
+  return `${[chalk.bold(line(header)), ...body.map(line), ...failures].join('\n')}\n`;
 }
 
 const SPEAKER_LABELS: Record<TranscriptEntry['from'], string> = {

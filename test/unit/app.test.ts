@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NOT_ALLOWED, NOT_YOURS, USERGROUP_TTL_MS, WRONG_MESSAGE } from '../../src/access.js';
-import { App, ARCHIVE_AFTER_MS, RELAY_SEPARATOR } from '../../src/app.js';
+import { App, ARCHIVE_AFTER_MS, FAILED_ARCHIVE_AFTER_MS, RELAY_SEPARATOR } from '../../src/app.js';
 import { createOfflineWriter } from '../../src/llm/offline-writer.js';
 import type { Inbound } from '../../src/slack/envelope.js';
 import { openLowdbStore } from '../../src/store/lowdb-store.js';
@@ -286,6 +286,19 @@ describe('archiving', () => {
     expect(await findAlert(t.store, t.alert.id)).toMatchObject({
       chat: { state: 'ended', outcome: 'ended_by_analyst' },
     });
+  });
+
+  it('keeps a failed chat in the working set, where plain status shows it, for a day', async () => {
+    const t = await started();
+    t.slack.failNext(slackError('user_disabled'), 1, 'U0HAROLD');
+    await t.app.say(t.alert.id, 'hello?', analyst);
+    expect(t.chat()?.state).toBe('failed');
+    t.clock.advance(FAILED_ARCHIVE_AFTER_MS - 1);
+    await t.app.tick();
+    expect(t.store.data().alerts[t.alert.id]).toBeDefined();
+    t.clock.advance(1);
+    await t.app.tick();
+    expect(t.store.data().alerts[t.alert.id]).toBeUndefined();
   });
 
   it('keeps open chats and their queues in the working set', async () => {

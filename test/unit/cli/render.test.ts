@@ -159,6 +159,15 @@ describe('statusRows', () => {
     expect(statusRows(alerts, { all: false }).map((r) => r.id)).toEqual(['b-queued', 'a-active']);
   });
 
+  it('lists failed chats by default too, with why they failed', () => {
+    const failure = 'the DM to U0NOBODY failed with channel_not_found (no Slack user U0NOBODY: …)';
+    const failed = anAlertRecord({ id: 'f-failed', chat: activeChat({ state: 'failed', failure }) });
+    const rows = statusRows([...alerts, failed], { all: false });
+    expect(rows.map((r) => r.id)).toEqual(['f-failed', 'b-queued', 'a-active']);
+    expect(rows[0]).toMatchObject({ state: 'failed', failure });
+    expect(rows[1]?.failure).toBeNull();
+  });
+
   it('lists every alert with all, oldest first', () => {
     expect(statusRows(alerts, { all: true }).map((r) => r.id)).toEqual([
       'd-dismissed',
@@ -216,6 +225,7 @@ describe('statusRows', () => {
         started_at: '2026-11-27T10:00:00.000Z',
         ended_at: '2026-11-27T10:07:00.000Z',
         last_activity_at: '2026-11-27T10:07:00.000Z',
+        failure: null,
       },
     ]);
   });
@@ -255,6 +265,7 @@ describe('renderStatus', () => {
       started_at: '2026-11-27T10:00:00.000Z',
       ended_at: null,
       last_activity_at: '2026-11-27T10:05:30.000Z',
+      failure: null,
       ...overrides,
     };
   }
@@ -279,6 +290,12 @@ describe('renderStatus', () => {
         '',
       ].join('\n'),
     );
+  });
+
+  it('prints why each failed chat failed under the table', () => {
+    const failure = `channel_not_found (no Slack user U0NOBODY)\u001b[2J`;
+    const text = renderStatus([aRow(), aRow({ id: 'pivot-2', state: 'failed', failure })], plain, { all: false });
+    expect(text.trimEnd().split('\n').at(-1)).toBe('pivot-2 failed: channel_not_found (no Slack user U0NOBODY)[2J');
   });
 
   it('aligns every column under its header', () => {
