@@ -249,3 +249,77 @@ describe('the chat loop', () => {
     }
   });
 });
+
+describe('who may act, and failed chats', () => {
+  const ephemeralsTo = (user: string) => slack.callsTo('chat.postEphemeral').filter((c) => c.args.user === user);
+
+  it('refuses Harold pressing Do Nothing on his own alert, and a click whose value names alert B on alert A’s message', async () => {
+    const a = await sendAlert('pivot');
+    const b = await sendAlert('privesc');
+    const daemon = await listen();
+    await click(a, 'do_nothing_submit_action', 'U0HAROLD');
+    const refused = await slack.waitForCall((c) => c.method === 'chat.postEphemeral');
+    expect(refused.args).toMatchObject({ user: 'U0HAROLD', channel: 'C0FEED' });
+    expect(String(refused.args.text)).toMatch(/this alert is about you/);
+    await daemon.waitFor(/button dismiss on \S+ by U0HAROLD: the alert is about them, refused/);
+
+    await slack.clickButton({
+      userId: 'U0ANALYST',
+      actionId: 'do_nothing_submit_action',
+      value: b.id,
+      channel: 'C0FEED',
+      messageTs: a.ts,
+    });
+    await daemon.waitFor(new RegExp(`button dismiss on ${b.id} by U0ANALYST: pressed on message C0FEED/${a.ts}`));
+    await slack.waitForCall((c) => c.method === 'chat.postEphemeral' && c.args.user === 'U0ANALYST');
+    expect(ephemeralsTo('U0ANALYST').map((c) => c.args.text)).toEqual([
+      'Sorry, this button does not belong to the alert it names. Nothing was changed.',
+    ]);
+    expect(slack.callsTo('chat.update')).toHaveLength(0);
+    expect((await status()).map((r) => r.state)).toEqual(['posted', 'posted']);
+  });
+
+  it('lets a member of a user group in responders press, and refuses others', async () => {
+    ws = await makeWorkspace({
+      slackApiUrl: slack.apiUrl,
+      openaiBaseUrl: openai.baseURL,
+      config: 'feed_channel_id = "C0FEED"\ndatabase_path = "./db.json"\nresponders = ["S0SECOPS"]\n',
+    });
+    const alert = await sendAlert();
+    await listen();
+    await click(alert, 'start_chat_submit_action', 'U0ALICE');
+    const refused = await slack.waitForCall((c) => c.method === 'chat.postEphemeral');
+    expect(refused.args).toMatchObject({ user: 'U0ALICE', text: expect.stringMatching(/only the responders/) });
+    expect(slack.callsTo('usergroups.users.list')[0]?.args).toMatchObject({ usergroup: 'S0SECOPS' });
+    expect((await status())[0]).toMatchObject({ state: 'posted' });
+    await click(alert, 'start_chat_submit_action', 'U0ANALYST');
+    await slack.waitForCall(isPost('U0HAROLD', /quick question/));
+  });
+
+  it('says on the alert message and in the thread that a chat with a nonexistent user failed, and status lists it', async () => {
+    const nobody = { id: 'ghost', name: 'Ghost login', description: 'A sign-in', user_id: 'U0NOBODY' };
+    const sent = await runIrbot(['send-alert', '--file', '-', '--json'], ws, { input: JSON.stringify(nobody) });
+    expect(sent.code).toBe(0);
+    const [alert] = JSON.parse(sent.stdout) as Array<{ id: string; ts: string }>;
+    if (!alert) throw new Error('no alert posted');
+    const daemon = await listen();
+    await click(alert, 'start_chat_submit_action');
+    const note = await slack.waitForCall(isPost('C0FEED', /The chat failed/));
+    expect(note.args.thread_ts).toBe(alert.ts);
+    expect(text(note)).toContain('the DM to U0NOBODY failed with channel_not_found (no Slack user U0NOBODY');
+    const failed = await slack.waitForCall(
+      (c) => c.method === 'chat.update' && JSON.stringify(c.args.blocks).includes('chat_failed'),
+    );
+    expect(JSON.stringify(failed.args.blocks)).toContain('no Slack user U0NOBODY');
+    expect(JSON.stringify(failed.args.blocks)).not.toContain('end_chat_submit_action');
+    await daemon.waitFor(/SendDm failed with channel_not_found \(no Slack user U0NOBODY/);
+    expect(daemon.stderr).not.toContain('feed_channel_id');
+    const plain = await runIrbot(['status'], ws);
+    expect(plain.stdout).toMatch(new RegExp(`${alert.id} .* failed`));
+    expect(plain.stdout).toContain(`${alert.id} failed: the DM to U0NOBODY failed with channel_not_found`);
+    const json = await runIrbot(['status', '--json'], ws);
+    expect(JSON.parse(json.stdout)).toEqual([
+      expect.objectContaining({ id: alert.id, state: 'failed', failure: expect.stringContaining('U0NOBODY') }),
+    ]);
+  });
+});
