@@ -10,7 +10,7 @@ import type { Config, Env } from '../config/types.js';
 import { oneLine, redact, slackLogger } from '../log.js';
 import { REQUIRED_SCOPES } from '../slack/scopes.js';
 import { openLowdbStore } from '../store/lowdb-store.js';
-import { type CheckResult, type DoctorReport, fail, pass, reportOf, skip } from './report.js';
+import { type CheckResult, type DoctorReport, fail, pass, reportOf, skip, warn } from './report.js';
 
 export { REQUIRED_SCOPES };
 
@@ -50,7 +50,7 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
     input.cwd,
     input.configOption ?? env?.configPath ?? (vars.IRBOT_CONFIG?.trim() || 'config.toml'),
   );
-  const { config, check: configCheck } = await checkConfig(configFile);
+  const { config, check: configCheck } = await checkConfig(configFile, env?.slackApiUrl);
   const alertsCheck = config ? await checkAlerts(config) : skip(CHECK_NAMES.alerts, 'a valid config.toml');
 
   const bot = env && usable('slackBotToken') ? await slackClient(env.slackBotToken ?? '', env.slackApiUrl) : undefined;
@@ -114,10 +114,10 @@ async function checkEnvironment(
 }
 
 /** (2) config.toml reads and parses. */
-async function checkConfig(file: string): Promise<{ config?: Config; check: CheckResult }> {
+async function checkConfig(file: string, slackApiUrl?: string): Promise<{ config?: Config; check: CheckResult }> {
   try {
     const config = await loadConfig(file);
-    return { config, check: pass(CHECK_NAMES.config, config.file) };
+    return { config, check: configFound(config, slackApiUrl) };
   } catch (err) {
     return {
       check: fail(
@@ -126,6 +126,29 @@ async function checkConfig(file: string): Promise<{ config?: Config; check: Chec
         'fix the file (see the commented config.toml in the README), or pass --config PATH',
       ),
     };
+  }
+}
+
+/**
+ * A config that reads; in a real workspace (not the local Slack of the sandbox and the tests), a warning when
+ * `responders` is empty: then anyone in the feed channel but the alert's person can press the buttons.
+ */
+export function configFound(config: Config, slackApiUrl: string | undefined): CheckResult {
+  if (config.responders.length > 0 || slackApiUrl === undefined || isLocal(slackApiUrl)) {
+    return pass(CHECK_NAMES.config, config.file);
+  }
+  return warn(
+    CHECK_NAMES.config,
+    `${config.file}: responders is empty, so anyone in the feed channel can press an alert's buttons`,
+    `list the analysts or their user group in ${config.file}, e.g. responders = ["S0123456789"]`,
+  );
+}
+
+function isLocal(url: string): boolean {
+  try {
+    return ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(url).hostname);
+  } catch {
+    return false;
   }
 }
 

@@ -6,8 +6,10 @@ export interface CheckResult {
   ok: boolean;
   /** What was found; for a check that could not run, `skipped: needs …`. */
   detail: string;
-  /** What to do about a failure. */
+  /** What to do about a failure, or a warning. */
   fix?: string;
+  /** Passed, but something deserves a look (it does not fail the run). */
+  warning?: boolean;
 }
 
 export interface DoctorReport {
@@ -18,6 +20,15 @@ export interface DoctorReport {
 export const pass = (name: string, detail: string): CheckResult => ({ name, ok: true, detail });
 
 export const fail = (name: string, detail: string, fix: string): CheckResult => ({ name, ok: false, detail, fix });
+
+/** Passed, with something to look at: shown with its fix, counted in the verdict, exit code unchanged. */
+export const warn = (name: string, detail: string, fix: string): CheckResult => ({
+  name,
+  ok: true,
+  warning: true,
+  detail,
+  fix,
+});
 
 /** A check whose prerequisite failed: not passed, and its own line says what it waits for. */
 export const skip = (name: string, needs: string): CheckResult => ({
@@ -38,6 +49,10 @@ export function reportOf(checks: CheckResult[]): DoctorReport {
 export function verdict(report: DoctorReport): string {
   const total = report.checks.length;
   const failed = report.checks.filter((c) => !c.ok);
+  const warnings = report.checks.filter((c) => c.warning).length;
+  if (failed.length === 0 && warnings > 0) {
+    return `All ${total} checks passed (${warnings} warning${warnings === 1 ? '' : 's'}).`;
+  }
   if (failed.length === 0) return `All ${total} checks passed.`;
   const skipped = failed.filter(isSkipped).length;
   return `${failed.length} of ${total} checks failed${skipped > 0 ? ` (${skipped} skipped)` : ''}.`;
@@ -46,6 +61,7 @@ export function verdict(report: DoctorReport): string {
 /** `✓ name — detail` or `✗ name — detail → fix`, one line per check. */
 export function renderChecks(report: DoctorReport, chalk: ChalkInstance): string {
   const lines = report.checks.map((c) => {
+    if (c.warning) return `${chalk.yellow('!')} ${c.name} — ${c.detail}${c.fix ? ` → ${chalk.yellow(c.fix)}` : ''}`;
     if (c.ok) return `${chalk.green('✓')} ${c.name} ${chalk.dim(`— ${c.detail}`)}`;
     if (isSkipped(c)) return `${chalk.red('✗')} ${c.name} ${chalk.dim(`— ${c.detail}`)}`;
     return `${chalk.red('✗')} ${chalk.bold(c.name)} — ${c.detail}${c.fix ? ` → ${chalk.yellow(c.fix)}` : ''}`;

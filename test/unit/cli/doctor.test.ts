@@ -4,9 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Chalk } from 'chalk';
 import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../../src/config/config.js';
 import { readEnv } from '../../../src/config/env.js';
-import { checkStorePath, checkVariables, missingScopes, REQUIRED_SCOPES } from '../../../src/doctor/checks.js';
-import { fail, pass, renderChecks, reportOf, skip, verdict } from '../../../src/doctor/report.js';
+import {
+  checkStorePath,
+  checkVariables,
+  configFound,
+  missingScopes,
+  REQUIRED_SCOPES,
+} from '../../../src/doctor/checks.js';
+import { fail, pass, renderChecks, reportOf, skip, verdict, warn } from '../../../src/doctor/report.js';
 import { journalPathOf } from '../../../src/store/lowdb-store.js';
 
 const plain = new Chalk({ level: 0 });
@@ -47,6 +54,27 @@ describe('verdict and lines', () => {
     expect(verdict(report)).toBe('2 of 3 checks failed (1 skipped).');
     expect(renderChecks(report, plain)).toBe('✓ a — fine\n✗ b — broken → mend it\n✗ c — skipped: needs b\n');
     expect(verdict(reportOf([pass('a', 'fine')]))).toBe('All 1 checks passed.');
+  });
+});
+
+describe('responders in config.toml', () => {
+  const config = (extra = '') => parseConfig(`feed_channel_id = "C0FEED"\n${extra}`, '/srv/irbot/config.toml');
+
+  it('warns when responders is empty in a real workspace, and passes with the local Slack or with responders', () => {
+    const check = configFound(config(), 'https://slack.com/api/');
+    expect(check).toMatchObject({ ok: true, warning: true });
+    expect(check.detail).toBe(
+      "/srv/irbot/config.toml: responders is empty, so anyone in the feed channel can press an alert's buttons",
+    );
+    expect(configFound(config(), 'http://127.0.0.1:40123/api/')).toEqual(pass('config.toml', '/srv/irbot/config.toml'));
+    expect(configFound(config('responders = ["S0SECOPS"]\n'), 'https://slack.com/api/').warning).toBeUndefined();
+  });
+
+  it('shows a warning with its fix and counts it in the verdict, without failing the run', () => {
+    const report = reportOf([pass('a', 'fine'), warn('b', 'hmm', 'look at it')]);
+    expect(report.ok).toBe(true);
+    expect(renderChecks(report, plain)).toBe('✓ a — fine\n! b — hmm → look at it\n');
+    expect(verdict(report)).toBe('All 2 checks passed (1 warning).');
   });
 });
 
