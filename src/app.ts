@@ -598,7 +598,8 @@ export class App {
       });
       return { retryAt: new Date(this.ports.clock().getTime() + delay).toISOString(), attempts };
     }
-    if (failure.kind === 'fatal') {
+    // A chat that has ended cannot fail: its closing posts go on without this one.
+    if (failure.kind === 'fatal' && !isClosed(record.chat)) {
       this.ports.log(`${what}; the chat is marked failed, other chats go on`, {
         ...fields,
         event: 'chat_failed',

@@ -500,6 +500,20 @@ describe('a chat that fails', () => {
     expect(t.store.data().alerts[second.id]?.chat.state).toBe('active');
   });
 
+  it('leaves an ended chat ended when its thanks cannot be sent: the summary still goes and the queued chat starts', async () => {
+    const t = await started();
+    const { alert: second } = await t.app.postAlert({ ...PIVOT, id: 'privesc' });
+    await t.app.request(second.id, 'start', analyst);
+    t.slack.failNext(slackError('user_disabled'), 1, 'U0HAROLD');
+    await t.app.request(t.alert.id, 'end', analyst);
+    expect(t.chat()).toMatchObject({ state: 'ended', outcome: 'ended_by_analyst' });
+    expect(t.thread().some((c) => c.text?.startsWith('Here is the summary'))).toBe(true);
+    expect(t.store.data().alerts[second.id]?.chat.state).toBe('active');
+    expect(
+      t.logs.some((l) => l.includes('SendDm failed with user_disabled') && l.includes('gave up on this SendDm')),
+    ).toBe(true);
+  });
+
   it('does not touch the feed channel again when the feed channel is what failed', async () => {
     const t = await started();
     const before = t.slack.calls.length;
