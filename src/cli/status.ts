@@ -9,7 +9,7 @@ import { loadSetup, openStore } from './runtime.js';
 export function addStatusCommand(program: Command, deps: Deps): void {
   program
     .command('status')
-    .description('Show open chats (read from the store only)')
+    .description('Show open and failed chats (read from the store only)')
     .option('--all', 'also alerts without a chat, and ended or dismissed ones')
     .option('--json', 'print JSON on stdout and nothing else')
     .option('--config <path>', 'config.toml to use (default: $IRBOT_CONFIG or ./config.toml)')
