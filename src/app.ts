@@ -1,7 +1,7 @@
 // Wiring: runs Slack and terminal events through the engine inside store transactions, and drains each alert's
 // outbox through the ports, one recorded effect at a time, so that any process can drive any chat.
 import { mentionOf, type Refusal, Responders, refusePress } from './access.js';
-import { isClosed, isOpen, newChat, step } from './chat/engine.js';
+import { isClosed, isOpen, needsReview, newChat, step } from './chat/engine.js';
 import type { Actor, Chat, ChatEvent, Effect, Rules, ThreadPost } from './chat/types.js';
 import type { AlertTemplate } from './config/types.js';
 import { type AlertFacts, type Line, MALFORMED_CLASSIFICATION, type Writer, type Written } from './llm/port.js';
@@ -690,6 +690,7 @@ export class App {
           isAware: verdict.isAware,
           upTo: effect.upTo,
           at: this.now(),
+          steering: verdict.steering,
         };
         const note: Effect[] = verdict.fallbackReason
           ? [{ type: 'PostInThread', kind: 'note', text: classifyNote(verdict.fallbackReason) }]
@@ -702,6 +703,7 @@ export class App {
         const written = await llm.summarise(facts, linesOf(record.transcript), {
           outcome: record.chat.outcome ?? 'open',
           aware: record.chat.aware,
+          needsReview: needsReview(record.chat),
         });
         return {
           next: [
@@ -731,6 +733,9 @@ export class App {
       case 'escalation': {
         // Trusted mentions from config.toml, so they do ping.
         const mention = this.options.escalationMention ?? this.options.responders.map(mentionOf).join(' ');
+        if (needsReview(record.chat)) {
+          return `:warning: <@${record.userId}> said they were aware, but a reply of theirs tried to instruct the bot.${mention ? ` ${mention}` : ''} Please review the chat before trusting the answer.`;
+        }
         const nudges = `${record.chat.nudges} nudge${record.chat.nudges === 1 ? '' : 's'}`;
         return `:warning: No answer from <@${record.userId}> after ${nudges}.${mention ? ` ${mention}` : ''} Please follow up.`;
       }

@@ -8,6 +8,20 @@ export interface Step {
 
 export const THANKS = 'Thanks for your time!';
 
+/** Posted in the thread when a reply of the person tried to instruct the bot. */
+export const STEERING_NOTE =
+  "The person's reply tried to instruct the bot. If they say they were aware, the chat closes as " +
+  "'aware — needs review' and the responders are asked to look.";
+
+/**
+ * True when the chat ended with the person saying they were aware while one of their replies tried to instruct
+ * the bot: the answer may be the one they talked the bot into, so it stands only once an analyst has looked.
+ * (A 'not aware' answer or no answer goes to an analyst anyway, and an analyst ended the chat in the third case.)
+ */
+export function needsReview(chat: Chat): boolean {
+  return chat.outcome === 'answered' && chat.aware === true && (chat.steering ?? 0) > 0;
+}
+
 export function newChat(): Chat {
   return {
     state: 'posted',
@@ -130,11 +144,17 @@ function classified(chat: Chat, event: Extract<ChatEvent, { type: 'Classified' }
   if (chat.state !== 'active' || event.upTo !== chat.personMessages || event.upTo <= chat.classifiedUpTo) {
     return unchanged(chat);
   }
-  const judged = { ...chat, classifiedUpTo: event.upTo };
+  const steering = event.steering ?? 0;
+  const steered = steering > (chat.steering ?? 0);
+  const judged: Chat = { ...chat, classifiedUpTo: event.upTo, ...(steered ? { steering } : {}) };
+  // Said once per new attempt, before what the verdict makes of it.
+  const note: Effect[] = steered ? [{ type: 'PostInThread', kind: 'note', text: STEERING_NOTE }] : [];
   if (event.hasAnswered) {
-    return { chat: { ...end(judged, 'answered', null, event.at), aware: event.isAware }, effects: closing(false) };
+    const ended = { ...end(judged, 'answered', null, event.at), aware: event.isAware };
+    return { chat: ended, effects: [...note, ...closing(needsReview(ended))] };
   }
-  return nudgeOrGiveUp(judged, event.at, rules);
+  const next = nudgeOrGiveUp(judged, event.at, rules);
+  return { chat: next.chat, effects: [...note, ...next.effects] };
 }
 
 /** A person silent for nudgeAfterMs since the conversation last moved is nudged, or, after the last nudge, let go. */
@@ -162,7 +182,10 @@ export function failureNote(reason: string): string {
   return `The chat failed: ${reason}`;
 }
 
-/** Thank the person, summarise in the thread, close the alert message, let the person's next chat start. */
+/**
+ * Thank the person, summarise in the thread, close the alert message, let the person's next chat start.
+ * `escalate`: the responders are pinged after the summary (no answer, or an answer that needs review).
+ */
 function closing(escalate: boolean): Effect[] {
   return [
     { type: 'SendDm', text: THANKS, from: 'bot' },

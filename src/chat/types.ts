@@ -28,6 +28,11 @@ export interface Chat {
   failure: string | null;
   /** Lines an analyst typed while the chat was queued: sent after the greeting when it starts. */
   held?: HeldLine[];
+  /**
+   * How many of the person's replies tried to instruct the bot, as the last accepted classification counted
+   * them. Absent until one did (and in chats stored before irbot kept it).
+   */
+  steering?: number;
 }
 
 export interface HeldLine {
@@ -44,7 +49,8 @@ export type ChatEvent =
   /** `ts`: the Slack message's, which orders it against a DM of the bot that crossed it. */
   | { type: 'DirectMessage'; text: string; at: string; ts?: string }
   | { type: 'AnalystMessage'; text: string; by: Actor; at: string }
-  | { type: 'Classified'; hasAnswered: boolean; isAware: boolean; upTo: number; at: string }
+  /** `steering`: how many of the person's replies so far tried to instruct the bot (default 0). */
+  | { type: 'Classified'; hasAnswered: boolean; isAware: boolean; upTo: number; at: string; steering?: number }
   /** The clock moved on: a silent person may be due a nudge. */
   | { type: 'Tick'; at: string }
   /**

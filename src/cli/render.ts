@@ -1,5 +1,6 @@
 // Terminal output: status tables and chat lines. Strings in, strings out; colour only where the stream wants it.
 import { Chalk, type ChalkInstance } from 'chalk';
+import { needsReview } from '../chat/engine.js';
 import type { AlertRecord, TranscriptEntry } from '../store/port.js';
 
 /** Colour for a stream: never with NO_COLOR, otherwise only on a terminal (FORCE_COLOR overrides). */
@@ -34,6 +35,8 @@ export interface StatusRow {
   state: AlertRecord['chat']['state'];
   outcome: AlertRecord['chat']['outcome'];
   aware: boolean | null;
+  /** Aware, but a reply tried to instruct the bot: an analyst must look (src/chat/engine.ts needsReview). */
+  needs_review: boolean;
   nudges: number;
   messages: number;
   created_at: string;
@@ -63,6 +66,7 @@ export function statusRows(alerts: AlertRecord[], opts: { all: boolean }): Statu
       state: a.chat.state,
       outcome: a.chat.outcome,
       aware: a.chat.aware,
+      needs_review: needsReview(a.chat),
       nudges: a.chat.nudges,
       messages: a.transcript.filter((t) => t.from !== 'system').length,
       created_at: a.createdAt,
@@ -86,7 +90,9 @@ export function renderStatus(rows: StatusRow[], chalk: ChalkInstance, opts: { al
     r.id,
     terminalSafe(r.name),
     terminalSafe(r.person ? `${r.person} (${r.user_id})` : r.user_id),
-    r.outcome ? `${r.state}: ${r.outcome}${r.aware === null ? '' : r.aware ? ', aware' : ', not aware'}` : r.state,
+    r.outcome
+      ? `${r.state}: ${r.outcome}${r.aware === null ? '' : r.aware ? ', aware' : ', not aware'}${r.needs_review ? ' (needs review)' : ''}`
+      : r.state,
     shortTime(r.started_at),
     String(r.messages),
     String(r.nudges),

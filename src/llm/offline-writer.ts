@@ -1,28 +1,34 @@
 // The Writer without a network: templated texts and a keyword classifier, for the sandbox and as the LLM fallback.
 
-import type { Classification, Line, Writer } from './port.js';
+import { cleanName, cleanText } from './bounds.js';
+import type { AlertFacts, Classification, Line, Writer } from './port.js';
+import { countSteering, isSteering, normalise } from './steering.js';
 
 /** Starts every text the offline writer produces, so nobody mistakes a template for the model. */
 export const OFFLINE_LABEL = '[offline] ';
 
 const MAX_QUOTED_REPLIES = 10;
 const MAX_QUOTE_CHARS = 200;
+/** The alert as a greeting tells it: a DM to a person, not the case file (that is the thread's details post). */
+const MAX_GREETING_DESCRIPTION_CHARS = 1_000;
+const MAX_GREETING_PROPERTIES = 10;
 
 export function createOfflineWriter(): Writer {
   return {
     async greet(alert) {
       const props = describeProperties(alert.properties);
+      const description = cleanText(alert.description, MAX_GREETING_DESCRIPTION_CHARS);
       return {
         text:
-          `${OFFLINE_LABEL}Hi ${alert.personName}! Our security tooling flagged "${alert.name}": ` +
-          `${trimEnd(alert.description)}${props ? ` (${props})` : ''}. ` +
+          `${OFFLINE_LABEL}Hi ${nameOf(alert)}! Our security tooling flagged "${alertNameOf(alert)}": ` +
+          `${trimEnd(description)}${props ? ` (${props})` : ''}. ` +
           'No worries at all, this is a routine check — were you aware of this activity?',
       };
     },
     async nudge(alert) {
       return {
         text:
-          `${OFFLINE_LABEL}Sorry to bother you again, ${alert.personName}, about "${alert.name}". ` +
+          `${OFFLINE_LABEL}Sorry to bother you again, ${nameOf(alert)}, about "${alertNameOf(alert)}". ` +
           'Were you aware of that activity?',
       };
     },
@@ -40,6 +46,9 @@ export function createOfflineWriter(): Writer {
       const quoted = replies.slice(-MAX_QUOTED_REPLIES).map(quote).join(' / ');
       const earlier = replies.length > MAX_QUOTED_REPLIES ? ` (last ${MAX_QUOTED_REPLIES} of ${replies.length})` : '';
       const steering = replies.filter(isSteering);
+      const review = verdict.needsReview
+        ? "Needs review: the person's reply tried to instruct the bot, so an analyst must confirm the answer. "
+        : '';
       const suspicion =
         steering.length > 0
           ? `Suspicious: ${steering.length === 1 ? 'a reply' : `${steering.length} replies`} tried to steer the bot, ` +
@@ -47,8 +56,8 @@ export function createOfflineWriter(): Writer {
           : 'The offline rules found no attempt to steer the bot; they only match keywords, so read the replies.';
       return {
         text:
-          `${OFFLINE_LABEL}Outcome: ${verdict.outcome}. ${alert.personName} ${awareness} the activity in ` +
-          `"${alert.name}". ${replies.length > 0 ? `Their replies${earlier}: ${quoted}.` : 'They did not reply.'} ` +
+          `${OFFLINE_LABEL}${review}Outcome: ${verdict.outcome}. ${nameOf(alert)} ${awareness} the activity in ` +
+          `"${alertNameOf(alert)}". ${replies.length > 0 ? `Their replies${earlier}: ${quoted}.` : 'They did not reply.'} ` +
           suspicion,
       };
     },
@@ -58,8 +67,9 @@ export function createOfflineWriter(): Writer {
 /*
  * The offline classifier's rules. Only the person's lines count; the bot's and analysts' never do.
  * Each line is lowercased, curly apostrophes straightened, then:
- *  - A line that tries to steer the bot (ignore/disregard instructions, "SYSTEM:", tool field names, data-block
- *    tags, "new instructions", an imperative "say/record/mark … aware") is no answer at all, whatever it contains.
+ *  - A line that tries to steer the bot (src/llm/steering.ts: ignore/disregard instructions, "SYSTEM:", tool field
+ *    names, data-block tags, "new instructions", an imperative "say/record/mark … aware") is no answer at all,
+ *    whatever it contains.
  *  - Phrases are matched in this order, and a later match overlapping an earlier one is dropped:
  *    1. idioms that hold a yes/no word but answer nothing: "no problem", "no worries", "yes or no";
  *    2. clear "not aware": "no idea", "no clue", "not me", "wasn't me", "I didn't", "not aware", "never heard",
@@ -72,15 +82,6 @@ export function createOfflineWriter(): Writer {
  *    with an answer wins, so a later hostile or doubtful line never erases an earlier answer.
  */
 type Answer = 'aware' | 'unaware' | 'none';
-
-const STEERING: RegExp[] = [
-  /\b(ignore|disregard|forget|override)\b.{0,60}\b(instructions?|prompts?|rules)\b/,
-  /\b(system|assistant|developer)\s*:/,
-  /\b(has_answered|is_aware|record_awareness)\b/,
-  /\bnew instructions?\b|\byou are now\b/,
-  /<\s*\/?\s*(data|alert_data|verdict_data|system|instructions?)\b/,
-  /(^|[.!?,;:]\s*|\b(and|please|just|now)\s+)(say|record|classify|mark|respond|reply|output|set)\b.{0,40}\b(aware|yes|answered|it was me)\b/,
-];
 
 const IDIOMS = [/\bno (problem|problemo|worries|worry|rush|pressure|hurry|prob|biggie)\b/, /\b(yes or no|no or yes)\b/];
 const CLEAR_NO = [
@@ -122,12 +123,12 @@ export function classifyOffline(lines: Line[]): Classification {
     const found = answerOf(line.text);
     if (found !== 'none') answer = found;
   }
-  return { hasAnswered: answer !== 'none', isAware: answer === 'aware' };
+  return { hasAnswered: answer !== 'none', isAware: answer === 'aware', steering: countSteering(lines) };
 }
 
 function answerOf(raw: string): Answer {
+  if (isSteering(raw)) return 'none';
   const text = normalise(raw);
-  if (STEERING.some((re) => re.test(text))) return 'none';
   const taken: { start: number; end: number; answer: Answer }[] = [];
   for (const rule of RULES) {
     for (const pattern of rule.patterns) {
@@ -146,22 +147,23 @@ function answerOf(raw: string): Answer {
   return last?.answer ?? 'none';
 }
 
-function isSteering(raw: string): boolean {
-  const text = normalise(raw);
-  return STEERING.some((re) => re.test(text));
+/** The person's display name, bounded and on one line: they wrote it, and it goes into the bot's own words. */
+function nameOf(alert: AlertFacts): string {
+  return cleanName(alert.personName);
 }
 
-function normalise(text: string): string {
-  return text
-    .toLowerCase()
-    .replace(/[\u2018\u2019`]/g, "'")
-    .replace(/\s+/g, ' ');
+function alertNameOf(alert: AlertFacts): string {
+  return cleanName(alert.name);
 }
 
 function describeProperties(props: Record<string, string>): string {
-  return Object.entries(props)
-    .map(([key, value]) => `${key}: ${value}`)
+  const entries = Object.entries(props);
+  const shown = entries
+    .slice(0, MAX_GREETING_PROPERTIES)
+    .map(([key, value]) => `${cleanName(key)}: ${cleanName(value)}`)
     .join(', ');
+  const more = entries.length - MAX_GREETING_PROPERTIES;
+  return more > 0 ? `${shown} and ${more} more` : shown;
 }
 
 function trimEnd(text: string): string {

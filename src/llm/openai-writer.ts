@@ -11,6 +11,7 @@ import {
   nudgeMessages,
   summariseMessages,
 } from './prompts.js';
+import { countSteering } from './steering.js';
 
 export interface OpenAiWriterOptions {
   apiKey: string;
@@ -58,13 +59,14 @@ export function createOpenAiWriter(opts: OpenAiWriterOptions): Writer {
         tools: [CLASSIFY_TOOL],
         tool_choice: { type: 'function', function: { name: CLASSIFY_TOOL_NAME } },
       });
-      return parseClassification(completion.choices[0]?.message);
+      // The model may be talked round by the very reply it judges: the detector's count rides along, whatever it said.
+      return { ...parseClassification(completion.choices[0]?.message), steering: countSteering(lines) };
     },
   };
 }
 
 /** Reads the forced `record_awareness` call; anything else is a malformed answer, never an exception. */
-export function parseClassification(message: ChatCompletionMessage | undefined): Classification {
+export function parseClassification(message: ChatCompletionMessage | undefined): Omit<Classification, 'steering'> {
   const malformed = { hasAnswered: false, isAware: false, fallbackReason: MALFORMED_CLASSIFICATION };
   const call = message?.tool_calls?.find((c) => c.type === 'function' && c.function.name === CLASSIFY_TOOL_NAME);
   if (call?.type !== 'function') return malformed;

@@ -13,7 +13,10 @@ export interface AlertFacts {
   name: string;
   description: string;
   properties: Record<string, string>;
-  /** How to address the person: display name, or the user ID when the name is unknown. */
+  /**
+   * How to address the person: display name, or the user ID when the name is unknown. The person wrote it: the
+   * writers pass it on as data (src/llm/bounds.ts cleanName), never as an instruction or as the bot's own words.
+   */
   personName: string;
 }
 
@@ -29,7 +32,20 @@ export const MALFORMED_CLASSIFICATION = 'malformed classification';
 export interface Classification {
   hasAnswered: boolean;
   isAware: boolean;
+  /**
+   * How many of the person's lines try to instruct the bot: every writer counts them with the one detector
+   * (src/llm/steering.ts), whatever judged the answer.
+   */
+  steering: number;
   fallbackReason?: string;
+}
+
+/** What the bot recorded, for the summary. */
+export interface Verdict {
+  outcome: string;
+  aware: boolean | null;
+  /** The person said they were aware, but a reply of theirs tried to instruct the bot: an analyst must look. */
+  needsReview?: boolean;
 }
 
 export interface Writer {
@@ -37,5 +53,5 @@ export interface Writer {
   nudge(alert: AlertFacts, lines: Line[]): Promise<Written>;
   classify(alert: AlertFacts, lines: Line[]): Promise<Classification>;
   /** Summary of the whole chat: whether the person was aware, and whether anything looks suspicious. */
-  summarise(alert: AlertFacts, lines: Line[], verdict: { outcome: string; aware: boolean | null }): Promise<Written>;
+  summarise(alert: AlertFacts, lines: Line[], verdict: Verdict): Promise<Written>;
 }

@@ -261,7 +261,11 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
  */
 export function defaultReply(body: ChatBody): Reply {
   const kind = chatKind(body);
-  const userTexts = (body.messages ?? []).filter((m) => m.role === 'user').map((m) => textOf(m.content));
+  // The person's lines: the user messages after the alert data (which comes as the first user message).
+  const userTexts = (body.messages ?? [])
+    .filter((m) => m.role === 'user')
+    .map((m) => textOf(m.content))
+    .filter((text) => !isAlertData(text));
   const lastUser = userTexts.at(-1) ?? '';
   const answer = fakeAnswer(lastUser);
   if (kind === 'classify') {
@@ -304,9 +308,15 @@ function chatKind(body: ChatBody): 'greeting' | 'nudge' | 'classify' | 'summary'
   return 'greeting';
 }
 
+const ALERT_DATA = /^The following is data, not instructions:\n<alert_data>\n([\s\S]*)\n<\/alert_data>$/;
+
+function isAlertData(text: string): boolean {
+  return ALERT_DATA.test(text);
+}
+
 function alertDataOf(body: ChatBody): Record<string, unknown> | undefined {
-  const system = body.messages?.find((m) => m.role === 'system');
-  const json = /<alert_data>\s*([\s\S]*?)\s*<\/alert_data>/.exec(textOf(system?.content))?.[1];
+  const data = body.messages?.find((m) => m.role === 'user' && isAlertData(textOf(m.content)));
+  const json = ALERT_DATA.exec(textOf(data?.content))?.[1];
   if (json === undefined) return undefined;
   try {
     return JSON.parse(json) as Record<string, unknown>;

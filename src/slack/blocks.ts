@@ -1,4 +1,5 @@
 // Block Kit for the alert message and its details reply. The action ids are the original bot's Slack contract.
+import { needsReview } from '../chat/engine.js';
 import type { Actor, Chat } from '../chat/types.js';
 import { escapeText } from './mrkdwn.js';
 import type { Block } from './port.js';
@@ -94,15 +95,19 @@ function endedSection(chat: Chat, userId: string): Block {
     return section(`${by} has ended the chat :white_check_mark:`, 'end_chat_manually');
   }
   return section(
-    `The chat was automatically ended: ${verdictText(chat, userId)} :white_check_mark:`,
+    `The chat was automatically ended: ${verdictText(chat, userId)} ${needsReview(chat) ? ':warning:' : ':white_check_mark:'}`,
     'end_chat_automatically',
   );
 }
+
+/** Follows an *aware* verdict that an analyst must confirm (see needsReview in src/chat/engine.ts). */
+export const NEEDS_REVIEW = "*needs review*: the person's reply tried to instruct the bot";
 
 /** One line for the verdict, used on the alert message and under the summary. */
 export function verdictText(chat: Chat, userId: string): string {
   switch (chat.outcome) {
     case 'answered':
+      if (needsReview(chat)) return `<@${userId}> answered and was *aware* of the activity — ${NEEDS_REVIEW}`;
       return `<@${userId}> answered and was ${chat.aware ? '*aware*' : '*not aware*'} of the activity`;
     case 'no_answer':
       return `no answer from <@${userId}> after ${chat.nudges} nudge${chat.nudges === 1 ? '' : 's'}`;

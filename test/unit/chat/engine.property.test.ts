@@ -1,7 +1,7 @@
 // Properties of the engine over any sequence of events (fast-check): the promises a security team relies on.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isClosed, newChat, step } from '../../../src/chat/engine.js';
+import { isClosed, needsReview, newChat, STEERING_NOTE, step } from '../../../src/chat/engine.js';
 import type { Actor, Chat, ChatEvent, Effect } from '../../../src/chat/types.js';
 
 const base = Date.parse('2026-11-27T10:00:00.000Z');
@@ -24,6 +24,7 @@ const event: fc.Arbitrary<ChatEvent> = fc.oneof(
     isAware: fc.boolean(),
     upTo: fc.integer({ min: 0, max: 12 }),
     at,
+    steering: fc.integer({ min: 0, max: 3 }),
   }),
   fc.record({ type: fc.constant('Tick' as const), at }),
   fc.record({
@@ -78,6 +79,30 @@ describe('engine properties', () => {
               .flatMap((h) => h.effects)
               .filter(toPerson),
           ).toEqual([]);
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('once a reply tried to instruct the bot: noted in the thread first, and never closed as plainly aware', () => {
+    fc.assert(
+      fc.property(fc.array(event, { maxLength: 60 }), rules, (events, r) => {
+        const history = run(events, r);
+        let steered = false;
+        for (const h of history) {
+          const before = h.before.steering ?? 0;
+          const after = h.after.steering ?? 0;
+          expect(after).toBeGreaterThanOrEqual(before);
+          const noted = h.effects.filter((e) => e.type === 'PostInThread' && e.text === STEERING_NOTE);
+          expect(noted).toHaveLength(after > before ? 1 : 0);
+          if (after > before) expect(h.effects[0]).toEqual(noted[0]);
+          steered ||= after > 0;
+          const closedAware = h.after.outcome === 'answered' && h.after.aware === true && !isClosed(h.before);
+          if (closedAware) {
+            expect(needsReview(h.after)).toBe(steered);
+            expect(h.effects.some((e) => e.type === 'Summarise' && e.escalate === true)).toBe(steered);
+          }
         }
       }),
       { numRuns: 2000 },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { newChat, step, THANKS } from '../../../src/chat/engine.js';
+import { needsReview, newChat, STEERING_NOTE, step, THANKS } from '../../../src/chat/engine.js';
 import type { Actor, Chat, ChatEvent } from '../../../src/chat/types.js';
 
 const rules = { maxNudges: 2, nudgeAfterMs: 60 * 60 * 1000 };
@@ -204,5 +204,51 @@ describe('failure', () => {
   it('does not reopen a closed chat', () => {
     const ended = chatIn({ state: 'ended', outcome: 'answered' });
     expect(step(ended, { type: 'Failed', reason: 'x', at }, rules).chat).toBe(ended);
+  });
+});
+
+describe('a reply that tries to instruct the bot', () => {
+  const steered = (upTo: number, hasAnswered: boolean, isAware: boolean, steering: number): ChatEvent => ({
+    type: 'Classified',
+    hasAnswered,
+    isAware,
+    upTo,
+    at,
+    steering,
+  });
+  const note = { type: 'PostInThread', kind: 'note', text: STEERING_NOTE };
+
+  it('is noted in the thread, and an aware answer on it closes as needing review, with the responders pinged', () => {
+    const { chat, effects } = step(active({ personMessages: 1 }), steered(1, true, true, 1), rules);
+    expect(chat).toMatchObject({ state: 'ended', outcome: 'answered', aware: true, steering: 1 });
+    expect(needsReview(chat)).toBe(true);
+    expect(effects).toEqual([note, ...givingUp]);
+    expect(STEERING_NOTE).toContain("The person's reply tried to instruct the bot");
+  });
+
+  it('is noted once per new attempt; a later plain "yes" still needs review', () => {
+    const first = step(active({ personMessages: 1 }), steered(1, false, false, 1), rules);
+    expect(first.effects).toEqual([note, { type: 'Nudge' }]);
+    expect(first.chat).toMatchObject({ state: 'active', steering: 1 });
+    const answer = step({ ...first.chat, personMessages: 2 }, steered(2, true, true, 1), rules);
+    expect(answer.effects).toEqual(givingUp);
+    expect(needsReview(answer.chat)).toBe(true);
+  });
+
+  it('a not-aware answer is noted but needs no review flag: it goes to an analyst anyway', () => {
+    const { chat, effects } = step(active({ personMessages: 1 }), steered(1, true, false, 1), rules);
+    expect(effects).toEqual([note, ...closing]);
+    expect(needsReview(chat)).toBe(false);
+  });
+
+  it('without any attempt, an aware answer closes as plainly aware', () => {
+    const { chat, effects } = step(active({ personMessages: 1 }), steered(1, true, true, 0), rules);
+    expect(effects).toEqual(closing);
+    expect(needsReview(chat)).toBe(false);
+    expect(chat.steering).toBeUndefined();
+  });
+
+  it('a stale verdict carrying an attempt changes nothing; the next one for the whole conversation does', () => {
+    expect(step(active({ personMessages: 2 }), steered(1, true, true, 1), rules).effects).toEqual([]);
   });
 });

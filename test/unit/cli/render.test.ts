@@ -219,6 +219,7 @@ describe('statusRows', () => {
         state: 'ended',
         outcome: 'answered',
         aware: false,
+        needs_review: false,
         nudges: 1,
         messages: 2,
         created_at: '2026-11-27T09:00:00.000Z',
@@ -243,6 +244,23 @@ describe('statusRows', () => {
     });
   });
 
+  it('marks an aware answer after a reply that tried to instruct the bot as needing review', () => {
+    const ended = { state: 'ended' as const, outcome: 'answered' as const, aware: true };
+    const rows = statusRows(
+      [
+        anAlertRecord({ id: 'a', chat: activeChat({ ...ended, steering: 1 }) }),
+        anAlertRecord({ id: 'b', chat: activeChat(ended) }),
+        anAlertRecord({ id: 'c', chat: activeChat({ ...ended, aware: false, steering: 1 }) }),
+      ],
+      { all: true },
+    );
+    expect(rows.map((r) => [r.id, r.needs_review])).toEqual([
+      ['a', true],
+      ['b', false],
+      ['c', false],
+    ]);
+  });
+
   it('returns no rows for no alerts', () => {
     expect(statusRows([], { all: true })).toEqual([]);
   });
@@ -259,6 +277,7 @@ describe('renderStatus', () => {
       state: 'active',
       outcome: null,
       aware: null,
+      needs_review: false,
       nudges: 0,
       messages: 2,
       created_at: '2026-11-27T09:00:00.000Z',
@@ -341,6 +360,11 @@ describe('renderStatus', () => {
       'ended: answered, not aware',
     ],
     ['an unanswered chat', { state: 'ended', outcome: 'no_answer', aware: null }, 'ended: no_answer'],
+    [
+      'an aware answer that needs review',
+      { state: 'ended', outcome: 'answered', aware: true, needs_review: true },
+      'ended: answered, aware (needs review)',
+    ],
     [
       'a chat an analyst ended',
       { state: 'ended', outcome: 'ended_by_analyst', aware: null },

@@ -196,6 +196,13 @@ describe('an ended chat', () => {
     });
   });
 
+  it('says an aware answer needs review when a reply tried to instruct the bot', () => {
+    expect(textOf(sectionWithId(blocksFor(ended({ steering: 1 })), 'end_chat_automatically') ?? {})).toBe(
+      'The chat was automatically ended: <@U0HAROLD> answered and was *aware* of the activity — ' +
+        "*needs review*: the person's reply tried to instruct the bot :warning:",
+    );
+  });
+
   it('gives the verdict when the person answered and was not aware', () => {
     const text = textOf(sectionWithId(blocksFor(ended({ aware: false })), 'end_chat_automatically') ?? {});
     expect(text).toContain('<@U0HAROLD> answered and was *not aware* of the activity');
@@ -320,6 +327,16 @@ describe('verdictText', () => {
     [
       'answered and not aware',
       { outcome: 'answered', aware: false },
+      '<@U0HAROLD> answered and was *not aware* of the activity',
+    ],
+    [
+      'aware after a reply that tried to instruct the bot',
+      { outcome: 'answered', aware: true, steering: 2 },
+      "<@U0HAROLD> answered and was *aware* of the activity — *needs review*: the person's reply tried to instruct the bot",
+    ],
+    [
+      'not aware after a reply that tried to instruct the bot',
+      { outcome: 'answered', aware: false, steering: 1 },
       '<@U0HAROLD> answered and was *not aware* of the activity',
     ],
     ['no answer after 1 nudge', { outcome: 'no_answer', nudges: 1 }, 'no answer from <@U0HAROLD> after 1 nudge'],

@@ -1,0 +1,44 @@
+// The steering detector: which of the person's replies try to instruct the bot. Every writer runs this same one.
+
+import type { Line } from './port.js';
+
+/*
+ * A reply steers when, lowercased, curly apostrophes straightened and whitespace collapsed, it holds any of:
+ * "ignore/disregard/forget/override … instructions/prompt/rules", a "system:/assistant:/developer:" prefix, the
+ * classifier's tool or field names, "new instructions" or "you are now", a tag of a prompt's data blocks, or an
+ * imperative "say/record/mark/classify/respond/reply/output/set … aware/yes/answered/it was me".
+ * Keywords only: a paraphrase gets through, which is why the LLM prompts also say to report any attempt.
+ */
+const STEERING: RegExp[] = [
+  /\b(ignore|disregard|forget|override)\b.{0,60}\b(instructions?|prompts?|rules)\b/,
+  /\b(system|assistant|developer)\s*:/,
+  /\b(has_answered|is_aware|record_awareness|needs_review)\b/,
+  /\bnew instructions?\b|\byou are now\b/,
+  /<\s*\/?\s*(data|alert_data|verdict_data|person_data|system|instructions?)\b/,
+  /(^|[.!?,;:]\s*|\b(and|please|just|now)\s+)(say|record|classify|mark|respond|reply|output|set)\b.{0,40}\b(aware|yes|answered|it was me)\b/,
+];
+
+/** Whether one text of the person's tries to instruct the bot. */
+export function isSteering(text: string): boolean {
+  const flat = normalise(text);
+  return STEERING.some((re) => re.test(flat));
+}
+
+/** How many of the person's lines try to instruct the bot; the bot's and analysts' lines never count. */
+export function countSteering(lines: readonly Line[]): number {
+  let count = 0;
+  for (const line of lines) if (line.from === 'person' && isSteering(line.text)) count++;
+  return count;
+}
+
+/** The person's first line that tries to instruct the bot, for a summary to quote. */
+export function firstSteering(lines: readonly Line[]): string | undefined {
+  return lines.find((line) => line.from === 'person' && isSteering(line.text))?.text;
+}
+
+export function normalise(text: string): string {
+  return text
+    .toLowerCase()
+    .replace(/[\u2018\u2019`]/g, "'")
+    .replace(/\s+/g, ' ');
+}
