@@ -3,7 +3,7 @@ import { unwatchFile, watchFile } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import type { Applied } from '../app.js';
-import { isClosed } from '../chat/engine.js';
+import { isClosed, needsReview } from '../chat/engine.js';
 import type { Actor } from '../chat/types.js';
 import { ConfigError } from '../config/errors.js';
 import type { LogFields } from '../log.js';
@@ -156,7 +156,7 @@ function followChat(store: Store, alertId: string, deps: Deps): { ended: Promise
   };
 }
 
-function stateLine(alert: AlertRecord): string {
+export function stateLine(alert: AlertRecord): string {
   const who = alert.personName ?? alert.userId;
   switch (alert.chat.state) {
     case 'posted':
@@ -171,7 +171,8 @@ function stateLine(alert: AlertRecord): string {
       return `chat failed: ${alert.chat.failure ?? 'Slack refused'}`;
     case 'ended': {
       const aware = alert.chat.aware === null ? '' : alert.chat.aware ? ', aware' : ', not aware';
-      return `chat ended: ${alert.chat.outcome}${aware}`;
+      const review = needsReview(alert.chat) ? " — needs review: the person's reply tried to instruct the bot" : '';
+      return `chat ended: ${alert.chat.outcome}${aware}${review}`;
     }
   }
 }

@@ -1,5 +1,6 @@
 // `irbot transcript <alertId>`: one alert's full record for the case file, from the store only.
 import { type Command, Option } from 'commander';
+import { needsReview } from '../chat/engine.js';
 import type { Actor } from '../chat/types.js';
 import { quote } from '../config/config.js';
 import { ConfigError } from '../config/errors.js';
@@ -29,6 +30,8 @@ export interface TranscriptData {
     state: AlertRecord['chat']['state'];
     outcome: AlertRecord['chat']['outcome'];
     aware: boolean | null;
+    /** Aware, but a reply tried to instruct the bot: an analyst must look (src/chat/engine.ts needsReview). */
+    needs_review: boolean;
     nudges: number;
     /** Why the chat stopped on a Slack error, with the fix; null unless the state is `failed`. */
     failure: string | null;
@@ -82,6 +85,7 @@ export function transcriptOf(alert: AlertRecord): TranscriptData {
       state: chat.state,
       outcome: chat.outcome,
       aware: chat.aware,
+      needs_review: needsReview(chat),
       nudges: chat.nudges,
       failure: chat.failure ?? null,
     },
@@ -125,7 +129,8 @@ export function renderTranscript(data: TranscriptData): string {
   out.push('## Verdict', '');
   out.push(`- **State:** ${verdict.state}`);
   out.push(`- **Outcome:** ${verdict.outcome ? (OUTCOMES[verdict.outcome] ?? verdict.outcome) : 'none yet'}`);
-  out.push(`- **Aware:** ${verdict.aware === null ? 'unknown' : verdict.aware ? 'yes' : 'no'}`);
+  const review = verdict.needs_review ? " — needs review: the person's reply tried to instruct the bot" : '';
+  out.push(`- **Aware:** ${verdict.aware === null ? 'unknown' : verdict.aware ? 'yes' : 'no'}${review}`);
   out.push(`- **Nudges:** ${verdict.nudges}`);
   if (verdict.failure) out.push(`- **Failed:** ${oneLineOf(verdict.failure)}`);
   out.push(`- **Ended:** ${data.ended_at ? `${time(data.ended_at)} by ${actor(data.ended_by)}` : 'not yet'}`);

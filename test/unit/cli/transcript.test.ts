@@ -23,6 +23,7 @@ const waiting: TranscriptData = {
     state: 'failed',
     outcome: null,
     aware: null,
+    needs_review: false,
     nudges: 0,
     failure: 'channel_not_found (check feed_channel_id)',
   },
@@ -43,5 +44,13 @@ describe('renderTranscript', () => {
     expect(md).toContain('- **Aware:** unknown');
     expect(md).toContain('- **Ended:** not yet');
     expect(md).toContain('- **Failed:** channel_not_found (check feed_channel_id)');
+  });
+
+  it('says an aware answer needs review when a reply of the person tried to instruct the bot', () => {
+    const verdict = { ...waiting.verdict, state: 'ended', outcome: 'answered', aware: true, failure: null } as const;
+    expect(renderTranscript({ ...waiting, verdict: { ...verdict, needs_review: true } })).toContain(
+      "- **Aware:** yes — needs review: the person's reply tried to instruct the bot",
+    );
+    expect(renderTranscript({ ...waiting, verdict })).toContain('- **Aware:** yes\n');
   });
 });
