@@ -204,9 +204,8 @@ export function conversationView(lines: readonly Line[], personName: string): Ch
   const personCap = personLineCap(said.filter((l) => l.from === 'person').map((l) => l.text.length));
   const person = said.map((line) => (line.from === 'person' ? cut(line.text, personCap) : ''));
   let budget = MAX_CONVERSATION_CHARS - person.reduce((n, text) => n + text.length, 0);
-  const ours = said.map((line) =>
-    line.from === 'person' ? '' : cut(hideName(line.text, personName), MAX_BOT_LINE_CHARS),
-  );
+  const hideName = nameHider(personName);
+  const ours = said.map((line) => (line.from === 'person' ? '' : cut(hideName(line.text), MAX_BOT_LINE_CHARS)));
   const firstOurs = said.findIndex((line) => line.from !== 'person');
   const kept = new Set<number>(firstOurs >= 0 ? [firstOurs] : []);
   budget -= ours[firstOurs]?.length ?? 0;
@@ -256,16 +255,17 @@ function personLineCap(lengths: number[]): number {
   return Math.max(MIN_PERSON_LINE_CHARS, Math.min(MAX_PERSON_LINE_CHARS, cap));
 }
 
-/** The bot's line with the person's name (as given, and as the prompts gave it) replaced by NAME_PLACEHOLDER. */
-function hideName(text: string, personName: string): string {
+/**
+ * Replaces the person's name (as given, and as the prompts gave it) by NAME_PLACEHOLDER in the bot's lines: a
+ * whole word only, so that "Al" leaves "Also" alone.
+ */
+function nameHider(personName: string): (text: string) => string {
   const cleaned = cleanName(personName);
   const names = [...new Set([personName.trim(), cleaned, cleaned.replace(/…$/, '')])]
     .filter((name) => name.length >= 2)
-    .sort((a, b) => b.length - a.length);
-  let out = text;
-  for (const name of names) {
-    const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    out = out.replace(new RegExp(`(?<![\\p{L}\\p{N}])${escaped}(?![\\p{L}\\p{N}])`, 'gu'), NAME_PLACEHOLDER);
-  }
-  return out;
+    .sort((a, b) => b.length - a.length)
+    .map((name) => name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  if (names.length === 0) return (text) => text;
+  const pattern = new RegExp(`(?<![\\p{L}\\p{N}])(?:${names.join('|')})(?![\\p{L}\\p{N}])`, 'gu');
+  return (text) => text.replace(pattern, NAME_PLACEHOLDER);
 }
