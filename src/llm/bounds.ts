@@ -8,8 +8,13 @@ const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u20
 
 /** A person's display name (or any one-line profile field) as data: one line, no control characters, bounded. */
 export function cleanName(name: string): string {
-  const flat = name.replace(CONTROL, ' ').replace(/\s+/g, ' ').trim();
-  return flat.length > MAX_NAME_CHARS ? `${flat.slice(0, safeEnd(flat, MAX_NAME_CHARS - 1)).trimEnd()}…` : flat;
+  return cleanLine(name, MAX_NAME_CHARS);
+}
+
+/** One line of data: control characters and line breaks become spaces, and past `max` characters it ends in `…`. */
+export function cleanLine(text: string, max: number): string {
+  const flat = text.replace(CONTROL, ' ').replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, safeEnd(flat, max - 1)).trimEnd()}…` : flat;
 }
 
 /** Free text from a webhook or a person, as data: newlines and tabs stay, other control characters go, bounded. */

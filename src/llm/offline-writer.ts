@@ -1,6 +1,6 @@
 // The Writer without a network: templated texts and a keyword classifier, for the sandbox and as the LLM fallback.
 
-import { cleanName, cleanText } from './bounds.js';
+import { cleanLine, cleanName, cleanText } from './bounds.js';
 import type { AlertFacts, Classification, Line, Writer } from './port.js';
 import { countSteering, isSteering, normalise } from './steering.js';
 
@@ -12,6 +12,8 @@ const MAX_QUOTE_CHARS = 200;
 /** The alert as a greeting tells it: a DM to a person, not the case file (that is the thread's details post). */
 const MAX_GREETING_DESCRIPTION_CHARS = 1_000;
 const MAX_GREETING_PROPERTIES = 10;
+const MAX_GREETING_ALERT_NAME_CHARS = 200;
+const MAX_GREETING_PROPERTY_CHARS = 200;
 
 export function createOfflineWriter(): Writer {
   return {
@@ -153,14 +155,14 @@ function nameOf(alert: AlertFacts): string {
 }
 
 function alertNameOf(alert: AlertFacts): string {
-  return cleanName(alert.name);
+  return cleanLine(alert.name, MAX_GREETING_ALERT_NAME_CHARS);
 }
 
 function describeProperties(props: Record<string, string>): string {
   const entries = Object.entries(props);
   const shown = entries
     .slice(0, MAX_GREETING_PROPERTIES)
-    .map(([key, value]) => `${cleanName(key)}: ${cleanName(value)}`)
+    .map(([key, value]) => `${cleanName(key)}: ${cleanLine(value, MAX_GREETING_PROPERTY_CHARS)}`)
     .join(', ');
   const more = entries.length - MAX_GREETING_PROPERTIES;
   return more > 0 ? `${shown} and ${more} more` : shown;

@@ -2,7 +2,7 @@
 // person's words, all untrusted, only as user-role content, delimited and bounded.
 
 import type { ChatCompletionFunctionTool, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
-import { cleanName, cleanText, cut } from './bounds.js';
+import { cleanLine, cleanName, cleanText, cut } from './bounds.js';
 import type { AlertFacts, Line, Verdict } from './port.js';
 
 export const CLASSIFY_TOOL_NAME = 'record_awareness';
@@ -149,11 +149,11 @@ export function alertData(alert: AlertFacts): string {
   const entries = Object.entries(alert.properties);
   const properties: Record<string, string> = {};
   for (const [key, value] of entries.slice(0, MAX_PROPERTIES)) {
-    properties[cleanName(cut(key, MAX_PROPERTY_KEY_CHARS))] = cleanText(value, MAX_PROPERTY_VALUE_CHARS);
+    properties[cleanLine(key, MAX_PROPERTY_KEY_CHARS)] = cleanText(value, MAX_PROPERTY_VALUE_CHARS);
   }
   const more = entries.length - MAX_PROPERTIES;
   return toDataJson({
-    alert_name: cleanName(cut(alert.name, MAX_ALERT_NAME_CHARS)),
+    alert_name: cleanLine(alert.name, MAX_ALERT_NAME_CHARS),
     description: cleanText(alert.description, MAX_DESCRIPTION_CHARS),
     properties,
     ...(more > 0 ? { properties_cut: `${more.toLocaleString('en-US')} more properties cut` } : {}),
