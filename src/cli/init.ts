@@ -4,7 +4,7 @@ import { access, copyFile, open, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { parseConfig } from '../config/config.js';
+import { isSlackChannelId, parseConfig } from '../config/config.js';
 import { loadEnv } from '../config/env.js';
 import { ConfigError } from '../config/errors.js';
 import type { Deps } from './deps.js';
@@ -94,14 +94,14 @@ export const QUESTIONS = {
   feedChannelId: {
     flag: '--feed-channel-id',
     explain:
-      "Feed channel ID: in Slack, open the alert channel's details; the channel ID (C…) is at the bottom of the " +
+      "Feed channel ID: in Slack, open the alert channel's details; the channel ID (C… or G…) is at the bottom of the " +
       'About tab. Invite the bot there: /invite @irbot.',
-    message: 'Feed channel ID (C…)',
+    message: 'Feed channel ID (C… or G…)',
     secret: false,
     validate: (v: string) =>
-      /^C[A-Z0-9]+$/.test(v)
+      isSlackChannelId(v)
         ? true
-        : "a channel ID starts with C, then capital letters and digits (the channel's details, bottom of About)",
+        : "a channel ID starts with C (or G), then capital letters and digits (the channel's details, bottom of About)",
   },
 } satisfies Record<string, Answer>;
 
@@ -119,7 +119,7 @@ export function addInitCommand(program: Command, deps: Deps): void {
     .option('--slack-bot-token <token>', 'SLACK_BOT_TOKEN, xoxb-… (default: $SLACK_BOT_TOKEN)')
     .option('--socket-app-token <token>', 'SOCKET_APP_TOKEN, xapp-… (default: $SOCKET_APP_TOKEN)')
     .option('--openai-api-key <key>', 'OPENAI_API_KEY (default: $OPENAI_API_KEY)')
-    .option('--feed-channel-id <id>', 'feed_channel_id, C…')
+    .option('--feed-channel-id <id>', 'feed_channel_id, C… or G…')
     .option('--config <path>', 'config.toml to write (default: $IRBOT_CONFIG or ./config.toml)')
     .action(async (opts: InitOptions) => {
       try {

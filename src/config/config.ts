@@ -20,7 +20,8 @@ export interface ConfigKey<T> {
 class Invalid extends Error {}
 
 const SLACK_USER_ID = /^[UW][A-Z0-9]+$/;
-const SLACK_CHANNEL_ID = /^C[A-Z0-9]+$/;
+/** `C…`, or `G…` for private channels made before 2021 (Slack still gives them that prefix). */
+const SLACK_CHANNEL_ID = /^[CG][A-Z0-9]+$/;
 
 export function isSlackUserId(value: string): boolean {
   return SLACK_USER_ID.test(value);
@@ -29,6 +30,10 @@ export function isSlackUserId(value: string): boolean {
 /** A Slack user group (`S…`), whose members `usergroups.users.list` gives. */
 export function isSlackUsergroupId(value: string): boolean {
   return /^S[A-Z0-9]+$/.test(value);
+}
+
+export function isSlackChannelId(value: string): boolean {
+  return SLACK_CHANNEL_ID.test(value);
 }
 
 /** A whole number within [min, max]. */
@@ -230,12 +235,14 @@ function readString(value: unknown, problem: string, nonEmpty = false): string {
 
 function readChannelId(value: unknown): string {
   const id = readString(value, 'must be a string, the Slack channel ID of the alert feed, e.g. "C0123456789"');
-  if (!id.startsWith('C')) {
-    throw new Invalid("channel ID must start with 'C' (in Slack: open the channel's details; the ID is at the bottom)");
+  if (!id.startsWith('C') && !id.startsWith('G')) {
+    throw new Invalid(
+      "channel ID must start with 'C' or 'G' (in Slack: open the channel's details; the ID is at the bottom)",
+    );
   }
   if (!SLACK_CHANNEL_ID.test(id)) {
     throw new Invalid(
-      `${quote(id)} is not a Slack channel ID (C and then capital letters and digits, e.g. C0123456789)`,
+      `${quote(id)} is not a Slack channel ID (C or G, then capital letters and digits, e.g. C0123456789)`,
     );
   }
   return id;

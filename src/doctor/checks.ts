@@ -263,7 +263,8 @@ export async function checkFeedChannel(client: WebClient, channelId: string, bot
     if (code !== 'missing_scope')
       return fail(name, slackFailure('conversations.info', err), 'check feed_channel_id and SLACK_BOT_TOKEN');
   }
-  // conversations.info needs channels:read, which irbot's manifest does not ask for; reading one message of
+  // conversations.info needs channels:read (groups:read for a private channel), which apps made from an older
+  // manifest lack (doctor names it as missing above); reading one message of
   // history needs channels:history, which it does, and fails with not_in_channel when the bot is not a member.
   try {
     await client.conversations.history({ channel: channelId, limit: 1 });

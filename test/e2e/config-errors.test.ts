@@ -64,8 +64,8 @@ describe('configuration errors', () => {
   });
 
   it('rejects a feed channel that is not a channel ID', async () => {
-    const ws = await makeWorkspace({ slackApiUrl: unreachable, config: 'feed_channel_id = "G123"\n' });
-    await expectConfigError(ws, ['send-alert'], /feed_channel_id: channel ID must start with 'C'/);
+    const ws = await makeWorkspace({ slackApiUrl: unreachable, config: 'feed_channel_id = "D123"\n' });
+    await expectConfigError(ws, ['send-alert'], /feed_channel_id: channel ID must start with 'C' or 'G'/);
   });
 
   it('rejects an unknown config key by name', async () => {

@@ -130,9 +130,9 @@ describe('irbot doctor', () => {
   });
 
   it('reports a bad config.toml and skips what needs it', async () => {
-    await writeFile(join(ws.dir, 'config.toml'), 'feed_channel_id = "G123"\n');
+    await writeFile(join(ws.dir, 'config.toml'), 'feed_channel_id = "D123"\n');
     const run = await doctor();
-    await expectOnlyFailure(run, 'config.toml', /feed_channel_id: channel ID must start with 'C'.*→ fix the file/, [
+    await expectOnlyFailure(run, 'config.toml', /feed_channel_id: channel ID must start with 'C' or 'G'.*→ fix the file/, [
       'alerts.toml',
       'feed channel',
       'OpenAI key and model',
@@ -158,13 +158,22 @@ describe('irbot doctor', () => {
 
   it('names each missing scope', async () => {
     const env = await otherSlack({
-      scopes: ['chat:write', 'users:read', 'channels:history', 'groups:history', 'im:history'],
+      scopes: [
+        'chat:write',
+        'users:read',
+        'usergroups:read',
+        'channels:read',
+        'groups:read',
+        'channels:history',
+        'groups:history',
+        'im:history',
+      ],
     });
     const run = await doctor(env);
     await expectOnlyFailure(
       run,
       'Slack bot token and scopes',
-      /missing scopes im:write, im:read → add them under OAuth & Permissions and reinstall the app/,
+      /missing scope im:write → add it under OAuth & Permissions and reinstall the app/,
     );
   });
 

@@ -21,11 +21,13 @@ const plain = new Chalk({ level: 0 });
 describe('missingScopes', () => {
   it('names the required scopes not granted, in the manifest order', () => {
     expect(missingScopes([...REQUIRED_SCOPES])).toEqual([]);
-    expect(missingScopes(['chat:write', 'users:read', 'im:history', 'extra:scope'])).toEqual([
+    expect(missingScopes(['chat:write', 'users:read', 'im:history', 'extra:scope', 'im:read'])).toEqual([
+      'usergroups:read',
+      'channels:read',
+      'groups:read',
       'channels:history',
       'groups:history',
       'im:write',
-      'im:read',
     ]);
   });
 });

@@ -75,11 +75,11 @@ describe('irbot init, interactive', () => {
       'Bot User OAuth Token (xoxb-…)',
       'App-level token (xapp-…)',
       'OpenAI API key',
-      'Feed channel ID (C…)',
+      'Feed channel ID (C… or G…)',
     ]);
     expect(script.rejected).toEqual([
       'that is the app-level token (xapp-…); the bot token starts with xoxb-',
-      "a channel ID starts with C, then capital letters and digits (the channel's details, bottom of About)",
+      "a channel ID starts with C (or G), then capital letters and digits (the channel's details, bottom of About)",
     ]);
     expect(script.left).toEqual([]);
     const text = output();
@@ -104,7 +104,7 @@ describe('irbot init, interactive', () => {
     await writeFile(join(deps.cwd, '.env'), 'SLACK_BOT_TOKEN=xoxb-mine\n');
     const script = scripted([false, 'C0ALERTS']);
     await runInit({}, deps, script.prompter);
-    expect(script.asked).toEqual(['.env exists. Overwrite it?', 'Feed channel ID (C…)']);
+    expect(script.asked).toEqual(['.env exists. Overwrite it?', 'Feed channel ID (C… or G…)']);
     expect(await readFile(join(deps.cwd, '.env'), 'utf8')).toBe('SLACK_BOT_TOKEN=xoxb-mine\n');
     expect(output()).toContain('Kept .env (it exists)');
     expect(output()).toContain('Wrote config.toml');
@@ -144,5 +144,11 @@ describe('QUESTIONS', () => {
     expect(QUESTIONS.socketAppToken.validate('xoxb-1')).toMatch(/that is the bot token/);
     expect(QUESTIONS.openaiApiKey.validate('xoxb-1')).toMatch(/Slack token/);
     expect(QUESTIONS.openaiApiKey.validate('sk-a b')).toMatch(/without spaces/);
+  });
+
+  it('takes a C… or an older private channel’s G… feed channel ID, not a DM’s D…', () => {
+    expect(QUESTIONS.feedChannelId.validate('C0ALERTS')).toBe(true);
+    expect(QUESTIONS.feedChannelId.validate('G0PRIVATE')).toBe(true);
+    expect(QUESTIONS.feedChannelId.validate('D0DM')).toMatch(/starts with C \(or G\)/);
   });
 });

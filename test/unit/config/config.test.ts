@@ -91,10 +91,13 @@ slack_rate_scale = 2.5
     );
   });
 
-  it('wants a channel ID that starts with C', () => {
+  it('wants a channel ID that starts with C, or G for an older private channel', () => {
     expect(problem('feed_channel_id = "#alerts"\n')).toContain(
-      `${FILE}: feed_channel_id: channel ID must start with 'C'`,
+      `${FILE}: feed_channel_id: channel ID must start with 'C' or 'G'`,
     );
+    expect(problem('feed_channel_id = "D0DMS"\n')).toContain("channel ID must start with 'C' or 'G'");
+    expect(parseConfig('feed_channel_id = "G0PRIVATE"\n', FILE).feedChannelId).toBe('G0PRIVATE');
+    expect(parseConfig('feed_channel_id = "C0PUBLIC"\n', FILE).feedChannelId).toBe('C0PUBLIC');
     expect(problem('feed_channel_id = "Calerts"\n')).toContain("feed_channel_id: 'Calerts' is not a Slack channel ID");
     expect(problem('feed_channel_id = 42\n')).toContain('feed_channel_id: must be a string');
   });
