@@ -132,12 +132,12 @@ describe('irbot doctor', () => {
   it('reports a bad config.toml and skips what needs it', async () => {
     await writeFile(join(ws.dir, 'config.toml'), 'feed_channel_id = "D123"\n');
     const run = await doctor();
-    await expectOnlyFailure(run, 'config.toml', /feed_channel_id: channel ID must start with 'C' or 'G'.*→ fix the file/, [
-      'alerts.toml',
-      'feed channel',
-      'OpenAI key and model',
-      'store',
-    ]);
+    await expectOnlyFailure(
+      run,
+      'config.toml',
+      /feed_channel_id: channel ID must start with 'C' or 'G'.*→ fix the file/,
+      ['alerts.toml', 'feed channel', 'OpenAI key and model', 'store'],
+    );
   });
 
   it('reports a bad alerts.toml', async () => {
