@@ -32,6 +32,7 @@ import {
 import { escapeText, quote } from './slack/mrkdwn.js';
 import { type Pacer, unpaced } from './slack/pacer.js';
 import type { SlackPort } from './slack/port.js';
+import { MAX_MESSAGE_CHARS, packMessages, splitMessage } from './slack/split.js';
 import {
   type AlertRecord,
   alertsOf,
@@ -92,7 +93,14 @@ export type Ack = () => Promise<void>;
 interface PostPlan {
   key: string;
   posted: boolean;
+  /** Taken over from a dead process: `posted` says whether the first message landed. */
+  recovered?: boolean;
+  /** Tried before (by a dead process, or failed midway): parts of a long post may have landed already. */
+  resumed?: boolean;
 }
+
+/** A message Slack still finds too long is halved down to this size at most, then given up. */
+const MIN_SPLIT_CHARS = 1000;
 const noAck: Ack = async () => undefined;
 
 /** Between the relays of one coalesced thread message: a blank line (a quoted relay never holds one). */
@@ -560,7 +568,10 @@ export class App {
   private async postPlan(record: AlertRecord, head: OutboxItem, recovered: boolean): Promise<PostPlan> {
     const key = `${record.id}:${head.seq}`;
     const { effect } = head;
-    if (!recovered || (effect.type !== 'SendDm' && effect.type !== 'PostInThread')) return { key, posted: false };
+    const resumed = recovered || head.attempts !== undefined || head.retryAt !== undefined;
+    if (!recovered || (effect.type !== 'SendDm' && effect.type !== 'PostInThread')) {
+      return { key, posted: false, resumed };
+    }
     const where =
       effect.type === 'SendDm'
         ? { channel: record.userId }
@@ -571,7 +582,63 @@ export class App {
         event: 'recovered_post',
         alert: record.id,
       });
-    return { key, posted };
+    return { key, posted, recovered, resumed };
+  }
+
+  /**
+   * Posts a text that may be over Slack's limit (split by splitMessage or packMessages) as consecutive messages,
+   * each its own post keyed in its metadata (`key`, `key/2`, …): a crash or a failure midway leaves a claim
+   * tried before, and then each part is asked of Slack first, so no part is posted twice. The first part's ts.
+   */
+  private async postParts(
+    where: { channel: string; threadTs?: string },
+    parts: string[],
+    plan: PostPlan,
+  ): Promise<string | undefined> {
+    let first: string | undefined;
+    for (const [i, text] of parts.entries()) {
+      const key = i === 0 ? plan.key : `${plan.key}/${i + 1}`;
+      if (i === 0 && plan.posted) continue;
+      // The first part was asked about already when the claim was recovered (postPlan).
+      const ask = plan.resumed === true && parts.length > 1 && !(i === 0 && plan.recovered);
+      if (ask && (await this.ports.slack.wasPosted({ ...where, key }))) continue;
+      if (i > 0) await this.pacer.take('chat.postMessage', where.channel);
+      const ts = await this.postFitting(where, text, key, plan.resumed === true, MAX_MESSAGE_CHARS);
+      first ??= ts;
+    }
+    return first;
+  }
+
+  /**
+   * One post. Should Slack still refuse it as msg_too_long (it may count characters otherwise), it goes out
+   * halved, each half keyed under it, down to MIN_SPLIT_CHARS; past that the error stands and is logged.
+   */
+  private async postFitting(
+    where: { channel: string; threadTs?: string },
+    text: string,
+    key: string,
+    resumed: boolean,
+    limit: number,
+  ): Promise<string> {
+    try {
+      return (await this.ports.slack.post({ ...where, text, key })).ts;
+    } catch (err) {
+      const half = Math.floor(Math.min(limit, text.length) / 2);
+      if (classifySlackError(err).code !== 'msg_too_long' || half < MIN_SPLIT_CHARS) throw err;
+      this.ports.log(`a post of ${text.length} characters was too long for Slack; posting it in parts of ${half}`, {
+        event: 'msg_too_long',
+        level: 'warn',
+      });
+      let first: string | undefined;
+      for (const [j, part] of splitMessage(text, half).entries()) {
+        const partKey = `${key}.${j + 1}`;
+        if (resumed && (await this.ports.slack.wasPosted({ ...where, key: partKey }))) continue;
+        if (j > 0) await this.pacer.take('chat.postMessage', where.channel);
+        const ts = await this.postFitting(where, part, partKey, resumed, half);
+        first ??= ts;
+      }
+      return first ?? '';
+    }
   }
 
   /** Turns an error into what happens next: a retry later, the effect given up, or the chat failed. */
@@ -621,14 +688,13 @@ export class App {
   private async postInThread(record: AlertRecord, items: OutboxItem[], plan: PostPlan): Promise<Completion> {
     const posts = items.flatMap((item) => (item.effect.type === 'PostInThread' ? [item.effect] : []));
     if (!record.ts || posts.length === 0) return {};
-    if (!plan.posted) {
-      await this.ports.slack.post({
-        channel: record.channelId,
-        threadTs: record.ts,
-        text: posts.map((post) => this.threadText(post.kind, post.text, record)).join(RELAY_SEPARATOR),
-        key: plan.key,
-      });
-    }
+    // Cut to Slack's limit after quoting and escaping: a long relay or details post goes out as several messages.
+    const texts = posts.map((post) => this.threadText(post.kind, post.text, record));
+    await this.postParts(
+      { channel: record.channelId, threadTs: record.ts },
+      packMessages(texts, RELAY_SEPARATOR),
+      plan,
+    );
     const at = this.now();
     // Summaries and notes go into the transcript too: it is the case file, and what `irbot chat` shows.
     const transcript = posts.flatMap((post): TranscriptEntry[] => {
@@ -668,11 +734,8 @@ export class App {
       }
       case 'SendDm': {
         const text = effect.from === 'analyst' ? `*Message from the security team:* ${effect.text}` : effect.text;
-        let ts: string | undefined;
-        if (!plan.posted) {
-          await this.pacer.take('chat.postMessage', record.userId);
-          ({ ts } = await slack.post({ channel: record.userId, text: escapeText(text), key: plan.key }));
-        }
+        if (!plan.posted) await this.pacer.take('chat.postMessage', record.userId);
+        const ts = await this.postParts({ channel: record.userId }, splitMessage(escapeText(text)), plan);
         const by = effect.by ? { by: effect.by } : {};
         return {
           transcript: [{ from: effect.from, text: effect.text, at: this.now(), ...by, ...(ts ? { ts } : {}) }],

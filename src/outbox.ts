@@ -18,7 +18,7 @@ export interface Completion {
   attempts?: number;
 }
 
-/** Longest text of thread posts coalesced into one message (Slack truncates messages past 40,000). */
+/** Most text of thread posts taken in one claim; app.ts packs them into messages under Slack's 40,000 (split.ts). */
 const MAX_COALESCED_CHARS = 12_000;
 
 /**

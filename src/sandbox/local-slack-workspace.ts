@@ -27,6 +27,8 @@ export class SlackApiError extends Error {
 }
 
 export const BOT_SCOPES = REQUIRED_SCOPES.join(',');
+/** Slack refuses a message's text past 40,000 characters (or truncates it): here it is always refused. */
+const MAX_TEXT = 40_000;
 const TEAM_NAME = 'Local Sandbox';
 const TEAM_DOMAIN = 'local-sandbox';
 
@@ -213,6 +215,7 @@ export class Workspace {
     if (message === undefined) throw new SlackApiError('message_not_found');
     if (message.bot_id !== this.identity.botId) throw new SlackApiError('cant_update_message');
     if (args.text === undefined && args.blocks === undefined) throw new SlackApiError('no_text');
+    if (args.text !== undefined && String(args.text).length > MAX_TEXT) throw new SlackApiError('msg_too_long');
     const blocks = this.blocksArg(args.blocks);
     const previous = structuredClone(message);
     if (args.text !== undefined) message.text = String(args.text);
@@ -307,6 +310,7 @@ export class Workspace {
 
   private content(args: Args): { text: string; blocks: Record<string, unknown>[] | undefined } {
     const text = args.text === undefined ? '' : String(args.text);
+    if (text.length > MAX_TEXT) throw new SlackApiError('msg_too_long');
     const blocks = this.blocksArg(args.blocks);
     if (text === '' && (blocks === undefined || blocks.length === 0) && args.attachments === undefined) {
       throw new SlackApiError('no_text');
