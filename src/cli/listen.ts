@@ -1,7 +1,7 @@
 // `irbot listen`: the daemon. Serves every alert's buttons and DMs (and with --webhook, alerts over HTTP) until
 // SIGINT/SIGTERM, then drains and exits.
 import { type Command, Option } from 'commander';
-import { parseAlertsJson } from '../config/alerts.js';
+import { parseAlertBatch } from '../config/alerts.js';
 import { parseListenAddress, requireWebhookToken } from '../intake/options.js';
 import { startWebhook, type Webhook } from '../intake/webhook.js';
 import { jsonLog, type LogFormat } from '../log.js';
@@ -34,7 +34,7 @@ export function addListenCommand(program: Command, deps: Deps): void {
       // Bound first: a port in use is a configuration error, reported before Slack is contacted.
       let webhook: Webhook | undefined;
       if (intake) {
-        webhook = await startWebhook(app, (body) => parseAlertsJson(body, 'request body'), {
+        webhook = await startWebhook(app, (body) => parseAlertBatch('json', body, 'request body'), {
           ...intake.address,
           token: intake.token,
           log: setup.log,

@@ -1,10 +1,11 @@
 // `irbot send-alert`: posts an alert from alerts.toml, or every alert in a TOML, JSON or NDJSON file, to the feed.
 import type { Command } from 'commander';
-import { type AlertInput, loadAlerts, pickAlert } from '../config/alerts.js';
+import { type AlertInput, loadAlerts, pickAlert, type Rejection } from '../config/alerts.js';
 import { requireEnv } from '../config/env.js';
+import { ConfigError } from '../config/errors.js';
 import { BatchError, describeStart, type Posted, postAlerts } from '../intake/post.js';
 import { previewAlert, renderPreviews } from '../intake/preview.js';
-import { readAlertSource } from '../intake/source.js';
+import { readAlertBatch } from '../intake/source.js';
 import { oneLine } from '../log.js';
 import type { Deps } from './deps.js';
 import { progressLine } from './progress.js';
@@ -34,10 +35,29 @@ export function addSendAlertCommand(program: Command, deps: Deps): void {
     .action(async (templateId: string | undefined, opts: Options) => {
       const many = opts.file !== undefined && templateId === undefined;
       let alerts: AlertInput[] | undefined;
+      // Alerts of --file refused one by one: the others are posted, then the command exits 2.
+      let rejected: Rejection[] = [];
       if (opts.file !== undefined) {
-        const all = await readAlertSource(opts.file, deps);
-        alerts = many ? all : [pickAlert(all, templateId, deps.random)];
-        if (opts.dryRun) return dryRun(alerts, opts, deps);
+        const batch = await readAlertBatch(opts.file, deps);
+        const good = batch.accepted.map(({ alert }) => alert);
+        const [first] = batch.rejected;
+        if (many) {
+          // A single bad alert fails alone, as it always has; several are each named on a line.
+          if (good.length === 0 && first && batch.rejected.length === 1) throw new ConfigError(first.error);
+          alerts = good;
+          rejected = batch.rejected;
+        } else {
+          const refused = batch.rejected.find((r) => r.id === templateId) ?? (good.length === 0 ? first : undefined);
+          if (refused) throw new ConfigError(refused.error);
+          alerts = [pickAlert(good, templateId, deps.random)];
+        }
+        for (const { error } of rejected) deps.stderr.write(`${error}\n`);
+        if (alerts.length === 0) throw refusedAll(rejected);
+        if (opts.dryRun) {
+          dryRun(alerts, opts, deps);
+          if (rejected.length > 0) throw refusedSome(rejected, alerts.length, 'valid, nothing posted');
+          return;
+        }
       }
       const setup = await loadSetup(deps, opts.config, opts.dryRun ? [] : ['slackBotToken']);
       alerts ??= [pickAlert(await loadAlerts(setup.config.alertsPath), templateId, deps.random)];
@@ -79,8 +99,9 @@ export function addSendAlertCommand(program: Command, deps: Deps): void {
         }
       }
       // One alert fails as it always has, with the Slack error alone; a batch says which alert and what came before.
-      if (failure) throw alerts.length === 1 ? failure.cause : failure;
+      if (failure) throw alerts.length === 1 && rejected.length === 0 ? failure.cause : failure;
       if (chatFailure) throw chatFailure;
+      if (rejected.length > 0) throw refusedSome(rejected, posted.length, 'posted');
     });
 }
 
@@ -94,6 +115,19 @@ function jsonRow({ alert, duplicate }: Posted): Record<string, string | boolean 
     ts: alert.ts ?? null,
     duplicate,
   };
+}
+
+function refusedAll(rejected: Rejection[]): ConfigError {
+  return new ConfigError(
+    `no alerts posted: all ${rejected.length} were refused (each named above); fix them and retry`,
+  );
+}
+
+function refusedSome(rejected: Rejection[], done: number, what: string): ConfigError {
+  const total = rejected.length + done;
+  return new ConfigError(
+    `${rejected.length} of ${total} alerts refused (each named above), ${done} ${what}; fix the refused ones and send them again`,
+  );
 }
 
 function dryRun(alerts: AlertInput[], opts: Options, deps: Deps): void {

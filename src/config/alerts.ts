@@ -10,6 +10,38 @@ const ALERT_KEYS = ['id', 'name', 'description', 'user_id', 'properties', 'auto_
 /** Longest dedupe_key kept: it is stored with the alert and compared on every delivery. */
 const MAX_DEDUPE_KEY = 200;
 
+/**
+ * What one alert may hold. The id travels in each button's `value` (Slack: at most 2,000 characters) and in
+ * file names and logs; the rest is posted, escaped, in the alert's thread (split into messages under Slack's
+ * 40,000 characters) and given to the LLM, so each field is bounded where it comes in.
+ */
+export const ALERT_LIMITS = {
+  id: 64,
+  name: 300,
+  userId: 24,
+  description: 40_000,
+  properties: 100,
+  propertyKey: 100,
+  propertyValue: 2_000,
+} as const;
+
+/** Letters, digits and `.`, `_`, `:`, `-`: safe in a button value, a log line, a file name and a URL. */
+const SAFE_ID = /^[A-Za-z0-9._:-]+$/;
+
+/** Alert `index` (0-based, in the order of the source) was refused; `error` names the source, the alert and the field. */
+export interface Rejection {
+  index: number;
+  error: string;
+  /** The alert's id when it had a string one, so that a pick by id can tell "refused" from "unknown". */
+  id?: string;
+}
+
+/** A batch checked alert by alert: the good ones, in order with their index, and why each other one was refused. */
+export interface AlertBatch {
+  accepted: { index: number; alert: AlertInput }[];
+  rejected: Rejection[];
+}
+
 export type AlertFormat = 'toml' | 'json' | 'ndjson';
 
 /** One alert to post: its template, and the key a retrying source gave it so that a second delivery posts nothing. */
@@ -42,6 +74,10 @@ const JSON_DIALECT: Dialect = { uniqueIds: false, alert: 'an object', properties
 
 /** Parses alerts.toml text; `file` is its path, which every message starts with. Ids must be unique: they pick. */
 export function parseAlerts(text: string, file: string): AlertInput[] {
+  return validateAlerts(numbered(tomlAlerts(text, file)), file, TOML);
+}
+
+function tomlAlerts(text: string, file: string): unknown[] {
   const table = parseToml(text, file);
   for (const key of Object.keys(table)) {
     if (key !== 'alerts') {
@@ -55,7 +91,7 @@ export function parseAlerts(text: string, file: string): AlertInput[] {
   if (!Array.isArray(alerts)) {
     throw new ConfigError(`${file}: alerts: must be a list of [[alerts]] tables, not a single [alerts] table`);
   }
-  return validateAlerts(numbered(alerts), file, TOML);
+  return alerts;
 }
 
 /**
@@ -63,27 +99,41 @@ export function parseAlerts(text: string, file: string): AlertInput[] {
  * so a batch may hold several alerts with one id. `source` (a path, `stdin`, `request body`) starts every message.
  */
 export function parseAlertsJson(text: string, source: string): AlertInput[] {
+  return validateAlerts(numbered(jsonAlerts(text, source)), source, JSON_DIALECT);
+}
+
+function jsonAlerts(text: string, source: string): unknown[] {
   const value = parseJson(text, `${source}: invalid JSON`);
   if (Array.isArray(value)) {
     if (value.length === 0) throw new ConfigError(`${source}: no alerts: the array is empty`);
-    return validateAlerts(numbered(value), source, JSON_DIALECT);
+    return value;
   }
   if (!isTable(value)) {
     throw new ConfigError(`${source}: must be an alert object or an array of alert objects`);
   }
-  return validateAlerts(numbered([value]), source, JSON_DIALECT);
+  return [value];
 }
 
 /** Parses NDJSON: one alert object per line; blank lines are skipped and messages say `line N`. */
 export function parseAlertsNdjson(text: string, source: string): AlertInput[] {
-  const located: Located[] = [];
+  return validateAlerts(ndjsonAlerts(text, source, true), source, JSON_DIALECT);
+}
+
+/** The lines' objects; a line that is not JSON throws when `strict`, else it is that alert's rejection. */
+function ndjsonAlerts(text: string, source: string, strict: boolean): (Located | Rejection)[] {
+  const located: (Located | Rejection)[] = [];
   text.split('\n').forEach((line, index) => {
     if (line.trim() === '') return;
     const where = `line ${index + 1}`;
-    located.push({ raw: parseJson(line, `${source}: ${where}: invalid JSON`), where });
+    try {
+      located.push({ raw: parseJson(line, `${source}: ${where}: invalid JSON`), where });
+    } catch (err) {
+      if (strict || !(err instanceof ConfigError)) throw err;
+      located.push({ index: located.length, error: err.message });
+    }
   });
   if (located.length === 0) throw new ConfigError(`${source}: no alerts: every line is empty`);
-  return validateAlerts(located, source, JSON_DIALECT);
+  return located;
 }
 
 export function parseAlertsAs(format: AlertFormat, text: string, source: string): AlertInput[] {
@@ -148,21 +198,52 @@ export function pickAlert<T extends AlertTemplate>(
 }
 
 /** The one validator: plain objects (from TOML or JSON) → AlertInput[], or a ConfigError naming source, alert and key. */
-function validateAlerts(located: ReadonlyArray<Located>, source: string, dialect: Dialect): AlertInput[] {
+function validateAlerts(located: ReadonlyArray<Located | Rejection>, source: string, dialect: Dialect): AlertInput[] {
+  const batch = checkAlerts(located, source, dialect);
+  const [first] = batch.rejected;
+  if (first) throw new ConfigError(first.error);
+  return batch.accepted.map(({ alert }) => alert);
+}
+
+/** Each alert checked on its own: one bad alert is refused with its reason, the others go on. */
+function checkAlerts(located: ReadonlyArray<Located | Rejection>, source: string, dialect: Dialect): AlertBatch {
   const seen = new Map<string, string>();
-  return located.map(({ raw, where }) => {
-    const alert = readAlert(raw, `${source}: ${where}`, dialect);
-    if (dialect.uniqueIds) {
-      const also = seen.get(alert.id);
-      if (also !== undefined) {
-        throw new ConfigError(
-          `${source}: ${where} (id ${quote(alert.id)}): duplicate id ${quote(alert.id)} (also ${also})`,
-        );
-      }
-      seen.set(alert.id, where);
+  const batch: AlertBatch = { accepted: [], rejected: [] };
+  for (const [index, item] of located.entries()) {
+    if ('error' in item) {
+      batch.rejected.push(item);
+      continue;
     }
-    return alert;
-  });
+    const { raw, where } = item;
+    const id = isTable(raw) && typeof raw.id === 'string' ? { id: raw.id } : {};
+    try {
+      const alert = readAlert(raw, `${source}: ${where}`, dialect);
+      if (dialect.uniqueIds) {
+        const also = seen.get(alert.id);
+        if (also !== undefined) {
+          throw new ConfigError(
+            `${source}: ${where} (id ${quote(alert.id)}): duplicate id ${quote(alert.id)} (also ${also})`,
+          );
+        }
+        seen.set(alert.id, where);
+      }
+      batch.accepted.push({ index, alert });
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      batch.rejected.push({ index, error: err.message, ...id });
+    }
+  }
+  return batch;
+}
+
+/**
+ * Parses a batch alert by alert: the whole fails (ConfigError) only when it cannot be read at all (not JSON,
+ * not TOML, no alerts); an alert that is bad, or an NDJSON line that is not JSON, is refused on its own.
+ */
+export function parseAlertBatch(format: AlertFormat, text: string, source: string): AlertBatch {
+  if (format === 'toml') return checkAlerts(numbered(tomlAlerts(text, source)), source, TOML);
+  if (format === 'json') return checkAlerts(numbered(jsonAlerts(text, source)), source, JSON_DIALECT);
+  return checkAlerts(ndjsonAlerts(text, source, false), source, JSON_DIALECT);
 }
 
 function numbered(values: unknown[]): Located[] {
@@ -171,7 +252,7 @@ function numbered(values: unknown[]): Located[] {
 
 function readAlert(raw: unknown, where: string, dialect: Dialect): AlertInput {
   if (!isTable(raw)) throw new ConfigError(`${where}: must be ${dialect.alert}`);
-  const at = typeof raw.id === 'string' && raw.id !== '' ? `${where} (id ${quote(raw.id)})` : where;
+  const at = typeof raw.id === 'string' && raw.id !== '' ? `${where} (id ${quote(shorten(raw.id))})` : where;
   const fail: (problem: string) => never = (problem) => {
     throw new ConfigError(`${at}: ${problem}`);
   };
@@ -179,13 +260,20 @@ function readAlert(raw: unknown, where: string, dialect: Dialect): AlertInput {
     if (!ALERT_KEYS.includes(key)) fail(`unknown key ${quote(key)} (known keys: ${ALERT_KEYS.join(', ')})`);
   }
   const id = requiredString(raw, 'id', fail);
+  if (id.length > ALERT_LIMITS.id || !SAFE_ID.test(id)) {
+    fail(`'id' must be at most ${ALERT_LIMITS.id} letters, digits, '.', '_', ':' or '-'`);
+  }
   const name = requiredString(raw, 'name', fail);
+  if (name.length > ALERT_LIMITS.name) fail(`'name' is longer than ${ALERT_LIMITS.name} characters`);
   const description = raw.description ?? '';
   if (typeof description !== 'string') fail("'description' must be a string");
+  if (description.length > ALERT_LIMITS.description) {
+    fail(`'description' is longer than ${ALERT_LIMITS.description} characters`);
+  }
   const userId = requiredString(raw, 'user_id', fail);
-  if (!isSlackUserId(userId)) {
+  if (!isSlackUserId(userId) || userId.length > ALERT_LIMITS.userId) {
     fail(
-      `user_id ${quote(userId)} is not a Slack user ID (U… or W…): in Slack, click the person's name, ⋮, Copy member ID`,
+      `user_id ${quote(shorten(userId))} is not a Slack user ID (U… or W…): in Slack, click the person's name, ⋮, Copy member ID`,
     );
   }
   const alert: AlertInput = {
@@ -217,17 +305,39 @@ function requiredString(raw: Record<string, unknown>, key: string, fail: (proble
 function readProperties(raw: unknown, dialect: Dialect, fail: (problem: string) => never): Record<string, string> {
   if (raw === undefined) return {};
   if (!isTable(raw)) fail(`'properties' must be ${dialect.properties} of names and values`);
+  const entries = Object.entries(raw);
+  if (entries.length > ALERT_LIMITS.properties) {
+    fail(`'properties' has ${entries.length} entries, more than ${ALERT_LIMITS.properties}`);
+  }
   return Object.fromEntries(
-    Object.entries(raw).map(([key, value]) => {
-      if (typeof value === 'string') return [key, value];
-      if (typeof value === 'number' || typeof value === 'boolean') return [key, String(value)];
-      // TomlDate's toISOString keeps the form written: a local date stays '1979-05-27'.
-      if (value instanceof TomlDate) return [key, value.toISOString()];
-      const kind = value === null ? 'null' : Array.isArray(value) ? 'an array' : dialect.nested;
-      const allowed = dialect === TOML ? 'strings, numbers, booleans or dates' : 'strings, numbers or booleans';
-      return fail(`property ${quote(key)} is ${kind}: properties must be ${allowed}`);
+    entries.map(([key, value]) => {
+      if (key.length > ALERT_LIMITS.propertyKey) {
+        fail(
+          `a property name is longer than ${ALERT_LIMITS.propertyKey} characters (${quote(shorten(key))})`,
+        );
+      }
+      const text = propertyText(key, value, dialect, fail);
+      if (text.length > ALERT_LIMITS.propertyValue) {
+        fail(`property ${quote(key)} is longer than ${ALERT_LIMITS.propertyValue} characters`);
+      }
+      return [key, text];
     }),
   );
+}
+
+/** A value as shown in a message: a long one is cut, the line stays readable. */
+function shorten(value: string): string {
+  return value.length > 40 ? `${value.slice(0, 40)}…` : value;
+}
+
+function propertyText(key: string, value: unknown, dialect: Dialect, fail: (problem: string) => never): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  // TomlDate's toISOString keeps the form written: a local date stays '1979-05-27'.
+  if (value instanceof TomlDate) return value.toISOString();
+  const kind = value === null ? 'null' : Array.isArray(value) ? 'an array' : dialect.nested;
+  const allowed = dialect === TOML ? 'strings, numbers, booleans or dates' : 'strings, numbers or booleans';
+  return fail(`property ${quote(key)} is ${kind}: properties must be ${allowed}`);
 }
 
 /**

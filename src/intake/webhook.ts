@@ -2,14 +2,17 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { AlertInput } from '../config/alerts.js';
+import type { AlertBatch, AlertInput, Rejection } from '../config/alerts.js';
 import { ConfigError } from '../config/errors.js';
 import { type Log, oneLine } from '../log.js';
 import { classifySlackError, SlackCallError } from '../slack/errors.js';
 import { type AlertSink, BatchError, describeStart, type Posted, postAlerts } from './post.js';
 
-/** Turns a request body into alerts, or throws a ConfigError whose message names the bad field. */
-export type ParseAlerts = (body: string) => AlertInput[];
+/**
+ * Turns a request body into alerts checked one by one, or throws a ConfigError when the body cannot be read at
+ * all; each refused alert's error names the bad field.
+ */
+export type ParseAlerts = (body: string) => AlertBatch;
 
 export interface WebhookOptions {
   host: string;
@@ -112,8 +115,17 @@ export async function startWebhook(app: AlertSink, parse: ParseAlerts, options: 
       }
       const body = await readBody(req, maxBody);
       let alerts: AlertInput[];
+      // One bad alert never holds back the good ones: they are posted and the bad ones listed (400: none good).
+      let refused: { rejected?: Rejection[] } = {};
       try {
-        alerts = parse(body);
+        const batch = parse(body);
+        const [first] = batch.rejected;
+        if (batch.accepted.length === 0 && first) {
+          done(400, { error: first.error, rejected: batch.rejected.map(shown) }, first.error);
+          return;
+        }
+        alerts = batch.accepted.map(({ alert }) => alert);
+        if (batch.rejected.length > 0) refused = { rejected: batch.rejected.map(shown) };
       } catch (err) {
         if (err instanceof ConfigError) throw new HttpError(400, oneLine(err));
         throw err;
@@ -127,12 +139,13 @@ export async function startWebhook(app: AlertSink, parse: ParseAlerts, options: 
         const code = slackCode(err.cause);
         if (code === undefined) throw err;
         const lists = idLists(err.posted);
-        done(502, { error: oneLine(err), code, ...lists }, `${code} ${describeIds(lists)}`);
+        done(502, { error: oneLine(err), code, ...lists, ...refused }, `${code} ${describeIds(lists)}`);
         return;
       }
       followChats(posted);
       const lists = idLists(posted);
-      done(202, lists, describeIds(lists));
+      const also = refused.rejected ? `; refused ${refused.rejected.map((r) => `#${r.index + 1}`).join(', ')}` : '';
+      done(202, { ...lists, ...refused }, `${describeIds(lists)}${also}`);
     } catch (err) {
       if (!(err instanceof HttpError)) throw err;
       done(err.status, { error: err.message }, err.status === 400 ? err.message : '', err.headers);
@@ -253,6 +266,11 @@ function isJson(contentType: string | undefined): boolean {
 function pathOf(req: IncomingMessage): string {
   const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
   return path.length > 100 ? `${path.slice(0, 100)}…` : path.replace(/[^\x21-\x7e]/g, '?');
+}
+
+/** A refusal as the client gets it: its place in the batch and the reason, not the id it sent back. */
+function shown({ index, error }: Rejection): Rejection {
+  return { index, error };
 }
 
 function idLists(posted: Posted[]): { ids: string[]; duplicates: string[] } {

@@ -42,7 +42,9 @@ export function actorText(actor: Actor): string {
 const MAX_NAME = 200;
 
 export function alertHeadline(alert: Pick<AlertView, 'name' | 'userId'>): string {
-  const name = alert.name.length > MAX_NAME ? `${alert.name.slice(0, MAX_NAME - 1)}…` : alert.name;
+  // Cut before a lone high surrogate, so an emoji at the cut is not left half.
+  const name =
+    alert.name.length > MAX_NAME ? `${alert.name.slice(0, MAX_NAME - 1).replace(/[\ud800-\udbff]$/, '')}…` : alert.name;
   return `Incident: ${escapeText(name)} with user <@${alert.userId}>`;
 }
 

@@ -5,8 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  ALERT_LIMITS,
   detectAlertFormat,
   loadAlerts,
+  parseAlertBatch,
   parseAlerts,
   parseAlertsAs,
   parseAlertsJson,
@@ -358,5 +360,103 @@ describe('loadAlerts', () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'irbot-alerts-'));
     const file = path.join(dir, 'alerts.toml');
     await expect(loadAlerts(file)).rejects.toThrow(new ConfigError(`Alerts file not found: ${file}`));
+  });
+});
+
+describe('bounds at intake', () => {
+  const json = (value: unknown) => jsonProblem(parseAlertsJson, JSON.stringify(value));
+  const fits = (value: object) => parseAlertsJson(JSON.stringify(value), SOURCE);
+
+  it('takes every field at its bound', () => {
+    const properties = Object.fromEntries(
+      Array.from({ length: ALERT_LIMITS.properties }, (_, i) => [
+        `${i}`.padEnd(ALERT_LIMITS.propertyKey, 'k'),
+        'v'.repeat(ALERT_LIMITS.propertyValue),
+      ]),
+    );
+    const alert = {
+      id: 'A-z_0.9:'.padEnd(ALERT_LIMITS.id, 'x'),
+      name: 'n'.repeat(ALERT_LIMITS.name),
+      description: 'd'.repeat(ALERT_LIMITS.description),
+      user_id: `W${'0'.repeat(ALERT_LIMITS.userId - 1)}`,
+      properties,
+    };
+    expect(fits(alert)).toHaveLength(1);
+  });
+
+  it('refuses an id that is too long or has other characters, since it travels in a button value', () => {
+    expect(json({ ...pivot, id: 'x'.repeat(65) })).toBe(
+      `${SOURCE}: alert #1 (id '${'x'.repeat(40)}…'): 'id' must be at most 64 letters, digits, '.', '_', ':' or '-'`,
+    );
+    expect(json({ ...pivot, id: 'x'.repeat(3000) }).length).toBeLessThan(200);
+    for (const id of ['a b', 'a/b', '<!channel>', 'é', 'a\nb'])
+      expect(json({ ...pivot, id })).toContain("'id' must be at most 64");
+  });
+
+  it('refuses a name, description, property count, name or value over its bound, naming the field', () => {
+    expect(json({ ...pivot, name: 'n'.repeat(301) })).toBe(
+      `${SOURCE}: alert #1 (id 'pivot'): 'name' is longer than 300 characters`,
+    );
+    expect(json({ ...pivot, description: 'd'.repeat(40_001) })).toContain(
+      "'description' is longer than 40000 characters",
+    );
+    const many = Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`k${i}`, 'v']));
+    expect(json({ ...pivot, properties: many })).toContain("'properties' has 101 entries, more than 100");
+    expect(json({ ...pivot, properties: { ['k'.repeat(101)]: 'v' } })).toContain(
+      `a property name is longer than 100 characters ('${'k'.repeat(40)}…')`,
+    );
+    expect(json({ ...pivot, properties: { host: 'v'.repeat(2001) } })).toContain(
+      "property 'host' is longer than 2000 characters",
+    );
+  });
+
+  it('wants user_id in Slack’s shape: U… or W…, capitals and digits, 24 characters at most', () => {
+    expect(json({ ...pivot, user_id: `U${'1'.repeat(24)}` })).toContain('is not a Slack user ID (U… or W…)');
+    expect(json({ ...pivot, user_id: 'C0FEED' })).toContain('is not a Slack user ID');
+    expect(json({ ...pivot, user_id: 'u0harold' })).toContain('is not a Slack user ID');
+  });
+});
+
+describe('parseAlertBatch', () => {
+  const { user_id: _, ...noUser } = pivot;
+
+  it('refuses each bad alert on its own, by index, and keeps the good ones in order', () => {
+    const batch = parseAlertBatch(
+      'json',
+      JSON.stringify([noUser, pivot, { ...pivot, name: '' }, { ...pivot, id: 'b' }]),
+      SOURCE,
+    );
+    expect(batch.accepted.map(({ index, alert }) => [index, alert.id])).toEqual([
+      [1, 'pivot'],
+      [3, 'b'],
+    ]);
+    expect(batch.rejected).toEqual([
+      { index: 0, id: 'pivot', error: `${SOURCE}: alert #1 (id 'pivot'): missing 'user_id'` },
+      { index: 2, id: 'pivot', error: `${SOURCE}: alert #3 (id 'pivot'): 'name' must be a non-empty string` },
+    ]);
+  });
+
+  it('refuses an NDJSON line that is not JSON on its own', () => {
+    const text = `${JSON.stringify(pivot)}\n{"id": \n\n${JSON.stringify({ ...pivot, id: 'b' })}\n`;
+    const batch = parseAlertBatch('ndjson', text, SOURCE);
+    expect(batch.accepted.map(({ index, alert }) => [index, alert.id])).toEqual([
+      [0, 'pivot'],
+      [2, 'b'],
+    ]);
+    expect(batch.rejected).toHaveLength(1);
+    expect(batch.rejected[0]).toMatchObject({ index: 1 });
+    expect(batch.rejected[0]?.error).toMatch(new RegExp(`^${SOURCE}: line 2: invalid JSON`));
+  });
+
+  it('refuses a duplicate id in TOML, keeping the first', () => {
+    const batch = parseAlertBatch('toml', anAlert() + anAlert({ name: 'Again' }), FILE);
+    expect(batch.accepted.map(({ alert }) => alert.name)).toEqual(['Pivoting']);
+    expect(batch.rejected[0]?.error).toContain("duplicate id 'pivot' (also alert #1)");
+  });
+
+  it('fails whole only when the batch cannot be read at all', () => {
+    expect(() => parseAlertBatch('json', '{"id": ', SOURCE)).toThrow(ConfigError);
+    expect(() => parseAlertBatch('json', '[]', SOURCE)).toThrow('no alerts: the array is empty');
+    expect(() => parseAlertBatch('toml', 'x = 1', FILE)).toThrow("unknown top-level key 'x'");
   });
 });

@@ -2,14 +2,14 @@
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PostedAlert } from '../../../src/app.js';
-import { parseAlertsJson } from '../../../src/config/alerts.js';
+import { parseAlertBatch } from '../../../src/config/alerts.js';
 import type { AlertSink } from '../../../src/intake/post.js';
 import { startWebhook, type Webhook } from '../../../src/intake/webhook.js';
 import { slackError, testApp } from '../../support/memory-ports.js';
 
 const TOKEN = 'test-webhook-token-0123456789';
 const pivot = { id: 'pivot', name: 'Pivoting', user_id: 'U0HAROLD', properties: { host: 'a' } };
-const parse = (body: string) => parseAlertsJson(body, 'request body');
+const parse = (body: string) => parseAlertBatch('json', body, 'request body');
 
 let webhook: Webhook | undefined;
 afterEach(async () => {
@@ -88,16 +88,49 @@ describe('POST /alerts', () => {
     expect((await post(url, pivot, { authorization: `bearer  ${TOKEN}` })).status).toBe(202);
   });
 
-  it('answers 400 naming the bad field, or the JSON problem', async () => {
+  it('answers 400 naming the bad field when no alert is good, or the JSON problem', async () => {
     const url = await start();
     const { user_id: _, ...noUser } = pivot;
-    const bad = await post(url, [pivot, noUser]);
+    const bad = await post(url, [noUser]);
     expect(bad.status).toBe(400);
-    expect(await bad.json()).toEqual({ error: "request body: alert #2 (id 'pivot'): missing 'user_id'" });
+    const error = "request body: alert #1 (id 'pivot'): missing 'user_id'";
+    expect(await bad.json()).toEqual({ error, rejected: [{ index: 0, error }] });
     const broken = await post(url, '{"id": "pivot", "name": ');
     expect(broken.status).toBe(400);
     expect(((await broken.json()) as { error: string }).error).toMatch(/^request body: invalid JSON: /);
     expect((await post(url, '')).status).toBe(400);
+  });
+
+  it('posts the good alerts of a batch and lists each bad one by index and field: one bad alert blocks none', async () => {
+    const { app, slack, store } = testApp();
+    const logs: string[] = [];
+    const url = await start(app, logs);
+    const { user_id: _, ...noUser } = pivot;
+    const batch = [
+      noUser,
+      pivot,
+      { ...pivot, description: 'x'.repeat(200_000) },
+      { ...pivot, id: 'i'.repeat(2001) },
+      { ...pivot, user_id: 'harold' },
+      { ...pivot, properties: Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`k${i}`, 'v'])) },
+      { ...pivot, id: 'privesc', properties: { big: 'v'.repeat(2001) } },
+      { ...pivot, id: 'ok.2', name: 'Second good one' },
+    ];
+    const res = await post(url, batch);
+    expect(res.status).toBe(202);
+    const body = (await res.json()) as { ids: string[]; rejected: { index: number; error: string }[] };
+    expect(body.ids).toEqual(['pivot-000001', 'ok.2-000002']);
+    expect(body.rejected.map((r) => r.index)).toEqual([0, 2, 3, 4, 5, 6]);
+    const errors = body.rejected.map((r) => r.error);
+    expect(errors[0]).toBe("request body: alert #1 (id 'pivot'): missing 'user_id'");
+    expect(errors[1]).toBe("request body: alert #3 (id 'pivot'): 'description' is longer than 40000 characters");
+    expect(errors[2]).toMatch(/^request body: alert #4 \(id 'i{40}…'\): 'id' must be at most 64 letters, digits/);
+    expect(errors[3]).toMatch(/alert #5 .*user_id 'harold' is not a Slack user ID \(U… or W…\)/);
+    expect(errors[4]).toMatch(/alert #6 .*'properties' has 101 entries, more than 100/);
+    expect(errors[5]).toMatch(/alert #7 .*property 'big' is longer than 2000 characters/);
+    expect(Object.keys(store.data().alerts)).toEqual(body.ids);
+    expect(slack.calls.filter((c) => c.method === 'post' && !c.threadTs)).toHaveLength(2);
+    expect(logs).toEqual(['webhook POST /alerts 202 posted pivot-000001, ok.2-000002; refused #1, #3, #4, #5, #6, #7']);
   });
 
   it('wants JSON: 415 otherwise', async () => {

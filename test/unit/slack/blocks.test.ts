@@ -2,6 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { newChat } from '../../../src/chat/engine.js';
 import type { Actor, Chat } from '../../../src/chat/types.js';
+import { ALERT_LIMITS } from '../../../src/config/alerts.js';
+import { blockProblems } from '../../../src/sandbox/local-slack-blocks.js';
 import {
   ACTION_IDS,
   type AlertView,
@@ -388,4 +390,37 @@ describe('detailsText', () => {
     );
     expect(text).not.toMatch(/<[!@#]|<http/);
   });
+});
+
+describe('Slack’s Block Kit limits, with every field at its intake bound', () => {
+  const worst = anAlert({
+    id: `${'x'.repeat(ALERT_LIMITS.id)}-000001`,
+    name: '😀&'.repeat(ALERT_LIMITS.name),
+    description: '<'.repeat(ALERT_LIMITS.description),
+    userId: `W${'0'.repeat(ALERT_LIMITS.userId - 1)}`,
+    properties: Object.fromEntries(
+      Array.from({ length: ALERT_LIMITS.properties }, (_, i) => [`k${i}`, '&'.repeat(2000)]),
+    ),
+  });
+  const longActor: Actor = { id: '<'.repeat(256), via: 'terminal' };
+  const states: Array<[string, Chat]> = [
+    ['posted', newChat()],
+    ['active', started({ startedBy: longActor })],
+    ['queued', started({ state: 'queued', startedBy: longActor })],
+    ['dismissed', chatIn({ state: 'dismissed', endedBy: longActor })],
+    ['ended: no_answer', ended({ outcome: 'no_answer', aware: null, nudges: 20 })],
+    ['ended_by_analyst', ended({ outcome: 'ended_by_analyst', aware: null, endedBy: longActor, startedBy: longActor })],
+  ];
+
+  it.each(states)(
+    'a %s alert: sections ≤ 3000, ≤ 50 blocks, button values ≤ 2000, headline text well-formed',
+    (_, chat) => {
+      const blocks = alertBlocks({ ...worst, chat });
+      expect(blockProblems(blocks)).toEqual([]);
+      expect(blocks.length).toBeLessThanOrEqual(50);
+      const headline = alertHeadline(worst);
+      expect(headline.length).toBeLessThanOrEqual(3000);
+      expect(headline).not.toMatch(/[\ud800-\udbff](?![\udc00-\udfff])/u);
+    },
+  );
 });
