@@ -312,9 +312,7 @@ function readProperties(raw: unknown, dialect: Dialect, fail: (problem: string) 
   return Object.fromEntries(
     entries.map(([key, value]) => {
       if (key.length > ALERT_LIMITS.propertyKey) {
-        fail(
-          `a property name is longer than ${ALERT_LIMITS.propertyKey} characters (${quote(shorten(key))})`,
-        );
+        fail(`a property name is longer than ${ALERT_LIMITS.propertyKey} characters (${quote(shorten(key))})`);
       }
       const text = propertyText(key, value, dialect, fail);
       if (text.length > ALERT_LIMITS.propertyValue) {

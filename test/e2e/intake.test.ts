@@ -108,20 +108,59 @@ describe('send-alert --file', () => {
     expect(existsSync(ws.dbPath)).toBe(false);
   });
 
-  it('refuses a bad file with one line naming the file, the alert and the field: exit 2, nothing posted', async () => {
+  it('refuses a file of one bad alert with one line naming the file, the alert and the field: exit 2, nothing posted', async () => {
     const { user_id: _, ...noUser } = privesc;
-    await writeFile(join(ws.dir, 'alerts.json'), JSON.stringify([pivot, noUser]));
+    await writeFile(join(ws.dir, 'alerts.json'), JSON.stringify([noUser]));
     const result = await runIrbot(['send-alert', '--file', 'alerts.json'], ws);
     expect(result.code).toBe(2);
     expect(result.stdout).toBe('');
-    expect(result.stderr).toBe(`irbot: ${join(ws.dir, 'alerts.json')}: alert #2 (id 'privesc'): missing 'user_id'\n`);
+    expect(result.stderr).toBe(`irbot: ${join(ws.dir, 'alerts.json')}: alert #1 (id 'privesc'): missing 'user_id'\n`);
     const ndjson = await runIrbot(['send-alert', '--file', '-', '--dry-run'], ws, {
-      input: `${JSON.stringify(pivot)}\n{"id": "x", "name": "X", "user_id": 7}\n`,
+      input: `{"id": "x", "name": "X", "user_id": 7}\n`,
     });
     expect(ndjson.code).toBe(2);
-    expect(ndjson.stderr).toBe("irbot: stdin: line 2 (id 'x'): 'user_id' must be a non-empty string\n");
+    expect(ndjson.stderr).toBe("irbot: stdin: alert #1 (id 'x'): 'user_id' must be a non-empty string\n");
     expect(slack.calls).toHaveLength(0);
     expect(existsSync(ws.dbPath)).toBe(false);
+  });
+
+  it('posts the good alerts of a mixed batch, names each bad one on stderr and exits 2; a huge description goes out whole in parts', async () => {
+    const { user_id: _, ...noUser } = privesc;
+    const huge = { ...pivot, id: 'huge', description: '<'.repeat(39_000) };
+    const tooBig = { ...pivot, id: 'toobig', description: 'x'.repeat(255 * 1024) };
+    const file = join(ws.dir, 'alerts.json');
+    await writeFile(file, JSON.stringify([pivot, noUser, huge, tooBig]));
+    const refusals =
+      `${file}: alert #2 (id 'privesc'): missing 'user_id'\n` +
+      `${file}: alert #4 (id 'toobig'): 'description' is longer than 40000 characters\n`;
+    const dry = await runIrbot(['send-alert', '--file', 'alerts.json', '--dry-run'], ws);
+    expect(dry.code).toBe(2);
+    expect(dry.stdout).toMatch(/dry run: 2 alerts valid, nothing posted\n$/);
+    expect(dry.stderr).toBe(
+      `${refusals}irbot: 2 of 4 alerts refused (each named above), 2 valid, nothing posted; fix the refused ones and send them again\n`,
+    );
+    expect(slack.calls).toHaveLength(0);
+    const result = await runIrbot(['send-alert', '--file', 'alerts.json'], ws);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toMatch(/^pivot-[0-9a-f]{6}\nhuge-[0-9a-f]{6}\n$/);
+    expect(result.stderr).toBe(
+      `${refusals}irbot: 2 of 4 alerts refused (each named above), 2 posted; fix the refused ones and send them again\n`,
+    );
+    expect(headlines()).toHaveLength(2);
+    // The huge alert's details: 156,000 characters once escaped, in several messages under Slack's limit.
+    const hugeId = result.stdout.split('\n')[1] ?? '';
+    const threadOf = (c: RecordedCall) => String(c.args.thread_ts ?? '');
+    const replies = slack.callsTo('chat.postMessage').filter((c) => threadOf(c) !== '');
+    const hugeTs = threadOf(replies.find((c) => text(c).includes(hugeId)) as RecordedCall);
+    const parts = replies.filter((c) => threadOf(c) === hugeTs);
+    expect(parts.length).toBeGreaterThan(3);
+    for (const part of parts) {
+      expect(part.status).toBe(200);
+      expect(text(part).length).toBeLessThanOrEqual(40_000);
+    }
+    expect(parts.map(text).join('')).toBe(
+      `*Alert* \`${hugeId}\`\n*Description:* ${'&lt;'.repeat(39_000)}\n• *source_host:* build-7`,
+    );
   });
 
   it('auto_chat starts the chat without a click: the greeting DM is sent', async () => {

@@ -79,14 +79,46 @@ describe('listen --webhook', () => {
     expect((await post(pivot, { authorization: 'Bearer short' })).status).toBe(401);
   });
 
-  it('answers 400 naming the bad field, and for invalid JSON', async () => {
+  it('answers 400 naming the bad field when no alert is good, and for invalid JSON', async () => {
     const { user_id: _, ...noUser } = pivot;
-    const bad = await post([pivot, noUser]);
+    const bad = await post([noUser]);
     expect(bad.status).toBe(400);
-    expect(await bad.json()).toEqual({ error: "request body: alert #2 (id 'pivot'): missing 'user_id'" });
+    const error = "request body: alert #1 (id 'pivot'): missing 'user_id'";
+    expect(await bad.json()).toEqual({ error, rejected: [{ index: 0, error }] });
     const broken = await post('{"id": "pivot",');
     expect(broken.status).toBe(400);
     expect(((await broken.json()) as { error: string }).error).toMatch(/^request body: invalid JSON: /);
+  });
+
+  it('posts the good alerts of a mixed batch and lists the bad ones; a huge description goes out whole in parts', async () => {
+    const { user_id: _, ...noUser } = pivot;
+    const huge = { ...pivot, id: 'huge', description: '<'.repeat(39_000) };
+    const tooBig = { ...pivot, id: 'toobig', description: 'x'.repeat(200_000) };
+    const res = await post([pivot, noUser, huge, tooBig]);
+    expect(res.status).toBe(202);
+    const body = (await res.json()) as { ids: string[]; duplicates: string[]; rejected: unknown[] };
+    expect(body.ids).toEqual([expect.stringMatching(/^pivot-/), expect.stringMatching(/^huge-/)]);
+    expect(body.duplicates).toEqual([]);
+    expect(body.rejected).toEqual([
+      { index: 1, error: "request body: alert #2 (id 'pivot'): missing 'user_id'" },
+      { index: 3, error: "request body: alert #4 (id 'toobig'): 'description' is longer than 40000 characters" },
+    ]);
+    const hugeId = body.ids[1] ?? '';
+    const threadOf = (c: RecordedCall) => String(c.args.thread_ts ?? '');
+    const details = () => slack.callsTo('chat.postMessage').filter((c) => threadOf(c) !== '');
+    // The details reach Slack after the 202: wait for the last part.
+    const ending = `${'&lt;'.repeat(100)}\n• *source_host:* build-7`;
+    await slack.waitForCall((c) => c.method === 'chat.postMessage' && text(c).endsWith(ending));
+    const hugeTs = threadOf(details().find((c) => text(c).includes(hugeId)) as RecordedCall);
+    const parts = details().filter((c) => threadOf(c) === hugeTs);
+    expect(parts.length).toBeGreaterThan(3);
+    for (const part of parts) {
+      expect(part.status).toBe(200);
+      expect(text(part).length).toBeLessThanOrEqual(40_000);
+    }
+    expect(parts.map(text).join('')).toBe(
+      `*Alert* \`${hugeId}\`\n*Description:* ${'&lt;'.repeat(39_000)}\n• *source_host:* build-7`,
+    );
   });
 
   it('answers 413 for a 300 KiB body, 415 for other content types, 404 elsewhere', async () => {
