@@ -630,7 +630,7 @@ export class App {
         level: 'warn',
       });
       let first: string | undefined;
-      for (const [j, part] of splitMessage(text, half).entries()) {
+      for (const [j, part] of packMessages([text], RELAY_SEPARATOR, half).entries()) {
         const partKey = `${key}.${j + 1}`;
         if (resumed && (await this.ports.slack.wasPosted({ ...where, key: partKey }))) continue;
         if (j > 0) await this.pacer.take('chat.postMessage', where.channel);

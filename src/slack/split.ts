@@ -30,7 +30,7 @@ export function splitMessage(text: string, limit = MAX_MESSAGE_CHARS): string[] 
 /**
  * Texts (each a relay, or a post) packed into as few messages of at most `limit` characters as keeps them in
  * order: consecutive texts share a message, joined by `separator`, while they fit; a text too long for one
- * message is split on its own (see splitMessage).
+ * message is split on its own (see splitMessage), and a quoted line cut in two stays quoted in the next message.
  */
 export function packMessages(texts: string[], separator: string, limit = MAX_MESSAGE_CHARS): string[] {
   const messages: string[] = [];
@@ -41,12 +41,29 @@ export function packMessages(texts: string[], separator: string, limit = MAX_MES
       continue;
     }
     if (current !== undefined) messages.push(current);
-    const parts = splitMessage(text, limit);
+    const parts = text.length <= limit ? [text] : requote(splitMessage(text, limit - QUOTE.length));
     current = parts.pop();
     messages.push(...parts);
   }
   if (current !== undefined) messages.push(current);
   return messages;
+}
+
+/** What quote() starts each line with: a raw `>` at the start of a line is always irbot's own quote marker. */
+const QUOTE = '> ';
+
+/**
+ * A part that goes on with a quoted line cut in the middle starts with the quote marker again, so that a person's
+ * words never show outside the quote (escaped text holds no other raw `>` that a cut could stand before).
+ */
+function requote(parts: string[]): string[] {
+  const out: string[] = [];
+  for (const part of parts) {
+    const before = out.at(-1);
+    const line = before?.slice(before.lastIndexOf('\n') + 1);
+    out.push(line?.startsWith(QUOTE) && !before?.endsWith('\n') ? QUOTE + part : part);
+  }
+  return out;
 }
 
 function cutPoint(text: string, limit: number): number {

@@ -80,22 +80,59 @@ describe('splitMessage', () => {
   });
 });
 
+/** The messages of one text joined back: the quote marker a cut line got again is taken out. */
+function unsplit(messages: string[]): string {
+  return messages.reduce((text, message, i) => {
+    const before = messages[i - 1];
+    const line = before?.slice(before.lastIndexOf('\n') + 1);
+    const requoted = line?.startsWith('> ') && !before?.endsWith('\n') && message.startsWith('> ');
+    return text + (requoted ? message.slice(2) : message);
+  }, '');
+}
+
 describe('packMessages', () => {
-  it('packs texts in order into messages within the limit, each text whole where it fits', () => {
+  it('splits one long text into messages within the limit that give it back, in order', () => {
     fc.assert(
-      fc.property(fc.array(posted, { maxLength: 8 }), fc.integer({ min: 32, max: 300 }), (texts, limit) => {
-        const messages = packMessages(texts, '\n\n', limit);
+      fc.property(posted, fc.integer({ min: 32, max: 300 }), (text, limit) => {
+        const messages = packMessages([text], '\n\n', limit);
         for (const message of messages) expect(message.length).toBeLessThanOrEqual(limit);
-        // Nothing lost or reordered: the texts, separated, are the messages, joined.
-        const flat = messages.join('');
-        expect(flat.replaceAll('\n\n', '')).toBe(texts.join('').replaceAll('\n\n', ''));
-        if (texts.every((text) => text.length <= limit)) expect(messages.join('\n\n')).toBe(texts.join('\n\n'));
+        expect(unsplit(messages)).toBe(text);
       }),
       { numRuns: 300 },
     );
   });
 
-  it('coalesces short texts and never builds a message over the limit', () => {
+  it('keeps every line of a quoted text quoted, even a line cut in two', () => {
+    fc.assert(
+      fc.property(
+        words.filter((w) => w !== ''),
+        fc.integer({ min: 32, max: 300 }),
+        (text, limit) => {
+          const quoted = quote(text);
+          for (const message of packMessages([quoted], '\n\n', limit)) {
+            for (const line of message.split('\n').filter((l, i, all) => l !== '' || i < all.length - 1)) {
+              expect(line.startsWith('> ')).toBe(true);
+            }
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+    const messages = packMessages([quote('x'.repeat(100_000))], '\n\n');
+    expect(messages.length).toBe(3);
+    for (const message of messages) expect(message).toMatch(/^> x+$/);
+  });
+
+  it('coalesces texts that fit, in order, and never builds a message over the limit', () => {
+    fc.assert(
+      fc.property(fc.array(posted, { maxLength: 8 }), fc.integer({ min: 32, max: 300 }), (texts, limit) => {
+        const fitting = texts.filter((text) => text.length <= limit);
+        const messages = packMessages(fitting, '\n\n', limit);
+        for (const message of messages) expect(message.length).toBeLessThanOrEqual(limit);
+        expect(messages.join('\n\n')).toBe(fitting.join('\n\n'));
+      }),
+      { numRuns: 300 },
+    );
     expect(packMessages(['a', 'b', 'c'], '\n\n', 4)).toEqual(['a\n\nb', 'c']);
     expect(packMessages(['x'.repeat(30_000), 'y'.repeat(30_000)], '\n\n')).toEqual([
       'x'.repeat(30_000),
