@@ -34,7 +34,7 @@ export function addChatCommand(program: Command, deps: Deps): void {
           if (fields?.level === 'warn' || fields?.level === 'error') loaded.log(message, fields);
         },
       };
-      const store = openStore(setup.config);
+      const store = openStore(setup.config, setup.log);
       const alertId = alertIdArg ?? (await pickAlertId(store, deps));
       const alert = await findAlert(store, alertId);
       if (!alert) throw new ConfigError(`Unknown alert '${alertId}': irbot status --all lists the alerts`);

@@ -31,8 +31,9 @@ export async function loadSetup(deps: Deps, configOption: string | undefined, ne
   return { env, config, log: stderrLog(deps.stderr, deps.clock) };
 }
 
-export function openStore(config: Config): Store {
-  return openLowdbStore(config.databasePath);
+/** The store; `log` hears that a store file open to other users was set to mode 0600. */
+export function openStore(config: Config, log?: Log): Store {
+  return openLowdbStore(config.databasePath, { log });
 }
 
 /**
@@ -82,7 +83,7 @@ export function buildSlack(token: string, slackApiUrl: string, log: Log): SlackP
   });
 }
 
-export function buildApp(setup: Setup, deps: Deps, store: Store = openStore(setup.config)): App {
+export function buildApp(setup: Setup, deps: Deps, store: Store = openStore(setup.config, setup.log)): App {
   const { env, config, log } = setup;
   return new App(
     {

@@ -15,8 +15,8 @@ export function addStatusCommand(program: Command, deps: Deps): void {
     .option('--config <path>', 'config.toml to use (default: $IRBOT_CONFIG or ./config.toml)')
     .action(async (opts: { all?: boolean; json?: boolean; config?: string }) => {
       // The store alone: no Slack or OpenAI variable is needed.
-      const { config } = await loadSetup(deps, opts.config, []);
-      const store = openStore(config);
+      const { config, log } = await loadSetup(deps, opts.config, []);
+      const store = openStore(config, log);
       const all = opts.all === true;
       // Open chats live in the working set; --all reads the archive of closed ones too.
       const alerts = all ? await allAlerts(store) : Object.values((await store.read()).alerts);

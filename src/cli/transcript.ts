@@ -51,8 +51,8 @@ export function addTranscriptCommand(program: Command, deps: Deps): void {
     .option('--config <path>', 'config.toml to use (default: $IRBOT_CONFIG or ./config.toml)')
     .action(async (alertId: string, opts: { format: 'md' | 'json'; config?: string }) => {
       // The store alone: no Slack or OpenAI variable is needed.
-      const { config } = await loadSetup(deps, opts.config, []);
-      const store = openStore(config);
+      const { config, log } = await loadSetup(deps, opts.config, []);
+      const store = openStore(config, log);
       const alert = await findAlert(store, alertId);
       if (!alert) {
         throw new ConfigError(`No alert ${quote(alertId)} in ${store.path}: irbot status --all lists the alert ids`);

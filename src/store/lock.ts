@@ -3,6 +3,7 @@
 // that, and every transaction takes and releases the lock.
 import fs from 'node:fs';
 import lockfile from 'proper-lockfile';
+import { lockPathOf, refuseLink } from './files.js';
 
 type Callback<T> = (err: NodeJS.ErrnoException | null, value?: T) => void;
 
@@ -43,6 +44,8 @@ export async function lockStore(path: string): Promise<() => Promise<void>> {
     // First without retries: the retry schedule costs more to set up than an uncontended lock takes.
     return await lockfile.lock(path, OPTIONS);
   } catch (err) {
+    // A link in place of the lock would be taken for a lock held, or a stale one removed through it.
+    refuseLink(lockPathOf(path));
     if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw err;
     return lockfile.lock(path, { ...OPTIONS, retries: { retries: 1000, factor: 1.2, minTimeout: 2, maxTimeout: 50 } });
   }

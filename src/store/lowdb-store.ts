@@ -2,8 +2,8 @@
 // inter-process lock, appended and fsynced before it counts.
 import { randomBytes } from 'node:crypto';
 import fs, { constants } from 'node:fs';
-import { copyFile, type FileHandle, mkdir, open, readFile, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { copyFile, type FileHandle, mkdir } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 
 /**
@@ -14,7 +14,19 @@ import { isDeepStrictEqual } from 'node:util';
 const fdatasync = (fd: number): void => fs.fdatasyncSync(fd);
 
 import { type Adapter, Low } from 'lowdb';
-import { ConfigError } from '../config/errors.js';
+import type { Log } from '../log.js';
+import {
+  archivePathOf,
+  backupPathOf,
+  journalPathOf,
+  linkRefused,
+  looseBits,
+  type ModeGuard,
+  modeGuard,
+  openStoreFile,
+  openStoreFileSync,
+  StoreFileError,
+} from './files.js';
 import { applyLines, type Fields, headerLine, JournalDamage, parseHeader, track } from './journal.js';
 import { lockStore } from './lock.js';
 import { migrate } from './migrations.js';
@@ -27,19 +39,31 @@ import {
   type TransactOptions,
 } from './port.js';
 
+export { archivePathOf, journalPathOf } from './files.js';
+
 /** lowdb adapter: reads strictly (a corrupt file is an error, never replaced) and writes temp + fsync + rename, mode 0600. */
 class AtomicJsonFile implements Adapter<StoreData> {
-  constructor(private readonly path: string) {}
+  constructor(
+    private readonly path: string,
+    private readonly guard: ModeGuard,
+  ) {}
 
   async read(): Promise<StoreData | null> {
-    let text: string;
+    return (await this.readStamped())?.data ?? null;
+  }
+
+  /** The data, and the stamp of the very file it came from (a compaction may replace the file meanwhile). */
+  async readStamped(): Promise<{ data: StoreData; stamp: JournalStamp } | null> {
+    const handle = await openStoreFile(this.path, constants.O_RDONLY);
+    if (!handle) return null;
     try {
-      text = await readFile(this.path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw err;
+      const st = await handle.stat({ bigint: true });
+      await this.guard.opened(this.path, st.mode, (mode) => handle.chmod(mode));
+      const text = await handle.readFile('utf8');
+      return { data: checkStore(this.path, text), stamp: stampOf(st) };
+    } finally {
+      await handle.close();
     }
-    return checkStore(this.path, text);
   }
 
   async write(data: StoreData): Promise<void> {
@@ -49,9 +73,11 @@ class AtomicJsonFile implements Adapter<StoreData> {
 
 /** Parses and version-checks the store text; anything unexpected is reported, and the file is left as it is. */
 export function checkStore(path: string, text: string): StoreData {
+  const journal = basename(journalPathOf(path));
   const broken = (what: string) =>
-    new ConfigError(
-      `Store file ${path} ${what}; irbot will not overwrite it: restore it from a backup or move it away`,
+    new StoreFileError(
+      `Store file ${path} ${what}`,
+      `irbot will not overwrite it: restore it and ${journal} beside it from one backup, or move both away to start a new store`,
     );
   if (text.trim() === '') throw broken('is empty (truncated?)');
   let data: unknown;
@@ -63,8 +89,12 @@ export function checkStore(path: string, text: string): StoreData {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) throw broken('does not hold an irbot store');
   const { version, alerts, seenEvents } = data as Partial<StoreData>;
   if (typeof version !== 'number') throw broken('has no schema version');
-  if (version > STORE_VERSION)
-    throw broken(`was written by a newer irbot (schema ${version}, this one reads ${STORE_VERSION})`);
+  if (version > STORE_VERSION) {
+    throw new StoreFileError(
+      `Store file ${path} was written by a newer irbot (schema ${version}, this one reads ${STORE_VERSION})`,
+      'run that irbot version or a later one; this one will not overwrite it',
+    );
+  }
   if (typeof alerts !== 'object' || alerts === null || typeof seenEvents !== 'object' || seenEvents === null) {
     throw broken('does not hold an irbot store');
   }
@@ -118,6 +148,13 @@ export function outgrown(journalBytes: number, lines: number, snapshotBytes: num
   return journalBytes > snapshotBytes * COMPACTION.ratio || lines >= COMPACTION.maxLines;
 }
 
+export interface StoreOptions {
+  /** Where the store says that it set a file open to other users to mode 0600 (once per file). */
+  log?: Log | undefined;
+  /** False: files open to other users are left as they are (for `irbot doctor`, which only looks). */
+  tighten?: boolean;
+}
+
 /** In the tests: after each commit, read the store back from disk and check it equals what is in memory. */
 const VERIFY = process.env.IRBOT_STORE_VERIFY === '1';
 
@@ -127,9 +164,10 @@ const VERIFY = process.env.IRBOT_STORE_VERIFY === '1';
  * asked not to. Once the journal has outgrown its share (see `COMPACTION`), the store writes a new snapshot
  * (temp, fsync, rename) and starts a new journal of the next generation.
  */
-export function openLowdbStore(path: string): Store {
+export function openLowdbStore(path: string, options: StoreOptions = {}): Store {
   const journalPath = journalPathOf(path);
-  const file = new AtomicJsonFile(path);
+  const guard = modeGuard(options);
+  const file = new AtomicJsonFile(path, guard);
   /** lowdb writes the snapshot (under the lock, in one place); readers read it through the adapter, each their own. */
   const db = new Low<Snapshot>(file, emptyStore());
   /** What this handle last read or wrote, reused while the journal's stamp says nobody else wrote since. */
@@ -140,16 +178,28 @@ export function openLowdbStore(path: string): Store {
   let unsynced: bigint | null = null;
   let directoryMade = false;
 
-  const readSnapshot = async (): Promise<{ data: StoreData; generation: number } | null> => {
-    const snapshot = (await file.read()) as Snapshot | null;
-    if (!snapshot) return null;
-    const { generation = 0, ...data } = snapshot;
-    return { data, generation };
+  const readSnapshot = async (): Promise<{ data: StoreData; generation: number; stamp: JournalStamp } | null> => {
+    const read = await file.readStamped();
+    if (!read) return null;
+    const { generation = 0, ...data } = read.data as Snapshot;
+    return { data, generation, stamp: read.stamp };
   };
 
   const damaged = (what: string) =>
-    new ConfigError(
-      `Store journal ${journalPath} ${what}; irbot will not overwrite it: restore the store from a backup or move it away`,
+    new StoreFileError(
+      `Store journal ${journalPath} ${what}`,
+      `irbot will not overwrite it: restore it and ${basename(path)} from one backup, or move it away to go on from ${basename(path)} without the changes it holds`,
+    );
+  /** A journal only ever follows its snapshot, and a snapshot is replaced by a rename, never removed. */
+  const orphaned = () =>
+    new StoreFileError(
+      `Store journal ${journalPath} has no store file ${path} beside it (moved away?), and holds changes to that file only`,
+      `put the store file back, or move ${basename(journalPath)} away too to start a new store`,
+    );
+  const ahead = (journal: number, snapshot: number) =>
+    new StoreFileError(
+      `Store journal ${journalPath} continues a later store file than ${path} (generation ${journal}, the file ${snapshot}: restored from an older backup?)`,
+      `restore the two from one backup, or move ${basename(journalPath)} away to go on from ${basename(path)} as it is`,
     );
 
   /**
@@ -164,8 +214,10 @@ export function openLowdbStore(path: string): Store {
     if (state.version < STORE_VERSION) {
       if (writer) {
         // Keep the old file as it was, once, before the first write in the new schema.
-        await copyFile(path, `${path}.v${state.version}.bak`, constants.COPYFILE_EXCL).catch((err) => {
+        const backup = backupPathOf(path, state.version);
+        await copyFile(path, backup, constants.COPYFILE_EXCL).catch((err) => {
           if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+          if (fs.lstatSync(backup).isSymbolicLink()) throw linkRefused(backup);
         });
         compact = true;
       }
@@ -176,23 +228,29 @@ export function openLowdbStore(path: string): Store {
       generation,
       seq: 0,
       journal: null,
-      snapshot: snapshot ? stampOf(await stat(path, { bigint: true })) : null,
+      snapshot: snapshot?.stamp ?? null,
       compact,
       heads: new Map(),
     };
-    const handle = await open(journalPath, writer ? 'r+' : 'r').catch((err) => {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw err;
-    });
+    const handle = await openStoreFile(journalPath, writer ? constants.O_RDWR : constants.O_RDONLY);
     if (!handle) return { ...loaded, compact: true };
     try {
+      const st = await handle.stat({ bigint: true });
+      await guard.opened(journalPath, st.mode, (mode) => handle.chmod(mode));
       const bytes = await handle.readFile();
+      // A reader that found no snapshot, or an older one than the journal, may have looked just before a
+      // compaction replaced it: if the file is another one now, it reads again. Otherwise the journal is not its.
+      const replaced = () => !writer && !sameStamp(statFile(path), loaded.snapshot);
+      if (snapshot === null) {
+        if (replaced()) return 'retry';
+        throw orphaned();
+      }
       const firstBreak = bytes.indexOf(0x0a);
       const header = firstBreak < 0 ? null : parseHeader(bytes.subarray(0, firstBreak).toString('utf8'));
       if (!header) throw damaged('does not start with its header line');
       if (header.generation > generation) {
-        if (!writer) return 'retry';
-        throw damaged(`is newer than the store file (generation ${header.generation}, file ${generation})`);
+        if (replaced()) return 'retry';
+        throw ahead(header.generation, generation);
       }
       // A journal older than the snapshot was folded into it by a compaction that stopped before replacing it.
       if (header.generation < generation) return { ...loaded, compact: true };
@@ -241,7 +299,8 @@ export function openLowdbStore(path: string): Store {
 
   /** Applies the lines other processes appended since this handle last looked; null when they do not follow on. */
   const catchUp = async (loaded: Loaded, from: JournalStamp): Promise<Loaded | null> => {
-    const handle = await open(journalPath, 'r+');
+    const handle = await openStoreFile(journalPath, constants.O_RDWR);
+    if (!handle) return null;
     try {
       const st = await handle.stat({ bigint: true });
       if (st.ino !== from.ino) return null;
@@ -291,14 +350,16 @@ export function openLowdbStore(path: string): Store {
    * takes microseconds (the fsync a fraction of a millisecond), less than a round trip through libuv's pool.
    */
   const append = async (loaded: Loaded, journal: JournalStamp, line: string, sync: boolean): Promise<void> => {
-    const fd = fs.openSync(journalPath, 'a', 0o600);
+    const fd = openStoreFileSync(journalPath, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT);
     try {
       writeAll(fd, line);
       if (sync) {
         unsynced = null;
         fdatasync(fd);
       } else unsynced = journal.ino;
-      loaded.journal = stampOf(fs.fstatSync(fd, { bigint: true }));
+      const st = fs.fstatSync(fd, { bigint: true });
+      if (looseBits(st.mode) !== 0) await guard.opened(journalPath, st.mode, (mode) => fs.fchmodSync(fd, mode));
+      loaded.journal = stampOf(st);
       loaded.seq++;
     } catch (err) {
       try {
@@ -315,7 +376,8 @@ export function openLowdbStore(path: string): Store {
   /** The store's folder (made once) and its lock. */
   const locked = async () => {
     if (!directoryMade) {
-      await mkdir(dirname(path), { recursive: true });
+      // Only irbot's user needs to see into a folder it makes.
+      await mkdir(dirname(path), { recursive: true, mode: 0o700 });
       directoryMade = true;
     }
     return lockStore(path);
@@ -372,7 +434,7 @@ export function openLowdbStore(path: string): Store {
       const { line, replaced } = tracked.finish(loaded.generation, loaded.seq + 1);
       // Archive first: a crash between the two leaves an alert in both, and the working copy wins on reading.
       if (archiving && Object.keys(archiving).length > 0)
-        await appendArchive(archivePathOf(path), Object.values(archiving));
+        await appendArchive(archivePathOf(path), Object.values(archiving), guard);
       const { journal } = loaded;
       const sync = batch.some((p) => p.sync);
       if (loaded.compact || replaced || !journal) await compact(loaded);
@@ -403,7 +465,7 @@ export function openLowdbStore(path: string): Store {
     unsynced = null;
     let fd: number;
     try {
-      fd = fs.openSync(journalPath, 'r');
+      fd = openStoreFileSync(journalPath, constants.O_RDONLY);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw err;
@@ -430,7 +492,7 @@ export function openLowdbStore(path: string): Store {
     path,
     files: [path, journalPath],
     read,
-    readArchive: () => readArchive(archivePathOf(path)),
+    readArchive: () => readArchive(archivePathOf(path), guard),
     flush,
     transact<T>(change: (data: StoreData) => T, options: TransactOptions = {}): Promise<T> {
       return new Promise<T>((resolve, reject) => {
@@ -454,17 +516,18 @@ function linesOf(bytes: Buffer): string[] {
     .filter((line) => line !== '');
 }
 
-/** The stamp of a file, or null when there is none. Synchronous: a stat takes microseconds. */
+/** The stamp of a file (of a link itself, never its target), or null when there is none. Synchronous: microseconds. */
 function statFile(path: string): JournalStamp | null {
   try {
-    return stampOf(fs.statSync(path, { bigint: true }));
+    return stampOf(fs.lstatSync(path, { bigint: true }));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
   }
 }
 
-function sameStamp(a: JournalStamp, b: JournalStamp): boolean {
+function sameStamp(a: JournalStamp | null, b: JournalStamp | null): boolean {
+  if (a === null || b === null) return a === b;
   return a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs;
 }
 
@@ -506,22 +569,14 @@ function writeAll(fd: number, text: string): void {
   }
 }
 
-/** `irbot-db.json` → `irbot-db.journal`, beside it. */
-export function journalPathOf(path: string): string {
-  return path.endsWith('.json') ? `${path.slice(0, -'.json'.length)}.journal` : `${path}.journal`;
-}
-
-/** `irbot-db.json` → `irbot-db.archive.ndjson`, beside it. */
-export function archivePathOf(path: string): string {
-  return path.endsWith('.json') ? `${path.slice(0, -'.json'.length)}.archive.ndjson` : `${path}.archive.ndjson`;
-}
-
 /** Appends one JSON line per alert and fsyncs; created with mode 0600 like the store. */
-async function appendArchive(file: string, records: AlertRecord[]): Promise<void> {
-  const handle = await open(file, 'a+', 0o600);
+async function appendArchive(file: string, records: AlertRecord[], guard: ModeGuard): Promise<void> {
+  const handle = await openStoreFile(file, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT);
+  if (!handle) throw new Error(`could not create ${file}`);
   try {
+    const { size, mode } = await handle.stat();
+    await guard.opened(file, mode, (m) => handle.chmod(m));
     // A crash mid-append leaves a torn last line whose alert is still in the working set: cut it off.
-    const { size } = await handle.stat();
     const whole = await endOfLastLine(handle, size);
     if (whole < size) await handle.truncate(whole);
     await handle.writeFile(records.map((r) => `${JSON.stringify(r)}\n`).join(''));
@@ -543,28 +598,35 @@ async function endOfLastLine(handle: FileHandle, size: number): Promise<number> 
   return 0;
 }
 
-async function readArchive(file: string): Promise<AlertRecord[]> {
+async function readArchive(file: string, guard: ModeGuard): Promise<AlertRecord[]> {
+  const handle = await openStoreFile(file, constants.O_RDONLY);
+  if (!handle) return [];
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
+    await guard.opened(file, (await handle.stat()).mode, (mode) => handle.chmod(mode));
+    text = await handle.readFile('utf8');
+  } finally {
+    await handle.close();
   }
   const lines = text.split('\n');
   const byId = new Map<string, AlertRecord>();
   lines.forEach((line, i) => {
     if (line.trim() === '') return;
+    let record: Partial<AlertRecord> | null | undefined;
     try {
-      const record = JSON.parse(line) as AlertRecord;
-      byId.delete(record.id);
-      byId.set(record.id, record);
+      record = JSON.parse(line) as Partial<AlertRecord> | null;
     } catch {
       // A crash mid-append leaves a torn last line, which was never committed; anything else is damage.
-      if (i < lines.length - 1 && lines.slice(i + 1).some((rest) => rest.trim() !== '')) {
-        throw new ConfigError(`Archive file ${file} line ${i + 1} is not valid JSON: restore it from a backup`);
-      }
+      if (lines.slice(i + 1).every((rest) => rest.trim() === '')) return;
     }
+    if (typeof record !== 'object' || record === null || typeof record.id !== 'string') {
+      throw new StoreFileError(
+        `Archive file ${file} line ${i + 1} is not ${record === undefined ? 'valid JSON' : 'an alert'}`,
+        'restore it from a backup, or move it away (it holds closed chats only: irbot goes on without them)',
+      );
+    }
+    byId.delete(record.id);
+    byId.set(record.id, record as AlertRecord);
   });
   return [...byId.values()];
 }

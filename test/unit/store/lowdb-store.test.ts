@@ -1,8 +1,21 @@
-import { existsSync } from 'node:fs';
-import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import fs, { existsSync } from 'node:fs';
+import {
+  appendFile,
+  chmod,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError } from '../../../src/config/errors.js';
 import type { JournalLine } from '../../../src/store/journal.js';
 import { archivePathOf, journalPathOf, openLowdbStore, outgrown } from '../../../src/store/lowdb-store.js';
@@ -404,25 +417,47 @@ describe('journal after a crash', () => {
     expect(Object.keys((await mine.read()).seenEvents).sort()).toEqual(['four', 'one', 'three', 'two']);
   });
 
-  it('refuses a journal newer than the snapshot under the lock, and leaves both files untouched', async () => {
+  it('refuses a journal newer than the snapshot, writer and reader alike, naming the journal to move; touches neither', async () => {
     await writeFile(path, JSON.stringify({ version: 3, generation: 1, alerts: {}, seenEvents: {} }));
     const newer = '{"generation":2}\n{"g":2,"q":1,"s":{"Ev1":"x"}}\n';
     await writeFile(journalPathOf(path), newer);
     const before = await snapshotStamp();
-    const failure = openLowdbStore(path).transact(() => undefined);
-    await expect(failure).rejects.toThrow(ConfigError);
-    await expect(failure).rejects.toThrow(/newer than the store file \(generation 2, file 1\)/);
+    for (const run of [() => openLowdbStore(path).transact(() => undefined), () => openLowdbStore(path).read()]) {
+      const failure = run();
+      await expect(failure).rejects.toThrow(ConfigError);
+      await expect(failure).rejects.toThrow(
+        `Store journal ${journalPathOf(path)} continues a later store file than ${path} (generation 2, the file 1`,
+      );
+      await expect(failure).rejects.toThrow(/restore the two from one backup, or move db\.journal away/);
+      await expect(failure).rejects.not.toThrow(/\n/);
+    }
     expect(await journal()).toBe(newer);
     expect(await snapshotStamp()).toEqual(before);
   });
 
-  it('reads again, rather than report damage, when the journal is newer than the snapshot it read', async () => {
+  it('reads again when a compaction replaced the snapshot between its reading of it and of the journal', async () => {
     await writeFile(path, JSON.stringify({ version: 3, generation: 1, alerts: {}, seenEvents: {} }));
-    await writeFile(journalPathOf(path), '{"generation":2}\n');
-    // A compaction between its two reads looks like this; one that never ends gives up after a while.
-    const failure = openLowdbStore(path).read();
-    await expect(failure).rejects.toThrow(/kept being compacted while it was read/);
-    await expect(failure).rejects.not.toThrow(ConfigError);
+    await writeFile(journalPathOf(path), '{"generation":2}\n{"g":2,"q":1,"s":{"Ev2":"b"}}\n');
+    // The compaction lands just as the reader, having read both files, looks at the snapshot again.
+    const lstat = fs.lstatSync;
+    let landed = false;
+    const spy = vi.spyOn(fs, 'lstatSync').mockImplementation(((file: fs.PathLike, opts?: fs.StatSyncOptions) => {
+      if (!landed && file === path) {
+        landed = true;
+        fs.writeFileSync(
+          `${path}.new`,
+          JSON.stringify({ version: 3, generation: 2, alerts: {}, seenEvents: { Ev1: 'a' } }),
+        );
+        fs.renameSync(`${path}.new`, path);
+      }
+      return lstat(file, opts);
+    }) as typeof fs.lstatSync);
+    try {
+      expect((await openLowdbStore(path).read()).seenEvents).toEqual({ Ev1: 'a', Ev2: 'b' });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(landed).toBe(true);
   });
 
   it('writes a new snapshot when the journal is missing', async () => {
@@ -692,5 +727,204 @@ describe('schema 2 store', () => {
     });
     expect(await journalLines()).toMatchObject([{ g: 1, q: 1, a: { 'pivot-1': { t0: 2, t: [aLine('three')] } } }]);
     expect(await readFile(`${path}.v2.bak`, 'utf8')).toBe(v2);
+  });
+});
+
+describe('a store file moved away with its journal left beside it', () => {
+  /** A store with an alert in its snapshot and a change in its journal, then its snapshot moved away. */
+  async function orphan(): Promise<string> {
+    const store = openLowdbStore(path);
+    await store.transact((data) => {
+      data.alerts['pivot-1'] = anAlert();
+    });
+    await store.transact((data) => {
+      data.seenEvents.Ev1 = 'then';
+    });
+    await rename(path, `${path}.broken`);
+    return journal();
+  }
+
+  it('is refused by readers and writers alike, naming the journal to move and why, and nothing is written', async () => {
+    const held = await orphan();
+    for (const run of [() => openLowdbStore(path).read(), () => openLowdbStore(path).transact(() => undefined)]) {
+      const failure = run();
+      await expect(failure).rejects.toThrow(ConfigError);
+      await expect(failure).rejects.toThrow(
+        `Store journal ${journalPathOf(path)} has no store file ${path} beside it (moved away?), and holds changes to that file only: put the store file back, or move db.journal away too to start a new store`,
+      );
+    }
+    expect(existsSync(path)).toBe(false);
+    expect(await journal()).toBe(held);
+  });
+
+  it('is refused by a running handle that had read the store before the file went', async () => {
+    const store = openLowdbStore(path);
+    await store.transact((data) => {
+      data.seenEvents.Ev0 = 'first';
+    });
+    await rename(path, `${path}.broken`);
+    await expect(store.transact(() => undefined)).rejects.toThrow(/has no store file/);
+    expect(existsSync(path)).toBe(false);
+  });
+
+  it('starts a new store once the journal is moved away too, as the error says', async () => {
+    await orphan();
+    await rename(journalPathOf(path), `${journalPathOf(path)}.broken`);
+    expect((await openLowdbStore(path).read()).alerts).toEqual({});
+    await openLowdbStore(path).transact((data) => {
+      data.seenEvents.Ev9 = 'new';
+    });
+    expect(await snapshot()).toMatchObject({ generation: 1, alerts: {}, seenEvents: { Ev9: 'new' } });
+  });
+});
+
+describe('symbolic links', () => {
+  let elsewhere: string;
+  beforeEach(async () => {
+    elsewhere = join(await mkdtemp(join(tmpdir(), 'irbot-target-')), 'target');
+  });
+
+  /** What a refusal of `file` says: the file, that it is a link, and what to do. */
+  const refusal = (file: string) =>
+    `Store file ${file} is a symbolic link, which irbot does not follow (it would write to the link's target, or replace the link): set database_path to the folder the store really is in, or replace the link with the file itself`;
+
+  async function expectRefused(failure: Promise<unknown>, file: string): Promise<void> {
+    await expect(failure).rejects.toThrow(ConfigError);
+    await expect(failure).rejects.toThrow(refusal(file));
+  }
+
+  it('refuses a store file that is a link, reading and writing, and leaves the link and its target as they were', async () => {
+    await writeFile(elsewhere, JSON.stringify({ version: 3, generation: 1, alerts: {}, seenEvents: { Ev1: 'x' } }));
+    await symlink(elsewhere, path);
+    const before = await readFile(elsewhere, 'utf8');
+    await expectRefused(openLowdbStore(path).read(), path);
+    await expectRefused(
+      openLowdbStore(path).transact((data) => {
+        data.seenEvents.Ev2 = 'y';
+      }),
+      path,
+    );
+    expect((await lstat(path)).isSymbolicLink()).toBe(true);
+    expect(await readFile(elsewhere, 'utf8')).toBe(before);
+  });
+
+  it('refuses a dangling link in place of a new store file, and creates nothing at its target', async () => {
+    await symlink(elsewhere, path);
+    await expectRefused(
+      openLowdbStore(path).transact(() => undefined),
+      path,
+    );
+    expect(existsSync(elsewhere)).toBe(false);
+    expect(existsSync(journalPathOf(path))).toBe(false);
+  });
+
+  it('refuses a journal that is a link, and a running handle that finds one', async () => {
+    const store = openLowdbStore(path);
+    await store.transact((data) => {
+      data.seenEvents.Ev1 = 'x';
+    });
+    const real = await journal();
+    await rename(journalPathOf(path), elsewhere);
+    await symlink(elsewhere, journalPathOf(path));
+    await expectRefused(
+      store.transact(() => undefined),
+      journalPathOf(path),
+    );
+    await expectRefused(openLowdbStore(path).read(), journalPathOf(path));
+    expect(await readFile(elsewhere, 'utf8')).toBe(real);
+  });
+
+  it('refuses an archive that is a link: nothing is appended to its target and the alert stays in the working set', async () => {
+    await writeFile(elsewhere, 'not irbot\n');
+    await symlink(elsewhere, archivePathOf(path));
+    const store = openLowdbStore(path);
+    await store.transact((data) => {
+      data.alerts['pivot-1'] = anAlert();
+    });
+    await expectRefused(
+      store.transact((data) => archiveAlert(data, 'pivot-1')),
+      archivePathOf(path),
+    );
+    await expectRefused(store.readArchive(), archivePathOf(path));
+    expect(await readFile(elsewhere, 'utf8')).toBe('not irbot\n');
+    expect(Object.keys((await store.read()).alerts)).toEqual(['pivot-1']);
+  });
+
+  it('refuses a lock that is a link', async () => {
+    await mkdir(elsewhere);
+    await symlink(elsewhere, `${path}.lock`);
+    await expectRefused(
+      openLowdbStore(path).transact(() => undefined),
+      `${path}.lock`,
+    );
+    expect(await readdir(elsewhere)).toEqual([]);
+  });
+
+  it('refuses a link in place of the backup a migration keeps', async () => {
+    await writeFile(path, JSON.stringify({ version: 2, alerts: {}, seenEvents: {} }));
+    await symlink(elsewhere, `${path}.v2.bak`);
+    await expectRefused(
+      openLowdbStore(path).transact(() => undefined),
+      `${path}.v2.bak`,
+    );
+    expect(existsSync(elsewhere)).toBe(false);
+    expect(JSON.parse(await readFile(path, 'utf8')).version).toBe(2);
+  });
+});
+
+describe('file modes', () => {
+  const mode = async (file: string) => (await stat(file)).mode & 0o777;
+
+  /** A store with a snapshot, a journal line and an archived alert, each then opened to other users. */
+  async function loosened(): Promise<string[]> {
+    const store = openLowdbStore(path);
+    await store.transact((data) => {
+      data.alerts['pivot-1'] = anAlert();
+      data.alerts['pivot-2'] = anAlert({ id: 'pivot-2' });
+    });
+    await store.transact((data) => archiveAlert(data, 'pivot-2'));
+    const files = [path, journalPathOf(path), archivePathOf(path)];
+    for (const file of files) await chmod(file, 0o644);
+    return files;
+  }
+
+  it('sets a store file open to other users to 0600 as it is opened, and says so once per file', async () => {
+    const files = await loosened();
+    const said: string[] = [];
+    const store = openLowdbStore(path, { log: (message) => said.push(message) });
+    await store.read();
+    await store.readArchive();
+    for (const file of files) expect(await mode(file)).toBe(0o600);
+    expect(said).toEqual(files.map((f) => `Store file ${f} was mode 0644, open to other users: set it to 0600`));
+    await store.read();
+    expect(said).toHaveLength(3);
+  });
+
+  it('sets the journal to 0600 when a running handle appends to it', async () => {
+    const said: string[] = [];
+    const store = openLowdbStore(path, { log: (message) => said.push(message) });
+    await store.transact((data) => {
+      data.seenEvents.Ev1 = 'x';
+    });
+    await chmod(journalPathOf(path), 0o666);
+    await store.transact((data) => {
+      data.seenEvents.Ev2 = 'y';
+    });
+    expect(await mode(journalPathOf(path))).toBe(0o600);
+    expect(said).toEqual([`Store file ${journalPathOf(path)} was mode 0666, open to other users: set it to 0600`]);
+  });
+
+  it('leaves modes as they are with tighten: false (doctor only looks)', async () => {
+    const files = await loosened();
+    const store = openLowdbStore(path, { tighten: false });
+    await store.read();
+    await store.readArchive();
+    for (const file of files) expect(await mode(file)).toBe(0o644);
+  });
+
+  it('makes a missing store folder readable by its user only', async () => {
+    const nested = join(path, '..', 'data', 'db.json');
+    await openLowdbStore(nested).transact(() => undefined);
+    expect(await mode(join(path, '..', 'data'))).toBe(0o700);
   });
 });
