@@ -1,6 +1,6 @@
 // The deployment checklist: each check independent, a failed prerequisite skips its dependants, no token is printed.
-import { constants } from 'node:fs';
-import { access, readFile, stat } from 'node:fs/promises';
+import { constants, existsSync, lstatSync, statSync } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { WebClient } from '@slack/web-api';
 import { loadAlerts } from '../config/alerts.js';
@@ -9,6 +9,7 @@ import { loadEnv, type RequiredVariable, readEnv, requireEnv } from '../config/e
 import type { Config, Env } from '../config/types.js';
 import { oneLine, redact, slackLogger } from '../log.js';
 import { REQUIRED_SCOPES } from '../slack/scopes.js';
+import { linkRefused, looseBits, StoreFileError, storeFilesIn } from '../store/files.js';
 import { openLowdbStore } from '../store/lowdb-store.js';
 import { type CheckResult, type DoctorReport, fail, pass, reportOf, skip, warn } from './report.js';
 
@@ -327,14 +328,32 @@ export async function checkOpenAi(env: Env, config: Config): Promise<CheckResult
   }
 }
 
-/** (8) The store's folder is writable (or can be created) and an existing store (file and journal) reads; creates nothing. */
+/**
+ * (8) The store: its folder, its files (snapshot, journal, archive, backups, lock) and what they hold, read as
+ * irbot reads them; creates and changes nothing.
+ */
 export async function checkStorePath(path: string): Promise<CheckResult> {
+  const refused = storeLinkProblem(path) ?? (await storePlaceProblem(path));
+  if (refused) return refused;
+  const content = await checkStoreContent(path);
+  if (!content.ok) return content;
+  const folder = storeFolderProblem(dirname(path));
+  if (folder && !folder.ok) return folder;
+  const warnings = [folder, storeModeProblem(path)].filter((c): c is CheckResult => c !== undefined);
+  if (warnings.length === 0) return content;
+  return warn(
+    CHECK_NAMES.store,
+    [content.detail, ...warnings.map((w) => w.detail)].join('; '),
+    warnings.map((w) => w.fix).join('; '),
+  );
+}
+
+/** The store file is a file (or none yet) that can be read and written, in a folder that is or can be made. */
+async function storePlaceProblem(path: string): Promise<CheckResult | undefined> {
   const name = CHECK_NAMES.store;
-  let text: string | undefined;
   try {
     if ((await stat(path)).isDirectory()) return fail(name, `${path} is a folder`, 'set database_path to a file path');
     await access(path, constants.R_OK | constants.W_OK);
-    text = await readFile(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EACCES' || code === 'EPERM') {
@@ -363,23 +382,95 @@ export async function checkStorePath(path: string): Promise<CheckResult> {
       `give the user running irbot write access to ${folder}, or set database_path`,
     );
   }
-  if (text === undefined) {
-    const created = folder === dirname(path) ? '' : ` (and ${dirname(path)})`;
-    return pass(name, `${path} does not exist yet; irbot will create it${created}`);
-  }
+  return undefined;
+}
+
+/** Snapshot, journal and archive read together as irbot reads them: generations that match, no orphaned journal. */
+async function checkStoreContent(path: string): Promise<CheckResult> {
+  const name = CHECK_NAMES.store;
+  const store = openLowdbStore(path, { tighten: false });
   try {
-    // The snapshot and its journal, as irbot reads them (a reader writes nothing).
-    const data = await openLowdbStore(path).read();
+    const [data, archived] = await Promise.all([store.read(), store.readArchive()]);
+    if (!existsSync(path)) {
+      const made = dirname(path);
+      const created = existsSync(made) ? '' : ` (and ${made})`;
+      return pass(name, `${path} does not exist yet; irbot will create it${created}`);
+    }
     const count = Object.keys(data.alerts).length;
-    return pass(name, `${path}, ${count} alert${count === 1 ? '' : 's'}`);
+    const closed = archived.length > 0 ? `, ${archived.length} closed in the archive` : '';
+    return pass(name, `${path}, ${count} alert${count === 1 ? '' : 's'}${closed}`);
   } catch (err) {
-    return fail(
-      name,
-      oneLine(err).replace(/; irbot will not overwrite it.*$/, ''),
-      'restore it from a backup or move it away (a new one is started)',
-    );
+    if (err instanceof StoreFileError) return fail(name, err.problem, err.fix);
+    return fail(name, `${path}: ${oneLine(err)}`, 'check database_path and the files beside it');
   }
 }
+
+/** A store file or lock that is a symbolic link, which irbot refuses. */
+function storeLinkProblem(path: string): CheckResult | undefined {
+  const { files, lock } = storeFilesIn(path);
+  for (const file of [path, ...files, lock]) {
+    let link = false;
+    try {
+      link = lstatSync(file).isSymbolicLink();
+    } catch {
+      // Not there: nothing to refuse.
+    }
+    if (link) {
+      const refused = linkRefused(file);
+      return fail(CHECK_NAMES.store, refused.problem, refused.fix);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Whoever may write in the store's folder may replace its files: a folder every user can write fails (the sticky
+ * bit still lets them plant files irbot has not made yet), one its group can write without the sticky bit warns.
+ */
+export function storeFolderProblem(folder: string): CheckResult | undefined {
+  let mode: number;
+  try {
+    mode = statSync(folder).mode;
+  } catch {
+    return undefined; // irbot makes it, readable by its user only
+  }
+  const shown = octal(mode & 0o7777);
+  if (mode & 0o002) {
+    return fail(
+      CHECK_NAMES.store,
+      `folder ${folder} can be written by every user (mode ${shown}), who could replace or plant the store's files`,
+      `chmod 700 ${folder}, or set database_path to a folder only irbot's user can write`,
+    );
+  }
+  if (mode & 0o020 && !(mode & 0o1000)) {
+    return warn(
+      CHECK_NAMES.store,
+      `folder ${folder} can be written by its group (mode ${shown}), who could replace the store's files`,
+      `chmod g-w ${folder}, unless that group is irbot's alone`,
+    );
+  }
+  return undefined;
+}
+
+/** Store files other users may read or write: irbot sets them to 0600 when it opens them; doctor only says so. */
+export function storeModeProblem(path: string): CheckResult | undefined {
+  const loose = storeFilesIn(path).files.flatMap((file) => {
+    try {
+      const { mode } = lstatSync(file);
+      return looseBits(mode) === 0 ? [] : [{ file, mode: octal(mode & 0o777) }];
+    } catch {
+      return [];
+    }
+  });
+  if (loose.length === 0) return undefined;
+  return warn(
+    CHECK_NAMES.store,
+    `${loose.map((l) => `${l.file} (mode ${l.mode})`).join(', ')} can be read by other users`,
+    `chmod 600 ${loose.map((l) => l.file).join(' ')} (irbot also sets them to 0600 when it next opens the store)`,
+  );
+}
+
+const octal = (mode: number) => mode.toString(8).padStart(4, '0');
 
 /** `path` itself, or the nearest folder above it that exists: the store's folder is created when missing. */
 async function nearestExisting(path: string): Promise<string> {

@@ -1,8 +1,9 @@
 // `irbot doctor` with the real binary against the local Slack and the fake OpenAI server: each check passes, then fails.
-import { writeFile } from 'node:fs/promises';
+import { rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalSlack, type LocalSlackOptions } from '../../src/sandbox/local-slack.js';
+import { journalPathOf } from '../../src/store/lowdb-store.js';
 import { type FakeOpenAi, startFakeOpenAi } from '../support/fake-openai.js';
 import { makeWorkspace, type Result, runIrbot, type Workspace } from '../support/irbot.js';
 
@@ -44,7 +45,7 @@ async function doctor(env: Record<string, string> = {}, args: string[] = []): Pr
   return {
     ...result,
     line: (name) => {
-      const found = result.stdout.split('\n').find((l) => l.startsWith(`✓ ${name} —`) || l.startsWith(`✗ ${name} —`));
+      const found = result.stdout.split('\n').find((l) => /^[✓✗!] /.test(l) && l.slice(2).startsWith(`${name} —`));
       if (found === undefined) throw new Error(`no line for ${name}:\n${result.stdout}`);
       return found;
     },
@@ -244,7 +245,7 @@ describe('irbot doctor', () => {
     await expectOnlyFailure(
       corrupt,
       'store',
-      /db\.json is not valid JSON .*→ restore it from a backup or move it away/,
+      /db\.json is not valid JSON .*→ irbot will not overwrite it: restore it and db\.journal beside it from one backup, or move both away/,
     );
     await writeFile(
       join(ws.dir, 'config.toml'),
@@ -254,8 +255,27 @@ describe('irbot doctor', () => {
     await expectOnlyFailure(unwritable, 'store', /alerts\.toml is a file, not a folder.*→ set database_path/);
   });
 
+  it('names a journal left without its store file, and warns with the chmod for files open to other users', async () => {
+    await writeFile(journalPathOf(ws.dbPath), '{"generation":1}\n');
+    const orphan = await doctor();
+    await expectOnlyFailure(
+      orphan,
+      'store',
+      /Store journal .*db\.journal has no store file .*db\.json beside it .*→ put the store file back, or move db\.journal away too/,
+    );
+    await rm(journalPathOf(ws.dbPath));
+    await writeFile(ws.dbPath, JSON.stringify({ version: 3, alerts: {}, seenEvents: {} }), { mode: 0o644 });
+    const loose = await doctor();
+    expect(loose.code).toBe(0);
+    expect(loose.line('store')).toBe(
+      `! store — ${ws.dbPath}, 0 alerts; ${ws.dbPath} (mode 0644) can be read by other users → chmod 600 ${ws.dbPath} (irbot also sets them to 0600 when it next opens the store)`,
+    );
+    expect(loose.stdout.trimEnd().split('\n').at(-1)).toBe('All 8 checks passed (1 warning).');
+    expect((await stat(ws.dbPath)).mode & 0o777).toBe(0o644);
+  });
+
   it('reads an existing store and counts its alerts', async () => {
-    await writeFile(ws.dbPath, JSON.stringify({ version: 1, alerts: {}, seenEvents: {} }));
+    await writeFile(ws.dbPath, JSON.stringify({ version: 1, alerts: {}, seenEvents: {} }), { mode: 0o600 });
     const run = await doctor();
     expect(run.code).toBe(0);
     expect(run.line('store')).toMatch(/db\.json, 0 alerts$/);

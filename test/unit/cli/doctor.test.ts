@@ -1,5 +1,5 @@
 // The doctor's pure parts: scopes, variables, verdict and lines; and the store check on real files.
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, mkdtemp, rename, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Chalk } from 'chalk';
@@ -14,7 +14,9 @@ import {
   REQUIRED_SCOPES,
 } from '../../../src/doctor/checks.js';
 import { fail, pass, renderChecks, reportOf, skip, verdict, warn } from '../../../src/doctor/report.js';
-import { journalPathOf } from '../../../src/store/lowdb-store.js';
+import { archivePathOf, journalPathOf, openLowdbStore } from '../../../src/store/lowdb-store.js';
+import { archiveAlert } from '../../../src/store/port.js';
+import { anAlert } from '../../support/records.js';
 
 const plain = new Chalk({ level: 0 });
 
@@ -106,5 +108,110 @@ describe('checkStorePath', () => {
     const check = await checkStorePath(path);
     expect(check).toMatchObject({ ok: false });
     expect(check.detail).toContain('out of sequence');
+  });
+});
+
+describe('checkStorePath: the files together', () => {
+  /** A store with an alert in the working set and one in the archive. */
+  async function aStore(): Promise<string> {
+    const path = join(await mkdtemp(join(tmpdir(), 'irbot-doctor-')), 'db.json');
+    const store = openLowdbStore(path);
+    await store.transact((data) => {
+      data.alerts['pivot-1'] = anAlert();
+      data.alerts['pivot-2'] = anAlert({ id: 'pivot-2' });
+    });
+    await store.transact((data) => archiveAlert(data, 'pivot-2'));
+    return path;
+  }
+
+  it('counts the working set and the archive', async () => {
+    expect(await checkStorePath(await aStore())).toMatchObject({
+      ok: true,
+      detail: expect.stringMatching(/db\.json, 1 alert, 1 closed in the archive$/),
+    });
+  });
+
+  it('fails on a journal left without its store file, naming the journal to move', async () => {
+    const path = await aStore();
+    await rename(path, `${path}.broken`);
+    expect(await checkStorePath(path)).toEqual({
+      name: 'store',
+      ok: false,
+      detail: `Store journal ${journalPathOf(path)} has no store file ${path} beside it (moved away?), and holds changes to that file only`,
+      fix: 'put the store file back, or move db.journal away too to start a new store',
+    });
+  });
+
+  it('fails on a journal ahead of its store file (one restored alone from an older backup)', async () => {
+    const path = await aStore();
+    await writeFile(journalPathOf(path), '{"generation":7}\n');
+    const check = await checkStorePath(path);
+    expect(check.ok).toBe(false);
+    expect(check.detail).toContain('continues a later store file than');
+    expect(check.fix).toContain('move db.journal away');
+  });
+
+  it('fails on a damaged archive, and names the line', async () => {
+    const path = await aStore();
+    await appendFile(archivePathOf(path), '{"id": "x", "chat\n{}\n');
+    const check = await checkStorePath(path);
+    expect(check).toMatchObject({ ok: false, detail: `Archive file ${archivePathOf(path)} line 2 is not valid JSON` });
+  });
+
+  it.each([
+    ['store file', (path: string) => path],
+    ['journal', journalPathOf],
+    ['archive', archivePathOf],
+    ['lock', (path: string) => `${path}.lock`],
+  ])('fails on a %s that is a symbolic link, with the fix', async (_, fileOf) => {
+    const path = await aStore();
+    const file = fileOf(path);
+    const target = join(await mkdtemp(join(tmpdir(), 'irbot-target-')), 'target');
+    if (fileOf(path) === `${path}.lock`) await mkdir(target);
+    else await rename(file, target);
+    await symlink(target, file);
+    expect(await checkStorePath(path)).toMatchObject({
+      ok: false,
+      detail: expect.stringContaining(`Store file ${file} is a symbolic link`),
+      fix: 'set database_path to the folder the store really is in, or replace the link with the file itself',
+    });
+  });
+
+  it('fails on a folder every user can write, sticky or not; warns on one its group can write without the sticky bit', async () => {
+    const path = await aStore();
+    const folder = join(path, '..');
+    for (const mode of [0o777, 0o1777]) {
+      await chmod(folder, mode);
+      expect(await checkStorePath(path)).toMatchObject({
+        ok: false,
+        detail: expect.stringContaining(
+          `folder ${folder} can be written by every user (mode ${mode.toString(8).padStart(4, '0')})`,
+        ),
+        fix: expect.stringContaining(`chmod 700 ${folder}`),
+      });
+    }
+    await chmod(folder, 0o770);
+    expect(await checkStorePath(path)).toMatchObject({
+      ok: true,
+      detail: expect.stringContaining(`folder ${folder} can be written by its group (mode 0770)`),
+      fix: expect.stringContaining(`chmod g-w ${folder}`),
+    });
+    await chmod(folder, 0o1770);
+    expect(await checkStorePath(path)).not.toHaveProperty('fix');
+  });
+
+  it('warns on store files other users can read, names them in the chmod, and changes nothing', async () => {
+    const path = await aStore();
+    await chmod(path, 0o644);
+    await chmod(archivePathOf(path), 0o640);
+    const check = await checkStorePath(path);
+    expect(check).toMatchObject({
+      ok: true,
+      detail: expect.stringContaining(
+        `${path} (mode 0644), ${archivePathOf(path)} (mode 0640) can be read by other users`,
+      ),
+      fix: `chmod 600 ${path} ${archivePathOf(path)} (irbot also sets them to 0600 when it next opens the store)`,
+    });
+    expect((await stat(path)).mode & 0o777).toBe(0o644);
   });
 });
