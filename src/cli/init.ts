@@ -1,6 +1,6 @@
 // `irbot init`: asks for the tokens and the feed channel, writes .env (0600), config.toml and alerts.toml.
 import { constants } from 'node:fs';
-import { access, copyFile, open, readFile, writeFile } from 'node:fs/promises';
+import { lstat, open, readFile, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
@@ -166,14 +166,37 @@ export async function runInit(opts: InitOptions, deps: Deps, prompter: Prompter)
     out();
   }
 
-  const decide = async (path: string): Promise<boolean> => {
-    if (!(await exists(path))) return true;
+  // A link is never written through, and is refused before any question when init would have to.
+  const kinds = {
+    env: await kindOf(files.env),
+    config: await kindOf(files.config),
+    alerts: await kindOf(files.alerts),
+  };
+  for (const key of ['env', 'config', 'alerts'] as const) {
+    const kind = kinds[key];
+    const path = files[key];
+    if (kind === 'dangling') {
+      throw new ConfigError(
+        `${path} is a symbolic link to a file that does not exist, and irbot init never writes through a link: remove it (rm ${path}) and run irbot init again`,
+      );
+    }
+    if (kind === 'link' && opts.force && key !== 'alerts') {
+      throw new ConfigError(
+        `${path} is a symbolic link, and irbot init never writes through a link, not even with --force: remove it (rm ${path}) and run irbot init again, or leave out --force to keep the file it points to`,
+      );
+    }
+  }
+  const decide = async (path: string, kind: Kind): Promise<boolean> => {
+    if (kind === 'none') return true;
+    if (kind === 'link') return false;
     if (opts.force) return true;
     if (!interactive) return false;
     return prompter.confirm({ message: `${shown(path)} exists. Overwrite it?`, default: false });
   };
-  const writeEnv = await decide(files.env);
-  const writeConfig = await decide(files.config);
+  const writeEnv = await decide(files.env, kinds.env);
+  const writeConfig = await decide(files.config, kinds.config);
+  const kept = (key: keyof typeof files) =>
+    `Kept ${shown(files[key])} (${kinds[key] === 'link' ? 'a symbolic link: init never writes through one' : `it exists${interactive ? '' : '; --force overwrites it'}`})`;
   const needed: Key[] = [
     ...(writeEnv ? (['slackBotToken', 'socketAppToken', 'openaiApiKey'] as const) : []),
     ...(writeConfig ? (['feedChannelId'] as const) : []),
@@ -203,20 +226,20 @@ export async function runInit(opts: InitOptions, deps: Deps, prompter: Prompter)
     await writeSecretFile(files.env, envText(envValues));
     report.push(`Wrote ${shown(files.env)} (readable by you only)`);
   } else {
-    report.push(`Kept ${shown(files.env)} (it exists${interactive ? '' : '; --force overwrites it'})`);
+    report.push(kept('env'));
   }
   if (feedChannelId !== undefined) {
     const text = configText(await readFile(SHIPPED_CONFIG, 'utf8'), feedChannelId);
     parseConfig(text, files.config); // the shipped template and the answer make a valid file, or nothing is written
-    await writeFile(files.config, text);
+    await writeNoFollow(files.config, text, constants.O_TRUNC, 0o666);
     report.push(`Wrote ${shown(files.config)} (feed_channel_id = "${feedChannelId}")`);
   } else {
-    report.push(`Kept ${shown(files.config)} (it exists${interactive ? '' : '; --force overwrites it'})`);
+    report.push(kept('config'));
   }
-  if (await exists(files.alerts)) {
-    report.push(`Kept ${shown(files.alerts)}`);
+  if (kinds.alerts !== 'none') {
+    report.push(kinds.alerts === 'link' ? kept('alerts') : `Kept ${shown(files.alerts)}`);
   } else {
-    await copyFile(SHIPPED_ALERTS, files.alerts, constants.COPYFILE_EXCL);
+    await writeNoFollow(files.alerts, await readFile(SHIPPED_ALERTS, 'utf8'), constants.O_EXCL, 0o666);
     report.push(`Wrote ${shown(files.alerts)} (examples: put real Slack member IDs in user_id)`);
   }
   for (const line of report) out(line);
@@ -268,21 +291,47 @@ export function configText(shipped: string, feedChannelId: string): string {
 
 /** Created (or truncated) with mode 0600 before a byte is written, so the tokens are never readable by others. */
 async function writeSecretFile(path: string, text: string): Promise<void> {
-  const handle = await open(path, 'w', 0o600);
+  await writeNoFollow(path, text, constants.O_TRUNC, 0o600, true);
+}
+
+/**
+ * Writes `text` to `path`, created with `mode`, never through a symbolic link (O_NOFOLLOW: one put there since
+ * init looked is refused too). `flags`: O_TRUNC to replace a file, O_EXCL to make a new one only.
+ */
+async function writeNoFollow(path: string, text: string, flags: number, mode: number, chmod = false): Promise<void> {
+  const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | flags, mode).catch(
+    (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ELOOP' || err.code === 'EEXIST') {
+        throw new ConfigError(
+          `${path} changed while irbot init ran (it is now a link or a file): run irbot init again`,
+        );
+      }
+      throw err;
+    },
+  );
   try {
-    await handle.chmod(0o600); // an existing file keeps its mode on open
+    if (chmod) await handle.chmod(mode); // an existing file keeps its mode on open
     await handle.writeFile(text);
   } finally {
     await handle.close();
   }
 }
 
-async function exists(path: string): Promise<boolean> {
+type Kind = 'none' | 'file' | 'link' | 'dangling';
+
+/** What is at `path`: nothing, a file (or folder), a symbolic link, or a link whose target does not exist. */
+async function kindOf(path: string): Promise<Kind> {
   try {
-    await access(path);
-    return true;
+    if (!(await lstat(path)).isSymbolicLink()) return 'file';
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'none';
+    throw err;
+  }
+  try {
+    await stat(path);
+    return 'link';
   } catch {
-    return false;
+    return 'dangling';
   }
 }
 

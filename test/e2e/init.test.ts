@@ -1,5 +1,5 @@
 // `irbot init --yes` with the real binary in an empty temp dir: files written, modes, kept, forced, refused.
-import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'dotenv';
@@ -110,6 +110,36 @@ describe('irbot init --yes', () => {
     expect(result.stderr).toMatch(
       /^irbot: --slack-bot-token: that is the app-level token \(xapp-…\); the bot token starts with xoxb-\n$/,
     );
+  });
+
+  it('never writes through a symbolic link: refuses a dangling one, and a linked file with --force; keeps it otherwise', async () => {
+    const elsewhere = await mkdtemp(join(tmpdir(), 'irbot-elsewhere-'));
+    const env = join(ws.dir, '.env');
+    await symlink(join(elsewhere, 'stolen.env'), env);
+    const dangling = await init(['--yes', ...FLAGS]);
+    expect(dangling.code).toBe(2);
+    expect(dangling.stderr).toBe(
+      `irbot: ${env} is a symbolic link to a file that does not exist, and irbot init never writes through a link: remove it (rm ${env}) and run irbot init again\n`,
+    );
+    expect(await readdir(elsewhere)).toEqual([]);
+    expect((await readdir(ws.dir)).sort()).toEqual(['.env']);
+
+    await rm(env);
+    const config = join(ws.dir, 'config.toml');
+    await writeFile(join(elsewhere, 'shared.toml'), 'feed_channel_id = "C0SHARED"\n');
+    await symlink(join(elsewhere, 'shared.toml'), config);
+    const forced = await init(['--yes', '--force', ...FLAGS]);
+    expect(forced.code).toBe(2);
+    expect(forced.stderr).toMatch(
+      /^irbot: .*config\.toml is a symbolic link, and irbot init never writes through a link, not even with --force: remove it \(rm .*config\.toml\) and run irbot init again, or leave out --force to keep the file it points to\n$/,
+    );
+    await expect(stat(env)).rejects.toThrow();
+
+    const kept = await init(['--yes', ...FLAGS]);
+    expect(kept.code).toBe(0);
+    expect(kept.stdout).toContain('Kept config.toml (a symbolic link: init never writes through one)');
+    expect(await read('config.toml')).toBe('feed_channel_id = "C0SHARED"\n');
+    expect(await mode('.env')).toBe(0o600);
   });
 
   it('refuses to ask without a terminal (exit 2, one line)', async () => {
