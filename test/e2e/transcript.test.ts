@@ -50,7 +50,9 @@ beforeEach(async () => {
     slackApiUrl: unreachable,
     env: { SLACK_BOT_TOKEN: '', SOCKET_APP_TOKEN: '', OPENAI_API_KEY: '' },
   });
-  await writeFile(ws.dbPath, JSON.stringify({ version: 1, alerts: { [record.id]: record }, seenEvents: {} }));
+  await writeFile(ws.dbPath, JSON.stringify({ version: 1, alerts: { [record.id]: record }, seenEvents: {} }), {
+    mode: 0o600,
+  });
 });
 
 describe('irbot transcript', () => {
