@@ -1,6 +1,6 @@
 // Every configuration error: one line on stderr, exit 2, nothing written, no token printed.
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeWorkspace, runIrbot, type Workspace } from '../support/irbot.js';
@@ -115,6 +115,16 @@ describe('configuration errors', () => {
       expect(help.code).toBe(0);
       expect(help.stdout).toContain(`Usage: irbot ${command}`);
     }
+  });
+
+  it('refuses a store file that is a symbolic link, and writes nothing at its target', async () => {
+    const ws = await makeWorkspace({ slackApiUrl: unreachable });
+    const target = join(ws.dir, 'elsewhere.json');
+    await symlink(target, ws.dbPath);
+    const refusal = `Store file ${ws.dbPath} is a symbolic link, which irbot does not follow`;
+    await expectConfigError(ws, ['status'], refusal);
+    await expectConfigError(ws, ['send-alert', 'pivot'], refusal);
+    expect(existsSync(target)).toBe(false);
   });
 
   it('refuses `chat` without an alert id when there is no terminal to pick on', async () => {
