@@ -64,7 +64,9 @@ export function linkRefused(file: string): StoreFileError {
   );
 }
 
-/** O_NOFOLLOW refuses a symbolic link as the last part of the path with ELOOP. */
+/** O_NOFOLLOW refuses a symbolic link as the last part of the path with ELOOP (Linux, macOS; 0 where there is none). */
+const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
+
 function refusingLinks(file: string, err: unknown): unknown {
   return (err as NodeJS.ErrnoException).code === 'ELOOP' ? linkRefused(file) : err;
 }
@@ -72,7 +74,7 @@ function refusingLinks(file: string, err: unknown): unknown {
 /** open(2) of a store file that never follows a link in its last part; new files get mode 0600. */
 export function openStoreFileSync(file: string, flags: number): number {
   try {
-    return fs.openSync(file, flags | constants.O_NOFOLLOW, PRIVATE_MODE);
+    return fs.openSync(file, flags | NOFOLLOW, PRIVATE_MODE);
   } catch (err) {
     throw refusingLinks(file, err);
   }
@@ -81,7 +83,7 @@ export function openStoreFileSync(file: string, flags: number): number {
 /** As `openStoreFileSync`; null when the file does not exist. */
 export async function openStoreFile(file: string, flags: number): Promise<FileHandle | null> {
   try {
-    return await open(file, flags | constants.O_NOFOLLOW, PRIVATE_MODE);
+    return await open(file, flags | NOFOLLOW, PRIVATE_MODE);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw refusingLinks(file, err);

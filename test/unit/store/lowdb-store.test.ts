@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError } from '../../../src/config/errors.js';
+import { modeGuard } from '../../../src/store/files.js';
 import type { JournalLine } from '../../../src/store/journal.js';
 import { archivePathOf, journalPathOf, openLowdbStore, outgrown } from '../../../src/store/lowdb-store.js';
 import { type AlertRecord, alertsOf, archiveAlert, type StoreData } from '../../../src/store/port.js';
@@ -912,6 +913,19 @@ describe('file modes', () => {
     });
     expect(await mode(journalPathOf(path))).toBe(0o600);
     expect(said).toEqual([`Store file ${journalPathOf(path)} was mode 0666, open to other users: set it to 0600`]);
+  });
+
+  it('says once, with the chmod, when a file open to others cannot be set to 0600, and goes on', async () => {
+    const said: string[] = [];
+    const guard = modeGuard({ log: (message) => said.push(message) });
+    const refuse = () => {
+      throw Object.assign(new Error('not the owner'), { code: 'EPERM' });
+    };
+    await guard.opened('/srv/irbot/db.json', 0o100640, refuse);
+    await guard.opened('/srv/irbot/db.json', 0o100640, refuse);
+    expect(said).toEqual([
+      'Store file /srv/irbot/db.json is mode 0640, open to other users, and could not be set to 0600 (EPERM): chmod 600 /srv/irbot/db.json',
+    ]);
   });
 
   it('leaves modes as they are with tighten: false (doctor only looks)', async () => {
