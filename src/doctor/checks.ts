@@ -391,13 +391,13 @@ async function checkStoreContent(path: string): Promise<CheckResult> {
   const store = openLowdbStore(path, { tighten: false });
   try {
     const [data, archived] = await Promise.all([store.read(), store.readArchive()]);
+    const closed = archived.length > 0 ? `, ${archived.length} closed in the archive` : '';
     if (!existsSync(path)) {
       const made = dirname(path);
       const created = existsSync(made) ? '' : ` (and ${made})`;
-      return pass(name, `${path} does not exist yet; irbot will create it${created}`);
+      return pass(name, `${path} does not exist yet; irbot will create it${created}${closed}`);
     }
     const count = Object.keys(data.alerts).length;
-    const closed = archived.length > 0 ? `, ${archived.length} closed in the archive` : '';
     return pass(name, `${path}, ${count} alert${count === 1 ? '' : 's'}${closed}`);
   } catch (err) {
     if (err instanceof StoreFileError) return fail(name, err.problem, err.fix);
