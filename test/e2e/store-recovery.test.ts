@@ -101,7 +101,9 @@ describe('a store that cannot be read', () => {
   it("works again after the README's recovery commands, run as written: doctor, listen", async () => {
     const ws = await recovered();
     const doctor = await runIrbot(['doctor'], ws);
-    expect(doctor.stdout).toMatch(/✓ store — .*irbot-db\.json does not exist yet; irbot will create it, 1 closed in the archive\n/);
+    expect(doctor.stdout).toMatch(
+      /✓ store — .*irbot-db\.json does not exist yet; irbot will create it, 1 closed in the archive\n/,
+    );
     expect(doctor.code).toBe(0);
     await h.listen(ws);
     await h.startChat(ws);
