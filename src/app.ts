@@ -22,6 +22,7 @@ import {
 import { alertBlocks, alertHeadline, detailsText, verdictText } from './slack/blocks.js';
 import type { Inbound } from './slack/envelope.js';
 import {
+  CheckFailed,
   classifySlackError,
   describeSlackFailure,
   forPerson,
@@ -54,6 +55,10 @@ export interface Ports {
   pacer?: Pacer;
   /** Runs `fn` after `ms` (a retry that is due); default: an unref'd timer, so it never keeps a process alive. */
   schedule?: (ms: number, fn: () => void) => void;
+  /** Told when a call waits `ms` for Slack's Retry-After (a terminal shows it); default: a log line. */
+  waiting?: (ms: number) => void;
+  /** Waits `ms`; default: a timer. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export interface AppOptions {
@@ -80,8 +85,8 @@ export const FAILED_ARCHIVE_AFTER_MS = 24 * 60 * 60 * 1000;
 /** How many recently closed chats a process remembers, for the pacer's priority. */
 const MAX_CLOSED_REMEMBERED = 10_000;
 
-/** How often a call outside the outbox is tried again after a 429 before its error is reported. */
-const MAX_RATE_LIMITED_TRIES = 5;
+/** How long in all a call outside the outbox waits for Slack's Retry-After before its error is reported. */
+export const MAX_RATE_LIMITED_WAIT_MS = 5 * 60_000;
 
 /** A failing effect is retried with backoff (1 s doubling up to 5 min) this many times before it is given up. */
 const MAX_ATTEMPTS = 12;
@@ -97,6 +102,8 @@ interface PostPlan {
   recovered?: boolean;
   /** Tried before (by a dead process, or failed midway): parts of a long post may have landed already. */
   resumed?: boolean;
+  /** Since when those parts may have landed. */
+  since?: string;
 }
 
 /** A message Slack still finds too long is halved down to this size at most, then given up. */
@@ -140,18 +147,27 @@ export class App {
 
   /**
    * A call made outside the outbox (posting an alert, a name, a refusal): paced, and on a 429 tried again after
-   * Retry-After, a few times, since Slack only said "not yet".
+   * Retry-After, as often as Slack asks within MAX_RATE_LIMITED_WAIT_MS, since Slack only said "not yet".
    */
   private async whenSlackAllows<T>(method: string, channel: string | undefined, call: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
+    let waited = 0;
+    for (;;) {
       await this.pacer.take(method, channel);
       try {
         return await call();
       } catch (err) {
-        if (!isRateLimited(err) || attempt >= MAX_RATE_LIMITED_TRIES) throw err;
+        if (!isRateLimited(err)) throw err;
         const ms = classifySlackError(err).retryAfterMs ?? 1000;
+        if (waited + ms > MAX_RATE_LIMITED_WAIT_MS) throw err;
+        waited += ms;
         this.pacer.backOff(method, channel, ms);
-        await new Promise((resolve) => setTimeout(resolve, ms));
+        if (this.ports.waiting) this.ports.waiting(ms);
+        else {
+          this.ports.log(`${method}: Slack is rate limiting; waiting ${Math.ceil(ms / 1000)} s`, {
+            event: 'rate_limited',
+          });
+        }
+        await (this.ports.sleep ?? ((t: number) => new Promise((resolve) => setTimeout(resolve, t))))(ms);
       }
     }
   }
@@ -528,19 +544,22 @@ export class App {
         if (waited > 0)
           claimed = (await store.transact((data) => extend(data, alertId, lane, taken, this.now()), lax)) ?? taken;
       }
-      const { record, items, recovered } = claimed;
+      const { record, items, checkSince } = claimed;
       const [head] = items;
       if (!head) return;
       if (slackCallOf(head.effect, record)) await store.flush();
       let completion: Completion;
+      const attemptAt = this.now();
       try {
-        const post = await this.postPlan(record, head, recovered);
+        const post = await this.postPlan(record, head, checkSince);
         completion =
           lane === 'thread'
             ? await this.postInThread(record, items, post)
             : await this.perform(record, head.effect, post);
       } catch (err) {
-        completion = this.failed(record, head, err);
+        // A check that failed leaves the post as unsure as it was; a post that failed unseen may have landed.
+        const unsure = err instanceof CheckFailed ? checkSince : postMayHaveLanded(head, err) ? attemptAt : undefined;
+        completion = this.failed(record, head, err, unsure);
       }
       // Recording this effect done, taking the next one and the heads of other lanes it woke is one transaction.
       const { woken, next, claims } = await store.transact((data) => {
@@ -562,27 +581,48 @@ export class App {
   }
 
   /**
-   * Every post carries a key (alert and outbox seq) in its metadata. Taking over from a dead process, irbot
-   * first asks Slack whether that post landed, so a crash between posting and recording it never doubles it.
+   * Every post carries a key (alert and outbox seq) in its metadata. Taking over from a dead process (or retrying
+   * a post that failed unseen), irbot first asks Slack whether that post landed since `checkSince`, so a crash
+   * between posting and recording it never doubles it. The check is paced like any call; when it fails, the post
+   * waits (CheckFailed): it is never sent without an answer.
    */
-  private async postPlan(record: AlertRecord, head: OutboxItem, recovered: boolean): Promise<PostPlan> {
+  private async postPlan(record: AlertRecord, head: OutboxItem, checkSince: string | undefined): Promise<PostPlan> {
     const key = `${record.id}:${head.seq}`;
     const { effect } = head;
+    const threadTs = record.ts ?? undefined;
+    const recovered = checkSince !== undefined;
     const resumed = recovered || head.attempts !== undefined || head.retryAt !== undefined;
-    if (!recovered || (effect.type !== 'SendDm' && effect.type !== 'PostInThread')) {
-      return { key, posted: false, resumed };
+    // Parts of a long post tried before are asked about since the attempt, or since the alert when unknown.
+    const since = checkSince ?? record.createdAt;
+    if (!recovered || (effect.type !== 'SendDm' && (effect.type !== 'PostInThread' || !threadTs))) {
+      return { key, posted: false, resumed, since };
     }
-    const where =
-      effect.type === 'SendDm'
-        ? { channel: record.userId }
-        : { channel: record.channelId, ...(record.ts ? { threadTs: record.ts } : {}) };
-    const posted = await this.ports.slack.wasPosted({ ...where, key });
+    const where = effect.type === 'SendDm' ? { channel: record.userId } : { channel: record.channelId, threadTs };
+    const posted = await this.askSlack(where, key, since);
     if (posted)
       this.ports.log(`alert ${record.id}: ${effect.type} had landed before a crash, not sent again`, {
         event: 'recovered_post',
         alert: record.id,
       });
-    return { key, posted, recovered, resumed };
+    return { key, posted, recovered, resumed, since };
+  }
+
+  /** Whether a post keyed `key` landed since `since`: each call paced; a failure is a CheckFailed (the post waits). */
+  private async askSlack(where: { channel: string; threadTs?: string }, key: string, since: string): Promise<boolean> {
+    let method = 'conversations.history';
+    try {
+      return await this.ports.slack.wasPosted({
+        ...where,
+        key,
+        since,
+        beforeCall: async (called) => {
+          method = called;
+          await this.pacer.take(called);
+        },
+      });
+    } catch (err) {
+      throw new CheckFailed(method, err);
+    }
   }
 
   /**
@@ -601,9 +641,10 @@ export class App {
       if (i === 0 && plan.posted) continue;
       // The first part was asked about already when the claim was recovered (postPlan).
       const ask = plan.resumed === true && parts.length > 1 && !(i === 0 && plan.recovered);
-      if (ask && (await this.ports.slack.wasPosted({ ...where, key }))) continue;
+      const since = plan.since ?? new Date(0).toISOString();
+      if (ask && (await this.askSlack(where, key, since))) continue;
       if (i > 0) await this.pacer.take('chat.postMessage', where.channel);
-      const ts = await this.postFitting(where, text, key, plan.resumed === true, MAX_MESSAGE_CHARS);
+      const ts = await this.postFitting(where, text, key, plan.resumed === true ? since : undefined, MAX_MESSAGE_CHARS);
       first ??= ts;
     }
     return first;
@@ -617,7 +658,8 @@ export class App {
     where: { channel: string; threadTs?: string },
     text: string,
     key: string,
-    resumed: boolean,
+    /** Set when the post was tried before: its parts may have landed since then. */
+    resumedSince: string | undefined,
     limit: number,
   ): Promise<string> {
     try {
@@ -632,29 +674,34 @@ export class App {
       let first: string | undefined;
       for (const [j, part] of packMessages([text], RELAY_SEPARATOR, half).entries()) {
         const partKey = `${key}.${j + 1}`;
-        if (resumed && (await this.ports.slack.wasPosted({ ...where, key: partKey }))) continue;
+        if (resumedSince !== undefined && (await this.askSlack(where, partKey, resumedSince))) continue;
         if (j > 0) await this.pacer.take('chat.postMessage', where.channel);
-        const ts = await this.postFitting(where, part, partKey, resumed, half);
+        const ts = await this.postFitting(where, part, partKey, resumedSince, half);
         first ??= ts;
       }
       return first ?? '';
     }
   }
 
-  /** Turns an error into what happens next: a retry later, the effect given up, or the chat failed. */
-  private failed(record: AlertRecord, item: OutboxItem, err: unknown): Completion {
+  /**
+   * Turns an error into what happens next: a retry later, the effect given up, or the chat failed. `checkSince`:
+   * the post may have landed since then, so its retry asks Slack first.
+   */
+  private failed(record: AlertRecord, item: OutboxItem, err: unknown, checkSince?: string): Completion {
     // A DM goes to the person's user ID: there, channel_not_found means no such person, not a wrong feed channel.
     const toPerson = item.effect.type === 'SendDm';
     const failure = toPerson ? forPerson(classifySlackError(err), record.userId) : classifySlackError(err);
-    const what = `alert ${record.id}: ${item.effect.type} failed with ${describeSlackFailure(failure)}`;
+    const doing = err instanceof CheckFailed ? `checking whether its ${item.effect.type} landed` : item.effect.type;
+    const what = `alert ${record.id}: ${doing} failed with ${describeSlackFailure(failure)}`;
     const fields = { alert: record.id, effect: item.effect.type, code: failure.code, level: 'warn' as const };
+    const unsure = checkSince !== undefined ? { checkSince } : {};
     if (failure.retryAfterMs !== undefined) {
       // Slack said "not yet", not "no": wait what it asks, hold that bucket back too, and keep the attempts.
-      const call = slackCallOf(item.effect, record);
+      const call = err instanceof CheckFailed ? { method: err.method } : slackCallOf(item.effect, record);
       if (call) this.pacer.backOff(call.method, call.channel, failure.retryAfterMs);
       this.ports.log(`${what}; Slack asks to wait ${failure.retryAfterMs} ms`, { ...fields, event: 'rate_limited' });
       const retryAt = new Date(this.ports.clock().getTime() + failure.retryAfterMs).toISOString();
-      return { retryAt, attempts: item.attempts ?? 0 };
+      return { retryAt, attempts: item.attempts ?? 0, ...unsure };
     }
     const attempts = (item.attempts ?? 0) + 1;
     if (failure.kind === 'retry' && attempts < MAX_ATTEMPTS) {
@@ -663,7 +710,7 @@ export class App {
         ...fields,
         event: 'effect_retry',
       });
-      return { retryAt: new Date(this.ports.clock().getTime() + delay).toISOString(), attempts };
+      return { retryAt: new Date(this.ports.clock().getTime() + delay).toISOString(), attempts, ...unsure };
     }
     // A chat that has ended cannot fail: its closing posts go on without this one.
     if (failure.kind === 'fatal' && !isClosed(record.chat)) {
@@ -891,6 +938,12 @@ function failedCall(effect: Effect, userId: string): string {
   if (effect.type === 'PostInThread') return 'a post in the alert’s thread';
   if (effect.type === 'UpdateAlert') return 'the update of the alert message';
   return effect.type;
+}
+
+/** Whether a post that failed may still have reached Slack: anything but a 429 or an answer that refused it. */
+function postMayHaveLanded(item: OutboxItem, err: unknown): boolean {
+  if (item.effect.type !== 'SendDm' && item.effect.type !== 'PostInThread') return false;
+  return classifySlackError(err).kind === 'retry' && !isRateLimited(err);
 }
 
 function forgetOldEvents(data: StoreData, now: number): void {

@@ -16,6 +16,8 @@ export interface Completion {
   /** Set when the effect failed for now: it stays queued until then. */
   retryAt?: string;
   attempts?: number;
+  /** With `retryAt`: the post may have landed since then, so its retry asks Slack first. */
+  checkSince?: string;
 }
 
 /** Most text of thread posts taken in one claim; app.ts packs them into messages under Slack's 40,000 (split.ts). */
@@ -49,6 +51,8 @@ export interface Claimed {
   items: OutboxItem[];
   /** The head was claimed by a process that died: its post may have landed already. */
   recovered: boolean;
+  /** When `recovered`: since when the post may have landed (the dead claim's time, or a failed attempt's). */
+  checkSince?: string;
 }
 
 /**
@@ -67,12 +71,16 @@ export function claim(data: StoreData, alertId: string, lane: Lane, now: string)
   // A thread post waits for what the person lane does before it: that may put a line ahead of it (a DM's
   // "sent" line goes where the DM was queued), and the thread keeps the order of the outbox.
   if (lane === 'thread' && record.outbox.slice(0, record.outbox.indexOf(head)).some(isPersonWork)) return null;
-  const items = [head, ...followers(record.outbox, head, lane)];
-  // A claim left by a process that died: its post may have landed before the crash.
-  const recovered = head.claim !== undefined && head.claim.run !== RUN;
+  // A claim left by a process that died, or an attempt that failed unseen: its post may have landed already.
+  const checkSince = head.claim !== undefined && head.claim.run !== RUN ? head.claim.at : head.checkSince;
+  // Then it goes again as the very message it was (Slack is asked about it by the head's key), nothing added.
+  const batch = checkSince === undefined ? followers(record.outbox, head, lane) : sameBatch(record.outbox, head, lane);
+  const items = [head, ...batch];
   const claim = ourClaim(now);
   for (const item of items) item.claim = claim;
-  return { record: snapshotOf(record, needsTranscript(head)), items: structuredClone(items), recovered };
+  const snapshot = snapshotOf(record, needsTranscript(head));
+  const recovered = checkSince !== undefined;
+  return { record: snapshot, items: structuredClone(items), recovered, ...(recovered ? { checkSince } : {}) };
 }
 
 function isPersonWork(item: OutboxItem): boolean {
@@ -104,11 +112,32 @@ function followers(outbox: OutboxItem[], head: OutboxItem, lane: Lane, size = 0,
   return taken;
 }
 
+/**
+ * The thread posts that went out in one message with a head that may have landed: claimed by the same dead
+ * process, or marked by the same failed attempt.
+ */
+function sameBatch(outbox: OutboxItem[], head: OutboxItem, lane: Lane): OutboxItem[] {
+  if (lane !== 'thread') return [];
+  const inBatch = (item: OutboxItem) =>
+    head.claim !== undefined && head.claim.run !== RUN
+      ? item.claim?.run === head.claim.run && item.claim?.pid === head.claim.pid
+      : item.claim === undefined && item.checkSince === head.checkSince;
+  const taken: OutboxItem[] = [];
+  for (const next of outbox.slice(outbox.indexOf(head) + 1)) {
+    if (laneOf(next.effect) !== lane) continue;
+    if (!inBatch(next)) break;
+    taken.push(next);
+  }
+  return taken;
+}
+
 /** After waiting for Slack's budget: the claimed batch with what queued up since, and the record as of now. */
 export function extend(data: StoreData, alertId: string, lane: Lane, claimed: Claimed, now: string): Claimed | null {
   const record = data.alerts[alertId];
   const [head] = claimed.items;
   if (!record || !head) return null;
+  // A message that may have landed goes again as it was (see `sameBatch`).
+  if (claimed.recovered) return claimed;
   const queued = record.outbox.filter((item) => laneOf(item.effect) === lane);
   const ours = (item: OutboxItem) => queued.some((q) => q.seq === item.seq && q.claim?.run === RUN);
   if (!claimed.items.every(ours)) return null;
@@ -121,6 +150,7 @@ export function extend(data: StoreData, alertId: string, lane: Lane, claimed: Cl
     record: snapshotOf(record, needsTranscript(head)),
     items: [...claimed.items, ...structuredClone(more)],
     recovered: claimed.recovered,
+    ...(claimed.checkSince !== undefined ? { checkSince: claimed.checkSince } : {}),
   };
 }
 
@@ -147,6 +177,8 @@ export function complete(
     for (const queued of record.outbox) {
       if (!seqs.has(queued.seq)) continue;
       queued.claim = undefined;
+      // Every post of a message that may have landed is marked: it goes again as that message, after a check.
+      queued.checkSince = completion.checkSince;
       if (queued.seq === head.seq) {
         queued.retryAt = completion.retryAt;
         queued.attempts = completion.attempts;

@@ -1,6 +1,6 @@
 // Turns env + config into running ports and an App; the only place that builds SDK clients.
 import { resolve } from 'node:path';
-import { App, type AppOptions } from '../app.js';
+import { App, type AppOptions, type Ports } from '../app.js';
 import { loadConfig } from '../config/config.js';
 import { loadEnv, readEnv, requireEnv } from '../config/env.js';
 import type { Config, Env } from '../config/types.js';
@@ -8,8 +8,10 @@ import { withConcurrencyLimit } from '../llm/limited-writer.js';
 import { createOfflineWriter } from '../llm/offline-writer.js';
 import type { Writer } from '../llm/port.js';
 import { type Log, oneLine, stderrLog } from '../log.js';
-import { createPacer } from '../slack/pacer.js';
+import { budgetPathOf, fileBudget } from '../slack/budget.js';
+import { createPacer, type Pacer } from '../slack/pacer.js';
 import type { SlackPort } from '../slack/port.js';
+import { rateLimitsFor } from '../slack/rate-limits.js';
 import { openLowdbStore } from '../store/lowdb-store.js';
 import type { Store } from '../store/port.js';
 import type { Deps } from './deps.js';
@@ -83,7 +85,27 @@ export function buildSlack(token: string, slackApiUrl: string, log: Log): SlackP
   });
 }
 
-export function buildApp(setup: Setup, deps: Deps, store: Store = openStore(setup.config, setup.log)): App {
+/**
+ * The pacer of every command: its buckets live in a file beside the store, so that the processes on this machine
+ * (a `listen`, and a SIEM's `send-alert` per alert) spend one Slack budget between them instead of each its own.
+ */
+export function buildPacer(config: Config, log: Log): Pacer {
+  const budget = fileBudget(budgetPathOf(config.databasePath), {
+    onError: (err) =>
+      log(`the shared Slack budget file cannot be used, this process paces itself alone: ${oneLine(err)}`, {
+        event: 'budget_file_failed',
+        level: 'warn',
+      }),
+  });
+  return createPacer({ scale: config.slackRateScale, limits: rateLimitsFor(config.slackHistoryTier), budget });
+}
+
+export function buildApp(
+  setup: Setup,
+  deps: Deps,
+  store: Store = openStore(setup.config, setup.log),
+  extra: Pick<Ports, 'waiting'> = {},
+): App {
   const { env, config, log } = setup;
   return new App(
     {
@@ -93,7 +115,8 @@ export function buildApp(setup: Setup, deps: Deps, store: Store = openStore(setu
       clock: deps.clock,
       newId: deps.newId,
       log,
-      pacer: createPacer({ scale: config.slackRateScale }),
+      pacer: buildPacer(config, log),
+      ...extra,
     },
     appOptions(config),
   );

@@ -66,9 +66,10 @@ export function addSendAlertCommand(program: Command, deps: Deps): void {
       const needs: Need[] = alerts.some((alert) => alert.autoChat) ? ['openaiApiKey'] : [];
       requireEnv(setup.env, needs);
 
-      const app = buildApp(setup, deps);
-      // `posting 3/10…` for a batch, on a terminal only.
+      // `posting 3/10…` for a batch, and Slack's Retry-After waits, on a terminal only.
       const progress = progressLine(deps.stderr);
+      const waiting = (ms: number) => progress.show(`Slack is rate limiting; waiting ${Math.ceil(ms / 1000)} s…`);
+      const app = buildApp(setup, deps, undefined, deps.stderr.isTTY ? { waiting } : {});
       let posted: Posted[];
       let failure: BatchError | undefined;
       try {

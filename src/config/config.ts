@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse, TomlError } from 'smol-toml';
 import { ConfigError } from './errors.js';
-import type { Config } from './types.js';
+import type { Config, HistoryTier } from './types.js';
 
 export interface ConfigKey<T> {
   /** The kind of value, as a person writes it in config.toml. */
@@ -134,6 +134,16 @@ export const CONFIG_KEYS = {
     default: 1,
     read: positive('must be a number greater than 0 (1 = Slack’s published limits)'),
   },
+  slack_history_tier: {
+    type: '"tier3" | "non_marketplace"',
+    description:
+      'the rate Slack grants this app for conversations.history and .replies: "tier3" (internal and Marketplace apps), or "non_marketplace" (apps distributed outside the Marketplace since 2025: 1 a minute)',
+    default: 'tier3',
+    read: (value: unknown): HistoryTier => {
+      if (value !== 'tier3' && value !== 'non_marketplace') throw new Invalid('must be "tier3" or "non_marketplace"');
+      return value;
+    },
+  },
 } satisfies Record<string, ConfigKey<unknown>>;
 
 type Keys = typeof CONFIG_KEYS;
@@ -169,6 +179,7 @@ export function parseConfig(text: string, file: string): Config {
     escalationMention: get('escalation_mention'),
     llmConcurrency: get('llm_concurrency'),
     slackRateScale: get('slack_rate_scale'),
+    slackHistoryTier: get('slack_history_tier'),
   };
   const organization = get('openai_organization_id');
   if (organization) config.openaiOrganizationId = organization;

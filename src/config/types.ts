@@ -36,7 +36,12 @@ export interface Config {
   llmConcurrency: number;
   /** Multiplies the Slack rate limits irbot paces itself to. */
   slackRateScale: number;
+  /** The rate Slack grants this app for conversations.history and .replies (see src/slack/rate-limits.ts). */
+  slackHistoryTier: HistoryTier;
 }
+
+/** Slack's 2025 change: apps distributed outside the Marketplace get conversations.history/replies at 1 a minute. */
+export type HistoryTier = 'tier3' | 'non_marketplace';
 
 /** One `[[alerts]]` entry of alerts.toml: a template that `send-alert` turns into an alert instance. */
 export interface AlertTemplate {

@@ -300,7 +300,13 @@ export class Workspace {
     const message = typeof args.ts === 'string' ? this.find(channel.id, args.ts) : undefined;
     if (message === undefined) throw new SlackApiError('thread_not_found');
     const root = message.thread_ts ?? message.ts;
-    const thread = this.messagesIn(channel.id).filter((m) => m.ts === root || m.thread_ts === root);
+    // oldest and latest narrow the replies; the parent comes first whatever they say.
+    const oldest = Number(args.oldest ?? 0);
+    const latest = args.latest === undefined ? Number.POSITIVE_INFINITY : Number(args.latest);
+    const inRange = (ts: number) => ts >= oldest && ts <= latest;
+    const thread = this.messagesIn(channel.id).filter(
+      (m) => m.ts === root || (m.thread_ts === root && inRange(Number(m.ts))),
+    );
     return page(thread, args);
   }
 

@@ -41,6 +41,7 @@ interface SdkError {
 }
 
 export function classifySlackError(err: unknown): SlackFailure {
+  if (err instanceof CheckFailed) return classifySlackError(err.cause);
   const e = (typeof err === 'object' && err !== null ? err : {}) as SdkError;
   switch (e.code) {
     case 'slack_webapi_platform_error': {
@@ -110,6 +111,18 @@ export class SlackCallError extends Error {
     const failure = classifySlackError(cause);
     super(`${method} failed: ${describeSlackFailure(failure)}`, { cause });
     this.failure = failure;
+  }
+}
+
+/** Asking Slack whether a post landed failed (`method` was the call): the post waits, it is never sent blind. */
+export class CheckFailed extends Error {
+  override readonly name = 'CheckFailed';
+
+  constructor(
+    readonly method: string,
+    override readonly cause: unknown,
+  ) {
+    super(`${method} failed: ${describeSlackFailure(classifySlackError(cause))}`, { cause });
   }
 }
 

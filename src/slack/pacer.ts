@@ -1,5 +1,6 @@
 // Paces Slack calls to the budget Slack grants: a token bucket per method (and channel), calls served in order.
 // Spending the budget ourselves beats learning it from 429s: no retry storms, no lost time.
+import { type Budget, memoryBudget } from './budget.js';
 import { bucketKey, type RateLimit, SLACK_RATE_LIMITS } from './rate-limits.js';
 
 export interface Pacer {
@@ -22,6 +23,8 @@ export interface PacerOptions {
   limits?: Readonly<Record<string, RateLimit>>;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
+  /** Where the buckets live; default: this process's memory (on `now`'s clock). */
+  budget?: Budget;
 }
 
 /** Longest a call is passed over for final ones (at Slack's own speed; scaled with the limits). */
@@ -29,12 +32,6 @@ export const MAX_DEFER_MS = 5 * 60_000;
 
 /** A little under Slack's rate, so that clock drift between us and Slack never costs a 429. */
 const MARGIN = 0.98;
-
-interface Bucket {
-  tokens: number;
-  at: number;
-  until?: number;
-}
 
 interface Waiter {
   /** Asked each time a token is handed out: a chat may close while its post waits. Absent: never final. */
@@ -48,7 +45,7 @@ export function createPacer(options: PacerOptions = {}): Pacer & { tracked(): nu
   const limits = options.limits ?? SLACK_RATE_LIMITS;
   const now = options.now ?? (() => performance.now());
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  const buckets = new Map<string, Bucket>();
+  const budget = options.budget ?? memoryBudget(now);
   /** Calls waiting per bucket, in the order they asked; one loop per bucket hands out its tokens. */
   const waiting = new Map<string, Waiter[]>();
 
@@ -61,34 +58,20 @@ export function createPacer(options: PacerOptions = {}): Pacer & { tracked(): nu
    * live relays that wait meanwhile gather more lines each.
    */
   const serve = async (key: string, limit: RateLimit, queue: Waiter[]): Promise<void> => {
-    const perMs = perMsOf(limit);
-    const bucket = buckets.get(key) ?? { tokens: limit.burst, at: now() };
-    buckets.set(key, bucket);
-    const refill = () => {
-      const t = now();
-      bucket.tokens = Math.min(limit.burst, bucket.tokens + (t - bucket.at) * perMs);
-      bucket.at = t;
-    };
+    const bucketLimit = { perMs: perMsOf(limit), burst: limit.burst };
+    const perChannel = limit.per === 'channel';
     try {
       while (queue.length > 0) {
-        refill();
-        const t = now();
-        if (bucket.until !== undefined && t < bucket.until) {
-          await sleep(bucket.until - t);
-          continue; // a 429 may have come meanwhile: look again
+        // No final call waits: the others use only what a full bucket would otherwise waste.
+        const whole = nextUp(queue, now(), false, perChannel) < 0;
+        const asked = budget.take(key, bucketLimit, whole);
+        const wait = typeof asked === 'number' ? asked : await asked;
+        if (wait > 0) {
+          await sleep(wait);
+          continue; // a 429 or a final call may have come meanwhile: look again
         }
-        if (bucket.tokens < 1) {
-          await sleep(Math.ceil((1 - bucket.tokens) / perMs));
-          continue;
-        }
-        const next = nextUp(queue, t, bucket.tokens >= limit.burst - 1e-9, limit.per === 'channel');
-        if (next < 0) {
-          // No final call waits: the others use only what a full bucket would otherwise waste.
-          await sleep(Math.ceil(Math.min(limit.burst - bucket.tokens, 1) / perMs));
-          continue;
-        }
-        bucket.tokens -= 1;
-        const [waiter] = queue.splice(next, 1);
+        const next = nextUp(queue, now(), true, perChannel);
+        const [waiter] = queue.splice(Math.max(next, 0), 1);
         waiter?.resolve(now() - waiter.called);
       }
     } finally {
@@ -112,34 +95,18 @@ export function createPacer(options: PacerOptions = {}): Pacer & { tracked(): nu
     return full ? 0 : -1;
   };
 
-  /** A bucket that has refilled completely holds no state worth keeping: forgetting it keeps memory flat. */
-  let takes = 0;
-  const forgetIdle = () => {
-    const t = now();
-    for (const [key, bucket] of buckets) {
-      const limit = limits[key.split(' ')[0] ?? ''];
-      if (!limit || waiting.has(key) || (bucket.until ?? 0) > t) continue;
-      if (bucket.tokens + (t - bucket.at) * perMsOf(limit) >= limit.burst) buckets.delete(key);
-    }
-  };
-
   return {
     /** How many buckets are kept (for tests of memory). */
-    tracked: () => buckets.size,
+    tracked: () => budget.tracked(),
     backOff(method, channel, ms) {
       const limit = limits[method];
       if (!limit) return;
-      const key = bucketKey(method, limit, channel);
-      const bucket = buckets.get(key) ?? { tokens: 0, at: now() };
-      bucket.tokens = 0;
-      bucket.at = now(); // refilling starts over from here, not from the last take
-      bucket.until = Math.max(bucket.until ?? 0, now() + ms);
-      buckets.set(key, bucket);
+      // Refilling starts over from now, not from the last take.
+      budget.backOff(bucketKey(method, limit, channel), { perMs: perMsOf(limit), burst: limit.burst }, ms);
     },
     take(method, channel, isFinal) {
       const limit = limits[method];
       if (!limit) return Promise.resolve(0);
-      if (++takes % 1000 === 0) forgetIdle();
       const key = bucketKey(method, limit, channel);
       return new Promise<number>((resolve) => {
         const waiter = { isFinal, called: now(), resolve };

@@ -20,8 +20,17 @@ export interface SlackPort {
     blocks?: Block[];
     key?: string;
   }): Promise<PostedMessage>;
-  /** Whether a message posted with `key` is in the thread (or, for a user ID, among the latest DMs). */
-  wasPosted(args: { channel: string; threadTs?: string; key: string }): Promise<boolean>;
+  /**
+   * Whether a message posted with `key` since `since` (an ISO time) is in the thread (or, for a user ID, in the
+   * DM). `beforeCall` is awaited before each Web API call it makes, with the method: the caller paces them.
+   */
+  wasPosted(args: {
+    channel: string;
+    threadTs?: string;
+    key: string;
+    since: string;
+    beforeCall?: (method: string) => Promise<unknown>;
+  }): Promise<boolean>;
   /** chat.update of a message the bot posted. */
   update(args: { channel: string; ts: string; text: string; blocks: Block[] }): Promise<void>;
   /** chat.postEphemeral: a line only `user` sees. */

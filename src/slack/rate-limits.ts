@@ -30,6 +30,26 @@ export const SLACK_RATE_LIMITS: Readonly<Record<string, RateLimit>> = {
   'apps.connections.open': TIER_2,
 };
 
+/**
+ * Since 2025, apps distributed outside the Slack Marketplace get conversations.history and conversations.replies at
+ * 1 request a minute and at most 15 messages a page; internal and Marketplace apps keep Tier 3.
+ * https://docs.slack.dev/changelog/2025/05/29/rate-limit-changes-for-non-marketplace-apps
+ */
+const NON_MARKETPLACE_HISTORY: RateLimit = { perMinute: 1, burst: 1, per: 'workspace' };
+
+/** The limits irbot paces itself to, for the rate Slack grants this app's history reads. */
+export function rateLimitsFor(historyTier: 'tier3' | 'non_marketplace'): Readonly<Record<string, RateLimit>> {
+  if (historyTier === 'tier3') return SLACK_RATE_LIMITS;
+  return {
+    ...SLACK_RATE_LIMITS,
+    'conversations.history': NON_MARKETPLACE_HISTORY,
+    'conversations.replies': NON_MARKETPLACE_HISTORY,
+  };
+}
+
+/** The most messages a history page may ask for, in every tier. */
+export const HISTORY_PAGE_LIMIT = 15;
+
 /** The bucket a call counts against. */
 export function bucketKey(method: string, limit: RateLimit, channel?: string): string {
   return limit.per === 'channel' ? `${method} ${channel ?? ''}` : method;

@@ -2,6 +2,7 @@
 import webApi, { type KnownBlock, WebClient } from '@slack/web-api';
 import { type Log, slackLogger } from '../log.js';
 import type { SlackPort } from './port.js';
+import { HISTORY_PAGE_LIMIT } from './rate-limits.js';
 
 export function createWebClient(token: string, slackApiUrl: string, log: Log): WebClient {
   return new WebClient(token, {
@@ -15,6 +16,21 @@ export function createWebClient(token: string, slackApiUrl: string, log: Log): W
     // On a 429 the SDK would pause every call for Retry-After; irbot instead retries only that call, after it.
     rejectRateLimitedCalls: true,
   });
+}
+
+/** How far our clock may be ahead of Slack's: the window for a post starts this long before it was attempted. */
+const CLOCK_SKEW_MS = 60_000;
+
+/** A Slack timestamp (`seconds.micro`) for a time in milliseconds. */
+function slackTs(ms: number): string {
+  return (Math.max(0, ms) / 1000).toFixed(6);
+}
+
+/** A page of conversations.history or .replies, as far as `wasPosted` reads it. */
+interface HistoryPage {
+  messages?: { metadata?: { event_type?: string; event_payload?: unknown } }[];
+  has_more?: boolean;
+  response_metadata?: { next_cursor?: string };
 }
 
 /** The metadata event type irbot marks its posts with. */
@@ -36,30 +52,37 @@ export function createSlackPort(client: WebClient): SlackPort {
       if (!res.channel || !res.ts) throw new Error('chat.postMessage answered without channel or ts');
       return { channel: res.channel, ts: res.ts };
     },
-    async wasPosted({ channel, threadTs, key }) {
+    async wasPosted({ channel, threadTs, key, since, beforeCall = async () => undefined }) {
       const matches = (messages: { metadata?: { event_type?: string; event_payload?: unknown } }[] = []) =>
         messages.some(
           (m) =>
             m.metadata?.event_type === METADATA_TYPE && (m.metadata.event_payload as { key?: unknown })?.key === key,
         );
-      if (threadTs) {
-        // Only after a crash: page through the thread, it is rarely long.
-        for await (const page of client.paginate('conversations.replies', {
-          channel,
-          ts: threadTs,
-          include_all_metadata: true,
-          limit: 200,
-        })) {
-          if (matches((page as { messages?: never[] }).messages)) return true;
-        }
+      // Only what came since the post was attempted, 15 a page (all some apps may ask for since 2025): one page
+      // is nearly always enough, since irbot posts one message at a time in a thread or DM.
+      const window = { oldest: slackTs(Date.parse(since) - CLOCK_SKEW_MS), limit: HISTORY_PAGE_LIMIT };
+      const pages = async (method: 'conversations.replies' | 'conversations.history', args: object) => {
+        let cursor: string | undefined;
+        do {
+          await beforeCall(method);
+          const page: HistoryPage = await client.apiCall(method, {
+            ...args,
+            ...window,
+            include_all_metadata: true,
+            ...(cursor ? { cursor } : {}),
+          });
+          if (matches(page.messages)) return true;
+          const next = page.response_metadata?.next_cursor;
+          cursor = page.has_more === true && next ? next : undefined;
+        } while (cursor);
         return false;
-      }
+      };
+      if (threadTs) return pages('conversations.replies', { channel, ts: threadTs });
       const im = channel.startsWith('U') || channel.startsWith('W');
+      if (im) await beforeCall('conversations.open');
       const dm = im ? (await client.conversations.open({ users: channel })).channel?.id : channel;
       if (!dm) return false;
-      // The post in question was the bot's latest few in this DM.
-      const res = await client.conversations.history({ channel: dm, limit: 20, include_all_metadata: true });
-      return matches(res.messages as never);
+      return pages('conversations.history', { channel: dm });
     },
     async update({ channel, ts, text, blocks }) {
       await client.chat.update({ channel, ts, text, blocks: blocks as unknown as KnownBlock[] });

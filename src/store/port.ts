@@ -25,6 +25,8 @@ export interface OutboxItem {
   /** After a passing failure: not before this time. */
   retryAt?: string | undefined;
   attempts?: number | undefined;
+  /** A post that may have landed since this time (its attempt failed unseen): Slack is asked before it goes again. */
+  checkSince?: string | undefined;
 }
 
 /** One alert instance: a template posted to the feed channel, with its chat. */

@@ -37,6 +37,7 @@ describe('parseConfig', () => {
       escalationMention: undefined,
       llmConcurrency: 16,
       slackRateScale: 1,
+      slackHistoryTier: 'tier3',
     });
   });
 
@@ -53,6 +54,7 @@ nudge_after_minutes = 15
 escalation_mention = "<!subteam^S0SECOPS|@secops>"
 llm_concurrency = 4
 slack_rate_scale = 2.5
+slack_history_tier = "non_marketplace"
 `;
     expect(parseConfig(text, FILE)).toEqual({
       file: FILE,
@@ -68,6 +70,7 @@ slack_rate_scale = 2.5
       escalationMention: '<!subteam^S0SECOPS|@secops>',
       llmConcurrency: 4,
       slackRateScale: 2.5,
+      slackHistoryTier: 'non_marketplace',
     });
   });
 
@@ -76,6 +79,7 @@ slack_rate_scale = 2.5
     ['escalation_mention = "@secops"', 'escalation_mention: must be a Slack mention'],
     ['llm_concurrency = 0', 'llm_concurrency: must be an integer from 1 to 256'],
     ['slack_rate_scale = -1', 'slack_rate_scale: must be a number greater than 0'],
+    ['slack_history_tier = "tier2"', 'slack_history_tier: must be "tier3" or "non_marketplace"'],
     ['escalation_mention = "<!channel> <http://evil|x>"', 'escalation_mention: must be a Slack mention'],
   ])('rejects %s', (line, message) => {
     expect(problem(`${FEED}${line}\n`)).toContain(message);

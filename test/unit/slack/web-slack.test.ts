@@ -6,6 +6,7 @@ import { createSlackPort, createWebClient } from '../../../src/slack/web-slack.j
 
 let slack: LocalSlack;
 let port: SlackPort;
+const since = new Date().toISOString();
 
 beforeEach(async () => {
   slack = await LocalSlack.start();
@@ -17,14 +18,14 @@ describe('Slack port', () => {
   it('finds a keyed post in a thread after the fact, and only that one', async () => {
     const parent = await port.post({ channel: 'C0FEED', text: 'alert' });
     await port.post({ channel: 'C0FEED', threadTs: parent.ts, text: 'relay', key: 'pivot-1:7' });
-    expect(await port.wasPosted({ channel: 'C0FEED', threadTs: parent.ts, key: 'pivot-1:7' })).toBe(true);
-    expect(await port.wasPosted({ channel: 'C0FEED', threadTs: parent.ts, key: 'pivot-1:8' })).toBe(false);
+    expect(await port.wasPosted({ channel: 'C0FEED', threadTs: parent.ts, key: 'pivot-1:7', since })).toBe(true);
+    expect(await port.wasPosted({ channel: 'C0FEED', threadTs: parent.ts, key: 'pivot-1:8', since })).toBe(false);
   });
 
   it('finds a keyed DM among the latest ones', async () => {
     await port.post({ channel: 'U0HAROLD', text: 'hello', key: 'pivot-1:3' });
-    expect(await port.wasPosted({ channel: 'U0HAROLD', key: 'pivot-1:3' })).toBe(true);
-    expect(await port.wasPosted({ channel: 'U0HAROLD', key: 'pivot-1:4' })).toBe(false);
+    expect(await port.wasPosted({ channel: 'U0HAROLD', key: 'pivot-1:3', since })).toBe(true);
+    expect(await port.wasPosted({ channel: 'U0HAROLD', key: 'pivot-1:4', since })).toBe(false);
   });
 
   it('names a person by display name, then real name, then ID', async () => {
