@@ -28,6 +28,30 @@ describe('Slack port', () => {
     expect(await port.wasPosted({ channel: 'U0HAROLD', key: 'pivot-1:4', since })).toBe(false);
   });
 
+  it('asks only about the window since the attempt, 15 a page, each call announced for pacing', async () => {
+    const parent = await port.post({ channel: 'C0FEED', text: 'alert' });
+    const before: string[] = [];
+    const beforeCall = async (method: string) => before.push(method);
+    // Thirty older replies: outside the window, never read.
+    for (let i = 0; i < 30; i++) await port.post({ channel: 'C0FEED', threadTs: parent.ts, text: `old ${i}` });
+    const attempt = new Date(Date.now() + 120_000).toISOString();
+    expect(await port.wasPosted({ channel: 'C0FEED', threadTs: parent.ts, key: 'k', since: attempt, beforeCall })).toBe(
+      false,
+    );
+    const [replies] = slack.callsTo('conversations.replies');
+    expect(replies?.args).toMatchObject({ limit: '15', oldest: ((Date.parse(attempt) - 60_000) / 1000).toFixed(6) });
+    expect(slack.callsTo('conversations.replies')).toHaveLength(1);
+    expect(before).toEqual(['conversations.replies']);
+    // A window that holds more than a page is read to its end, each page announced.
+    before.length = 0;
+    await port.post({ channel: 'C0FEED', threadTs: parent.ts, text: 'mine', key: 'k' });
+    expect(await port.wasPosted({ channel: 'C0FEED', threadTs: parent.ts, key: 'k', since, beforeCall })).toBe(true);
+    expect(before).toEqual(['conversations.replies', 'conversations.replies', 'conversations.replies']);
+    await port.wasPosted({ channel: 'U0HAROLD', key: 'k', since, beforeCall });
+    expect(before.slice(3)).toEqual(['conversations.open', 'conversations.history']);
+    expect(slack.callsTo('conversations.history')[0]?.args).toMatchObject({ limit: '15' });
+  });
+
   it('names a person by display name, then real name, then ID', async () => {
     expect(await port.userName('U0HAROLD')).toBe('Harold');
     await expect(port.userName('U0NOBODY')).rejects.toThrow(/user_not_found/);
