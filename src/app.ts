@@ -59,6 +59,11 @@ export interface Ports {
   waiting?: (ms: number) => void;
   /** Waits `ms`; default: a timer. */
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * A one-shot command, which exits once its alerts are posted: an alert's details that Slack asked to retry
+   * later (Retry-After) are waited for, within MAX_RATE_LIMITED_WAIT_MS, instead of being left to the next listen.
+   */
+  oneShot?: boolean;
 }
 
 export interface AppOptions {
@@ -161,13 +166,8 @@ export class App {
         if (waited + ms > MAX_RATE_LIMITED_WAIT_MS) throw err;
         waited += ms;
         this.pacer.backOff(method, channel, ms);
-        if (this.ports.waiting) this.ports.waiting(ms);
-        else {
-          this.ports.log(`${method}: Slack is rate limiting; waiting ${Math.ceil(ms / 1000)} s`, {
-            event: 'rate_limited',
-          });
-        }
-        await (this.ports.sleep ?? ((t: number) => new Promise((resolve) => setTimeout(resolve, t))))(ms);
+        this.slackWait(method, ms);
+        await this.sleep(ms);
       }
     }
   }
@@ -235,7 +235,35 @@ export class App {
       return structuredClone(stored);
     });
     await this.drain(record.id, ['thread']);
+    if (this.ports.oneShot) await this.detailsPosted(record.id);
     return { alert: saved, duplicate: false };
+  }
+
+  /** In a one-shot command: waits for the retry of the alert's details that Slack asked for, then drains again. */
+  private async detailsPosted(alertId: string): Promise<void> {
+    let waited = 0;
+    for (;;) {
+      const outbox = (await this.ports.store.read()).alerts[alertId]?.outbox ?? [];
+      const details = outbox.find((item) => item.effect.type === 'PostInThread' && item.effect.kind === 'details');
+      if (details?.retryAt === undefined) return;
+      const ms = Math.max(0, Date.parse(details.retryAt) - this.ports.clock().getTime());
+      if (waited + ms > MAX_RATE_LIMITED_WAIT_MS) return; // left to the next `irbot listen`
+      waited += ms;
+      this.slackWait('chat.postMessage', ms);
+      await this.sleep(ms);
+      await this.drain(alertId, ['thread']);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return (this.ports.sleep ?? ((t: number) => new Promise<void>((resolve) => setTimeout(resolve, t))))(ms);
+  }
+
+  /** Says that a call waits `ms` for Slack: on the terminal when there is one, else in the log. */
+  private slackWait(method: string, ms: number): void {
+    if (this.ports.waiting) this.ports.waiting(ms);
+    else
+      this.ports.log(`${method}: Slack is rate limiting; waiting ${Math.ceil(ms / 1000)} s`, { event: 'rate_limited' });
   }
 
   /**

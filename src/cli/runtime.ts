@@ -104,7 +104,7 @@ export function buildApp(
   setup: Setup,
   deps: Deps,
   store: Store = openStore(setup.config, setup.log),
-  extra: Pick<Ports, 'waiting'> = {},
+  extra: Pick<Ports, 'waiting' | 'oneShot'> = {},
 ): App {
   const { env, config, log } = setup;
   return new App(
