@@ -176,9 +176,10 @@ export function complete(
     // Stays where it is, in order, for a timer or the periodic sweep to try again.
     for (const queued of record.outbox) {
       if (!seqs.has(queued.seq)) continue;
-      queued.claim = undefined;
+      delete queued.claim; // not `= undefined`: the store keeps what JSON keeps
       // Every post of a message that may have landed is marked: it goes again as that message, after a check.
-      queued.checkSince = completion.checkSince;
+      if (completion.checkSince !== undefined) queued.checkSince = completion.checkSince;
+      else delete queued.checkSince;
       if (queued.seq === head.seq) {
         queued.retryAt = completion.retryAt;
         queued.attempts = completion.attempts;

@@ -39,4 +39,9 @@ export interface SlackPort {
   userName(userId: string): Promise<string>;
   /** usergroups.users.list: the user IDs in a user group (`S…`). */
   usergroupMembers(usergroupId: string): Promise<string[]>;
+  /**
+   * Loads what calls need (the SDK loads on first use): called before a call waits for its turn, so that the call
+   * goes out the moment its token is taken, not after seconds of loading that bunch it up with later ones.
+   */
+  ready?(): Promise<void>;
 }

@@ -84,6 +84,7 @@ export function createSlackPort(client: WebClient): SlackPort {
       if (!dm) return false;
       return pages('conversations.history', { channel: dm });
     },
+    async ready() {},
     async update({ channel, ts, text, blocks }) {
       await client.chat.update({ channel, ts, text, blocks: blocks as unknown as KnownBlock[] });
     },
