@@ -149,6 +149,7 @@ describe('a post that failed unseen', () => {
     expect(t.checks).toEqual([expect.objectContaining({ key: failed, since: '2026-11-27T10:00:05.000Z' })]);
     expect(t.events).toContain(`check ${failed}: true`);
     expect(t.events).not.toContain(`post ${failed}`);
+    await t.app.idle();
     expect(t.outbox()).toEqual([]);
   });
 
