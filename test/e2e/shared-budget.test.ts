@@ -14,7 +14,7 @@ let slack: LocalSlack;
 
 beforeEach(async () => {
   // The leeway absorbs a child process being scheduled late between taking its token and sending the request.
-  slack = await LocalSlack.start({ rateLimits: { scale: SCALE, toleranceMs: 150 } });
+  slack = await LocalSlack.start({ rateLimits: { scale: SCALE, toleranceMs: 500 } });
 });
 afterEach(() => slack.close());
 
