@@ -156,7 +156,7 @@ export class App {
    */
   private async whenSlackAllows<T>(method: string, channel: string | undefined, call: () => Promise<T>): Promise<T> {
     let waited = 0;
-    await this.ports.slack.ready?.();
+    if (this.ports.slack.ready) await this.ports.slack.ready();
     for (;;) {
       await this.pacer.take(method, channel);
       try {
@@ -567,7 +567,7 @@ export class App {
         // A closed chat's last posts go first when the budget is short: one message then carries all its lines.
         const { chat } = claimed.record;
         const isFinal = () => isClosed(chat) || this.closed.has(alertId);
-        await this.ports.slack.ready?.();
+        if (this.ports.slack.ready) await this.ports.slack.ready();
         const waited = await this.pacer.take(call.method, call.channel, isFinal);
         // While it waited for Slack's budget, more may have queued up behind it: it goes out in the same call.
         const taken = claimed;
