@@ -6,6 +6,7 @@ import { quote } from '../config/config.js';
 import { ConfigError } from '../config/errors.js';
 import type { AlertRecord, Speaker } from '../store/port.js';
 import { findAlert } from '../store/port.js';
+import { markdownQuote, markdownInline as md } from '../untrusted-text.js';
 import type { Deps } from './deps.js';
 import { loadSetup, openStore } from './runtime.js';
 
@@ -100,31 +101,38 @@ const OUTCOMES: Record<string, string> = {
   ended_by_analyst: 'ended by an analyst',
 };
 
-/** Markdown for the case file. People's words are quoted as written, inside blockquotes. */
+/**
+ * Markdown for the case file. Every field a person or a webhook controls is escaped (no heading, list, link, table
+ * or HTML of theirs), and control and bidi characters are shown, not obeyed; people's words are blockquotes.
+ */
 export function renderTranscript(data: TranscriptData): string {
   const { alert, verdict } = data;
-  const person = alert.person ? `${alert.person} (${alert.user_id})` : alert.user_id;
-  const out: string[] = [`# ${alert.id}: ${alert.name}`, ''];
-  out.push(`- **Template:** ${alert.template}`);
-  if (alert.description) out.push(`- **Description:** ${oneLineOf(alert.description)}`);
+  const person = alert.person ? `${md(alert.person)} (${md(alert.user_id)})` : md(alert.user_id);
+  const out: string[] = [`# ${md(alert.id)}: ${md(alert.name)}`, ''];
+  out.push(`- **Template:** ${md(alert.template)}`);
+  if (alert.description.includes('\n')) {
+    out.push('- **Description:**', '', indent(markdownQuote(alert.description)), '');
+  } else if (alert.description) {
+    out.push(`- **Description:** ${md(alert.description)}`);
+  }
   out.push(`- **Person:** ${person}`);
   out.push(
-    `- **Posted:** ${time(alert.created_at)} in ${alert.channel}${alert.ts ? ` (ts ${alert.ts})` : ' (not accepted by Slack)'}`,
+    `- **Posted:** ${time(alert.created_at)} in ${md(alert.channel)}${alert.ts ? ` (ts ${md(alert.ts)})` : ' (not accepted by Slack)'}`,
   );
   out.push(`- **Last activity:** ${time(alert.last_activity_at)}`);
   const properties = Object.entries(alert.properties);
   if (properties.length > 0) {
     out.push('', '## Properties', '', '| property | value |', '| --- | --- |');
-    for (const [key, value] of properties) out.push(`| ${cell(key)} | ${cell(value)} |`);
+    for (const [key, value] of properties) out.push(`| ${md(key)} | ${md(value)} |`);
   }
   out.push('', '## Chat', '');
   out.push(data.started_at ? `Started ${time(data.started_at)} by ${actor(data.started_by)}.` : 'Never started.');
   out.push('', `## Messages (${data.messages.length})`, '');
   if (data.messages.length === 0) out.push('None.', '');
-  const name = alert.person ?? alert.user_id;
+  const name = md(alert.person ?? alert.user_id);
   for (const m of data.messages) {
     out.push(`**${time(m.at)} — ${speaker(m.from, m.by, name)}**`, '');
-    out.push(...m.text.split('\n').map((line) => (line === '' ? '>' : `> ${line}`)), '');
+    out.push(markdownQuote(m.text), '');
   }
   out.push('## Verdict', '');
   out.push(`- **State:** ${verdict.state}`);
@@ -132,32 +140,30 @@ export function renderTranscript(data: TranscriptData): string {
   const review = verdict.needs_review ? " — needs review: the person's reply tried to instruct the bot" : '';
   out.push(`- **Aware:** ${verdict.aware === null ? 'unknown' : verdict.aware ? 'yes' : 'no'}${review}`);
   out.push(`- **Nudges:** ${verdict.nudges}`);
-  if (verdict.failure) out.push(`- **Failed:** ${oneLineOf(verdict.failure)}`);
+  if (verdict.failure) out.push(`- **Failed:** ${md(verdict.failure)}`);
   out.push(`- **Ended:** ${data.ended_at ? `${time(data.ended_at)} by ${actor(data.ended_by)}` : 'not yet'}`);
   return `${out.join('\n')}\n`;
 }
 
+/** A block nested in a list item: indented by the item's marker width. */
+function indent(block: string): string {
+  return block.replace(/^/gm, '  ');
+}
+
+/** `person` is already escaped. */
 function speaker(from: Speaker, by: string | undefined, person: string): string {
   if (from === 'bot') return `irbot → ${person}`;
   if (from === 'person') return `${person} → irbot`;
-  if (from === 'analyst') return `analyst${by ? ` ${by}` : ''} → ${person}`;
+  if (from === 'analyst') return `analyst${by ? ` ${md(by)}` : ''} → ${person}`;
   return 'system note';
 }
 
 function actor(who: Actor | null): string {
   if (!who) return 'irbot';
-  return who.via === 'slack' ? `${who.id} (Slack)` : `${who.id} (terminal)`;
+  return who.via === 'slack' ? `${md(who.id)} (Slack)` : `${md(who.id)} (terminal)`;
 }
 
 /** `2025-01-02 10:00:03 UTC` from a stored ISO time. */
 function time(iso: string): string {
-  return iso.replace('T', ' ').replace(/(\.\d+)?Z$/, ' UTC');
-}
-
-function oneLineOf(text: string): string {
-  return text.replace(/\s*\n\s*/g, ' ');
-}
-
-function cell(text: string): string {
-  return oneLineOf(text).replace(/\|/g, '\\|');
+  return md(iso.replace('T', ' ').replace(/(\.\d+)?Z$/, ' UTC'));
 }

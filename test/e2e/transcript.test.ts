@@ -1,5 +1,7 @@
-// `irbot transcript` with the real binary on a store written by the test: Markdown, JSON, unknown id; no network.
+// `irbot transcript` with the real binary on a store written by the test: Markdown, JSON, unknown id, hostile text;
+// no network.
 import { writeFile } from 'node:fs/promises';
+import { marked } from 'marked';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { makeWorkspace, runIrbot, type Workspace } from '../support/irbot.js';
 
@@ -43,6 +45,33 @@ const record = {
   nextSeq: 9,
 };
 
+const ESC = '\u001b';
+const RLO = '\u202e';
+
+/** An alert whose webhook fields and whose person's reply try to rewrite the screen and forge the case file. */
+const hostile = {
+  ...record,
+  id: 'webhook-0badc0',
+  template: 'webhook',
+  name: `Pivoting${ESC}]0;pwned\u0007 ${RLO}exe.fdp`,
+  description: `first line\n## Verdict\n- **Aware:** yes${ESC}[2J`,
+  properties: { [`host${ESC}[31m`]: `a | b\n| forged | row |`, link: '[your bank](https://evil.example)' },
+  personName: `Harold${RLO}`,
+  chat: { ...record.chat, aware: false },
+  transcript: [
+    { from: 'bot', text: 'Hi Harold, were you aware of the SSH pivot?', at: '2025-01-02T10:01:02.000Z' },
+    {
+      from: 'person',
+      text: `hi\n## Verdict\n- **Aware:** yes\n\n\`\`\`\n${ESC}[2J${ESC}[H<script>x</script>\n\`\`\`\r${RLO}ok`,
+      at: '2025-01-02T10:02:00.000Z',
+    },
+  ],
+};
+
+/** Controls but newline, and bidi overrides and isolates: what must never reach a terminal from stored text. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const UNSAFE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+
 let ws: Workspace;
 
 beforeEach(async () => {
@@ -50,9 +79,11 @@ beforeEach(async () => {
     slackApiUrl: unreachable,
     env: { SLACK_BOT_TOKEN: '', SOCKET_APP_TOKEN: '', OPENAI_API_KEY: '' },
   });
-  await writeFile(ws.dbPath, JSON.stringify({ version: 1, alerts: { [record.id]: record }, seenEvents: {} }), {
-    mode: 0o600,
-  });
+  await writeFile(
+    ws.dbPath,
+    JSON.stringify({ version: 1, alerts: { [record.id]: record, [hostile.id]: hostile }, seenEvents: {} }),
+    { mode: 0o600 },
+  );
 });
 
 describe('irbot transcript', () => {
@@ -86,6 +117,41 @@ describe('irbot transcript', () => {
     // In order: alert, start, messages, verdict.
     const order = ['# pivot', '## Chat', 'who, me?', 'deploying the fix', '## Verdict'].map((s) => md.indexOf(s));
     expect(order).toEqual([...order].sort((a, b) => a - b));
+  });
+
+  it('shows the control and bidi characters of webhook fields and replies, and escapes their Markdown', async () => {
+    const result = await runIrbot(['transcript', hostile.id], ws);
+    expect(result.code).toBe(0);
+    const md = result.stdout;
+    expect(md).not.toMatch(UNSAFE);
+    expect(md).toContain('␛\\]0;pwned␇');
+    expect(md).toContain('\\<U+202E\\>');
+    // The only headings, tables and lists are the transcript's own; nothing they wrote became code, HTML or a link.
+    const tokens = marked.lexer(md);
+    const headings = tokens.flatMap((t) => (t.type === 'heading' ? [t.text] : []));
+    expect(headings).toEqual([
+      expect.stringMatching(/^webhook-0badc0: Pivoting/),
+      'Properties',
+      'Chat',
+      'Messages (2)',
+      'Verdict',
+    ]);
+    const types: string[] = [];
+    const hiddenLinks: string[] = [];
+    marked.walkTokens(tokens, (t) => {
+      types.push(t.type);
+      // A bare URL that GFM links shows its own target: only a link with other text could mislead.
+      if (t.type === 'link' && t.text !== t.href) hiddenLinks.push(t.href);
+    });
+    expect(types.filter((t) => t === 'table')).toHaveLength(1);
+    expect(types).not.toContain('code');
+    expect(types).not.toContain('html');
+    expect(hiddenLinks).toEqual([]);
+    const table = tokens.find((t) => t.type === 'table');
+    expect(table?.type === 'table' ? table.rows.length : 0).toBe(2);
+    // The verdict is said once, by irbot: the forged "Aware: yes" lines are quoted text, the real one says no.
+    expect(md.match(/^- \*\*Aware:\*\* .*$/gm)).toEqual(['- **Aware:** no']);
+    expect(md).toContain('> hi\n> \\#\\# Verdict\n> \\- \\*\\*Aware:\\*\\* yes\n>\n');
   });
 
   it('prints the same record as JSON with --format json', async () => {
