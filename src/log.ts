@@ -1,6 +1,8 @@
 // One stderr line per thing that happened, with tokens redacted wherever they came from.
 import type { Logger } from '@slack/logger';
 import { LogLevel } from '@slack/logger';
+import type { ChalkInstance } from 'chalk';
+import { neutraliseLine } from './untrusted-text.js';
 
 /** What a log line is about: the event (`dm`, `button`, `effect_failed`…) and the alert, when there is one. */
 export interface LogFields {
@@ -27,11 +29,29 @@ export function oneLine(err: unknown): string {
   return redact(message.split('\n')[0] ?? '').trim();
 }
 
-/** For people: `time [event alert] message`, one line each. */
-export function stderrLog(stream: NodeJS.WritableStream, clock: () => Date = () => new Date()): Log {
+/** The format `listen` logs in: what `--log-format` says, else readable on a terminal and JSON for a pipeline. */
+export function logFormatFor(option: LogFormat | undefined, stream: { isTTY?: boolean }): LogFormat {
+  return option ?? (stream.isTTY ? 'pretty' : 'json');
+}
+
+/**
+ * For people: `time [event alert] message`, one line each, whatever the message holds (a newline shows as `␤`, an
+ * escape as `␛`: a person's or a webhook's text can neither forge a line nor rewrite the screen). With colour,
+ * the time is dim, warnings yellow and errors red.
+ */
+export function stderrLog(
+  stream: NodeJS.WritableStream,
+  clock: () => Date = () => new Date(),
+  chalk?: ChalkInstance,
+): Log {
   return (message, fields = {}) => {
-    const tags = [fields.event, fields.alert].filter(Boolean).join(' ');
-    stream.write(`${clock().toISOString()} ${tags ? `[${tags}] ` : ''}${redact(message)}\n`);
+    const tags = neutraliseLine([fields.event, fields.alert].filter(Boolean).join(' '));
+    const text = neutraliseLine(redact(message));
+    const paint = fields.level === 'error' ? chalk?.red : fields.level === 'warn' ? chalk?.yellow : undefined;
+    const time = clock().toISOString();
+    stream.write(
+      `${chalk ? chalk.dim(time) : time} ${tags ? `${chalk ? chalk.cyan(`[${tags}]`) : `[${tags}]`} ` : ''}${paint ? paint(text) : text}\n`,
+    );
   };
 }
 

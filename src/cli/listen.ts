@@ -4,7 +4,7 @@ import { type Command, Option } from 'commander';
 import { parseAlertBatch } from '../config/alerts.js';
 import { parseListenAddress, requireWebhookToken } from '../intake/options.js';
 import { startWebhook, type Webhook } from '../intake/webhook.js';
-import { jsonLog, type LogFormat } from '../log.js';
+import { jsonLog, type LogFormat, logFormatFor } from '../log.js';
 import type { Deps } from './deps.js';
 import { buildApp, loadSetup, type Serving, serve, socketOf } from './runtime.js';
 
@@ -14,17 +14,19 @@ export function addListenCommand(program: Command, deps: Deps): void {
     .description('Run the bot: handle alert buttons and direct messages until stopped (SIGINT/SIGTERM)')
     .option('--config <path>', 'config.toml to use (default: $IRBOT_CONFIG or ./config.toml)')
     .addOption(
-      new Option('--log-format <format>', 'json: one JSON object per line (for a log pipeline); pretty: for people')
-        .choices(['json', 'pretty'])
-        .default('json'),
+      new Option(
+        '--log-format <format>',
+        'json: one JSON object per line (for a log pipeline); pretty: for people (default: pretty on a terminal, else json)',
+      ).choices(['json', 'pretty']),
     )
     .option(
       '--webhook <[host:]port>',
       'also take alerts over HTTP: POST /alerts with Authorization: Bearer $IRBOT_WEBHOOK_TOKEN (host default 127.0.0.1)',
     )
-    .action(async (opts: { config?: string; webhook?: string; logFormat: LogFormat }) => {
+    .action(async (opts: { config?: string; webhook?: string; logFormat?: LogFormat }) => {
       const loaded = await loadSetup(deps, opts.config, ['slackBotToken', 'socketAppToken', 'openaiApiKey']);
-      const setup = opts.logFormat === 'json' ? { ...loaded, log: await jsonLog(deps.stderr, deps.clock) } : loaded;
+      const json = logFormatFor(opts.logFormat, deps.stderr) === 'json';
+      const setup = json ? { ...loaded, log: await jsonLog(deps.stderr, deps.clock) } : loaded;
       const intake =
         opts.webhook === undefined
           ? undefined

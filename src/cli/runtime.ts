@@ -15,6 +15,7 @@ import { rateLimitsFor } from '../slack/rate-limits.js';
 import { openLowdbStore } from '../store/lowdb-store.js';
 import type { Store } from '../store/port.js';
 import type { Deps } from './deps.js';
+import { chalkFor } from './render.js';
 
 export type Need = 'slackBotToken' | 'socketAppToken' | 'openaiApiKey';
 
@@ -30,7 +31,7 @@ export async function loadSetup(deps: Deps, configOption: string | undefined, ne
   requireEnv(env, needs);
   const file = resolve(deps.cwd, configOption ?? env.configPath ?? 'config.toml');
   const config = await loadConfig(file);
-  return { env, config, log: stderrLog(deps.stderr, deps.clock) };
+  return { env, config, log: stderrLog(deps.stderr, deps.clock, chalkFor(deps.stderr, deps.env)) };
 }
 
 /** The store; `log` hears that a store file open to other users was set to mode 0600. */

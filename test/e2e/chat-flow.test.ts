@@ -254,6 +254,25 @@ describe('the chat loop', () => {
     await pretty.waitFor(/^\d{4}-\d\d-\d\dT\S+ \[listening\] listening on Socket Mode for feed channel C0FEED$/m);
   });
 
+  it('keeps a pretty log line one line when what it names holds a newline, an escape or a bidi override', async () => {
+    const alert = await sendAlert();
+    const pretty = await h.connect(['listen', '--log-format', 'pretty']);
+    const forged = 'evil\n2026-01-01T00:00:00.000Z [listening] forged\u001b[2J\u202e';
+    await slack.clickButton({
+      userId: 'U0ANALYST',
+      actionId: forged,
+      value: alert.id,
+      channel: 'C0FEED',
+      messageTs: alert.ts,
+    });
+    await pretty.waitFor(/unknown action evil/);
+    const line = pretty.stderr.split('\n').find((l) => l.includes('unknown action evil'));
+    expect(line).toMatch(
+      /^\S+ \[ignored\] ignored: unknown action evil␤2026-01-01T00:00:00\.000Z \[listening\] forged␛\[2J<U\+202E>$/,
+    );
+    expect(pretty.stderr).not.toMatch(/^2026-01-01T00:00:00\.000Z/m);
+  });
+
   it('on SIGTERM stops taking events but finishes the work in flight before it exits 0', async () => {
     const slow = await startFakeOpenAi({ latencyMs: 300 });
     try {
