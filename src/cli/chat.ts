@@ -8,10 +8,11 @@ import type { Actor } from '../chat/types.js';
 import { ConfigError } from '../config/errors.js';
 import type { LogFields } from '../log.js';
 import { type AlertRecord, findAlert, type Store } from '../store/port.js';
+import { neutraliseLine } from '../untrusted-text.js';
 import type { Deps } from './deps.js';
 import { progressLine } from './progress.js';
-import { chalkFor, renderEntry, terminalSafe } from './render.js';
-import { buildApp, loadSetup, openStore, serve, socketOf } from './runtime.js';
+import { chalkFor, eraseEcho, renderEntry, verdictColour, widthOf } from './render.js';
+import { buildApp, buildSlack, loadSetup, openStore, type Setup, serve, socketOf } from './runtime.js';
 
 /** Outbox effects that wait on the LLM: the terminal says so while they are pending. */
 const LLM_WORK = new Set(['Greet', 'Nudge', 'Classify', 'Summarise']);
@@ -53,7 +54,7 @@ export function addChatCommand(program: Command, deps: Deps): void {
       progress.show('connecting to Slack…');
       const serving = await serve(app, socketOf(setup), setup.log).finally(() => progress.clear());
       // Shows the transcript so far first, then follows it, whichever process records what happens.
-      const view = followChat(store, alertId, deps);
+      const view = followChat(store, alertId, deps, await displayNameOf(alert, setup));
       if (alert.chat.state === 'posted') await app.request(alertId, 'start', analyst);
       // Every typed line is sent, kept for when the chat starts, or refused on screen with the reason.
       const typed = new Set<Promise<unknown>>();
@@ -63,7 +64,7 @@ export function addChatCommand(program: Command, deps: Deps): void {
         if (text === '') return;
         const ending = text === '/end';
         const done = (ending ? app.request(alertId, 'end', analyst) : app.say(alertId, text, analyst))
-          .then((applied) => inputNote(applied, ending, terminalSafe(who), () => findAlert(store, alertId)))
+          .then((applied) => inputNote(applied, ending, neutraliseLine(who), () => findAlert(store, alertId)))
           .then((note) => note && deps.stderr.write(`${note}\n`))
           .catch((err) => setup.log(`could not send: ${String(err)}`, { event: 'analyst_input', level: 'error' }))
           .finally(() => typed.delete(done));
@@ -104,14 +105,29 @@ export async function pickAlertId(store: Store, deps: Deps, select: Select = inq
   return select({
     message: 'Which alert?',
     choices: waiting.map((a) => ({
-      name: `${a.id}  ${terminalSafe(a.name)} — ${terminalSafe(a.personName ?? a.userId)}`,
+      name: `${a.id}  ${neutraliseLine(a.name)} — ${neutraliseLine(a.personName ?? a.userId)}`,
       value: a.id,
     })),
   });
 }
 
+/** The person's name as the view shows it: the stored one, else Slack's (users.info), else their id. */
+async function displayNameOf(alert: AlertRecord, setup: Setup): Promise<string> {
+  if (alert.personName) return alert.personName;
+  try {
+    return await buildSlack(setup.env.slackBotToken ?? '', setup.env.slackApiUrl, setup.log).userName(alert.userId);
+  } catch {
+    return alert.userId;
+  }
+}
+
 /** Prints the transcript so far, then every new line as it lands in the store, from whichever process. */
-function followChat(store: Store, alertId: string, deps: Deps): { ended: Promise<void>; stop: () => void } {
+function followChat(
+  store: Store,
+  alertId: string,
+  deps: Deps,
+  personName: string,
+): { ended: Promise<void>; stop: () => void } {
   const chalk = chalkFor(deps.stdout, deps.env);
   const progress = progressLine(deps.stderr);
   let shown = 0;
@@ -126,16 +142,24 @@ function followChat(store: Store, alertId: string, deps: Deps): { ended: Promise
     busy = true;
     try {
       // Closed chats move to the archive after a while: a view left open finds it there.
-      const alert = (await store.read()).alerts[alertId] ?? (await findAlert(store, alertId));
+      const { alerts } = await store.read();
+      const alert = alerts[alertId] ?? (await findAlert(store, alertId));
       if (!alert) return;
       progress.clear();
+      const name = alert.personName ?? personName;
+      // Mentions are named from what the store knows: the names of the people its alerts are about.
+      const nameOf = (userId: string) =>
+        userId === alert.userId ? name : Object.values(alerts).find((a) => a.userId === userId)?.personName;
+      const view = { width: widthOf(deps.stdout), nameOf };
       for (const entry of alert.transcript.slice(shown)) {
-        deps.stdout.write(`${renderEntry(entry, chalk, alert.personName ?? alert.userId)}\n`);
+        deps.stdout.write(`${renderEntry(entry, chalk, name, view)}\n`);
       }
       shown = alert.transcript.length;
-      if (alert.chat.state !== lastState) {
+      // A closed chat's last line waits for its summary and the posts still owed.
+      const settled = !isClosed(alert.chat) || alert.outbox.length === 0;
+      if (alert.chat.state !== lastState && settled) {
         lastState = alert.chat.state;
-        deps.stdout.write(`${chalk.magenta(`— ${stateLine(alert)}`)}\n`);
+        deps.stdout.write(`${verdictColour(chalk, alert.chat, chalk.magenta)(`— ${stateLine(alert, name)}`)}\n`);
       }
       if (isClosed(alert.chat) && alert.outbox.length === 0) finish();
       else if (alert.outbox.some((item) => LLM_WORK.has(item.effect.type))) progress.show('waiting for the LLM…');
@@ -156,19 +180,21 @@ function followChat(store: Store, alertId: string, deps: Deps): { ended: Promise
   };
 }
 
-export function stateLine(alert: AlertRecord): string {
-  const who = alert.personName ?? alert.userId;
+/** What the chat is doing now, in a line; `who` is the person's name. Untrusted names are neutralised. */
+export function stateLine(alert: AlertRecord, who: string = alert.personName ?? alert.userId): string {
+  const name = neutraliseLine(alert.name);
+  const person = neutraliseLine(who);
   switch (alert.chat.state) {
     case 'posted':
-      return `alert ${alert.id} (${alert.name}) is waiting for a chat`;
+      return `alert ${alert.id} (${name}) is waiting for a chat`;
     case 'queued':
-      return `${who} is in another chat; this one starts when that one ends`;
+      return `${person} is in another chat; this one starts when that one ends`;
     case 'active':
-      return `chat with ${who} about ${alert.name} is open: type to write to them, /end to end it, Ctrl-C to detach`;
+      return `chat with ${person} about ${name} is open: type to write to them, /end to end it, Ctrl-C to detach`;
     case 'dismissed':
       return 'alert dismissed: no action necessary';
     case 'failed':
-      return `chat failed: ${alert.chat.failure ?? 'Slack refused'}`;
+      return `chat failed: ${neutraliseLine(alert.chat.failure ?? 'Slack refused')}`;
     case 'ended': {
       const aware = alert.chat.aware === null ? '' : alert.chat.aware ? ', aware' : ', not aware';
       const review = needsReview(alert.chat) ? " — needs review: the person's reply tried to instruct the bot" : '';
@@ -208,6 +234,10 @@ async function inputNote(
 
 function readAnalyst(deps: Deps, onLine: (line: string) => void): { close: () => void } {
   const rl = createInterface({ input: deps.stdin, terminal: false });
-  rl.on('line', onLine);
+  const columns = deps.stdin.isTTY ? widthOf(deps.stdout) : undefined;
+  rl.on('line', (line) => {
+    if (columns !== undefined) deps.stdout.write(eraseEcho(line, columns));
+    onLine(line);
+  });
   return { close: () => rl.close() };
 }

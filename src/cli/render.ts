@@ -1,7 +1,11 @@
 // Terminal output: status tables and chat lines. Strings in, strings out; colour only where the stream wants it.
 import { Chalk, type ChalkInstance } from 'chalk';
+import stringWidth from 'string-width';
+import wrapAnsi from 'wrap-ansi';
 import { needsReview } from '../chat/engine.js';
 import type { AlertRecord, TranscriptEntry } from '../store/port.js';
+import { neutraliseLine } from '../untrusted-text.js';
+import { formatPlainText, type SlackFormat } from './slack-format.js';
 
 /** Colour for a stream: never with NO_COLOR, otherwise only on a terminal (FORCE_COLOR overrides). */
 export function chalkFor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv): ChalkInstance {
@@ -17,13 +21,44 @@ function forcedLevel(value: string): 0 | 1 | 2 | 3 {
   return level === 0 || level === 2 || level === 3 ? level : 1;
 }
 
+/** The width to wrap a view's lines at: the terminal's, or none when the stream is not a terminal. */
+export function widthOf(stream: { isTTY?: boolean; columns?: number }): number | undefined {
+  return stream.isTTY && stream.columns ? stream.columns : undefined;
+}
+
 /**
- * Text from Slack made safe for a terminal: escape sequences, carriage returns and other control characters
- * (which could clear the screen, retitle the window or overwrite a line) are dropped; newlines and tabs stay.
+ * Text that starts `indent` columns in: wrapped to `width` (when there is one), every line after the first indented
+ * so it reads as one block under its first line (blank lines stay empty).
  */
-export function terminalSafe(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
-  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '');
+export function hanging(text: string, indent: number, width: number | undefined): string {
+  const room = width === undefined ? undefined : Math.max(20, width - indent);
+  const wrapped = room === undefined ? text : wrapAnsi(text, room, { hard: true });
+  return wrapped.replace(/\n(?=[^\n])/g, `\n${' '.repeat(indent)}`);
+}
+
+/**
+ * What erases the line a terminal echoed as the analyst typed it, `columns` wide: the view shows it again, with
+ * its time and the analyst's name, once it is sent.
+ */
+export function eraseEcho(line: string, columns: number): string {
+  const rows = Math.max(1, Math.ceil(stringWidth(line) / Math.max(1, columns)));
+  return '\x1b[1A\x1b[2K'.repeat(rows);
+}
+
+/** Pads to a width in terminal columns, not UTF-16 units: an emoji or a CJK character takes two. */
+function pad(text: string, width: number): string {
+  return text + ' '.repeat(Math.max(0, width - stringWidth(text)));
+}
+
+/** Red for a chat that failed or a person not aware, green for aware; otherwise `other` (as it is by default). */
+export function verdictColour(
+  chalk: ChalkInstance,
+  chat: { state: string; aware: boolean | null },
+  other: (text: string) => string = (text) => text,
+): (text: string) => string {
+  if (chat.state === 'failed' || chat.aware === false) return chalk.red;
+  if (chat.aware === true) return chalk.green;
+  return other;
 }
 
 export interface StatusRow {
@@ -86,10 +121,11 @@ export function renderStatus(rows: StatusRow[], chalk: ChalkInstance, opts: { al
       : 'No open chats. (irbot status --all shows every alert.)\n';
   }
   const header = ['ALERT', 'NAME', 'PERSON', 'STATE', 'STARTED', 'MSGS', 'NUDGES', 'LAST ACTIVITY'];
+  const plain = new Chalk({ level: 0 });
   const body = rows.map((r) => [
-    r.id,
-    terminalSafe(r.name),
-    terminalSafe(r.person ? `${r.person} (${r.user_id})` : r.user_id),
+    neutraliseLine(r.id),
+    formatPlainText(neutraliseLine(r.name), { chalk: plain }),
+    neutraliseLine(r.person ? `${r.person} (${r.user_id})` : r.user_id),
     r.outcome
       ? `${r.state}: ${r.outcome}${r.aware === null ? '' : r.aware ? ', aware' : ', not aware'}${r.needs_review ? ' (needs review)' : ''}`
       : r.state,
@@ -98,15 +134,23 @@ export function renderStatus(rows: StatusRow[], chalk: ChalkInstance, opts: { al
     String(r.nudges),
     shortTime(r.last_activity_at),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => (row[i] ?? '').length)));
-  const line = (cells: string[]) =>
+  const STATE = header.indexOf('STATE');
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => stringWidth(row[i] ?? ''))));
+  const line = (cells: string[], colour: (i: number, text: string) => string = (_, text) => text) =>
     cells
-      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .map((c, i) => colour(i, pad(c, widths[i] ?? 0)))
       .join('  ')
       .trimEnd();
+  const lines = body.map((cells, n) => {
+    const row = rows[n];
+    const paint = row ? verdictColour(chalk, row) : (text: string) => text;
+    return line(cells, (i, text) => (i === STATE ? paint(text) : text));
+  });
   // A failed chat's reason is long (it carries the fix): under the table, one line each.
-  const failures = rows.flatMap((r) => (r.failure ? [chalk.red(`${r.id} failed: ${terminalSafe(r.failure)}`)] : []));
-  return `${[chalk.bold(line(header)), ...body.map(line), ...failures].join('\n')}\n`;
+  const failures = rows.flatMap((r) =>
+    r.failure ? [chalk.red(`${neutraliseLine(r.id)} failed: ${neutraliseLine(r.failure)}`)] : [],
+  );
+  return `${[chalk.bold(line(header)), ...lines, ...failures].join('\n')}\n`;
 }
 
 const SPEAKER_LABELS: Record<TranscriptEntry['from'], string> = {
@@ -116,17 +160,28 @@ const SPEAKER_LABELS: Record<TranscriptEntry['from'], string> = {
   system: 'system',
 };
 
-/** One transcript entry as a terminal line: bot, person, analyst and system told apart by label and colour. */
-export function renderEntry(entry: TranscriptEntry, chalk: ChalkInstance, personName: string): string {
+/** Where an entry's text starts: after `hh:mm:ss`, a space, the 10-column label and a space. */
+const TEXT_COLUMN = 20;
+
+/**
+ * One transcript entry as terminal lines: bot, person, analyst and system told apart by label and colour; the text
+ * neutralised, then its Slack formatting shown (bold, italics, emoji, mentions by name), wrapped under itself.
+ */
+export function renderEntry(
+  entry: TranscriptEntry,
+  chalk: ChalkInstance,
+  personName: string,
+  view: { width?: number | undefined; nameOf?: SlackFormat['nameOf'] } = {},
+): string {
   const time = chalk.dim(entry.at.slice(11, 19));
   const label =
     entry.from === 'person'
-      ? terminalSafe(personName)
+      ? neutraliseLine(personName)
       : entry.from === 'analyst'
-        ? `analyst ${entry.by ?? ''}`.trim()
+        ? neutraliseLine(`analyst ${entry.by ?? ''}`.trim())
         : SPEAKER_LABELS[entry.from];
   const colour = { bot: chalk.cyan, person: chalk.yellow, analyst: chalk.green, system: chalk.magenta }[entry.from];
-  const safe = terminalSafe(entry.text);
-  const text = entry.from === 'system' ? chalk.italic(safe) : safe;
-  return `${time} ${colour.bold(label.padEnd(10))} ${text.replace(/\n/g, `\n${' '.repeat(20)}`)}`;
+  const shown = formatPlainText(entry.text, { chalk, ...(view.nameOf ? { nameOf: view.nameOf } : {}) });
+  const text = entry.from === 'system' ? chalk.italic(shown) : shown;
+  return `${time} ${colour.bold(pad(label, 10))} ${hanging(text, TEXT_COLUMN, view.width)}`;
 }

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { ChalkInstance } from 'chalk';
 import { type Command, InvalidArgumentError } from 'commander';
 import { App } from '../app.js';
 import { pickAlert } from '../config/alerts.js';
@@ -13,8 +14,11 @@ import type { LocalSlack, MessageNotice } from '../sandbox/local-slack.js';
 import { ACTION_IDS } from '../slack/blocks.js';
 import { createPacer } from '../slack/pacer.js';
 import { openLowdbStore } from '../store/lowdb-store.js';
+import type { AlertRecord } from '../store/port.js';
+import { neutraliseLine } from '../untrusted-text.js';
 import type { Deps } from './deps.js';
 import { feedPrinter } from './feed-view.js';
+import { chalkFor, verdictColour } from './render.js';
 import { buildSlack, type Serving, serve } from './runtime.js';
 import { serveSandbox } from './sandbox-serve.js';
 
@@ -101,9 +105,7 @@ export function addSandboxCommand(program: Command, deps: Deps): void {
         stopInput();
         await app.idle();
         const final = (await store.read()).alerts[alert.id];
-        deps.stdout.write(
-          `\nChat ${final?.chat.state ?? 'unknown'}${final?.chat.outcome ? `: ${final.chat.outcome}` : ''}.`,
-        );
+        deps.stdout.write(`\n${endLine(final, chalkFor(deps.stdout, deps.env))}`);
         deps.stdout.write(' With a real workspace: see "Set up Slack" in the README.\n');
       } finally {
         await serving?.stop();
@@ -145,7 +147,7 @@ function replyFromPipe(deps: Deps, slack: LocalSlack, endChat: () => Promise<unk
     for (let reply = lines[0]; unanswered > 0 && reply !== undefined; reply = lines[0]) {
       lines.shift();
       unanswered--;
-      deps.stdout.write(`  (Harold replies: ${reply})\n`);
+      deps.stdout.write(`  (Harold replies: ${neutraliseLine(reply)})\n`);
       void slack.sendDm({ userId: PERSON, text: reply }).catch(() => undefined); // the sandbox may be closing
     }
     if (unanswered === 0 || ended) return;
@@ -182,6 +184,14 @@ function replyFromPipe(deps: Deps, slack: LocalSlack, endChat: () => Promise<unk
     slack.off('message', onMessage);
     rl.close();
   };
+}
+
+/** `Chat ended: answered, aware.`, green when aware and red when not (or failed). */
+function endLine(alert: AlertRecord | undefined, chalk: ChalkInstance): string {
+  if (!alert) return 'Chat unknown.';
+  const { state, outcome, aware } = alert.chat;
+  const awareness = aware === null ? '' : aware ? ', aware' : ', not aware';
+  return verdictColour(chalk, alert.chat)(`Chat ${state}${outcome ? `: ${outcome}${awareness}` : ''}.`);
 }
 
 function parseNudges(value: string): number {

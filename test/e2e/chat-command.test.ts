@@ -51,6 +51,8 @@ describe('irbot chat', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/system\s+Summary: /);
     expect(result.stdout).toContain('chat ended: ended_by_analyst');
+    // The end line is the view's last word: it comes after the summary.
+    expect(result.stdout.indexOf('chat ended')).toBeGreaterThan(result.stdout.indexOf('Summary: '));
     // The terminal is the chat's view: no log line per event there.
     expect(result.stderr).not.toMatch(/\[(dm|button|ignored)/);
     expect(await stateOf(id)).toMatchObject({ state: 'ended', outcome: 'ended_by_analyst' });

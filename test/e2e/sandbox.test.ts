@@ -23,7 +23,7 @@ describe('irbot sandbox', () => {
     expect(result.stdout).toContain('Incident: Pivoting with user @Harold [Start Chat] [Do Nothing]');
     expect(result.stdout).toMatch(/Sent message to @Harold:\n\s+> \[offline\] Hi Harold!/);
     expect(result.stdout).toContain('Here is the summary of the chat:');
-    expect(result.stdout).toContain('Chat ended: answered.');
+    expect(result.stdout).toContain('Chat ended: answered, aware.');
     // Each scripted reply comes after the bot's message it answers, and before its relay.
     expectInOrder(result.stdout, [
       '[offline] Hi Harold!',
@@ -48,7 +48,7 @@ describe('irbot sandbox', () => {
       run.child.stdin.end();
       const result = await run.exited;
       expect(result.code).toBe(0);
-      expect(result.stdout).toContain('Chat ended: answered.');
+      expect(result.stdout).toContain('Chat ended: answered, aware.');
       expectInOrder(result.stdout, [
         '[offline] Hi Harold!',
         'Harold replies: which host?',

@@ -50,7 +50,7 @@ describe('the alert picker', () => {
     };
     expect(await pickAlertId(store, on(true), select)).toBe('pivot-old');
     expect(asked[0]?.choices).toEqual([
-      { name: 'pivot-new  Pivoting [2J — U0HAROLD', value: 'pivot-new' },
+      { name: 'pivot-new  Pivoting ␛[2J — U0HAROLD', value: 'pivot-new' },
       { name: 'pivot-old  Pivoting — Harold', value: 'pivot-old' },
     ]);
   });

@@ -1,9 +1,20 @@
 // Tests of the terminal output: when to colour, the status table's rows and columns, and chat lines by speaker.
 import { Chalk } from 'chalk';
+import stringWidth from 'string-width';
 import { describe, expect, it } from 'vitest';
 import { newChat } from '../../../src/chat/engine.js';
 import type { Chat } from '../../../src/chat/types.js';
-import { chalkFor, renderEntry, renderStatus, type StatusRow, statusRows } from '../../../src/cli/render.js';
+import {
+  chalkFor,
+  eraseEcho,
+  hanging,
+  renderEntry,
+  renderStatus,
+  type StatusRow,
+  statusRows,
+  verdictColour,
+  widthOf,
+} from '../../../src/cli/render.js';
 import type { AlertRecord, TranscriptEntry } from '../../../src/store/port.js';
 
 const ESC = '\u001b';
@@ -137,12 +148,94 @@ describe('renderEntry', () => {
     expect(rest).toEqual([`${' '.repeat(column)}second`, `${' '.repeat(column)}third`]);
   });
 
-  it('never passes control characters from a person’s text through to the terminal', () => {
+  it('never passes control characters from a person’s text through to the terminal, and shows them instead', () => {
     const text = `hi${ESC}]0;pwned\u0007${ESC}[2J\rspoofed\u009b31m`;
     const line = renderEntry(anEntry({ from: 'person', text }), plain, 'Harold');
     expect(controlCharsIn(line)).toEqual([]);
-    expect(line).toContain('hi');
-    expect(line).toContain('spoofed');
+    expect(line).toBe('10:00:05 Harold     hi␛]0;pwned␇␛[2J␍spoofed<U+009B>31m');
+  });
+
+  it('shows a bidi override in a person’s text or name instead of letting it reorder the line', () => {
+    const line = renderEntry(anEntry({ from: 'person', text: 'ok\u202edone' }), plain, 'Harold\u2066');
+    expect(line).toBe('10:00:05 Harold<U+2066> ok<U+202E>done');
+  });
+
+  it('keeps a name with a newline on the label’s line', () => {
+    const line = renderEntry(anEntry({ from: 'analyst', by: 'sam\nforged', text: 'hi' }), plain, 'Harold');
+    expect(line.split('\n')).toHaveLength(1);
+  });
+
+  it('shows Slack formatting: bold and italics in colour, emoji, and mentions by name', () => {
+    const entry = anEntry({ from: 'bot', text: '*Verdict:* _aware_ :white_check_mark: cc @U0SAM' });
+    const nameOf = (id: string) => (id === 'U0SAM' ? 'Sam' : undefined);
+    expect(stripAnsi(renderEntry(entry, coloured, 'Harold', { nameOf }))).toBe(
+      '10:00:05 irbot      Verdict: aware ✅ cc @Sam',
+    );
+    expect(renderEntry(entry, coloured, 'Harold', { nameOf })).toContain(coloured.bold('Verdict:'));
+    expect(renderEntry(entry, plain, 'Harold', { nameOf })).toBe('10:00:05 irbot      *Verdict:* _aware_ ✅ cc @Sam');
+  });
+
+  it('wraps a long line to the terminal’s width, every line under the first', () => {
+    const text = 'the quick brown fox jumps over the lazy dog again and again';
+    const lines = renderEntry(anEntry({ from: 'person', text }), plain, 'Harold', { width: 44 }).split('\n');
+    expect(lines.length).toBeGreaterThan(1);
+    for (const line of lines) expect(line.length).toBeLessThanOrEqual(44);
+    for (const line of lines.slice(1)) expect(line).toMatch(/^ {20}\S/);
+    expect(lines.map((l) => l.slice(20).trim()).join(' ')).toBe(text);
+  });
+
+  it('does not wrap without a width (not a terminal)', () => {
+    const text = 'x'.repeat(300);
+    expect(renderEntry(anEntry({ text }), plain, 'Harold')).toBe(`10:00:05 irbot      ${text}`);
+  });
+});
+
+describe('widthOf', () => {
+  it('is the terminal’s width on a terminal, and none otherwise', () => {
+    expect(widthOf({ isTTY: true, columns: 100 })).toBe(100);
+    expect(widthOf({ isTTY: false, columns: 100 })).toBeUndefined();
+    expect(widthOf({})).toBeUndefined();
+  });
+});
+
+describe('hanging', () => {
+  it('wraps at word boundaries and breaks a word longer than the room', () => {
+    expect(hanging('ab cd ef gh', 2, 22 + 5)).toBe('ab cd ef gh');
+    expect(hanging(`ab cd ${'y'.repeat(10)} efgh`, 2, 22)).toBe(`ab cd ${'y'.repeat(10)}\n  efgh`);
+    expect(hanging(`ab cd ${'x'.repeat(25)}`, 2, 22)).toBe(`ab cd ${'x'.repeat(14)}\n  ${'x'.repeat(11)}`);
+  });
+
+  it('indents every line but leaves blank lines empty', () => {
+    expect(hanging('one\n\ntwo', 4, undefined)).toBe('one\n\n    two');
+  });
+
+  it('counts an emoji as two columns and leaves colour codes out of the count', () => {
+    const text = `${coloured.red('aaaa')} 👍👍👍`;
+    const [first = '', second = ''] = hanging(text, 0, 20 + 0).split('\n');
+    expect(second).toBe('');
+    expect(stripAnsi(first)).toBe('aaaa 👍👍👍');
+  });
+});
+
+describe('eraseEcho', () => {
+  it('moves up and clears one row for a short line, and as many rows as a long one took', () => {
+    const row = `${ESC}[1A${ESC}[2K`;
+    expect(eraseEcho('hello', 80)).toBe(row);
+    expect(eraseEcho('', 80)).toBe(row);
+    expect(eraseEcho('x'.repeat(81), 80)).toBe(row.repeat(2));
+    expect(eraseEcho('日'.repeat(41), 80)).toBe(row.repeat(2));
+  });
+});
+
+describe('verdictColour', () => {
+  it('paints not aware and failed in red, aware in green, anything else as it was', () => {
+    expect(verdictColour(coloured, { state: 'ended', aware: false })('x')).toBe(coloured.red('x'));
+    expect(verdictColour(coloured, { state: 'failed', aware: null })('x')).toBe(coloured.red('x'));
+    expect(verdictColour(coloured, { state: 'ended', aware: true })('x')).toBe(coloured.green('x'));
+    expect(verdictColour(coloured, { state: 'active', aware: null })('x')).toBe('x');
+    expect(verdictColour(coloured, { state: 'active', aware: null }, coloured.magenta)('x')).toBe(
+      coloured.magenta('x'),
+    );
   });
 });
 
@@ -392,6 +485,42 @@ describe('renderStatus', () => {
       '0',
       '2026-11-27 10:05',
     ]);
+  });
+
+  it('colours a not-aware or failed verdict red and an aware one green, keeping the columns aligned', () => {
+    const rows = [
+      aRow({ id: 'a', state: 'ended', outcome: 'answered', aware: false }),
+      aRow({ id: 'b', state: 'ended', outcome: 'answered', aware: true }),
+      aRow({ id: 'c', state: 'failed' }),
+      aRow({ id: 'd' }),
+    ];
+    const [, a = '', b = '', c = '', d = ''] = renderStatus(rows, coloured, { all: true }).split('\n');
+    expect(a).toContain(coloured.red('ended: answered, not aware'));
+    expect(b).toContain(coloured.green('ended: answered, aware    '));
+    expect(c).toContain(coloured.red('failed'.padEnd('ended: answered, not aware'.length)));
+    expect(escapesIn(d)).toEqual([]);
+    expect(renderStatus(rows, coloured, { all: true }).split('\n').map(stripAnsi)).toEqual(
+      renderStatus(rows, plain, { all: true }).split('\n'),
+    );
+  });
+
+  it('keeps a row on one line and its columns aligned whatever the name and person hold', () => {
+    const rows = [
+      aRow({ name: 'Pivot\nforged-1  Fake  row\u001b[2J\u202e', person: 'Har\rold' }),
+      aRow({ name: 'Alarm :rotating_light: 日本' }),
+    ];
+    const text = renderStatus(rows, plain, { all: false });
+    const [header = '', first = '', second = ''] = text.trimEnd().split('\n');
+    expect(text.trimEnd().split('\n')).toHaveLength(3);
+    expect(controlCharsIn(text)).toEqual([]);
+    expect(first).toContain('Pivot␤forged-1  Fake  row␛[2J<U+202E>');
+    expect(first).toContain('Har␍old (U0HAROLD)');
+    expect(second).toContain('Alarm 🚨 日本');
+    // Every PERSON cell starts in the header's column, counted in terminal columns.
+    const column = header.indexOf('PERSON');
+    const widthTo = (line: string, cell: string) => stringWidth(line.slice(0, line.indexOf(cell)));
+    expect(widthTo(first, 'Har')).toBe(column);
+    expect(widthTo(second, 'Harold')).toBe(column);
   });
 
   it('writes the header in bold only with colour', () => {
