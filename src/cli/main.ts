@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/errors.js';
 import { oneLine } from '../log.js';
+import { neutraliseLine } from '../untrusted-text.js';
 import { addChatCommand } from './chat.js';
 import { type Deps, realDeps } from './deps.js';
 import { addDoctorCommand } from './doctor.js';
@@ -49,7 +50,7 @@ export async function main(argv: string[], deps: Deps = realDeps()): Promise<num
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2; // commander already printed it
     if (err instanceof ExitWith) return err.code; // the command already printed why
-    deps.stderr.write(`irbot: ${oneLine(err)}\n`);
+    deps.stderr.write(`irbot: ${neutraliseLine(oneLine(err))}\n`);
     return err instanceof ConfigError ? 2 : 1;
   }
 }

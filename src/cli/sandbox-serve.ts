@@ -3,8 +3,11 @@
 import { createInterface } from 'node:readline';
 import { ConfigError } from '../config/errors.js';
 import { ACTION_IDS } from '../slack/blocks.js';
+import { neutraliseLine } from '../untrusted-text.js';
 import type { Deps } from './deps.js';
 import { feedPrinter } from './feed-view.js';
+import { chalkFor, hanging, widthOf } from './render.js';
+import { formatSlackText } from './slack-format.js';
 
 const PERSON = 'U0HAROLD';
 const ANALYST = 'U0ANALYST';
@@ -43,10 +46,12 @@ export async function serveSandbox(deps: Deps, port: number): Promise<void> {
       ].join('\n'),
     );
     const show = feedPrinter(deps, slack);
+    const chalk = chalkFor(deps.stdout, deps.env);
     slack.on('message', (message) => {
       show(message);
       if (message.channel === slack.dmChannelOf(PERSON) && message.bot_id && message.change === 'posted') {
-        deps.stdout.write(`  DM to Harold │ ${message.text.replace(/\n/g, '\n               ')}\n`);
+        const text = formatSlackText(message.text, { chalk, nameOf: (userId) => slack.displayNameOf(userId) });
+        deps.stdout.write(`  DM to Harold │ ${hanging(text, 17, widthOf(deps.stdout))}\n`);
       }
     });
     const rl = createInterface({ input: deps.stdin, terminal: false });
@@ -58,7 +63,7 @@ export async function serveSandbox(deps: Deps, port: number): Promise<void> {
           click[1] as 'start' | 'dismiss' | 'end'
         ];
         const alert = slack.history('C0FEED').find((m) => JSON.stringify(m.blocks ?? []).includes(`"${click[2]}"`));
-        if (!alert) return void deps.stdout.write(`No alert ${click[2]} in the feed channel.\n`);
+        if (!alert) return void deps.stdout.write(`No alert ${neutraliseLine(click[2] ?? '')} in the feed channel.\n`);
         await slack.clickButton({ userId: ANALYST, actionId, value: click[2], channel: 'C0FEED', messageTs: alert.ts });
       } else if (line !== '') {
         await slack.sendDm({ userId: PERSON, text: line });

@@ -7,6 +7,7 @@ import { BatchError, describeStart, type Posted, postAlerts } from '../intake/po
 import { previewAlert, renderPreviews } from '../intake/preview.js';
 import { readAlertBatch } from '../intake/source.js';
 import { oneLine } from '../log.js';
+import { neutraliseLine } from '../untrusted-text.js';
 import type { Deps } from './deps.js';
 import { progressLine } from './progress.js';
 import { buildApp, loadSetup, type Need } from './runtime.js';
@@ -86,16 +87,18 @@ export function addSendAlertCommand(program: Command, deps: Deps): void {
       if (opts.json && (many || rows[0])) deps.stdout.write(`${JSON.stringify(many ? rows : rows[0])}\n`);
       else if (!opts.json) deps.stdout.write(rows.map((row) => `${row.id}\n`).join(''));
       for (const { alert, duplicate } of posted) {
-        if (duplicate) deps.stderr.write(`${alert.id}: already posted with this dedupe_key, not posted again\n`);
+        if (duplicate) {
+          deps.stderr.write(`${neutraliseLine(alert.id)}: already posted with this dedupe_key, not posted again\n`);
+        }
       }
       // The chats start in this process: wait for their greetings (replies are handled by `irbot listen`).
       let chatFailure: unknown;
       for (const { alert, chat } of posted) {
         if (!chat) continue;
         try {
-          deps.stderr.write(`${describeStart(alert.id, await chat)}\n`);
+          deps.stderr.write(`${neutraliseLine(describeStart(alert.id, await chat))}\n`);
         } catch (err) {
-          deps.stderr.write(`alert ${alert.id}: auto_chat failed: ${oneLine(err)}\n`);
+          deps.stderr.write(`${neutraliseLine(`alert ${alert.id}: auto_chat failed: ${oneLine(err)}`)}\n`);
           chatFailure ??= err;
         }
       }

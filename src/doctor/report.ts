@@ -1,5 +1,6 @@
 // The doctor's results: one line per check and a verdict. Strings in, strings out.
 import type { ChalkInstance } from 'chalk';
+import { neutraliseLine } from '../untrusted-text.js';
 
 export interface CheckResult {
   name: string;
@@ -58,9 +59,18 @@ export function verdict(report: DoctorReport): string {
   return `${failed.length} of ${total} checks failed${skipped > 0 ? ` (${skipped} skipped)` : ''}.`;
 }
 
-/** `✓ name — detail` or `✗ name — detail → fix`, one line per check. */
+/**
+ * `✓ name — detail` or `✗ name — detail → fix`, one line per check. Details quote what Slack, OpenAI and the files
+ * say (a channel's or a workspace's name, an error): shown on one line, their control characters made visible.
+ */
 export function renderChecks(report: DoctorReport, chalk: ChalkInstance): string {
-  const lines = report.checks.map((c) => {
+  const lines = report.checks.map((check) => {
+    const c = {
+      ...check,
+      name: neutraliseLine(check.name),
+      detail: neutraliseLine(check.detail),
+      ...(check.fix === undefined ? {} : { fix: neutraliseLine(check.fix) }),
+    };
     if (c.warning) return `${chalk.yellow('!')} ${c.name} — ${c.detail}${c.fix ? ` → ${chalk.yellow(c.fix)}` : ''}`;
     if (c.ok) return `${chalk.green('✓')} ${c.name} ${chalk.dim(`— ${c.detail}`)}`;
     if (isSkipped(c)) return `${chalk.red('✗')} ${c.name} ${chalk.dim(`— ${c.detail}`)}`;

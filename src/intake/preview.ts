@@ -1,6 +1,7 @@
 // What `send-alert --dry-run` shows: each alert as it would be posted, without an id or any call to Slack.
 import type { AlertInput } from '../config/alerts.js';
 import { alertHeadline, detailsText } from '../slack/blocks.js';
+import { neutralise, neutraliseLine } from '../untrusted-text.js';
 
 export interface Preview {
   template: string;
@@ -30,18 +31,21 @@ export function previewAlert(alert: AlertInput): Preview {
   };
 }
 
-/** Plain lines for a terminal: a header per alert, then the two texts indented. */
+/**
+ * Plain lines for a terminal: a header per alert, then the two texts indented, as Slack would get them (its markup
+ * shown, not rendered); the alert's fields may come from anyone, so their control and bidi characters are shown.
+ */
 export function renderPreviews(previews: Preview[]): string {
-  const indent = (text: string) => text.replace(/^/gm, '    ');
+  const indent = (text: string) => neutralise(text).replace(/^/gm, '    ');
   const blocks = previews.map((p, index) => {
     const extras = [
       p.auto_chat ? 'auto_chat: starts the chat at once' : '',
-      p.dedupe_key ? `dedupe_key ${p.dedupe_key}` : '',
+      p.dedupe_key ? `dedupe_key ${neutraliseLine(p.dedupe_key)}` : '',
     ]
       .filter(Boolean)
       .join(', ');
     return [
-      `alert ${index + 1} of ${previews.length}: ${p.template}${extras ? ` (${extras})` : ''}`,
+      `alert ${index + 1} of ${previews.length}: ${neutraliseLine(p.template)}${extras ? ` (${extras})` : ''}`,
       '  headline:',
       indent(p.headline),
       '  in its thread:',

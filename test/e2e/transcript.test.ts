@@ -189,6 +189,12 @@ describe('irbot transcript', () => {
     );
   });
 
+  it('shows a bidi override in the alert id it did not find instead of letting it reorder the error line', async () => {
+    const result = await runIrbot(['transcript', `nope${RLO}000000`], ws);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^irbot: No alert 'nope<U\+202E>000000' in /);
+  });
+
   it('rejects an unknown format', async () => {
     const result = await runIrbot(['transcript', record.id, '--format', 'html'], ws);
     expect(result.code).toBe(2);

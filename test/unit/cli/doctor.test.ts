@@ -59,6 +59,16 @@ describe('verdict and lines', () => {
     expect(renderChecks(report, plain)).toBe('✓ a — fine\n✗ b — broken → mend it\n✗ c — skipped: needs b\n');
     expect(verdict(reportOf([pass('a', 'fine')]))).toBe('All 1 checks passed.');
   });
+
+  it('shows what Slack or a file said on one line, control and bidi characters visible', () => {
+    const report = reportOf([
+      pass('feed channel', '#sec\u001b]0;x\u0007\u202e'),
+      fail('store', 'bad\nline\r', 'move\u001b[2J it'),
+    ]);
+    expect(renderChecks(report, plain)).toBe(
+      '✓ feed channel — #sec␛]0;x␇<U+202E>\n✗ store — bad␤line␍ → move␛[2J it\n',
+    );
+  });
 });
 
 describe('responders in config.toml', () => {
