@@ -11,7 +11,7 @@ import { type AlertRecord, findAlert, type Store } from '../store/port.js';
 import { neutraliseLine } from '../untrusted-text.js';
 import type { Deps } from './deps.js';
 import { progressLine } from './progress.js';
-import { chalkFor, eraseEcho, renderEntry, verdictColour, widthOf } from './render.js';
+import { chalkFor, eraseEcho, hanging, renderEntry, verdictColour, widthOf } from './render.js';
 import { buildApp, buildSlack, loadSetup, openStore, type Setup, serve, socketOf } from './runtime.js';
 
 /** Outbox effects that wait on the LLM: the terminal says so while they are pending. */
@@ -159,7 +159,8 @@ function followChat(
       const settled = !isClosed(alert.chat) || alert.outbox.length === 0;
       if (alert.chat.state !== lastState && settled) {
         lastState = alert.chat.state;
-        deps.stdout.write(`${verdictColour(chalk, alert.chat, chalk.magenta)(`— ${stateLine(alert, name)}`)}\n`);
+        const line = hanging(`— ${stateLine(alert, name)}`, 2, view.width);
+        deps.stdout.write(`${verdictColour(chalk, alert.chat, chalk.magenta)(line)}\n`);
       }
       if (isClosed(alert.chat) && alert.outbox.length === 0) finish();
       else if (alert.outbox.some((item) => LLM_WORK.has(item.effect.type))) progress.show('waiting for the LLM…');

@@ -183,5 +183,7 @@ export function renderEntry(
   const colour = { bot: chalk.cyan, person: chalk.yellow, analyst: chalk.green, system: chalk.magenta }[entry.from];
   const shown = formatPlainText(entry.text, { chalk, ...(view.nameOf ? { nameOf: view.nameOf } : {}) });
   const text = entry.from === 'system' ? chalk.italic(shown) : shown;
-  return `${time} ${colour.bold(pad(label, 10))} ${hanging(text, TEXT_COLUMN, view.width)}`;
+  // A label longer than its column pushes the text right: the wrapped lines follow it there.
+  const column = TEXT_COLUMN + Math.max(0, stringWidth(label) - 10);
+  return `${time} ${colour.bold(pad(label, 10))} ${hanging(text, column, view.width)}`;
 }

@@ -184,6 +184,16 @@ describe('renderEntry', () => {
     expect(lines.map((l) => l.slice(20).trim()).join(' ')).toBe(text);
   });
 
+  it('wraps the text of a long label under where it starts', () => {
+    const text = 'the quick brown fox jumps over the lazy dog again and again';
+    const entry = anEntry({ from: 'analyst', by: 'samantha', text });
+    const lines = renderEntry(entry, plain, 'Harold', { width: 50 }).split('\n');
+    const column = (lines[0] ?? '').indexOf('the quick');
+    expect(column).toBe(26);
+    for (const line of lines) expect(line.length).toBeLessThanOrEqual(50);
+    for (const line of lines.slice(1)) expect(line.indexOf(line.trim())).toBe(column);
+  });
+
   it('does not wrap without a width (not a terminal)', () => {
     const text = 'x'.repeat(300);
     expect(renderEntry(anEntry({ text }), plain, 'Harold')).toBe(`10:00:05 irbot      ${text}`);
