@@ -35,6 +35,9 @@ describe('irbot chat', () => {
     const update = await slack.waitForCall((c) => c.method === 'chat.update');
     expect(JSON.stringify(update.args.blocks)).toMatch(/"[a-z_][\w.-]* started a chat\."/);
     await chat.waitFor(/irbot\s+Hi Harold, quick question/);
+    // The person by their display name from the start, before the greeting has stored it.
+    expect(chat.stdout).toMatch(/chat with Harold about Pivoting is open/);
+    expect(chat.stdout).not.toContain('U0HAROLD');
 
     chat.write('This is Sam from security, no rush.');
     const dm = await slack.waitForCall(isPost('U0HAROLD', /no rush/));
