@@ -54,17 +54,17 @@ export function addChatCommand(program: Command, deps: Deps): void {
       progress.show('connecting to Slack…');
       const serving = await serve(app, socketOf(setup), setup.log).finally(() => progress.clear());
       // Shows the transcript so far first, then follows it, whichever process records what happens.
-      const view = followChat(store, alertId, deps, await displayNameOf(alert, setup));
+      const personName = await displayNameOf(alert, setup);
+      const view = followChat(store, alertId, deps, personName);
       if (alert.chat.state === 'posted') await app.request(alertId, 'start', analyst);
       // Every typed line is sent, kept for when the chat starts, or refused on screen with the reason.
       const typed = new Set<Promise<unknown>>();
-      const who = alert.personName ?? alert.userId;
       const input = readAnalyst(deps, (line) => {
         const text = line.trim();
         if (text === '') return;
         const ending = text === '/end';
         const done = (ending ? app.request(alertId, 'end', analyst) : app.say(alertId, text, analyst))
-          .then((applied) => inputNote(applied, ending, neutraliseLine(who), () => findAlert(store, alertId)))
+          .then((applied) => inputNote(applied, ending, neutraliseLine(personName), () => findAlert(store, alertId)))
           .then((note) => note && deps.stderr.write(`${note}\n`))
           .catch((err) => setup.log(`could not send: ${String(err)}`, { event: 'analyst_input', level: 'error' }))
           .finally(() => typed.delete(done));
