@@ -1,8 +1,8 @@
 // Slack formatting for people at a terminal: *bold*, _italics_, ~strike~, `code`, :emoji:, mentions by name, links
 // as `text (url)`. Always applied to text already neutralised, so nothing it adds can come from a control character.
 // https://docs.slack.dev/messaging/formatting-message-text
+import { createRequire } from 'node:module';
 import type { ChalkInstance } from 'chalk';
-import { get as emojiOf } from 'node-emoji';
 import { neutralise, neutraliseLine } from '../untrusted-text.js';
 
 export interface SlackFormat {
@@ -92,8 +92,15 @@ const SLACK_EMOJI: Record<string, string> = {
   'skin-tone-6': '\u{1f3ff}',
 };
 
+/** node-emoji loads its table of names on first use only: commands that show no `:code:` do not pay for it. */
+let emojiOf: ((name: string) => string | undefined) | undefined;
+function emojiNamed(name: string): string | undefined {
+  emojiOf ??= (createRequire(import.meta.url)('node-emoji') as typeof import('node-emoji')).get;
+  return emojiOf(name);
+}
+
 function emojified(text: string): string {
-  return text.replace(/:([a-z0-9_+'-]+):/g, (code, name: string) => SLACK_EMOJI[name] ?? emojiOf(name) ?? code);
+  return text.replace(/:([a-z0-9_+'-]+):/g, (code, name: string) => SLACK_EMOJI[name] ?? emojiNamed(name) ?? code);
 }
 
 /**

@@ -85,9 +85,7 @@ describe('irbot chat', () => {
     const second = await start(['chat', await sendAlert()]);
     await second.waitFor(/is in another chat; this one starts when that one ends/);
     second.write('Sam here, about the second alert: no rush.');
-    await second.waitFor(
-      /kept: U0HAROLD is in another chat; this line is sent after the greeting when this chat starts/,
-    );
+    await second.waitFor(/kept: Harold is in another chat; this line is sent after the greeting when this chat starts/);
     expect(slack.callsTo('chat.postMessage').filter(isPost('U0HAROLD', /second alert/))).toHaveLength(0);
 
     first.write('/end');
@@ -108,13 +106,13 @@ describe('irbot chat', () => {
     const second = await start(['chat', await sendAlert()]);
     await second.waitFor(/is in another chat; this one starts when that one ends/);
     second.write('Sam here, a line for the queued chat.');
-    await second.waitFor(/kept: U0HAROLD is in another chat/);
+    await second.waitFor(/kept: Harold is in another chat/);
     second.write('/end\ntoo late for this chat');
     const result = await second.exited;
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('chat ended: ended_by_analyst');
-    expect(result.stderr).toContain('the chat ended before it started: the line kept for U0HAROLD was not sent\n');
-    expect(result.stderr).toContain('not sent: this chat is ended, nothing more goes to U0HAROLD\n');
+    expect(result.stderr).toContain('the chat ended before it started: the line kept for Harold was not sent\n');
+    expect(result.stderr).toContain('not sent: this chat is ended, nothing more goes to Harold\n');
     expect(slack.callsTo('chat.postMessage').filter(isPost('U0HAROLD', /queued chat|too late/))).toHaveLength(0);
     expect(greetings()).toHaveLength(1);
   });
