@@ -417,7 +417,7 @@ describe('renderStatus', () => {
   it('prints why each failed chat failed under the table', () => {
     const failure = `channel_not_found (no Slack user U0NOBODY)\u001b[2J`;
     const text = renderStatus([aRow(), aRow({ id: 'pivot-2', state: 'failed', failure })], plain, { all: false });
-    expect(text.trimEnd().split('\n').at(-1)).toBe('pivot-2 failed: channel_not_found (no Slack user U0NOBODY)[2J');
+    expect(text.trimEnd().split('\n').at(-1)).toBe('pivot-2 failed: channel_not_found (no Slack user U0NOBODY)␛[2J');
   });
 
   it('aligns every column under its header', () => {
