@@ -160,7 +160,9 @@ function followChat(
       if (alert.chat.state !== lastState && settled) {
         lastState = alert.chat.state;
         const line = hanging(`— ${stateLine(alert, name)}`, 2, view.width);
-        deps.stdout.write(`${verdictColour(chalk, alert.chat, chalk.magenta)(line)}\n`);
+        deps.stdout.write(
+          `${verdictColour(chalk, { ...alert.chat, needs_review: needsReview(alert.chat) }, chalk.magenta)(line)}\n`,
+        );
       }
       if (isClosed(alert.chat) && alert.outbox.length === 0) finish();
       else if (alert.outbox.some((item) => LLM_WORK.has(item.effect.type))) progress.show('waiting for the LLM…');

@@ -50,13 +50,17 @@ function pad(text: string, width: number): string {
   return text + ' '.repeat(Math.max(0, width - stringWidth(text)));
 }
 
-/** Red for a chat that failed or a person not aware, green for aware; otherwise `other` (as it is by default). */
+/**
+ * Red for a chat that failed or a person not aware, yellow for aware but needing an analyst's review, green for
+ * aware; otherwise `other` (as it is by default).
+ */
 export function verdictColour(
   chalk: ChalkInstance,
-  chat: { state: string; aware: boolean | null },
+  chat: { state: string; aware: boolean | null; needs_review?: boolean },
   other: (text: string) => string = (text) => text,
 ): (text: string) => string {
   if (chat.state === 'failed' || chat.aware === false) return chalk.red;
+  if (chat.needs_review) return chalk.yellow;
   if (chat.aware === true) return chalk.green;
   return other;
 }

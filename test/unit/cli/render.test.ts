@@ -242,6 +242,9 @@ describe('verdictColour', () => {
     expect(verdictColour(coloured, { state: 'ended', aware: false })('x')).toBe(coloured.red('x'));
     expect(verdictColour(coloured, { state: 'failed', aware: null })('x')).toBe(coloured.red('x'));
     expect(verdictColour(coloured, { state: 'ended', aware: true })('x')).toBe(coloured.green('x'));
+    expect(verdictColour(coloured, { state: 'ended', aware: true, needs_review: true })('x')).toBe(
+      coloured.yellow('x'),
+    );
     expect(verdictColour(coloured, { state: 'active', aware: null })('x')).toBe('x');
     expect(verdictColour(coloured, { state: 'active', aware: null }, coloured.magenta)('x')).toBe(
       coloured.magenta('x'),
