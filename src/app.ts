@@ -19,6 +19,7 @@ import {
   lanesOf,
   slackCallOf,
 } from './outbox.js';
+import { alertPostKey, isBeingPosted, releaseUnposted, takeUnposted, unpostedDue } from './pending.js';
 import { alertBlocks, alertHeadline, detailsText, verdictText } from './slack/blocks.js';
 import type { Inbound } from './slack/envelope.js';
 import {
@@ -28,11 +29,12 @@ import {
   forPerson,
   isRateLimited,
   isWorkspaceWide,
+  requestFailureOf,
   SlackCallError,
 } from './slack/errors.js';
 import { escapeText, quote } from './slack/mrkdwn.js';
 import { type Pacer, unpaced } from './slack/pacer.js';
-import type { SlackPort } from './slack/port.js';
+import type { PostedMessage, SlackPort } from './slack/port.js';
 import { MAX_MESSAGE_CHARS, packMessages, splitMessage } from './slack/split.js';
 import {
   type AlertRecord,
@@ -130,6 +132,8 @@ export class App {
   /** When this process last cleared out expired event ids (never, at first). */
   private prunedAt = Number.NEGATIVE_INFINITY;
   private readonly responders: Responders;
+  /** Alerts this process is posting now (their own post): another delivery of one waits for it. */
+  private readonly postingAlerts = new Map<string, Flight>();
 
   constructor(
     private readonly ports: Ports,
@@ -182,15 +186,31 @@ export class App {
     return { maxNudges: this.options.maxNudges, nudgeAfterMs: this.options.nudgeAfterMs };
   }
 
-  /** Records a new alert instance, posts it to the feed channel, and its details in its thread. */
-  async postAlert(template: AlertTemplate, opts: { dedupeKey?: string } = {}): Promise<PostedAlert> {
-    const { store, slack } = this.ports;
+  /**
+   * Records a new alert instance, posts it to the feed channel, and its details in its thread. The record comes
+   * first, marked pending: a crash or a failure that may have reached Slack leaves it for a retry of the same
+   * dedupe key or the next `listen`, which ask Slack whether it landed before posting it, so it is posted once.
+   */
+  async postAlert(
+    template: AlertTemplate,
+    opts: { dedupeKey?: string; autoChat?: boolean } = {},
+  ): Promise<PostedAlert> {
     const at = this.now();
     const { dedupeKey } = opts;
-    const inserted = await store.transact((data) => {
-      // A source that retries (a SIEM webhook) names the alert: the second delivery gets the first alert back.
-      const earlier = dedupeKey && alertsOf(data).find((a) => a.dedupeKey === dedupeKey);
-      if (earlier) return { record: earlier, duplicate: true };
+    const owner = Symbol('postAlert');
+    const taken = await this.landing(owner, (data): Taking => {
+      // A source that retries (a SIEM webhook) names the alert: the second delivery gets the first alert back,
+      // once it is posted; until then, the delivery posts it.
+      const earlier = dedupeKey ? alertsOf(data).find((a) => a.dedupeKey === dedupeKey) : undefined;
+      if (earlier && earlier.ts !== null) return { kind: 'duplicate', record: earlier };
+      if (earlier) {
+        const inFlight = this.postingAlerts.get(earlier.id);
+        if (inFlight && inFlight.owner !== owner) return { kind: 'in_flight', id: earlier.id };
+        if (isBeingPosted(earlier)) return { kind: 'busy', id: earlier.id, pid: earlier.pending?.claim?.pid ?? 0 };
+        const record = data.alerts[earlier.id] as AlertRecord; // fetched by id: the store writes what it changes
+        takeUnposted(record, at);
+        return { kind: 'post', record: structuredClone(record), recovered: true, flight: this.fly(record.id, owner) };
+      }
       let id = `${template.id}-${this.ports.newId()}`;
       while (data.alerts[id]) id = `${template.id}-${this.ports.newId()}`;
       const created: AlertRecord = {
@@ -209,35 +229,146 @@ export class App {
         outbox: [],
         nextSeq: 1,
         ...(dedupeKey ? { dedupeKey } : {}),
+        pending: opts.autoChat ? { autoChat: true } : {},
       };
+      takeUnposted(created, at);
       data.alerts[id] = created;
-      return { record: created, duplicate: false };
+      return { kind: 'post', record: structuredClone(created), recovered: false, flight: this.fly(id, owner) };
     });
-    if (inserted.duplicate) return { alert: inserted.record, duplicate: true };
-    const record = inserted.record;
-    let posted: { channel: string; ts: string };
-    try {
-      posted = await this.whenSlackAllows('chat.postMessage', record.channelId, () =>
-        slack.post({ channel: record.channelId, text: alertHeadline(record), blocks: alertBlocks(record) }),
-      );
-    } catch (err) {
-      await store.transact((data) => {
-        delete data.alerts[record.id];
-      });
-      throw new SlackCallError('chat.postMessage', err);
+    switch (taken.kind) {
+      case 'duplicate':
+        return { alert: taken.record, duplicate: true };
+      case 'in_flight': {
+        // This process is posting it right now (another delivery, or the sweep): its outcome is this one's.
+        const alert = await this.postingAlerts.get(taken.id)?.done;
+        if (!alert) throw new Error(`alert ${taken.id} with this dedupe_key could not be posted yet; try again`);
+        return { alert, duplicate: true };
+      }
+      case 'busy':
+        throw new AlertBusyError(taken.id, taken.pid);
+      case 'post':
+        return { alert: await this.postTaken(taken, false), duplicate: false };
     }
-    // The details go through the outbox like any thread post: retried until they land, never twice.
-    const saved = await store.transact((data) => {
-      const stored = data.alerts[record.id] ?? record;
-      stored.ts = posted.ts;
-      stored.channelId = posted.channel;
-      data.alerts[record.id] = stored;
-      enqueue(stored, [{ type: 'PostInThread', kind: 'details', text: '' }]);
-      return structuredClone(stored);
+  }
+
+  /** A transaction that takes alerts for posting: if it fails, what it marked in flight is let go again. */
+  private async landing<T>(owner: symbol, change: (data: StoreData) => T): Promise<T> {
+    try {
+      return await this.ports.store.transact(change);
+    } catch (err) {
+      for (const [id, flight] of this.postingAlerts) {
+        if (flight.owner !== owner) continue;
+        this.postingAlerts.delete(id);
+        flight.settle(undefined);
+      }
+      throw err;
+    }
+  }
+
+  /** Marks an alert as being posted by this process, from inside the transaction that takes it. */
+  private fly(id: string, owner: symbol): Flight {
+    const running = this.postingAlerts.get(id);
+    if (running?.owner === owner) return running; // the transaction ran again (its batch had a failing change)
+    let settle: (alert: AlertRecord | undefined) => void = () => undefined;
+    const done = new Promise<AlertRecord | undefined>((resolve) => {
+      settle = resolve;
     });
+    const flight = { owner, done, settle };
+    this.postingAlerts.set(id, flight);
+    return flight;
+  }
+
+  /**
+   * Posts an alert taken for posting, or finds that it landed already (taken over after a crash), then its details.
+   * A failure that proves nothing reached Slack drops a new record (the caller reports the failure, so nothing is
+   * posted later by surprise); any other keeps it pending for the next try. `backOff`: `listen`'s own tries.
+   */
+  private async postTaken(taken: Extract<Taking, { kind: 'post' }>, backOff: boolean): Promise<AlertRecord> {
+    const { store, slack, log } = this.ports;
+    const { record, recovered, flight } = taken;
+    const key = alertPostKey(record.id);
+    let saved: AlertRecord | undefined;
+    try {
+      let posted: PostedMessage | undefined;
+      try {
+        if (recovered) {
+          posted = await this.whenSlackAllows('conversations.history', record.channelId, () =>
+            slack.findPost({ channel: record.channelId, key, since: record.createdAt }),
+          );
+          if (posted)
+            log(`alert ${record.id}: its post had landed before a crash, not posted again`, {
+              event: 'recovered_post',
+              alert: record.id,
+            });
+        }
+        posted ??= await this.whenSlackAllows('chat.postMessage', record.channelId, () =>
+          slack.post({ channel: record.channelId, text: alertHeadline(record), blocks: alertBlocks(record), key }),
+        );
+      } catch (err) {
+        const drop = !recovered && neverPosted(err);
+        await store.transact((data) => {
+          const stored = data.alerts[record.id];
+          if (!stored || stored.ts !== null) return;
+          if (drop) delete data.alerts[record.id];
+          else releaseUnposted(stored, this.ports.clock(), backOff);
+        });
+        throw new SlackCallError(
+          'chat.postMessage',
+          err,
+          drop ? undefined : `alert ${record.id} is kept and will be posted once, by irbot listen or a retry`,
+        );
+      }
+      // The details go through the outbox like any thread post: retried until they land, never twice.
+      saved = await store.transact((data) => {
+        const stored = data.alerts[record.id] ?? record;
+        stored.ts = posted.ts;
+        stored.channelId = posted.channel;
+        delete stored.pending;
+        data.alerts[record.id] = stored;
+        enqueue(stored, [{ type: 'PostInThread', kind: 'details', text: '' }]);
+        return structuredClone(stored);
+      });
+    } finally {
+      this.postingAlerts.delete(record.id);
+      flight.settle(saved);
+    }
     await this.drain(record.id, ['thread']);
     if (this.ports.oneShot) await this.detailsPosted(record.id);
-    return { alert: saved, duplicate: false };
+    return saved;
+  }
+
+  /**
+   * Posts the alerts a crash or a failure left unposted (see `postAlert`), asking Slack first whether each landed,
+   * and starts the chat of those that asked for it.
+   */
+  private async postUnposted(seen: StoreData): Promise<void> {
+    const at = this.now();
+    const due = (data: StoreData) => unpostedDue(data, at).filter((r) => !this.postingAlerts.has(r.id));
+    if (due(seen).length === 0) return;
+    const owner = Symbol('postUnposted');
+    const taken = await this.landing(owner, (data) =>
+      due(data).map((found): Extract<Taking, { kind: 'post' }> => {
+        const record = data.alerts[found.id] as AlertRecord;
+        takeUnposted(record, at);
+        return { kind: 'post', record: structuredClone(record), recovered: true, flight: this.fly(record.id, owner) };
+      }),
+    );
+    await Promise.all(
+      taken.map(async (one) => {
+        const { id } = one.record;
+        try {
+          const alert = await this.postTaken(one, true);
+          this.ports.log(`alert ${id}: posted after a crash or a failure`, { event: 'alert_recovered', alert: id });
+          if (one.record.pending?.autoChat) await this.request(alert.id, 'start', AUTO_CHAT_ACTOR);
+        } catch (err) {
+          this.ports.log(`alert ${id}: still not posted: ${oneLine(err)}`, {
+            event: 'alert_unposted',
+            alert: id,
+            level: 'warn',
+          });
+        }
+      }),
+    );
   }
 
   /** In a one-shot command: waits for the retry of the alert's details that Slack asked for, then drains again. */
@@ -363,11 +494,14 @@ export class App {
     );
   }
 
-  /** Drains every outbox left unfinished (by a crash, a Ctrl-C, a process that is gone, or a retry now due). */
+  /**
+   * Drains every outbox left unfinished (by a crash, a Ctrl-C, a process that is gone, or a retry now due), and
+   * posts the alerts left unposted.
+   */
   async recover(seen?: StoreData): Promise<void> {
     const data = seen ?? (await this.ports.store.read());
     const pending = Object.values(data.alerts).filter((a) => a.outbox.length > 0);
-    await Promise.all(pending.map((a) => this.drain(a.id)));
+    await Promise.all([...pending.map((a) => this.drain(a.id)), this.postUnposted(data)]);
   }
 
   /** What a serving process does now and then: recover and tick, from one read of the store. */
@@ -921,6 +1055,44 @@ export class App {
     }
     return { name: record.name, description: record.description, properties: record.properties, personName };
   }
+}
+
+/** Who started a chat that auto_chat started: shown on the alert message as "irbot auto_chat started a chat." */
+export const AUTO_CHAT_ACTOR: Actor = { id: 'irbot auto_chat', via: 'terminal' };
+
+/** An alert's own post under way in this process, and what it came to (undefined: not posted). */
+interface Flight {
+  owner: symbol;
+  done: Promise<AlertRecord | undefined>;
+  settle: (alert: AlertRecord | undefined) => void;
+}
+
+/** What the transaction of `postAlert` found for it to do. */
+type Taking =
+  | { kind: 'duplicate'; record: AlertRecord }
+  | { kind: 'in_flight'; id: string }
+  | { kind: 'busy'; id: string; pid: number }
+  | { kind: 'post'; record: AlertRecord; recovered: boolean; flight: Flight };
+
+/** Another live irbot process is posting the alert with this dedupe key right now: try again shortly. */
+export class AlertBusyError extends Error {
+  override readonly name = 'AlertBusyError';
+
+  constructor(
+    readonly alertId: string,
+    readonly pid: number,
+  ) {
+    super(`alert ${alertId} with this dedupe_key is being posted by irbot process ${pid}; try again shortly`);
+  }
+}
+
+/** Slack refused the post, or the request provably never reached Slack: nothing was posted. */
+function neverPosted(err: unknown): boolean {
+  const request = requestFailureOf(err);
+  if (request) return request.neverSent;
+  // Slack answered (an error code, a 429, a 4xx): it did not post. A 5xx may come from a proxy after Slack acted.
+  const status = (err as { statusCode?: unknown } | null)?.statusCode;
+  return !(typeof status === 'number' && status >= 500);
 }
 
 export interface PostedAlert {

@@ -36,12 +36,12 @@ export const LANES: readonly Lane[] = ['person', 'thread', 'alert'];
  */
 const RUN = randomUUID();
 
-function ourClaim(at: string): NonNullable<OutboxItem['claim']> {
+export function ourClaim(at: string): NonNullable<OutboxItem['claim']> {
   return { pid: process.pid, run: RUN, at };
 }
 
 /** A claim of another run that is still alive (its pid runs and is not ours); anything else can be taken over. */
-function heldByAnotherLiveProcess(claim: NonNullable<OutboxItem['claim']>): boolean {
+export function heldByAnotherLiveProcess(claim: NonNullable<OutboxItem['claim']>): boolean {
   return claim.run !== RUN && claim.pid !== process.pid && isAlive(claim.pid);
 }
 

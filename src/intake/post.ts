@@ -1,15 +1,11 @@
 // Posts a batch of alerts in order, each once (dedupe keys), and starts the chats of those marked auto_chat.
-import type { App, Applied } from '../app.js';
-import type { Actor } from '../chat/types.js';
+import { type App, type Applied, AUTO_CHAT_ACTOR } from '../app.js';
 import type { AlertInput } from '../config/alerts.js';
 import { quote } from '../config/config.js';
 import type { AlertRecord } from '../store/port.js';
 
 /** What posting needs of the app; tests hand in the real App over in-memory ports. */
 export type AlertSink = Pick<App, 'postAlert' | 'request'>;
-
-/** Who started a chat that auto_chat started: shown on the alert message as "irbot auto_chat started a chat." */
-export const AUTO_CHAT_ACTOR: Actor = { id: 'irbot auto_chat', via: 'terminal' };
 
 export interface Posted {
   alert: AlertRecord;
@@ -51,7 +47,10 @@ export async function postAlerts(
     const { dedupeKey, ...template } = input;
     let result: Awaited<ReturnType<AlertSink['postAlert']>>;
     try {
-      result = await app.postAlert(template, dedupeKey ? { dedupeKey } : {});
+      result = await app.postAlert(template, {
+        ...(dedupeKey ? { dedupeKey } : {}),
+        ...(input.autoChat ? { autoChat: true } : {}),
+      });
     } catch (err) {
       throw new BatchError(index, alerts.length, input, posted, err);
     }

@@ -1,5 +1,6 @@
 // What a Slack Web API error means for irbot: retry later, give up on one effect, or stop the chat, with the fix.
 // Error shapes: https://github.com/slackapi/node-slack-sdk/blob/main/packages/web-api/src/errors.ts
+import { redact } from '../log.js';
 
 export type FailureKind = 'retry' | 'skip' | 'fatal';
 
@@ -38,6 +39,55 @@ interface SdkError {
   retryAfter?: unknown;
   data?: { error?: unknown };
   statusCode?: unknown;
+  /** A request error's cause: fetch's TypeError, whose own cause holds the system's error code. */
+  original?: { name?: unknown; message?: unknown; code?: unknown; cause?: unknown };
+  /** The Web API base URL the request went to, set by `withApiUrl`. */
+  slackApiUrl?: unknown;
+}
+
+/**
+ * System error codes that prove a request never reached Slack: no connection, no address, no TLS session (or a
+ * URL fetch refuses to send). Anything else without an answer (a timeout, a reset) may have been acted on.
+ */
+const NEVER_SENT =
+  /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EAI_FAIL|EAI_NONAME|EHOSTUNREACH|ENETUNREACH|EADDRNOTAVAIL|UND_ERR_CONNECT_TIMEOUT|ERR_INVALID_URL|ERR_TLS_\w+|ERR_SSL_\w+|CERT_\w+|UNABLE_TO_\w+|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|HOSTNAME_MISMATCH)$/;
+
+/** A request that got no answer from Slack: why (the system's error code), and whether it provably never left. */
+export interface RequestFailure {
+  reason: string;
+  neverSent: boolean;
+}
+
+/** For the SDK's request errors (no HTTP answer at all); undefined for anything Slack answered. */
+export function requestFailureOf(err: unknown): RequestFailure | undefined {
+  const e = (typeof err === 'object' && err !== null ? err : {}) as SdkError;
+  if (e.code !== 'slack_webapi_request_error') return undefined;
+  const original = e.original ?? {};
+  const code = systemCode(original.cause) ?? systemCode(original);
+  if (code) return { reason: code, neverSent: NEVER_SENT.test(code) };
+  if (original.name === 'TimeoutError' || original.name === 'AbortError')
+    return { reason: 'timed out', neverSent: false };
+  // fetch throws a TypeError of its own before sending anything for a URL it will not use (e.g. with user:password@).
+  if (original.name === 'TypeError' && original.message !== 'fetch failed') {
+    return { reason: 'the URL cannot be used', neverSent: true };
+  }
+  return { reason: 'network error', neverSent: false };
+}
+
+function systemCode(err: unknown): string | undefined {
+  const e = err as { code?: unknown; errors?: unknown } | null | undefined;
+  if (typeof e?.code === 'string') return e.code;
+  // Several addresses tried one after the other (happy eyeballs): an AggregateError of each one's error.
+  const first = Array.isArray(e?.errors) ? (e.errors[0] as { code?: unknown } | undefined) : undefined;
+  return typeof first?.code === 'string' ? first.code : undefined;
+}
+
+/** Notes on a request error which Web API URL it could not reach, for the line that reports it. */
+export function withApiUrl<E>(err: E, slackApiUrl: string): E {
+  if (requestFailureOf(err) && typeof err === 'object' && err !== null) {
+    (err as SdkError).slackApiUrl = slackApiUrl;
+  }
+  return err;
 }
 
 export function classifySlackError(err: unknown): SlackFailure {
@@ -66,8 +116,15 @@ export function classifySlackError(err: unknown): SlackFailure {
     }
     case 'slack_webapi_rate_limited_error':
       return { kind: 'retry', code: 'ratelimited', retryAfterMs: retryAfterSeconds(e.retryAfter) * 1000 };
-    case 'slack_webapi_request_error':
-      return { kind: 'retry', code: 'network error' };
+    case 'slack_webapi_request_error': {
+      const { reason } = requestFailureOf(err) ?? { reason: 'network error' };
+      const url = typeof e.slackApiUrl === 'string' ? redact(e.slackApiUrl) : 'its API URL';
+      return {
+        kind: 'retry',
+        code: reason,
+        fix: `could not reach Slack at ${url}: check SLACK_API_URL and the network`,
+      };
+    }
     default:
       return { kind: 'retry', code: err instanceof Error ? err.name : 'unknown error' };
   }
@@ -107,9 +164,10 @@ export class SlackCallError extends Error {
   override readonly name = 'SlackCallError';
   readonly failure: SlackFailure;
 
-  constructor(method: string, cause: unknown) {
+  /** `after`: what became of the work, added to the message (e.g. that an alert is kept to be posted later). */
+  constructor(method: string, cause: unknown, after?: string) {
     const failure = classifySlackError(cause);
-    super(`${method} failed: ${describeSlackFailure(failure)}`, { cause });
+    super(`${method} failed: ${describeSlackFailure(failure)}${after ? `; ${after}` : ''}`, { cause });
     this.failure = failure;
   }
 }

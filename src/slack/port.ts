@@ -31,6 +31,16 @@ export interface SlackPort {
     since: string;
     beforeCall?: (method: string) => Promise<unknown>;
   }): Promise<boolean>;
+  /**
+   * The top-level message posted with `key` in `channel` (conversations.history) no earlier than `since` (ISO time),
+   * if it landed: after a crash, the alert message it may have posted, and its ts.
+   */
+  findPost(args: {
+    channel: string;
+    key: string;
+    since: string;
+    beforeCall?: (method: string) => Promise<unknown>;
+  }): Promise<PostedMessage | undefined>;
   /** chat.update of a message the bot posted. */
   update(args: { channel: string; ts: string; text: string; blocks: Block[] }): Promise<void>;
   /** chat.postEphemeral: a line only `user` sees. */

@@ -1,16 +1,42 @@
 // SlackPort over the real @slack/web-api client. SDK retries handle 429 (Retry-After) and network errors.
 import webApi, { type KnownBlock, WebClient } from '@slack/web-api';
 import { type Log, slackLogger } from '../log.js';
-import type { SlackPort } from './port.js';
+import { requestFailureOf, withApiUrl } from './errors.js';
+import type { PostedMessage, SlackPort } from './port.js';
 import { HISTORY_PAGE_LIMIT } from './rate-limits.js';
 
-export function createWebClient(token: string, slackApiUrl: string, log: Log): WebClient {
+/**
+ * How the SDK retries a call. A request that got no answer is never resent blindly: one that never reached Slack
+ * fails at once with its reason, and one that may have (a timeout) is for irbot to check before resending. Slack's
+ * 5xx answers are retried; a one-shot command (send-alert, chat) gives up within about 30 s in all.
+ */
+export function retryPolicy(oneShot: boolean): webApi.RetryOptions {
+  const stopOnNoAnswer = (err: unknown) => {
+    if (requestFailureOf(err)) throw err;
+  };
+  // CommonJS: cjs-module-lexer does not see this export as named.
+  const base = oneShot
+    ? { retries: 3, factor: 2, minTimeout: 1000, maxRetryTime: ONE_SHOT_TIMEOUT_MS }
+    : webApi.retryPolicies.fiveRetriesInFiveMinutes;
+  // p-retry (under the SDK) stops retrying when onFailedAttempt throws, and rejects with what it threw.
+  return { ...base, onFailedAttempt: stopOnNoAnswer } as webApi.RetryOptions;
+}
+
+/** A one-shot command's bound on one request, and on its retries: it reports what it could not reach in time. */
+const ONE_SHOT_TIMEOUT_MS = 20_000;
+
+export function createWebClient(
+  token: string,
+  slackApiUrl: string,
+  log: Log,
+  opts: { oneShot?: boolean } = {},
+): WebClient {
+  const oneShot = opts.oneShot === true;
   return new WebClient(token, {
     slackApiUrl,
     logger: slackLogger(log, 'slack'),
-    // CommonJS: cjs-module-lexer does not see this export as named.
-    retryConfig: webApi.retryPolicies.fiveRetriesInFiveMinutes,
-    timeout: 30_000,
+    retryConfig: retryPolicy(oneShot),
+    timeout: oneShot ? ONE_SHOT_TIMEOUT_MS : 30_000,
     // irbot paces calls itself (src/slack/pacer.ts): a call whose turn came must go out now, not queue again here.
     maxRequestConcurrency: 1000,
     // On a 429 the SDK would pause every call for Retry-After; irbot instead retries only that call, after it.
@@ -28,7 +54,7 @@ function slackTs(ms: number): string {
 
 /** A page of conversations.history or .replies, as far as `wasPosted` reads it. */
 interface HistoryPage {
-  messages?: { metadata?: { event_type?: string; event_payload?: unknown } }[];
+  messages?: Message[];
   has_more?: boolean;
   response_metadata?: { next_cursor?: string };
 }
@@ -36,9 +62,47 @@ interface HistoryPage {
 /** The metadata event type irbot marks its posts with. */
 const METADATA_TYPE = 'irbot_post';
 
+type Message = { ts?: string; metadata?: { event_type?: string; event_payload?: unknown } };
+
+function keyed(key: string) {
+  return (m: Message) =>
+    m.metadata?.event_type === METADATA_TYPE && (m.metadata.event_payload as { key?: unknown })?.key === key;
+}
+
 export function createSlackPort(client: WebClient): SlackPort {
+  const port = slackPortOf(client);
+  // A request that reached no Slack names the URL it tried, in the line that reports it.
+  const guarded = Object.entries(port).map(([name, call]) => [
+    name,
+    (...args: unknown[]) =>
+      (call as (...a: unknown[]) => Promise<unknown>)(...args).catch((err: unknown) => {
+        throw withApiUrl(err, client.slackApiUrl);
+      }),
+  ]);
+  return Object.fromEntries(guarded) as unknown as SlackPort;
+}
+
+function slackPortOf(client: WebClient): SlackPort {
   const names = new Map<string, string>();
   return {
+    async findPost({ channel, key, since, beforeCall = async () => undefined }) {
+      const window = { oldest: slackTs(Date.parse(since) - CLOCK_SKEW_MS), limit: HISTORY_PAGE_LIMIT };
+      let cursor: string | undefined;
+      do {
+        await beforeCall('conversations.history');
+        const page: HistoryPage = await client.apiCall('conversations.history', {
+          channel,
+          ...window,
+          include_all_metadata: true,
+          ...(cursor ? { cursor } : {}),
+        });
+        const found = page.messages?.find(keyed(key));
+        if (found?.ts) return { channel, ts: found.ts } satisfies PostedMessage;
+        const next = page.response_metadata?.next_cursor;
+        cursor = page.has_more === true && next ? next : undefined;
+      } while (cursor);
+      return undefined;
+    },
     async post({ channel, text, threadTs, blocks, key }) {
       const res = await client.chat.postMessage({
         channel,
@@ -53,11 +117,7 @@ export function createSlackPort(client: WebClient): SlackPort {
       return { channel: res.channel, ts: res.ts };
     },
     async wasPosted({ channel, threadTs, key, since, beforeCall = async () => undefined }) {
-      const matches = (messages: { metadata?: { event_type?: string; event_payload?: unknown } }[] = []) =>
-        messages.some(
-          (m) =>
-            m.metadata?.event_type === METADATA_TYPE && (m.metadata.event_payload as { key?: unknown })?.key === key,
-        );
+      const matches = (messages: Message[] = []) => messages.some(keyed(key));
       // Only what came since the post was attempted, 15 a page (all some apps may ask for since 2025): one page
       // is nearly always enough, since irbot posts one message at a time in a thread or DM.
       const window = { oldest: slackTs(Date.parse(since) - CLOCK_SKEW_MS), limit: HISTORY_PAGE_LIMIT };

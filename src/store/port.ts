@@ -29,6 +29,20 @@ export interface OutboxItem {
   checkSince?: string | undefined;
 }
 
+/**
+ * An alert recorded and not yet seen in Slack. A crash, or a failure that may have reached Slack, leaves it so:
+ * the next process to take it (a retry of its dedupe key, or `listen`) asks Slack whether the post landed first.
+ */
+export interface PendingPost {
+  /** The process posting it now; a claim of a process that died is taken over. */
+  claim?: { pid: number; run?: string; at: string } | undefined;
+  /** Start its chat once posted (the alert's auto_chat). */
+  autoChat?: boolean | undefined;
+  /** Failed tries of `listen` so far, and when it tries again. */
+  attempts?: number | undefined;
+  retryAt?: string | undefined;
+}
+
 /** One alert instance: a template posted to the feed channel, with its chat. */
 export interface AlertRecord {
   id: string;
@@ -46,6 +60,8 @@ export interface AlertRecord {
   dedupeKey?: string;
   /** The person's Slack display name, looked up once. */
   personName?: string;
+  /** While the alert's own post is not known to have landed (`ts` null): who posts it, and what then. */
+  pending?: PendingPost;
   chat: Chat;
   transcript: TranscriptEntry[];
   outbox: OutboxItem[];

@@ -58,6 +58,8 @@ export function recordingSlack(): SlackPort & {
 } {
   const calls: SlackCall[] = [];
   const failures: { err: Error; channel: string | undefined }[] = [];
+  /** Top-level posts by key, for findPost. */
+  const keyed = new Map<string, { channel: string; ts: string }>();
   let ts = 1_700_000_000;
   const maybeFail = (channel?: string) => {
     const at = failures.findIndex((f) => f.channel === undefined || f.channel === channel);
@@ -80,7 +82,13 @@ export function recordingSlack(): SlackPort & {
         ...(key ? { key } : {}),
       });
       ts += 1;
-      return { channel: channel.startsWith('U') ? `D${channel.slice(1)}` : channel, ts: `${ts}.000100` };
+      const posted = { channel: channel.startsWith('U') ? `D${channel.slice(1)}` : channel, ts: `${ts}.000100` };
+      if (key && !threadTs) keyed.set(key, posted);
+      return posted;
+    },
+    async findPost({ key }) {
+      maybeFail();
+      return keyed.get(key);
     },
     async wasPosted({ key }) {
       return calls.some((c) => c.key === key);

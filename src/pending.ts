@@ -1,0 +1,50 @@
+// Alerts recorded and not yet seen in Slack: which process posts each, and what a failed try leaves behind. Pure
+// functions over the store data; app.ts posts them.
+import { heldByAnotherLiveProcess, ourClaim } from './outbox.js';
+import { type AlertRecord, alertsOf, type StoreData } from './store/port.js';
+
+/** `listen` tries an unposted alert again after a failure: 5 s, doubling up to 5 minutes. */
+const FIRST_RETRY_MS = 5_000;
+const MAX_RETRY_MS = 5 * 60_000;
+
+/** The key an alert's own post carries in its metadata (the posts of its outbox are `id:1` on). */
+export function alertPostKey(id: string): string {
+  return `${id}:0`;
+}
+
+/** Another live process is posting it now. */
+export function isBeingPosted(record: AlertRecord): boolean {
+  const claim = record.pending?.claim;
+  return claim !== undefined && heldByAnotherLiveProcess(claim);
+}
+
+/** Alerts whose post is not known to have landed, that no other live process is posting and whose retry is due. */
+export function unpostedDue(data: StoreData, now: string): AlertRecord[] {
+  return alertsOf(data).filter(
+    (record) =>
+      record.ts === null && !isBeingPosted(record) && !(record.pending?.retryAt && record.pending.retryAt > now),
+  );
+}
+
+/** Takes an unposted alert for this process: others leave it alone while this one lives. */
+export function takeUnposted(record: AlertRecord, now: string): void {
+  record.pending = { ...record.pending, claim: ourClaim(now) };
+}
+
+/**
+ * After a try that failed and may have reached Slack: the claim is let go, so that a retry of the source or the
+ * next `listen` takes it over (asking Slack first whether it landed). `backOff`: `listen`'s own try, which waits
+ * longer each time; a one-shot command's failure leaves it due at once for the next process.
+ */
+export function releaseUnposted(record: AlertRecord, now: Date, backOff: boolean): void {
+  const rest = { ...record.pending };
+  delete rest.claim;
+  delete rest.retryAt;
+  if (!backOff) {
+    record.pending = rest;
+    return;
+  }
+  const attempts = (rest.attempts ?? 0) + 1;
+  const delay = Math.min(FIRST_RETRY_MS * 2 ** (attempts - 1), MAX_RETRY_MS);
+  record.pending = { ...rest, attempts, retryAt: new Date(now.getTime() + delay).toISOString() };
+}
