@@ -9,6 +9,8 @@ export interface Failure {
   retryAfterSeconds?: number;
   /** Never answer: the call stays open until the server closes, like a request lost mid-crash. */
   hang?: boolean;
+  /** With `hang`: the call is carried out (a post lands) and only its answer never comes. */
+  landed?: boolean;
   /** Only for a call to this channel (others pass): which of two posts racing each other fails. */
   channel?: string;
 }

@@ -107,7 +107,7 @@ export class LocalSlack {
   private readonly waiters = new Waiters();
   private readonly emitter = new EventEmitter();
   private readonly failures = new Map<string, Failure[]>();
-  /** Calls answered with `hang`: received, never answered, never applied. */
+  /** Calls answered with `hang`: received, never answered, and applied only when `landed`. */
   readonly hung: RecordedCall[] = [];
   /** Set when started with `rateLimits`: switch it off and on, read its 429 counts. */
   readonly rateLimiter: RateLimiter | undefined;
@@ -419,7 +419,8 @@ export class LocalSlack {
       const at = failures.findIndex((f) => f.channel === undefined || f.channel === args.channel);
       const failure = at < 0 ? undefined : failures.splice(at, 1)[0];
       if (failure?.hang && reply === undefined) {
-        this.hung.push({ method, args, token, at: Date.now(), status: 0, response: {} });
+        const done = failure.landed ? this.workspace.call(method, args, token) : undefined;
+        this.hung.push({ method, args, token, at: Date.now(), status: 0, response: done?.body ?? {} });
         this.waiters.wake();
         return;
       }

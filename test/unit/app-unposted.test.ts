@@ -2,6 +2,8 @@
 // their dedupe key or by the sweep of `listen`, after asking Slack whether they landed.
 import { describe, expect, it } from 'vitest';
 import { AlertBusyError } from '../../src/app.js';
+import { parseAlertsJson } from '../../src/config/alerts.js';
+import { startWebhook } from '../../src/intake/webhook.js';
 import type { AlertRecord } from '../../src/store/port.js';
 import { PIVOT, slackError, testApp } from '../support/memory-ports.js';
 
@@ -77,6 +79,29 @@ describe('an alert whose post a crash left unconfirmed', () => {
     expect(alertPosts(t)).toHaveLength(1);
     expect(only(t)).toMatchObject({ chat: { state: 'active' } });
     expect(t.slack.calls.some((c) => c.method === 'post' && c.channel === 'U0HAROLD')).toBe(true);
+  });
+
+  it('is posted once by a webhook delivery retried with its dedupe_key', async () => {
+    const t = await crashedWhilePosting({ landed: false });
+    const webhook = await startWebhook(t.app, (body) => parseAlertsJson(body, 'request body'), {
+      host: '127.0.0.1',
+      port: 0,
+      token: 'test-webhook-token-0123456789',
+      log: () => undefined,
+    });
+    try {
+      const res = await fetch(`${webhook.address.url}/alerts`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer test-webhook-token-0123456789', 'content-type': 'application/json' },
+        body: JSON.stringify({ id: 'pivot', name: 'Pivoting', user_id: 'U0HAROLD', dedupe_key: 'siem-7' }),
+      });
+      expect(res.status).toBe(202);
+      expect(await res.json()).toEqual({ ids: [only(t).id], duplicates: [] });
+      expect(alertPosts(t)).toHaveLength(1);
+      expect(only(t).ts).not.toBeNull();
+    } finally {
+      await webhook.close();
+    }
   });
 
   it('is found landed by the sweep, and not posted again', async () => {
