@@ -31,6 +31,7 @@ export function addChatCommand(program: Command, deps: Deps): void {
       // The terminal is the chat's view: only warnings and errors are logged there, not every event.
       const setup = {
         ...loaded,
+        oneShot: true,
         log: (message: string, fields?: LogFields) => {
           if (fields?.level === 'warn' || fields?.level === 'error') loaded.log(message, fields);
         },

@@ -23,6 +23,8 @@ export interface Setup {
   env: Env;
   config: Config;
   log: Log;
+  /** A command that does one thing and exits (send-alert, chat): Slack calls give up within about 30 s. */
+  oneShot?: boolean;
 }
 
 /** Reads .env and config.toml and checks the variables a command needs: all before anything is written. */
@@ -79,10 +81,10 @@ export function buildWriter(env: Env, config: Config): Writer {
   return withConcurrencyLimit(writer, config.llmConcurrency);
 }
 
-export function buildSlack(token: string, slackApiUrl: string, log: Log): SlackPort {
+export function buildSlack(token: string, slackApiUrl: string, log: Log, oneShot = false): SlackPort {
   return lazy(async () => {
     const { createSlackPort, createWebClient } = await import('../slack/web-slack.js');
-    return createSlackPort(createWebClient(token, slackApiUrl, log));
+    return createSlackPort(createWebClient(token, slackApiUrl, log, { oneShot }));
   });
 }
 
@@ -110,7 +112,7 @@ export function buildApp(
   const { env, config, log } = setup;
   return new App(
     {
-      slack: buildSlack(env.slackBotToken ?? '', env.slackApiUrl, log),
+      slack: buildSlack(env.slackBotToken ?? '', env.slackApiUrl, log, setup.oneShot === true),
       llm: buildWriter(env, config),
       store,
       clock: deps.clock,
@@ -133,8 +135,19 @@ export function appOptions(config: Config): AppOptions {
   };
 }
 
-export function socketOf(setup: Setup): { appToken: string; slackApiUrl: string } {
-  return { appToken: setup.env.socketAppToken ?? '', slackApiUrl: setup.env.slackApiUrl };
+export function socketOf(setup: Setup): SocketOptions {
+  return {
+    appToken: setup.env.socketAppToken ?? '',
+    slackApiUrl: setup.env.slackApiUrl,
+    ...(setup.oneShot ? { oneShot: true } : {}),
+  };
+}
+
+/** Where Socket Mode connects, and whether a failure to connect is reported within about 30 s. */
+export interface SocketOptions {
+  appToken: string;
+  slackApiUrl: string;
+  oneShot?: boolean;
 }
 
 /** How often leftovers (crashed or detached processes, retries now due) and silence deadlines are looked at. */
@@ -149,7 +162,7 @@ export interface Serving {
  * Connects Socket Mode and keeps the store moving: leftovers are drained at once and then periodically, with
  * silence deadlines, so that any process serves every chat.
  */
-export async function serve(app: App, socket: { appToken: string; slackApiUrl: string }, log: Log): Promise<Serving> {
+export async function serve(app: App, socket: SocketOptions, log: Log): Promise<Serving> {
   const { connectSocket } = await import('../slack/socket.js');
   const connection = connectSocket({ ...socket, log, handle: (inbound, ack) => app.handleInbound(inbound, ack) });
   await connection.start();

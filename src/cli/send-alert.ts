@@ -70,7 +70,10 @@ export function addSendAlertCommand(program: Command, deps: Deps): void {
       // `posting 3/10…` for a batch, and Slack's Retry-After waits, on a terminal only.
       const progress = progressLine(deps.stderr);
       const waiting = (ms: number) => progress.show(`Slack is rate limiting; waiting ${Math.ceil(ms / 1000)} s…`);
-      const app = buildApp(setup, deps, undefined, { oneShot: true, ...(deps.stderr.isTTY ? { waiting } : {}) });
+      const app = buildApp({ ...setup, oneShot: true }, deps, undefined, {
+        oneShot: true,
+        ...(deps.stderr.isTTY ? { waiting } : {}),
+      });
       let posted: Posted[];
       let failure: BatchError | undefined;
       try {

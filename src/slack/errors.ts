@@ -65,6 +65,10 @@ export function requestFailureOf(err: unknown): RequestFailure | undefined {
   const original = e.original ?? {};
   const code = systemCode(original.cause) ?? systemCode(original);
   if (code) return { reason: code, neverSent: NEVER_SENT.test(code) };
+  // fetch refuses ports kept for other protocols (1, 25, 6000…) before connecting.
+  if ((original.cause as { message?: unknown } | undefined)?.message === 'bad port') {
+    return { reason: 'a port fetch refuses to use', neverSent: true };
+  }
   if (original.name === 'TimeoutError' || original.name === 'AbortError')
     return { reason: 'timed out', neverSent: false };
   // fetch throws a TypeError of its own before sending anything for a URL it will not use (e.g. with user:password@).

@@ -1,7 +1,10 @@
 // The Socket Mode connection: ack every envelope at once, decode it, hand it on; stop cleanly.
 import { SocketModeClient } from '@slack/socket-mode';
+import type { RetryOptions } from '@slack/web-api';
 import { type Log, oneLine, slackLogger } from '../log.js';
 import { decodeEnvelope, type Inbound } from './envelope.js';
+import { requestFailureOf, SlackCallError, withApiUrl } from './errors.js';
+import { ONE_SHOT_TIMEOUT_MS } from './web-slack.js';
 
 export interface SocketEnvelope {
   envelopeId: string;
@@ -47,13 +50,28 @@ function envelopeIdOf(data: string | ArrayBuffer): string | undefined {
 export function connectSocket(opts: {
   appToken: string;
   slackApiUrl: string;
+  /** A one-shot command (chat): a Slack it cannot reach is reported within about 30 s, not retried for hours. */
+  oneShot?: boolean;
   log: Log;
   /** Must call `ack` once what arrived is safe in the store, before slow work. */
   handle: (inbound: Inbound, ack: () => Promise<void>, envelope: SocketEnvelope) => Promise<void>;
 }): SocketConnection {
+  let starting = true;
+  // The SDK's own policy for apps.connections.open (it reconnects for hours), except that a one-shot command's
+  // first connection fails at once on a request that got no answer: it then says which URL it could not reach.
+  const retryConfig = {
+    retries: 100,
+    factor: 1.3,
+    onFailedAttempt: (err: unknown) => {
+      if (starting && requestFailureOf(err)) throw err;
+    },
+  };
   const client = new GuardedSocketModeClient({
     appToken: opts.appToken,
-    clientOptions: { slackApiUrl: opts.slackApiUrl },
+    clientOptions: {
+      slackApiUrl: opts.slackApiUrl,
+      ...(opts.oneShot ? { retryConfig: retryConfig as RetryOptions, timeout: ONE_SHOT_TIMEOUT_MS } : {}),
+    },
     logger: slackLogger(opts.log, 'socket'),
   });
   client.onMalformed = (envelopeId, err) =>
@@ -100,7 +118,14 @@ export function connectSocket(opts: {
 
   return {
     async start() {
-      await client.start();
+      try {
+        await client.start();
+        starting = false;
+      } catch (err) {
+        // No answer at all: say which URL could not be reached, and why.
+        if (requestFailureOf(err)) throw new SlackCallError('apps.connections.open', withApiUrl(err, opts.slackApiUrl));
+        throw err;
+      }
     },
     async stop() {
       stopping = true;

@@ -23,7 +23,7 @@ export function retryPolicy(oneShot: boolean): webApi.RetryOptions {
 }
 
 /** A one-shot command's bound on one request, and on its retries: it reports what it could not reach in time. */
-const ONE_SHOT_TIMEOUT_MS = 20_000;
+export const ONE_SHOT_TIMEOUT_MS = 20_000;
 
 export function createWebClient(
   token: string,

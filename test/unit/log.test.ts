@@ -1,8 +1,9 @@
-// Tests of the log for people: one line per call whatever it holds, colour only when asked, and listen's default.
+// Tests of the log: one line per call for people whatever it holds, colour only when asked, listen's default, and
+// redaction of tokens and URL credentials in every log and error line.
 import { PassThrough } from 'node:stream';
 import { Chalk } from 'chalk';
 import { describe, expect, it } from 'vitest';
-import { logFormatFor, stderrLog } from '../../src/log.js';
+import { logFormatFor, oneLine, redact, stderrLog } from '../../src/log.js';
 
 const clock = () => new Date('2026-12-04T10:00:00.000Z');
 
@@ -65,5 +66,25 @@ describe('stderrLog', () => {
     const plain = capture();
     stderrLog(plain.stream, clock, new Chalk({ level: 0 }))('slow', { event: 'rate_limited', level: 'warn' });
     expect(plain.text()).toBe('2026-12-04T10:00:00.000Z [rate_limited] slow\n');
+  });
+});
+
+describe('redact', () => {
+  it('hides the credentials of any URL, and keeps the rest of it', () => {
+    expect(redact('POST https://irbot:s3cret@slack.example/api/chat.postMessage failed')).toBe(
+      'POST https://***@slack.example/api/chat.postMessage failed',
+    );
+    expect(redact('base http://user@proxy:8080/v1 and wss://a:b:c@x/y')).toBe(
+      'base http://***@proxy:8080/v1 and wss://***@x/y',
+    );
+    expect(redact('mail alice@example.com at https://example.com/?by=bob@example.com')).toBe(
+      'mail alice@example.com at https://example.com/?by=bob@example.com',
+    );
+  });
+
+  it('hides tokens and URL credentials in error lines too', () => {
+    const err = new Error('Request cannot be constructed from a URL that includes credentials: http://u:p4ss@h/api/x');
+    expect(oneLine(err)).toBe('Request cannot be constructed from a URL that includes credentials: http://***@h/api/x');
+    expect(oneLine('token xoxb-123-456-abcdef')).toBe('token xoxb-***');
   });
 });
