@@ -2,11 +2,13 @@
 // SIGINT/SIGTERM, then drains and exits.
 import { type Command, Option } from 'commander';
 import { parseAlertBatch } from '../config/alerts.js';
+import { ConfigError } from '../config/errors.js';
 import { parseListenAddress, requireWebhookToken } from '../intake/options.js';
 import { startWebhook, type Webhook } from '../intake/webhook.js';
-import { jsonLog, type LogFormat, logFormatFor } from '../log.js';
+import { jsonLog, type Log, type LogFormat, logFormatFor, oneLine } from '../log.js';
+import type { Store } from '../store/port.js';
 import type { Deps } from './deps.js';
-import { buildApp, loadSetup, type Serving, serve, socketOf } from './runtime.js';
+import { buildApp, loadSetup, openStore, type Serving, serve, socketOf } from './runtime.js';
 
 export function addListenCommand(program: Command, deps: Deps): void {
   program
@@ -31,7 +33,9 @@ export function addListenCommand(program: Command, deps: Deps): void {
         opts.webhook === undefined
           ? undefined
           : { address: parseListenAddress(opts.webhook), token: requireWebhookToken(setup.env) };
-      const app = buildApp(setup, deps);
+      // A store that cannot be read stops listen before anything is bound or connected (see `readableStore`).
+      const store = await readableStore(openStore(setup.config));
+      const app = buildApp(setup, deps, store);
       const stopped = deps.nextSignal();
       // Bound first: a port in use is a configuration error, reported before Slack is contacted.
       let webhook: Webhook | undefined;
@@ -40,6 +44,7 @@ export function addListenCommand(program: Command, deps: Deps): void {
           ...intake.address,
           token: intake.token,
           log: setup.log,
+          health: () => storeTrouble(store, setup.log),
         });
         setup.log(`webhook listening on ${webhook.address.url}`, { event: 'webhook_listening' });
       }
@@ -57,4 +62,29 @@ export function addListenCommand(program: Command, deps: Deps): void {
       await serving.stop();
       setup.log('stopped', { event: 'stopped' });
     });
+}
+
+/**
+ * The store, once it has been read: a daemon that cannot read it would take alerts and DMs it cannot keep. The
+ * store's own errors (corrupt, newer schema, damaged journal) say what to do; others (EACCES) are named with it.
+ */
+async function readableStore(store: Store): Promise<Store> {
+  try {
+    await store.read();
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`Store ${store.path} cannot be read: ${oneLine(err)}`);
+  }
+  return store;
+}
+
+/** 'store unreadable' when the store cannot be read now (logged with why), else undefined: what /healthz says. */
+async function storeTrouble(store: Store, log: Log): Promise<string | undefined> {
+  try {
+    await store.read();
+    return undefined;
+  } catch (err) {
+    log(`the store cannot be read: ${oneLine(err)}`, { event: 'store_unreadable', level: 'error' });
+    return 'store unreadable';
+  }
 }

@@ -24,6 +24,8 @@ export interface WebhookOptions {
   maxBodyBytes?: number;
   /** Default 30 s: how long one request may take to arrive, so a slow client cannot hold a shutdown. */
   requestTimeoutMs?: number;
+  /** What keeps irbot from working now (the store cannot be read), or undefined: /healthz answers 503 with it. */
+  health?: () => Promise<string | undefined>;
 }
 
 export interface Webhook {
@@ -42,6 +44,9 @@ const LINGER_BYTES = 1024 * 1024;
 const LINGER_MS = 2_000;
 
 const PATHS = 'POST /alerts or GET /healthz';
+
+/** What a 503 asks the client to wait before trying again. */
+const RETRY_AFTER_SECONDS = 5;
 
 class HttpError extends Error {
   constructor(
@@ -67,11 +72,20 @@ export async function startWebhook(app: AlertSink, parse: ParseAlerts, options: 
     void work.finally(() => inFlight.delete(work));
   };
 
+  const health = options.health ?? (async () => undefined);
   const server = createServer((req, res) => {
     track(
-      handle(req, res).catch((err) => {
-        log(`webhook ${req.method} ${pathOf(req)} 500 ${oneLine(err)}`, { event: 'webhook_request', level: 'error' });
-        if (!res.headersSent) send(res, 500, { error: 'internal error' });
+      handle(req, res).catch(async (err) => {
+        // A store that cannot be read is irbot's trouble for now, not the request's: the client is to try again.
+        const trouble = await health().catch((e: unknown) => oneLine(e));
+        const status = trouble ? 503 : 500;
+        log(`webhook ${req.method} ${pathOf(req)} ${status} ${oneLine(err)}`, {
+          event: 'webhook_request',
+          level: 'error',
+        });
+        if (res.headersSent) return;
+        if (trouble) send(res, 503, { error: trouble }, { 'retry-after': String(RETRY_AFTER_SECONDS) });
+        else send(res, 500, { error: 'internal error' });
       }),
     );
   });
@@ -99,9 +113,14 @@ export async function startWebhook(app: AlertSink, parse: ParseAlerts, options: 
       log(`webhook ${method} ${path} ${status}${what ? ` ${what}` : ''}`, { event: 'webhook_request', status });
     };
     try {
-      if (closing) throw new HttpError(503, 'shutting down', { 'retry-after': '5' });
+      if (closing) throw new HttpError(503, 'shutting down', { 'retry-after': String(RETRY_AFTER_SECONDS) });
       if (path === '/healthz') {
         if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, 'method not allowed', { allow: 'GET' });
+        const trouble = await health().catch((err: unknown) => oneLine(err));
+        if (trouble) {
+          done(503, { ok: false, error: trouble }, trouble, { 'retry-after': String(RETRY_AFTER_SECONDS) });
+          return;
+        }
         done(200, { ok: true });
         return;
       }
