@@ -46,7 +46,9 @@ export function addChatCommand(program: Command, deps: Deps): void {
         );
       }
       if (!alert.ts)
-        throw new ConfigError(`Alert '${alertId}' was never posted to Slack: send it again with irbot send-alert`);
+        throw new ConfigError(
+          `Alert '${alertId}' is not in Slack yet: a running irbot listen posts it (or a send-alert with its dedupe_key)`,
+        );
 
       const app = buildApp(setup, deps, store);
       const analyst: Actor = { id: deps.osUser(), via: 'terminal' };

@@ -2,6 +2,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { AlertBusyError } from '../app.js';
 import type { AlertBatch, AlertInput, Rejection } from '../config/alerts.js';
 import { ConfigError } from '../config/errors.js';
 import { type Log, oneLine } from '../log.js';
@@ -155,6 +156,14 @@ export async function startWebhook(app: AlertSink, parse: ParseAlerts, options: 
       } catch (err) {
         if (!(err instanceof BatchError)) throw err;
         followChats(err.posted);
+        if (err.cause instanceof AlertBusyError) {
+          // Another irbot process is posting that alert right now: the source is to try again shortly.
+          const lists = idLists(err.posted);
+          done(503, { error: oneLine(err), ...lists }, `busy ${describeIds(lists)}`, {
+            'retry-after': String(RETRY_AFTER_SECONDS),
+          });
+          return;
+        }
         const code = slackCode(err.cause);
         if (code === undefined) throw err;
         const lists = idLists(err.posted);

@@ -24,6 +24,29 @@ function requestError(code: string | undefined): Error {
 
 type T = ReturnType<typeof testApp>;
 
+const WEBHOOK_TOKEN = 'test-webhook-token-0123456789';
+
+/** The alert with dedupe_key siem-7 delivered again through the webhook, in front of this app. */
+async function deliver(t: T): Promise<Response> {
+  const webhook = await startWebhook(t.app, (body) => parseAlertsJson(body, 'request body'), {
+    host: '127.0.0.1',
+    port: 0,
+    token: WEBHOOK_TOKEN,
+    log: () => undefined,
+  });
+  try {
+    const res = await fetch(`${webhook.address.url}/alerts`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${WEBHOOK_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'pivot', name: 'Pivoting', user_id: 'U0HAROLD', dedupe_key: 'siem-7' }),
+    });
+    await res.clone().arrayBuffer();
+    return res;
+  } finally {
+    await webhook.close();
+  }
+}
+
 const alertPosts = (t: T) => t.slack.calls.filter((c) => c.method === 'post' && c.channel === 'C0FEED' && !c.threadTs);
 const only = (t: T): AlertRecord => {
   const [record, ...more] = Object.values(t.store.data().alerts);
@@ -83,25 +106,11 @@ describe('an alert whose post a crash left unconfirmed', () => {
 
   it('is posted once by a webhook delivery retried with its dedupe_key', async () => {
     const t = await crashedWhilePosting({ landed: false });
-    const webhook = await startWebhook(t.app, (body) => parseAlertsJson(body, 'request body'), {
-      host: '127.0.0.1',
-      port: 0,
-      token: 'test-webhook-token-0123456789',
-      log: () => undefined,
-    });
-    try {
-      const res = await fetch(`${webhook.address.url}/alerts`, {
-        method: 'POST',
-        headers: { authorization: 'Bearer test-webhook-token-0123456789', 'content-type': 'application/json' },
-        body: JSON.stringify({ id: 'pivot', name: 'Pivoting', user_id: 'U0HAROLD', dedupe_key: 'siem-7' }),
-      });
-      expect(res.status).toBe(202);
-      expect(await res.json()).toEqual({ ids: [only(t).id], duplicates: [] });
-      expect(alertPosts(t)).toHaveLength(1);
-      expect(only(t).ts).not.toBeNull();
-    } finally {
-      await webhook.close();
-    }
+    const res = await deliver(t);
+    expect(res.status).toBe(202);
+    expect(await res.json()).toEqual({ ids: [only(t).id], duplicates: [] });
+    expect(alertPosts(t)).toHaveLength(1);
+    expect(only(t).ts).not.toBeNull();
   });
 
   it('is found landed by the sweep, and not posted again', async () => {
@@ -118,6 +127,10 @@ describe('an alert whose post a crash left unconfirmed', () => {
       record.pending = { claim: { pid: process.ppid, run: 'alive', at: record.createdAt } };
     });
     await expect(t.app.postAlert(PIVOT, { dedupeKey: 'siem-7' })).rejects.toBeInstanceOf(AlertBusyError);
+    const res = await deliver(t);
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('5');
+    expect(await res.json()).toMatchObject({ error: expect.stringMatching(/being posted by irbot process \d+/) });
     await t.app.recover();
     expect(alertPosts(t)).toHaveLength(0);
   });
