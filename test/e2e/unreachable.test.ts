@@ -1,4 +1,4 @@
-// A Slack that cannot be reached (connection refused, no such host): one-shot commands say which URL, exit 1 within
+// A Slack that cannot be reached (connection refused, no such host, no TLS): one-shot commands say which URL, exit 1 within
 // seconds, record nothing, and never print credentials that are part of the URL.
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
@@ -28,9 +28,12 @@ describe('a Slack that cannot be reached', () => {
   it('makes send-alert name the URL and exit 1 at once, with nothing recorded', async () => {
     const refused = `http://127.0.0.1:${await closedPort()}/api/`;
     const unknown = 'http://irbot-nonexistent.invalid/api/';
+    // TLS spoken to a server that answers plain HTTP: the handshake fails before any request is sent.
+    const noTls = h.slack.apiUrl.replace(/^http:/, 'https:');
     for (const [url, code] of [
       [refused, 'ECONNREFUSED'],
       [unknown, /ENOTFOUND|EAI_AGAIN/],
+      [noTls, /ERR_SSL_|EPROTO/],
     ] as const) {
       const result = await timed(['send-alert', 'pivot'], h.ws, url);
       expect(result.code).toBe(1);
