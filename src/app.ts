@@ -19,7 +19,7 @@ import {
   lanesOf,
   slackCallOf,
 } from './outbox.js';
-import { alertPostKey, isBeingPosted, releaseUnposted, takeUnposted, unpostedDue } from './pending.js';
+import { alertPostKey, autoChatDue, isBeingPosted, releaseUnposted, takeUnposted, unpostedDue } from './pending.js';
 import { alertBlocks, alertHeadline, detailsText, verdictText } from './slack/blocks.js';
 import type { Inbound } from './slack/envelope.js';
 import {
@@ -323,7 +323,9 @@ export class App {
         const stored = data.alerts[record.id] ?? record;
         stored.ts = posted.ts;
         stored.channelId = posted.channel;
-        delete stored.pending;
+        // An auto_chat alert keeps the mark (and this claim) until its chat is asked to start (see `request`).
+        if (stored.pending?.autoChat) stored.pending = { autoChat: true, claim: stored.pending.claim };
+        else delete stored.pending;
         data.alerts[record.id] = stored;
         enqueue(stored, [{ type: 'PostInThread', kind: 'details', text: '' }]);
         return structuredClone(stored);
@@ -337,6 +339,21 @@ export class App {
     return saved;
   }
 
+  /** Starts the chat of an auto_chat alert posted after a crash, or whose poster died before starting it. */
+  private async startAutoChat(id: string): Promise<void> {
+    try {
+      const applied = await this.request(id, 'start', AUTO_CHAT_ACTOR);
+      if (applied.kind === 'applied' && applied.effects > 0)
+        this.ports.log(`alert ${id}: auto_chat started the chat left by a crash`, { event: 'auto_chat', alert: id });
+    } catch (err) {
+      this.ports.log(`alert ${id}: auto_chat failed: ${oneLine(err)}`, {
+        event: 'auto_chat',
+        alert: id,
+        level: 'error',
+      });
+    }
+  }
+
   /**
    * Posts the alerts a crash or a failure left unposted (see `postAlert`), asking Slack first whether each landed,
    * and starts the chat of those that asked for it.
@@ -344,6 +361,8 @@ export class App {
   private async postUnposted(seen: StoreData): Promise<void> {
     const at = this.now();
     const due = (data: StoreData) => unpostedDue(data, at).filter((r) => !this.postingAlerts.has(r.id));
+    const starts = autoChatDue(seen).filter((r) => !this.postingAlerts.has(r.id));
+    await Promise.all(starts.map(({ id }) => this.startAutoChat(id)));
     if (due(seen).length === 0) return;
     const owner = Symbol('postUnposted');
     const taken = await this.landing(owner, (data) =>
@@ -359,7 +378,7 @@ export class App {
         try {
           const alert = await this.postTaken(one, true);
           this.ports.log(`alert ${id}: posted after a crash or a failure`, { event: 'alert_recovered', alert: id });
-          if (one.record.pending?.autoChat) await this.request(alert.id, 'start', AUTO_CHAT_ACTOR);
+          if (one.record.pending?.autoChat) await this.startAutoChat(alert.id);
         } catch (err) {
           this.ports.log(`alert ${id}: still not posted: ${oneLine(err)}`, {
             event: 'alert_unposted',
@@ -473,6 +492,8 @@ export class App {
       (data) => data.alerts[alertId],
       (record, data) => {
         const at = this.now();
+        // Whoever starts it, an auto_chat start that a crash could have lost is asked for now.
+        if (action === 'start' && record.ts !== null) delete record.pending;
         if (action === 'dismiss') return { type: 'DismissRequested', by, at };
         if (action === 'end') return { type: 'EndRequested', by, at };
         const personBusy = alertsOf(data).some(

@@ -26,6 +26,14 @@ export function unpostedDue(data: StoreData, now: string): AlertRecord[] {
   );
 }
 
+/**
+ * Posted auto_chat alerts whose chat was not asked to start (the poster died between the two), that no other live
+ * process is about to start.
+ */
+export function autoChatDue(data: StoreData): AlertRecord[] {
+  return alertsOf(data).filter((r) => r.ts !== null && r.pending?.autoChat === true && !isBeingPosted(r));
+}
+
 /** Takes an unposted alert for this process: others leave it alone while this one lives. */
 export function takeUnposted(record: AlertRecord, now: string): void {
   record.pending = { ...record.pending, claim: ourClaim(now) };

@@ -113,6 +113,21 @@ describe('an alert whose post a crash left unconfirmed', () => {
     expect(only(t).ts).not.toBeNull();
   });
 
+  it('has its auto_chat chat started by the sweep when its poster died between the post and the start', async () => {
+    const t = testApp();
+    await t.app.postAlert(PIVOT, { autoChat: true }); // posted; the chat start (intake/post.ts) never came
+    await t.store.transact((data) => {
+      const record = Object.values(data.alerts)[0] as AlertRecord;
+      expect(record.pending).toMatchObject({ autoChat: true });
+      record.pending = { autoChat: true, claim: { pid: DEAD, run: 'crashed', at: record.createdAt } };
+    });
+    await t.app.recover();
+    expect(only(t)).toMatchObject({ chat: { state: 'active', startedBy: { id: 'irbot auto_chat' } } });
+    expect(only(t).pending).toBeUndefined();
+    await t.app.recover();
+    expect(t.slack.calls.filter((c) => c.method === 'post' && c.channel === 'U0HAROLD')).toHaveLength(1);
+  });
+
   it('is found landed by the sweep, and not posted again', async () => {
     const t = await crashedWhilePosting({ landed: true });
     await t.app.recover();
