@@ -9,7 +9,7 @@ export type AlertSink = Pick<App, 'postAlert' | 'request'>;
 
 export interface Posted {
   alert: AlertRecord;
-  /** An alert with the same dedupe key was already recorded: nothing was posted, no chat started. */
+  /** An alert with the same dedupe key was already posted (or is being posted here): nothing posted, no chat started. */
   duplicate: boolean;
   /** The chat being started, for an auto_chat alert posted now; the per-person queue still applies. */
   chat?: Promise<Applied>;
