@@ -6,13 +6,15 @@ import type { PostedMessage, SlackPort } from './port.js';
 import { HISTORY_PAGE_LIMIT } from './rate-limits.js';
 
 /**
- * How the SDK retries a call. A request that got no answer is never resent blindly: one that never reached Slack
- * fails at once with its reason, and one that may have (a timeout) is for irbot to check before resending. Slack's
- * 5xx answers are retried; a one-shot command (send-alert, chat) gives up within about 30 s in all.
+ * How the SDK retries a call. A request that may have reached Slack unanswered (a timeout, a reset) is never resent
+ * blindly: it fails at once, for irbot to ask Slack whether it landed. One that provably never left (refused, no
+ * such host, TLS) is safe to resend, and the daemon does; a one-shot command (send-alert, chat) reports it at once,
+ * and gives up on Slack's 5xx answers within about 30 s.
  */
 export function retryPolicy(oneShot: boolean): webApi.RetryOptions {
   const stopOnNoAnswer = (err: unknown) => {
-    if (requestFailureOf(err)) throw err;
+    const failure = requestFailureOf(err);
+    if (failure && (oneShot || !failure.neverSent)) throw err;
   };
   // CommonJS: cjs-module-lexer does not see this export as named.
   const base = oneShot

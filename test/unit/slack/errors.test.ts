@@ -1,6 +1,7 @@
 // What a Slack request that got no answer means: whether it provably never reached Slack, and which URL it tried.
 import { describe, expect, it } from 'vitest';
 import { classifySlackError, requestFailureOf, SlackCallError, withApiUrl } from '../../../src/slack/errors.js';
+import { retryPolicy } from '../../../src/slack/web-slack.js';
 
 /** @slack/web-api's request error around fetch's TypeError, whose cause carries the system's error code. */
 function requestError(cause: unknown, message = 'fetch failed'): Error {
@@ -35,5 +36,32 @@ describe('requestFailureOf', () => {
     expect(new SlackCallError('chat.postMessage', err).message).toBe(
       'chat.postMessage failed: ECONNREFUSED (could not reach Slack at https://***@slack.example/api/: check SLACK_API_URL and the network)',
     );
+  });
+});
+
+describe('retryPolicy', () => {
+  const retries = (oneShot: boolean, err: unknown) => {
+    const { onFailedAttempt } = retryPolicy(oneShot) as { onFailedAttempt: (e: unknown) => void };
+    try {
+      onFailedAttempt(err);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const timeout = Object.assign(new Error('A request error occurred'), {
+    code: 'slack_webapi_request_error',
+    original: new DOMException('The operation was aborted due to timeout', 'TimeoutError'),
+  });
+  const http500 = Object.assign(new Error('An HTTP protocol error occurred'), { code: 'slack_webapi_http_error' });
+
+  it('never resends blindly a request that may have reached Slack; resends one that never left in the daemon only', () => {
+    expect(retries(false, timeout)).toBe(false);
+    expect(retries(true, timeout)).toBe(false);
+    expect(retries(false, requestError(sys('ECONNREFUSED')))).toBe(true);
+    expect(retries(true, requestError(sys('ECONNREFUSED')))).toBe(false);
+    expect(retries(false, http500)).toBe(true);
+    expect(retries(true, http500)).toBe(true);
+    expect(retryPolicy(true)).toMatchObject({ maxRetryTime: 20_000 });
   });
 });
