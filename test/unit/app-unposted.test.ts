@@ -2,7 +2,7 @@
 // their dedupe key or by the sweep of `listen`, after asking Slack whether they landed.
 import { describe, expect, it } from 'vitest';
 import { AlertBusyError } from '../../src/app.js';
-import { parseAlertsJson } from '../../src/config/alerts.js';
+import { parseAlertBatch } from '../../src/config/alerts.js';
 import { startWebhook } from '../../src/intake/webhook.js';
 import type { AlertRecord } from '../../src/store/port.js';
 import { PIVOT, slackError, testApp } from '../support/memory-ports.js';
@@ -28,7 +28,7 @@ const WEBHOOK_TOKEN = 'test-webhook-token-0123456789';
 
 /** The alert with dedupe_key siem-7 delivered again through the webhook, in front of this app. */
 async function deliver(t: T): Promise<Response> {
-  const webhook = await startWebhook(t.app, (body) => parseAlertsJson(body, 'request body'), {
+  const webhook = await startWebhook(t.app, (body) => parseAlertBatch('json', body, 'request body'), {
     host: '127.0.0.1',
     port: 0,
     token: WEBHOOK_TOKEN,

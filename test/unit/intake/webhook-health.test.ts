@@ -1,7 +1,7 @@
 // The webhook when irbot cannot work for now (its store cannot be read): 503 with Retry-After, for /healthz and
 // for alerts, so that a load balancer and a retrying source both wait instead of counting on a 500.
 import { describe, expect, it } from 'vitest';
-import { parseAlertsJson } from '../../../src/config/alerts.js';
+import { parseAlertBatch } from '../../../src/config/alerts.js';
 import { ConfigError } from '../../../src/config/errors.js';
 import { startWebhook } from '../../../src/intake/webhook.js';
 import { testApp } from '../../support/memory-ports.js';
@@ -16,7 +16,7 @@ describe('a store that cannot be read', () => {
     store.transact = (change) =>
       broken ? Promise.reject(new ConfigError('Store file db.json is not valid JSON')) : transact(change);
     const logs: string[] = [];
-    const webhook = await startWebhook(app, (body) => parseAlertsJson(body, 'request body'), {
+    const webhook = await startWebhook(app, (body) => parseAlertBatch('json', body, 'request body'), {
       host: '127.0.0.1',
       port: 0,
       token: TOKEN,
