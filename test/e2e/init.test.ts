@@ -85,7 +85,7 @@ describe('irbot init --yes', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toBe(
       'irbot: --yes needs --socket-app-token (or SOCKET_APP_TOKEN in the environment), ' +
-        '--openai-api-key (or OPENAI_API_KEY in the environment), --feed-channel-id (Feed channel ID (C…))\n',
+        '--openai-api-key (or OPENAI_API_KEY in the environment), --feed-channel-id (Feed channel ID (C… or G…))\n',
     );
     await expect(stat(join(ws.dir, '.env'))).rejects.toThrow();
     await expect(stat(join(ws.dir, 'config.toml'))).rejects.toThrow();

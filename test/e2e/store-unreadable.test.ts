@@ -21,7 +21,9 @@ describe('an unreadable store', () => {
     await writeFile(ws.dbPath, '{"version": 3, "alerts": {');
     const result = await runIrbot(['listen', '--webhook', '127.0.0.1:0'], ws, { env: { IRBOT_WEBHOOK_TOKEN: TOKEN } });
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/^irbot: Store file \S*db\.json is not valid JSON .*move it away\n$/);
+    expect(result.stderr).toMatch(
+      /^irbot: Store file \S*db\.json is not valid JSON .*move both away to start a new store\n$/,
+    );
     expect(slack.calls).toEqual([]);
   });
 
