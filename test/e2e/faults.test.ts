@@ -183,6 +183,7 @@ describe('hostile input', () => {
   it('keeps tokens out of the store, the logs and status', async () => {
     const daemon = await listen();
     await startChat();
+    await slack.waitForCall(posted(/^Sent message to/)); // a DM before the chat is active would be ignored
     await slack.sendDm({ userId: 'U0HAROLD', text: 'yes, it was me' });
     await slack.waitForCall(posted(/^Here is the summary/));
     const { stderr } = await daemon.stop('SIGTERM');
