@@ -8,6 +8,7 @@ import { startWebhook, type Webhook } from '../intake/webhook.js';
 import { jsonLog, type Log, type LogFormat, logFormatFor, oneLine } from '../log.js';
 import type { Store } from '../store/port.js';
 import type { Deps } from './deps.js';
+import { ExitWith } from './exit.js';
 import { buildApp, loadSetup, openStore, type Serving, serve, socketOf } from './runtime.js';
 
 export function addListenCommand(program: Command, deps: Deps): void {
@@ -34,7 +35,7 @@ export function addListenCommand(program: Command, deps: Deps): void {
           ? undefined
           : { address: parseListenAddress(opts.webhook), token: requireWebhookToken(setup.env) };
       // A store that cannot be read stops listen before anything is bound or connected (see `readableStore`).
-      const store = await readableStore(openStore(setup.config));
+      const store = await readableStore(openStore(setup.config, setup.log));
       const app = buildApp(setup, deps, store);
       const stopped = deps.nextSignal();
       // Bound first: a port in use is a configuration error, reported before Slack is contacted.
@@ -56,11 +57,21 @@ export function addListenCommand(program: Command, deps: Deps): void {
         throw err;
       }
       setup.log(`listening on Socket Mode for feed channel ${setup.config.feedChannelId}`, { event: 'listening' });
-      const signal = await stopped;
-      setup.log(`${signal}: finishing what is in flight`, { event: 'stopping' });
+      const ended = await Promise.race([
+        stopped.then((signal) => ({ signal })),
+        (serving.lost ?? new Promise<never>(() => undefined)).then((err) => ({ err })),
+      ]);
+      if ('signal' in ended) setup.log(`${ended.signal}: finishing what is in flight`, { event: 'stopping' });
+      else
+        setup.log(`Socket Mode connection lost for good: ${connectionLost(ended.err)}; finishing what is in flight`, {
+          event: 'connection_lost',
+          level: 'error',
+        });
       await webhook?.close();
       await serving.stop();
       setup.log('stopped', { event: 'stopped' });
+      // systemd (or any supervisor) then shows why, and restarts it once the token is fixed.
+      if ('err' in ended) throw new ExitWith(1);
     });
 }
 
@@ -87,4 +98,12 @@ async function storeTrouble(store: Store, log: Log): Promise<string | undefined>
     log(`the store cannot be read: ${oneLine(err)}`, { event: 'store_unreadable', level: 'error' });
     return 'store unreadable';
   }
+}
+
+/** Slack's reason a reconnect was refused, with what to do about it: the app-level token is the one that failed. */
+function connectionLost(err: unknown): string {
+  const code = (err as { data?: { error?: unknown } } | null)?.data?.error;
+  if (code === 'invalid_auth' || code === 'account_inactive' || code === 'not_authed' || code === 'token_revoked')
+    return `apps.connections.open answered ${code}: check SOCKET_APP_TOKEN (Basic Information → App-Level Tokens, with connections:write), then restart irbot listen`;
+  return oneLine(err);
 }

@@ -156,6 +156,8 @@ export const SWEEP_EVERY_MS = 5_000;
 export interface Serving {
   /** Stops taking events, finishes what is in flight. */
   stop(): Promise<void>;
+  /** Settles with Slack's error once the Socket Mode connection is lost for good (a reconnect refused). */
+  lost?: Promise<unknown>;
 }
 
 /**
@@ -175,6 +177,7 @@ export async function serve(app: App, socket: SocketOptions, log: Log): Promise<
   sweep();
   const timer = setInterval(sweep, SWEEP_EVERY_MS);
   return {
+    lost: connection.lost,
     async stop() {
       clearInterval(timer);
       await connection.stop();

@@ -1,6 +1,6 @@
 // The Socket Mode connection: ack every envelope at once, decode it, hand it on; stop cleanly.
 import { SocketModeClient } from '@slack/socket-mode';
-import type { RetryOptions } from '@slack/web-api';
+import type { AppsConnectionsOpenResponse, RetryOptions } from '@slack/web-api';
 import { type Log, oneLine, slackLogger } from '../log.js';
 import { decodeEnvelope, type Inbound } from './envelope.js';
 import { requestFailureOf, SlackCallError, withApiUrl } from './errors.js';
@@ -13,6 +13,8 @@ export interface SocketEnvelope {
 
 export interface SocketConnection {
   start(): Promise<void>;
+  /** Settles with the error once Slack refused a reconnect for good: no more envelopes will come. */
+  lost: Promise<unknown>;
   /** Stops taking envelopes, waits for the ones in flight, disconnects. */
   stop(): Promise<void>;
 }
@@ -23,6 +25,24 @@ export interface SocketConnection {
  */
 class GuardedSocketModeClient extends SocketModeClient {
   onMalformed: (envelopeId: string | undefined, err: unknown) => void = () => undefined;
+  /** A reconnect Slack refused for good (invalid_auth, account_inactive…): the SDK would leave it unhandled. */
+  onLost: (err: unknown) => void = () => undefined;
+  private connected = false;
+
+  override async start(): Promise<AppsConnectionsOpenResponse> {
+    // The SDK reconnects by calling start() again from a timer and does not catch what it throws.
+    if (!this.connected) {
+      const opened = await super.start();
+      this.connected = true;
+      return opened;
+    }
+    try {
+      return await super.start();
+    } catch (err) {
+      this.onLost(err);
+      return {} as AppsConnectionsOpenResponse;
+    }
+  }
 
   protected override async onWebSocketMessage(data: string | ArrayBuffer, isBinary: boolean): Promise<void> {
     try {
@@ -74,6 +94,15 @@ export function connectSocket(opts: {
     },
     logger: slackLogger(opts.log, 'socket'),
   });
+  let lose: (err: unknown) => void = () => undefined;
+  const lost = new Promise<unknown>((resolve) => {
+    lose = resolve;
+  });
+  let isLost = false;
+  client.onLost = (err) => {
+    isLost = true;
+    lose(err);
+  };
   client.onMalformed = (envelopeId, err) =>
     opts.log(`ignored: malformed envelope ${envelopeId ?? '(no envelope_id)'}: ${oneLine(err)}`, {
       event: 'ignored',
@@ -127,10 +156,12 @@ export function connectSocket(opts: {
         throw err;
       }
     },
+    lost,
     async stop() {
       stopping = true;
       await Promise.allSettled([...inFlight]);
-      await client.disconnect();
+      // A lost connection has no socket left to close: disconnect() would wait for a close that never comes.
+      if (!isLost) await client.disconnect();
     },
   };
 }

@@ -79,6 +79,21 @@ describe('Slack trouble', () => {
     ).toHaveLength(1);
   }, 20_000);
 
+  it('exits 1 with one line naming the token when Slack refuses a reconnect for good, after finishing its work', async () => {
+    const daemon = await listen();
+    const alert = await startChat();
+    await slack.waitForCall(posted(/^Sent message to/));
+    slack.failNext('apps.connections.open', { error: 'invalid_auth' });
+    slack.disconnectAll('refresh_requested');
+    const result = await daemon.exited;
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/apps\.connections\.open answered invalid_auth: check SOCKET_APP_TOKEN/);
+    expect(result.stderr).not.toMatch(/^\s+at /m); // no stack trace
+    expect(result.stderr).toMatch(/\[stopped\]|"event":"stopped"/);
+    const status = await runIrbot(['status', '--json'], ws);
+    expect(JSON.parse(status.stdout)).toMatchObject([{ id: alert.id, state: 'active' }]);
+  }, 20_000);
+
   it('marks a chat failed on an error retrying cannot fix, says how to fix it, and keeps serving', async () => {
     const daemon = await listen();
     const first = await startChat();
