@@ -18,7 +18,7 @@ const TOKEN = 'e2e-webhook-token-abcdef0123456789';
 
 describe('an unreadable store', () => {
   it('stops listen before it connects: one line naming the file, exit 2', async () => {
-    await writeFile(ws.dbPath, '{"version": 3, "alerts": {');
+    await writeFile(ws.dbPath, '{"version": 3, "alerts": {', { mode: 0o600 }); // 0644 would add a line: irbot tightens it
     const result = await runIrbot(['listen', '--webhook', '127.0.0.1:0'], ws, { env: { IRBOT_WEBHOOK_TOKEN: TOKEN } });
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(
