@@ -292,9 +292,14 @@ export class App {
       let posted: PostedMessage | undefined;
       try {
         if (recovered) {
-          posted = await this.whenSlackAllows('conversations.history', record.channelId, () =>
-            slack.findPost({ channel: record.channelId, key, since: record.createdAt }),
-          );
+          posted = await this.whenSlackAllows('conversations.history', record.channelId, () => {
+            // The first page has its turn already; each later one waits for its own (1 a minute on some installs).
+            let page = 0;
+            const beforeCall = async (method: string) => {
+              if (page++ > 0) await this.pacer.take(method, record.channelId);
+            };
+            return slack.findPost({ channel: record.channelId, key, since: record.createdAt, beforeCall });
+          });
           if (posted)
             log(`alert ${record.id}: its post had landed before a crash, not posted again`, {
               event: 'recovered_post',
@@ -742,8 +747,14 @@ export class App {
             ? await this.postInThread(record, items, post)
             : await this.perform(record, head.effect, post);
       } catch (err) {
-        // A check that failed leaves the post as unsure as it was; a post that failed unseen may have landed.
-        const unsure = err instanceof CheckFailed ? checkSince : postMayHaveLanded(head, err) ? attemptAt : undefined;
+        // A check that failed leaves the post as unsure as it was; a post that failed unseen may have landed. The
+        // window never moves later: parts an earlier attempt (or a crashed process) posted must stay in it.
+        const unsure =
+          err instanceof CheckFailed
+            ? checkSince
+            : postMayHaveLanded(head, err)
+              ? (checkSince ?? attemptAt)
+              : undefined;
         completion = this.failed(record, head, err, unsure);
       }
       // Recording this effect done, taking the next one and the heads of other lanes it woke is one transaction.

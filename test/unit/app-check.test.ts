@@ -73,6 +73,21 @@ describe('the check of a post a dead process may have sent', () => {
     expect(t.outbox()).toEqual([]);
   });
 
+  it('keeps the window of the first attempt when a later post fails unseen again, so what landed then is found', async () => {
+    const t = await withCheck([false]);
+    await t.left(crashedNote());
+    const post = t.slack.post;
+    t.slack.post = async (args) => {
+      if (args.key === `${t.alert.id}:99`) throw network();
+      return post(args);
+    };
+    t.clock.advance(120_000); // taken over two minutes after the crash
+    await t.app.recover();
+    expect(t.events).toEqual([`check ${t.alert.id}:99: false`]);
+    // Moved to this attempt, the window could leave out a part the crashed process had posted.
+    expect(t.outbox()[0]).toMatchObject({ seq: 99, checkSince: CRASHED_AT });
+  });
+
   it('keeps the post waiting when the check fails, retries it with backoff, and posts once after it answered', async () => {
     const t = await withCheck([network(), false]);
     await t.left(crashedNote());
