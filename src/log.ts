@@ -16,13 +16,17 @@ export type Log = (message: string, fields?: LogFields) => void;
 
 export type LogFormat = 'json' | 'pretty';
 
-const TOKEN = /\b(xox[abposr]|xapp|sk)-[A-Za-z0-9_-]{4,}/g;
+// Slack's prefixes match wherever they start (`Bearer%20xoxb-…`, a JSON-escaped `\nxoxb-…`); OpenAI's `sk-` only
+// at a word's start, so that an alert id like `disk-full-7` stays as it is. `xoxe-` is a refresh token.
+const TOKEN = /(xox[abposre]|xapp)-[A-Za-z0-9_-]{4,}|\b(sk)-[A-Za-z0-9_-]{4,}/g;
 /** `scheme://user:password@`: credentials in a URL (SLACK_API_URL, OPENAI_BASE_URL, a proxy) up to the host. */
 const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#]+@/gi;
 
 /** Replaces anything shaped like a Slack or OpenAI token with its prefix and `***`, and a URL's credentials with `***`. */
 export function redact(text: string): string {
-  return text.replace(TOKEN, (_, prefix: string) => `${prefix}-***`).replace(URL_CREDENTIALS, '$1***@');
+  return text
+    .replace(TOKEN, (_, slack: string | undefined, openai: string | undefined) => `${slack ?? openai}-***`)
+    .replace(URL_CREDENTIALS, '$1***@');
 }
 
 /** The first line of an error's message, redacted: what irbot prints for any failure. */

@@ -70,6 +70,13 @@ describe('stderrLog', () => {
 });
 
 describe('redact', () => {
+  it('hides Slack tokens wherever they start, refresh tokens too, and leaves ids with an sk- inside', () => {
+    expect(redact('Authorization: Bearer%20xoxb-1234-abcd and "\\nxapp-1-A0-secret" xoxe-1-refresh')).toBe(
+      'Authorization: Bearer%20xoxb-*** and "\\nxapp-***" xoxe-***',
+    );
+    expect(redact('alert disk-full-7 and key sk-proj-abcdef')).toBe('alert disk-full-7 and key sk-***');
+  });
+
   it('hides the credentials of any URL, and keeps the rest of it', () => {
     expect(redact('POST https://irbot:s3cret@slack.example/api/chat.postMessage failed')).toBe(
       'POST https://***@slack.example/api/chat.postMessage failed',
