@@ -7,7 +7,7 @@ import type { LocalSlack, RecordedCall } from '../../src/sandbox/local-slack.js'
 import type { FakeOpenAi } from '../support/fake-openai.js';
 import { useHarness } from '../support/harness.js';
 import { ALERTS_TOML, runIrbot, type Workspace } from '../support/irbot.js';
-import { headlinesIn, textOf } from '../support/relays.js';
+import { detailsParts, headlinesIn, textOf } from '../support/relays.js';
 
 const h = useHarness();
 let slack: LocalSlack;
@@ -149,10 +149,7 @@ describe('send-alert --file', () => {
     expect(headlines()).toHaveLength(2);
     // The huge alert's details: 156,000 characters once escaped, in several messages under Slack's limit.
     const hugeId = result.stdout.split('\n')[1] ?? '';
-    const threadOf = (c: RecordedCall) => String(c.args.thread_ts ?? '');
-    const replies = slack.callsTo('chat.postMessage').filter((c) => threadOf(c) !== '');
-    const hugeTs = threadOf(replies.find((c) => text(c).includes(hugeId)) as RecordedCall);
-    const parts = replies.filter((c) => threadOf(c) === hugeTs);
+    const parts = detailsParts(slack, hugeId);
     expect(parts.length).toBeGreaterThan(3);
     for (const part of parts) {
       expect(part.status).toBe(200);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalSlack, type RecordedCall } from '../../src/sandbox/local-slack.js';
 import { type FakeOpenAi, startFakeOpenAi } from '../support/fake-openai.js';
 import { makeWorkspace, type Running, runIrbot, startIrbot, type Workspace } from '../support/irbot.js';
-import { headlinesIn, textOf as text } from '../support/relays.js';
+import { detailsParts, headlinesIn, textOf as text } from '../support/relays.js';
 
 const TOKEN = 'e2e-webhook-token-abcdef0123456789';
 const pivot = { id: 'pivot', name: 'Pivoting', user_id: 'U0HAROLD', properties: { source_host: 'build-7' } };
@@ -104,13 +104,10 @@ describe('listen --webhook', () => {
       { index: 3, error: "request body: alert #4 (id 'toobig'): 'description' is longer than 40000 characters" },
     ]);
     const hugeId = body.ids[1] ?? '';
-    const threadOf = (c: RecordedCall) => String(c.args.thread_ts ?? '');
-    const details = () => slack.callsTo('chat.postMessage').filter((c) => threadOf(c) !== '');
     // The details reach Slack after the 202: wait for the last part.
     const ending = `${'&lt;'.repeat(100)}\n• *source_host:* build-7`;
     await slack.waitForCall((c) => c.method === 'chat.postMessage' && text(c).endsWith(ending));
-    const hugeTs = threadOf(details().find((c) => text(c).includes(hugeId)) as RecordedCall);
-    const parts = details().filter((c) => threadOf(c) === hugeTs);
+    const parts = detailsParts(slack, hugeId);
     expect(parts.length).toBeGreaterThan(3);
     for (const part of parts) {
       expect(part.status).toBe(200);

@@ -29,3 +29,11 @@ export const headlinesIn = (slack: LocalSlack): string[] =>
     .callsTo('chat.postMessage')
     .filter((c) => c.args.channel === 'C0FEED' && c.args.thread_ts === undefined)
     .map(textOf);
+
+/** The thread posts that carry an alert's details (several when they are over Slack's limit), in order. */
+export function detailsParts(slack: LocalSlack, alertId: string): RecordedCall[] {
+  const threadOf = (c: RecordedCall) => String(c.args.thread_ts ?? '');
+  const replies = slack.callsTo('chat.postMessage').filter((c) => threadOf(c) !== '');
+  const first = replies.find((c) => textOf(c).includes(alertId));
+  return first ? replies.filter((c) => threadOf(c) === threadOf(first)) : [];
+}
