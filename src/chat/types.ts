@@ -1,4 +1,5 @@
 // The conversation engine's vocabulary: a chat's state, the facts that happen to it, the orders it gives.
+import type { StepUpResult } from '../verify/port.js';
 
 export type ChatState = 'posted' | 'queued' | 'active' | 'ended' | 'dismissed' | 'failed';
 export type Outcome = 'answered' | 'no_answer' | 'ended_by_analyst';
@@ -33,6 +34,11 @@ export interface Chat {
    * them. Absent until one did (and in chats stored before irbot kept it).
    */
   steering?: number;
+  /**
+   * The step-up's result once the person said "it was me" and a push was asked for (src/verify/port.ts); absent
+   * or null when no step-up ran. Only `approved` makes an aware verdict verified.
+   */
+  verified?: StepUpResult | null;
 }
 
 export interface HeldLine {
