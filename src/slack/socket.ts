@@ -29,6 +29,25 @@ class GuardedSocketModeClient extends SocketModeClient {
   onLost: (err: unknown) => void = () => undefined;
   private connected = false;
 
+  constructor(options: ConstructorParameters<typeof SocketModeClient>[0]) {
+    super(options);
+    // After a healthy connection closes (Slack asked for a reconnect, or the link dropped), the SDK waits its ping
+    // timeout (5 s) before the first attempt, and no event arrives meanwhile: make that attempt at once. The SDK's
+    // growing delay applies from the second attempt in a row. Its internals: @slack/socket-mode is pinned.
+    const sdk = this as unknown as SdkReconnect;
+    const delayed = sdk.delayReconnectAttempt.bind(this);
+    sdk.delayReconnectAttempt = (retry) => {
+      if (sdk.numOfConsecutiveReconnectionFailures > 0) return delayed(retry);
+      const pingTimeout = sdk.clientPingTimeoutMS;
+      sdk.clientPingTimeoutMS = 0; // read once, to compute the delay, before the SDK's timer is set
+      try {
+        return delayed(retry);
+      } finally {
+        sdk.clientPingTimeoutMS = pingTimeout;
+      }
+    };
+  }
+
   override async start(): Promise<AppsConnectionsOpenResponse> {
     // The SDK reconnects by calling start() again from a timer and does not catch what it throws.
     if (!this.connected) {
@@ -55,6 +74,13 @@ class GuardedSocketModeClient extends SocketModeClient {
       this.onMalformed(envelopeId, err);
     }
   }
+}
+
+/** What the SDK keeps private in its typings and uses to time a reconnect (delay = ping timeout × failures). */
+interface SdkReconnect {
+  numOfConsecutiveReconnectionFailures: number;
+  clientPingTimeoutMS: number;
+  delayReconnectAttempt(retry: () => Promise<unknown>): Promise<unknown>;
 }
 
 function envelopeIdOf(data: string | ArrayBuffer): string | undefined {

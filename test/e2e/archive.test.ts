@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { newChat } from '../../src/chat/engine.js';
 import { archivePathOf } from '../../src/store/lowdb-store.js';
 import type { AlertRecord } from '../../src/store/port.js';
+import { runCli } from '../support/cli.js';
 import { makeWorkspace, runIrbot } from '../support/irbot.js';
 
 const at = '2026-11-27T10:00:00.000Z';
@@ -32,9 +33,9 @@ describe('the archive', () => {
     await writeFile(ws.dbPath, JSON.stringify({ version: 2, alerts: { [open.id]: open }, seenEvents: {} }));
     await writeFile(archivePathOf(ws.dbPath), `${JSON.stringify(closed)}\n`);
 
-    const status = await runIrbot(['status', '--json'], ws);
+    const status = await runCli(['status', '--json'], ws);
     expect(JSON.parse(status.stdout).map((r: { id: string }) => r.id)).toEqual(['pivot-open']);
-    const all = await runIrbot(['status', '--all', '--json'], ws);
+    const all = await runCli(['status', '--all', '--json'], ws);
     expect(JSON.parse(all.stdout).map((r: { id: string; outcome: string }) => [r.id, r.outcome])).toEqual([
       ['pivot-closed', 'answered'],
       ['pivot-open', null],

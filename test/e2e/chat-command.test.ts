@@ -1,8 +1,9 @@
 // `irbot chat`: the terminal view, typed lines, /end, Ctrl-C detach and resume, and running beside `irbot listen`.
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { LocalSlack } from '../../src/sandbox/local-slack.js';
+import { runCli } from '../support/cli.js';
 import { useHarness } from '../support/harness.js';
-import { type Running, runIrbot, type Workspace } from '../support/irbot.js';
+import type { Running, Workspace } from '../support/irbot.js';
 import { isPost, perRelay, textOf as text } from '../support/relays.js';
 
 const h = useHarness();
@@ -15,7 +16,7 @@ beforeEach(() => {
 const greetings = () => slack.callsTo('chat.postMessage').filter(isPost('U0HAROLD', /quick question/));
 
 async function sendAlert(): Promise<string> {
-  const result = await runIrbot(['send-alert', 'pivot'], ws);
+  const result = await runCli(['send-alert', 'pivot'], ws);
   expect(result.code).toBe(0);
   return result.stdout.trim();
 }
@@ -23,7 +24,7 @@ async function sendAlert(): Promise<string> {
 const start = (args: string[]): Promise<Running> => h.connect(args, ws);
 
 async function stateOf(id: string): Promise<Record<string, unknown> | undefined> {
-  const result = await runIrbot(['status', '--all', '--json'], ws);
+  const result = await runCli(['status', '--all', '--json'], ws);
   return (JSON.parse(result.stdout) as Array<Record<string, unknown>>).find((r) => r.id === id);
 }
 

@@ -1,6 +1,7 @@
 // The whole loop with the real binary: send-alert → Start Chat → greeting → non-answer → nudge → answer → close.
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { LocalSlack, RecordedCall } from '../../src/sandbox/local-slack.js';
+import { runCli } from '../support/cli.js';
 import { type ChatBody, type FakeOpenAi, startFakeOpenAi } from '../support/fake-openai.js';
 import { useHarness } from '../support/harness.js';
 import { makeWorkspace, type Running, runIrbot, type Workspace } from '../support/irbot.js';
@@ -19,7 +20,7 @@ const threadPosts = (ts: string) =>
 const dmsTo = (user: string) => slack.callsTo('chat.postMessage').filter((c) => c.args.channel === user);
 
 async function sendAlert(template = 'pivot'): Promise<{ id: string; ts: string }> {
-  const result = await runIrbot(['send-alert', template, '--json'], ws);
+  const result = await runCli(['send-alert', template, '--json'], ws);
   expect(result.stderr).toBe('');
   expect(result.code).toBe(0);
   return JSON.parse(result.stdout) as { id: string; ts: string };
@@ -28,7 +29,7 @@ async function sendAlert(template = 'pivot'): Promise<{ id: string; ts: string }
 const listen = (): Promise<Running> => h.listen(ws);
 
 async function status(): Promise<Array<Record<string, unknown>>> {
-  const result = await runIrbot(['status', '--all', '--json'], ws);
+  const result = await runCli(['status', '--all', '--json'], ws);
   expect(result.code).toBe(0);
   return JSON.parse(result.stdout) as Array<Record<string, unknown>>;
 }

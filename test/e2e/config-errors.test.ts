@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runCli } from '../support/cli.js';
 import { makeWorkspace, runIrbot, type Workspace } from '../support/irbot.js';
 
 const unreachable = 'http://127.0.0.1:9/api/';
@@ -13,7 +14,7 @@ async function expectConfigError(
   message: string | RegExp,
   env: Record<string, string> = {},
 ) {
-  const result = await runIrbot(args, ws, { env });
+  const result = await runCli(args, ws, { env });
   expect(result.code).toBe(2);
   expect(result.stdout).toBe('');
   const lines = result.stderr.trimEnd().split('\n');
@@ -111,7 +112,7 @@ describe('configuration errors', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("unknown option '--bogus'");
     for (const command of ['send-alert', 'chat', 'listen', 'status', 'sandbox']) {
-      const help = await runIrbot([command, '--help'], ws);
+      const help = await runCli([command, '--help'], ws);
       expect(help.code).toBe(0);
       expect(help.stdout).toContain(`Usage: irbot ${command}`);
     }

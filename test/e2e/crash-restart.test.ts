@@ -1,9 +1,10 @@
 // kill -9 of `irbot listen` at the worst moments, then a restart: nothing lost, nothing sent twice.
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { LocalSlack } from '../../src/sandbox/local-slack.js';
+import { runCli } from '../support/cli.js';
 import type { FakeOpenAi } from '../support/fake-openai.js';
 import { useHarness } from '../support/harness.js';
-import { type Running, runIrbot, type Workspace } from '../support/irbot.js';
+import { crash as crashWithoutLock, type Running, type Workspace } from '../support/irbot.js';
 import { isPost, relaysIn, textOf as text } from '../support/relays.js';
 
 const h = useHarness();
@@ -17,7 +18,7 @@ beforeEach(() => {
 const listen = (): Promise<Running> => h.listen(ws);
 
 async function crash(daemon: Running): Promise<void> {
-  const result = await daemon.stop('SIGKILL');
+  const result = await crashWithoutLock(daemon, ws);
   expect(result.code).toBe(null);
 }
 
@@ -79,7 +80,7 @@ describe('crash and restart', () => {
     );
     expect(count(threadTexts(ts), 'Here is the summary')).toBe(1);
     expect(dmTexts().filter((t) => t === 'Thanks for your time!')).toHaveLength(1);
-    const status = await runIrbot(['status', '--all', '--json'], ws);
+    const status = await runCli(['status', '--all', '--json'], ws);
     expect(JSON.parse(status.stdout)[0]).toMatchObject({ id, state: 'ended', outcome: 'answered', aware: true });
   });
 

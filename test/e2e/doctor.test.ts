@@ -1,9 +1,11 @@
-// `irbot doctor` with the real binary against the local Slack and the fake OpenAI server: each check passes, then fails.
+// `irbot doctor` against the local Slack and the fake OpenAI server, each check passing then failing: the real binary
+// for a pass and a failure, its entry point in-process (support/cli.ts) for the rest.
 import { rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalSlack, type LocalSlackOptions } from '../../src/sandbox/local-slack.js';
 import { journalPathOf } from '../../src/store/lowdb-store.js';
+import { runCli } from '../support/cli.js';
 import { type FakeOpenAi, startFakeOpenAi } from '../support/fake-openai.js';
 import { makeWorkspace, type Result, runIrbot, type Workspace } from '../support/irbot.js';
 
@@ -37,8 +39,9 @@ interface Run extends Result {
   line: (name: string) => string;
 }
 
-async function doctor(env: Record<string, string> = {}, args: string[] = []): Promise<Run> {
-  const result = await runIrbot(['doctor', ...args], ws, { env });
+/** `irbot doctor` in this process (see support/cli.ts); `binary`: the real `bin/irbot`, as a user runs it. */
+async function doctor(env: Record<string, string> = {}, args: string[] = [], binary = false): Promise<Run> {
+  const result = await (binary ? runIrbot : runCli)(['doctor', ...args], ws, { env });
   expect(`${result.stdout}${result.stderr}`).not.toMatch(
     /xoxb-(local|wrong)|xapp-(local|wrong)|sk-(test|wrong)|secret/,
   );
@@ -68,7 +71,7 @@ const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&
 
 describe('irbot doctor', () => {
   it('passes every check against a healthy set-up, without opening a WebSocket', async () => {
-    const run = await doctor();
+    const run = await doctor({}, [], true);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     const lines = run.stdout.trimEnd().split('\n');
@@ -148,7 +151,7 @@ describe('irbot doctor', () => {
   });
 
   it('reports a bot token Slack rejects (invalid_auth)', async () => {
-    const run = await doctor({ SLACK_BOT_TOKEN: 'xoxb-wrong-000' });
+    const run = await doctor({ SLACK_BOT_TOKEN: 'xoxb-wrong-000' }, [], true);
     await expectOnlyFailure(
       run,
       'Slack bot token and scopes',

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { LocalSlack, RecordedCall } from '../../src/sandbox/local-slack.js';
 import { journalPathOf, openLowdbStore } from '../../src/store/lowdb-store.js';
+import { runCli, untilStatus } from '../support/cli.js';
 import type { FakeOpenAi } from '../support/fake-openai.js';
 import { useHarness } from '../support/harness.js';
 import { makeWorkspace, type Running, runIrbot, type Workspace } from '../support/irbot.js';
@@ -26,7 +27,7 @@ const listen = (): Promise<Running> => h.listen(ws);
 const startChat = () => h.startChat(ws);
 
 async function statusOf(id: string): Promise<Record<string, unknown> | undefined> {
-  const result = await runIrbot(['status', '--all', '--json'], ws);
+  const result = await runCli(['status', '--all', '--json'], ws);
   return (JSON.parse(result.stdout) as Array<Record<string, unknown>>).find((r) => r.id === id);
 }
 
@@ -90,7 +91,7 @@ describe('Slack trouble', () => {
     expect(result.stderr).toMatch(/apps\.connections\.open answered invalid_auth: check SOCKET_APP_TOKEN/);
     expect(result.stderr).not.toMatch(/^\s+at /m); // no stack trace
     expect(result.stderr).toMatch(/\[stopped\]|"event":"stopped"/);
-    const status = await runIrbot(['status', '--json'], ws);
+    const status = await runCli(['status', '--json'], ws);
     expect(JSON.parse(status.stdout)).toMatchObject([{ id: alert.id, state: 'active' }]);
   }, 20_000);
 
@@ -101,7 +102,7 @@ describe('Slack trouble', () => {
     slack.failNext('chat.postMessage', { error: 'not_in_channel', channel: 'C0FEED' });
     await slack.sendDm({ userId: 'U0HAROLD', text: 'what is this?' });
     await daemon.waitFor(new RegExp(`alert ${first.id}: PostInThread failed with not_in_channel \\(invite the bot`));
-    expect(await statusOf(first.id)).toMatchObject({ state: 'failed' });
+    await untilStatus(ws, (alerts) => alerts.some((a) => a.id === first.id && a.state === 'failed'));
 
     const second = await startChat();
     await slack.waitForCall((c) => posted(/^Sent message to/)(c) && c.args.thread_ts === second.ts);
@@ -114,7 +115,7 @@ describe('Slack trouble', () => {
     expect(result.stderr.trim()).toBe(
       'irbot: chat.postMessage failed: invalid_auth (check SLACK_BOT_TOKEN: reinstall the app and update SLACK_BOT_TOKEN (OAuth & Permissions))',
     );
-    const status = await runIrbot(['status', '--all', '--json'], ws);
+    const status = await runCli(['status', '--all', '--json'], ws);
     expect(JSON.parse(status.stdout)).toEqual([]);
   });
 });
@@ -146,7 +147,7 @@ describe('LLM trouble', () => {
     await slack.sendDm({ userId: 'U0HAROLD', text: 'yes it was me' });
     await slack.waitForCall(posted(/malformed/));
     await slack.waitForCall((c) => posted(/^Sent message to/)(c) && /were you aware/.test(text(c)) && c !== undefined);
-    const row = (await runIrbot(['status', '--json'], ws)).stdout;
+    const row = (await runCli(['status', '--json'], ws)).stdout;
     expect(JSON.parse(row)[0]).toMatchObject({ state: 'active', nudges: 1 });
   });
 });

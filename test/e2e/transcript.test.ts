@@ -3,6 +3,7 @@
 import { writeFile } from 'node:fs/promises';
 import { marked } from 'marked';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { runCli } from '../support/cli.js';
 import { makeWorkspace, runIrbot, type Workspace } from '../support/irbot.js';
 
 // Nothing listens here: the command must not need Slack or OpenAI, nor their variables.
@@ -120,7 +121,7 @@ describe('irbot transcript', () => {
   });
 
   it('shows the control and bidi characters of webhook fields and replies, and escapes their Markdown', async () => {
-    const result = await runIrbot(['transcript', hostile.id], ws);
+    const result = await runCli(['transcript', hostile.id], ws);
     expect(result.code).toBe(0);
     const md = result.stdout;
     expect(md).not.toMatch(UNSAFE);
@@ -181,7 +182,7 @@ describe('irbot transcript', () => {
   });
 
   it('says how to find ids when the alert is unknown (exit 2, one line)', async () => {
-    const result = await runIrbot(['transcript', 'nope-000000'], ws);
+    const result = await runCli(['transcript', 'nope-000000'], ws);
     expect(result.code).toBe(2);
     expect(result.stdout).toBe('');
     expect(result.stderr).toMatch(
@@ -190,13 +191,13 @@ describe('irbot transcript', () => {
   });
 
   it('shows a bidi override in the alert id it did not find instead of letting it reorder the error line', async () => {
-    const result = await runIrbot(['transcript', `nope${RLO}000000`], ws);
+    const result = await runCli(['transcript', `nope${RLO}000000`], ws);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/^irbot: No alert 'nope<U\+202E>000000' in /);
   });
 
   it('rejects an unknown format', async () => {
-    const result = await runIrbot(['transcript', record.id, '--format', 'html'], ws);
+    const result = await runCli(['transcript', record.id, '--format', 'html'], ws);
     expect(result.code).toBe(2);
     expect(result.stdout).toBe('');
   });

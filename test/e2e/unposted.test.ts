@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { LocalSlack } from '../../src/sandbox/local-slack.js';
 import { useHarness } from '../support/harness.js';
-import { runIrbot, startIrbot, type Workspace } from '../support/irbot.js';
+import { crash, runIrbot, startIrbot, type Workspace } from '../support/irbot.js';
 
 const h = useHarness();
 let slack: LocalSlack;
@@ -26,7 +26,7 @@ async function crashWhilePosting(landed: boolean): Promise<void> {
   slack.failNext('chat.postMessage', { hang: true, landed, channel: 'C0FEED' });
   const sending = startIrbot(['send-alert', '--file', 'alert.json', '--json'], ws);
   await slack.waitForHung('chat.postMessage');
-  expect((await sending.stop('SIGKILL')).code).toBe(null);
+  expect((await crash(sending, ws)).code).toBe(null);
   expect(alertsInFeed()).toHaveLength(landed ? 1 : 0);
 }
 

@@ -2,6 +2,7 @@
 // seconds, record nothing, and never print credentials that are part of the URL.
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { runCli } from '../support/cli.js';
 import { useHarness } from '../support/harness.js';
 import { runIrbot, type Workspace } from '../support/irbot.js';
 
@@ -22,7 +23,7 @@ async function timed(args: string[], ws: Workspace, slackApiUrl: string) {
   return { ...result, ms: Date.now() - started };
 }
 
-const stored = async (ws: Workspace) => JSON.parse((await runIrbot(['status', '--all', '--json'], ws)).stdout);
+const stored = async (ws: Workspace) => JSON.parse((await runCli(['status', '--all', '--json'], ws)).stdout);
 
 describe('a Slack that cannot be reached', () => {
   it('makes send-alert name the URL and exit 1 at once, with nothing recorded', async () => {

@@ -2,8 +2,9 @@
 // irbot process it started killed afterwards.
 import { afterEach, beforeEach } from 'vitest';
 import { LocalSlack } from '../../src/sandbox/local-slack.js';
+import { runCli } from './cli.js';
 import { type FakeOpenAi, startFakeOpenAi } from './fake-openai.js';
-import { makeWorkspace, type Running, runIrbot, startIrbot, type Workspace } from './irbot.js';
+import { makeWorkspace, type Running, startIrbot, type Workspace } from './irbot.js';
 
 export interface Harness {
   slack: LocalSlack;
@@ -29,7 +30,7 @@ export function useHarness(): Harness {
     },
     listen: (ws = h.ws) => h.connect(['listen'], ws),
     async startChat(ws = h.ws) {
-      const sent = await runIrbot(['send-alert', 'pivot', '--json'], ws);
+      const sent = await runCli(['send-alert', 'pivot', '--json'], ws);
       if (sent.code !== 0) throw new Error(`irbot send-alert exited ${sent.code}: ${sent.stderr.trim()}`);
       const alert = JSON.parse(sent.stdout) as { id: string; ts: string };
       await h.slack.clickButton({

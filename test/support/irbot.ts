@@ -4,6 +4,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { lockStore } from '../../src/store/lock.js';
 
 export const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/irbot');
 
@@ -156,4 +157,17 @@ export async function runIrbot(
   const running = startIrbot(args, ws, opts);
   running.child.stdin.end(opts.input ?? '');
   return running.exited;
+}
+
+/**
+ * kill -9 at a moment the process holds no store lock (the test holds it meanwhile): what a test crashes is the
+ * work in flight, and a lock left by a process killed mid-transaction would make the next one wait its stale time.
+ */
+export async function crash(running: Running, ws: Workspace): Promise<Result> {
+  const release = await lockStore(ws.dbPath);
+  try {
+    return await running.stop('SIGKILL');
+  } finally {
+    await release();
+  }
 }
