@@ -7,6 +7,10 @@ export default defineConfig({
     globalSetup: process.env.IRBOT_SKIP_BUILD ? [] : ['test/support/build.ts'],
     // Most of a run is e2e tests waiting on child processes: two files at a time use both cores.
     maxWorkers: 2,
+    // Worker threads, each importing the sources once for all its files: no test mocks a module or shares global
+    // state, and a fresh module graph per file cost more CPU than the tests themselves.
+    pool: 'threads',
+    isolate: false,
     testTimeout: 20_000,
     // The store reads every commit back from disk and checks it equals memory: a change its journal missed fails.
     env: { IRBOT_STORE_VERIFY: '1' },

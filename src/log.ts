@@ -1,8 +1,12 @@
 // One stderr line per thing that happened, with tokens redacted wherever they came from.
+
+import type * as SlackLogger from '@slack/logger';
 import type { Logger } from '@slack/logger';
-import { LogLevel } from '@slack/logger';
 import type { ChalkInstance } from 'chalk';
+import { requireCjs } from './cjs.js';
 import { neutraliseLine } from './untrusted-text.js';
+
+const { LogLevel } = requireCjs('@slack/logger') as typeof SlackLogger;
 
 /** What a log line is about: the event (`dm`, `button`, `effect_failed`…) and the alert, when there is one. */
 export interface LogFields {
@@ -77,7 +81,7 @@ export async function jsonLog(stream: NodeJS.WritableStream, clock: () => Date =
 export function slackLogger(log: Log, name: string): Logger {
   let level = LogLevel.WARN;
   const at =
-    (min: LogLevel) =>
+    (min: SlackLogger.LogLevel) =>
     (...msg: unknown[]) => {
       const order = [LogLevel.DEBUG, LogLevel.INFO, LogLevel.WARN, LogLevel.ERROR];
       if (order.indexOf(min) >= order.indexOf(level)) log(`${name}: ${msg.map(String).join(' ')}`);

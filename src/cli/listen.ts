@@ -1,6 +1,8 @@
 // `irbot listen`: the daemon. Serves every alert's buttons and DMs (and with --webhook, alerts over HTTP) until
 // SIGINT/SIGTERM, then drains and exits.
-import { type Command, Option } from 'commander';
+import type * as Commander from 'commander';
+import type { Command } from 'commander';
+import { requireCjs } from '../cjs.js';
 import { parseAlertBatch } from '../config/alerts.js';
 import { ConfigError } from '../config/errors.js';
 import { parseListenAddress, requireWebhookToken } from '../intake/options.js';
@@ -10,6 +12,8 @@ import type { Store } from '../store/port.js';
 import type { Deps } from './deps.js';
 import { ExitWith } from './exit.js';
 import { buildApp, loadSetup, openStore, type Serving, serve, socketOf } from './runtime.js';
+
+const { Option } = requireCjs('commander') as typeof Commander;
 
 export function addListenCommand(program: Command, deps: Deps): void {
   program

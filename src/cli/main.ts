@@ -1,21 +1,35 @@
 // Builds the program and turns errors into exit codes: the only place that does.
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError } from 'commander';
+import type * as Commander from 'commander';
+import type { Command as CommandType } from 'commander';
+import { requireCjs } from '../cjs.js';
 import { ConfigError } from '../config/errors.js';
 import { oneLine } from '../log.js';
 import { neutraliseLine } from '../untrusted-text.js';
-import { addChatCommand } from './chat.js';
 import { type Deps, realDeps } from './deps.js';
-import { addDoctorCommand } from './doctor.js';
 import { ExitWith } from './exit.js';
-import { addInitCommand } from './init.js';
-import { addListenCommand } from './listen.js';
-import { addSandboxCommand } from './sandbox.js';
-import { addSendAlertCommand } from './send-alert.js';
-import { addStatusCommand } from './status.js';
-import { addTranscriptCommand } from './transcript.js';
 
-export function buildProgram(deps: Deps): Command {
+const { Command, CommanderError } = requireCjs('commander') as typeof Commander;
+
+type AddCommand = (program: CommandType, deps: Deps) => void;
+
+/**
+ * Each command's module, in the order `irbot --help` lists them. Only the command being run is loaded: the
+ * others' dependencies (terminal layout, prompts, the Slack SDK) would cost every start of irbot their load time.
+ */
+const COMMANDS: ReadonlyArray<readonly [string, () => Promise<AddCommand>]> = [
+  ['send-alert', async () => (await import('./send-alert.js')).addSendAlertCommand],
+  ['chat', async () => (await import('./chat.js')).addChatCommand],
+  ['listen', async () => (await import('./listen.js')).addListenCommand],
+  ['status', async () => (await import('./status.js')).addStatusCommand],
+  ['sandbox', async () => (await import('./sandbox.js')).addSandboxCommand],
+  ['init', async () => (await import('./init.js')).addInitCommand],
+  ['doctor', async () => (await import('./doctor.js')).addDoctorCommand],
+  ['transcript', async () => (await import('./transcript.js')).addTranscriptCommand],
+];
+
+/** The program with the command `argv` names, or with every command (for help, a typo, or no command at all). */
+export async function buildProgram(deps: Deps, argv: string[] = []): Promise<CommandType> {
   const program = new Command('irbot')
     .description('Ask the person named in a security alert, kindly, whether it was them: in Slack, from the terminal.')
     .version(packageVersion(), '-V, --version', 'print the version of irbot')
@@ -25,14 +39,8 @@ export function buildProgram(deps: Deps): Command {
       writeErr: (text) => deps.stderr.write(text),
     })
     .showHelpAfterError('(irbot --help lists the commands)');
-  addSendAlertCommand(program, deps);
-  addChatCommand(program, deps);
-  addListenCommand(program, deps);
-  addStatusCommand(program, deps);
-  addSandboxCommand(program, deps);
-  addInitCommand(program, deps);
-  addDoctorCommand(program, deps);
-  addTranscriptCommand(program, deps);
+  const named = COMMANDS.filter(([name]) => name === argv[2]);
+  for (const [, load] of named.length > 0 ? named : COMMANDS) (await load())(program, deps);
   return program;
 }
 
@@ -43,7 +51,7 @@ export function packageVersion(): string {
 }
 
 export async function main(argv: string[], deps: Deps = realDeps()): Promise<number> {
-  const program = buildProgram(deps);
+  const program = await buildProgram(deps, argv);
   try {
     await program.parseAsync(argv);
     return 0;

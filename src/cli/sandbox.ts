@@ -4,8 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { ChalkInstance } from 'chalk';
-import { type Command, InvalidArgumentError } from 'commander';
+import type * as Commander from 'commander';
+import type { Command } from 'commander';
 import { App } from '../app.js';
+import { requireCjs } from '../cjs.js';
 import { pickAlert } from '../config/alerts.js';
 import type { AlertTemplate } from '../config/types.js';
 import { createOfflineWriter } from '../llm/offline-writer.js';
@@ -21,6 +23,8 @@ import { feedPrinter } from './feed-view.js';
 import { chalkFor, verdictColour } from './render.js';
 import { buildSlack, type Serving, serve } from './runtime.js';
 import { serveSandbox } from './sandbox-serve.js';
+
+const { InvalidArgumentError } = requireCjs('commander') as typeof Commander;
 
 const FEED = 'C0FEED';
 const PERSON = 'U0HAROLD';

@@ -1,7 +1,9 @@
 // `irbot transcript <alertId>`: one alert's full record for the case file, from the store only.
-import { type Command, Option } from 'commander';
+import type * as Commander from 'commander';
+import type { Command } from 'commander';
 import { needsReview } from '../chat/engine.js';
 import type { Actor } from '../chat/types.js';
+import { requireCjs } from '../cjs.js';
 import { quote } from '../config/config.js';
 import { ConfigError } from '../config/errors.js';
 import type { AlertRecord, Speaker } from '../store/port.js';
@@ -9,6 +11,8 @@ import { findAlert } from '../store/port.js';
 import { markdownQuote, markdownInline as md } from '../untrusted-text.js';
 import type { Deps } from './deps.js';
 import { loadSetup, openStore } from './runtime.js';
+
+const { Option } = requireCjs('commander') as typeof Commander;
 
 export interface TranscriptData {
   alert: {

@@ -1,9 +1,12 @@
 // Environment → Env: the variables irbot reads, the checks on required tokens, and the optional .env file.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parse } from 'dotenv';
+import type * as Dotenv from 'dotenv';
+import { requireCjs } from '../cjs.js';
 import { ConfigError } from './errors.js';
 import type { Env } from './types.js';
+
+const { parse } = requireCjs('dotenv') as typeof Dotenv;
 
 export type RequiredVariable = 'slackBotToken' | 'socketAppToken' | 'openaiApiKey';
 

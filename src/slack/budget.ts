@@ -1,7 +1,10 @@
 // Where the pacer's token buckets live: in this process, or in a small file beside the store that every irbot
 // process on the machine reads and writes under its own lock, so that they spend one Slack budget between them.
 import fs from 'node:fs';
-import lockfile from 'proper-lockfile';
+import type Lockfile from 'proper-lockfile';
+import { requireCjs } from '../cjs.js';
+
+const lockfile = requireCjs('proper-lockfile') as typeof Lockfile;
 
 /** A bucket's limit as the pacer spends it: tokens per millisecond (scaled, with its margin) and the burst. */
 export interface BucketLimit {

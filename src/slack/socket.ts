@@ -1,10 +1,13 @@
 // The Socket Mode connection: ack every envelope at once, decode it, hand it on; stop cleanly.
-import { SocketModeClient } from '@slack/socket-mode';
+import type * as SocketMode from '@slack/socket-mode';
 import type { AppsConnectionsOpenResponse, RetryOptions } from '@slack/web-api';
+import { requireCjs } from '../cjs.js';
 import { type Log, oneLine, slackLogger } from '../log.js';
 import { decodeEnvelope, type Inbound } from './envelope.js';
 import { requestFailureOf, SlackCallError, withApiUrl } from './errors.js';
 import { ONE_SHOT_TIMEOUT_MS } from './web-slack.js';
+
+const { SocketModeClient } = requireCjs('@slack/socket-mode') as typeof SocketMode;
 
 export interface SocketEnvelope {
   envelopeId: string;

@@ -1,5 +1,11 @@
 // SlackPort over the real @slack/web-api client. SDK retries handle 429 (Retry-After) and network errors.
-import webApi, { type KnownBlock, WebClient } from '@slack/web-api';
+import type * as WebApi from '@slack/web-api';
+import type { KnownBlock, WebClient as WebClientType } from '@slack/web-api';
+import { requireCjs } from '../cjs.js';
+
+const webApi = requireCjs('@slack/web-api') as typeof WebApi;
+const { WebClient } = webApi;
+
 import { type Log, slackLogger } from '../log.js';
 import { requestFailureOf, withApiUrl } from './errors.js';
 import type { PostedMessage, SlackPort } from './port.js';
@@ -11,7 +17,7 @@ import { HISTORY_PAGE_LIMIT } from './rate-limits.js';
  * such host, TLS) is safe to resend, and the daemon does; a one-shot command (send-alert, chat) reports it at once,
  * and gives up on Slack's 5xx answers within about 30 s.
  */
-export function retryPolicy(oneShot: boolean): webApi.RetryOptions {
+export function retryPolicy(oneShot: boolean): WebApi.RetryOptions {
   const stopOnNoAnswer = (err: unknown) => {
     const failure = requestFailureOf(err);
     if (failure && (oneShot || !failure.neverSent)) throw err;
@@ -21,7 +27,7 @@ export function retryPolicy(oneShot: boolean): webApi.RetryOptions {
     ? { retries: 3, factor: 2, minTimeout: 1000, maxRetryTime: ONE_SHOT_TIMEOUT_MS }
     : webApi.retryPolicies.fiveRetriesInFiveMinutes;
   // p-retry (under the SDK) stops retrying when onFailedAttempt throws, and rejects with what it threw.
-  return { ...base, onFailedAttempt: stopOnNoAnswer } as webApi.RetryOptions;
+  return { ...base, onFailedAttempt: stopOnNoAnswer } as WebApi.RetryOptions;
 }
 
 /** A one-shot command's bound on one request, and on its retries: it reports what it could not reach in time. */
@@ -32,7 +38,7 @@ export function createWebClient(
   slackApiUrl: string,
   log: Log,
   opts: { oneShot?: boolean } = {},
-): WebClient {
+): WebClientType {
   const oneShot = opts.oneShot === true;
   return new WebClient(token, {
     slackApiUrl,
@@ -71,7 +77,7 @@ function keyed(key: string) {
     m.metadata?.event_type === METADATA_TYPE && (m.metadata.event_payload as { key?: unknown })?.key === key;
 }
 
-export function createSlackPort(client: WebClient): SlackPort {
+export function createSlackPort(client: WebClientType): SlackPort {
   const port = slackPortOf(client);
   // A request that reached no Slack names the URL it tried, in the line that reports it.
   const guarded = Object.entries(port).map(([name, call]) => [
@@ -84,7 +90,7 @@ export function createSlackPort(client: WebClient): SlackPort {
   return Object.fromEntries(guarded) as unknown as SlackPort;
 }
 
-function slackPortOf(client: WebClient): SlackPort {
+function slackPortOf(client: WebClientType): SlackPort {
   const names = new Map<string, string>();
   return {
     async findPost({ channel, key, since, beforeCall = async () => undefined }) {

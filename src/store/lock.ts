@@ -2,8 +2,11 @@
 // calls made synchronously. Each takes microseconds; a round trip through libuv's thread pool costs ten times
 // that, and every transaction takes and releases the lock.
 import fs from 'node:fs';
-import lockfile from 'proper-lockfile';
+import type Lockfile from 'proper-lockfile';
+import { requireCjs } from '../cjs.js';
 import { lockPathOf, refuseLink } from './files.js';
+
+const lockfile = requireCjs('proper-lockfile') as typeof Lockfile;
 
 type Callback<T> = (err: NodeJS.ErrnoException | null, value?: T) => void;
 

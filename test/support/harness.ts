@@ -25,7 +25,12 @@ export function useHarness(): Harness {
       const before = h.slack.connectionCount;
       const proc = startIrbot(args, ws);
       running.push(proc);
-      await h.slack.waitForConnections(before + 1);
+      // A process that exits instead of connecting fails the test with what it said.
+      const exited = proc.exited.then((r) => {
+        throw new Error(`irbot ${args.join(' ')} exited ${r.code} before connecting:\n${r.stderr}${r.stdout}`);
+      });
+      await Promise.race([h.slack.waitForConnections(before + 1), exited]);
+      exited.catch(() => undefined);
       return proc;
     },
     listen: (ws = h.ws) => h.connect(['listen'], ws),
