@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { parseAlerts } from '../../../src/config/alerts.js';
 import { CONFIG_KEYS, parseConfig } from '../../../src/config/config.js';
+import { STEP_UP_KEYS } from '../../../src/config/step-up.js';
 import { REQUIRED_SCOPES } from '../../../src/slack/scopes.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -18,6 +19,16 @@ describe('shipped examples', () => {
     expect(config.feedChannelId).toBe('C0FEED');
     expect(config.alertsPath).toBe(path.join(root, 'alerts.toml'));
     for (const key of Object.keys(CONFIG_KEYS)) expect(text).toMatch(new RegExp(`^(# )?${key} = `, 'm'));
+    expect(text).toMatch(/^# \[step_up\]$/m);
+    for (const key of Object.keys(STEP_UP_KEYS)) expect(text).toMatch(new RegExp(`^# ${key} = `, 'm'));
+    // The commented block, uncommented, is a valid step-up.
+    const block = text
+      .slice(text.indexOf('# [step_up]'))
+      .replace(/^# ?/gm, '')
+      .replace(/ +#.*$/gm, '');
+    expect(parseConfig(`feed_channel_id = "C0FEED"\n${block}`, path.join(root, 'config.toml')).stepUp.provider).toBe(
+      'duo',
+    );
   });
 
   it('alerts.toml parses into the seed’s two alerts', async () => {
