@@ -7,7 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import { parseAlerts } from '../../../src/config/alerts.js';
 import { CONFIG_KEYS, parseConfig } from '../../../src/config/config.js';
 import { STEP_UP_KEYS } from '../../../src/config/step-up.js';
-import { REQUIRED_SCOPES } from '../../../src/slack/scopes.js';
+import { MANIFEST_SCOPES } from '../../../src/slack/scopes.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const read = (name: string) => readFile(path.join(root, name), 'utf8');
@@ -45,7 +45,7 @@ describe('shipped examples', () => {
     const text = await read('slack-app-manifest.yml');
     const manifest = parseYaml(text) as { oauth_config: { scopes: { bot: string[] } } };
     // Exactly the same list, in the same order: doctor checks what the manifest asks for, nothing more or less.
-    expect(manifest.oauth_config.scopes.bot).toEqual([...REQUIRED_SCOPES]);
+    expect(manifest.oauth_config.scopes.bot).toEqual([...MANIFEST_SCOPES]);
     expect(manifest.oauth_config.scopes.bot).not.toContain('im:read');
     expect(text).toMatch(/^ +- message\.im$/m);
     expect(text).toContain('socket_mode_enabled: true');
