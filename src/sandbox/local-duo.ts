@@ -367,6 +367,13 @@ export class LocalDuo {
   }
 }
 
+/** The push as the phone shows it, for the sandbox's terminal: `irbot: Pivoting, alert pivot-c55fc5`. */
+export function phoneText(push: Pick<DuoPush, 'pushinfo'>): string {
+  const { from, alert, id } = push.pushinfo;
+  const what = [alert, id === undefined ? undefined : `alert ${id}`].filter((part) => part !== undefined).join(', ');
+  return from === undefined ? what : `${from}: ${what}`;
+}
+
 function ok(response: Record<string, unknown>): Reply {
   return { status: 200, body: { stat: 'OK', response } };
 }

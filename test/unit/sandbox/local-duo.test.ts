@@ -2,7 +2,7 @@
 // sandbox and the tests drive it by (a push event, answer, waitForPush).
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DuoPush, LocalDuo } from '../../../src/sandbox/local-duo.js';
+import { type DuoPush, LocalDuo, phoneText } from '../../../src/sandbox/local-duo.js';
 import { createDuoClient } from '../../../src/verify/duo-client.js';
 
 let duo: LocalDuo;
@@ -40,6 +40,10 @@ describe('LocalDuo', () => {
     const push = await waiting;
     expect(seen).toEqual([push]);
     expect(push).toMatchObject({ username: 'harold', answer: null, pushinfo: { from: 'irbot', alert: 'Pivoting' } });
+    expect(phoneText(push)).toBe('irbot: Pivoting');
+    expect(phoneText({ pushinfo: { from: 'irbot', alert: 'Pivoting', id: 'pivot-c55fc5' } })).toBe(
+      'irbot: Pivoting, alert pivot-c55fc5',
+    );
     expect(duo.answer('harold', 'deny')).toMatchObject({ txid: push.txid, answer: 'deny' });
     expect(() => duo.answer('harold', 'approve')).toThrow('no push waiting');
     await expect(duo.waitForPush('harold', 1)).rejects.toThrow('LocalDuo: no push waiting for harold within 1 ms');
