@@ -22,6 +22,9 @@ export function duoVerifierFor(config: Config, env: Env, options: { timeoutMs?: 
     integrationKey: env.duoIntegrationKey ?? '',
     secretKey: env.duoSecretKey ?? '',
     baseUrl: duoBaseUrl(config, env),
+    // Duo answers a long poll by the push's own expiry (60 s) at the latest; a shorter push_timeout_seconds should
+    // not wait that long to be noticed, so a poll is given up (still waiting) 15 s after it.
+    longPollMs: (Math.min(config.stepUp.pushTimeoutSeconds, 60) + 15) * 1000,
     ...(options.timeoutMs !== undefined && { timeoutMs: options.timeoutMs }),
   });
 }
