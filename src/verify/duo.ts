@@ -133,14 +133,9 @@ const final = (result: StepUpResult, reason: string): PushStatus => ({ result, r
  * as Duo's pushinfo expects ("irbot: Pivoting, alert pivot-c55fc5").
  */
 export function pushinfoOf(request: Pick<PushRequest, 'alertName' | 'alertId'>): string {
-  const name = oneLine(wellFormed(request.alertName), MAX_NAME);
-  return [
-    ['from', 'irbot'],
-    ['alert', name],
-    ['id', oneLine(wellFormed(request.alertId), MAX_NAME)],
-  ]
-    .map(([key, value]) => `${key}=${encodeURIComponent(value ?? '')}`)
-    .join('&');
+  const name = encodeURIComponent(oneLine(wellFormed(request.alertName), MAX_NAME));
+  const id = encodeURIComponent(oneLine(wellFormed(request.alertId), MAX_NAME));
+  return `from=irbot&alert=${name}&id=${id}`;
 }
 
 /** Lone surrogates replaced, so that percent-encoding (which throws on them) always works. */
