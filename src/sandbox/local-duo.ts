@@ -34,6 +34,7 @@ export interface DuoCall {
   params: Record<string, string>;
   /** The request carried a valid signature. */
   signed: boolean;
+  /** 0 for a call held without an answer (`failNext(path, {hang: true})`). */
   status: number;
   response: Record<string, unknown>;
   at: number;
@@ -215,7 +216,11 @@ export class LocalDuo {
     const path = url.pathname;
     const signed = this.signatureOk(req, method, path, params);
     const failure = this.failures.get(path)?.shift();
-    if (failure !== undefined && 'hang' in failure) return; // never answered; closed with the server
+    if (failure !== undefined && 'hang' in failure) {
+      // Recorded with status 0 and never answered; the connection closes with the server.
+      this.record({ method, path, params, signed: signed.ok, status: 0, response: {}, at: Date.now() });
+      return;
+    }
     let reply: Reply;
     if (path === '/auth/v2/ping' && method === 'GET') {
       reply = ok({ time: Math.floor(Date.now() / 1000) });
@@ -235,11 +240,15 @@ export class LocalDuo {
       response: reply.body,
       at: Date.now(),
     };
-    this.calls.push(call);
     if (!res.destroyed) {
       res.writeHead(reply.status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(reply.body));
     }
+    this.record(call);
+  }
+
+  private record(call: DuoCall): void {
+    this.calls.push(call);
     this.emitter.emit('call', call);
     this.waiters.wake();
   }

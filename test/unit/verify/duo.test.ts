@@ -151,11 +151,36 @@ describe('the Duo verifier', () => {
     expect(duo.callsTo('/auth/v2/auth')).toHaveLength(1);
   });
 
-  it('gives up on a call Duo never answers, and counts a long poll that runs out as still waiting', async () => {
+  // Timeouts are tested on calls the local Duo holds without ever answering, so that no load makes them pass.
+  it('tries a read Duo never answers again, then gives up with the timeout in the reason', async () => {
+    duo.failNext('/auth/v2/preauth', { hang: true }, 2);
+    const started = await verifier({ timeoutMs: 50, tries: 2 }).startPush(request('alice'));
+    expect(started).toEqual({
+      result: 'error',
+      reason: `Duo could not be asked about alice: /auth/v2/preauth: no answer from Duo at ${duo.apiUrl} within 0.05 s after 2 tries`,
+    });
+    expect(duo.callsTo('/auth/v2/preauth').map((c) => c.status)).toEqual([0, 0]);
+  });
+
+  it('never sends a push again after it went unanswered: it may have reached the phone', async () => {
+    // One hang: a second try would be answered, and recorded.
     duo.failNext('/auth/v2/auth', { hang: true });
-    const started = await verifier({ timeoutMs: 50 }).startPush(request('alice'));
-    expect(started).toMatchObject({ result: 'error' });
-    expect('reason' in started && started.reason).toContain('/auth/v2/auth: no answer from Duo at');
+    const client = createDuoClient({
+      integrationKey: duo.integrationKey,
+      secretKey: duo.secretKey,
+      baseUrl: duo.apiUrl,
+      timeoutMs: 50,
+      backoffMs: () => 0,
+    });
+    const params = { username: 'alice', factor: 'push', device: 'auto', async: '1' };
+    expect(await client.call('POST', '/auth/v2/auth', params, { idempotent: false })).toMatchObject({
+      ok: false,
+      timedOut: true,
+    });
+    expect(duo.callsTo('/auth/v2/auth')).toHaveLength(1);
+  });
+
+  it('counts a long poll that runs out as still waiting', async () => {
     duo.setUser('hana', 'manual');
     const txid = txidOf(await verifier().startPush(request('hana')));
     duo.failNext('/auth/v2/auth_status', { hang: true });
