@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse, TomlError } from 'smol-toml';
 import { ConfigError } from './errors.js';
+import { parseStepUp } from './step-up.js';
 import type { Config, HistoryTier } from './types.js';
 
 export interface ConfigKey<T> {
@@ -146,6 +147,11 @@ export const CONFIG_KEYS = {
   },
 } satisfies Record<string, ConfigKey<unknown>>;
 
+/** Sections of config.toml (`[name]`), each read by its own module, which names its keys in its messages. */
+export const TABLES = {
+  step_up: parseStepUp,
+} satisfies Record<string, (value: unknown, file: string) => unknown>;
+
 type Keys = typeof CONFIG_KEYS;
 type KeyName = keyof Keys;
 /** A key's value type: what its `read` returns, or that or undefined for an optional key without a default. */
@@ -157,7 +163,7 @@ type Getter = <K extends KeyName>(key: K) => ValueOf<K>;
 /** Parses config.toml text; `file` is its absolute path, which every message starts with and paths resolve against. */
 export function parseConfig(text: string, file: string): Config {
   const table = parseToml(text, file);
-  const known = Object.keys(CONFIG_KEYS);
+  const known = [...Object.keys(CONFIG_KEYS), ...Object.keys(TABLES)];
   for (const key of Object.keys(table)) {
     if (!known.includes(key)) {
       throw new ConfigError(`${file}: unknown key ${quote(key)} (known keys: ${known.join(', ')})`);
@@ -180,6 +186,7 @@ export function parseConfig(text: string, file: string): Config {
     llmConcurrency: get('llm_concurrency'),
     slackRateScale: get('slack_rate_scale'),
     slackHistoryTier: get('slack_history_tier'),
+    stepUp: TABLES.step_up(table.step_up, file),
   };
   const organization = get('openai_organization_id');
   if (organization) config.openaiOrganizationId = organization;

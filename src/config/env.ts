@@ -44,6 +44,12 @@ export function readEnv(vars: Record<string, string | undefined>): Env {
   if (openaiBaseUrl) env.openaiBaseUrl = httpUrl('OPENAI_BASE_URL', openaiBaseUrl);
   if (configPath) env.configPath = configPath;
   if (webhookToken) env.webhookToken = webhookToken;
+  const duoIntegrationKey = value('DUO_INTEGRATION_KEY');
+  const duoSecretKey = value('DUO_SECRET_KEY');
+  const duoApiUrl = value('DUO_API_URL');
+  if (duoIntegrationKey) env.duoIntegrationKey = duoIntegrationKey;
+  if (duoSecretKey) env.duoSecretKey = duoSecretKey;
+  if (duoApiUrl) env.duoApiUrl = httpUrl('DUO_API_URL', duoApiUrl);
   return env;
 }
 

@@ -11,6 +11,12 @@ export interface Env {
   configPath?: string;
   /** Shared secret a SIEM sends as `Authorization: Bearer …` to `irbot listen --webhook`. */
   webhookToken?: string;
+  /** The Duo Auth API application's integration key (step-up with provider "duo"). */
+  duoIntegrationKey?: string;
+  /** Its secret key: signs every request to Duo, never sent, printed or stored. */
+  duoSecretKey?: string;
+  /** Duo API base URL in place of `https://<api_hostname>` (the sandbox and the tests: the local Duo). */
+  duoApiUrl?: string;
 }
 
 export interface Config {
@@ -38,6 +44,23 @@ export interface Config {
   slackRateScale: number;
   /** The rate Slack grants this app for conversations.history and .replies (see src/slack/rate-limits.ts). */
   slackHistoryTier: HistoryTier;
+  /** `[step_up]`: a second factor before an "it was me" counts. */
+  stepUp: StepUpConfig;
+}
+
+export type StepUpProvider = 'none' | 'duo';
+/** How a person's Duo username is made: their Slack email, its part before the @, or their Slack member ID. */
+export type UsernameFrom = 'email' | 'email_local_part' | 'slack_id';
+
+export interface StepUpConfig {
+  provider: StepUpProvider;
+  /** Required with provider "duo"; lower case, no scheme. */
+  apiHostname?: string;
+  usernameFrom: UsernameFrom;
+  /** Seconds the person has to answer a push before it counts as timed out. */
+  pushTimeoutSeconds: number;
+  /** New pushes the person may ask for after one timed out. */
+  retries: number;
 }
 
 /** Slack's 2025 change: apps distributed outside the Marketplace get conversations.history/replies at 1 a minute. */

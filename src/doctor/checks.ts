@@ -8,9 +8,10 @@ import { loadConfig } from '../config/config.js';
 import { loadEnv, type RequiredVariable, readEnv, requireEnv } from '../config/env.js';
 import type { Config, Env } from '../config/types.js';
 import { oneLine, redact, slackLogger } from '../log.js';
-import { REQUIRED_SCOPES } from '../slack/scopes.js';
+import { REQUIRED_SCOPES, scopesNeeded } from '../slack/scopes.js';
 import { linkRefused, looseBits, StoreFileError, storeFilesIn } from '../store/files.js';
 import { openLowdbStore } from '../store/lowdb-store.js';
+import { duoKeysProblem, duoVerifierFor } from '../verify/factory.js';
 import { type CheckResult, type DoctorReport, fail, pass, reportOf, skip, warn } from './report.js';
 
 export { REQUIRED_SCOPES };
@@ -24,6 +25,7 @@ export const CHECK_NAMES = {
   feed: 'feed channel',
   openai: 'OpenAI key and model',
   store: 'store',
+  stepUp: 'step-up (Duo)',
 } as const;
 
 /** A quick verdict: one try per call, no waiting out rate limits. */
@@ -56,7 +58,9 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
 
   const bot = env && usable('slackBotToken') ? await slackClient(env.slackBotToken ?? '', env.slackApiUrl) : undefined;
   const [botResult, appCheck, openaiCheck, storeCheck] = await Promise.all([
-    env && bot ? checkBotToken(bot, env.slackApiUrl) : undefined,
+    env && bot
+      ? checkBotToken(bot, env.slackApiUrl, config ? scopesNeeded(config.stepUp) : REQUIRED_SCOPES)
+      : undefined,
     env && usable('socketAppToken')
       ? checkAppToken(await slackClient(env.socketAppToken ?? '', env.slackApiUrl), env.slackApiUrl)
       : skip(CHECK_NAMES.appToken, needs('socketAppToken')),
@@ -71,7 +75,22 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
       ? await checkFeedChannel(bot, config.feedChannelId, botResult.botName)
       : skip(CHECK_NAMES.feed, config ? 'a working SLACK_BOT_TOKEN' : 'a valid config.toml');
 
-  return reportOf([envCheck, configCheck, alertsCheck, botCheck, appCheck, feedCheck, openaiCheck, storeCheck]);
+  // Only with step-up on: a deployment without it has nothing of Duo's to check.
+  const stepUpChecks =
+    config?.stepUp.provider === 'duo'
+      ? [env ? await checkStepUp(config, env, input.cwd) : skip(CHECK_NAMES.stepUp, 'valid environment variables')]
+      : [];
+  return reportOf([
+    envCheck,
+    configCheck,
+    alertsCheck,
+    botCheck,
+    appCheck,
+    feedCheck,
+    openaiCheck,
+    storeCheck,
+    ...stepUpChecks,
+  ]);
 }
 
 /** Why `need` cannot be used (missing, or the wrong kind of token), without its value; undefined when fine. */
@@ -178,6 +197,7 @@ async function slackClient(token: string, slackApiUrl: string): Promise<WebClien
 export async function checkBotToken(
   client: WebClient,
   slackApiUrl: string,
+  needed: readonly string[] = REQUIRED_SCOPES,
 ): Promise<{ check: CheckResult; botName?: string }> {
   const name = CHECK_NAMES.botToken;
   let res: Awaited<ReturnType<WebClient['auth']['test']>>;
@@ -198,24 +218,28 @@ export async function checkBotToken(
   const granted = res.response_metadata?.scopes?.filter((s) => s !== '');
   if (granted === undefined)
     return { check: pass(name, `${who}; Slack did not report the scopes, not checked`), botName };
-  const missing = missingScopes(granted);
+  const missing = missingScopes(granted, needed);
   if (missing.length > 0) {
     const list = missing.join(', ');
     const it = missing.length === 1 ? 'it' : 'them';
+    const why = missing.includes('users:read.email')
+      ? " (step-up reads the person's email for their Duo username)"
+      : '';
     return {
       check: fail(
         name,
-        `${who}, missing scope${missing.length === 1 ? '' : 's'} ${list}`,
+        `${who}, missing scope${missing.length === 1 ? '' : 's'} ${list}${why}`,
         `add ${it} under OAuth & Permissions and reinstall the app`,
       ),
       botName,
     };
   }
-  return { check: pass(name, `${who}, all ${REQUIRED_SCOPES.length} scopes granted`), botName };
+  return { check: pass(name, `${who}, all ${needed.length} scopes granted`), botName };
 }
 
-export function missingScopes(granted: readonly string[]): string[] {
-  return REQUIRED_SCOPES.filter((scope) => !granted.includes(scope));
+/** The scopes in `needed` (default: those irbot always needs) not granted, in the manifest's order. */
+export function missingScopes(granted: readonly string[], needed: readonly string[] = REQUIRED_SCOPES): string[] {
+  return needed.filter((scope) => !granted.includes(scope));
 }
 
 /** (5) apps.connections.open with the app token; the WebSocket URL it returns is never opened. */
@@ -325,6 +349,52 @@ export async function checkOpenAi(env: Env, config: Config): Promise<CheckResult
       );
     }
     return fail(name, `${where}: ${oneLine(err)}`, 'check OPENAI_API_KEY, OPENAI_BASE_URL and openai_model');
+  }
+}
+
+/**
+ * (9, with step-up on) Duo's keys are set, Duo answers, and it accepts the keys: one signed /auth/v2/check, no push.
+ */
+export async function checkStepUp(config: Config, env: Env, cwd: string): Promise<CheckResult> {
+  const name = CHECK_NAMES.stepUp;
+  const keysProblem = duoKeysProblem(env);
+  if (keysProblem) {
+    return fail(
+      name,
+      keysProblem,
+      `set DUO_INTEGRATION_KEY and DUO_SECRET_KEY in ${resolve(cwd, '.env')} or the environment`,
+    );
+  }
+  const verifier = duoVerifierFor(config, env, { timeoutMs: TIMEOUT_MS });
+  const where = env.duoApiUrl ? `Duo at DUO_API_URL (${verifier.origin})` : `Duo at ${verifier.origin}`;
+  const answer = await verifier.check();
+  if (answer.ok) return pass(name, `${where} accepted the keys (/auth/v2/check)`);
+  const address = `check step_up.api_hostname in ${config.file}${env.duoApiUrl ? ', DUO_API_URL' : ''} and the network`;
+  if (answer.timedOut || answer.unreachable || answer.status === undefined) {
+    return fail(name, `cannot reach ${where}: ${answer.problem}`, address);
+  }
+  const app = 'Duo Admin Panel > Applications > your Auth API application';
+  switch (answer.code) {
+    case 40102:
+      return fail(
+        name,
+        `${where} does not know the integration key (${answer.problem})`,
+        `copy its Integration key (${app}) into DUO_INTEGRATION_KEY`,
+      );
+    case 40103:
+      return fail(
+        name,
+        `${where} refused the signature: the secret key is wrong or this machine's clock is off (${answer.problem})`,
+        `copy the Secret key (${app}) into DUO_SECRET_KEY, and check the clock`,
+      );
+    case 40301:
+      return fail(
+        name,
+        `${where} refused the keys (${answer.problem})`,
+        `use the keys of an Auth API application (${app}), not of another kind`,
+      );
+    default:
+      return fail(name, `${where}: ${answer.problem}`, `${address}; check DUO_INTEGRATION_KEY and DUO_SECRET_KEY`);
   }
 }
 

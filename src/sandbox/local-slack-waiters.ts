@@ -1,4 +1,4 @@
-// Promises that settle once the local Slack's state passes a check: no polling, a deadline, rejected on close.
+// Promises that settle once a local server's state passes a check: no polling, a deadline, rejected on close.
 
 interface Waiter {
   check: () => boolean;
@@ -11,9 +11,12 @@ export class Waiters {
   private readonly pending = new Set<Waiter>();
   private closed = false;
 
+  /** `name` starts each rejection's message: the local server the test waited on. */
+  constructor(private readonly name = 'LocalSlack') {}
+
   /** Resolves as soon as `check` passes (now or after a later `wake`); rejects with `explain()` after the deadline. */
   until(check: () => boolean, timeoutMs: number, explain: () => string): Promise<void> {
-    if (this.closed) return Promise.reject(new Error('LocalSlack closed'));
+    if (this.closed) return Promise.reject(new Error(`${this.name} closed`));
     if (check()) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
@@ -22,7 +25,7 @@ export class Waiters {
         reject,
         timer: setTimeout(() => {
           this.pending.delete(waiter);
-          reject(new Error(`LocalSlack: ${explain()}`));
+          reject(new Error(`${this.name}: ${explain()}`));
         }, timeoutMs),
       };
       this.pending.add(waiter);
@@ -51,7 +54,7 @@ export class Waiters {
     this.closed = true;
     for (const waiter of [...this.pending]) {
       this.settle(waiter);
-      waiter.reject(new Error('LocalSlack closed'));
+      waiter.reject(new Error(`${this.name} closed`));
     }
   }
 

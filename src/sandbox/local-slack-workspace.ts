@@ -1,7 +1,7 @@
 // The local Slack's state (people, channels, messages) and the Web API methods that read and change it.
 
 import { randomBytes } from 'node:crypto';
-import { REQUIRED_SCOPES } from '../slack/scopes.js';
+import { MANIFEST_SCOPES } from '../slack/scopes.js';
 import { blockProblems } from './local-slack-blocks.js';
 import type {
   ApiReply,
@@ -26,7 +26,7 @@ export class SlackApiError extends Error {
   }
 }
 
-export const BOT_SCOPES = REQUIRED_SCOPES.join(',');
+export const BOT_SCOPES = MANIFEST_SCOPES.join(',');
 /** Slack refuses a message's text past 40,000 characters (or truncates it): here it is always refused. */
 const MAX_TEXT = 40_000;
 const TEAM_NAME = 'Local Sandbox';

@@ -47,7 +47,13 @@ export async function makeWorkspace(opts: {
   const base =
     opts.config ?? 'feed_channel_id = "C0FEED"\ndatabase_path = "./db.json"\nmax_nudges = 1\nllm_timeout_seconds = 5\n';
   // The local Slack enforces no limits: pace at a hundred times Slack's so that tests do not wait on the budget.
-  const config = base.includes('slack_rate_scale') ? base : `${base}slack_rate_scale = 100\n`;
+  // Before the first table ([step_up]…), where a key would belong to that table; else last, keeping line numbers.
+  const table = base.search(/^\[/m);
+  const config = base.includes('slack_rate_scale')
+    ? base
+    : table < 0
+      ? `${base}slack_rate_scale = 100\n`
+      : `${base.slice(0, table)}slack_rate_scale = 100\n${base.slice(table)}`;
   await writeFile(join(dir, 'config.toml'), config);
   await writeFile(join(dir, 'alerts.toml'), ALERTS_TOML);
   return {

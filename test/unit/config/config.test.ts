@@ -3,7 +3,7 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CONFIG_KEYS, loadConfig, parseConfig } from '../../../src/config/config.js';
+import { CONFIG_KEYS, loadConfig, parseConfig, TABLES } from '../../../src/config/config.js';
 import { ConfigError } from '../../../src/config/errors.js';
 
 const FILE = '/etc/irbot/config.toml';
@@ -38,6 +38,7 @@ describe('parseConfig', () => {
       llmConcurrency: 16,
       slackRateScale: 1,
       slackHistoryTier: 'tier3',
+      stepUp: { provider: 'none', usernameFrom: 'email', pushTimeoutSeconds: 60, retries: 1 },
     });
   });
 
@@ -55,6 +56,13 @@ escalation_mention = "<!subteam^S0SECOPS|@secops>"
 llm_concurrency = 4
 slack_rate_scale = 2.5
 slack_history_tier = "non_marketplace"
+
+[step_up]
+provider = "duo"
+api_hostname = "API-1a2b3c4d.duosecurity.com"
+username_from = "email_local_part"
+push_timeout_seconds = 120
+retries = 0
 `;
     expect(parseConfig(text, FILE)).toEqual({
       file: FILE,
@@ -71,6 +79,13 @@ slack_history_tier = "non_marketplace"
       llmConcurrency: 4,
       slackRateScale: 2.5,
       slackHistoryTier: 'non_marketplace',
+      stepUp: {
+        provider: 'duo',
+        apiHostname: 'api-1a2b3c4d.duosecurity.com',
+        usernameFrom: 'email_local_part',
+        pushTimeoutSeconds: 120,
+        retries: 0,
+      },
     });
   });
 
@@ -146,7 +161,9 @@ slack_history_tier = "non_marketplace"
 
   it('names an unknown key and lists the known ones', () => {
     const message = problem(`${FEED}foo = 1\n`);
-    expect(message).toBe(`${FILE}: unknown key 'foo' (known keys: ${Object.keys(CONFIG_KEYS).join(', ')})`);
+    const known = [...Object.keys(CONFIG_KEYS), ...Object.keys(TABLES)];
+    expect(message).toBe(`${FILE}: unknown key 'foo' (known keys: ${known.join(', ')})`);
+    expect(message).toContain('step_up');
     expect(problem(`${FEED}[slack]\ntoken = "x"\n`)).toContain("unknown key 'slack'");
   });
 

@@ -34,6 +34,9 @@ describe('readEnv', () => {
         SLACK_API_URL: 'http://127.0.0.1:3000/api/',
         OPENAI_BASE_URL: 'http://127.0.0.1:4000/v1',
         IRBOT_CONFIG: 'conf/irbot.toml',
+        DUO_INTEGRATION_KEY: 'DIKEY',
+        DUO_SECRET_KEY: 'duo-secret',
+        DUO_API_URL: 'http://127.0.0.1:5000',
       }),
     ).toEqual({
       slackBotToken: BOT,
@@ -42,6 +45,9 @@ describe('readEnv', () => {
       slackApiUrl: 'http://127.0.0.1:3000/api/',
       openaiBaseUrl: 'http://127.0.0.1:4000/v1',
       configPath: 'conf/irbot.toml',
+      duoIntegrationKey: 'DIKEY',
+      duoSecretKey: 'duo-secret',
+      duoApiUrl: 'http://127.0.0.1:5000',
     });
   });
 
@@ -64,6 +70,9 @@ describe('readEnv', () => {
     const other = errorOf(() => readEnv({ OPENAI_BASE_URL: 'ftp://user:pw@host/' }));
     expect(other.message).toContain('OPENAI_BASE_URL');
     expect(other.message).not.toContain('pw');
+    expect(errorOf(() => readEnv({ DUO_API_URL: 'api-1.duosecurity.com' })).message).toBe(
+      'DUO_API_URL is not an http(s) URL',
+    );
   });
 });
 

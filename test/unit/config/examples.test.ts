@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { parseAlerts } from '../../../src/config/alerts.js';
 import { CONFIG_KEYS, parseConfig } from '../../../src/config/config.js';
-import { REQUIRED_SCOPES } from '../../../src/slack/scopes.js';
+import { STEP_UP_KEYS } from '../../../src/config/step-up.js';
+import { MANIFEST_SCOPES } from '../../../src/slack/scopes.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const read = (name: string) => readFile(path.join(root, name), 'utf8');
@@ -18,6 +19,16 @@ describe('shipped examples', () => {
     expect(config.feedChannelId).toBe('C0FEED');
     expect(config.alertsPath).toBe(path.join(root, 'alerts.toml'));
     for (const key of Object.keys(CONFIG_KEYS)) expect(text).toMatch(new RegExp(`^(# )?${key} = `, 'm'));
+    expect(text).toMatch(/^# \[step_up\]$/m);
+    for (const key of Object.keys(STEP_UP_KEYS)) expect(text).toMatch(new RegExp(`^# ${key} = `, 'm'));
+    // The commented block, uncommented, is a valid step-up.
+    const block = text
+      .slice(text.indexOf('# [step_up]'))
+      .replace(/^# ?/gm, '')
+      .replace(/ +#.*$/gm, '');
+    expect(parseConfig(`feed_channel_id = "C0FEED"\n${block}`, path.join(root, 'config.toml')).stepUp.provider).toBe(
+      'duo',
+    );
   });
 
   it('alerts.toml parses into the seed’s two alerts', async () => {
@@ -34,7 +45,7 @@ describe('shipped examples', () => {
     const text = await read('slack-app-manifest.yml');
     const manifest = parseYaml(text) as { oauth_config: { scopes: { bot: string[] } } };
     // Exactly the same list, in the same order: doctor checks what the manifest asks for, nothing more or less.
-    expect(manifest.oauth_config.scopes.bot).toEqual([...REQUIRED_SCOPES]);
+    expect(manifest.oauth_config.scopes.bot).toEqual([...MANIFEST_SCOPES]);
     expect(manifest.oauth_config.scopes.bot).not.toContain('im:read');
     expect(text).toMatch(/^ +- message\.im$/m);
     expect(text).toContain('socket_mode_enabled: true');
