@@ -1,7 +1,7 @@
 // Wiring: runs Slack and terminal events through the engine inside store transactions, and drains each alert's
 // outbox through the ports, one recorded effect at a time, so that any process can drive any chat.
 import { mentionOf, type Refusal, Responders, refusePress } from './access.js';
-import { isClosed, isOpen, needsReview, newChat, step } from './chat/engine.js';
+import { isClosed, isOpen, needsReview, newChat, step, stepUpFailed } from './chat/engine.js';
 import type { Actor, Chat, ChatEvent, Effect, Rules, ThreadPost } from './chat/types.js';
 import type { AlertTemplate } from './config/types.js';
 import { type AlertFacts, type Line, MALFORMED_CLASSIFICATION, type Writer, type Written } from './llm/port.js';
@@ -36,6 +36,7 @@ import { escapeText, quote } from './slack/mrkdwn.js';
 import { type Pacer, unpaced } from './slack/pacer.js';
 import type { PostedMessage, SlackPort } from './slack/port.js';
 import { MAX_MESSAGE_CHARS, packMessages, splitMessage } from './slack/split.js';
+import { DEFAULT_STEP_UP, NO_VERIFIER, performStepUp, type StepUpPorts, type StepUpSettings } from './step-up.js';
 import {
   type AlertRecord,
   alertsOf,
@@ -45,6 +46,7 @@ import {
   type StoreData,
   type TranscriptEntry,
 } from './store/port.js';
+import type { Verifier } from './verify/port.js';
 
 export interface Ports {
   slack: SlackPort;
@@ -66,6 +68,10 @@ export interface Ports {
    * later (Retry-After) are waited for, within MAX_RATE_LIMITED_WAIT_MS, instead of being left to the next listen.
    */
   oneShot?: boolean;
+  /** Confirms "it was me" with a second factor (step-up); default: none, so an alert that asks for it is unverified. */
+  verifier?: Verifier;
+  /** Between two polls of a pending push; default 1 s. */
+  pollEveryMs?: number;
 }
 
 export interface AppOptions {
@@ -77,6 +83,8 @@ export interface AppOptions {
   responders: string[];
   /** Slack mention for chats that end without an answer; default: the responders. */
   escalationMention?: string;
+  /** `[step_up]`: default provider none (no step-up unless an alert asks for it). */
+  stepUp?: StepUpSettings;
 }
 
 /** How long a seen Slack event id is remembered; Slack re-delivers within minutes. */
@@ -134,6 +142,8 @@ export class App {
   private readonly responders: Responders;
   /** Alerts this process is posting now (their own post): another delivery of one waits for it. */
   private readonly postingAlerts = new Map<string, Flight>();
+  /** Set when the process stops: a push being polled is left queued for the next one. */
+  private halted = false;
 
   constructor(
     private readonly ports: Ports,
@@ -183,7 +193,42 @@ export class App {
   }
 
   private get rules(): Rules {
-    return { maxNudges: this.options.maxNudges, nudgeAfterMs: this.options.nudgeAfterMs };
+    return {
+      maxNudges: this.options.maxNudges,
+      nudgeAfterMs: this.options.nudgeAfterMs,
+      stepUpRetries: this.stepUpSettings.retries,
+    };
+  }
+
+  private get stepUpSettings(): StepUpSettings {
+    return this.options.stepUp ?? DEFAULT_STEP_UP;
+  }
+
+  /** Whether an *aware* answer on this alert must be confirmed: the alert's own `step_up`, else the config's. */
+  private stepUpApplies(record: AlertRecord): boolean {
+    return record.stepUp ?? this.stepUpSettings.provider !== 'none';
+  }
+
+  /** Stops polling pushes: what is under way is left queued for the next process (see step-up.ts). */
+  halt(): void {
+    this.halted = true;
+  }
+
+  private get stepUpPorts(): StepUpPorts {
+    return {
+      verifier: this.ports.verifier ?? NO_VERIFIER,
+      settings: this.stepUpSettings,
+      clock: this.ports.clock,
+      log: this.ports.log,
+      sleep: (ms) => this.sleep(ms),
+      email: (userId) => this.whenSlackAllows('users.info', undefined, () => this.ports.slack.userEmail(userId)),
+      stillWaiting: async (alertId, push) => {
+        const chat = (await this.ports.store.read()).alerts[alertId]?.chat;
+        return chat?.state === 'active' && chat.stepUp?.phase === 'waiting' && chat.stepUp.push === push;
+      },
+      halted: () => this.halted,
+      pollEveryMs: this.ports.pollEveryMs ?? 1000,
+    };
   }
 
   /**
@@ -229,6 +274,7 @@ export class App {
         outbox: [],
         nextSeq: 1,
         ...(dedupeKey ? { dedupeKey } : {}),
+        ...(template.stepUp !== undefined ? { stepUp: template.stepUp } : {}),
         pending: opts.autoChat ? { autoChat: true } : {},
       };
       takeUnposted(created, at);
@@ -737,7 +783,8 @@ export class App {
       const { record, items, checkSince } = claimed;
       const [head] = items;
       if (!head) return;
-      if (slackCallOf(head.effect, record)) await store.flush();
+      // A claim (and a push's txid) is durable before its effect can be seen: a restart never does it twice.
+      if (slackCallOf(head.effect, record) || lane === 'verify') await store.flush();
       let completion: Completion;
       const attemptAt = this.now();
       try {
@@ -745,7 +792,9 @@ export class App {
         completion =
           lane === 'thread'
             ? await this.postInThread(record, items, post)
-            : await this.perform(record, head.effect, post);
+            : head.effect.type === 'StartPush' || head.effect.type === 'PollPush'
+              ? await performStepUp(this.stepUpPorts, record, head.effect, claimed.recovered)
+              : await this.perform(record, head.effect, post);
       } catch (err) {
         // A check that failed leaves the post as unsure as it was; a post that failed unseen may have landed. The
         // window never moves later: parts an earlier attempt (or a crashed process) posted must stay in it.
@@ -997,6 +1046,7 @@ export class App {
           upTo: effect.upTo,
           at: this.now(),
           steering: verdict.steering,
+          stepUp: this.stepUpApplies(record),
         };
         const note: Effect[] = verdict.fallbackReason
           ? [{ type: 'PostInThread', kind: 'note', text: classifyNote(verdict.fallbackReason) }]
@@ -1020,6 +1070,8 @@ export class App {
         };
       }
       case 'StartNext':
+      case 'StartPush':
+      case 'PollPush':
         return {};
     }
   }
@@ -1033,12 +1085,16 @@ export class App {
       case 'summary':
         return `Here is the summary of the chat:\n${quote(text)}\n*Verdict:* ${verdictText(record.chat, record.userId)}`;
       case 'note':
+      case 'step_up':
         return `_${escapeText(text)}_`;
       case 'details':
         return detailsText(record);
       case 'escalation': {
         // Trusted mentions from config.toml, so they do ping.
         const mention = this.options.escalationMention ?? this.options.responders.map(mentionOf).join(' ');
+        if (stepUpFailed(record.chat)) {
+          return `:rotating_light: ${verdictText(record.chat, record.userId)}.${mention ? ` ${mention}` : ''} Please follow up.`;
+        }
         if (needsReview(record.chat)) {
           return `:warning: <@${record.userId}> said they were aware, but a reply of theirs tried to instruct the bot.${mention ? ` ${mention}` : ''} Please review the chat before trusting the answer.`;
         }

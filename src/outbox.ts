@@ -24,11 +24,12 @@ export interface Completion {
 const MAX_COALESCED_CHARS = 12_000;
 
 /**
- * The outbox of an alert runs in three independent lanes, each in order: what the person gets (and the LLM work
- * behind it), the thread posts, and the alert message updates. The person never waits on the feed channel.
+ * The outbox of an alert runs in four independent lanes, each in order: what the person gets (and the LLM work
+ * behind it), the thread posts, the alert message updates, and the step-up's push (which waits on a phone for
+ * up to a minute). The person never waits on the feed channel, and their replies are relayed while a push waits.
  */
-export type Lane = 'person' | 'thread' | 'alert';
-export const LANES: readonly Lane[] = ['person', 'thread', 'alert'];
+export type Lane = 'person' | 'thread' | 'alert' | 'verify';
+export const LANES: readonly Lane[] = ['person', 'thread', 'alert', 'verify'];
 
 /**
  * This run of this process. A pid alone does not tell a dead process from its successor: in a container every
@@ -93,7 +94,7 @@ function isPersonWork(item: OutboxItem): boolean {
  * person work (see `claim`).
  */
 function followers(outbox: OutboxItem[], head: OutboxItem, lane: Lane, size = 0, last = head): OutboxItem[] {
-  if (lane === 'person') return [];
+  if (lane === 'person' || lane === 'verify') return [];
   const taken: OutboxItem[] = [];
   let total = size || (head.effect.type === 'PostInThread' ? head.effect.text.length : 0);
   for (const next of outbox.slice(outbox.findIndex((item) => item.seq === last.seq) + 1)) {
@@ -195,10 +196,13 @@ export function complete(
   const added: Effect[] = next.map((item) => item.effect);
   for (const event of completion.events ?? []) {
     const result = step(record.chat, event, rules);
-    // A chat that fails sends nothing more to the person: what was queued would fail the same way. What was queued
-    // for the feed channel (relays of what the person said) still goes, unless the feed channel is what failed.
+    // A chat that fails sends nothing more to the person: what was queued would fail the same way, and a push
+    // has nothing left to confirm. What was queued for the feed channel (relays of what the person said) still
+    // goes, unless the feed channel is what failed.
     if (event.type === 'Failed' && result.chat !== record.chat) {
-      record.outbox = event.feedReachable ? record.outbox.filter((item) => !isPersonWork(item)) : [];
+      record.outbox = event.feedReachable
+        ? record.outbox.filter((item) => !isPersonWork(item) && laneOf(item.effect) !== 'verify')
+        : [];
     }
     record.chat = result.chat;
     enqueue(record, result.effects);
@@ -238,6 +242,7 @@ export function addToTranscript(transcript: TranscriptEntry[], lines: Transcript
 export function laneOf(effect: Effect): Lane {
   if (effect.type === 'PostInThread') return 'thread';
   if (effect.type === 'UpdateAlert') return 'alert';
+  if (effect.type === 'StartPush' || effect.type === 'PollPush') return 'verify';
   return 'person';
 }
 

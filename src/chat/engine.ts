@@ -1,5 +1,6 @@
 // The conversation engine: (chat, event) → (chat, effects). Pure: no I/O, no clock, no randomness.
-import type { Actor, Chat, ChatEvent, Effect, Outcome, Rules } from './types.js';
+import type { StepUpResult } from '../verify/port.js';
+import type { Actor, Chat, ChatEvent, Effect, Outcome, Rules, StepUp } from './types.js';
 
 export interface Step {
   chat: Chat;
@@ -20,6 +21,30 @@ export const STEERING_NOTE =
  */
 export function needsReview(chat: Chat): boolean {
   return chat.outcome === 'answered' && chat.aware === true && (chat.steering ?? 0) > 0;
+}
+
+/** The DM once the first push is on its way. */
+export const STEP_UP_ASK =
+  'Thanks! One last step: to confirm it was really you, approve the Duo push we just sent to your phone.';
+/** The DM once a push asked for with `retry` is on its way. */
+export const STEP_UP_AGAIN = 'A new Duo push is on its way to your phone: approve it to confirm it was really you.';
+/** The DM after a push timed out, while the person may still ask for another. */
+export const STEP_UP_TIMED_OUT = 'The Duo push timed out. Reply `retry` to get a new one.';
+
+/** The reply that asks for a new push after one timed out. */
+const RETRY = /^\s*retry\s*[.!]?\s*$/i;
+
+/**
+ * True once the chat ended on "it was me" but the step-up did not confirm it (denied, fraud, timed out, no
+ * device, Duo unreachable): on-call must hear of it.
+ */
+export function stepUpFailed(chat: Chat): boolean {
+  return chat.verified !== undefined && chat.verified !== null && chat.verified !== 'approved';
+}
+
+/** A step-up waiting on the person or on the verifier. */
+function pendingStepUp(chat: Chat): StepUp | undefined {
+  return chat.state === 'active' && chat.stepUp && chat.stepUp.phase !== 'done' ? chat.stepUp : undefined;
 }
 
 export function newChat(): Chat {
@@ -97,6 +122,9 @@ export function step(chat: Chat, event: ChatEvent, rules: Rules): Step {
     case 'DirectMessage': {
       if (chat.state !== 'active') return unchanged(chat);
       const personMessages = chat.personMessages + 1;
+      const stepUp = pendingStepUp(chat);
+      // During a step-up the answer is given: replies are relayed, not judged again; `retry` asks for a new push.
+      if (stepUp) return duringStepUp({ ...chat, personMessages, classifiedUpTo: personMessages }, stepUp, event);
       return {
         chat: { ...chat, personMessages, quietSince: event.at },
         effects: [
@@ -119,6 +147,21 @@ export function step(chat: Chat, event: ChatEvent, rules: Rules): Step {
 
     case 'Tick':
       return tick(chat, event.at, rules);
+
+    case 'PushStarted': {
+      const stepUp = pendingStepUp(chat);
+      if (stepUp?.phase !== 'pushing' || stepUp.push !== event.push) return unchanged(chat);
+      return {
+        chat: { ...chat, stepUp: { ...stepUp, phase: 'waiting', txid: event.txid, since: event.at } },
+        effects: [
+          { type: 'SendDm', text: event.push === 1 ? STEP_UP_ASK : STEP_UP_AGAIN, from: 'bot' },
+          { type: 'PollPush', push: event.push, txid: event.txid },
+        ],
+      };
+    }
+
+    case 'PushFinished':
+      return pushFinished(chat, event, rules);
 
     case 'Failed':
       if (isClosed(chat) || chat.state === 'posted') return unchanged(chat);
@@ -144,11 +187,20 @@ function classified(chat: Chat, event: Extract<ChatEvent, { type: 'Classified' }
   if (chat.state !== 'active' || event.upTo !== chat.personMessages || event.upTo <= chat.classifiedUpTo) {
     return unchanged(chat);
   }
+  if (pendingStepUp(chat)) return unchanged(chat); // the answer is given; only the push decides now
   const steering = event.steering ?? 0;
   const steered = steering > (chat.steering ?? 0);
   const judged: Chat = { ...chat, classifiedUpTo: event.upTo, ...(steered ? { steering } : {}) };
   // Said once per new attempt, before what the verdict makes of it.
   const note: Effect[] = steered ? [{ type: 'PostInThread', kind: 'note', text: STEERING_NOTE }] : [];
+  if (event.hasAnswered && event.isAware && event.stepUp) {
+    // "It was me" stands only once the person's own device confirms it: the chat waits for a push.
+    const stepUp: StepUp = { phase: 'pushing', push: 1, since: event.at };
+    return {
+      chat: { ...judged, stepUp, quietSince: event.at },
+      effects: [...note, { type: 'PostInThread', kind: 'step_up', text: pushNote(1) }, { type: 'StartPush', push: 1 }],
+    };
+  }
   if (event.hasAnswered) {
     const ended = { ...end(judged, 'answered', null, event.at), aware: event.isAware };
     return { chat: ended, effects: [...note, ...closing(needsReview(ended))] };
@@ -160,6 +212,14 @@ function classified(chat: Chat, event: Extract<ChatEvent, { type: 'Classified' }
 /** A person silent for nudgeAfterMs since the conversation last moved is nudged, or, after the last nudge, let go. */
 function tick(chat: Chat, at: string, rules: Rules): Step {
   if (chat.state !== 'active' || chat.quietSince === null) return unchanged(chat);
+  const stepUp = pendingStepUp(chat);
+  if (stepUp) {
+    // A push is the verifier's to time out; a person who does not ask for another is let go, unverified.
+    if (stepUp.phase !== 'timed_out' || Date.parse(at) - Date.parse(stepUp.since) < rules.nudgeAfterMs) {
+      return unchanged(chat);
+    }
+    return finishStepUp(chat, stepUp, 'timeout', 'push timed out; no retry was asked for', at);
+  }
   // A reply still being judged is not silence.
   if (chat.classifiedUpTo !== chat.personMessages) return unchanged(chat);
   if (Date.parse(at) - Date.parse(chat.quietSince) < rules.nudgeAfterMs) return unchanged(chat);
@@ -193,4 +253,74 @@ function closing(escalate: boolean): Effect[] {
     { type: 'UpdateAlert' },
     { type: 'StartNext' },
   ];
+}
+
+/** A reply while a step-up is pending: relayed; after a timeout, `retry` asks for a new push while any are left. */
+function duringStepUp(chat: Chat, stepUp: StepUp, event: Extract<ChatEvent, { type: 'DirectMessage' }>): Step {
+  const relay: Effect = { type: 'PostInThread', kind: 'received', text: event.text };
+  if (stepUp.phase !== 'timed_out' || !RETRY.test(event.text)) {
+    return { chat: { ...chat, quietSince: event.at }, effects: [relay] };
+  }
+  const push = stepUp.push + 1;
+  const { txid: _, ...rest } = stepUp;
+  return {
+    chat: { ...chat, quietSince: event.at, stepUp: { ...rest, phase: 'pushing', push, since: event.at } },
+    effects: [relay, { type: 'PostInThread', kind: 'step_up', text: pushNote(push) }, { type: 'StartPush', push }],
+  };
+}
+
+function pushFinished(chat: Chat, event: Extract<ChatEvent, { type: 'PushFinished' }>, rules: Rules): Step {
+  const stepUp = pendingStepUp(chat);
+  // Only the push being waited for counts: a late answer to an earlier one (or after a timeout) is stale.
+  if (!stepUp || stepUp.push !== event.push || stepUp.phase === 'timed_out') return unchanged(chat);
+  const retries = rules.stepUpRetries ?? 1;
+  if (event.result === 'timeout' && stepUp.push <= retries) {
+    const { txid: _, ...rest } = stepUp;
+    return {
+      chat: { ...chat, quietSince: event.at, stepUp: { ...rest, phase: 'timed_out', since: event.at } },
+      effects: [
+        { type: 'PostInThread', kind: 'step_up', text: resultNote(event.push, event.result, event.reason) },
+        { type: 'SendDm', text: STEP_UP_TIMED_OUT, from: 'bot' },
+      ],
+    };
+  }
+  return finishStepUp(chat, stepUp, event.result, event.reason, event.at);
+}
+
+/** Ends the chat on the step-up's result: verified only when approved; anything else escalates. */
+function finishStepUp(chat: Chat, stepUp: StepUp, result: StepUpResult, reason: string, at: string): Step {
+  const { txid: _, ...rest } = stepUp;
+  const approved = result === 'approved';
+  const ended: Chat = {
+    ...end(chat, 'answered', null, at),
+    aware: true,
+    verified: result,
+    stepUp: { ...rest, phase: 'done', since: at, ...(approved ? {} : { reason }) },
+  };
+  return {
+    chat: ended,
+    effects: [
+      { type: 'PostInThread', kind: 'step_up', text: resultNote(stepUp.push, result, reason) },
+      ...closing(!approved || needsReview(ended)),
+    ],
+  };
+}
+
+function pushNote(push: number): string {
+  return push === 1
+    ? 'Step-up: sending a Duo push to the person.'
+    : `Step-up: sending Duo push ${push} (asked for with retry).`;
+}
+
+const RESULT_WORDS: Record<StepUpResult, string> = {
+  approved: 'approved',
+  denied: 'denied',
+  fraud: 'reported as fraud',
+  timeout: 'timed out',
+  not_enrolled: 'not possible: the person is not enrolled',
+  error: 'failed',
+};
+
+function resultNote(push: number, result: StepUpResult, reason: string): string {
+  return `Step-up: Duo push ${push} ${RESULT_WORDS[result]} (${reason}).`;
 }

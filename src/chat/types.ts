@@ -39,6 +39,24 @@ export interface Chat {
    * or null when no step-up ran. Only `approved` makes an aware verdict verified.
    */
   verified?: StepUpResult | null;
+  /** The step-up under way, or how it ended (`done`); absent when none ran. */
+  stepUp?: StepUp;
+}
+
+/**
+ * A step-up: `pushing` while a push is being asked for, `waiting` while it waits on the person's phone (the
+ * shell polls `txid`), `timed_out` while the person may reply `retry`, `done` once `verified` is set.
+ */
+export interface StepUp {
+  phase: 'pushing' | 'waiting' | 'timed_out' | 'done';
+  /** Pushes asked for so far, this one included. */
+  push: number;
+  /** The push being waited for; kept in the store so that a restart polls it again instead of sending another. */
+  txid?: string;
+  /** When this phase began: the poll deadline and the wait for `retry` count from here. */
+  since: string;
+  /** Why it did not come to `approved`, in words, once done. */
+  reason?: string;
 }
 
 export interface HeldLine {
@@ -56,7 +74,20 @@ export type ChatEvent =
   | { type: 'DirectMessage'; text: string; at: string; ts?: string }
   | { type: 'AnalystMessage'; text: string; by: Actor; at: string }
   /** `steering`: how many of the person's replies so far tried to instruct the bot (default 0). */
-  | { type: 'Classified'; hasAnswered: boolean; isAware: boolean; upTo: number; at: string; steering?: number }
+  /** `stepUp`: an *aware* answer must be confirmed by a push (the alert's `step_up`, else the config's). */
+  | {
+      type: 'Classified';
+      hasAnswered: boolean;
+      isAware: boolean;
+      upTo: number;
+      at: string;
+      steering?: number;
+      stepUp?: boolean;
+    }
+  /** The push was sent; `txid` names it. */
+  | { type: 'PushStarted'; push: number; txid: string; at: string }
+  /** The push came to `result` (or none could be sent); `push` says which attempt, so a stale one is ignored. */
+  | { type: 'PushFinished'; push: number; result: StepUpResult; reason: string; at: string }
   /** The clock moved on: a silent person may be due a nudge. */
   | { type: 'Tick'; at: string }
   /**
@@ -75,13 +106,19 @@ export type Effect =
   | { type: 'Classify'; upTo: number }
   /** Summary with the verdict in the thread; `escalate` adds a ping of the responders after it. */
   | { type: 'Summarise'; escalate?: boolean }
-  | { type: 'StartNext' };
+  | { type: 'StartNext' }
+  /** Asks the verifier for push number `push` (Duo preauth + auth), without waiting for the answer. */
+  | { type: 'StartPush'; push: number }
+  /** Polls push `push` (`txid`) until it is final or its time is up, then reports PushFinished. */
+  | { type: 'PollPush'; push: number; txid: string };
 
 /** What a thread post relays; the shell turns each into its wording (`Received message from <@U>:` …). */
-export type ThreadPost = 'details' | 'received' | 'sent' | 'summary' | 'note' | 'escalation';
+export type ThreadPost = 'details' | 'received' | 'sent' | 'summary' | 'note' | 'escalation' | 'step_up';
 
 export interface Rules {
   maxNudges: number;
   /** Silence after which the person is nudged (and, after maxNudges, the chat ends as no answer). */
   nudgeAfterMs: number;
+  /** New pushes a person may ask for with `retry` after one timed out (default 1). */
+  stepUpRetries?: number;
 }

@@ -5,6 +5,7 @@ import wrapAnsi from 'wrap-ansi';
 import { needsReview } from '../chat/engine.js';
 import type { AlertRecord, TranscriptEntry } from '../store/port.js';
 import { neutraliseLine } from '../untrusted-text.js';
+import type { StepUpResult } from '../verify/port.js';
 import { formatPlainText, type SlackFormat } from './slack-format.js';
 
 /** Colour for a stream: never with NO_COLOR, otherwise only on a terminal (FORCE_COLOR overrides). */
@@ -56,10 +57,11 @@ function pad(text: string, width: number): string {
  */
 export function verdictColour(
   chalk: ChalkInstance,
-  chat: { state: string; aware: boolean | null; needs_review?: boolean },
+  chat: { state: string; aware: boolean | null; needs_review?: boolean; verified?: StepUpResult | null | undefined },
   other: (text: string) => string = (text) => text,
 ): (text: string) => string {
-  if (chat.state === 'failed' || chat.aware === false) return chalk.red;
+  const unconfirmed = chat.verified !== undefined && chat.verified !== null && chat.verified !== 'approved';
+  if (chat.state === 'failed' || chat.aware === false || unconfirmed) return chalk.red;
   if (chat.needs_review) return chalk.yellow;
   if (chat.aware === true) return chalk.green;
   return other;
@@ -77,6 +79,8 @@ export interface StatusRow {
   /** Aware, but a reply tried to instruct the bot: an analyst must look (src/chat/engine.ts needsReview). */
   needs_review: boolean;
   nudges: number;
+  /** The step-up's result: only `approved` confirms an *aware* answer; null when none ran. */
+  verified: StepUpResult | null;
   messages: number;
   created_at: string;
   started_at: string | null;
@@ -107,6 +111,7 @@ export function statusRows(alerts: AlertRecord[], opts: { all: boolean }): Statu
       aware: a.chat.aware,
       needs_review: needsReview(a.chat),
       nudges: a.chat.nudges,
+      verified: a.chat.verified ?? null,
       messages: a.transcript.filter((t) => t.from !== 'system').length,
       created_at: a.createdAt,
       started_at: a.chat.startedAt,
@@ -114,6 +119,15 @@ export function statusRows(alerts: AlertRecord[], opts: { all: boolean }): Statu
       last_activity_at: a.lastActivityAt,
       failure: a.chat.state === 'failed' ? (a.chat.failure ?? 'unknown error') : null,
     }));
+}
+
+/** The step-up's result in the STATE column. */
+function verifiedWords(verified: StepUpResult | null): string {
+  if (verified === null) return '';
+  if (verified === 'approved') return ', verified';
+  if (verified === 'denied' || verified === 'fraud')
+    return `, DENIED (${verified === 'fraud' ? 'fraud' : 'push denied'})`;
+  return `, unverified (${verified === 'timeout' ? 'push timed out' : verified.replace('_', ' ')})`;
 }
 
 const shortTime = (iso: string | null): string => (iso ? iso.replace('T', ' ').slice(0, 16) : '-');
@@ -131,7 +145,7 @@ export function renderStatus(rows: StatusRow[], chalk: ChalkInstance, opts: { al
     formatPlainText(neutraliseLine(r.name), { chalk: plain }),
     neutraliseLine(r.person ? `${r.person} (${r.user_id})` : r.user_id),
     r.outcome
-      ? `${r.state}: ${r.outcome}${r.aware === null ? '' : r.aware ? ', aware' : ', not aware'}${r.needs_review ? ' (needs review)' : ''}`
+      ? `${r.state}: ${r.outcome}${r.aware === null ? '' : r.aware ? ', aware' : ', not aware'}${verifiedWords(r.verified)}${r.needs_review ? ' (needs review)' : ''}`
       : r.state,
     shortTime(r.started_at),
     String(r.messages),

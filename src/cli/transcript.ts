@@ -9,6 +9,7 @@ import { ConfigError } from '../config/errors.js';
 import type { AlertRecord, Speaker } from '../store/port.js';
 import { findAlert } from '../store/port.js';
 import { markdownQuote, markdownInline as md } from '../untrusted-text.js';
+import type { StepUpResult } from '../verify/port.js';
 import type { Deps } from './deps.js';
 import { loadSetup, openStore } from './runtime.js';
 
@@ -38,6 +39,9 @@ export interface TranscriptData {
     /** Aware, but a reply tried to instruct the bot: an analyst must look (src/chat/engine.ts needsReview). */
     needs_review: boolean;
     nudges: number;
+    /** The step-up's result (only `approved` confirms an aware answer), and why it was not approved; null: none ran. */
+    verified: StepUpResult | null;
+    verified_reason: string | null;
     /** Why the chat stopped on a Slack error, with the fix; null unless the state is `failed`. */
     failure: string | null;
   };
@@ -92,6 +96,8 @@ export function transcriptOf(alert: AlertRecord): TranscriptData {
       aware: chat.aware,
       needs_review: needsReview(chat),
       nudges: chat.nudges,
+      verified: chat.verified ?? null,
+      verified_reason: chat.stepUp?.reason ?? null,
       failure: chat.failure ?? null,
     },
     ended_by: chat.endedBy,
@@ -143,11 +149,24 @@ export function renderTranscript(data: TranscriptData): string {
   out.push(`- **Outcome:** ${verdict.outcome ? (OUTCOMES[verdict.outcome] ?? verdict.outcome) : 'none yet'}`);
   const review = verdict.needs_review ? " — needs review: the person's reply tried to instruct the bot" : '';
   out.push(`- **Aware:** ${verdict.aware === null ? 'unknown' : verdict.aware ? 'yes' : 'no'}${review}`);
+  if (verdict.verified) {
+    const why = verdict.verified_reason ? ` (${md(verdict.verified_reason)})` : '';
+    out.push(`- **Step-up:** ${VERIFIED[verdict.verified]}${why}`);
+  }
   out.push(`- **Nudges:** ${verdict.nudges}`);
   if (verdict.failure) out.push(`- **Failed:** ${md(verdict.failure)}`);
   out.push(`- **Ended:** ${data.ended_at ? `${time(data.ended_at)} by ${actor(data.ended_by)}` : 'not yet'}`);
   return `${out.join('\n')}\n`;
 }
+
+const VERIFIED: Record<StepUpResult, string> = {
+  approved: 'verified (Duo push approved)',
+  denied: 'DENIED: the person said it was them but refused the push — treat as a possible account compromise',
+  fraud: 'DENIED: the person reported the push as fraud — treat as a possible account compromise',
+  timeout: 'unverified (push timed out)',
+  not_enrolled: 'unverified (not enrolled)',
+  error: 'unverified (error)',
+};
 
 /** A block nested in a list item: indented by the item's marker width. */
 function indent(block: string): string {

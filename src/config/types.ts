@@ -75,4 +75,6 @@ export interface AlertTemplate {
   properties: Record<string, string>;
   /** Start the chat as soon as the alert is posted, without a click. */
   autoChat?: boolean;
+  /** Confirm an *aware* answer with a push (true) or never (false), whatever `[step_up]` says. */
+  stepUp?: boolean;
 }

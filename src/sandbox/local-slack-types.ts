@@ -5,6 +5,8 @@ export interface FakeUser {
   name: string;
   displayName: string;
   realName: string;
+  /** profile.email in users.info (which a real app sees only with the users:read.email scope). */
+  email?: string;
   isBot?: boolean;
 }
 

@@ -377,6 +377,7 @@ export class Workspace {
         display_name_normalized: user.displayName,
         real_name: user.realName,
         real_name_normalized: user.realName,
+        ...(user.email ? { email: user.email } : {}),
         team: this.identity.teamId,
       },
     };

@@ -77,10 +77,10 @@ export interface LocalSlackOptions {
 }
 
 export const DEFAULT_USERS: readonly FakeUser[] = [
-  { id: 'U0HAROLD', name: 'harold', displayName: 'Harold', realName: 'Harold Smith' },
-  { id: 'U0HFINCH', name: 'harold.finch', displayName: '', realName: 'Harold Finch' },
-  { id: 'U0ALICE', name: 'alice', displayName: 'Alice', realName: 'Alice Ng' },
-  { id: 'U0ANALYST', name: 'analyst', displayName: 'Sam Analyst', realName: 'Sam Analyst' },
+  { id: 'U0HAROLD', name: 'harold', displayName: 'Harold', realName: 'Harold Smith', email: 'harold@example.com' },
+  { id: 'U0HFINCH', name: 'harold.finch', displayName: '', realName: 'Harold Finch', email: 'finch@example.com' },
+  { id: 'U0ALICE', name: 'alice', displayName: 'Alice', realName: 'Alice Ng', email: 'alice@example.com' },
+  { id: 'U0ANALYST', name: 'analyst', displayName: 'Sam Analyst', realName: 'Sam Analyst', email: 'sam@example.com' },
 ];
 /** The security team as a user group: the analyst is in it, Alice and Harold are not. */
 export const DEFAULT_USERGROUPS: readonly FakeUsergroup[] = [

@@ -1,5 +1,5 @@
 // Block Kit for the alert message and its details reply. The action ids are the original bot's Slack contract.
-import { needsReview } from '../chat/engine.js';
+import { needsReview, stepUpFailed } from '../chat/engine.js';
 import type { Actor, Chat } from '../chat/types.js';
 import { escapeText } from './mrkdwn.js';
 import type { Block } from './port.js';
@@ -97,7 +97,7 @@ function endedSection(chat: Chat, userId: string): Block {
     return section(`${by} has ended the chat :white_check_mark:`, 'end_chat_manually');
   }
   return section(
-    `The chat was automatically ended: ${verdictText(chat, userId)} ${needsReview(chat) ? ':warning:' : ':white_check_mark:'}`,
+    `The chat was automatically ended: ${verdictText(chat, userId)} ${stepUpFailed(chat) ? ':rotating_light:' : needsReview(chat) ? ':warning:' : ':white_check_mark:'}`,
     'end_chat_automatically',
   );
 }
@@ -109,6 +109,19 @@ export const NEEDS_REVIEW = "*needs review*: the person's reply tried to instruc
 export function verdictText(chat: Chat, userId: string): string {
   switch (chat.outcome) {
     case 'answered':
+      if (chat.verified === 'denied' || chat.verified === 'fraud') {
+        const how = chat.verified === 'fraud' ? 'reported the Duo push as fraud' : 'refused the Duo push';
+        return `*denied*: <@${userId}> said it was them but ${how} — treat as a possible account compromise`;
+      }
+      if (stepUpFailed(chat)) {
+        const why =
+          chat.verified === 'timeout' ? 'push timed out' : escapeText(chat.stepUp?.reason ?? chat.verified ?? '');
+        return `<@${userId}> said they were *aware*, but *unverified* (${why})`;
+      }
+      if (chat.aware && chat.verified === 'approved') {
+        const verified = `<@${userId}> answered and was *aware* of the activity, *verified* by an approved Duo push`;
+        return needsReview(chat) ? `${verified} — ${NEEDS_REVIEW}` : verified;
+      }
       if (needsReview(chat)) return `<@${userId}> answered and was *aware* of the activity — ${NEEDS_REVIEW}`;
       return `<@${userId}> answered and was ${chat.aware ? '*aware*' : '*not aware*'} of the activity`;
     case 'no_answer':

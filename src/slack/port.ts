@@ -47,6 +47,8 @@ export interface SlackPort {
   ephemeral(args: { channel: string; user: string; text: string }): Promise<void>;
   /** users.info: display name, else real name, else name, else the user ID itself. */
   userName(userId: string): Promise<string>;
+  /** users.info's profile email (needs the users:read.email scope); undefined when Slack gives none. */
+  userEmail(userId: string): Promise<string | undefined>;
   /** usergroups.users.list: the user IDs in a user group (`S…`). */
   usergroupMembers(usergroupId: string): Promise<string[]>;
   /**

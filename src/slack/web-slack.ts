@@ -170,6 +170,10 @@ function slackPortOf(client: WebClientType): SlackPort {
       names.set(userId, name);
       return name;
     },
+    async userEmail(userId) {
+      const res = await client.users.info({ user: userId });
+      return res.user?.profile?.email || undefined;
+    },
     async usergroupMembers(usergroupId) {
       const res = await client.usergroups.users.list({ usergroup: usergroupId });
       return res.users ?? [];

@@ -58,6 +58,8 @@ export interface AlertRecord {
   lastActivityAt: string;
   /** The key a retrying source (a SIEM webhook) gave this alert, so that a second delivery posts nothing. */
   dedupeKey?: string;
+  /** The alert's own `step_up` (alerts.toml or the webhook), overriding the config's; absent: the config decides. */
+  stepUp?: boolean;
   /** The person's Slack display name, looked up once. */
   personName?: string;
   /** While the alert's own post is not known to have landed (`ts` null): who posts it, and what then. */

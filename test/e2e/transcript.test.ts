@@ -175,7 +175,16 @@ describe('irbot transcript', () => {
       started_by: { id: 'U0ANALYST', via: 'slack' },
       started_at: record.chat.startedAt,
       messages: record.transcript.map(({ at, from, by, text }) => ({ at, from, ...(by ? { by } : {}), text })),
-      verdict: { state: 'ended', outcome: 'answered', aware: true, needs_review: false, nudges: 1, failure: null },
+      verdict: {
+        state: 'ended',
+        outcome: 'answered',
+        aware: true,
+        needs_review: false,
+        nudges: 1,
+        verified: null,
+        verified_reason: null,
+        failure: null,
+      },
       ended_by: null,
       ended_at: record.chat.endedAt,
     });

@@ -33,7 +33,7 @@ export function memoryStore(): Store & { data: () => StoreData } {
 }
 
 export interface SlackCall {
-  method: 'post' | 'update' | 'ephemeral' | 'userName' | 'usergroupMembers';
+  method: 'post' | 'update' | 'ephemeral' | 'userName' | 'userEmail' | 'usergroupMembers';
   channel?: string;
   user?: string;
   text?: string;
@@ -103,6 +103,10 @@ export function recordingSlack(): SlackPort & {
     async userName(userId) {
       calls.push({ method: 'userName', text: userId });
       return userId === 'U0HAROLD' ? 'Harold' : userId;
+    },
+    async userEmail(userId) {
+      calls.push({ method: 'userEmail', text: userId });
+      return userId === 'U0HAROLD' ? 'harold@example.com' : undefined;
     },
     async usergroupMembers(usergroupId) {
       maybeFail();

@@ -1,8 +1,9 @@
 // Properties of the engine over any sequence of events (fast-check): the promises a security team relies on.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isClosed, needsReview, newChat, STEERING_NOTE, step } from '../../../src/chat/engine.js';
-import type { Actor, Chat, ChatEvent, Effect } from '../../../src/chat/types.js';
+import { isClosed, needsReview, newChat, STEERING_NOTE, step, stepUpFailed } from '../../../src/chat/engine.js';
+import type { Actor, Chat, ChatEvent, Effect, Rules } from '../../../src/chat/types.js';
+import type { StepUpResult } from '../../../src/verify/port.js';
 
 const base = Date.parse('2026-11-27T10:00:00.000Z');
 const actor: fc.Arbitrary<Actor> = fc.record({
@@ -16,7 +17,7 @@ const event: fc.Arbitrary<ChatEvent> = fc.oneof(
   fc.record({ type: fc.constant('Dequeued' as const), at }),
   fc.record({ type: fc.constant('DismissRequested' as const), by: actor, at }),
   fc.record({ type: fc.constant('EndRequested' as const), by: actor, at }),
-  fc.record({ type: fc.constant('DirectMessage' as const), text: fc.string(), at }),
+  fc.record({ type: fc.constant('DirectMessage' as const), text: fc.oneof(fc.string(), fc.constant('retry')), at }),
   fc.record({ type: fc.constant('AnalystMessage' as const), text: fc.string(), by: actor, at }),
   fc.record({
     type: fc.constant('Classified' as const),
@@ -25,6 +26,22 @@ const event: fc.Arbitrary<ChatEvent> = fc.oneof(
     upTo: fc.integer({ min: 0, max: 12 }),
     at,
     steering: fc.integer({ min: 0, max: 3 }),
+    stepUp: fc.boolean(),
+  }),
+  fc.record({ type: fc.constant('PushStarted' as const), push: fc.integer({ min: 1, max: 3 }), txid: fc.string(), at }),
+  fc.record({
+    type: fc.constant('PushFinished' as const),
+    push: fc.integer({ min: 1, max: 3 }),
+    result: fc.constantFrom(
+      'approved',
+      'denied',
+      'fraud',
+      'timeout',
+      'not_enrolled',
+      'error',
+    ) as fc.Arbitrary<StepUpResult>,
+    reason: fc.constant('why'),
+    at,
   }),
   fc.record({ type: fc.constant('Tick' as const), at }),
   fc.record({
@@ -38,11 +55,12 @@ const event: fc.Arbitrary<ChatEvent> = fc.oneof(
 const rules = fc.record({
   maxNudges: fc.integer({ min: 0, max: 5 }),
   nudgeAfterMs: fc.integer({ min: 1, max: 3 * 60 }).map((m) => m * 60_000),
+  stepUpRetries: fc.integer({ min: 0, max: 2 }),
 });
 
 const toPerson = (e: Effect) => e.type === 'Greet' || e.type === 'Nudge' || e.type === 'SendDm';
 
-function run(events: ChatEvent[], r: { maxNudges: number; nudgeAfterMs: number }) {
+function run(events: ChatEvent[], r: Rules) {
   let chat: Chat = newChat();
   const history: { before: Chat; after: Chat; effects: Effect[] }[] = [];
   for (const e of events) {
@@ -101,7 +119,8 @@ describe('engine properties', () => {
           const closedAware = h.after.outcome === 'answered' && h.after.aware === true && !isClosed(h.before);
           if (closedAware) {
             expect(needsReview(h.after)).toBe(steered);
-            expect(h.effects.some((e) => e.type === 'Summarise' && e.escalate === true)).toBe(steered);
+            const unconfirmed = stepUpFailed(h.after);
+            expect(h.effects.some((e) => e.type === 'Summarise' && e.escalate === true)).toBe(steered || unconfirmed);
           }
         }
       }),
@@ -125,6 +144,33 @@ describe('engine properties', () => {
         }
       }),
       { numRuns: 1000 },
+    );
+  });
+
+  it('with step-up on, never ends aware without an approved push of the push it waited for; else escalates', () => {
+    const stepUpOn = event.map((e) => (e.type === 'Classified' ? { ...e, stepUp: true } : e));
+    fc.assert(
+      fc.property(fc.array(stepUpOn, { maxLength: 60 }), rules, (events, r) => {
+        const history = run(events, r);
+        for (const h of history) {
+          if (isClosed(h.before) || h.after.outcome !== 'answered' || h.after.aware !== true) continue;
+          const waited = h.before.stepUp;
+          expect(waited).toBeDefined();
+          const approved = events.find((e, i) => history[i] === h && e.type === 'PushFinished');
+          if (h.after.verified === 'approved') {
+            expect(approved).toMatchObject({ result: 'approved', push: waited?.push });
+            expect(waited?.phase).toBe('waiting');
+          } else {
+            expect(h.after.verified).not.toBeNull();
+            expect(h.effects).toContainEqual({ type: 'Summarise', escalate: true });
+          }
+        }
+        // Pushes are asked for in order, one at a time, at most 1 + retries of them.
+        const pushes = history.flatMap((h) => h.effects).filter((e) => e.type === 'StartPush');
+        expect(pushes.map((e) => (e as { push: number }).push)).toEqual(pushes.map((_, i) => i + 1));
+        expect(pushes.length).toBeLessThanOrEqual(1 + r.stepUpRetries);
+      }),
+      { numRuns: 2000 },
     );
   });
 });

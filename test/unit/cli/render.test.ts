@@ -327,6 +327,7 @@ describe('statusRows', () => {
         aware: false,
         needs_review: false,
         nudges: 1,
+        verified: null, // a chat stored before step-up existed reads as none
         messages: 2,
         created_at: '2026-11-27T09:00:00.000Z',
         started_at: '2026-11-27T10:00:00.000Z',
@@ -385,6 +386,7 @@ describe('renderStatus', () => {
       aware: null,
       needs_review: false,
       nudges: 0,
+      verified: null,
       messages: 2,
       created_at: '2026-11-27T09:00:00.000Z',
       started_at: '2026-11-27T10:00:00.000Z',
@@ -415,6 +417,25 @@ describe('renderStatus', () => {
         '',
       ].join('\n'),
     );
+  });
+
+  it("says the step-up's result in the state, red unless the push was approved", () => {
+    const colour = new Chalk({ level: 1 });
+    const ended = { state: 'ended' as const, outcome: 'answered' as const, aware: true };
+    const rows = [
+      aRow({ ...ended, verified: 'approved' }),
+      aRow({ ...ended, id: 'pivot-2', verified: 'denied' }),
+      aRow({ ...ended, id: 'pivot-3', verified: 'timeout' }),
+      aRow({ ...ended, id: 'pivot-4', verified: 'not_enrolled' }),
+    ];
+    const lines = renderStatus(rows, plain, { all: true }).split('\n');
+    expect(lines[1]).toContain('ended: answered, aware, verified');
+    expect(lines[2]).toContain('ended: answered, aware, DENIED (push denied)');
+    expect(lines[3]).toContain('ended: answered, aware, unverified (push timed out)');
+    expect(lines[4]).toContain('ended: answered, aware, unverified (not enrolled)');
+    const painted = renderStatus(rows, colour, { all: true }).split('\n');
+    expect(painted[1]).toContain('\u001b[32mended: answered, aware, verified');
+    expect(painted[2]).toContain('\u001b[31mended: answered, aware, DENIED (push denied)');
   });
 
   it('prints why each failed chat failed under the table', () => {

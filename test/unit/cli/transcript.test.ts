@@ -25,6 +25,8 @@ const waiting: TranscriptData = {
     aware: null,
     needs_review: false,
     nudges: 0,
+    verified: null,
+    verified_reason: null,
     failure: 'channel_not_found (check feed_channel_id)',
   },
   ended_by: null,

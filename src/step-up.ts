@@ -1,0 +1,175 @@
+// The step-up effects: asks the verifier for a push and polls it, reporting back to the engine as events. The
+// push's txid is recorded in the chat before it is polled, so a restart polls it again and never pushes twice.
+import type { ChatEvent, Effect } from './chat/types.js';
+import { type Log, oneLine } from './log.js';
+import type { Completion } from './outbox.js';
+import type { AlertRecord, TranscriptEntry } from './store/port.js';
+import type { PushStatus, StepUpResult, Verifier } from './verify/port.js';
+
+/** The `[step_up]` settings the flow needs. */
+export interface StepUpSettings {
+  provider: 'none' | 'duo';
+  /** New pushes a person may ask for with `retry` after one timed out. */
+  retries: number;
+  /** How long a push is polled before it counts as timed out. */
+  pushTimeoutSeconds: number;
+  /** Which name of the person the verifier knows them by. */
+  usernameFrom: 'email' | 'email_local_part' | 'slack_id';
+}
+
+export const DEFAULT_STEP_UP: StepUpSettings = {
+  provider: 'none',
+  retries: 1,
+  pushTimeoutSeconds: 60,
+  usernameFrom: 'email',
+};
+
+export interface StepUpPorts {
+  verifier: Verifier;
+  settings: StepUpSettings;
+  clock: () => Date;
+  log: Log;
+  sleep: (ms: number) => Promise<void>;
+  /** The email of the person's Slack profile (users.info), paced by the caller; undefined when it has none. */
+  email: (userId: string) => Promise<string | undefined>;
+  /** Whether the chat still waits for this push: an analyst may end it, another process may finish it. */
+  stillWaiting: (alertId: string, push: number) => Promise<boolean>;
+  /** True once this process is stopping: a poll under way is left queued for the next one. */
+  halted: () => boolean;
+  /** Between two polls of a push; Duo's auth_status answers at once while the push waits. */
+  pollEveryMs: number;
+}
+
+/** Tries of a verifier call that throws (Duo unreachable) before the step-up counts as failed. */
+const START_TRIES = 3;
+
+export async function performStepUp(
+  ports: StepUpPorts,
+  record: AlertRecord,
+  effect: Extract<Effect, { type: 'StartPush' | 'PollPush' }>,
+  recovered: boolean,
+): Promise<Completion> {
+  return effect.type === 'StartPush'
+    ? startPush(ports, record, effect.push, recovered)
+    : pollPush(ports, record, effect.push, effect.txid);
+}
+
+async function startPush(
+  ports: StepUpPorts,
+  record: AlertRecord,
+  push: number,
+  recovered: boolean,
+): Promise<Completion> {
+  if (recovered) {
+    // A process died while asking for it: the push may be on the phone already, and Duo cannot be asked. No
+    // second push goes unasked; the person may ask for one with `retry`, like after a timeout.
+    return finished(ports, record, push, 'timeout', 'irbot stopped while sending it, so it may never have arrived');
+  }
+  const username = await usernameOf(ports, record.userId);
+  if ('reason' in username) return finished(ports, record, push, 'error', username.reason);
+  let lastError: unknown;
+  for (let attempt = 1; attempt <= START_TRIES; attempt++) {
+    try {
+      const started = await ports.verifier.startPush({
+        username: username.name,
+        alertName: record.name,
+        alertId: record.id,
+      });
+      if ('result' in started) return finished(ports, record, push, started.result, started.reason);
+      const at = ports.clock().toISOString();
+      ports.log(`alert ${record.id}: step-up push ${push} sent`, { event: 'step_up_push', alert: record.id });
+      return {
+        events: [{ type: 'PushStarted', push, txid: started.txid, at }],
+        transcript: [line(`Duo push ${push} sent to ${username.name} (txid ${started.txid}).`, at)],
+      };
+    } catch (err) {
+      lastError = err;
+      ports.log(`alert ${record.id}: step-up push ${push} could not be sent (try ${attempt}): ${oneLine(err)}`, {
+        event: 'step_up_unreachable',
+        alert: record.id,
+        level: 'warn',
+      });
+      if (attempt < START_TRIES) await ports.sleep(1000 * 2 ** (attempt - 1));
+    }
+  }
+  return finished(ports, record, push, 'error', `${ports.verifier.provider} unreachable: ${oneLine(lastError)}`);
+}
+
+async function pollPush(ports: StepUpPorts, record: AlertRecord, push: number, txid: string): Promise<Completion> {
+  const { stepUp } = record.chat;
+  if (stepUp?.phase !== 'waiting' || stepUp.push !== push || stepUp.txid !== txid) return {};
+  const deadline = Date.parse(stepUp.since) + ports.settings.pushTimeoutSeconds * 1000;
+  let lastError: unknown;
+  for (;;) {
+    if (!(await ports.stillWaiting(record.id, push))) return {};
+    if (ports.halted()) {
+      // Left queued, unclaimed: the next process polls the same txid.
+      return { retryAt: new Date(ports.clock().getTime() + ports.pollEveryMs).toISOString(), attempts: 0 };
+    }
+    let status: PushStatus | undefined;
+    try {
+      status = await ports.verifier.pushStatus(txid);
+      lastError = undefined;
+    } catch (err) {
+      lastError = err;
+    }
+    if (status && status.result !== 'waiting') return finished(ports, record, push, status.result, status.reason);
+    if (ports.clock().getTime() >= deadline) {
+      if (lastError !== undefined) {
+        const reason = `${ports.verifier.provider} unreachable: ${oneLine(lastError)}`;
+        return finished(ports, record, push, 'error', reason);
+      }
+      return finished(ports, record, push, 'timeout', `no answer within ${ports.settings.pushTimeoutSeconds} s`);
+    }
+    await ports.sleep(ports.pollEveryMs);
+  }
+}
+
+function finished(
+  ports: StepUpPorts,
+  record: AlertRecord,
+  push: number,
+  result: StepUpResult,
+  reason: string,
+): Completion {
+  const at = ports.clock().toISOString();
+  ports.log(`alert ${record.id}: step-up push ${push}: ${result} (${reason})`, {
+    event: 'step_up_result',
+    alert: record.id,
+    ...(result === 'approved' ? {} : { level: 'warn' as const }),
+  });
+  const event: ChatEvent = { type: 'PushFinished', push, result, reason, at };
+  return { events: [event], transcript: [line(`Duo push ${push}: ${result} (${reason}).`, at)] };
+}
+
+function line(text: string, at: string): TranscriptEntry {
+  return { from: 'system', text, at };
+}
+
+/** The person's name at the verifier, per `username_from`, or why there is none. */
+async function usernameOf(ports: StepUpPorts, userId: string): Promise<{ name: string } | { reason: string }> {
+  const from = ports.settings.usernameFrom;
+  if (from === 'slack_id') return { name: userId };
+  let email: string | undefined;
+  try {
+    email = await ports.email(userId);
+  } catch (err) {
+    return { reason: `users.info ${userId} failed, so the person's email is unknown: ${oneLine(err)}` };
+  }
+  if (!email) {
+    return {
+      reason: `Slack gave no email for ${userId}: the app needs the users:read.email scope (reinstall it after adding it)`,
+    };
+  }
+  return { name: from === 'email' ? email : (email.split('@')[0] ?? email) };
+}
+
+/** The verifier when none is configured: a step-up asked for (an alert's `step_up = true`) is never verified. */
+export const NO_VERIFIER: Verifier = {
+  provider: 'none',
+  startPush: async () => ({
+    result: 'error',
+    reason: 'this alert asks for step-up but no verifier is configured ([step_up] provider = "none")',
+  }),
+  pushStatus: async () => ({ result: 'error', reason: 'no verifier is configured' }),
+};

@@ -1,0 +1,184 @@
+import { describe, expect, it } from 'vitest';
+import {
+  newChat,
+  STEP_UP_AGAIN,
+  STEP_UP_ASK,
+  STEP_UP_TIMED_OUT,
+  step,
+  stepUpFailed,
+  THANKS,
+} from '../../../src/chat/engine.js';
+import type { Actor, Chat, ChatEvent, Effect, Rules } from '../../../src/chat/types.js';
+import type { StepUpResult } from '../../../src/verify/port.js';
+
+const rules: Rules = { maxNudges: 2, nudgeAfterMs: 60 * 60 * 1000, stepUpRetries: 1 };
+const analyst: Actor = { id: 'U0ANALYST', via: 'slack' };
+const at = '2026-11-27T10:00:00.000Z';
+const later = (minutes: number) => new Date(Date.parse(at) + minutes * 60_000).toISOString();
+
+const active = (overrides: Partial<Chat> = {}): Chat => ({
+  ...newChat(),
+  state: 'active',
+  startedBy: analyst,
+  startedAt: at,
+  quietSince: at,
+  personMessages: 1,
+  ...overrides,
+});
+const aware = (stepUp: boolean, steering = 0): ChatEvent => ({
+  type: 'Classified',
+  hasAnswered: true,
+  isAware: true,
+  upTo: 1,
+  at,
+  stepUp,
+  steering,
+});
+const started = (push = 1, txid = `tx${push}`): ChatEvent => ({ type: 'PushStarted', push, txid, at });
+const finished = (result: StepUpResult, push = 1, reason = 'why'): ChatEvent => ({
+  type: 'PushFinished',
+  push,
+  result,
+  reason,
+  at: later(1),
+});
+const dm = (text: string, minutes = 0): ChatEvent => ({ type: 'DirectMessage', text, at: later(minutes) });
+
+/** Runs events from an active chat with one reply, returning the last step and every effect on the way. */
+function run(events: ChatEvent[], chat = active(), r = rules) {
+  const effects: Effect[] = [];
+  let last = { chat, effects: [] as Effect[] };
+  for (const event of events) {
+    last = step(last.chat, event, r);
+    effects.push(...last.effects);
+  }
+  return { chat: last.chat, last: last.effects, effects };
+}
+
+const closing = (escalate: boolean): Effect[] => [
+  { type: 'SendDm', text: THANKS, from: 'bot' },
+  escalate ? { type: 'Summarise', escalate: true } : { type: 'Summarise' },
+  { type: 'UpdateAlert' },
+  { type: 'StartNext' },
+];
+
+describe('step-up on "it was me"', () => {
+  it('does not end the chat: it asks for a push, and only once the push is out tells the person', () => {
+    const asked = run([aware(true)]);
+    expect(asked.chat).toMatchObject({ state: 'active', outcome: null, stepUp: { phase: 'pushing', push: 1 } });
+    expect(asked.last).toEqual([
+      { type: 'PostInThread', kind: 'step_up', text: 'Step-up: sending a Duo push to the person.' },
+      { type: 'StartPush', push: 1 },
+    ]);
+    const out = run([started()], asked.chat);
+    expect(out.chat.stepUp).toMatchObject({ phase: 'waiting', push: 1, txid: 'tx1' });
+    expect(out.last).toEqual([
+      { type: 'SendDm', text: STEP_UP_ASK, from: 'bot' },
+      { type: 'PollPush', push: 1, txid: 'tx1' },
+    ]);
+    expect(STEP_UP_ASK).toBe(
+      'Thanks! One last step: to confirm it was really you, approve the Duo push we just sent to your phone.',
+    );
+  });
+
+  it('without step-up, or on a "not me", ends as before', () => {
+    expect(run([aware(false)]).chat).toMatchObject({ state: 'ended', aware: true });
+    expect(run([aware(false)]).chat.verified).toBeUndefined();
+    const notMe = run([{ type: 'Classified', hasAnswered: true, isAware: false, upTo: 1, at, stepUp: true }]);
+    expect(notMe.chat).toMatchObject({ state: 'ended', aware: false });
+    expect(notMe.last).toEqual(closing(false));
+  });
+
+  it('approved: ends aware and verified, as today', () => {
+    const { chat, last } = run([aware(true), started(), finished('approved')]);
+    expect(chat).toMatchObject({ state: 'ended', outcome: 'answered', aware: true, verified: 'approved' });
+    expect(stepUpFailed(chat)).toBe(false);
+    expect(last).toEqual([
+      { type: 'PostInThread', kind: 'step_up', text: 'Step-up: Duo push 1 approved (why).' },
+      ...closing(false),
+    ]);
+  });
+
+  it('approved after a reply that tried to instruct the bot still goes to an analyst', () => {
+    const { chat, last } = run([aware(true, 1), started(), finished('approved')]);
+    expect(chat.verified).toBe('approved');
+    expect(last.at(-3)).toEqual({ type: 'Summarise', escalate: true });
+  });
+
+  it.each(['denied', 'fraud'] as const)('%s: ends unverified and escalates', (result) => {
+    const { chat, last } = run([aware(true), started(), finished(result)]);
+    expect(chat).toMatchObject({ state: 'ended', outcome: 'answered', verified: result, stepUp: { reason: 'why' } });
+    expect(stepUpFailed(chat)).toBe(true);
+    expect(last.slice(1)).toEqual(closing(true));
+  });
+
+  it.each(['not_enrolled', 'error'] as const)('%s before any push: ends unverified with the reason, escalated', (r) => {
+    const { chat, effects } = run([aware(true), finished(r, 1, 'no device')]);
+    expect(chat).toMatchObject({ state: 'ended', verified: r, stepUp: { phase: 'done', reason: 'no device' } });
+    expect(effects.some((e) => e.type === 'SendDm' && e.text === STEP_UP_ASK)).toBe(false);
+    expect(effects.slice(-4)).toEqual(closing(true));
+  });
+
+  it('timeout: the person may reply retry for a new push; approved then, verified', () => {
+    const timedOut = run([aware(true), started(), finished('timeout')]);
+    expect(timedOut.chat).toMatchObject({ state: 'active', stepUp: { phase: 'timed_out', push: 1 } });
+    expect(timedOut.chat.stepUp?.txid).toBeUndefined();
+    expect(timedOut.last).toEqual([
+      { type: 'PostInThread', kind: 'step_up', text: 'Step-up: Duo push 1 timed out (why).' },
+      { type: 'SendDm', text: STEP_UP_TIMED_OUT, from: 'bot' },
+    ]);
+    const retried = run([dm(' Retry! ', 2)], timedOut.chat);
+    expect(retried.chat.stepUp).toMatchObject({ phase: 'pushing', push: 2 });
+    expect(retried.last).toEqual([
+      { type: 'PostInThread', kind: 'received', text: ' Retry! ' },
+      { type: 'PostInThread', kind: 'step_up', text: 'Step-up: sending Duo push 2 (asked for with retry).' },
+      { type: 'StartPush', push: 2 },
+    ]);
+    const again = run([started(2)], retried.chat);
+    expect(again.last[0]).toEqual({ type: 'SendDm', text: STEP_UP_AGAIN, from: 'bot' });
+    expect(run([finished('approved', 2)], again.chat).chat.verified).toBe('approved');
+  });
+
+  it('timeout with no retries left ends "unverified (push timed out)", escalated', () => {
+    const { chat, last } = run([aware(true), started(), finished('timeout'), dm('retry'), started(2)]);
+    const end = run([finished('timeout', 2)], chat);
+    expect(end.chat).toMatchObject({ state: 'ended', verified: 'timeout' });
+    expect(end.last.slice(1)).toEqual(closing(true));
+    expect(last).toHaveLength(2);
+    const none = run([aware(true), started(), finished('timeout')], active(), { ...rules, stepUpRetries: 0 });
+    expect(none.chat).toMatchObject({ state: 'ended', verified: 'timeout' });
+  });
+
+  it('a person who never asks for another push is let go after the nudge wait, unverified', () => {
+    const { chat } = run([aware(true), started(), finished('timeout')]);
+    expect(step(chat, { type: 'Tick', at: later(30) }, rules).effects).toEqual([]);
+    const gone = step(chat, { type: 'Tick', at: later(61) }, rules);
+    expect(gone.chat).toMatchObject({ state: 'ended', verified: 'timeout' });
+    expect(gone.effects.slice(1)).toEqual(closing(true));
+  });
+
+  it('while a push waits: replies are relayed, not judged; retry asks for nothing; silence nudges nobody', () => {
+    const { chat } = run([aware(true), started()]);
+    const reply = step(chat, dm('approving now', 1), rules);
+    expect(reply.effects).toEqual([{ type: 'PostInThread', kind: 'received', text: 'approving now' }]);
+    expect(reply.chat).toMatchObject({ personMessages: 2, classifiedUpTo: 2, stepUp: { phase: 'waiting' } });
+    expect(step(reply.chat, dm('retry', 2), rules).effects).toEqual([
+      { type: 'PostInThread', kind: 'received', text: 'retry' },
+    ]);
+    expect(step(chat, { type: 'Tick', at: later(600) }, rules).effects).toEqual([]);
+    // A verdict that was already on its way changes nothing now.
+    const stale = { type: 'Classified', hasAnswered: true, isAware: false, upTo: 2, at, stepUp: true } as const;
+    expect(step({ ...chat, personMessages: 2 }, stale, rules).effects).toEqual([]);
+  });
+
+  it('ignores stale answers: another push, a push not started, a chat no longer waiting', () => {
+    const { chat } = run([aware(true), started()]);
+    expect(step(chat, finished('approved', 2), rules).chat).toBe(chat);
+    expect(step(chat, started(1, 'tx-again'), rules).chat).toBe(chat);
+    const timedOut = run([finished('timeout')], chat).chat;
+    expect(step(timedOut, finished('approved', 1), rules).chat).toBe(timedOut);
+    const ended = step(chat, { type: 'EndRequested', by: analyst, at }, rules).chat;
+    expect(step(ended, finished('approved'), rules).chat).toBe(ended);
+    expect(ended.verified).toBeUndefined();
+  });
+});
