@@ -1,5 +1,5 @@
 // In-memory, recording ports for tests of app.ts: a store, a Slack that can be told to fail, a clock to move.
-import { App, type AppOptions } from '../../src/app.js';
+import { App, type AppOptions, type Ports } from '../../src/app.js';
 import { createOfflineWriter } from '../../src/llm/offline-writer.js';
 import type { Writer } from '../../src/llm/port.js';
 import type { Pacer } from '../../src/slack/pacer.js';
@@ -127,7 +127,12 @@ export function fakeClock(start = '2026-11-27T10:00:00.000Z') {
   };
 }
 
-export function testApp(overrides: Partial<AppOptions> = {}, llm: Writer = createOfflineWriter(), pacer?: Pacer) {
+export function testApp(
+  overrides: Partial<AppOptions> = {},
+  llm: Writer = createOfflineWriter(),
+  pacer?: Pacer,
+  ports: Partial<Ports> = {},
+) {
   const store = memoryStore();
   const slack = recordingSlack();
   const clock = fakeClock();
@@ -143,6 +148,7 @@ export function testApp(overrides: Partial<AppOptions> = {}, llm: Writer = creat
       log: (l) => logs.push(l),
       schedule: () => undefined, // retries are driven by recover() and the fake clock
       ...(pacer ? { pacer } : {}),
+      ...ports,
     },
     { feedChannelId: 'C0FEED', maxNudges: 2, nudgeAfterMs: 60 * 60_000, responders: [], ...overrides },
   );
