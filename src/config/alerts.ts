@@ -5,7 +5,7 @@ import { isSlackUserId, parseToml, quote, readText } from './config.js';
 import { ConfigError } from './errors.js';
 import type { AlertTemplate } from './types.js';
 
-const ALERT_KEYS = ['id', 'name', 'description', 'user_id', 'properties', 'auto_chat', 'dedupe_key'];
+const ALERT_KEYS = ['id', 'name', 'description', 'user_id', 'properties', 'auto_chat', 'step_up', 'dedupe_key'];
 
 /** Longest dedupe_key kept: it is stored with the alert and compared on every delivery. */
 const MAX_DEDUPE_KEY = 200;
@@ -286,6 +286,11 @@ function readAlert(raw: unknown, where: string, dialect: Dialect): AlertInput {
   if (raw.auto_chat !== undefined) {
     if (typeof raw.auto_chat !== 'boolean') fail("'auto_chat' must be true or false");
     alert.autoChat = raw.auto_chat;
+  }
+  if (raw.step_up !== undefined) {
+    if (typeof raw.step_up !== 'boolean')
+      fail("'step_up' must be true or false (it overrides [step_up] in config.toml)");
+    alert.stepUp = raw.step_up;
   }
   if (raw.dedupe_key !== undefined) {
     const key = requiredString(raw, 'dedupe_key', fail);

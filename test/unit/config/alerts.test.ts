@@ -163,6 +163,17 @@ describe('parseAlerts: auto_chat and dedupe_key', () => {
   });
 });
 
+describe('parseAlerts: step_up', () => {
+  it('reads an alert opting in or out of step-up, over the config; absent, the config decides', () => {
+    expect(parseAlerts(`${anAlert()}step_up = true\n`, FILE)[0]).toMatchObject({ stepUp: true });
+    expect(parseAlerts(`${anAlert()}step_up = false\n`, FILE)[0]).toMatchObject({ stepUp: false });
+    expect(parseAlerts(anAlert(), FILE)[0]).not.toHaveProperty('stepUp');
+    expect(problem(`${anAlert()}step_up = "yes"\n`)).toBe(
+      `${FILE}: alert #1 (id 'pivot'): 'step_up' must be true or false (it overrides [step_up] in config.toml)`,
+    );
+  });
+});
+
 const SOURCE = '/srv/siem/export.json';
 
 function jsonProblem(parse: (text: string, source: string) => unknown, text: string): string {
@@ -220,6 +231,8 @@ describe('parseAlertsJson', () => {
     expect(json({ ...pivot, description: {} })).toContain("'description' must be a string");
     expect(json({ ...pivot, auto_chat: 'true' })).toContain("'auto_chat' must be true or false");
     expect(json({ ...pivot, auto_chat: 1 })).toContain("'auto_chat' must be true or false");
+    expect(json({ ...pivot, step_up: 'false' })).toContain("'step_up' must be true or false");
+    expect(parseAlertsJson(JSON.stringify({ ...pivot, step_up: false }), SOURCE)[0]).toMatchObject({ stepUp: false });
     expect(json({ ...pivot, dedupe_key: 42 })).toContain("'dedupe_key' must be a non-empty string");
     expect(json({ ...pivot, dedupe_key: ' ' })).toContain("'dedupe_key' must be a non-empty string");
     expect(json({ ...pivot, properties: [] })).toContain("'properties' must be an object of names and values");
