@@ -142,13 +142,17 @@ export class App {
   private readonly responders: Responders;
   /** Alerts this process is posting now (their own post): another delivery of one waits for it. */
   private readonly postingAlerts = new Map<string, Flight>();
-  /** Set when the process stops: a push being polled is left queued for the next one. */
-  private halted = false;
+  /** Settles when the process stops: a push being polled is left queued for the next one. */
+  private readonly halted: Promise<void>;
+  private stopPolling: () => void = () => undefined;
 
   constructor(
     private readonly ports: Ports,
     private readonly options: AppOptions,
   ) {
+    this.halted = new Promise((resolve) => {
+      this.stopPolling = resolve;
+    });
     this.responders = new Responders(
       options.responders,
       (id) => this.whenSlackAllows('usergroups.users.list', undefined, () => ports.slack.usergroupMembers(id)),
@@ -211,7 +215,7 @@ export class App {
 
   /** Stops polling pushes: what is under way is left queued for the next process (see step-up.ts). */
   halt(): void {
-    this.halted = true;
+    this.stopPolling();
   }
 
   private get stepUpPorts(): StepUpPorts {
@@ -226,7 +230,7 @@ export class App {
         const chat = (await this.ports.store.read()).alerts[alertId]?.chat;
         return chat?.state === 'active' && chat.stepUp?.phase === 'waiting' && chat.stepUp.push === push;
       },
-      halted: () => this.halted,
+      halted: this.halted,
       pollEveryMs: this.ports.pollEveryMs ?? 1000,
     };
   }

@@ -34,11 +34,13 @@ export interface StepUpPorts {
   email: (userId: string) => Promise<string | undefined>;
   /** Whether the chat still waits for this push: an analyst may end it, another process may finish it. */
   stillWaiting: (alertId: string, push: number) => Promise<boolean>;
-  /** True once this process is stopping: a poll under way is left queued for the next one. */
-  halted: () => boolean;
+  /** Settles once this process is stopping: a poll under way is left queued, unclaimed, for the next one. */
+  halted: Promise<void>;
   /** Between two polls of a push; Duo's auth_status answers at once while the push waits. */
   pollEveryMs: number;
 }
+
+const HALTED: unique symbol = Symbol('halted');
 
 /** Tries of a verifier call that throws (Duo unreachable) before the step-up counts as failed. */
 const START_TRIES = 3;
@@ -100,19 +102,23 @@ async function pollPush(ports: StepUpPorts, record: AlertRecord, push: number, t
   if (stepUp?.phase !== 'waiting' || stepUp.push !== push || stepUp.txid !== txid) return {};
   const deadline = Date.parse(stepUp.since) + ports.settings.pushTimeoutSeconds * 1000;
   let lastError: unknown;
+  // Duo holds auth_status open while the push waits (a long poll): a stopping process does not wait for it.
+  const halt = ports.halted.then((): typeof HALTED => HALTED);
+  // Left queued and unclaimed; not due at once, or this stopping process would take it again.
+  const leave = (): Completion => ({
+    retryAt: new Date(ports.clock().getTime() + Math.max(ports.pollEveryMs, 1000)).toISOString(),
+    attempts: 0,
+  });
   for (;;) {
     if (!(await ports.stillWaiting(record.id, push))) return {};
-    if (ports.halted()) {
-      // Left queued, unclaimed: the next process polls the same txid.
-      return { retryAt: new Date(ports.clock().getTime() + ports.pollEveryMs).toISOString(), attempts: 0 };
-    }
-    let status: PushStatus | undefined;
+    let status: PushStatus | typeof HALTED | undefined;
     try {
-      status = await ports.verifier.pushStatus(txid);
+      status = await Promise.race([ports.verifier.pushStatus(txid), halt]);
       lastError = undefined;
     } catch (err) {
       lastError = err;
     }
+    if (status === HALTED) return leave(); // the next process polls the same txid
     if (status && status.result !== 'waiting') return finished(ports, record, push, status.result, status.reason);
     if (ports.clock().getTime() >= deadline) {
       if (lastError !== undefined) {
@@ -121,7 +127,7 @@ async function pollPush(ports: StepUpPorts, record: AlertRecord, push: number, t
       }
       return finished(ports, record, push, 'timeout', `no answer within ${ports.settings.pushTimeoutSeconds} s`);
     }
-    await ports.sleep(ports.pollEveryMs);
+    if ((await Promise.race([ports.sleep(ports.pollEveryMs), halt])) === HALTED) return leave();
   }
 }
 

@@ -182,6 +182,7 @@ export async function serve(app: App, socket: SocketOptions, log: Log): Promise<
       clearInterval(timer);
       await connection.stop();
       await sweeping;
+      app.halt(); // a push being polled is left for the next process, not waited for
       await app.idle();
     },
   };

@@ -138,21 +138,27 @@ export function testApp(
   const clock = fakeClock();
   const logs: string[] = [];
   let id = 0;
-  const app = new App(
-    {
-      slack,
-      llm,
-      store,
-      clock: clock.now,
-      newId: () => String(++id).padStart(6, '0'),
-      log: (l) => logs.push(l),
-      schedule: () => undefined, // retries are driven by recover() and the fake clock
-      ...(pacer ? { pacer } : {}),
-      ...ports,
-    },
-    { feedChannelId: 'C0FEED', maxNudges: 2, nudgeAfterMs: 60 * 60_000, responders: [], ...overrides },
-  );
-  return { app, store, slack, clock, logs };
+  const all: Ports = {
+    slack,
+    llm,
+    store,
+    clock: clock.now,
+    newId: () => String(++id).padStart(6, '0'),
+    log: (l) => logs.push(l),
+    schedule: () => undefined, // retries are driven by recover() and the fake clock
+    ...(pacer ? { pacer } : {}),
+    ...ports,
+  };
+  const options: AppOptions = {
+    feedChannelId: 'C0FEED',
+    maxNudges: 2,
+    nudgeAfterMs: 60 * 60_000,
+    responders: [],
+    ...overrides,
+  };
+  const app = new App(all, options);
+  /** `ports` and `options` build another process's App on the same store and Slack. */
+  return { app, store, slack, clock, logs, ports: all, options };
 }
 
 export const PIVOT = {

@@ -1,10 +1,12 @@
 // app.ts with step-up: a scripted verifier, in-memory ports, and a fake clock that moves as the poller waits.
 import { describe, expect, it } from 'vitest';
+import { App } from '../../src/app.js';
 import { STEP_UP_ASK, STEP_UP_TIMED_OUT } from '../../src/chat/engine.js';
 import { ourClaim } from '../../src/outbox.js';
 import type { Inbound } from '../../src/slack/envelope.js';
 import type { StepUpSettings } from '../../src/step-up.js';
 import type { AlertRecord } from '../../src/store/port.js';
+import type { Verifier } from '../../src/verify/port.js';
 import { PIVOT, testApp } from '../support/memory-ports.js';
 import { type ScriptedPush, testVerifier } from '../support/test-verifier.js';
 
@@ -192,6 +194,47 @@ describe('step-up across a crash', () => {
   it('a push being polled is polled again by its txid, never sent again', async () => {
     const t = await crashedWhile('PollPush');
     expect(t.duo.calls).toEqual([{ method: 'pushStatus', arg: `${HAROLD}#1` }]);
+    expect(t.record().chat).toMatchObject({ state: 'ended', verified: 'approved' });
+  });
+
+  it('a process that stops while a push waits leaves it queued; the next one polls the same txid', async () => {
+    const t = await harold([{ answers: [{ result: 'waiting' }] }]);
+    let polled: () => void = () => undefined;
+    const polling = new Promise<void>((resolve) => {
+      polled = resolve;
+    });
+    const first = t.duo.verifier.pushStatus.bind(t.duo.verifier);
+    // Duo's long poll: the answer does not come while this process runs.
+    t.duo.verifier.pushStatus = async (txid) => {
+      polled();
+      await first(txid);
+      return new Promise<never>(() => undefined);
+    };
+    await t.app.handleInbound(dm('yes it was me'));
+    await polling;
+    t.app.halt();
+    await t.app.idle();
+    const [left] = t.record().outbox;
+    expect(left).toMatchObject({ effect: { type: 'PollPush', push: 1, txid: `${HAROLD}#1` } });
+    expect(left?.claim).toBeUndefined();
+
+    const calls: string[] = [];
+    const verifier: Verifier = {
+      provider: 'duo',
+      startPush: async () => {
+        calls.push('startPush');
+        return { txid: 'another' };
+      },
+      pushStatus: async (txid) => {
+        calls.push(`pushStatus ${txid}`);
+        return { result: 'approved', reason: 'approved on the phone' };
+      },
+    };
+    const next = new App({ ...t.ports, verifier }, t.options);
+    t.clock.advance(1000);
+    await next.recover();
+    await next.idle();
+    expect(calls).toEqual([`pushStatus ${HAROLD}#1`]);
     expect(t.record().chat).toMatchObject({ state: 'ended', verified: 'approved' });
   });
 
