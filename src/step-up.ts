@@ -1,21 +1,15 @@
 // The step-up effects: asks the verifier for a push and polls it, reporting back to the engine as events. The
 // push's txid is recorded in the chat before it is polled, so a restart polls it again and never pushes twice.
 import type { ChatEvent, Effect } from './chat/types.js';
+import type { StepUpConfig } from './config/types.js';
 import { type Log, oneLine } from './log.js';
 import type { Completion } from './outbox.js';
 import type { AlertRecord, TranscriptEntry } from './store/port.js';
 import type { PushStatus, StepUpResult, Verifier } from './verify/port.js';
+import { verifierUsername } from './verify/username.js';
 
 /** The `[step_up]` settings the flow needs. */
-export interface StepUpSettings {
-  provider: 'none' | 'duo';
-  /** New pushes a person may ask for with `retry` after one timed out. */
-  retries: number;
-  /** How long a push is polled before it counts as timed out. */
-  pushTimeoutSeconds: number;
-  /** Which name of the person the verifier knows them by. */
-  usernameFrom: 'email' | 'email_local_part' | 'slack_id';
-}
+export type StepUpSettings = Pick<StepUpConfig, 'provider' | 'retries' | 'pushTimeoutSeconds' | 'usernameFrom'>;
 
 export const DEFAULT_STEP_UP: StepUpSettings = {
   provider: 'none',
@@ -162,12 +156,13 @@ async function usernameOf(ports: StepUpPorts, userId: string): Promise<{ name: s
   } catch (err) {
     return { reason: `users.info ${userId} failed, so the person's email is unknown: ${oneLine(err)}` };
   }
-  if (!email) {
+  const name = verifierUsername(from, { userId, email });
+  if (!name) {
     return {
       reason: `Slack gave no email for ${userId}: the app needs the users:read.email scope (reinstall it after adding it)`,
     };
   }
-  return { name: from === 'email' ? email : (email.split('@')[0] ?? email) };
+  return { name };
 }
 
 /** The verifier when none is configured: a step-up asked for (an alert's `step_up = true`) is never verified. */

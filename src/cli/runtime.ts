@@ -14,6 +14,7 @@ import type { SlackPort } from '../slack/port.js';
 import { rateLimitsFor } from '../slack/rate-limits.js';
 import { openLowdbStore } from '../store/lowdb-store.js';
 import type { Store } from '../store/port.js';
+import { verifierFor } from '../verify/factory.js';
 import type { Deps } from './deps.js';
 import { chalkFor } from './render.js';
 
@@ -119,6 +120,7 @@ export function buildApp(
       newId: deps.newId,
       log,
       pacer: buildPacer(config, log),
+      verifier: verifierFor(config, env),
       ...extra,
     },
     appOptions(config),
@@ -131,6 +133,7 @@ export function appOptions(config: Config): AppOptions {
     maxNudges: config.maxNudges,
     nudgeAfterMs: config.nudgeAfterMinutes * 60_000,
     responders: config.responders,
+    stepUp: config.stepUp,
     ...(config.escalationMention ? { escalationMention: config.escalationMention } : {}),
   };
 }
