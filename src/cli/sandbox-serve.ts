@@ -1,5 +1,5 @@
-// `irbot sandbox --serve`: the local Slack workspace and a local OpenAI-compatible server, running until Ctrl-C,
-// so that every other command (doctor, send-alert, listen, chat) can be tried without a workspace or a key.
+// `irbot sandbox --serve`: the local Slack workspace, a local OpenAI-compatible server and a local Duo, running
+// until Ctrl-C, so that every other command (doctor, send-alert, listen, chat) can be tried without a workspace or a key.
 import { createInterface } from 'node:readline';
 import { ConfigError } from '../config/errors.js';
 import { ACTION_IDS } from '../slack/blocks.js';
@@ -7,6 +7,7 @@ import { neutraliseLine } from '../untrusted-text.js';
 import type { Deps } from './deps.js';
 import { feedPrinter } from './feed-view.js';
 import { chalkFor, hanging, widthOf } from './render.js';
+import { answerPush, pushAnswerOf, pushLine, startPhone } from './sandbox-phone.js';
 import { formatSlackText } from './slack-format.js';
 
 const PERSON = 'U0HAROLD';
@@ -28,20 +29,26 @@ export async function serveSandbox(deps: Deps, port: number): Promise<void> {
     throw err;
   });
   const openai = await startFakeOpenAi({ models: ['gpt-4.1-mini', 'gpt-4o-mini'], apiKey: OPENAI_KEY });
+  const duo = await startPhone();
   const stopped = deps.nextSignal();
   try {
     deps.stdout.write(
       [
-        "irbot's local sandbox is running: a Slack workspace and an OpenAI-compatible server on 127.0.0.1.",
+        "irbot's local sandbox is running: a Slack workspace, an OpenAI-compatible server and Duo on 127.0.0.1.",
         'In another terminal, in the folder with config.toml (feed_channel_id = "C0FEED") and alerts.toml:',
         '',
         `  export SLACK_API_URL=${slack.apiUrl}`,
         `  export SLACK_BOT_TOKEN=${slack.botToken} SOCKET_APP_TOKEN=${slack.appToken}`,
         `  export OPENAI_BASE_URL=${openai.baseURL} OPENAI_API_KEY=${OPENAI_KEY}`,
+        `  export DUO_API_URL=${duo.apiUrl} DUO_INTEGRATION_KEY=${duo.integrationKey} DUO_SECRET_KEY=${duo.secretKey}`,
         '  irbot doctor && irbot send-alert pivot && irbot listen',
         '',
+        'For step-up, add to config.toml: [step_up] provider = "duo" and api_hostname = "api-local.duosecurity.com"',
+        '(DUO_API_URL sends the calls here instead).',
+        '',
         'Here, type as Harold (U0HAROLD) to answer the bot in his DM, or press the buttons of an alert as the analyst:',
-        '/start <alertId>, /dismiss <alertId>, /end <alertId>. Ctrl-C stops the sandbox.',
+        '/start <alertId>, /dismiss <alertId>, /end <alertId>; /approve or /deny answers a Duo push on his phone.',
+        'Ctrl-C stops the sandbox.',
         '',
       ].join('\n'),
     );
@@ -54,11 +61,15 @@ export async function serveSandbox(deps: Deps, port: number): Promise<void> {
         deps.stdout.write(`  DM to Harold │ ${hanging(text, 17, widthOf(deps.stdout))}\n`);
       }
     });
+    duo.on('push', (push) => deps.stdout.write(pushLine(push)));
     const rl = createInterface({ input: deps.stdin, terminal: false });
     rl.on('line', (line) => void act(line.trim()).catch((err) => deps.stderr.write(`${String(err)}\n`)));
     const act = async (line: string) => {
       const click = /^\/(start|dismiss|end)\s+(\S+)$/.exec(line);
-      if (click) {
+      const answer = pushAnswerOf(line);
+      if (answer) {
+        deps.stdout.write(answerPush(duo, answer));
+      } else if (click) {
         const actionId = { start: ACTION_IDS.start, dismiss: ACTION_IDS.dismiss, end: ACTION_IDS.end }[
           click[1] as 'start' | 'dismiss' | 'end'
         ];
@@ -74,5 +85,6 @@ export async function serveSandbox(deps: Deps, port: number): Promise<void> {
   } finally {
     await slack.close();
     await openai.close();
+    await duo.close();
   }
 }

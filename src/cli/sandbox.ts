@@ -7,21 +7,26 @@ import type { ChalkInstance } from 'chalk';
 import type * as Commander from 'commander';
 import type { Command } from 'commander';
 import { App } from '../app.js';
+import { STEP_UP_AGAIN, STEP_UP_ASK } from '../chat/engine.js';
 import { requireCjs } from '../cjs.js';
 import { pickAlert } from '../config/alerts.js';
 import type { AlertTemplate } from '../config/types.js';
 import { createOfflineWriter } from '../llm/offline-writer.js';
 import { stderrLog } from '../log.js';
+import type { DuoPush, LocalDuo } from '../sandbox/local-duo.js';
 import type { LocalSlack, MessageNotice } from '../sandbox/local-slack.js';
 import { ACTION_IDS } from '../slack/blocks.js';
 import { createPacer } from '../slack/pacer.js';
 import { openLowdbStore } from '../store/lowdb-store.js';
 import type { AlertRecord } from '../store/port.js';
 import { neutraliseLine } from '../untrusted-text.js';
+import { createDuoVerifier } from '../verify/duo.js';
+import type { StepUpResult } from '../verify/port.js';
 import type { Deps } from './deps.js';
 import { feedPrinter } from './feed-view.js';
 import { chalkFor, verdictColour } from './render.js';
 import { buildSlack, type Serving, serve } from './runtime.js';
+import { answerPush, pushAnswerOf, pushLine, SANDBOX_STEP_UP, startPhone } from './sandbox-phone.js';
 import { serveSandbox } from './sandbox-serve.js';
 
 const { InvalidArgumentError } = requireCjs('commander') as typeof Commander;
@@ -69,7 +74,7 @@ export function addSandboxCommand(program: Command, deps: Deps): void {
       const template = pickAlert(SANDBOX_ALERTS, templateId, deps.random);
       const dir = await mkdtemp(join(tmpdir(), 'irbot-sandbox-'));
       const { LocalSlack } = await import('../sandbox/local-slack.js');
-      const slack = await LocalSlack.start();
+      const [slack, duo] = await Promise.all([LocalSlack.start(), startPhone()]);
       const log = stderrLog(deps.stderr, deps.clock);
       const quiet = () => undefined;
       const store = openLowdbStore(join(dir, 'irbot-db.json'));
@@ -83,14 +88,27 @@ export function addSandboxCommand(program: Command, deps: Deps): void {
           clock: deps.clock,
           newId: deps.newId,
           log: quiet,
+          verifier: createDuoVerifier({
+            integrationKey: duo.integrationKey,
+            secretKey: duo.secretKey,
+            baseUrl: duo.apiUrl,
+          }),
         },
-        { feedChannelId: FEED, maxNudges: opts.maxNudges, nudgeAfterMs: 2 * 60_000, responders: [] },
+        {
+          feedChannelId: FEED,
+          maxNudges: opts.maxNudges,
+          nudgeAfterMs: 2 * 60_000,
+          responders: [],
+          stepUp: SANDBOX_STEP_UP,
+        },
       );
       const show = feedPrinter(deps, slack);
       let serving: Serving | undefined;
       try {
         serving = await serve(app, { appToken: slack.appToken, slackApiUrl: slack.apiUrl }, log);
-        deps.stdout.write(`Local Slack workspace on ${slack.apiUrl} · offline writer · store ${store.path}\n\n`);
+        deps.stdout.write(
+          `Local Slack workspace on ${slack.apiUrl} · local Duo on ${duo.apiUrl} · offline writer · store ${store.path}\n\n`,
+        );
         slack.on('message', show);
         const { alert } = await app.postAlert(template);
         // Done when the alert message is closed; the summary may still be on its way, app.idle() waits for it.
@@ -103,7 +121,9 @@ export function addSandboxCommand(program: Command, deps: Deps): void {
         const endChat = () => click(ACTION_IDS.end);
         // The person's side listens before the chat starts, so that it never misses the greeting.
         const stopInput =
-          deps.stdin.isTTY === true ? typeAsPerson(deps, slack, endChat) : replyFromPipe(deps, slack, endChat);
+          deps.stdin.isTTY === true
+            ? typeAsPerson(deps, slack, duo, endChat)
+            : replyFromPipe(deps, slack, duo, endChat);
         await click(ACTION_IDS.start);
         await Promise.race([ended, deps.nextSignal()]);
         stopInput();
@@ -114,31 +134,42 @@ export function addSandboxCommand(program: Command, deps: Deps): void {
       } finally {
         await serving?.stop();
         await slack.close();
+        await duo.close();
         await rm(dir, { recursive: true, force: true });
       }
     });
 }
 
-/** On a terminal: every line is sent as the person's DM; /end presses End Chat. */
-function typeAsPerson(deps: Deps, slack: LocalSlack, endChat: () => Promise<unknown>): () => void {
-  deps.stdout.write('Type as Harold and press Enter to reply to the bot; /end ends the chat; Ctrl-C quits.\n');
+/** On a terminal: every line is sent as the person's DM; /end presses End Chat; /approve and /deny answer a push. */
+function typeAsPerson(deps: Deps, slack: LocalSlack, duo: LocalDuo, endChat: () => Promise<unknown>): () => void {
+  deps.stdout.write(
+    'Type as Harold and press Enter to reply to the bot; /approve or /deny answers a Duo push on his phone; /end ends the chat; Ctrl-C quits.\n',
+  );
   const rl = createInterface({ input: deps.stdin, output: deps.stdout, terminal: true, prompt: 'Harold › ' });
+  const onPush = (push: DuoPush) => deps.stdout.write(pushLine(push));
+  duo.on('push', onPush);
   rl.on('line', (line) => {
     const text = line.trim();
-    if (text === '/end') void endChat();
+    const answer = pushAnswerOf(text);
+    if (answer) deps.stdout.write(answerPush(duo, answer));
+    else if (text === '/end') void endChat();
     else if (text !== '') void slack.sendDm({ userId: PERSON, text });
   });
   rl.on('SIGINT', () => process.kill(process.pid, 'SIGINT'));
-  return () => rl.close();
+  return () => {
+    duo.off('push', onPush);
+    rl.close();
+  };
 }
 
 /**
  * Without a terminal: each line piped in answers the bot's next message, read as it arrives (a pipe left open is
  * followed, not waited out); a pipe closed without a line plays the built-in script. A reply is sent and printed once
  * the bot's message it answers is in the thread, so the output reads in order. When the pipe is closed and its
- * lines are used up, the bot's next message gets End Chat.
+ * lines are used up, the bot's next message gets End Chat. A Duo push takes the next line when it is /approve, /deny
+ * or /fraud; with none left in a closed pipe, Harold approves it.
  */
-function replyFromPipe(deps: Deps, slack: LocalSlack, endChat: () => Promise<unknown>): () => void {
+function replyFromPipe(deps: Deps, slack: LocalSlack, duo: LocalDuo, endChat: () => Promise<unknown>): () => void {
   const lines: string[] = [];
   let piped = false;
   let closed = false;
@@ -146,9 +177,26 @@ function replyFromPipe(deps: Deps, slack: LocalSlack, endChat: () => Promise<unk
   let hinted = false;
   let ended = false;
   let stopped = false;
+  let pushes = 0; // pushes shown and not answered yet
+  const answerPushes = () => {
+    for (; pushes > 0; pushes--) {
+      const next = lines[0] === undefined ? undefined : pushAnswerOf(lines[0]);
+      if (next) lines.shift();
+      else if (!closed || lines.length > 0) return; // its answer may still come down the pipe
+      deps.stdout.write(answerPush(duo, next ?? 'approve'));
+    }
+  };
+  const onPush = (push: DuoPush) => {
+    if (stopped) return;
+    deps.stdout.write(pushLine(push));
+    pushes++;
+    answerPushes();
+  };
+  duo.on('push', onPush);
   const answer = () => {
     if (stopped) return;
-    for (let reply = lines[0]; unanswered > 0 && reply !== undefined; reply = lines[0]) {
+    answerPushes();
+    for (let reply = lines[0]; unanswered > 0 && reply !== undefined && !pushAnswerOf(reply); reply = lines[0]) {
       lines.shift();
       unanswered--;
       deps.stdout.write(`  (Harold replies: ${neutraliseLine(reply)})\n`);
@@ -178,13 +226,16 @@ function replyFromPipe(deps: Deps, slack: LocalSlack, endChat: () => Promise<unk
   });
   const onMessage = (message: MessageNotice) => {
     if (message.channel !== FEED || message.change !== 'posted' || message.thread_ts === undefined) return;
-    // A thread post may carry several relays; each of the bot's messages to Harold is one to answer.
-    unanswered += (message.text ?? '').split(`Sent message to <@${PERSON}>`).length - 1;
+    // A thread post may carry several relays; each of the bot's messages to Harold is one to answer, but for the
+    // ones asking him to approve a push: the push itself is answered.
+    const sent = (message.text ?? '').split(`Sent message to <@${PERSON}>`).slice(1);
+    unanswered += sent.filter((relay) => !ASKS_FOR_PUSH.some((ask) => relay.includes(ask.slice(0, 40)))).length;
     answer();
   };
   slack.on('message', onMessage);
   return () => {
     stopped = true;
+    duo.off('push', onPush);
     slack.off('message', onMessage);
     rl.close();
   };
@@ -193,10 +244,23 @@ function replyFromPipe(deps: Deps, slack: LocalSlack, endChat: () => Promise<unk
 /** `Chat ended: answered, aware.`, green when aware and red when not (or failed). */
 function endLine(alert: AlertRecord | undefined, chalk: ChalkInstance): string {
   if (!alert) return 'Chat unknown.';
-  const { state, outcome, aware } = alert.chat;
+  const { state, outcome, aware, verified } = alert.chat;
   const awareness = aware === null ? '' : aware ? ', aware' : ', not aware';
-  return verdictColour(chalk, alert.chat)(`Chat ${state}${outcome ? `: ${outcome}${awareness}` : ''}.`);
+  const step = verified ? `, ${VERIFIED_WORDS[verified]}` : '';
+  return verdictColour(chalk, alert.chat)(`Chat ${state}${outcome ? `: ${outcome}${awareness}${step}` : ''}.`);
 }
+
+const VERIFIED_WORDS: Record<StepUpResult, string> = {
+  approved: 'verified by Duo',
+  denied: 'DENIED the Duo push (possible account compromise)',
+  fraud: 'reported the Duo push as FRAUD (possible account compromise)',
+  timeout: 'unverified (push timed out)',
+  not_enrolled: 'unverified (not enrolled)',
+  error: 'unverified (error)',
+};
+
+/** The bot's DMs that ask Harold to approve a push: his phone answers them, not a reply. */
+const ASKS_FOR_PUSH = [STEP_UP_ASK, STEP_UP_AGAIN];
 
 function parseNudges(value: string): number {
   const n = Number(value);

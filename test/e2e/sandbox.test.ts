@@ -1,7 +1,9 @@
 // The README's first command and the sandbox server that lets a new user try every other command.
 
+import { appendFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { makeWorkspace, runIrbot, startIrbot } from '../support/irbot.js';
 
@@ -23,7 +25,9 @@ describe('irbot sandbox', () => {
     expect(result.stdout).toContain('Incident: Pivoting with user @Harold [Start Chat] [Do Nothing]');
     expect(result.stdout).toMatch(/Sent message to @Harold:\n\s+> \[offline\] Hi Harold!/);
     expect(result.stdout).toContain('Here is the summary of the chat:');
-    expect(result.stdout).toContain('Chat ended: answered, aware.');
+    // With nobody to answer his phone, Harold approves the push.
+    expect(result.stdout).toMatch(/Harold's phone │ irbot: Pivoting, alert pivot-\w+ — approve\? \/approve or \/deny/);
+    expect(result.stdout).toContain('Chat ended: answered, aware, verified by Duo.');
     // Each scripted reply comes after the bot's message it answers, and before its relay.
     expectInOrder(result.stdout, [
       '[offline] Hi Harold!',
@@ -34,9 +38,16 @@ describe('irbot sandbox', () => {
       'Received message from @Harold',
       'Thanks for your time!',
     ]);
+    // The push goes out while the reply is relayed, in no set order with it.
+    expectInOrder(result.stdout, [
+      'Harold replies: yes, that was me',
+      "Harold's phone │ approved",
+      'Thanks for your time!',
+    ]);
+    expect(result.stdout).toContain('approve the Duo push we just sent to your phone');
   });
 
-  it('without a terminal, answers with lines from a pipe kept open as they arrive', async () => {
+  it('without a terminal, answers with lines from a pipe kept open as they arrive, the Duo push with /deny', async () => {
     const ws = await makeWorkspace({ slackApiUrl: 'http://127.0.0.1:9/api/' });
     const run = startIrbot(['sandbox', 'pivot'], ws, { env: { SLACK_BOT_TOKEN: '', OPENAI_API_KEY: '' } });
     try {
@@ -45,10 +56,16 @@ describe('irbot sandbox', () => {
       await run.waitFor(/Received message from @Harold:[\s\S]*which host\?/);
       await run.waitFor(/Sorry to bother you again/);
       run.write('yes, that was me');
+      await run.waitFor(/Harold's phone │ irbot: Pivoting/);
+      run.write('/deny');
       run.child.stdin.end();
       const result = await run.exited;
       expect(result.code).toBe(0);
-      expect(result.stdout).toContain('Chat ended: answered, aware.');
+      expect(result.stdout).toContain("Harold's phone │ denied");
+      expect(result.stdout).toMatch(/🚨 \*denied\*: @Harold said it was them but refused the Duo push/);
+      expect(result.stdout).toContain(
+        'Chat ended: answered, aware, DENIED the Duo push (possible account compromise).',
+      );
       expectInOrder(result.stdout, [
         '[offline] Hi Harold!',
         'Harold replies: which host?',
@@ -89,6 +106,12 @@ describe('irbot sandbox', () => {
       expect(doctor.stdout).toContain('All 8 checks passed.');
       expect(doctor.code).toBe(0);
 
+      // Step-up with the sandbox's Duo, as its instructions say.
+      expect(server.stdout).toContain('export DUO_API_URL=');
+      await appendFile(
+        join(ws.dir, 'config.toml'),
+        '[step_up]\nprovider = "duo"\napi_hostname = "api-local.duosecurity.com"\n',
+      );
       const sent = await runIrbot(['send-alert', 'pivot'], ws, { env });
       expect(sent.code).toBe(0);
       const id = sent.stdout.trim();
@@ -99,7 +122,12 @@ describe('irbot sandbox', () => {
         server.write(`/start ${id}`);
         await server.waitFor(/DM to Harold │ Hi Harold/);
         server.write('yes, that was me');
+        await server.waitFor(
+          new RegExp(`Harold's phone │ irbot: Pivoting, alert ${id} — approve\\? /approve or /deny`),
+        );
+        server.write('/deny');
         await server.waitFor(/Here is the summary of the chat/);
+        await server.waitFor(/denied\*: @Harold said it was them but refused the Duo push/);
       } finally {
         await listen.stop('SIGTERM');
       }
