@@ -11,7 +11,7 @@ import { type AlertRecord, findAlert, type Store } from '../store/port.js';
 import { neutraliseLine } from '../untrusted-text.js';
 import type { Deps } from './deps.js';
 import { progressLine } from './progress.js';
-import { chalkFor, eraseEcho, hanging, renderEntry, verdictColour, widthOf } from './render.js';
+import { chalkFor, eraseEcho, hanging, renderEntry, stepUpWords, verdictColour, widthOf } from './render.js';
 import { buildApp, buildSlack, loadSetup, openStore, type Setup, serve, socketOf } from './runtime.js';
 
 /** Outbox effects that wait on the LLM: the terminal says so while they are pending. */
@@ -204,7 +204,7 @@ export function stateLine(alert: AlertRecord, who: string = alert.personName ?? 
     case 'ended': {
       const aware = alert.chat.aware === null ? '' : alert.chat.aware ? ', aware' : ', not aware';
       const review = needsReview(alert.chat) ? " — needs review: the person's reply tried to instruct the bot" : '';
-      return `chat ended: ${alert.chat.outcome}${aware}${review}`;
+      return `chat ended: ${alert.chat.outcome}${aware}${stepUpWords(alert.chat.verified)}${review}`;
     }
   }
 }

@@ -130,6 +130,20 @@ function verifiedWords(verified: StepUpResult | null): string {
   return `, unverified (${verified === 'timeout' ? 'push timed out' : verified.replace('_', ' ')})`;
 }
 
+const STEP_UP_WORDS: Record<StepUpResult, string> = {
+  approved: 'verified by Duo',
+  denied: 'DENIED the Duo push (possible account compromise)',
+  fraud: 'reported the Duo push as FRAUD (possible account compromise)',
+  timeout: 'unverified (push timed out)',
+  not_enrolled: 'unverified (not enrolled in Duo)',
+  error: 'unverified (Duo error)',
+};
+
+/** The step-up's result after a verdict line (`, verified by Duo`), for the sandbox and `irbot chat`. */
+export function stepUpWords(verified: StepUpResult | null | undefined): string {
+  return verified ? `, ${STEP_UP_WORDS[verified]}` : '';
+}
+
 const shortTime = (iso: string | null): string => (iso ? iso.replace('T', ' ').slice(0, 16) : '-');
 
 export function renderStatus(rows: StatusRow[], chalk: ChalkInstance, opts: { all: boolean }): string {

@@ -21,10 +21,9 @@ import { openLowdbStore } from '../store/lowdb-store.js';
 import type { AlertRecord } from '../store/port.js';
 import { neutraliseLine } from '../untrusted-text.js';
 import { createDuoVerifier } from '../verify/duo.js';
-import type { StepUpResult } from '../verify/port.js';
 import type { Deps } from './deps.js';
 import { feedPrinter } from './feed-view.js';
-import { chalkFor, verdictColour } from './render.js';
+import { chalkFor, stepUpWords, verdictColour } from './render.js';
 import { buildSlack, type Serving, serve } from './runtime.js';
 import { answerPush, pushAnswerOf, pushLine, SANDBOX_STEP_UP, startPhone } from './sandbox-phone.js';
 import { serveSandbox } from './sandbox-serve.js';
@@ -246,18 +245,11 @@ function endLine(alert: AlertRecord | undefined, chalk: ChalkInstance): string {
   if (!alert) return 'Chat unknown.';
   const { state, outcome, aware, verified } = alert.chat;
   const awareness = aware === null ? '' : aware ? ', aware' : ', not aware';
-  const step = verified ? `, ${VERIFIED_WORDS[verified]}` : '';
-  return verdictColour(chalk, alert.chat)(`Chat ${state}${outcome ? `: ${outcome}${awareness}${step}` : ''}.`);
+  return verdictColour(
+    chalk,
+    alert.chat,
+  )(`Chat ${state}${outcome ? `: ${outcome}${awareness}${stepUpWords(verified)}` : ''}.`);
 }
-
-const VERIFIED_WORDS: Record<StepUpResult, string> = {
-  approved: 'verified by Duo',
-  denied: 'DENIED the Duo push (possible account compromise)',
-  fraud: 'reported the Duo push as FRAUD (possible account compromise)',
-  timeout: 'unverified (push timed out)',
-  not_enrolled: 'unverified (not enrolled)',
-  error: 'unverified (error)',
-};
 
 /** The bot's DMs that ask Harold to approve a push: his phone answers them, not a reply. */
 const ASKS_FOR_PUSH = [STEP_UP_ASK, STEP_UP_AGAIN];

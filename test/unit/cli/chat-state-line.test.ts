@@ -20,4 +20,14 @@ describe('stateLine', () => {
     expect(stateLine(ended(true))).toBe('chat ended: answered, aware');
     expect(stateLine(ended(false, 1))).toBe('chat ended: answered, not aware');
   });
+
+  it('says what the step-up came to', () => {
+    const stepped = (verified: 'approved' | 'denied' | 'timeout') =>
+      anAlert({ chat: { ...newChat(), state: 'ended', outcome: 'answered', aware: true, verified } });
+    expect(stateLine(stepped('approved'))).toBe('chat ended: answered, aware, verified by Duo');
+    expect(stateLine(stepped('denied'))).toBe(
+      'chat ended: answered, aware, DENIED the Duo push (possible account compromise)',
+    );
+    expect(stateLine(stepped('timeout'))).toBe('chat ended: answered, aware, unverified (push timed out)');
+  });
 });
