@@ -1,5 +1,5 @@
 // Harold's phone in the sandbox: a local Duo whose pushes to him wait for /approve or /deny typed in the terminal.
-import type { DuoPush, LocalDuo, PushAnswer } from '../sandbox/local-duo.js';
+import { type DuoPush, type LocalDuo, type PushAnswer, phoneText } from '../sandbox/local-duo.js';
 import { neutraliseLine } from '../untrusted-text.js';
 
 /** The sandbox person's Duo username: his Slack email, as `username_from = "email"` makes it. */
@@ -20,9 +20,7 @@ export async function startPhone(): Promise<LocalDuo> {
 
 /** `Harold's phone │ irbot: Pivoting, alert pivot-3f9a2c — approve? /approve or /deny` */
 export function pushLine(push: DuoPush): string {
-  const { from = 'irbot', alert = '', id = '' } = push.pushinfo;
-  const shown = neutraliseLine(`${from}: ${alert}${id ? `, alert ${id}` : ''}`);
-  return `  Harold's phone │ ${shown} — approve? /approve or /deny\n`;
+  return `  Harold's phone │ ${neutraliseLine(phoneText(push))} — approve? /approve or /deny\n`;
 }
 
 /** The answer a terminal line gives Harold's waiting push, if it is one (`/approve`, `/deny`, `/fraud`). */
