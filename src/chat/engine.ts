@@ -198,7 +198,12 @@ function classified(chat: Chat, event: Extract<ChatEvent, { type: 'Classified' }
     const stepUp: StepUp = { phase: 'pushing', push: 1, since: event.at };
     return {
       chat: { ...judged, stepUp, quietSince: event.at },
-      effects: [...note, { type: 'PostInThread', kind: 'step_up', text: pushNote(1) }, { type: 'StartPush', push: 1 }],
+      effects: [
+        ...note,
+        { type: 'PostInThread', kind: 'step_up', text: pushNote(1) },
+        { type: 'StartPush', push: 1 },
+        { type: 'UpdateAlert' },
+      ],
     };
   }
   if (event.hasAnswered) {
@@ -281,6 +286,7 @@ function pushFinished(chat: Chat, event: Extract<ChatEvent, { type: 'PushFinishe
       effects: [
         { type: 'PostInThread', kind: 'step_up', text: resultNote(event.push, event.result, event.reason) },
         { type: 'SendDm', text: STEP_UP_TIMED_OUT, from: 'bot' },
+        { type: 'UpdateAlert' },
       ],
     };
   }

@@ -84,6 +84,14 @@ export function alertBlocks(alert: AlertView): Block[] {
       section(`<@${alert.userId}> is in another chat; this one starts when that one ends. :hourglass:`, 'queued'),
     );
   }
+  const stepUp = chat.state === 'active' ? chat.stepUp : undefined;
+  if (stepUp && stepUp.phase !== 'done') {
+    const waiting =
+      stepUp.phase === 'timed_out'
+        ? 'their Duo push timed out; they may reply `retry` for another'
+        : 'waiting for them to approve a Duo push';
+    blocks.push(section(`<@${alert.userId}> said it was them: ${waiting} :iphone:`, 'step_up'));
+  }
   if (chat.state === 'ended') blocks.push(endedSection(chat, alert.userId));
   if (chat.state === 'failed') {
     blocks.push(section(`:x: The chat failed: ${escapeText(chat.failure ?? 'unknown error')}`, 'chat_failed'));

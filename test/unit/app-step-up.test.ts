@@ -75,6 +75,8 @@ describe('step-up with a verifier', () => {
     expect(summary).toContain('*verified* by an approved Duo push');
     expect(t.thread()).toContain('_Step-up: Duo push 1 approved (approved on the phone)._');
     expect(t.lastUpdate()).toContain('*verified* by an approved Duo push');
+    const updates = t.slack.calls.filter((c) => c.method === 'update').map((c) => JSON.stringify(c.blocks));
+    expect(updates.some((b) => b.includes('said it was them: waiting for them to approve a Duo push'))).toBe(true);
     expect(t.thread().some((text) => text?.includes(':rotating_light:'))).toBe(false);
   });
 
@@ -96,6 +98,9 @@ describe('step-up with a verifier', () => {
     await say(t, 'yes it was me');
     expect(t.record().chat).toMatchObject({ state: 'active', stepUp: { phase: 'timed_out', push: 1 } });
     expect(t.dms().at(-1)).toBe(STEP_UP_TIMED_OUT);
+    expect(t.lastUpdate()).toContain(
+      '<@U0HAROLD> said it was them: their Duo push timed out; they may reply `retry` for another :iphone:',
+    );
     expect(t.system()).toContain('Duo push 1: timeout (no answer within 5 s).');
     expect(t.duo.starts()).toBe(1);
     await say(t, 'ok, on it');

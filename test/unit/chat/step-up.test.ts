@@ -69,6 +69,7 @@ describe('step-up on "it was me"', () => {
     expect(asked.last).toEqual([
       { type: 'PostInThread', kind: 'step_up', text: 'Step-up: sending a Duo push to the person.' },
       { type: 'StartPush', push: 1 },
+      { type: 'UpdateAlert' },
     ]);
     const out = run([started()], asked.chat);
     expect(out.chat.stepUp).toMatchObject({ phase: 'waiting', push: 1, txid: 'tx1' });
@@ -126,6 +127,7 @@ describe('step-up on "it was me"', () => {
     expect(timedOut.last).toEqual([
       { type: 'PostInThread', kind: 'step_up', text: 'Step-up: Duo push 1 timed out (why).' },
       { type: 'SendDm', text: STEP_UP_TIMED_OUT, from: 'bot' },
+      { type: 'UpdateAlert' },
     ]);
     const retried = run([dm(' Retry! ', 2)], timedOut.chat);
     expect(retried.chat.stepUp).toMatchObject({ phase: 'pushing', push: 2 });
@@ -144,7 +146,7 @@ describe('step-up on "it was me"', () => {
     const end = run([finished('timeout', 2)], chat);
     expect(end.chat).toMatchObject({ state: 'ended', verified: 'timeout' });
     expect(end.last.slice(1)).toEqual(closing(true));
-    expect(last).toHaveLength(2);
+    expect(last).toHaveLength(2); // the new push's DM and poll
     const none = run([aware(true), started(), finished('timeout')], active(), { ...rules, stepUpRetries: 0 });
     expect(none.chat).toMatchObject({ state: 'ended', verified: 'timeout' });
   });
