@@ -5,7 +5,7 @@ import type { StepUpConfig } from './config/types.js';
 import { type Log, oneLine } from './log.js';
 import type { Completion } from './outbox.js';
 import type { AlertRecord, TranscriptEntry } from './store/port.js';
-import type { PushStatus, StepUpResult, Verifier } from './verify/port.js';
+import type { PushStarted, PushStatus, StepUpResult, Verifier } from './verify/port.js';
 import { verifierUsername } from './verify/username.js';
 
 /** The `[step_up]` settings the flow needs. */
@@ -30,14 +30,11 @@ export interface StepUpPorts {
   stillWaiting: (alertId: string, push: number) => Promise<boolean>;
   /** Settles once this process is stopping: a poll under way is left queued, unclaimed, for the next one. */
   halted: Promise<void>;
-  /** Between two polls of a push; Duo's auth_status answers at once while the push waits. */
+  /** Between two polls of a push: a verifier that answers `waiting` at once (no long poll) is not asked in a loop. */
   pollEveryMs: number;
 }
 
 const HALTED: unique symbol = Symbol('halted');
-
-/** Tries of a verifier call that throws (Duo unreachable) before the step-up counts as failed. */
-const START_TRIES = 3;
 
 export async function performStepUp(
   ports: StepUpPorts,
@@ -63,32 +60,20 @@ async function startPush(
   }
   const username = await usernameOf(ports, record.userId);
   if ('reason' in username) return finished(ports, record, push, 'error', username.reason);
-  let lastError: unknown;
-  for (let attempt = 1; attempt <= START_TRIES; attempt++) {
-    try {
-      const started = await ports.verifier.startPush({
-        username: username.name,
-        alertName: record.name,
-        alertId: record.id,
-      });
-      if ('result' in started) return finished(ports, record, push, started.result, started.reason);
-      const at = ports.clock().toISOString();
-      ports.log(`alert ${record.id}: step-up push ${push} sent`, { event: 'step_up_push', alert: record.id });
-      return {
-        events: [{ type: 'PushStarted', push, txid: started.txid, at }],
-        transcript: [line(`Duo push ${push} sent to ${username.name} (txid ${started.txid}).`, at)],
-      };
-    } catch (err) {
-      lastError = err;
-      ports.log(`alert ${record.id}: step-up push ${push} could not be sent (try ${attempt}): ${oneLine(err)}`, {
-        event: 'step_up_unreachable',
-        alert: record.id,
-        level: 'warn',
-      });
-      if (attempt < START_TRIES) await ports.sleep(1000 * 2 ** (attempt - 1));
-    }
+  // Tried once: the verifier retries what is safe itself, and a push whose answer was lost may be on the phone.
+  let started: PushStarted;
+  try {
+    started = await ports.verifier.startPush({ username: username.name, alertName: record.name, alertId: record.id });
+  } catch (err) {
+    return finished(ports, record, push, 'error', `${ports.verifier.provider} failed: ${oneLine(err)}`);
   }
-  return finished(ports, record, push, 'error', `${ports.verifier.provider} unreachable: ${oneLine(lastError)}`);
+  if ('result' in started) return finished(ports, record, push, started.result, started.reason);
+  const at = ports.clock().toISOString();
+  ports.log(`alert ${record.id}: step-up push ${push} sent`, { event: 'step_up_push', alert: record.id });
+  return {
+    events: [{ type: 'PushStarted', push, txid: started.txid, at }],
+    transcript: [line(`Duo push ${push} sent to ${username.name} (txid ${started.txid}).`, at)],
+  };
 }
 
 async function pollPush(ports: StepUpPorts, record: AlertRecord, push: number, txid: string): Promise<Completion> {
