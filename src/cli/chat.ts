@@ -169,6 +169,9 @@ function followChat(
       }
       if (isClosed(alert.chat) && alert.outbox.length === 0) finish();
       else if (alert.outbox.some((item) => LLM_WORK.has(item.effect.type))) progress.show('waiting for the LLM…');
+      else if (alert.outbox.some((item) => item.effect.type === 'PollPush')) {
+        progress.show(`waiting for ${neutraliseLine(name)} to approve the Duo push…`);
+      }
     } catch (err) {
       deps.stderr.write(`could not read the store: ${String(err)}\n`);
     } finally {

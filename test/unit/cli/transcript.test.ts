@@ -55,4 +55,19 @@ describe('renderTranscript', () => {
     );
     expect(renderTranscript({ ...waiting, verdict })).toContain('- **Aware:** yes\n');
   });
+
+  it("says what the step-up came to, with its reason in the person's terms escaped", () => {
+    const ended = { ...waiting.verdict, state: 'ended' as const, outcome: 'answered' as const, aware: true };
+    const denied = renderTranscript({ ...waiting, verdict: { ...ended, verified: 'denied', verified_reason: 'no' } });
+    expect(denied).toContain(
+      '- **Step-up:** DENIED: the person said it was them but refused the push — treat as a possible account compromise (no)',
+    );
+    const down = renderTranscript({
+      ...waiting,
+      verdict: { ...ended, verified: 'error', verified_reason: 'Duo said <b>*down*</b>' },
+    });
+    expect(down).toMatch(/- \*\*Step-up:\*\* unverified \(error\) \(Duo said .*down.*\)/);
+    expect(down).not.toContain('<b>');
+    expect(renderTranscript(waiting)).not.toContain('Step-up');
+  });
 });
