@@ -11,7 +11,7 @@ import { jsonLog, type Log, type LogFormat, logFormatFor, oneLine } from '../log
 import type { Store } from '../store/port.js';
 import type { Deps } from './deps.js';
 import { ExitWith } from './exit.js';
-import { buildApp, loadSetup, openStore, type Serving, serve, socketOf } from './runtime.js';
+import { buildApp, buildDeliveries, loadSetup, openStore, type Serving, serve, socketOf } from './runtime.js';
 
 const { Option } = requireCjs('commander') as typeof Commander;
 
@@ -40,7 +40,8 @@ export function addListenCommand(program: Command, deps: Deps): void {
           : { address: parseListenAddress(opts.webhook), token: requireWebhookToken(setup.env) };
       // A store that cannot be read stops listen before anything is bound or connected (see `readableStore`).
       const store = await readableStore(openStore(setup.config, setup.log));
-      const app = buildApp(setup, deps, store);
+      // listen sends the deliveries (sink events, pages) every command queues: their secrets are needed here.
+      const app = buildApp(setup, deps, store, { deliveries: buildDeliveries(setup, store, deps.clock) });
       const stopped = deps.nextSignal();
       // Bound first: a port in use is a configuration error, reported before Slack is contacted.
       let webhook: Webhook | undefined;
