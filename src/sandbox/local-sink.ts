@@ -155,6 +155,7 @@ export class LocalSink {
       signature: header('x-irbot-signature'),
     };
     this.requests.push(request);
+    this.notify();
     if (this.mode.kind === 'hold') await new Promise<void>((go) => this.held.push(go));
     const answer = (status: number, headers: Record<string, string> = {}) => {
       request.status = status;
