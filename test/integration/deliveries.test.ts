@@ -146,6 +146,23 @@ describe('deliveries to a sink', () => {
     ).toBe(true);
   });
 
+  it("sends a queued chat's started when its turn comes, after the chat before it ended", async () => {
+    const w = await world([ALL]);
+    const [sink] = w.sinks;
+    if (!sink) throw new Error('no sink');
+    const first = (await w.app.postAlert(PIVOT)).alert;
+    const second = (await w.app.postAlert(PIVOT)).alert;
+    await w.app.request(first.id, 'start', analyst);
+    await w.app.request(second.id, 'start', analyst);
+    await w.settle();
+    expect(sink.delivered.map((r) => r.key)).not.toContain(`${second.id}:started`);
+    await w.answer('yes, it was me');
+    await w.settle();
+    const keys = sink.delivered.map((r) => r.key);
+    expect(keys).toContain(`${second.id}:started`);
+    expect(keys.indexOf(`${second.id}:started`)).toBeGreaterThan(keys.indexOf(`${first.id}:started`));
+  });
+
   it('lets Slack work and other sinks go on while one sink hangs', async () => {
     const w = await world([ALL, ALL]);
     const [slow, quick] = w.sinks;
