@@ -2,8 +2,9 @@
 // another dismissed; once the sink is up, every event reaches it signed, once, under the key of its failed tries.
 import { afterEach, expect, it } from 'vitest';
 import { LocalSink } from '../../src/sandbox/local-sink.js';
+import { runCli } from '../support/cli.js';
 import { useHarness } from '../support/harness.js';
-import { makeWorkspace, runIrbot } from '../support/irbot.js';
+import { makeWorkspace } from '../support/irbot.js';
 import { isPost } from '../support/relays.js';
 
 const h = useHarness();
@@ -27,7 +28,7 @@ it('delivers posted, started, ended and dismissed to a sink that was down, signe
   await h.slack.waitForCall(isPost('U0HAROLD', /quick question/));
   await h.slack.sendDm({ userId: 'U0HAROLD', text: 'yes, it was me, I was migrating the build host' });
   await h.slack.waitForCall(isPost('C0FEED', /^Here is the summary of the chat:/));
-  const dismissed = JSON.parse((await runIrbot(['send-alert', 'privesc', '--json'], ws)).stdout) as {
+  const dismissed = JSON.parse((await runCli(['send-alert', 'privesc', '--json'], ws)).stdout) as {
     id: string;
     ts: string;
   };
@@ -65,7 +66,7 @@ it('delivers posted, started, ended and dismissed to a sink that was down, signe
     summary: expect.any(String),
   });
 
-  const status = JSON.parse((await runIrbot(['status', '--all', '--json'], ws)).stdout) as {
+  const status = JSON.parse((await runCli(['status', '--all', '--json'], ws)).stdout) as {
     id: string;
     deliveries: { key: string; state: string }[];
   }[];
