@@ -548,7 +548,7 @@ export class App {
   /** What a serving process does now and then: recover and tick, from one read of the store. */
   async sweep(): Promise<void> {
     const data = await this.ports.store.read();
-    this.ports.deliveries?.kick();
+    this.ports.deliveries?.kick(data);
     await Promise.all([this.recover(data), this.tick(data)]);
   }
 

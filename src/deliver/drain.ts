@@ -1,7 +1,7 @@
 // Drains the delivery queue through the transports, apart from the Slack lanes: each target has its own slots, so
 // one slow or dead sink (or PagerDuty) delays neither Slack work nor the other targets.
 import { type Log, oneLine } from '../log.js';
-import type { Store } from '../store/port.js';
+import type { Store, StoreData } from '../store/port.js';
 import type { Delivery, DeliveryTarget, SendResult, Transport } from './port.js';
 import { claimDelivery, type DeliveryRef, dueDeliveries, type Recorded, recordAttempt, refKey } from './queue.js';
 
@@ -23,8 +23,8 @@ export interface DrainPorts {
 
 /** What app.ts needs of the drain: a nudge after a transaction that queued deliveries, and a way to wait for it. */
 export interface Drain {
-  /** Looks for due deliveries and sends them; returns at once. */
-  kick(): void;
+  /** Looks for due deliveries and sends them; returns at once. `seen`: a snapshot just read, to look in first. */
+  kick(seen?: StoreData): void;
   /** Resolves when nothing is being looked for or sent by this process. */
   idle(): Promise<void>;
 }
@@ -42,16 +42,18 @@ export class DeliveryDrain implements Drain {
 
   constructor(private readonly ports: DrainPorts) {}
 
-  kick(): void {
+  kick(seen?: StoreData): void {
     if (this.looking) {
       this.again = true;
       return;
     }
     this.looking = (async () => {
+      let snapshot = seen;
       try {
         do {
           this.again = false;
-          await this.takeDue();
+          await this.takeDue(snapshot);
+          snapshot = undefined;
         } while (this.again);
       } catch (err) {
         // The store could not be read or written: what is queued stays queued for the next kick or sweep.
@@ -70,10 +72,11 @@ export class DeliveryDrain implements Drain {
   }
 
   /** Claims what is due, as many per target as it has free slots, and starts sending it. */
-  private async takeDue(): Promise<void> {
+  private async takeDue(seen?: StoreData): Promise<void> {
     const { store, clock } = this.ports;
     const now = clock().toISOString();
-    const due = dueDeliveries(await store.read(), now, (ref) => this.sending.has(refKey(ref)));
+    const data = seen ?? (await store.read());
+    const due = dueDeliveries(data, now, (ref) => this.sending.has(refKey(ref)));
     const free = new Map<DeliveryTarget, number>();
     const picked = due.filter((ref) => {
       const left = free.get(ref.target) ?? (this.ports.concurrency ?? DELIVERY_CONCURRENCY) - this.busyOf(ref.target);
@@ -156,7 +159,7 @@ export class DeliveryDrain implements Drain {
         return;
       }
       case 'failed':
-        this.ports.log(`${what}: failed for good after ${recorded.attempts} attempts: ${recorded.reason}`, {
+        this.ports.log(`${what}: failed for good after ${attempts(recorded.attempts)}: ${recorded.reason}`, {
           ...fields,
           event: 'delivery_failed',
           level: 'error',
@@ -175,4 +178,8 @@ export class DeliveryDrain implements Drain {
     if (this.ports.schedule) this.ports.schedule(ms, fn);
     else setTimeout(fn, ms).unref();
   }
+}
+
+function attempts(n: number): string {
+  return `${n} attempt${n === 1 ? '' : 's'}`;
 }

@@ -1,7 +1,7 @@
 // The delivery queue in-process: the App with recording Slack and an in-memory store, its drain sending through
 // the real sink transport to local sink receivers; time moves by a fake clock, retries by kicking the drain.
 import { afterEach, describe, expect, it } from 'vitest';
-import { App, ARCHIVE_AFTER_MS } from '../../src/app.js';
+import { App, ARCHIVE_AFTER_MS, FAILED_ARCHIVE_AFTER_MS } from '../../src/app.js';
 import { statusRows } from '../../src/cli/render.js';
 import type { SinkConfig } from '../../src/config/types.js';
 import { DeliveryDrain } from '../../src/deliver/drain.js';
@@ -141,9 +141,16 @@ describe('deliveries to a sink', () => {
     ]);
     expect(
       w.logs.some((l) =>
-        l.includes(`delivery ${alert.id}:posted to sink:0: failed for good after 1 attempts: HTTP 422`),
+        l.includes(`delivery ${alert.id}:posted to sink:0: failed for good after 1 attempt: HTTP 422`),
       ),
     ).toBe(true);
+    // Kept in the working set for a day, as a failed chat is, so that plain `irbot status` lists it.
+    w.clock.advance(ARCHIVE_AFTER_MS);
+    await w.app.tick();
+    expect(w.store.data().alerts[alert.id]).toBeDefined();
+    w.clock.advance(FAILED_ARCHIVE_AFTER_MS);
+    await w.app.tick();
+    expect(w.store.data().alerts[alert.id]).toBeUndefined();
   });
 
   it("sends a queued chat's started when its turn comes, after the chat before it ended", async () => {
