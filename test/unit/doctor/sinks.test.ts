@@ -1,7 +1,11 @@
 // Doctor's sink check against the local sink receiver: a signed ping it answers, a wrong secret, a receiver down,
 // a wrong URL, a missing variable; each failure with its fix, never the secret.
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SinkConfig } from '../../../src/config/types.js';
+import { runDoctor } from '../../../src/doctor/checks.js';
 import { checkSink } from '../../../src/doctor/sinks.js';
 import { LocalSink } from '../../../src/sandbox/local-sink.js';
 
@@ -56,5 +60,21 @@ describe('doctor: sinks', () => {
       detail: 'answered a signed ping with HTTP 404',
       fix: "check the sink's url in config.toml",
     });
+  });
+
+  it('is one of the checks irbot doctor runs, one per sink in config.toml', async () => {
+    sink = await LocalSink.start({ secret: SECRET });
+    const dir = await mkdtemp(join(tmpdir(), 'irbot-doctor-'));
+    const sinkTable = `[[sinks]]\nurl = "${sink.url}"\nsecret_env = "SINK_SECRET"\n`;
+    await writeFile(
+      join(dir, 'config.toml'),
+      `feed_channel_id = "C0FEED"\n${sinkTable}${sinkTable.replace('SINK_SECRET', 'OTHER_SECRET')}`,
+    );
+    const report = await runDoctor({ cwd: dir, processEnv: { SINK_SECRET: SECRET } });
+    const sinks = report.checks.filter((check) => check.name.startsWith('sink #'));
+    expect(sinks.map((check) => [check.name.slice(0, 7), check.ok, check.detail])).toEqual([
+      ['sink #1', true, 'answered a signed ping with HTTP 200'],
+      ['sink #2', false, 'OTHER_SECRET is not set'],
+    ]);
   });
 });
