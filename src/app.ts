@@ -2,8 +2,12 @@
 // outbox through the ports, one recorded effect at a time, so that any process can drive any chat.
 import { mentionOf, type Refusal, Responders, refusePress } from './access.js';
 import { isClosed, isOpen, needsReview, newChat, step, stepUpFailed } from './chat/engine.js';
-import type { Actor, Chat, ChatEvent, Effect, Rules, ThreadPost } from './chat/types.js';
-import type { AlertTemplate } from './config/types.js';
+import type { Actor, Chat, ChatEvent, ChatState, Effect, Rules, ThreadPost } from './chat/types.js';
+import type { AlertTemplate, SinkConfig } from './config/types.js';
+import type { Drain } from './deliver/drain.js';
+import { enqueueSinkEvent, eventsOfMove } from './deliver/events.js';
+import type { DeliveryEvent } from './deliver/port.js';
+import { hasFailedDeliveries, hasPendingDeliveries } from './deliver/queue.js';
 import { type AlertFacts, type Line, MALFORMED_CLASSIFICATION, type Writer, type Written } from './llm/port.js';
 import { type Log, oneLine } from './log.js';
 import {
@@ -72,6 +76,11 @@ export interface Ports {
   verifier?: Verifier;
   /** Between two polls of a pending push; default 1 s. */
   pollEveryMs?: number;
+  /**
+   * Sends the deliveries (sink events, pages) queued with the alerts, apart from the Slack lanes; a process
+   * without one (a one-shot command) only queues them, for `irbot listen` to send.
+   */
+  deliveries?: Drain;
 }
 
 export interface AppOptions {
@@ -85,6 +94,8 @@ export interface AppOptions {
   escalationMention?: string;
   /** `[step_up]`: default provider none (no step-up unless an alert asks for it). */
   stepUp?: StepUpSettings;
+  /** `[[sinks]]`: which outcome events each sink gets (src/deliver/events.ts). */
+  sinks?: SinkConfig[];
 }
 
 /** How long a seen Slack event id is remembered; Slack re-delivers within minutes. */
@@ -145,6 +156,8 @@ export class App {
   /** Settles when the process stops: a push being polled is left queued for the next one. */
   private readonly halted: Promise<void>;
   private stopPolling: () => void = () => undefined;
+  /** A transaction of this process queued deliveries: the drain is kicked once it has committed. */
+  private deliveriesQueued = false;
 
   constructor(
     private readonly ports: Ports,
@@ -383,8 +396,10 @@ export class App {
         else delete stored.pending;
         data.alerts[record.id] = stored;
         enqueue(stored, [{ type: 'PostInThread', kind: 'details', text: '' }]);
+        this.queueEvent(stored, 'posted');
         return structuredClone(stored);
       });
+      this.kickDeliveries();
     } finally {
       this.postingAlerts.delete(record.id);
       flight.settle(saved);
@@ -583,6 +598,7 @@ export class App {
   /** What a serving process does now and then: recover and tick, from one read of the store. */
   async sweep(): Promise<void> {
     const data = await this.ports.store.read();
+    this.ports.deliveries?.kick(data);
     await Promise.all([this.recover(data), this.tick(data)]);
   }
 
@@ -594,11 +610,14 @@ export class App {
     const at = this.now();
     const due = (record: AlertRecord) =>
       record.chat.state === 'active' && step(record.chat, { type: 'Tick', at }, this.rules).effects.length > 0;
+    // An alert stays while its deliveries are pending (at most RETRY_FOR_MS), and for a day when one failed, as a
+    // failed chat does: plain `irbot status` lists it.
     const done = (record: AlertRecord) =>
       isClosed(record.chat) &&
       record.outbox.length === 0 &&
+      !hasPendingDeliveries(record) &&
       Date.parse(at) - Date.parse(record.chat.endedAt ?? record.lastActivityAt) >=
-        (record.chat.state === 'failed' ? FAILED_ARCHIVE_AFTER_MS : ARCHIVE_AFTER_MS);
+        (record.chat.state === 'failed' || hasFailedDeliveries(record) ? FAILED_ARCHIVE_AFTER_MS : ARCHIVE_AFTER_MS);
     // A read without the lock first: most ticks find nothing due and write nothing.
     const alerts = Object.values((seen ?? (await this.ports.store.read())).alerts);
     if (!alerts.some((a) => due(a) || done(a))) return;
@@ -611,16 +630,50 @@ export class App {
         const { chat, effects } = step(found.chat, { type: 'Tick', at }, this.rules);
         if (effects.length === 0) continue;
         const record = data.alerts[found.id] as AlertRecord; // fetched by id: the store writes what it changes
+        const before = record.chat.state;
         record.chat = chat;
         enqueue(record, effects);
+        this.moved(record, before, effects);
         this.noteIfClosed(record);
         record.lastActivityAt = at;
         ids.push({ id: record.id, what: chat.state === 'ended' ? 'chat ended: no answer' : `nudge ${chat.nudges}` });
       }
       return ids;
     });
+    this.kickDeliveries();
     for (const { id, what } of moved) this.ports.log(`alert ${id}: silence, ${what}`, { event: 'silence', alert: id });
     await Promise.all(moved.map(({ id }) => this.drain(id)));
+  }
+
+  /** Queues a sink event about the alert, in the caller's transaction; the drain is kicked once it commits. */
+  private queueEvent(record: AlertRecord, event: DeliveryEvent, summary?: string | null): void {
+    if (enqueueSinkEvent(record, event, this.options.sinks ?? [], this.now(), summary) > 0)
+      this.deliveriesQueued = true;
+  }
+
+  /** The sink events of a move of the chat (started, dismissed, ended: see eventsOfMove). */
+  private moved(record: AlertRecord, before: ChatState, effects: Effect[]): void {
+    for (const event of eventsOfMove(before, record.chat, effects)) this.queueEvent(record, event);
+  }
+
+  /** A closed chat's summary is written: its `ended` event goes out now, carrying it (null if it was given up). */
+  private summaryWritten(data: StoreData, alertId: string, completion: Completion): void {
+    const record = data.alerts[alertId];
+    if (!record) return;
+    const post = completion.next?.find((effect) => effect.type === 'PostInThread' && effect.kind === 'summary');
+    this.queueEvent(record, 'ended', post?.type === 'PostInThread' ? post.text : null);
+  }
+
+  /** After a transaction that queued deliveries: the drain looks for them (a process without one leaves them queued). */
+  private kickDeliveries(): void {
+    if (!this.deliveriesQueued) return;
+    this.deliveriesQueued = false;
+    this.ports.deliveries?.kick();
+  }
+
+  /** Resolves when no delivery is being sent by this process. */
+  async deliveriesIdle(): Promise<void> {
+    await this.ports.deliveries?.idle();
   }
 
   private noteIfClosed(record: AlertRecord | undefined): void {
@@ -674,6 +727,7 @@ export class App {
         }
         record.chat = chat;
         enqueue(record, effects);
+        this.moved(record, before, effects);
         this.noteIfClosed(record);
         if (effects.length > 0) record.lastActivityAt = now.toISOString();
         const work = [{ id: record.id, lanes: lanesOf(effects) }];
@@ -684,6 +738,7 @@ export class App {
         };
       },
     );
+    this.kickDeliveries();
     await ack();
     await this.startLanes(work, claims);
     return applied;
@@ -812,7 +867,11 @@ export class App {
       }
       // Recording this effect done, taking the next one and the heads of other lanes it woke is one transaction.
       const { woken, next, claims } = await store.transact((data) => {
-        const woken = complete(data, alertId, items, completion, this.rules, this.now());
+        const moved = (record: AlertRecord, before: ChatState, effects: Effect[]) =>
+          this.moved(record, before, effects);
+        const woken = complete(data, alertId, items, completion, this.rules, this.now(), moved);
+        if (head.effect.type === 'Summarise' && completion.retryAt === undefined)
+          this.summaryWritten(data, alertId, completion);
         this.noteIfClosed(data.alerts[alertId]);
         const others = woken
           .map(({ id, lanes }) => ({ id, lanes: lanes.filter((l) => id !== alertId || l !== lane) }))
@@ -822,6 +881,7 @@ export class App {
         const next = later ? null : claim(data, alertId, lane, this.now());
         return { woken: others, next, claims: this.claimIdle(data, others) };
       }, lax);
+      this.kickDeliveries();
       this.startLanes(woken, claims).catch((err) => this.laneFailed(err));
       const due = completion.retryAt ? Date.parse(completion.retryAt) - this.ports.clock().getTime() : 0;
       if (due > 0) this.schedule(due, () => void this.drainLane(alertId, lane).catch((err) => this.laneFailed(err)));

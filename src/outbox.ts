@@ -3,7 +3,7 @@
 // Pure functions over the store data; app.ts performs the effects and runs the transactions.
 import { randomUUID } from 'node:crypto';
 import { step } from './chat/engine.js';
-import type { ChatEvent, Effect, Rules } from './chat/types.js';
+import type { ChatEvent, ChatState, Effect, Rules } from './chat/types.js';
 import { type AlertRecord, alertsOf, type OutboxItem, type StoreData, type TranscriptEntry } from './store/port.js';
 
 /** What performing one effect produced, applied to the store in the transaction that marks it done. */
@@ -155,6 +155,9 @@ export function extend(data: StoreData, alertId: string, lane: Lane, claimed: Cl
   };
 }
 
+/** Told of each move of a chat in a transaction, with the effects the move ordered (sink events follow moves). */
+export type Moved = (record: AlertRecord, before: ChatState, effects: Effect[]) => void;
+
 /**
  * Marks claimed effects done and applies what they produced, in the transaction that records it. Returns the
  * alerts and lanes that got new work (this alert's, or the person's next chat when one was dequeued).
@@ -166,6 +169,7 @@ export function complete(
   completion: Completion,
   rules: Rules,
   now: string,
+  moved: Moved = () => undefined,
 ): { id: string; lanes: Lane[] }[] {
   const record = data.alerts[alertId];
   const [head] = items;
@@ -204,8 +208,10 @@ export function complete(
         ? record.outbox.filter((item) => !isPersonWork(item) && laneOf(item.effect) !== 'verify')
         : [];
     }
+    const before = record.chat.state;
     record.chat = result.chat;
     enqueue(record, result.effects);
+    moved(record, before, result.effects);
     added.push(...result.effects);
   }
   record.lastActivityAt = now;
@@ -221,8 +227,10 @@ export function complete(
   const queuedNext = oldest && data.alerts[oldest.id];
   if (!queuedNext) return woken;
   const result = step(queuedNext.chat, { type: 'Dequeued', at: now }, rules);
+  const before = queuedNext.chat.state;
   queuedNext.chat = result.chat;
   enqueue(queuedNext, result.effects);
+  moved(queuedNext, before, result.effects);
   return [...woken, { id: queuedNext.id, lanes: lanesOf(result.effects) }];
 }
 

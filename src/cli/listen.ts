@@ -5,13 +5,14 @@ import type { Command } from 'commander';
 import { requireCjs } from '../cjs.js';
 import { parseAlertBatch } from '../config/alerts.js';
 import { ConfigError } from '../config/errors.js';
+import { sinkSecrets } from '../config/sinks.js';
 import { parseListenAddress, requireWebhookToken } from '../intake/options.js';
 import { startWebhook, type Webhook } from '../intake/webhook.js';
 import { jsonLog, type Log, type LogFormat, logFormatFor, oneLine } from '../log.js';
 import type { Store } from '../store/port.js';
 import type { Deps } from './deps.js';
 import { ExitWith } from './exit.js';
-import { buildApp, loadSetup, openStore, type Serving, serve, socketOf } from './runtime.js';
+import { buildApp, buildDeliveries, loadSetup, openStore, type Serving, serve, socketOf } from './runtime.js';
 
 const { Option } = requireCjs('commander') as typeof Commander;
 
@@ -32,6 +33,8 @@ export function addListenCommand(program: Command, deps: Deps): void {
     )
     .action(async (opts: { config?: string; webhook?: string; logFormat?: LogFormat }) => {
       const loaded = await loadSetup(deps, opts.config, ['slackBotToken', 'socketAppToken', 'openaiApiKey']);
+      // listen sends the deliveries (sink events, pages) every command queues: it needs their secrets.
+      sinkSecrets(loaded.config.sinks, loaded.vars ?? {});
       const json = logFormatFor(opts.logFormat, deps.stderr) === 'json';
       const setup = json ? { ...loaded, log: await jsonLog(deps.stderr, deps.clock) } : loaded;
       const intake =
@@ -40,7 +43,7 @@ export function addListenCommand(program: Command, deps: Deps): void {
           : { address: parseListenAddress(opts.webhook), token: requireWebhookToken(setup.env) };
       // A store that cannot be read stops listen before anything is bound or connected (see `readableStore`).
       const store = await readableStore(openStore(setup.config, setup.log));
-      const app = buildApp(setup, deps, store);
+      const app = buildApp(setup, deps, store, { deliveries: buildDeliveries(setup, store, deps.clock) });
       const stopped = deps.nextSignal();
       // Bound first: a port in use is a configuration error, reported before Slack is contacted.
       let webhook: Webhook | undefined;

@@ -3,6 +3,8 @@ import { Chalk, type ChalkInstance } from 'chalk';
 import stringWidth from 'string-width';
 import wrapAnsi from 'wrap-ansi';
 import { needsReview } from '../chat/engine.js';
+import type { Delivery } from '../deliver/port.js';
+import { hasFailedDeliveries } from '../deliver/queue.js';
 import type { AlertRecord, TranscriptEntry } from '../store/port.js';
 import { neutraliseLine } from '../untrusted-text.js';
 import type { StepUpResult } from '../verify/port.js';
@@ -88,12 +90,49 @@ export interface StatusRow {
   last_activity_at: string;
   /** Why a failed chat failed, with the fix; null otherwise. */
   failure: string | null;
+  /** What irbot sent or sends about the alert outside Slack (sink events, pages). */
+  deliveries: DeliveryRow[];
 }
 
-/** Chats someone should look at: open ones, and failed ones, which wait for a person to follow up. */
+export interface DeliveryRow {
+  /** `sink:<index in [[sinks]]>` or `pagerduty`. */
+  target: string;
+  event: string;
+  /** The Idempotency-Key every attempt carried. */
+  key: string;
+  state: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  /** When a pending one is tried again after a failure that may pass. */
+  retry_at: string | null;
+  delivered_at: string | null;
+  /** Why it was refused for good; null otherwise. */
+  failure: string | null;
+}
+
+function deliveryRow(delivery: Delivery): DeliveryRow {
+  const state = delivery.deliveredAt ? 'delivered' : delivery.failure !== undefined ? 'failed' : 'pending';
+  return {
+    target: delivery.target,
+    event: delivery.event,
+    key: delivery.key,
+    state,
+    attempts: delivery.attempts,
+    retry_at: state === 'pending' ? (delivery.retryAt ?? null) : null,
+    delivered_at: delivery.deliveredAt ?? null,
+    failure: delivery.failure ?? null,
+  };
+}
+
+/** `sink #1` for `sink:0`, as config.toml's [[sinks]] are counted; other targets as they are. */
+function targetName(target: string): string {
+  const sink = /^sink:(\d+)$/.exec(target);
+  return sink ? `sink #${Number(sink[1]) + 1}` : target;
+}
+
+/** Chats someone should look at: open ones, and failed ones (or failed deliveries), which wait for a person. */
 function needsLooking(alert: AlertRecord): boolean {
   const { state } = alert.chat;
-  return state === 'active' || state === 'queued' || state === 'failed';
+  return state === 'active' || state === 'queued' || state === 'failed' || hasFailedDeliveries(alert);
 }
 
 export function statusRows(alerts: AlertRecord[], opts: { all: boolean }): StatusRow[] {
@@ -118,6 +157,7 @@ export function statusRows(alerts: AlertRecord[], opts: { all: boolean }): Statu
       ended_at: a.chat.endedAt,
       last_activity_at: a.lastActivityAt,
       failure: a.chat.state === 'failed' ? (a.chat.failure ?? 'unknown error') : null,
+      deliveries: (a.deliveries ?? []).map(deliveryRow),
     }));
 }
 
@@ -179,9 +219,18 @@ export function renderStatus(rows: StatusRow[], chalk: ChalkInstance, opts: { al
     return line(cells, (i, text) => (i === STATE ? paint(text) : text));
   });
   // A failed chat's reason is long (it carries the fix): under the table, one line each.
-  const failures = rows.flatMap((r) =>
-    r.failure ? [chalk.red(`${neutraliseLine(r.id)} failed: ${neutraliseLine(r.failure)}`)] : [],
-  );
+  const failures = rows.flatMap((r) => [
+    ...(r.failure ? [chalk.red(`${neutraliseLine(r.id)} failed: ${neutraliseLine(r.failure)}`)] : []),
+    ...r.deliveries.flatMap((d) =>
+      d.failure === null
+        ? []
+        : [
+            chalk.red(
+              `${neutraliseLine(r.id)}: ${d.event} event to ${targetName(d.target)} failed: ${neutraliseLine(d.failure)}`,
+            ),
+          ],
+    ),
+  ]);
   return `${[chalk.bold(line(header)), ...lines, ...failures].join('\n')}\n`;
 }
 

@@ -3,7 +3,12 @@ import { resolve } from 'node:path';
 import { App, type AppOptions, type Ports } from '../app.js';
 import { loadConfig } from '../config/config.js';
 import { loadEnv, readEnv, requireEnv } from '../config/env.js';
+import { sinkName, sinkSecrets } from '../config/sinks.js';
 import type { Config, Env } from '../config/types.js';
+import { DeliveryDrain } from '../deliver/drain.js';
+import { sinkIndexOf, sinkTarget } from '../deliver/events.js';
+import type { DeliveryTarget, Transport } from '../deliver/port.js';
+import { createSinkTransport } from '../deliver/sink.js';
 import { withConcurrencyLimit } from '../llm/limited-writer.js';
 import { createOfflineWriter } from '../llm/offline-writer.js';
 import type { Writer } from '../llm/port.js';
@@ -26,15 +31,18 @@ export interface Setup {
   log: Log;
   /** A command that does one thing and exits (send-alert, chat): Slack calls give up within about 30 s. */
   oneShot?: boolean;
+  /** The environment, process values over .env: where the secrets config.toml names (`secret_env`) are read. */
+  vars?: Record<string, string | undefined>;
 }
 
 /** Reads .env and config.toml and checks the variables a command needs: all before anything is written. */
 export async function loadSetup(deps: Deps, configOption: string | undefined, needs: Need[]): Promise<Setup> {
-  const env = readEnv(await loadEnv(deps.cwd, deps.env));
+  const vars = await loadEnv(deps.cwd, deps.env);
+  const env = readEnv(vars);
   requireEnv(env, needs);
   const file = resolve(deps.cwd, configOption ?? env.configPath ?? 'config.toml');
   const config = await loadConfig(file);
-  return { env, config, log: stderrLog(deps.stderr, deps.clock, chalkFor(deps.stderr, deps.env)) };
+  return { env, config, log: stderrLog(deps.stderr, deps.clock, chalkFor(deps.stderr, deps.env)), vars };
 }
 
 /** The store; `log` hears that a store file open to other users was set to mode 0600. */
@@ -108,7 +116,7 @@ export function buildApp(
   setup: Setup,
   deps: Deps,
   store: Store = openStore(setup.config, setup.log),
-  extra: Pick<Ports, 'waiting' | 'oneShot'> = {},
+  extra: Pick<Ports, 'waiting' | 'oneShot' | 'deliveries'> = {},
 ): App {
   const { env, config, log } = setup;
   return new App(
@@ -135,7 +143,26 @@ export function appOptions(config: Config): AppOptions {
     responders: config.responders,
     stepUp: config.stepUp,
     ...(config.escalationMention ? { escalationMention: config.escalationMention } : {}),
+    sinks: config.sinks,
   };
+}
+
+/**
+ * The drain of the delivery queue, with a transport for each target: each sink of config.toml, signed with the
+ * secret its `secret_env` names (a missing one is a ConfigError, before anything starts).
+ */
+export function buildDeliveries(setup: Setup, store: Store, clock: () => Date): DeliveryDrain {
+  const { sinks } = setup.config;
+  const secrets = sinkSecrets(sinks, setup.vars ?? {});
+  const transports = new Map<DeliveryTarget, Transport>();
+  for (const [index, sink] of sinks.entries()) {
+    transports.set(sinkTarget(index), createSinkTransport({ url: sink.url, secret: secrets[index] ?? '', clock }));
+  }
+  const describe = (target: DeliveryTarget) => {
+    const index = sinkIndexOf(target);
+    return index === undefined ? target : sinkName(sinks, index);
+  };
+  return new DeliveryDrain({ store, clock, log: setup.log, transports, describe });
 }
 
 export function socketOf(setup: Setup): SocketOptions {
@@ -187,6 +214,7 @@ export async function serve(app: App, socket: SocketOptions, log: Log): Promise<
       await sweeping;
       app.halt(); // a push being polled is left for the next process, not waited for
       await app.idle();
+      await app.deliveriesIdle();
     },
   };
 }

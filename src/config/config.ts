@@ -2,7 +2,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse, TomlError } from 'smol-toml';
-import { ConfigError } from './errors.js';
+import { ConfigError, Invalid } from './errors.js';
+import { readSinks } from './sinks.js';
 import { parseStepUp } from './step-up.js';
 import type { Config, HistoryTier } from './types.js';
 
@@ -16,9 +17,6 @@ export interface ConfigKey<T> {
   /** Returns the value, or throws an `Invalid` saying what is wrong with it. */
   read: (value: unknown) => T;
 }
-
-/** What is wrong with one value; the parser adds the file and the key. */
-class Invalid extends Error {}
 
 const SLACK_USER_ID = /^[UW][A-Z0-9]+$/;
 /** `C…`, or `G…` for private channels made before 2021 (Slack still gives them that prefix). */
@@ -145,6 +143,13 @@ export const CONFIG_KEYS = {
       return value;
     },
   },
+  sinks: {
+    type: 'array of tables',
+    description:
+      'where outcome events are POSTed, signed: [[sinks]] with url, secret_env (the variable holding its secret) and events',
+    default: [],
+    read: readSinks,
+  },
 } satisfies Record<string, ConfigKey<unknown>>;
 
 /** Sections of config.toml (`[name]`), each read by its own module, which names its keys in its messages. */
@@ -187,6 +192,7 @@ export function parseConfig(text: string, file: string): Config {
     slackRateScale: get('slack_rate_scale'),
     slackHistoryTier: get('slack_history_tier'),
     stepUp: TABLES.step_up(table.step_up, file),
+    sinks: get('sinks'),
   };
   const organization = get('openai_organization_id');
   if (organization) config.openaiOrganizationId = organization;

@@ -3,3 +3,6 @@
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
+
+/** What is wrong with one value of config.toml; the parser adds the file and the key. */
+export class Invalid extends Error {}

@@ -1,4 +1,5 @@
 // The typed, validated values that env, config.toml and alerts.toml turn into.
+import type { DeliveryEvent } from '../deliver/port.js';
 
 /** Environment variables irbot reads (process values win over `.env`). Tokens are checked only where required. */
 export interface Env {
@@ -44,6 +45,8 @@ export interface Config {
   slackRateScale: number;
   /** The rate Slack grants this app for conversations.history and .replies (see src/slack/rate-limits.ts). */
   slackHistoryTier: HistoryTier;
+  /** `[[sinks]]`: where outcome events are POSTed, signed; a sink's target is `sink:<index>` (src/deliver/port.ts). */
+  sinks: SinkConfig[];
   /** `[step_up]`: a second factor before an "it was me" counts. */
   stepUp: StepUpConfig;
 }
@@ -61,6 +64,14 @@ export interface StepUpConfig {
   pushTimeoutSeconds: number;
   /** New pushes the person may ask for after one timed out. */
   retries: number;
+}
+
+/** One `[[sinks]]` entry of config.toml. */
+export interface SinkConfig {
+  url: string;
+  /** The name of the environment variable that holds the sink's signing secret (never the secret itself). */
+  secretEnv: string;
+  events: DeliveryEvent[];
 }
 
 /** Slack's 2025 change: apps distributed outside the Marketplace get conversations.history/replies at 1 a minute. */

@@ -13,6 +13,7 @@ import { linkRefused, looseBits, StoreFileError, storeFilesIn } from '../store/f
 import { openLowdbStore } from '../store/lowdb-store.js';
 import { duoKeysProblem, duoVerifierFor } from '../verify/factory.js';
 import { type CheckResult, type DoctorReport, fail, pass, reportOf, skip, warn } from './report.js';
+import { checkSink } from './sinks.js';
 
 export { REQUIRED_SCOPES };
 
@@ -80,6 +81,10 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
     config?.stepUp.provider === 'duo'
       ? [env ? await checkStepUp(config, env, input.cwd) : skip(CHECK_NAMES.stepUp, 'valid environment variables')]
       : [];
+  const sinkChecks = config
+    ? await Promise.all(config.sinks.map((_, index) => checkSink(config.sinks, index, vars)))
+    : [];
+
   return reportOf([
     envCheck,
     configCheck,
@@ -90,6 +95,7 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
     openaiCheck,
     storeCheck,
     ...stepUpChecks,
+    ...sinkChecks,
   ]);
 }
 

@@ -1,5 +1,6 @@
 // The store port: what irbot keeps between processes (alerts, chats, transcripts, outboxes, seen event ids).
 import type { Chat, Effect } from '../chat/types.js';
+import type { Delivery } from '../deliver/port.js';
 
 /** Schema of the store file; src/store/migrations.ts takes older files up to it. */
 export const STORE_VERSION = 3;
@@ -68,6 +69,11 @@ export interface AlertRecord {
   transcript: TranscriptEntry[];
   outbox: OutboxItem[];
   nextSeq: number;
+  /**
+   * What irbot sends outside Slack about this alert (sink events, pages), oldest first, kept once delivered or
+   * failed (src/deliver/queue.ts). Absent in alerts stored before irbot had them, and until one is enqueued.
+   */
+  deliveries?: Delivery[];
 }
 
 export interface StoreData {

@@ -37,6 +37,18 @@ describe('configuration errors', () => {
     await expectConfigError(ws, ['chat', 'x'], /Missing required environment variable: OPENAI_API_KEY/, {
       OPENAI_API_KEY: '',
     });
+    // listen sends the sinks' events: the variable a sink's secret_env names is needed there.
+    const sinks = await makeWorkspace({
+      slackApiUrl: unreachable,
+      config:
+        'feed_channel_id = "C0FEED"\ndatabase_path = "./db.json"\nslack_rate_scale = 100\n[[sinks]]\nurl = "https://siem.example.com/x?token=abc"\nsecret_env = "SIEM_SECRET"\n',
+    });
+    const line = await expectConfigError(
+      sinks,
+      ['listen'],
+      /^irbot: Missing environment variable SIEM_SECRET, the signing secret of sink #1 \(https:\/\/siem\.example\.com\)/,
+    );
+    expect(line).not.toContain('token=abc');
   });
 
   it('says which token is of the wrong kind without printing it', async () => {

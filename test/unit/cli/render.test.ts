@@ -265,6 +265,28 @@ describe('statusRows', () => {
     expect(statusRows(alerts, { all: false }).map((r) => r.id)).toEqual(['b-queued', 'a-active']);
   });
 
+  it('lists a closed alert by default while a delivery of it has failed, with each delivery in its row', () => {
+    const at = '2026-11-27T10:00:00.000Z';
+    const base = { target: 'sink:0' as const, body: '{}', at, attempts: 1 };
+    const refused = anAlertRecord({
+      id: 'f-refused',
+      createdAt: '2026-11-27T09:06:00.000Z',
+      chat: activeChat({ state: 'ended' }),
+      deliveries: [
+        { ...base, key: 'f-refused:posted', event: 'posted', deliveredAt: at },
+        { ...base, key: 'f-refused:ended', event: 'ended', failure: 'HTTP 400' },
+        { ...base, key: 'f-refused:ended', event: 'ended', target: 'pagerduty', attempts: 2, retryAt: at },
+      ],
+    });
+    const rows = statusRows([...alerts, refused], { all: false });
+    expect(rows.map((r) => r.id)).toEqual(['b-queued', 'a-active', 'f-refused']);
+    expect(rows.at(-1)?.deliveries.map((d) => [d.target, d.event, d.state, d.failure, d.retry_at])).toEqual([
+      ['sink:0', 'posted', 'delivered', null, null],
+      ['sink:0', 'ended', 'failed', 'HTTP 400', null],
+      ['pagerduty', 'ended', 'pending', null, at],
+    ]);
+  });
+
   it('lists failed chats by default too, with why they failed', () => {
     const failure = 'the DM to U0NOBODY failed with channel_not_found (no Slack user U0NOBODY: …)';
     const failed = anAlertRecord({ id: 'f-failed', chat: activeChat({ state: 'failed', failure }) });
@@ -334,6 +356,7 @@ describe('statusRows', () => {
         ended_at: '2026-11-27T10:07:00.000Z',
         last_activity_at: '2026-11-27T10:07:00.000Z',
         failure: null,
+        deliveries: [],
       },
     ]);
   });
@@ -393,6 +416,7 @@ describe('renderStatus', () => {
       ended_at: null,
       last_activity_at: '2026-11-27T10:05:30.000Z',
       failure: null,
+      deliveries: [],
       ...overrides,
     };
   }
@@ -442,6 +466,28 @@ describe('renderStatus', () => {
     const failure = `channel_not_found (no Slack user U0NOBODY)\u001b[2J`;
     const text = renderStatus([aRow(), aRow({ id: 'pivot-2', state: 'failed', failure })], plain, { all: false });
     expect(text.trimEnd().split('\n').at(-1)).toBe('pivot-2 failed: channel_not_found (no Slack user U0NOBODY)␛[2J');
+  });
+
+  it('prints each delivery refused for good under the table, a sink by its number in config.toml', () => {
+    const delivery = {
+      target: 'sink:1',
+      event: 'ended',
+      key: 'pivot-3f9a2c:ended',
+      attempts: 1,
+      retry_at: null,
+      delivered_at: null,
+    };
+    const rows = [
+      aRow({
+        deliveries: [
+          { ...delivery, state: 'failed', failure: 'HTTP 410' },
+          { ...delivery, event: 'posted', state: 'delivered', failure: null },
+        ],
+      }),
+    ];
+    expect(renderStatus(rows, plain, { all: false }).trimEnd().split('\n').slice(2)).toEqual([
+      'pivot-3f9a2c: ended event to sink #2 failed: HTTP 410',
+    ]);
   });
 
   it('aligns every column under its header', () => {

@@ -39,6 +39,7 @@ describe('parseConfig', () => {
       slackRateScale: 1,
       slackHistoryTier: 'tier3',
       stepUp: { provider: 'none', usernameFrom: 'email', pushTimeoutSeconds: 60, retries: 1 },
+      sinks: [],
     });
   });
 
@@ -63,6 +64,11 @@ api_hostname = "API-1a2b3c4d.duosecurity.com"
 username_from = "email_local_part"
 push_timeout_seconds = 120
 retries = 0
+
+[[sinks]]
+url = "https://siem.example.com/irbot"
+secret_env = "SIEM_SECRET"
+events = ["ended"]
 `;
     expect(parseConfig(text, FILE)).toEqual({
       file: FILE,
@@ -86,6 +92,7 @@ retries = 0
         pushTimeoutSeconds: 120,
         retries: 0,
       },
+      sinks: [{ url: 'https://siem.example.com/irbot', secretEnv: 'SIEM_SECRET', events: ['ended'] }],
     });
   });
 

@@ -1,0 +1,80 @@
+// Outcome events for the sinks: which events a chat's move gives, and the JSON body each carries, fixed when it
+// is enqueued so that every attempt sends the same bytes.
+import type { Chat, ChatState, Effect } from '../chat/types.js';
+import type { SinkConfig } from '../config/types.js';
+import type { AlertRecord } from '../store/port.js';
+import type { DeliveryEvent, DeliveryTarget } from './port.js';
+import { enqueueDelivery } from './queue.js';
+
+export function sinkTarget(index: number): DeliveryTarget {
+  return `sink:${index}`;
+}
+
+/** The index in `[[sinks]]` of a sink target; undefined for another target. */
+export function sinkIndexOf(target: DeliveryTarget): number | undefined {
+  return target.startsWith('sink:') ? Number(target.slice('sink:'.length)) : undefined;
+}
+
+/**
+ * The events a move of the chat from `before` gives: `started` when it becomes active (the person is greeted),
+ * `dismissed`, and `ended` when it closes, unless a summary is on its way (`Summarise`): then `ended` waits for it,
+ * so that its verdict carries the summary (see `summaryWritten`).
+ */
+export function eventsOfMove(before: ChatState, chat: Chat, effects: readonly Effect[]): DeliveryEvent[] {
+  if (before === chat.state) return [];
+  if (chat.state === 'active') return ['started'];
+  if (chat.state === 'dismissed') return ['dismissed'];
+  const closed = chat.state === 'ended' || chat.state === 'failed';
+  if (closed && !effects.some((effect) => effect.type === 'Summarise')) return ['ended'];
+  return [];
+}
+
+/** The body of an event about the alert; `summary`: the chat's summary once written (for `ended`, `escalated`). */
+export function deliveryBody(record: AlertRecord, event: DeliveryEvent, at: string, summary?: string | null): string {
+  const { chat } = record;
+  const closed = chat.state === 'ended' || chat.state === 'failed';
+  const verdict = closed
+    ? {
+        outcome: chat.state === 'failed' ? 'failed' : chat.outcome,
+        aware: chat.aware,
+        verified: chat.verified ?? null,
+        summary: summary ?? null,
+      }
+    : null;
+  return JSON.stringify({
+    event,
+    at,
+    alert: {
+      id: record.id,
+      template: record.template,
+      name: record.name,
+      user_id: record.userId,
+      properties: record.properties,
+      dedupe_key: record.dedupeKey ?? null,
+    },
+    verdict,
+    transcript: record.transcript.map(({ from, text, at: said, by }) => ({
+      from,
+      text,
+      at: said,
+      ...(by !== undefined ? { by } : {}),
+    })),
+  });
+}
+
+/**
+ * Queues `event` for every sink that asks for it, in the caller's store transaction; the same body for each.
+ * Returns how many were queued.
+ */
+export function enqueueSinkEvent(
+  record: AlertRecord,
+  event: DeliveryEvent,
+  sinks: readonly SinkConfig[],
+  at: string,
+  summary?: string | null,
+): number {
+  const wanted = sinks.flatMap((sink, index) => (sink.events.includes(event) ? [index] : []));
+  if (wanted.length === 0) return 0;
+  const body = deliveryBody(record, event, at, summary);
+  return wanted.filter((index) => enqueueDelivery(record, { target: sinkTarget(index), event, body, at })).length;
+}
