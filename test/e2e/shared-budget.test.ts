@@ -1,15 +1,14 @@
-// A SIEM runs one `irbot send-alert` per alert: twenty at once, against a local Slack enforcing its rate limits.
-// They share one Slack budget (a file beside the store), so Slack barely ever says 429, and none gives up.
+// A SIEM runs one `irbot send-alert` per alert: eight at once, against a local Slack enforcing its rate limits.
+// They share one store and one Slack budget (files beside it, under their locks): each alert is posted once, none
+// gives up. Real processes start too unevenly to reach Slack at one moment: test/integration/shared-budget.test.ts
+// starts twenty Apps at once and shows the shared budget keeps Slack's 429s away where a budget each meets ten.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalSlack } from '../../src/sandbox/local-slack.js';
 import { makeWorkspace, startIrbot } from '../support/irbot.js';
 
-/**
- * Slack's limits sped up this much (chat.postMessage: 10 a second per channel), in Slack and in irbot alike: forty
- * posts (each alert and its details) take about four seconds, less than twenty processes alone would ask for.
- */
+/** Slack's limits sped up this much (chat.postMessage: 10 a second per channel), in Slack and in irbot alike. */
 const SCALE = 10;
-const N = 20;
+const N = 8;
 let slack: LocalSlack;
 
 beforeEach(async () => {
@@ -19,7 +18,7 @@ beforeEach(async () => {
 afterEach(() => slack.close());
 
 describe('a shared Slack budget', () => {
-  it('posts 20 alerts from 20 concurrent send-alert processes, each once, with few 429s, all exiting 0', async () => {
+  it('posts 8 alerts from 8 concurrent send-alert processes, each once, with few 429s, all exiting 0', async () => {
     const ws = await makeWorkspace({
       slackApiUrl: slack.apiUrl,
       config: `feed_channel_id = "C0FEED"\ndatabase_path = "./db.json"\nslack_rate_scale = ${SCALE}\n`,
