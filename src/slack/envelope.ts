@@ -87,8 +87,9 @@ function decodeEvent(payload: Json): Inbound {
   const eventId = str(payload.event_id);
   if (!isObject(event) || !eventId) return { kind: 'ignored', reason: 'events_api without an event or event_id' };
   if (event.type !== 'message') return { kind: 'ignored', reason: `event ${shown(event.type)}` };
-  // Bots (irbot itself included), edits, joins and every other subtype are not the person speaking.
-  if (event.bot_id !== undefined || event.subtype !== undefined) {
+  // Bots (irbot itself included), edits, joins and every other subtype are not the person speaking; a message with
+  // a file (a screenshot) is, and its words count like any other's.
+  if (event.bot_id !== undefined || (event.subtype !== undefined && event.subtype !== 'file_share')) {
     return { kind: 'ignored', reason: `message ${shown(event.subtype ?? 'from a bot')}` };
   }
   if (event.channel_type !== 'im') return { kind: 'ignored', reason: 'message outside a DM' };
@@ -98,7 +99,18 @@ function decodeEvent(payload: Json): Inbound {
   if (!userId || !channelId || !ts || typeof event.text !== 'string') {
     return { kind: 'ignored', reason: 'DM without user, channel, ts or text' };
   }
-  const text = truncate(fromSlackText(event.text), MAX_TEXT);
+  const text = truncate(withAttachments(fromSlackText(event.text), event.files), MAX_TEXT);
   if (text.trim() === '') return { kind: 'ignored', reason: 'empty DM' };
   return { kind: 'dm', eventId, userId, channelId, text, ts };
+}
+
+/**
+ * The person's words, then the names of the files they sent with them (`[attached: screenshot.png]`): the thread
+ * and the LLM learn that a file came, never its contents or its private URL, which the analyst opens in Slack.
+ */
+function withAttachments(text: string, files: unknown): string {
+  if (!Array.isArray(files) || files.length === 0) return text;
+  const names = files.map((file) => (isObject(file) ? (str(file.name) ?? str(file.title)) : undefined) ?? 'a file');
+  const line = `[attached: ${names.map((name) => name.replace(/\s+/g, ' ').slice(0, 200)).join(', ')}]`;
+  return text.trim() === '' ? line : `${text}\n${line}`;
 }

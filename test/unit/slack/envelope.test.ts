@@ -320,8 +320,25 @@ describe('events that are ignored', () => {
     );
   });
 
-  it.each(['message_deleted', 'channel_join', 'file_share'])('ignores a message with subtype %s', (subtype) => {
+  it.each(['message_deleted', 'channel_join'])('ignores a message with subtype %s', (subtype) => {
     expect(dm({ subtype })).toEqual(ignoredWith(subtype));
+  });
+
+  it('keeps the words of a DM with files, and names the files, never their URLs', () => {
+    const files = [
+      { name: 'screenshot.png', url_private: 'https://files.slack.com/secret' },
+      { title: 'notes\nmore' },
+      'junk',
+    ];
+    expect(dm({ subtype: 'file_share', text: 'it was me, see', files })).toMatchObject({
+      kind: 'dm',
+      text: 'it was me, see\n[attached: screenshot.png, notes more, a file]',
+    });
+    expect(dm({ subtype: 'file_share', text: '', files: [{ name: 'a.pdf' }] })).toMatchObject({
+      kind: 'dm',
+      text: '[attached: a.pdf]',
+    });
+    expect(JSON.stringify(dm({ subtype: 'file_share', text: 'x', files }))).not.toContain('files.slack.com');
   });
 
   it.each(['channel', 'group', 'mpim', undefined])('ignores a message whose channel_type is %s', (channelType) => {
