@@ -18,6 +18,9 @@ const STEERING: RegExp[] = [
   /(^|[.!?,;:]\s*|\b(and|please|just|now)\s+)(say|record|classify|mark|respond|reply|output|set)\b.{0,40}\b(aware|yes|answered|it was me)\b/,
 ];
 
+const INVISIBLE =
+  /[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\u{e0000}-\u{e007f}\u{e0100}-\u{e01ef}]/gu;
+
 /** Whether one text of the person's tries to instruct the bot. */
 export function isSteering(text: string): boolean {
   const flat = normalise(text);
@@ -36,8 +39,15 @@ export function firstSteering(lines: readonly Line[]): string | undefined {
   return lines.find((line) => line.from === 'person' && isSteering(line.text))?.text;
 }
 
+/**
+ * Lowercased after NFKC (fullwidth ｉｇｎｏｒｅ and other compatibility forms become plain letters), with the
+ * invisible characters that split a keyword for the eye but not for the LLM removed: zero-width and joiner
+ * characters, soft hyphens, bidi controls, variation selectors, tag characters.
+ */
 export function normalise(text: string): string {
   return text
+    .normalize('NFKC')
+    .replace(INVISIBLE, '')
     .toLowerCase()
     .replace(/[\u2018\u2019`]/g, "'")
     .replace(/\s+/g, ' ');
