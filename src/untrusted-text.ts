@@ -89,3 +89,21 @@ function escapeLineStart(line: string): string {
   if (ordered) return `${kept}${ordered[1]}\\${rest.slice(ordered[1]?.length ?? 0)}`;
   return `${kept}${rest}`;
 }
+
+/** Every character {@link neutralise} replaces (and tab, newline, which JSON escapes anyway), for JSON output. */
+const UNSAFE_IN_JSON = new RegExp(`[\\u007f-\\u009f${INVISIBLE}]`, 'gu');
+
+/**
+ * JSON for a terminal or a pipe: the same value as JSON.stringify gives, with every bidi, invisible and C1
+ * character written as its `\uXXXX` escape (C0 controls JSON escapes already), so `status --json` read on a
+ * screen cannot be reordered by a name or a message, and a program reading it gets the exact text.
+ */
+export function safeJson(value: unknown, indent?: number): string {
+  return JSON.stringify(value, null, indent).replace(UNSAFE_IN_JSON, (char) => {
+    const code = char.codePointAt(0) ?? 0;
+    if (code <= 0xffff) return `\\u${code.toString(16).padStart(4, '0')}`;
+    const high = Math.floor((code - 0x10000) / 0x400) + 0xd800;
+    const low = ((code - 0x10000) % 0x400) + 0xdc00;
+    return `\\u${high.toString(16)}\\u${low.toString(16)}`;
+  });
+}

@@ -1,7 +1,9 @@
 // `irbot doctor`: the deployment checklist, every check run and reported; exit 0 only when all pass.
+
 import type { Command } from 'commander';
 import { runDoctor } from '../doctor/checks.js';
 import { renderChecks, verdict } from '../doctor/report.js';
+import { safeJson } from '../untrusted-text.js';
 import type { Deps } from './deps.js';
 import { ExitWith } from './exit.js';
 import { chalkFor } from './render.js';
@@ -14,7 +16,7 @@ export function addDoctorCommand(program: Command, deps: Deps): void {
     .option('--config <path>', 'config.toml to use (default: $IRBOT_CONFIG or ./config.toml)')
     .action(async (opts: { json?: boolean; config?: string }) => {
       const report = await runDoctor({ cwd: deps.cwd, processEnv: deps.env, configOption: opts.config });
-      if (opts.json) deps.stdout.write(`${JSON.stringify(report)}\n`);
+      if (opts.json) deps.stdout.write(`${safeJson(report)}\n`);
       else deps.stdout.write(renderChecks(report, chalkFor(deps.stdout, deps.env)));
       if (!opts.json) deps.stdout.write(`${verdict(report)}\n`);
       if (!report.ok) throw new ExitWith(1);

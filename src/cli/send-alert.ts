@@ -7,7 +7,7 @@ import { BatchError, describeStart, type Posted, postAlerts } from '../intake/po
 import { previewAlert, renderPreviews } from '../intake/preview.js';
 import { readAlertBatch } from '../intake/source.js';
 import { oneLine } from '../log.js';
-import { neutraliseLine } from '../untrusted-text.js';
+import { neutraliseLine, safeJson } from '../untrusted-text.js';
 import type { Deps } from './deps.js';
 import { progressLine } from './progress.js';
 import { buildApp, loadSetup, type Need } from './runtime.js';
@@ -87,7 +87,7 @@ export function addSendAlertCommand(program: Command, deps: Deps): void {
       }
       const rows = posted.map(jsonRow);
       // One alert that failed prints nothing on stdout (not `undefined`); a batch prints what it posted, maybe [].
-      if (opts.json && (many || rows[0])) deps.stdout.write(`${JSON.stringify(many ? rows : rows[0])}\n`);
+      if (opts.json && (many || rows[0])) deps.stdout.write(`${safeJson(many ? rows : rows[0])}\n`);
       else if (!opts.json) deps.stdout.write(rows.map((row) => `${row.id}\n`).join(''));
       for (const { alert, duplicate } of posted) {
         if (duplicate) {
@@ -139,5 +139,5 @@ function refusedSome(rejected: Rejection[], done: number, what: string): ConfigE
 
 function dryRun(alerts: AlertInput[], opts: Options, deps: Deps): void {
   const previews = alerts.map(previewAlert);
-  deps.stdout.write(opts.json ? `${JSON.stringify(previews)}\n` : renderPreviews(previews));
+  deps.stdout.write(opts.json ? `${safeJson(previews)}\n` : renderPreviews(previews));
 }

@@ -2,6 +2,7 @@
 
 import type { Command } from 'commander';
 import { allAlerts } from '../store/port.js';
+import { safeJson } from '../untrusted-text.js';
 import type { Deps } from './deps.js';
 import { chalkFor, renderStatus, statusRows } from './render.js';
 import { loadSetup, openStore } from './runtime.js';
@@ -22,7 +23,7 @@ export function addStatusCommand(program: Command, deps: Deps): void {
       const alerts = all ? await allAlerts(store) : Object.values((await store.read()).alerts);
       const rows = statusRows(alerts, { all });
       deps.stdout.write(
-        opts.json ? `${JSON.stringify(rows)}\n` : renderStatus(rows, chalkFor(deps.stdout, deps.env), { all }),
+        opts.json ? `${safeJson(rows)}\n` : renderStatus(rows, chalkFor(deps.stdout, deps.env), { all }),
       );
     });
 }

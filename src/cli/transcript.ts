@@ -8,7 +8,7 @@ import { quote } from '../config/config.js';
 import { ConfigError } from '../config/errors.js';
 import type { AlertRecord, Speaker } from '../store/port.js';
 import { findAlert } from '../store/port.js';
-import { markdownQuote, markdownInline as md } from '../untrusted-text.js';
+import { markdownQuote, markdownInline as md, safeJson } from '../untrusted-text.js';
 import type { StepUpResult } from '../verify/port.js';
 import type { Deps } from './deps.js';
 import { loadSetup, openStore } from './runtime.js';
@@ -67,7 +67,7 @@ export function addTranscriptCommand(program: Command, deps: Deps): void {
         throw new ConfigError(`No alert ${quote(alertId)} in ${store.path}: irbot status --all lists the alert ids`);
       }
       const data = transcriptOf(alert);
-      deps.stdout.write(opts.format === 'json' ? `${JSON.stringify(data, null, 2)}\n` : renderTranscript(data));
+      deps.stdout.write(opts.format === 'json' ? `${safeJson(data, 2)}\n` : renderTranscript(data));
     });
 }
 

@@ -1,7 +1,7 @@
 // Tests of the neutraliser: every control, bidi and invisible character shown, never obeyed; Markdown never forged.
 import { marked, type Token } from 'marked';
 import { describe, expect, it } from 'vitest';
-import { markdownInline, markdownQuote, neutralise, neutraliseLine } from '../../src/untrusted-text.js';
+import { markdownInline, markdownQuote, neutralise, neutraliseLine, safeJson } from '../../src/untrusted-text.js';
 
 /** What a terminal would act on rather than print, or what would reorder or hide text: none may survive. */
 const unsafeIn = (text: string): string[] =>
@@ -170,5 +170,17 @@ describe('markdownInline', () => {
 
   it('neutralises control and bidi characters', () => {
     expect(markdownInline('a\u001b]0;x\u0007\u202eb')).toBe('a␛\\]0;x␇\\<U+202E\\>b');
+  });
+});
+
+describe('safeJson', () => {
+  it('escapes bidi, invisible and C1 characters, and parses back to the exact value', () => {
+    const value = { name: 'Harold\u202e\u200bgnp.exe', note: 'a\u0085b\u{e0041}c', plain: 'é ✓ 🙂' };
+    const text = safeJson(value, 2);
+    expect(text).not.toMatch(/[\u0080-\u009f\u200b\u202e\u{e0041}]/u);
+    expect(text).toContain('\\u202e');
+    expect(text).toContain('\\udb40\\udc41');
+    expect(text).toContain('é ✓ 🙂');
+    expect(JSON.parse(text)).toEqual(value);
   });
 });
