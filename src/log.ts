@@ -25,12 +25,16 @@ export type LogFormat = 'json' | 'pretty';
 const TOKEN = /(xox[abposre]|xapp)-[A-Za-z0-9_-]{4,}|\b(sk)-[A-Za-z0-9_-]{4,}/g;
 /** `scheme://user:password@`: credentials in a URL (SLACK_API_URL, OPENAI_BASE_URL, a proxy) up to the host. */
 const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#]+@/gi;
+/** A query parameter that carries a secret by its name (`?api-key=…`, `&access_token=…`, `?sig=…`) in a URL. */
+const QUERY_SECRET =
+  /([?&](?:api[-_]?key|apikey|key|token|access[-_]?token|auth|secret|password|passwd|sig|signature|code)=)[^&\s#"']+/gi;
 
 /** Replaces anything shaped like a Slack or OpenAI token with its prefix and `***`, and a URL's credentials with `***`. */
 export function redact(text: string): string {
   return text
     .replace(TOKEN, (_, slack: string | undefined, openai: string | undefined) => `${slack ?? openai}-***`)
-    .replace(URL_CREDENTIALS, '$1***@');
+    .replace(URL_CREDENTIALS, '$1***@')
+    .replace(QUERY_SECRET, '$1***');
 }
 
 /** The first line of an error's message, redacted: what irbot prints for any failure. */

@@ -95,3 +95,15 @@ describe('redact', () => {
     expect(oneLine('token xoxb-123-456-abcdef')).toBe('token xoxb-***');
   });
 });
+
+describe('redact, secrets in a URL query', () => {
+  it('hides a query parameter named for a secret, and keeps the others', () => {
+    expect(redact('POST https://hooks.example.com/in?api-key=abc123&team=sec failed: 503')).toBe(
+      'POST https://hooks.example.com/in?api-key=***&team=sec failed: 503',
+    );
+    expect(redact('GET http://h/x?a=1&access_token=t0k3n#frag and ?sig=ZZZ')).toBe(
+      'GET http://h/x?a=1&access_token=***#frag and ?sig=***',
+    );
+    expect(redact('GET http://h/x?monkey=1')).toBe('GET http://h/x?monkey=1');
+  });
+});
