@@ -378,7 +378,7 @@ export class App {
           const stored = data.alerts[record.id];
           if (!stored || stored.ts !== null) return;
           if (drop) delete data.alerts[record.id];
-          else releaseUnposted(stored, this.ports.clock(), backOff);
+          else releaseUnposted(stored, this.ports.clock(), backOff, describeSlackFailure(classifySlackError(err)));
         });
         throw new SlackCallError(
           'chat.postMessage',

@@ -44,8 +44,8 @@ export function takeUnposted(record: AlertRecord, now: string): void {
  * next `listen` takes it over (asking Slack first whether it landed). `backOff`: `listen`'s own try, which waits
  * longer each time; a one-shot command's failure leaves it due at once for the next process.
  */
-export function releaseUnposted(record: AlertRecord, now: Date, backOff: boolean): void {
-  const rest = { ...record.pending };
+export function releaseUnposted(record: AlertRecord, now: Date, backOff: boolean, error?: string): void {
+  const rest = { ...record.pending, ...(error !== undefined ? { lastError: error } : {}) };
   delete rest.claim;
   delete rest.retryAt;
   if (!backOff) {

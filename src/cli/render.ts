@@ -75,7 +75,8 @@ export interface StatusRow {
   name: string;
   user_id: string;
   person: string | null;
-  state: AlertRecord['chat']['state'];
+  /** The chat's state, or `unposted` while the alert itself waits to be posted. */
+  state: AlertRecord['chat']['state'] | 'unposted';
   outcome: AlertRecord['chat']['outcome'];
   aware: boolean | null;
   /** Aware, but a reply tried to instruct the bot: an analyst must look (src/chat/engine.ts needsReview). */
@@ -132,7 +133,14 @@ function targetName(target: string): string {
 /** Chats someone should look at: open ones, and failed ones (or failed deliveries), which wait for a person. */
 function needsLooking(alert: AlertRecord): boolean {
   const { state } = alert.chat;
-  return state === 'active' || state === 'queued' || state === 'failed' || hasFailedDeliveries(alert);
+  return (
+    state === 'active' || state === 'queued' || state === 'failed' || isUnposted(alert) || hasFailedDeliveries(alert)
+  );
+}
+
+/** Recorded, not yet known to be in Slack: a crash or a failure left it for `listen` or a retry to post. */
+function isUnposted(alert: AlertRecord): boolean {
+  return alert.ts === null && alert.pending !== undefined;
 }
 
 export function statusRows(alerts: AlertRecord[], opts: { all: boolean }): StatusRow[] {
@@ -145,7 +153,7 @@ export function statusRows(alerts: AlertRecord[], opts: { all: boolean }): Statu
       name: a.name,
       user_id: a.userId,
       person: a.personName ?? null,
-      state: a.chat.state,
+      state: isUnposted(a) ? 'unposted' : a.chat.state,
       outcome: a.chat.outcome,
       aware: a.chat.aware,
       needs_review: needsReview(a.chat),
@@ -156,7 +164,12 @@ export function statusRows(alerts: AlertRecord[], opts: { all: boolean }): Statu
       started_at: a.chat.startedAt,
       ended_at: a.chat.endedAt,
       last_activity_at: a.lastActivityAt,
-      failure: a.chat.state === 'failed' ? (a.chat.failure ?? 'unknown error') : null,
+      failure:
+        a.chat.state === 'failed'
+          ? (a.chat.failure ?? 'unknown error')
+          : isUnposted(a)
+            ? (a.pending?.lastError ?? null)
+            : null,
       deliveries: (a.deliveries ?? []).map(deliveryRow),
     }));
 }
@@ -220,7 +233,13 @@ export function renderStatus(rows: StatusRow[], chalk: ChalkInstance, opts: { al
   });
   // A failed chat's reason is long (it carries the fix): under the table, one line each.
   const failures = rows.flatMap((r) => [
-    ...(r.failure ? [chalk.red(`${neutraliseLine(r.id)} failed: ${neutraliseLine(r.failure)}`)] : []),
+    ...(r.failure
+      ? [
+          r.state === 'unposted'
+            ? chalk.yellow(`${neutraliseLine(r.id)} not posted yet, listen retries it: ${neutraliseLine(r.failure)}`)
+            : chalk.red(`${neutraliseLine(r.id)} failed: ${neutraliseLine(r.failure)}`),
+        ]
+      : []),
     ...r.deliveries.flatMap((d) =>
       d.failure === null
         ? []

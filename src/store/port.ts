@@ -42,6 +42,8 @@ export interface PendingPost {
   /** Failed tries of `listen` so far, and when it tries again. */
   attempts?: number | undefined;
   retryAt?: string | undefined;
+  /** Why the last try failed (redacted, one line): `status` shows it while the alert waits. */
+  lastError?: string | undefined;
 }
 
 /** One alert instance: a template posted to the feed channel, with its chat. */

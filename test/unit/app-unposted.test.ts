@@ -175,7 +175,7 @@ describe('a post that fails', () => {
     await expect(t.app.postAlert(PIVOT, { dedupeKey: 'siem-9' })).rejects.toThrow(
       /^chat\.postMessage failed: timed out \(could not reach Slack at .*\); alert pivot-\d+ is kept/,
     );
-    expect(only(t)).toMatchObject({ ts: null, pending: {} });
+    expect(only(t)).toMatchObject({ ts: null, pending: { lastError: expect.stringMatching(/^timed out/) } });
     expect(only(t).pending?.claim).toBeUndefined();
     await t.app.recover();
     expect(alertPosts(t)).toHaveLength(1);

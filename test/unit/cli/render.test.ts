@@ -296,6 +296,16 @@ describe('statusRows', () => {
     expect(rows[1]?.failure).toBeNull();
   });
 
+  it('lists an alert not posted yet by default, as unposted with why its last try failed', () => {
+    const lastError = 'channel_not_found (check feed_channel_id)';
+    const unposted = anAlertRecord({ id: 'u-unposted', ts: null, pending: { attempts: 2, lastError } });
+    const rows = statusRows([...alerts, unposted], { all: false });
+    expect(rows.find((r) => r.id === 'u-unposted')).toMatchObject({ state: 'unposted', failure: lastError });
+    expect(renderStatus(rows, new Chalk({ level: 0 }), { all: false })).toContain(
+      `u-unposted not posted yet, listen retries it: ${lastError}`,
+    );
+  });
+
   it('lists every alert with all, oldest first', () => {
     expect(statusRows(alerts, { all: true }).map((r) => r.id)).toEqual([
       'd-dismissed',
