@@ -292,6 +292,7 @@ export class App {
         nextSeq: 1,
         ...(dedupeKey ? { dedupeKey } : {}),
         ...(template.stepUp !== undefined ? { stepUp: template.stepUp } : {}),
+        ...(template.severity ? { severity: template.severity } : {}),
         pending: opts.autoChat ? { autoChat: true } : {},
       };
       takeUnposted(created, at);
