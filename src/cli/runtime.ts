@@ -2,7 +2,8 @@
 import { resolve } from 'node:path';
 import { App, type AppOptions, type Ports } from '../app.js';
 import { loadConfig } from '../config/config.js';
-import { loadEnv, readEnv, requireEnv } from '../config/env.js';
+import { loadEnv, readEnv, requireEnv, routingKeyProblem } from '../config/env.js';
+import { ConfigError } from '../config/errors.js';
 import { sinkName, sinkSecrets } from '../config/sinks.js';
 import type { Config, Env } from '../config/types.js';
 import { DeliveryDrain } from '../deliver/drain.js';
@@ -119,6 +120,9 @@ export function buildApp(
   extra: Pick<Ports, 'waiting' | 'oneShot' | 'deliveries'> = {},
 ): App {
   const { env, config, log } = setup;
+  // Every page would be refused: said now, in one line, rather than as a failed delivery per escalation.
+  const keyProblem = routingKeyProblem(env);
+  if (keyProblem) throw new ConfigError(keyProblem);
   return new App(
     {
       slack: buildSlack(env.slackBotToken ?? '', env.slackApiUrl, log, setup.oneShot === true),
@@ -131,18 +135,20 @@ export function buildApp(
       verifier: verifierFor(config, env),
       ...extra,
     },
-    appOptions(config),
+    appOptions(config, env),
   );
 }
 
-export function appOptions(config: Config): AppOptions {
+export function appOptions(config: Config, env: Env): AppOptions {
   return {
     feedChannelId: config.feedChannelId,
     maxNudges: config.maxNudges,
     nudgeAfterMs: config.nudgeAfterMinutes * 60_000,
     responders: config.responders,
     stepUp: config.stepUp,
-    ...(config.escalationMention ? { escalationMention: config.escalationMention } : {}),
+    ...(config.escalation.mention ? { escalationMention: config.escalation.mention } : {}),
+    escalateOn: config.escalation.on,
+    pagerduty: env.pagerdutyRoutingKey !== undefined,
     sinks: config.sinks,
   };
 }

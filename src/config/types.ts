@@ -18,6 +18,10 @@ export interface Env {
   duoSecretKey?: string;
   /** Duo API base URL in place of `https://<api_hostname>` (the sandbox and the tests: the local Duo). */
   duoApiUrl?: string;
+  /** PagerDuty Events API v2 integration key: escalations are paged when it is set. Never stored or printed. */
+  pagerdutyRoutingKey?: string;
+  /** PagerDuty Events API base URL (PAGERDUTY_API_URL); default https://events.pagerduty.com */
+  pagerdutyApiUrl?: string;
 }
 
 export interface Config {

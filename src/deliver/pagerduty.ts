@@ -7,11 +7,6 @@ import type { Delivery, SendResult, Transport } from './port.js';
 
 export const DEFAULT_PAGERDUTY_API_URL = 'https://events.pagerduty.com';
 
-/** An integration key of an Events API v2 integration: 32 letters and digits. */
-export function isRoutingKeyShape(key: string): boolean {
-  return /^[a-zA-Z0-9]{32}$/.test(key);
-}
-
 /** PagerDuty cuts a summary at 1,024 characters; irbot cuts it itself so that the end says it was cut. */
 const MAX_SUMMARY = 1024;
 /** The transcript's last lines, each cut, and the description cut: the page stays far under PagerDuty's 512 KB. */

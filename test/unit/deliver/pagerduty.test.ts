@@ -1,7 +1,8 @@
 // The PagerDuty transport against the local Events API v2: the page it builds, what each answer comes to, dedup.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newChat } from '../../../src/chat/engine.js';
-import { createPagerDutyTransport, isRoutingKeyShape, pagerDutyBody } from '../../../src/deliver/pagerduty.js';
+import { isRoutingKeyShape, readEnv, routingKeyProblem } from '../../../src/config/env.js';
+import { createPagerDutyTransport, pagerDutyBody } from '../../../src/deliver/pagerduty.js';
 import type { Delivery } from '../../../src/deliver/port.js';
 import { escalationOf } from '../../../src/escalation/decide.js';
 import { eventErrors, type LocalPagerDuty, startLocalPagerDuty } from '../../../src/sandbox/local-pagerduty.js';
@@ -201,10 +202,27 @@ describe('the local PagerDuty', () => {
   });
 });
 
-describe('isRoutingKeyShape', () => {
+describe('the routing key’s shape', () => {
   it('takes 32 letters and digits only', () => {
     expect(isRoutingKeyShape(KEY)).toBe(true);
     expect(isRoutingKeyShape(KEY.slice(1))).toBe(false);
     expect(isRoutingKeyShape(`${KEY.slice(1)}-`)).toBe(false);
+  });
+
+  it('names the variable and the fix, never the value', () => {
+    expect(routingKeyProblem(readEnv({}))).toBeUndefined();
+    expect(routingKeyProblem(readEnv({ PAGERDUTY_ROUTING_KEY: KEY }))).toBeUndefined();
+    const problem = routingKeyProblem(readEnv({ PAGERDUTY_ROUTING_KEY: 'sekrit-key' }));
+    expect(problem).toBe(
+      'PAGERDUTY_ROUTING_KEY is not a PagerDuty routing key: it should be 32 letters and digits (the Integration Key of an Events API v2 integration, under the service’s Integrations tab)',
+    );
+    expect(problem).not.toContain('sekrit');
+  });
+
+  it('reads PAGERDUTY_API_URL as an http(s) URL', () => {
+    expect(readEnv({ PAGERDUTY_API_URL: 'http://127.0.0.1:9' }).pagerdutyApiUrl).toBe('http://127.0.0.1:9');
+    expect(() => readEnv({ PAGERDUTY_API_URL: 'events.pagerduty.com' })).toThrow(
+      'PAGERDUTY_API_URL is not an http(s) URL',
+    );
   });
 });
