@@ -48,8 +48,11 @@ export interface LocalPagerDuty {
   events(): PagerDutyEvent[];
   /** Incidents opened, in order: a trigger with the dedup_key of an open incident adds to it. */
   incidents(): Incident[];
-  /** The next `times` requests get `status` (429 with PagerDuty's throttle JSON, else a plain error). */
-  failNext(status: number, times?: number, headers?: Record<string, string>): void;
+  /**
+   * The next `times` requests get `status` (429 with PagerDuty's throttle JSON, else a plain error). `processed`:
+   * a valid event is acted on first, as when PagerDuty opened the incident and the answer was lost on the way.
+   */
+  failNext(status: number, times?: number, opts?: { headers?: Record<string, string>; processed?: boolean }): void;
   /** Resolves once `check` passes (now or after a later request); rejects after `timeoutMs`. */
   waitFor(check: (pd: LocalPagerDuty) => boolean, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -99,13 +102,28 @@ export async function startLocalPagerDuty(options: LocalPagerDutyOptions = {}): 
   const requests: RecordedEnqueue[] = [];
   const accepted: PagerDutyEvent[] = [];
   const incidents: Incident[] = [];
-  const failures: { status: number; headers: Record<string, string> }[] = [];
+  const failures: { status: number; headers: Record<string, string>; processed: boolean }[] = [];
   const waiters = new Set<() => void>();
   let generated = 0;
 
   const answer = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
     res.writeHead(status, { 'content-type': 'application/json', ...headers });
     res.end(JSON.stringify(body));
+  };
+
+  /** Acts on a valid event as PagerDuty does: a trigger with the dedup_key of an open incident is added to it. */
+  const accept = (event: PagerDutyEvent): PagerDutyEvent => {
+    event.dedup_key ??= `local-${++generated}`;
+    const open = incidents.find((i) => i.dedupKey === event.dedup_key && i.status !== 'resolved');
+    if (open) {
+      open.events.push(event);
+      if (event.event_action !== 'trigger')
+        open.status = event.event_action === 'resolve' ? 'resolved' : 'acknowledged';
+    } else if (event.event_action === 'trigger') {
+      incidents.push({ dedupKey: event.dedup_key, status: 'triggered', opened: event, events: [event] });
+    }
+    accepted.push(event);
+    return event;
   };
 
   const enqueue = (text: string, res: ServerResponse) => {
@@ -120,6 +138,9 @@ export async function startLocalPagerDuty(options: LocalPagerDutyOptions = {}): 
       for (const wake of [...waiters]) wake();
     };
     const failure = failures.shift();
+    if (failure?.processed && typeof body !== 'string' && eventErrors(body, options.routingKey).length === 0) {
+      accept(body as PagerDutyEvent);
+    }
     if (failure) {
       record(failure.status);
       if (failure.status === 429) {
@@ -180,8 +201,10 @@ export async function startLocalPagerDuty(options: LocalPagerDutyOptions = {}): 
     requests,
     events: () => accepted,
     incidents: () => incidents,
-    failNext(status, times = 1, headers = {}) {
-      for (let i = 0; i < times; i++) failures.push({ status, headers });
+    failNext(status, times = 1, opts = {}) {
+      for (let i = 0; i < times; i++) {
+        failures.push({ status, headers: opts.headers ?? {}, processed: opts.processed === true });
+      }
     },
     waitFor(check, timeoutMs = 10_000) {
       if (check(local)) return Promise.resolve();

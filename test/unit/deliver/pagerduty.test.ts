@@ -108,6 +108,15 @@ describe('createPagerDutyTransport', () => {
     expect(pd.incidents()).toHaveLength(1);
   });
 
+  it('opens no second incident when a retry follows an answer lost after PagerDuty acted', async () => {
+    pd.failNext(500, 1, { processed: true });
+    expect(await transport().send(pageOf(anAlert()))).toMatchObject({ ok: false, retry: true });
+    expect(await transport().send(pageOf(anAlert()))).toEqual({ ok: true, status: 202 });
+    expect(pd.requests.map((r) => r.status)).toEqual([500, 202]);
+    expect(pd.incidents()).toHaveLength(1);
+    expect(pd.incidents()[0]?.events).toHaveLength(2);
+  });
+
   it('pages once for an alert sent again (dedup_key), and once more for another alert', async () => {
     const send = transport();
     await send.send(pageOf(anAlert()));
@@ -121,7 +130,7 @@ describe('createPagerDutyTransport', () => {
   });
 
   it('retries a 429 with its Retry-After, and a 500, 502 and 408', async () => {
-    pd.failNext(429, 1, { 'retry-after': '3' });
+    pd.failNext(429, 1, { headers: { 'retry-after': '3' } });
     expect(await transport().send(pageOf(anAlert()))).toEqual({
       ok: false,
       retry: true,
