@@ -277,8 +277,12 @@ export class App {
     opts: { threadReachable?: boolean } = {},
   ): boolean {
     const escalation = escalateIfClosed(record, before, this.escalation, this.now(), opts);
-    if (escalation) said.push({ id: record.id, outcome: escalation.outcome, reason: escalation.reason });
-    return escalation !== null;
+    if (!escalation) return false;
+    said.push({ id: record.id, outcome: escalation.outcome, reason: escalation.reason });
+    if (escalation.pagerduty) this.deliveriesQueued = true;
+    // A sink hears `escalated` after `ended`, which waits for the summary when one is being written.
+    if (!record.outbox.some((item) => item.effect.type === 'Summarise')) this.queueEvent(record, 'escalated');
+    return true;
   }
 
   private logEscalated(said: Escalated[]): void {
@@ -711,7 +715,9 @@ export class App {
     const record = data.alerts[alertId];
     if (!record) return;
     const post = completion.next?.find((effect) => effect.type === 'PostInThread' && effect.kind === 'summary');
-    this.queueEvent(record, 'ended', post?.type === 'PostInThread' ? post.text : null);
+    const summary = post?.type === 'PostInThread' ? post.text : null;
+    this.queueEvent(record, 'ended', summary);
+    if (record.escalation) this.queueEvent(record, 'escalated', summary);
   }
 
   /** After a transaction that queued deliveries: the drain looks for them (a process without one leaves them queued). */

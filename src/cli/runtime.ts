@@ -8,6 +8,7 @@ import { sinkName, sinkSecrets } from '../config/sinks.js';
 import type { Config, Env } from '../config/types.js';
 import { DeliveryDrain } from '../deliver/drain.js';
 import { sinkIndexOf, sinkTarget } from '../deliver/events.js';
+import { createPagerDutyTransport } from '../deliver/pagerduty.js';
 import type { DeliveryTarget, Transport } from '../deliver/port.js';
 import { createSinkTransport } from '../deliver/sink.js';
 import { withConcurrencyLimit } from '../llm/limited-writer.js';
@@ -155,7 +156,8 @@ export function appOptions(config: Config, env: Env): AppOptions {
 
 /**
  * The drain of the delivery queue, with a transport for each target: each sink of config.toml, signed with the
- * secret its `secret_env` names (a missing one is a ConfigError, before anything starts).
+ * secret its `secret_env` names (a missing one is a ConfigError, before anything starts), and PagerDuty when
+ * PAGERDUTY_ROUTING_KEY is set (the key is added to each page as it is sent).
  */
 export function buildDeliveries(setup: Setup, store: Store, clock: () => Date): DeliveryDrain {
   const { sinks } = setup.config;
@@ -164,7 +166,12 @@ export function buildDeliveries(setup: Setup, store: Store, clock: () => Date): 
   for (const [index, sink] of sinks.entries()) {
     transports.set(sinkTarget(index), createSinkTransport({ url: sink.url, secret: secrets[index] ?? '', clock }));
   }
+  const { pagerdutyRoutingKey, pagerdutyApiUrl } = setup.env;
+  if (pagerdutyRoutingKey) {
+    transports.set('pagerduty', createPagerDutyTransport({ routingKey: pagerdutyRoutingKey, apiUrl: pagerdutyApiUrl }));
+  }
   const describe = (target: DeliveryTarget) => {
+    if (target === 'pagerduty') return 'PagerDuty';
     const index = sinkIndexOf(target);
     return index === undefined ? target : sinkName(sinks, index);
   };

@@ -3,6 +3,8 @@
 import { isClosed } from '../chat/engine.js';
 import type { Chat } from '../chat/types.js';
 import type { EscalationOutcome } from '../config/types.js';
+import { pagerDutyBody } from '../deliver/pagerduty.js';
+import { enqueueDelivery } from '../deliver/queue.js';
 import { enqueue } from '../outbox.js';
 import { escapeText } from '../slack/mrkdwn.js';
 import type { AlertRecord, EscalationRecord } from '../store/port.js';
@@ -18,8 +20,9 @@ export interface EscalationPolicy {
 
 /**
  * Call after a step in a transaction, with the chat as it was before: when the chat has just closed in a way
- * `policy.on` names, and was not escalated yet, records the escalation on the alert and queues the thread's ping
- * (unless the feed channel is what failed). Returns the new escalation, or null.
+ * `policy.on` names, and was not escalated yet, records the escalation on the alert, queues the thread's ping
+ * (unless the feed channel is what failed) and the page (its body fixed now, without the routing key). Returns
+ * the new escalation, or null.
  */
 export function escalateIfClosed(
   record: AlertRecord,
@@ -35,6 +38,9 @@ export function escalateIfClosed(
   // After the summary and notes already queued: the thread lane waits for the person lane's work before it.
   if (record.ts !== null && opts.threadReachable !== false) {
     enqueue(record, [{ type: 'PostInThread', kind: 'escalation', text: '' }]);
+  }
+  if (policy.pagerduty) {
+    enqueueDelivery(record, { target: 'pagerduty', event: 'escalated', body: pagerDutyBody(record, escalation), at });
   }
   return record.escalation;
 }
