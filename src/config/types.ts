@@ -80,7 +80,7 @@ export interface SinkConfig {
   events: DeliveryEvent[];
 }
 
-/** How a chat ended, in the terms of `[escalation] on` (src/escalate/decide.ts says which a chat came to). */
+/** How a chat ended, in the terms of `[escalation] on` (src/escalation/decide.ts says which a chat came to). */
 export type EscalationOutcome = 'not_aware' | 'no_answer' | 'denied' | 'unverified' | 'failed';
 
 export const ESCALATION_OUTCOMES: readonly EscalationOutcome[] = [

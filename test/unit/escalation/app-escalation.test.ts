@@ -132,4 +132,37 @@ describe('escalation', () => {
     await t.app.idle();
     expect(t.record()?.escalation?.mention).toBe('<@U0LEAD>');
   });
+
+  it('queues the page with the alert’s own severity, and the sinks’ escalated event after ended', async () => {
+    const sinks = [
+      { url: 'https://siem.example/irbot', secretEnv: 'S', events: ['ended' as const, 'escalated' as const] },
+    ];
+    const t = testApp({ escalateOn: ['not_aware'], pagerduty: true, sinks });
+    const { alert } = await t.app.postAlert({ ...PIVOT, severity: 'warning' });
+    await t.app.request(alert.id, 'start', analyst);
+    await t.app.handleInbound(dm('no, that was not me'));
+    await t.app.idle();
+    const record = t.store.data().alerts[alert.id];
+    expect(record?.severity).toBe('warning');
+    expect(record?.escalation?.severity).toBe('warning');
+    expect(record?.deliveries?.map((d) => [d.target, d.event])).toEqual([
+      ['pagerduty', 'escalated'],
+      ['sink:0', 'ended'],
+      ['sink:0', 'escalated'],
+    ]);
+    const page = JSON.parse(record?.deliveries?.[0]?.body ?? '{}');
+    expect(page).toMatchObject({ event_action: 'trigger', dedup_key: alert.id, payload: { severity: 'warning' } });
+    expect(page).not.toHaveProperty('routing_key');
+    // The sink's escalated event carries the summary, written by then.
+    expect(JSON.parse(record?.deliveries?.[2]?.body ?? '{}').verdict.summary).toContain('Outcome');
+  });
+
+  it('queues no page without PagerDuty, and the sinks’ escalated event at once for a chat that failed', async () => {
+    const sinks = [{ url: 'https://siem.example/irbot', secretEnv: 'S', events: ['escalated' as const] }];
+    const t = await started({ escalateOn: ['failed'], sinks });
+    t.slack.failNext(slackError('user_disabled'), 1, 'U0HAROLD');
+    await t.app.say(t.alert.id, 'hello?', analyst);
+    await t.app.idle();
+    expect(t.record()?.deliveries?.map((d) => [d.target, d.event])).toEqual([['sink:0', 'escalated']]);
+  });
 });
