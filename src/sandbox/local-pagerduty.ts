@@ -37,6 +37,8 @@ export interface Incident {
 export interface LocalPagerDutyOptions {
   /** When set, only this routing key is accepted (any other of the right shape: 400 invalid routing key). */
   routingKey?: string;
+  /** Told of each event accepted, with its incident; `opened`: the event opened it (the sandbox shows pages). */
+  onEvent?: (event: PagerDutyEvent, incident: Incident | undefined, opened: boolean) => void;
 }
 
 export interface LocalPagerDuty {
@@ -114,15 +116,19 @@ export async function startLocalPagerDuty(options: LocalPagerDutyOptions = {}): 
   /** Acts on a valid event as PagerDuty does: a trigger with the dedup_key of an open incident is added to it. */
   const accept = (event: PagerDutyEvent): PagerDutyEvent => {
     event.dedup_key ??= `local-${++generated}`;
-    const open = incidents.find((i) => i.dedupKey === event.dedup_key && i.status !== 'resolved');
-    if (open) {
-      open.events.push(event);
-      if (event.event_action !== 'trigger')
-        open.status = event.event_action === 'resolve' ? 'resolved' : 'acknowledged';
-    } else if (event.event_action === 'trigger') {
-      incidents.push({ dedupKey: event.dedup_key, status: 'triggered', opened: event, events: [event] });
+    let incident = incidents.find((i) => i.dedupKey === event.dedup_key && i.status !== 'resolved');
+    const opened = !incident && event.event_action === 'trigger';
+    if (incident) {
+      incident.events.push(event);
+      if (event.event_action !== 'trigger') {
+        incident.status = event.event_action === 'resolve' ? 'resolved' : 'acknowledged';
+      }
+    } else if (opened) {
+      incident = { dedupKey: event.dedup_key, status: 'triggered', opened: event, events: [event] };
+      incidents.push(incident);
     }
     accepted.push(event);
+    options.onEvent?.(event, incident, opened);
     return event;
   };
 
@@ -166,18 +172,7 @@ export async function startLocalPagerDuty(options: LocalPagerDutyOptions = {}): 
       answer(res, 400, { status: 'invalid event', message: 'Event object is invalid', errors });
       return;
     }
-    const event = body as PagerDutyEvent;
-    event.dedup_key ??= `local-${++generated}`;
-    const open = incidents.find((i) => i.dedupKey === event.dedup_key && i.status !== 'resolved');
-    // PagerDuty: a trigger with the dedup_key of an open incident is added to it; it never opens a second one.
-    if (open) {
-      open.events.push(event);
-      if (event.event_action !== 'trigger')
-        open.status = event.event_action === 'resolve' ? 'resolved' : 'acknowledged';
-    } else if (event.event_action === 'trigger') {
-      incidents.push({ dedupKey: event.dedup_key, status: 'triggered', opened: event, events: [event] });
-    }
-    accepted.push(event);
+    const event = accept(body as PagerDutyEvent);
     record(202);
     answer(res, 202, { status: 'success', message: 'Event processed', dedup_key: event.dedup_key });
   };
@@ -233,4 +228,13 @@ export async function startLocalPagerDuty(options: LocalPagerDutyOptions = {}): 
       }),
   };
   return local;
+}
+
+/** One terminal line about an event the local PagerDuty accepted (the sandbox prints it). */
+export function describeEvent(event: PagerDutyEvent, opened: boolean): string {
+  if (event.event_action !== 'trigger') return `${event.event_action} of incident ${event.dedup_key}`;
+  const { severity = '?', summary = '' } = event.payload ?? {};
+  return opened
+    ? `incident opened (${severity}): ${summary}`
+    : `added to the open incident ${event.dedup_key}, no new page: ${summary}`;
 }

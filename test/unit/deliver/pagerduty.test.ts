@@ -5,7 +5,12 @@ import { isRoutingKeyShape, readEnv, routingKeyProblem } from '../../../src/conf
 import { createPagerDutyTransport, pagerDutyBody } from '../../../src/deliver/pagerduty.js';
 import type { Delivery } from '../../../src/deliver/port.js';
 import { escalationOf } from '../../../src/escalation/decide.js';
-import { eventErrors, type LocalPagerDuty, startLocalPagerDuty } from '../../../src/sandbox/local-pagerduty.js';
+import {
+  describeEvent,
+  eventErrors,
+  type LocalPagerDuty,
+  startLocalPagerDuty,
+} from '../../../src/sandbox/local-pagerduty.js';
 import type { AlertRecord } from '../../../src/store/port.js';
 
 const KEY = 'R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY12';
@@ -195,6 +200,22 @@ describe('the local PagerDuty', () => {
       errors: ['Invalid JSON'],
     });
     expect((await fetch(`${pd.url}/v1/enqueue`, { method: 'POST', body: '{}' })).status).toBe(404);
+  });
+
+  it('tells of each event it accepts, in words for the sandbox', async () => {
+    const seen: string[] = [];
+    const local = await startLocalPagerDuty({ onEvent: (event, _, opened) => seen.push(describeEvent(event, opened)) });
+    try {
+      const send = createPagerDutyTransport({ routingKey: KEY, apiUrl: local.url });
+      await send.send(pageOf(anAlert()));
+      await send.send(pageOf(anAlert()));
+    } finally {
+      await local.close();
+    }
+    expect(seen).toEqual([
+      'incident opened (critical): irbot: Harold denied the Duo push for Pivoting',
+      'added to the open incident pivot-c55fc5, no new page: irbot: Harold denied the Duo push for Pivoting',
+    ]);
   });
 
   it('opens a new incident for a dedup_key once the last one is resolved', async () => {
