@@ -287,8 +287,8 @@ export class App {
 
   private logEscalated(said: Escalated[]): void {
     for (const { id, outcome, reason } of said) {
-      const where = [this.mention ? 'the thread' : '', this.options.pagerduty ? 'PagerDuty' : ''].filter(Boolean);
-      this.ports.log(`alert ${id}: escalated (${outcome}: ${reason}) to ${where.join(' and ') || 'the thread'}`, {
+      const where = this.options.pagerduty ? 'the thread and PagerDuty' : 'the thread';
+      this.ports.log(`alert ${id}: escalated (${outcome}: ${reason}) to ${where}`, {
         event: 'escalated',
         alert: id,
         level: 'warn',
