@@ -1,7 +1,7 @@
 // The store port: what irbot keeps between processes (alerts, chats, transcripts, outboxes, seen event ids).
 import type { Chat, Effect } from '../chat/types.js';
-import type { Delivery } from '../deliver/port.js';
 import type { EscalationOutcome, Severity } from '../config/types.js';
+import type { Delivery } from '../deliver/port.js';
 
 /** Schema of the store file; src/store/migrations.ts takes older files up to it. */
 export const STORE_VERSION = 3;
