@@ -90,6 +90,17 @@ describe('escalation', () => {
     );
   });
 
+  it('escalates once however many ticks fire the deadline, with one page queued', async () => {
+    const t = await started({ maxNudges: 0, escalateOn: ['no_answer'], pagerduty: true });
+    t.clock.advance(HOUR);
+    await Promise.all([t.app.tick(), t.app.tick(), t.app.tick()]);
+    await t.app.idle();
+    await t.app.recover();
+    expect(t.thread().filter((text) => text.includes('Escalated'))).toHaveLength(1);
+    expect(t.record()?.deliveries?.filter((d) => d.target === 'pagerduty')).toHaveLength(1);
+    expect(t.logs.filter((l) => l.includes('escalated (no_answer'))).toHaveLength(1);
+  });
+
   it('keeps the no-answer follow-up as it was when `on` leaves no_answer out', async () => {
     const t = await started({ maxNudges: 0 });
     t.clock.advance(HOUR);
