@@ -3,11 +3,12 @@
 import { mentionOf, type Refusal, Responders, refusePress } from './access.js';
 import { isClosed, isOpen, needsReview, newChat, step, stepUpFailed } from './chat/engine.js';
 import type { Actor, Chat, ChatEvent, ChatState, Effect, Rules, ThreadPost } from './chat/types.js';
-import type { AlertTemplate, SinkConfig } from './config/types.js';
+import type { AlertTemplate, EscalationOutcome, SinkConfig } from './config/types.js';
 import type { Drain } from './deliver/drain.js';
 import { enqueueSinkEvent, eventsOfMove } from './deliver/events.js';
 import type { DeliveryEvent } from './deliver/port.js';
 import { hasFailedDeliveries, hasPendingDeliveries } from './deliver/queue.js';
+import { type EscalationPolicy, escalateIfClosed, escalationText } from './escalation/escalate.js';
 import { type AlertFacts, type Line, MALFORMED_CLASSIFICATION, type Writer, type Written } from './llm/port.js';
 import { type Log, oneLine } from './log.js';
 import {
@@ -90,12 +91,16 @@ export interface AppOptions {
   nudgeAfterMs: number;
   /** Who may press the alert's buttons (user and user group IDs); empty means anyone but the alert's person. */
   responders: string[];
-  /** Slack mention for chats that end without an answer; default: the responders. */
+  /** Slack mention for chats that end without an answer or escalate; default: the responders. */
   escalationMention?: string;
   /** `[step_up]`: default provider none (no step-up unless an alert asks for it). */
   stepUp?: StepUpSettings;
   /** `[[sinks]]`: which outcome events each sink gets (src/deliver/events.ts). */
   sinks?: SinkConfig[];
+  /** The chat outcomes that escalate (`[escalation] on`); default: none. */
+  escalateOn?: readonly EscalationOutcome[];
+  /** PAGERDUTY_ROUTING_KEY is set: escalations are paged too. */
+  pagerduty?: boolean;
 }
 
 /** How long a seen Slack event id is remembered; Slack re-delivers within minutes. */
@@ -248,6 +253,49 @@ export class App {
     };
   }
 
+  /** Who is pinged in an alert's thread: the configured mention, else the responders (trusted: from config.toml). */
+  private get mention(): string {
+    return this.options.escalationMention ?? this.options.responders.map(mentionOf).join(' ');
+  }
+
+  private get escalation(): EscalationPolicy {
+    return {
+      on: this.options.escalateOn ?? [],
+      mention: this.mention || null,
+      pagerduty: this.options.pagerduty === true,
+    };
+  }
+
+  /**
+   * In the transaction of a step: escalates the alert if its chat just closed in a way `[escalation] on` names
+   * (see src/escalation/escalate.ts). `said` collects a line to log once the transaction is done.
+   */
+  private escalate(
+    record: AlertRecord,
+    before: Chat,
+    said: Escalated[],
+    opts: { threadReachable?: boolean } = {},
+  ): boolean {
+    const escalation = escalateIfClosed(record, before, this.escalation, this.now(), opts);
+    if (!escalation) return false;
+    said.push({ id: record.id, outcome: escalation.outcome, reason: escalation.reason });
+    if (escalation.pagerduty) this.deliveriesQueued = true;
+    // A sink hears `escalated` after `ended`, which waits for the summary when one is being written.
+    if (!record.outbox.some((item) => item.effect.type === 'Summarise')) this.queueEvent(record, 'escalated');
+    return true;
+  }
+
+  private logEscalated(said: Escalated[]): void {
+    for (const { id, outcome, reason } of said) {
+      const where = this.options.pagerduty ? 'the thread and PagerDuty' : 'the thread';
+      this.ports.log(`alert ${id}: escalated (${outcome}: ${reason}) to ${where}`, {
+        event: 'escalated',
+        alert: id,
+        level: 'warn',
+      });
+    }
+  }
+
   /**
    * Records a new alert instance, posts it to the feed channel, and its details in its thread. The record comes
    * first, marked pending: a crash or a failure that may have reached Slack leaves it for a retry of the same
@@ -292,6 +340,7 @@ export class App {
         nextSeq: 1,
         ...(dedupeKey ? { dedupeKey } : {}),
         ...(template.stepUp !== undefined ? { stepUp: template.stepUp } : {}),
+        ...(template.severity ? { severity: template.severity } : {}),
         pending: opts.autoChat ? { autoChat: true } : {},
       };
       takeUnposted(created, at);
@@ -621,7 +670,9 @@ export class App {
     // A read without the lock first: most ticks find nothing due and write nothing.
     const alerts = Object.values((seen ?? (await this.ports.store.read())).alerts);
     if (!alerts.some((a) => due(a) || done(a))) return;
+    const said: Escalated[] = [];
     const moved = await this.ports.store.transact((data) => {
+      said.length = 0;
       const ids: { id: string; what: string }[] = [];
       // Closed chats leave the working set, which every transaction reads and writes, for the archive.
       for (const record of alertsOf(data)) if (done(record)) archiveAlert(data, record.id);
@@ -631,9 +682,11 @@ export class App {
         if (effects.length === 0) continue;
         const record = data.alerts[found.id] as AlertRecord; // fetched by id: the store writes what it changes
         const before = record.chat.state;
+        const was = record.chat;
         record.chat = chat;
         enqueue(record, effects);
         this.moved(record, before, effects);
+        this.escalate(record, was, said);
         this.noteIfClosed(record);
         record.lastActivityAt = at;
         ids.push({ id: record.id, what: chat.state === 'ended' ? 'chat ended: no answer' : `nudge ${chat.nudges}` });
@@ -642,6 +695,7 @@ export class App {
     });
     this.kickDeliveries();
     for (const { id, what } of moved) this.ports.log(`alert ${id}: silence, ${what}`, { event: 'silence', alert: id });
+    this.logEscalated(said);
     await Promise.all(moved.map(({ id }) => this.drain(id)));
   }
 
@@ -661,7 +715,9 @@ export class App {
     const record = data.alerts[alertId];
     if (!record) return;
     const post = completion.next?.find((effect) => effect.type === 'PostInThread' && effect.kind === 'summary');
-    this.queueEvent(record, 'ended', post?.type === 'PostInThread' ? post.text : null);
+    const summary = post?.type === 'PostInThread' ? post.text : null;
+    this.queueEvent(record, 'ended', summary);
+    if (record.escalation) this.queueEvent(record, 'escalated', summary);
   }
 
   /** After a transaction that queued deliveries: the drain looks for them (a process without one leaves them queued). */
@@ -699,8 +755,10 @@ export class App {
     ack: Ack = noAck,
     refuse?: (record: AlertRecord) => Refusal | undefined,
   ): Promise<Applied> {
+    const said: Escalated[] = [];
     const { applied, work, claims } = await this.ports.store.transact(
       (data): { applied: Applied; work: Work[]; claims: LaneClaim[] } => {
+        said.length = 0; // the transaction may run again
         const nothing = (outcome: Applied) => ({ applied: outcome, work: [], claims: [] });
         const now = this.ports.clock();
         if (dedupeKey !== undefined) {
@@ -725,12 +783,16 @@ export class App {
             { from: 'person', text: event.text, at: event.at, ...(event.ts ? { ts: event.ts } : {}) },
           ]);
         }
+        const was = record.chat;
         record.chat = chat;
         enqueue(record, effects);
         this.moved(record, before, effects);
+        const escalated = this.escalate(record, was, said);
         this.noteIfClosed(record);
         if (effects.length > 0) record.lastActivityAt = now.toISOString();
-        const work = [{ id: record.id, lanes: lanesOf(effects) }];
+        const lanes = lanesOf(effects);
+        if (escalated && !lanes.includes('thread')) lanes.push('thread');
+        const work = [{ id: record.id, lanes }];
         return {
           applied: { kind: 'applied', alertId: record.id, before, after: chat.state, effects: effects.length },
           work,
@@ -740,6 +802,7 @@ export class App {
     );
     this.kickDeliveries();
     await ack();
+    this.logEscalated(said);
     await this.startLanes(work, claims);
     return applied;
   }
@@ -866,12 +929,22 @@ export class App {
         completion = this.failed(record, head, err, unsure);
       }
       // Recording this effect done, taking the next one and the heads of other lanes it woke is one transaction.
+      const said: Escalated[] = [];
       const { woken, next, claims } = await store.transact((data) => {
+        said.length = 0;
+        const was = data.alerts[alertId]?.chat;
         const moved = (record: AlertRecord, before: ChatState, effects: Effect[]) =>
           this.moved(record, before, effects);
         const woken = complete(data, alertId, items, completion, this.rules, this.now(), moved);
         if (head.effect.type === 'Summarise' && completion.retryAt === undefined)
           this.summaryWritten(data, alertId, completion);
+        const record = data.alerts[alertId];
+        // A chat that failed on the feed channel itself cannot be pinged there (PagerDuty still can be).
+        const threadReachable = !completion.events?.some((e) => e.type === 'Failed' && !e.feedReachable);
+        if (record && was && this.escalate(record, was, said, { threadReachable })) {
+          const own = woken.find((w) => w.id === alertId);
+          if (own && !own.lanes.includes('thread')) own.lanes.push('thread');
+        }
         this.noteIfClosed(data.alerts[alertId]);
         const others = woken
           .map(({ id, lanes }) => ({ id, lanes: lanes.filter((l) => id !== alertId || l !== lane) }))
@@ -882,6 +955,7 @@ export class App {
         return { woken: others, next, claims: this.claimIdle(data, others) };
       }, lax);
       this.kickDeliveries();
+      this.logEscalated(said);
       this.startLanes(woken, claims).catch((err) => this.laneFailed(err));
       const due = completion.retryAt ? Date.parse(completion.retryAt) - this.ports.clock().getTime() : 0;
       if (due > 0) this.schedule(due, () => void this.drainLane(alertId, lane).catch((err) => this.laneFailed(err)));
@@ -1129,7 +1203,10 @@ export class App {
           next: [
             { type: 'PostInThread', kind: 'summary', text: written.text },
             ...this.fallbackNote(record, written, 'summary'),
-            ...(effect.escalate ? [{ type: 'PostInThread', kind: 'escalation', text: '' } as const] : []),
+            // An escalated alert's ping is queued already, and says the same and more.
+            ...(effect.escalate && !record.escalation
+              ? [{ type: 'PostInThread', kind: 'escalation', text: '' } as const]
+              : []),
           ],
         };
       }
@@ -1154,8 +1231,9 @@ export class App {
       case 'details':
         return detailsText(record);
       case 'escalation': {
+        if (record.escalation) return escalationText(record.escalation, verdictText(record.chat, record.userId));
         // Trusted mentions from config.toml, so they do ping.
-        const mention = this.options.escalationMention ?? this.options.responders.map(mentionOf).join(' ');
+        const mention = this.mention;
         if (stepUpFailed(record.chat)) {
           return `:rotating_light: ${verdictText(record.chat, record.userId)}.${mention ? ` ${mention}` : ''} Please follow up.`;
         }
@@ -1251,6 +1329,13 @@ export interface PostedAlert {
   alert: AlertRecord;
   /** True when an alert with the same dedupe key was already recorded: nothing was posted again. */
   duplicate: boolean;
+}
+
+/** An alert escalated in a transaction, for its log line once the transaction is done. */
+interface Escalated {
+  id: string;
+  outcome: EscalationOutcome;
+  reason: string;
 }
 
 /** Lanes of alerts that got new work in a transaction. */

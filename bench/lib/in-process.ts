@@ -76,7 +76,7 @@ export function wrappedApp(
     newId: () => randomBytes(4).toString('hex'),
     log,
   });
-  return { app: new App(ports, { ...appOptions(config), maxNudges: opts.maxNudges }), ports };
+  return { app: new App(ports, { ...appOptions(config, env), maxNudges: opts.maxNudges }), ports };
 }
 
 export interface FileLog {

@@ -3,6 +3,7 @@ import { Chalk, type ChalkInstance } from 'chalk';
 import stringWidth from 'string-width';
 import wrapAnsi from 'wrap-ansi';
 import { needsReview } from '../chat/engine.js';
+import type { EscalationOutcome, Severity } from '../config/types.js';
 import type { Delivery } from '../deliver/port.js';
 import { hasFailedDeliveries } from '../deliver/queue.js';
 import type { AlertRecord, TranscriptEntry } from '../store/port.js';
@@ -93,6 +94,33 @@ export interface StatusRow {
   failure: string | null;
   /** What irbot sent or sends about the alert outside Slack (sink events, pages). */
   deliveries: DeliveryRow[];
+  /** Where the alert's escalation went (src/escalation/escalate.ts); null when it was not escalated. */
+  escalated: EscalatedRow | null;
+}
+
+export interface EscalatedRow {
+  outcome: EscalationOutcome;
+  reason: string;
+  severity: Severity;
+  /** The mention pinged in the thread; null: nobody was named. */
+  mention: string | null;
+  /** The page's delivery; null when PagerDuty was not set up. */
+  pagerduty: 'delivered' | 'pending' | `failed: ${string}` | null;
+}
+
+function escalatedRow(alert: AlertRecord): EscalatedRow | null {
+  const { escalation } = alert;
+  if (!escalation) return null;
+  const page = escalation.pagerduty ? alert.deliveries?.find((d) => d.target === 'pagerduty') : undefined;
+  const pagerduty = !page
+    ? null
+    : page.deliveredAt
+      ? 'delivered'
+      : page.failure !== undefined
+        ? (`failed: ${page.failure}` as const)
+        : 'pending';
+  const { outcome, reason, severity, mention } = escalation;
+  return { outcome, reason, severity, mention, pagerduty };
 }
 
 export interface DeliveryRow {
@@ -171,6 +199,7 @@ export function statusRows(alerts: AlertRecord[], opts: { all: boolean }): Statu
             ? (a.pending?.lastError ?? null)
             : null,
       deliveries: (a.deliveries ?? []).map(deliveryRow),
+      escalated: escalatedRow(a),
     }));
 }
 
@@ -250,7 +279,18 @@ export function renderStatus(rows: StatusRow[], chalk: ChalkInstance, opts: { al
           ],
     ),
   ]);
-  return `${[chalk.bold(line(header)), ...lines, ...failures].join('\n')}\n`;
+  // Where each escalation went, under the table too (a failed page is among the failures above as well).
+  const escalations = rows.flatMap((r) => {
+    if (!r.escalated) return [];
+    const { outcome, reason, mention, pagerduty } = r.escalated;
+    const where = [
+      `${mention ? `${mention} in the thread` : 'the thread'}`,
+      ...(pagerduty ? [`PagerDuty ${pagerduty.startsWith('failed') ? 'failed' : pagerduty}`] : []),
+    ];
+    const paint = pagerduty?.startsWith('failed') ? chalk.red : chalk.yellow;
+    return [paint(`${neutraliseLine(r.id)} escalated (${outcome}): ${neutraliseLine(reason)} → ${where.join(', ')}`)];
+  });
+  return `${[chalk.bold(line(header)), ...lines, ...failures, ...escalations].join('\n')}\n`;
 }
 
 const SPEAKER_LABELS: Record<TranscriptEntry['from'], string> = {

@@ -2,11 +2,13 @@
 import { resolve } from 'node:path';
 import { App, type AppOptions, type Ports } from '../app.js';
 import { loadConfig } from '../config/config.js';
-import { loadEnv, readEnv, requireEnv } from '../config/env.js';
+import { loadEnv, readEnv, requireEnv, routingKeyProblem } from '../config/env.js';
+import { ConfigError } from '../config/errors.js';
 import { sinkName, sinkSecrets } from '../config/sinks.js';
 import type { Config, Env } from '../config/types.js';
 import { DeliveryDrain } from '../deliver/drain.js';
 import { sinkIndexOf, sinkTarget } from '../deliver/events.js';
+import { createPagerDutyTransport } from '../deliver/pagerduty.js';
 import type { DeliveryTarget, Transport } from '../deliver/port.js';
 import { createSinkTransport } from '../deliver/sink.js';
 import { withConcurrencyLimit } from '../llm/limited-writer.js';
@@ -119,6 +121,9 @@ export function buildApp(
   extra: Pick<Ports, 'waiting' | 'oneShot' | 'deliveries'> = {},
 ): App {
   const { env, config, log } = setup;
+  // Every page would be refused: said now, in one line, rather than as a failed delivery per escalation.
+  const keyProblem = routingKeyProblem(env);
+  if (keyProblem) throw new ConfigError(keyProblem);
   return new App(
     {
       slack: buildSlack(env.slackBotToken ?? '', env.slackApiUrl, log, setup.oneShot === true),
@@ -131,25 +136,28 @@ export function buildApp(
       verifier: verifierFor(config, env),
       ...extra,
     },
-    appOptions(config),
+    appOptions(config, env),
   );
 }
 
-export function appOptions(config: Config): AppOptions {
+export function appOptions(config: Config, env: Env): AppOptions {
   return {
     feedChannelId: config.feedChannelId,
     maxNudges: config.maxNudges,
     nudgeAfterMs: config.nudgeAfterMinutes * 60_000,
     responders: config.responders,
     stepUp: config.stepUp,
-    ...(config.escalationMention ? { escalationMention: config.escalationMention } : {}),
+    ...(config.escalation.mention ? { escalationMention: config.escalation.mention } : {}),
+    escalateOn: config.escalation.on,
+    pagerduty: env.pagerdutyRoutingKey !== undefined,
     sinks: config.sinks,
   };
 }
 
 /**
  * The drain of the delivery queue, with a transport for each target: each sink of config.toml, signed with the
- * secret its `secret_env` names (a missing one is a ConfigError, before anything starts).
+ * secret its `secret_env` names (a missing one is a ConfigError, before anything starts), and PagerDuty when
+ * PAGERDUTY_ROUTING_KEY is set (the key is added to each page as it is sent).
  */
 export function buildDeliveries(setup: Setup, store: Store, clock: () => Date): DeliveryDrain {
   const { sinks } = setup.config;
@@ -158,7 +166,12 @@ export function buildDeliveries(setup: Setup, store: Store, clock: () => Date): 
   for (const [index, sink] of sinks.entries()) {
     transports.set(sinkTarget(index), createSinkTransport({ url: sink.url, secret: secrets[index] ?? '', clock }));
   }
+  const { pagerdutyRoutingKey, pagerdutyApiUrl } = setup.env;
+  if (pagerdutyRoutingKey) {
+    transports.set('pagerduty', createPagerDutyTransport({ routingKey: pagerdutyRoutingKey, apiUrl: pagerdutyApiUrl }));
+  }
   const describe = (target: DeliveryTarget) => {
+    if (target === 'pagerduty') return 'PagerDuty';
     const index = sinkIndexOf(target);
     return index === undefined ? target : sinkName(sinks, index);
   };

@@ -1,5 +1,6 @@
-// `irbot sandbox --serve`: the local Slack workspace, a local OpenAI-compatible server and a local Duo, running
-// until Ctrl-C, so that every other command (doctor, send-alert, listen, chat) can be tried without a workspace or a key.
+// `irbot sandbox --serve`: the local Slack workspace, a local OpenAI-compatible server, a local Duo and a local
+// PagerDuty, running until Ctrl-C, so that every other command (doctor, send-alert, listen, chat) can be tried
+// without a workspace or a key.
 import { createInterface } from 'node:readline';
 import { ConfigError } from '../config/errors.js';
 import { ACTION_IDS } from '../slack/blocks.js';
@@ -13,11 +14,14 @@ import { formatSlackText } from './slack-format.js';
 const PERSON = 'U0HAROLD';
 const ANALYST = 'U0ANALYST';
 const OPENAI_KEY = 'sk-local-sandbox';
+/** The shape of a PagerDuty routing key (32 letters and digits), for the local PagerDuty only. */
+const PAGERDUTY_KEY = 'irbotsandboxroutingkey0000000000';
 
 export async function serveSandbox(deps: Deps, port: number): Promise<void> {
-  const [{ LocalSlack }, { startFakeOpenAi }] = await Promise.all([
+  const [{ LocalSlack }, { startFakeOpenAi }, { startLocalPagerDuty, describeEvent }] = await Promise.all([
     import('../sandbox/local-slack.js'),
     import('../sandbox/local-openai.js'),
+    import('../sandbox/local-pagerduty.js'),
   ]);
   const slack = await LocalSlack.start({ port }).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'EADDRINUSE' || err.code === 'EACCES') {
@@ -30,17 +34,24 @@ export async function serveSandbox(deps: Deps, port: number): Promise<void> {
   });
   const openai = await startFakeOpenAi({ models: ['gpt-4.1-mini', 'gpt-4o-mini'], apiKey: OPENAI_KEY });
   const duo = await startPhone();
+  // A page is shown as on-call would get it; its summary names the alert and the person, so it is neutralised.
+  const pagerduty = await startLocalPagerDuty({
+    routingKey: PAGERDUTY_KEY,
+    onEvent: (event, _, opened) =>
+      deps.stdout.write(`  PagerDuty    │ ${neutraliseLine(describeEvent(event, opened))}\n`),
+  });
   const stopped = deps.nextSignal();
   try {
     deps.stdout.write(
       [
-        "irbot's local sandbox is running: a Slack workspace, an OpenAI-compatible server and Duo on 127.0.0.1.",
+        "irbot's local sandbox is running: a Slack workspace, an OpenAI-compatible server, Duo and PagerDuty on 127.0.0.1.",
         'In another terminal, in the folder with config.toml (feed_channel_id = "C0FEED") and alerts.toml:',
         '',
         `  export SLACK_API_URL=${slack.apiUrl}`,
         `  export SLACK_BOT_TOKEN=${slack.botToken} SOCKET_APP_TOKEN=${slack.appToken}`,
         `  export OPENAI_BASE_URL=${openai.baseURL} OPENAI_API_KEY=${OPENAI_KEY}`,
         `  export DUO_API_URL=${duo.apiUrl} DUO_INTEGRATION_KEY=${duo.integrationKey} DUO_SECRET_KEY=${duo.secretKey}`,
+        `  export PAGERDUTY_API_URL=${pagerduty.url} PAGERDUTY_ROUTING_KEY=${PAGERDUTY_KEY}`,
         '  irbot doctor && irbot send-alert pivot && irbot listen',
         '',
         'For step-up, add to config.toml: [step_up] provider = "duo" and api_hostname = "api-local.duosecurity.com"',
@@ -86,5 +97,6 @@ export async function serveSandbox(deps: Deps, port: number): Promise<void> {
     await slack.close();
     await openai.close();
     await duo.close();
+    await pagerduty.close();
   }
 }

@@ -3,9 +3,19 @@ import path from 'node:path';
 import { TomlDate } from 'smol-toml';
 import { isSlackUserId, parseToml, quote, readText } from './config.js';
 import { ConfigError } from './errors.js';
-import type { AlertTemplate } from './types.js';
+import { type AlertTemplate, SEVERITIES, type Severity } from './types.js';
 
-const ALERT_KEYS = ['id', 'name', 'description', 'user_id', 'properties', 'auto_chat', 'step_up', 'dedupe_key'];
+const ALERT_KEYS = [
+  'id',
+  'name',
+  'description',
+  'user_id',
+  'properties',
+  'auto_chat',
+  'step_up',
+  'dedupe_key',
+  'severity',
+];
 
 /** Longest dedupe_key kept: it is stored with the alert and compared on every delivery. */
 const MAX_DEDUPE_KEY = 200;
@@ -296,6 +306,12 @@ function readAlert(raw: unknown, where: string, dialect: Dialect): AlertInput {
     const key = requiredString(raw, 'dedupe_key', fail);
     if (key.length > MAX_DEDUPE_KEY) fail(`'dedupe_key' is longer than ${MAX_DEDUPE_KEY} characters`);
     alert.dedupeKey = key;
+  }
+  if (raw.severity !== undefined) {
+    if (typeof raw.severity !== 'string' || !(SEVERITIES as readonly string[]).includes(raw.severity)) {
+      fail(`'severity' must be one of ${SEVERITIES.map((s) => `"${s}"`).join(', ')} (PagerDuty's severities)`);
+    }
+    alert.severity = raw.severity as Severity;
   }
   return alert;
 }

@@ -5,7 +5,13 @@ import { parse, TomlError } from 'smol-toml';
 import { ConfigError, Invalid } from './errors.js';
 import { readSinks } from './sinks.js';
 import { parseStepUp } from './step-up.js';
-import type { Config, HistoryTier } from './types.js';
+import {
+  type Config,
+  ESCALATION_OUTCOMES,
+  type EscalationConfig,
+  type EscalationOutcome,
+  type HistoryTier,
+} from './types.js';
 
 export interface ConfigKey<T> {
   /** The kind of value, as a person writes it in config.toml. */
@@ -52,6 +58,9 @@ function positive(problem: string): (value: unknown) => number {
     return value;
   };
 }
+
+/** The outcomes that escalate when `[escalation] on` is left out: the ones that do not trust the person's answer. */
+export const DEFAULT_ESCALATE_ON: EscalationOutcome[] = ['not_aware', 'denied', 'unverified'];
 
 export const CONFIG_KEYS = {
   feed_channel_id: {
@@ -121,6 +130,13 @@ export const CONFIG_KEYS = {
       return mention;
     },
   },
+  escalation: {
+    type: 'table',
+    description:
+      'which chat outcomes reach on-call and who is pinged: [escalation] on = ["not_aware", "denied", "unverified"], mention = "S0123456789"',
+    default: { on: DEFAULT_ESCALATE_ON },
+    read: readEscalation,
+  },
   llm_concurrency: {
     type: 'integer 1..256',
     description: 'LLM requests in flight at once; more wait their turn',
@@ -188,6 +204,7 @@ export function parseConfig(text: string, file: string): Config {
     llmTimeoutSeconds: get('llm_timeout_seconds'),
     nudgeAfterMinutes: get('nudge_after_minutes'),
     escalationMention: get('escalation_mention'),
+    escalation: escalationOf(get('escalation'), get('escalation_mention'), file),
     llmConcurrency: get('llm_concurrency'),
     slackRateScale: get('slack_rate_scale'),
     slackHistoryTier: get('slack_history_tier'),
@@ -197,6 +214,17 @@ export function parseConfig(text: string, file: string): Config {
   const organization = get('openai_organization_id');
   if (organization) config.openaiOrganizationId = organization;
   return config;
+}
+
+/** `[escalation]` with the older `escalation_mention` folded in: one of the two names the mention. */
+function escalationOf(table: EscalationConfig, older: string | undefined, file: string): EscalationConfig {
+  if (table.mention !== undefined && older !== undefined) {
+    throw new ConfigError(
+      `${file}: escalation_mention and [escalation] mention are both set: keep only [escalation] mention (escalation_mention is its older form)`,
+    );
+  }
+  const mention = table.mention ?? older;
+  return { on: table.on, ...(mention !== undefined ? { mention } : {}) };
 }
 
 /** Reads and parses a config file; a relative `file` resolves against the working directory. */
@@ -282,4 +310,45 @@ function readUserIds(value: unknown): string[] {
     }
     return item;
   });
+}
+
+/** `[escalation]`: `on` (outcomes) and `mention` (a user or user group ID, turned into the Slack mention). */
+function readEscalation(value: unknown): EscalationConfig {
+  const example = '[escalation] with on = ["not_aware", "denied", "unverified"] and mention = "S0123456789"';
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Date) {
+    throw new Invalid(`must be a table: ${example}`);
+  }
+  const table = value as Record<string, unknown>;
+  for (const key of Object.keys(table)) {
+    if (key !== 'on' && key !== 'mention') throw new Invalid(`unknown key ${quote(key)} (known keys: on, mention)`);
+  }
+  const config: EscalationConfig = { on: table.on === undefined ? DEFAULT_ESCALATE_ON : readOutcomes(table.on) };
+  if (table.mention !== undefined) config.mention = mentionFor(table.mention);
+  return config;
+}
+
+function readOutcomes(value: unknown): EscalationOutcome[] {
+  const known = ESCALATION_OUTCOMES.join(', ');
+  if (!Array.isArray(value)) {
+    throw new Invalid(`on: must be an array of outcomes (any of ${known}), e.g. ["not_aware", "denied", "unverified"]`);
+  }
+  const outcomes = value.map((item: unknown, index) => {
+    if (typeof item !== 'string' || !(ESCALATION_OUTCOMES as readonly string[]).includes(item)) {
+      const shown = typeof item === 'string' ? quote(item) : 'not a string';
+      throw new Invalid(`on: item ${index + 1}, ${shown}, is not an outcome (use any of ${known})`);
+    }
+    return item as EscalationOutcome;
+  });
+  return [...new Set(outcomes)];
+}
+
+/** The Slack mention of a user (`<@U…>`) or a user group (`<!subteam^S…>`), from its ID in config.toml. */
+function mentionFor(value: unknown): string {
+  const id = typeof value === 'string' ? value.trim() : undefined;
+  if (id !== undefined && isSlackUserId(id)) return `<@${id}>`;
+  if (id !== undefined && isSlackUsergroupId(id)) return `<!subteam^${id}>`;
+  const shown = id === undefined ? 'not a string' : quote(id);
+  throw new Invalid(
+    `mention: ${shown} is not a Slack user ID (U… or W…: the person's profile, ⋮, Copy member ID) or user group ID (S…)`,
+  );
 }

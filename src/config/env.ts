@@ -38,6 +38,8 @@ export function readEnv(vars: Record<string, string | undefined>): Env {
   const openaiBaseUrl = value('OPENAI_BASE_URL');
   const configPath = value('IRBOT_CONFIG');
   const webhookToken = value('IRBOT_WEBHOOK_TOKEN');
+  const pagerdutyRoutingKey = value('PAGERDUTY_ROUTING_KEY');
+  const pagerdutyApiUrl = value('PAGERDUTY_API_URL');
   if (slackBotToken) env.slackBotToken = slackBotToken;
   if (socketAppToken) env.socketAppToken = socketAppToken;
   if (openaiApiKey) env.openaiApiKey = openaiApiKey;
@@ -50,6 +52,8 @@ export function readEnv(vars: Record<string, string | undefined>): Env {
   if (duoIntegrationKey) env.duoIntegrationKey = duoIntegrationKey;
   if (duoSecretKey) env.duoSecretKey = duoSecretKey;
   if (duoApiUrl) env.duoApiUrl = httpUrl('DUO_API_URL', duoApiUrl);
+  if (pagerdutyRoutingKey) env.pagerdutyRoutingKey = pagerdutyRoutingKey;
+  if (pagerdutyApiUrl) env.pagerdutyApiUrl = httpUrl('PAGERDUTY_API_URL', pagerdutyApiUrl);
   return env;
 }
 
@@ -79,6 +83,21 @@ export function requireEnv(env: Env, needs: ReadonlyArray<RequiredVariable>): vo
       );
     }
   }
+}
+
+/** An integration key of a PagerDuty Events API v2 integration: 32 letters and digits. */
+export function isRoutingKeyShape(key: string): boolean {
+  return /^[a-zA-Z0-9]{32}$/.test(key);
+}
+
+/**
+ * Why PAGERDUTY_ROUTING_KEY cannot be a routing key (an Events API v2 integration key is 32 letters and digits),
+ * without its value; undefined when it is unset or well-formed.
+ */
+export function routingKeyProblem(env: Env): string | undefined {
+  const key = env.pagerdutyRoutingKey;
+  if (key === undefined || isRoutingKeyShape(key)) return undefined;
+  return `PAGERDUTY_ROUTING_KEY is not a PagerDuty routing key: it should be 32 letters and digits (the Integration Key of an Events API v2 integration, under the service’s Integrations tab)`;
 }
 
 /** Returns `processEnv` with `<cwd>/.env` filled in under it: a variable set (non-empty) in the process wins. */

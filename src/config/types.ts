@@ -18,6 +18,10 @@ export interface Env {
   duoSecretKey?: string;
   /** Duo API base URL in place of `https://<api_hostname>` (the sandbox and the tests: the local Duo). */
   duoApiUrl?: string;
+  /** PagerDuty Events API v2 integration key: escalations are paged when it is set. Never stored or printed. */
+  pagerdutyRoutingKey?: string;
+  /** PagerDuty Events API base URL (PAGERDUTY_API_URL); default https://events.pagerduty.com */
+  pagerdutyApiUrl?: string;
 }
 
 export interface Config {
@@ -37,8 +41,10 @@ export interface Config {
   llmTimeoutSeconds: number;
   /** Minutes of silence before the person is nudged. */
   nudgeAfterMinutes: number;
-  /** Slack mention pinged when a chat ends without an answer; undefined: the responders. */
+  /** Slack mention pinged when a chat ends without an answer (the older key); undefined: the responders. */
   escalationMention?: string | undefined;
+  /** `[escalation]`: which outcomes reach on-call, and who is pinged in the thread. */
+  escalation: EscalationConfig;
   /** LLM requests in flight at once. */
   llmConcurrency: number;
   /** Multiplies the Slack rate limits irbot paces itself to. */
@@ -74,6 +80,32 @@ export interface SinkConfig {
   events: DeliveryEvent[];
 }
 
+/** How a chat ended, in the terms of `[escalation] on` (src/escalation/decide.ts says which a chat came to). */
+export type EscalationOutcome = 'not_aware' | 'no_answer' | 'denied' | 'unverified' | 'failed';
+
+export const ESCALATION_OUTCOMES: readonly EscalationOutcome[] = [
+  'not_aware',
+  'no_answer',
+  'denied',
+  'unverified',
+  'failed',
+];
+
+export interface EscalationConfig {
+  /** The outcomes that escalate; default not_aware, denied, unverified. */
+  on: EscalationOutcome[];
+  /**
+   * The Slack mention pinged in the thread, `<@U…>` or `<!subteam^S…>`, built from config.toml only
+   * (`[escalation] mention`, or the older `escalation_mention`); undefined: the responders.
+   */
+  mention?: string | undefined;
+}
+
+/** PagerDuty's severities (Events API v2 `payload.severity`); an alert may set its own. */
+export type Severity = 'critical' | 'error' | 'warning' | 'info';
+
+export const SEVERITIES: readonly Severity[] = ['critical', 'error', 'warning', 'info'];
+
 /** Slack's 2025 change: apps distributed outside the Marketplace get conversations.history/replies at 1 a minute. */
 export type HistoryTier = 'tier3' | 'non_marketplace';
 
@@ -88,4 +120,6 @@ export interface AlertTemplate {
   autoChat?: boolean;
   /** Confirm an *aware* answer with a push (true) or never (false), whatever `[step_up]` says. */
   stepUp?: boolean;
+  /** The PagerDuty severity of its escalation, instead of the one the outcome gives. */
+  severity?: Severity;
 }

@@ -12,6 +12,7 @@ import { REQUIRED_SCOPES, scopesNeeded } from '../slack/scopes.js';
 import { linkRefused, looseBits, StoreFileError, storeFilesIn } from '../store/files.js';
 import { openLowdbStore } from '../store/lowdb-store.js';
 import { duoKeysProblem, duoVerifierFor } from '../verify/factory.js';
+import { checkEscalation, hasEscalation } from './escalation.js';
 import { type CheckResult, type DoctorReport, fail, pass, reportOf, skip, warn } from './report.js';
 import { checkSink } from './sinks.js';
 
@@ -85,6 +86,8 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
     ? await Promise.all(config.sinks.map((_, index) => checkSink(config.sinks, index, vars)))
     : [];
 
+  // Only where escalation is set up (a routing key, a mention): other runs keep their checklist.
+  const escalationCheck = env && hasEscalation(env, config) ? [checkEscalation(env, config)] : [];
   return reportOf([
     envCheck,
     configCheck,
@@ -96,6 +99,7 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
     storeCheck,
     ...stepUpChecks,
     ...sinkChecks,
+    ...escalationCheck,
   ]);
 }
 

@@ -1,5 +1,6 @@
 // The store port: what irbot keeps between processes (alerts, chats, transcripts, outboxes, seen event ids).
 import type { Chat, Effect } from '../chat/types.js';
+import type { EscalationOutcome, Severity } from '../config/types.js';
 import type { Delivery } from '../deliver/port.js';
 
 /** Schema of the store file; src/store/migrations.ts takes older files up to it. */
@@ -63,6 +64,10 @@ export interface AlertRecord {
   dedupeKey?: string;
   /** The alert's own `step_up` (alerts.toml or the webhook), overriding the config's; absent: the config decides. */
   stepUp?: boolean;
+  /** The PagerDuty severity its escalation pages with, when the alert set one (alerts.toml, webhook). */
+  severity?: Severity;
+  /** Set once, in the transaction where the chat ended or failed in a way `[escalation] on` names. */
+  escalation?: EscalationRecord;
   /** The person's Slack display name, looked up once. */
   personName?: string;
   /** While the alert's own post is not known to have landed (`ts` null): who posts it, and what then. */
@@ -76,6 +81,19 @@ export interface AlertRecord {
    * failed (src/deliver/queue.ts). Absent in alerts stored before irbot had them, and until one is enqueued.
    */
   deliveries?: Delivery[];
+}
+
+/** How an alert was escalated: what it came to, and where it went (its page is a delivery of its own). */
+export interface EscalationRecord {
+  outcome: EscalationOutcome;
+  /** In words, e.g. "Harold was not aware of Pivoting": the page's summary and the thread's reason. */
+  reason: string;
+  severity: Severity;
+  at: string;
+  /** The mention pinged in the thread (from config.toml); null: nobody (no mention, no responders). */
+  mention: string | null;
+  /** A page was enqueued (PAGERDUTY_ROUTING_KEY was set). */
+  pagerduty: boolean;
 }
 
 export interface StoreData {

@@ -103,7 +103,11 @@ describe('irbot sandbox', () => {
         [...server.stdout.matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1] ?? '', m[2] ?? '']),
       ) as Record<string, string>;
       const doctor = await runIrbot(['doctor'], ws, { env });
-      expect(doctor.stdout).toContain('All 8 checks passed.');
+      // The local PagerDuty's variables are exported too: doctor checks the routing key's shape.
+      expect(doctor.stdout).toMatch(
+        /✓ escalation — not_aware, denied, unverified → PagerDuty at http:\/\/127\.0\.0\.1:\d+/,
+      );
+      expect(doctor.stdout).toContain('All 9 checks passed.');
       expect(doctor.code).toBe(0);
 
       // Step-up with the sandbox's Duo, as its instructions say.

@@ -120,8 +120,12 @@ describe('step-up with Duo', () => {
     expect(updates.some((b) => b.includes('<@U0APPROVE> answered and was *aware* of the activity, *verified*'))).toBe(
       true,
     );
+    // `unverified` escalates by default ([escalation] on): the ping carries the reason and the verdict.
     await slack.waitForCall(
-      isPost('C0FEED', /^:rotating_light: <@U0ENROLL> said they were \*aware\*, but \*unverified\*/),
+      isPost(
+        'C0FEED',
+        /^:rotating_light: \*Escalated \(unverified\):\* [^\n]*\n\*Verdict:\* <@U0ENROLL> said they were \*aware\*, but \*unverified\*/,
+      ),
     );
 
     const transcript = await runCli(['transcript', ids[3] ?? ''], ws);

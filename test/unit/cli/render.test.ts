@@ -367,6 +367,7 @@ describe('statusRows', () => {
         last_activity_at: '2026-11-27T10:07:00.000Z',
         failure: null,
         deliveries: [],
+        escalated: null,
       },
     ]);
   });
@@ -404,6 +405,50 @@ describe('statusRows', () => {
   it('returns no rows for no alerts', () => {
     expect(statusRows([], { all: true })).toEqual([]);
   });
+
+  it('says where an escalation went: the mention, and the page’s delivery', () => {
+    const at = '2026-11-27T10:00:00.000Z';
+    const escalation = {
+      outcome: 'not_aware' as const,
+      reason: 'Harold was not aware of Pivoting',
+      severity: 'error' as const,
+      at,
+      mention: '<!subteam^S0SECOPS>',
+      pagerduty: true,
+    };
+    const page = { key: 'k', target: 'pagerduty' as const, event: 'escalated' as const, body: '{}', at, attempts: 1 };
+    const ended = activeChat({ state: 'ended', outcome: 'answered', aware: false });
+    const rows = statusRows(
+      [
+        anAlertRecord({ id: 'a', chat: ended, escalation, deliveries: [{ ...page, deliveredAt: at }] }),
+        anAlertRecord({ id: 'b', chat: ended, escalation, deliveries: [page] }),
+        anAlertRecord({
+          id: 'c',
+          chat: ended,
+          escalation,
+          deliveries: [{ ...page, failure: 'PagerDuty answered 400' }],
+        }),
+        anAlertRecord({ id: 'd', chat: ended, escalation: { ...escalation, pagerduty: false, mention: null } }),
+        anAlertRecord({ id: 'e', chat: ended }),
+      ],
+      { all: true },
+    );
+    expect(rows.map((r) => [r.id, r.escalated?.pagerduty, r.escalated?.mention])).toEqual([
+      ['a', 'delivered', '<!subteam^S0SECOPS>'],
+      ['b', 'pending', '<!subteam^S0SECOPS>'],
+      ['c', 'failed: PagerDuty answered 400', '<!subteam^S0SECOPS>'],
+      ['d', null, null],
+      ['e', undefined, undefined],
+    ]);
+    expect(rows[0]?.escalated).toEqual({
+      outcome: 'not_aware',
+      reason: 'Harold was not aware of Pivoting',
+      severity: 'error',
+      mention: '<!subteam^S0SECOPS>',
+      pagerduty: 'delivered',
+    });
+    expect(rows[4]?.escalated).toBeNull();
+  });
 });
 
 describe('renderStatus', () => {
@@ -427,6 +472,7 @@ describe('renderStatus', () => {
       last_activity_at: '2026-11-27T10:05:30.000Z',
       failure: null,
       deliveries: [],
+      escalated: null,
       ...overrides,
     };
   }
@@ -497,6 +543,26 @@ describe('renderStatus', () => {
     ];
     expect(renderStatus(rows, plain, { all: false }).trimEnd().split('\n').slice(2)).toEqual([
       'pivot-3f9a2c: ended event to sink #2 failed: HTTP 410',
+    ]);
+  });
+
+  it('prints where each escalation went under the table, the names in it neutralised', () => {
+    const escalated = {
+      outcome: 'not_aware' as const,
+      reason: 'Harold\u001b[2J was not aware of Pivoting',
+      severity: 'error' as const,
+      mention: '<!subteam^S0SECOPS>',
+      pagerduty: 'delivered' as const,
+    };
+    const rows = [
+      aRow({ escalated }),
+      aRow({ id: 'pivot-2', escalated: { ...escalated, pagerduty: 'failed: PagerDuty answered 400', mention: null } }),
+      aRow({ id: 'pivot-3', escalated: { ...escalated, pagerduty: null } }),
+    ];
+    expect(renderStatus(rows, plain, { all: true }).trimEnd().split('\n').slice(4)).toEqual([
+      'pivot-3f9a2c escalated (not_aware): Harold␛[2J was not aware of Pivoting → <!subteam^S0SECOPS> in the thread, PagerDuty delivered',
+      'pivot-2 escalated (not_aware): Harold␛[2J was not aware of Pivoting → the thread, PagerDuty failed',
+      'pivot-3 escalated (not_aware): Harold␛[2J was not aware of Pivoting → <!subteam^S0SECOPS> in the thread',
     ]);
   });
 

@@ -106,7 +106,7 @@ seen_at = 1979-05-27T07:32:00Z
   });
 
   it('names an unknown key in an alert', () => {
-    expect(problem(anAlert({ severity: 'high' }))).toContain(`${FILE}: alert #1 (id 'pivot'): unknown key 'severity'`);
+    expect(problem(anAlert({ priority: 'high' }))).toContain(`${FILE}: alert #1 (id 'pivot'): unknown key 'priority'`);
   });
 
   it('wants strings for id, name, description and user_id', () => {
@@ -141,6 +141,21 @@ seen_at = 1979-05-27T07:32:00Z
 
   it('reports TOML syntax errors as file:line:column: reason', () => {
     expect(problem('[[alerts]]\nid = "pivot\n')).toMatch(/^\/srv\/irbot\/alerts\.toml:2:\d+: Invalid TOML document: /);
+  });
+});
+
+describe('parseAlerts: severity', () => {
+  it('reads a PagerDuty severity for the alert’s escalation, and leaves it out otherwise', () => {
+    expect(parseAlerts(`${anAlert()}severity = "warning"\n`, FILE)[0]).toMatchObject({ severity: 'warning' });
+    expect(parseAlertsJson(JSON.stringify({ ...pivot, severity: 'info' }), SOURCE)[0]?.severity).toBe('info');
+    expect(parseAlerts(anAlert(), FILE)[0]).not.toHaveProperty('severity');
+  });
+
+  it('names the severities it takes', () => {
+    expect(problem(`${anAlert()}severity = "sev1"\n`)).toBe(
+      `${FILE}: alert #1 (id 'pivot'): 'severity' must be one of "critical", "error", "warning", "info" (PagerDuty's severities)`,
+    );
+    expect(problem(`${anAlert()}severity = 1\n`)).toContain("'severity' must be one of");
   });
 });
 
@@ -220,7 +235,10 @@ describe('parseAlertsJson', () => {
     expect(json({ ...pivot, user_id: 'harold' })).toContain(
       `${SOURCE}: alert #1 (id 'pivot'): user_id 'harold' is not a Slack user ID (U… or W…)`,
     );
-    expect(json({ ...pivot, severity: 'high' })).toContain(`${SOURCE}: alert #1 (id 'pivot'): unknown key 'severity'`);
+    expect(json({ ...pivot, priority: 'high' })).toContain(`${SOURCE}: alert #1 (id 'pivot'): unknown key 'priority'`);
+    expect(json({ ...pivot, severity: 'high' })).toBe(
+      `${SOURCE}: alert #1 (id 'pivot'): 'severity' must be one of "critical", "error", "warning", "info" (PagerDuty's severities)`,
+    );
   });
 
   it('names JSON values of the wrong type', () => {

@@ -35,6 +35,7 @@ describe('parseConfig', () => {
       llmTimeoutSeconds: 30,
       nudgeAfterMinutes: 60,
       escalationMention: undefined,
+      escalation: { on: ['not_aware', 'denied', 'unverified'] },
       llmConcurrency: 16,
       slackRateScale: 1,
       slackHistoryTier: 'tier3',
@@ -82,6 +83,7 @@ events = ["ended"]
       llmTimeoutSeconds: 2.5,
       nudgeAfterMinutes: 15,
       escalationMention: '<!subteam^S0SECOPS|@secops>',
+      escalation: { on: ['not_aware', 'denied', 'unverified'], mention: '<!subteam^S0SECOPS|@secops>' },
       llmConcurrency: 4,
       slackRateScale: 2.5,
       slackHistoryTier: 'non_marketplace',
@@ -105,6 +107,62 @@ events = ["ended"]
     ['escalation_mention = "<!channel> <http://evil|x>"', 'escalation_mention: must be a Slack mention'],
   ])('rejects %s', (line, message) => {
     expect(problem(`${FEED}${line}\n`)).toContain(message);
+  });
+
+  describe('[escalation]', () => {
+    const escalation = (table: string) => parseConfig(`${FEED}[escalation]\n${table}\n`, FILE).escalation;
+
+    it('reads on and turns a user or user group ID into its mention', () => {
+      expect(escalation('on = ["failed", "no_answer", "failed"]\nmention = "S0SECOPS"')).toEqual({
+        on: ['failed', 'no_answer'],
+        mention: '<!subteam^S0SECOPS>',
+      });
+      expect(escalation('mention = "U0ONCALL"')).toEqual({
+        on: ['not_aware', 'denied', 'unverified'],
+        mention: '<@U0ONCALL>',
+      });
+      expect(escalation('mention = "W0ONCALL"').mention).toBe('<@W0ONCALL>');
+      expect(escalation('on = []').on).toEqual([]);
+      expect(escalation('on = ["not_aware", "no_answer", "denied", "unverified", "failed"]').on).toHaveLength(5);
+    });
+
+    it('keeps the older escalation_mention as the mention', () => {
+      expect(parseConfig(`${FEED}escalation_mention = "<!here>"\n`, FILE).escalation).toEqual({
+        on: ['not_aware', 'denied', 'unverified'],
+        mention: '<!here>',
+      });
+    });
+
+    it.each([
+      [
+        'on = "not_aware"',
+        'escalation: on: must be an array of outcomes (any of not_aware, no_answer, denied, unverified, failed)',
+      ],
+      [
+        'on = ["not_aware", "paged"]',
+        "escalation: on: item 2, 'paged', is not an outcome (use any of not_aware, no_answer, denied, unverified, failed)",
+      ],
+      ['on = [1]', 'escalation: on: item 1, not a string, is not an outcome'],
+      ['mention = "<@U0ONCALL>"', "escalation: mention: '<@U0ONCALL>' is not a Slack user ID (U… or W…"],
+      ['mention = "<!channel>"', "escalation: mention: '<!channel>' is not a Slack user ID"],
+      ['mention = "@secops"', "escalation: mention: '@secops' is not a Slack user ID"],
+      ['mention = 7', 'escalation: mention: not a string is not a Slack user ID'],
+      ['page = true', "escalation: unknown key 'page' (known keys: on, mention)"],
+    ])('rejects %s in one line that names the fix', (table, message) => {
+      expect(problem(`${FEED}[escalation]\n${table}\n`)).toContain(message);
+    });
+
+    it('rejects escalation that is not a table', () => {
+      expect(problem(`${FEED}escalation = "U0ONCALL"\n`)).toContain(
+        'escalation: must be a table: [escalation] with on',
+      );
+    });
+
+    it('rejects both mention keys at once, saying which to keep', () => {
+      expect(problem(`${FEED}escalation_mention = "<!here>"\n[escalation]\nmention = "U0ONCALL"\n`)).toBe(
+        `${FILE}: escalation_mention and [escalation] mention are both set: keep only [escalation] mention (escalation_mention is its older form)`,
+      );
+    });
   });
 
   it('treats an empty organization ID as unset', () => {

@@ -18,9 +18,9 @@ describe('shipped examples', () => {
     const config = parseConfig(text, path.join(root, 'config.toml'));
     expect(config.feedChannelId).toBe('C0FEED');
     expect(config.alertsPath).toBe(path.join(root, 'alerts.toml'));
-    // A key, or a table array (`[[sinks]]`).
+    // A key, a table (`[escalation]`) or a table array (`[[sinks]]`).
     for (const key of Object.keys(CONFIG_KEYS))
-      expect(text).toMatch(new RegExp(`^(# )?(${key} = |\\[\\[${key}\\]\\]$)`, 'm'));
+      expect(text).toMatch(new RegExp(`^(# )?(${key} = |\\[${key}\\]$|\\[\\[${key}\\]\\]$)`, 'm'));
     expect(text).toMatch(/^# \[step_up\]$/m);
     for (const key of Object.keys(STEP_UP_KEYS)) expect(text).toMatch(new RegExp(`^# ${key} = `, 'm'));
     // The commented block, uncommented, is a valid step-up.
