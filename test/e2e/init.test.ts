@@ -1,11 +1,12 @@
-// `irbot init --yes` with the real binary in an empty temp dir: files written, modes, kept, forced, refused.
+// `irbot init --yes` through its entry point, in an empty temp dir: files written, modes, kept, forced, refused.
 import { mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'dotenv';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/config.js';
-import { BIN, runIrbot, type Workspace } from '../support/irbot.js';
+import { runCli } from '../support/cli.js';
+import { BIN, type Workspace } from '../support/irbot.js';
 
 const SHIPPED_ALERTS = join(BIN, '../../alerts.toml');
 const BOT = 'xoxb-111-222-secretbot';
@@ -30,7 +31,7 @@ beforeEach(async () => {
 });
 
 async function init(args: string[]) {
-  const result = await runIrbot(['init', ...args], ws);
+  const result = await runCli(['init', ...args], ws);
   expect(`${result.stdout}${result.stderr}`).not.toMatch(/secret/);
   return result;
 }

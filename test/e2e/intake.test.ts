@@ -1,9 +1,10 @@
-// `send-alert --file` with the real binary: JSON, NDJSON on stdin, --dry-run, a bad file, and auto_chat.
+// `send-alert --file` (the real binary once, then its entry point in-process): JSON, NDJSON on stdin, --dry-run, a bad file, auto_chat.
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { LocalSlack, RecordedCall } from '../../src/sandbox/local-slack.js';
+import { runCli } from '../support/cli.js';
 import type { FakeOpenAi } from '../support/fake-openai.js';
 import { useHarness } from '../support/harness.js';
 import { ALERTS_TOML, runIrbot, type Workspace } from '../support/irbot.js';
@@ -41,14 +42,14 @@ describe('send-alert --file', () => {
 
   it('reads NDJSON from stdin, picks one by id, and posts a dedupe_key once', async () => {
     const ndjson = `${JSON.stringify({ ...pivot, dedupe_key: 'siem-1' })}\n${JSON.stringify(privesc)}\n`;
-    const all = await runIrbot(['send-alert', '--file', '-', '--json'], ws, { input: ndjson });
+    const all = await runCli(['send-alert', '--file', '-', '--json'], ws, { input: ndjson });
     expect(all.code).toBe(0);
     const rows = JSON.parse(all.stdout) as Array<Record<string, unknown>>;
     expect(rows).toEqual([
       expect.objectContaining({ template: 'pivot', user_id: 'U0HAROLD', channel: 'C0FEED', duplicate: false }),
       expect.objectContaining({ template: 'privesc', user_id: 'U0ALICE', duplicate: false }),
     ]);
-    const again = await runIrbot(['send-alert', '--file', '-', '--json', 'pivot'], ws, { input: ndjson });
+    const again = await runCli(['send-alert', '--file', '-', '--json', 'pivot'], ws, { input: ndjson });
     expect(again.code).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ id: rows[0]?.id, duplicate: true });
     expect(again.stderr).toBe(`${rows[0]?.id}: already posted with this dedupe_key, not posted again\n`);
@@ -64,7 +65,7 @@ describe('send-alert --file', () => {
     const ndjson = `${JSON.stringify({ ...pivot, dedupe_key: 'siem-json' })}\n`;
     const results = [];
     for (const duplicate of [false, true]) {
-      const result = await runIrbot(['send-alert', '--file', '-', '--json', 'pivot'], ws, { input: ndjson });
+      const result = await runCli(['send-alert', '--file', '-', '--json', 'pivot'], ws, { input: ndjson });
       expect(result.code).toBe(0);
       const row = JSON.parse(result.stdout) as Record<string, unknown>;
       defined(row);
@@ -73,12 +74,12 @@ describe('send-alert --file', () => {
     }
     // Slack refuses the only alert: stdout stays empty (it printed `undefined`), the error is on stderr, exit 1.
     slack.failNext('chat.postMessage', { error: 'channel_not_found' });
-    const refused = await runIrbot(['send-alert', 'pivot', '--json'], ws);
+    const refused = await runCli(['send-alert', 'pivot', '--json'], ws);
     expect(refused.code).toBe(1);
     expect(refused.stdout).toBe('');
     expect(refused.stderr).toMatch(/channel_not_found/);
     slack.failNext('chat.postMessage', { error: 'channel_not_found' });
-    const batch = await runIrbot(['send-alert', '--file', '-', '--json'], ws, { input: JSON.stringify([privesc]) });
+    const batch = await runCli(['send-alert', '--file', '-', '--json'], ws, { input: JSON.stringify([privesc]) });
     expect(batch.code).toBe(1);
     expect(batch.stdout).toBe('[]\n');
     for (const result of [...results, refused, batch])
@@ -91,14 +92,14 @@ describe('send-alert --file', () => {
       [pivot, { ...privesc, auto_chat: true }].map((a) => JSON.stringify(a)).join('\n'),
     );
     const env = { SLACK_BOT_TOKEN: '', SOCKET_APP_TOKEN: '', OPENAI_API_KEY: '' };
-    const result = await runIrbot(['send-alert', '--file', 'batch.ndjson', '--dry-run'], ws, { env });
+    const result = await runCli(['send-alert', '--file', 'batch.ndjson', '--dry-run'], ws, { env });
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('alert 1 of 2: pivot\n  headline:\n    Incident: Pivoting with user <@U0HAROLD>');
     expect(result.stdout).toContain('• *source_host:* build-7');
     expect(result.stdout).toContain('alert 2 of 2: privesc (auto_chat: starts the chat at once)');
     expect(result.stdout).toMatch(/dry run: 2 alerts valid, nothing posted\n$/);
-    const json = await runIrbot(['send-alert', '--file', 'batch.ndjson', '--dry-run', '--json'], ws, { env });
+    const json = await runCli(['send-alert', '--file', 'batch.ndjson', '--dry-run', '--json'], ws, { env });
     expect(JSON.parse(json.stdout)).toEqual([
       expect.objectContaining({ template: 'pivot', headline: 'Incident: Pivoting with user <@U0HAROLD>' }),
       expect.objectContaining({ template: 'privesc', auto_chat: true, dedupe_key: null }),
@@ -111,11 +112,11 @@ describe('send-alert --file', () => {
   it('refuses a file of one bad alert with one line naming the file, the alert and the field: exit 2, nothing posted', async () => {
     const { user_id: _, ...noUser } = privesc;
     await writeFile(join(ws.dir, 'alerts.json'), JSON.stringify([noUser]));
-    const result = await runIrbot(['send-alert', '--file', 'alerts.json'], ws);
+    const result = await runCli(['send-alert', '--file', 'alerts.json'], ws);
     expect(result.code).toBe(2);
     expect(result.stdout).toBe('');
     expect(result.stderr).toBe(`irbot: ${join(ws.dir, 'alerts.json')}: alert #1 (id 'privesc'): missing 'user_id'\n`);
-    const ndjson = await runIrbot(['send-alert', '--file', '-', '--dry-run'], ws, {
+    const ndjson = await runCli(['send-alert', '--file', '-', '--dry-run'], ws, {
       input: `{"id": "x", "name": "X", "user_id": 7}\n`,
     });
     expect(ndjson.code).toBe(2);
@@ -133,14 +134,14 @@ describe('send-alert --file', () => {
     const refusals =
       `${file}: alert #2 (id 'privesc'): missing 'user_id'\n` +
       `${file}: alert #4 (id 'toobig'): 'description' is longer than 40000 characters\n`;
-    const dry = await runIrbot(['send-alert', '--file', 'alerts.json', '--dry-run'], ws);
+    const dry = await runCli(['send-alert', '--file', 'alerts.json', '--dry-run'], ws);
     expect(dry.code).toBe(2);
     expect(dry.stdout).toMatch(/dry run: 2 alerts valid, nothing posted\n$/);
     expect(dry.stderr).toBe(
       `${refusals}irbot: 2 of 4 alerts refused (each named above), 2 valid, nothing posted; fix the refused ones and send them again\n`,
     );
     expect(slack.calls).toHaveLength(0);
-    const result = await runIrbot(['send-alert', '--file', 'alerts.json'], ws);
+    const result = await runCli(['send-alert', '--file', 'alerts.json'], ws);
     expect(result.code).toBe(2);
     expect(result.stdout).toMatch(/^pivot-[0-9a-f]{6}\nhuge-[0-9a-f]{6}\n$/);
     expect(result.stderr).toBe(
@@ -162,7 +163,7 @@ describe('send-alert --file', () => {
 
   it('auto_chat starts the chat without a click: the greeting DM is sent', async () => {
     await writeFile(join(ws.dir, 'alerts.json'), JSON.stringify({ ...pivot, auto_chat: true }));
-    const result = await runIrbot(['send-alert', '--file', 'alerts.json'], ws);
+    const result = await runCli(['send-alert', '--file', 'alerts.json'], ws);
     expect(result.code).toBe(0);
     const id = result.stdout.trim();
     expect(result.stderr).toBe(`alert ${id}: auto_chat started the chat\n`);
@@ -171,7 +172,7 @@ describe('send-alert --file', () => {
     expect(openai.count('greeting')).toBe(1);
     const update = slack.callsTo('chat.update').at(-1);
     expect(JSON.stringify(update?.args.blocks)).toContain('irbot auto_chat started a chat.');
-    const status = await runIrbot(['status', '--json'], ws);
+    const status = await runCli(['status', '--json'], ws);
     expect(JSON.parse(status.stdout)).toEqual([expect.objectContaining({ id, state: 'active' })]);
   });
 
@@ -181,12 +182,12 @@ describe('send-alert --file', () => {
       ALERTS_TOML.replace('user_id = "U0HAROLD"\n', 'user_id = "U0HAROLD"\nauto_chat = true\n'),
     );
     const env = { OPENAI_API_KEY: '' };
-    const refused = await runIrbot(['send-alert', 'pivot'], ws, { env });
+    const refused = await runCli(['send-alert', 'pivot'], ws, { env });
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/^irbot: Missing required environment variable: OPENAI_API_KEY/);
     expect(slack.calls).toHaveLength(0);
-    expect((await runIrbot(['send-alert', 'privesc'], ws, { env })).code).toBe(0);
-    const started = await runIrbot(['send-alert', 'pivot'], ws);
+    expect((await runCli(['send-alert', 'privesc'], ws, { env })).code).toBe(0);
+    const started = await runCli(['send-alert', 'pivot'], ws);
     expect(started.code).toBe(0);
     expect(dmsTo('U0HAROLD')).toHaveLength(1);
   });

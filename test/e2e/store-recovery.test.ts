@@ -1,4 +1,4 @@
-// A store that cannot be read, with the real binary: every command says which file to move and why, and after the
+// A store that cannot be read: every command says which file to move and why, and after the
 // README's own recovery commands, run as written, every command works again. Also: modes tightened on open.
 import { execFile } from 'node:child_process';
 import { chmod, readFile, rename, stat, writeFile } from 'node:fs/promises';
@@ -7,8 +7,9 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { openLowdbStore } from '../../src/store/lowdb-store.js';
 import { archiveAlert } from '../../src/store/port.js';
+import { runCli } from '../support/cli.js';
 import { useHarness } from '../support/harness.js';
-import { BIN, makeWorkspace, type Result, runIrbot, type Workspace } from '../support/irbot.js';
+import { BIN, makeWorkspace, type Result, type Workspace } from '../support/irbot.js';
 import { anAlert } from '../support/records.js';
 
 const h = useHarness();
@@ -61,7 +62,7 @@ describe('a store that cannot be read', () => {
     const ws = await workspace();
     const { snapshot, journal } = await brokenStore(ws);
     const corrupt = [`Store file ${snapshot} is not valid JSON`, 'or move both away to start a new store'];
-    expectRefusal(await runIrbot(['status'], ws), ...corrupt, 'irbot-db.journal');
+    expectRefusal(await runCli(['status'], ws), ...corrupt, 'irbot-db.journal');
 
     // Half of it: the store file alone moved away. The journal is named, and left as it was.
     await rename(snapshot, `${snapshot}.moved`);
@@ -70,9 +71,9 @@ describe('a store that cannot be read', () => {
       `Store journal ${journal} has no store file ${snapshot} beside it`,
       'move irbot-db.journal away too',
     ];
-    expectRefusal(await runIrbot(['status'], ws), ...orphan);
-    expectRefusal(await runIrbot(['send-alert', 'pivot'], ws), ...orphan);
-    const doctor = await runIrbot(['doctor'], ws);
+    expectRefusal(await runCli(['status'], ws), ...orphan);
+    expectRefusal(await runCli(['send-alert', 'pivot'], ws), ...orphan);
+    const doctor = await runCli(['doctor'], ws);
     expect(doctor.code).toBe(1);
     expect(doctor.stdout).toContain(`✗ store — Store journal ${journal} has no store file`);
     expect(await readFile(journal, 'utf8')).toBe(held);
@@ -88,19 +89,19 @@ describe('a store that cannot be read', () => {
 
   it("works again after the README's recovery commands, run as written: status, send-alert, transcript", async () => {
     const ws = await recovered();
-    const status = await runIrbot(['status', '--all', '--json'], ws);
+    const status = await runCli(['status', '--all', '--json'], ws);
     expect(status.code).toBe(0);
     expect((JSON.parse(status.stdout) as Array<{ id: string }>).map((r) => r.id)).toEqual(['pivot-closed']);
-    const sent = await runIrbot(['send-alert', 'pivot', '--json'], ws);
+    const sent = await runCli(['send-alert', 'pivot', '--json'], ws);
     expect(sent.stderr).toBe('');
     expect(sent.code).toBe(0);
     const { id } = JSON.parse(sent.stdout) as { id: string };
-    expect((await runIrbot(['transcript', id], ws)).code).toBe(0);
+    expect((await runCli(['transcript', id], ws)).code).toBe(0);
   });
 
   it("works again after the README's recovery commands, run as written: doctor, listen", async () => {
     const ws = await recovered();
-    const doctor = await runIrbot(['doctor'], ws);
+    const doctor = await runCli(['doctor'], ws);
     expect(doctor.stdout).toMatch(
       /✓ store — .*irbot-db\.json does not exist yet; irbot will create it, 1 closed in the archive\n/,
     );
@@ -119,7 +120,7 @@ describe('store file modes', () => {
     });
     const files = ['irbot-db.json', 'irbot-db.journal'].map((name) => join(ws.dir, name));
     for (const file of files) await chmod(file, 0o644);
-    const status = await runIrbot(['status'], ws);
+    const status = await runCli(['status'], ws);
     expect(status.code).toBe(0);
     for (const file of files) expect((await stat(file)).mode & 0o777).toBe(0o600);
     const said = status.stderr.trimEnd().split('\n');
@@ -127,6 +128,6 @@ describe('store file modes', () => {
     for (const [i, file] of files.entries()) {
       expect(said[i]).toContain(`Store file ${file} was mode 0644, open to other users: set it to 0600`);
     }
-    expect((await runIrbot(['status'], ws)).stderr).toBe('');
+    expect((await runCli(['status'], ws)).stderr).toBe('');
   });
 });
