@@ -41,12 +41,15 @@ import { escapeText, quote } from './slack/mrkdwn.js';
 import { type Pacer, unpaced } from './slack/pacer.js';
 import type { PostedMessage, SlackPort } from './slack/port.js';
 import { MAX_MESSAGE_CHARS, packMessages, splitMessage } from './slack/split.js';
+import { activeSnoozeFor, addSnooze, DAY_MS, HOUR_MS, untilText } from './snoozes.js';
 import { DEFAULT_STEP_UP, NO_VERIFIER, performStepUp, type StepUpPorts, type StepUpSettings } from './step-up.js';
 import {
   type AlertRecord,
   alertsOf,
   archiveAlert,
   type OutboxItem,
+  type Snooze,
+  type SnoozeActor,
   type Store,
   type StoreData,
   type TranscriptEntry,
@@ -101,6 +104,8 @@ export interface AppOptions {
   escalateOn?: readonly EscalationOutcome[];
   /** PAGERDUTY_ROUTING_KEY is set: escalations are paged too. */
   pagerduty?: boolean;
+  /** `confirm_backoff_hours`: after a verified "it was me", the template is snoozed for the person this long; 0: off. */
+  confirmBackoffHours?: number;
 }
 
 /** How long a seen Slack event id is remembered; Slack re-delivers within minutes. */
@@ -312,7 +317,7 @@ export class App {
       // A source that retries (a SIEM webhook) names the alert: the second delivery gets the first alert back,
       // once it is posted; until then, the delivery posts it.
       const earlier = dedupeKey ? alertsOf(data).find((a) => a.dedupeKey === dedupeKey) : undefined;
-      if (earlier && earlier.ts !== null) return { kind: 'duplicate', record: earlier };
+      if (earlier && (earlier.ts !== null || earlier.suppressed)) return { kind: 'duplicate', record: earlier };
       if (earlier) {
         const inFlight = this.postingAlerts.get(earlier.id);
         if (inFlight && inFlight.owner !== owner) return { kind: 'in_flight', id: earlier.id };
@@ -343,6 +348,15 @@ export class App {
         ...(template.severity ? { severity: template.severity } : {}),
         pending: opts.autoChat ? { autoChat: true } : {},
       };
+      // What the team already knows is recorded, with the snooze that knew it, and goes no further: no post, no DM.
+      const snooze = activeSnoozeFor(data, template, this.ports.clock());
+      if (snooze) {
+        delete created.pending;
+        created.suppressed = { snoozeId: snooze.id, at };
+        data.alerts[id] = created;
+        this.queueEvent(created, 'suppressed');
+        return { kind: 'suppressed', record: structuredClone(created), snooze: structuredClone(snooze) };
+      }
       takeUnposted(created, at);
       data.alerts[id] = created;
       return { kind: 'post', record: structuredClone(created), recovered: false, flight: this.fly(id, owner) };
@@ -350,6 +364,13 @@ export class App {
     switch (taken.kind) {
       case 'duplicate':
         return { alert: taken.record, duplicate: true };
+      case 'suppressed':
+        this.kickDeliveries();
+        this.ports.log(`alert ${taken.record.id}: suppressed by snooze ${taken.snooze.id}, not posted`, {
+          event: 'suppressed',
+          alert: taken.record.id,
+        });
+        return { alert: taken.record, duplicate: false, suppressed: taken.snooze };
       case 'in_flight': {
         // This process is posting it right now (another delivery, or the sweep): its outcome is this one's.
         const alert = await this.postingAlerts.get(taken.id)?.done;
@@ -566,6 +587,10 @@ export class App {
       await this.refuse(inbound, notResponder);
       return;
     }
+    if (inbound.action === 'snooze') {
+      await this.snoozeFromSlack(inbound, ack);
+      return;
+    }
     const by: Actor = { id: inbound.userId, via: 'slack' };
     // The alert's own person, or a press on another alert's message, is refused in the transaction that finds it.
     const outcome = await this.request(inbound.alertId, inbound.action, by, inbound.dedupeKey, ack, (record) =>
@@ -662,7 +687,7 @@ export class App {
     // An alert stays while its deliveries are pending (at most RETRY_FOR_MS), and for a day when one failed, as a
     // failed chat does: plain `irbot status` lists it.
     const done = (record: AlertRecord) =>
-      isClosed(record.chat) &&
+      (isClosed(record.chat) || record.suppressed !== undefined) &&
       record.outbox.length === 0 &&
       !hasPendingDeliveries(record) &&
       Date.parse(at) - Date.parse(record.chat.endedAt ?? record.lastActivityAt) >=
@@ -685,7 +710,7 @@ export class App {
         const was = record.chat;
         record.chat = chat;
         enqueue(record, effects);
-        this.moved(record, before, effects);
+        this.moved(record, before, effects, data);
         this.escalate(record, was, said);
         this.noteIfClosed(record);
         record.lastActivityAt = at;
@@ -706,8 +731,90 @@ export class App {
   }
 
   /** The sink events of a move of the chat (started, dismissed, ended: see eventsOfMove). */
-  private moved(record: AlertRecord, before: ChatState, effects: Effect[]): void {
+  private moved(record: AlertRecord, before: ChatState, effects: Effect[], data: StoreData): void {
     for (const event of eventsOfMove(before, record.chat, effects)) this.queueEvent(record, event);
+    this.backOffConfirmed(data, record, before);
+  }
+
+  /**
+   * `confirm_backoff_hours`: once the person confirmed "it was me" (verified by the step-up when it applies), the
+   * same template for the same person is snoozed, by irbot, with the alert id as the reason; the thread says so.
+   */
+  private backOffConfirmed(data: StoreData, record: AlertRecord, before: ChatState): void {
+    const hours = this.options.confirmBackoffHours ?? 0;
+    const { chat } = record;
+    if (hours <= 0 || before === 'ended' || chat.state !== 'ended') return;
+    if (chat.outcome !== 'answered' || chat.aware !== true || needsReview(chat)) return;
+    if (this.stepUpApplies(record) ? chat.verified !== 'approved' : stepUpFailed(chat)) return;
+    const snooze = addSnooze(
+      data,
+      {
+        template: record.template,
+        user: record.userId,
+        forMs: hours * HOUR_MS,
+        reason: record.id,
+        by: IRBOT_SNOOZER,
+        alertId: record.id,
+      },
+      this.ports.clock(),
+      this.ports.newId,
+    );
+    // After the summary, which the person lane writes first (thread posts wait for it).
+    enqueue(record, [{ type: 'PostInThread', kind: 'snoozed', text: snoozedText(snooze, record) }]);
+  }
+
+  /**
+   * Snooze 24 h on the alert message: the alert's template is snoozed for its person, in the transaction that
+   * records the press (re-deliveries dropped by event id), and the thread says who did it, until when and why.
+   */
+  private async snoozeFromSlack(inbound: Extract<Inbound, { kind: 'button' }>, ack: Ack): Promise<void> {
+    const now = this.ports.clock();
+    const by: SnoozeActor = { id: inbound.userId, via: 'slack' };
+    type Result =
+      | { kind: 'duplicate' | 'no_alert' }
+      | { kind: 'refused'; refusal: Refusal }
+      | { kind: 'snoozed'; snooze: Snooze };
+    const result = await this.ports.store.transact((data): Result => {
+      if (data.seenEvents[inbound.dedupeKey]) return { kind: 'duplicate' };
+      data.seenEvents[inbound.dedupeKey] = now.toISOString();
+      const record = data.alerts[inbound.alertId];
+      if (!record) return { kind: 'no_alert' };
+      const refusal = refusePress(record, inbound);
+      if (refusal) return { kind: 'refused', refusal };
+      const snooze = addSnooze(
+        data,
+        {
+          template: record.template,
+          user: record.userId,
+          forMs: SLACK_SNOOZE_MS,
+          reason: SLACK_SNOOZE_REASON,
+          by,
+          alertId: record.id,
+        },
+        now,
+        this.ports.newId,
+      );
+      enqueue(record, [{ type: 'PostInThread', kind: 'snoozed', text: snoozedText(snooze, record) }]);
+      record.lastActivityAt = now.toISOString();
+      return { kind: 'snoozed', snooze: structuredClone(snooze) };
+    });
+    await ack();
+    const what = `button snooze on ${inbound.alertId} by ${inbound.userId}`;
+    if (result.kind === 'refused') {
+      await this.refuse(inbound, result.refusal);
+      return;
+    }
+    if (result.kind !== 'snoozed') {
+      const why = result.kind === 'duplicate' ? 'already handled (re-delivery), dropped' : 'no such alert, ignored';
+      this.ports.log(`${what}: ${why}`, { event: 'button', alert: inbound.alertId });
+      return;
+    }
+    const { snooze } = result;
+    this.ports.log(`${what}: snooze ${snooze.id} of ${snooze.template} for ${snooze.user} until ${snooze.until}`, {
+      event: 'snoozed',
+      alert: inbound.alertId,
+    });
+    await this.drain(inbound.alertId, ['thread']);
   }
 
   /** A closed chat's summary is written: its `ended` event goes out now, carrying it (null if it was given up). */
@@ -786,7 +893,7 @@ export class App {
         const was = record.chat;
         record.chat = chat;
         enqueue(record, effects);
-        this.moved(record, before, effects);
+        this.moved(record, before, effects, data);
         const escalated = this.escalate(record, was, said);
         this.noteIfClosed(record);
         if (effects.length > 0) record.lastActivityAt = now.toISOString();
@@ -934,7 +1041,7 @@ export class App {
         said.length = 0;
         const was = data.alerts[alertId]?.chat;
         const moved = (record: AlertRecord, before: ChatState, effects: Effect[]) =>
-          this.moved(record, before, effects);
+          this.moved(record, before, effects, data);
         const woken = complete(data, alertId, items, completion, this.rules, this.now(), moved);
         if (head.effect.type === 'Summarise' && completion.retryAt === undefined)
           this.summaryWritten(data, alertId, completion);
@@ -1230,6 +1337,8 @@ export class App {
         return `_${escapeText(text)}_`;
       case 'details':
         return detailsText(record);
+      case 'snoozed':
+        return text; // written by snoozedText, its untrusted parts escaped
       case 'escalation': {
         if (record.escalation) return escalationText(record.escalation, verdictText(record.chat, record.userId));
         // Trusted mentions from config.toml, so they do ping.
@@ -1287,6 +1396,20 @@ export class App {
   }
 }
 
+/** How long Snooze 24 h snoozes, and the reason it records. */
+export const SLACK_SNOOZE_MS = DAY_MS;
+export const SLACK_SNOOZE_REASON = 'snoozed from Slack';
+
+/** Who made a snooze of `confirm_backoff_hours`. */
+export const IRBOT_SNOOZER: SnoozeActor = { id: 'irbot', via: 'irbot' };
+
+/** "<@ana> snoozed *Pivoting* for <@harold> until 2026-12-06 10:00 UTC: snoozed from Slack", for the thread. */
+export function snoozedText(snooze: Snooze, record: Pick<AlertRecord, 'name'>): string {
+  const who = snooze.createdBy.via === 'slack' ? `<@${snooze.createdBy.id}>` : escapeText(snooze.createdBy.id);
+  const whom = snooze.user ? ` for <@${snooze.user}>` : '';
+  return `${who} snoozed *${escapeText(record.name)}*${whom} until ${untilText(snooze.until)}: ${escapeText(snooze.reason)}`;
+}
+
 /** Who started a chat that auto_chat started: shown on the alert message as "irbot auto_chat started a chat." */
 export const AUTO_CHAT_ACTOR: Actor = { id: 'irbot auto_chat', via: 'terminal' };
 
@@ -1300,6 +1423,7 @@ interface Flight {
 /** What the transaction of `postAlert` found for it to do. */
 type Taking =
   | { kind: 'duplicate'; record: AlertRecord }
+  | { kind: 'suppressed'; record: AlertRecord; snooze: Snooze }
   | { kind: 'in_flight'; id: string }
   | { kind: 'busy'; id: string; pid: number }
   | { kind: 'post'; record: AlertRecord; recovered: boolean; flight: Flight };
@@ -1329,6 +1453,8 @@ export interface PostedAlert {
   alert: AlertRecord;
   /** True when an alert with the same dedupe key was already recorded: nothing was posted again. */
   duplicate: boolean;
+  /** The active snooze that matched it: recorded as suppressed, not posted (src/snoozes.ts). */
+  suppressed?: Snooze;
 }
 
 /** An alert escalated in a transaction, for its log line once the transaction is done. */

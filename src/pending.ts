@@ -22,7 +22,10 @@ export function isBeingPosted(record: AlertRecord): boolean {
 export function unpostedDue(data: StoreData, now: string): AlertRecord[] {
   return alertsOf(data).filter(
     (record) =>
-      record.ts === null && !isBeingPosted(record) && !(record.pending?.retryAt && record.pending.retryAt > now),
+      record.ts === null &&
+      !record.suppressed && // recorded on purpose, never to be posted
+      !isBeingPosted(record) &&
+      !(record.pending?.retryAt && record.pending.retryAt > now),
   );
 }
 

@@ -113,7 +113,16 @@ export type Effect =
   | { type: 'PollPush'; push: number; txid: string };
 
 /** What a thread post relays; the shell turns each into its wording (`Received message from <@U>:` …). */
-export type ThreadPost = 'details' | 'received' | 'sent' | 'summary' | 'note' | 'escalation' | 'step_up';
+export type ThreadPost =
+  | 'details'
+  | 'received'
+  | 'sent'
+  | 'summary'
+  | 'note'
+  | 'escalation'
+  | 'step_up'
+  /** A snooze made from this alert (Snooze 24 h, or a confirmed "it was me"); the text is written in full. */
+  | 'snoozed';
 
 export interface Rules {
   maxNudges: number;

@@ -76,8 +76,8 @@ export interface StatusRow {
   name: string;
   user_id: string;
   person: string | null;
-  /** The chat's state, or `unposted` while the alert itself waits to be posted. */
-  state: AlertRecord['chat']['state'] | 'unposted';
+  /** The chat's state, `unposted` while the alert itself waits to be posted, `suppressed` when a snooze kept it back. */
+  state: AlertRecord['chat']['state'] | 'unposted' | 'suppressed';
   outcome: AlertRecord['chat']['outcome'];
   aware: boolean | null;
   /** Aware, but a reply tried to instruct the bot: an analyst must look (src/chat/engine.ts needsReview). */
@@ -96,6 +96,8 @@ export interface StatusRow {
   deliveries: DeliveryRow[];
   /** Where the alert's escalation went (src/escalation/escalate.ts); null when it was not escalated. */
   escalated: EscalatedRow | null;
+  /** The snooze that kept the alert from the feed, and when; null when it was not suppressed. */
+  suppressed?: { snooze_id: string; at: string } | null;
 }
 
 export interface EscalatedRow {
@@ -181,7 +183,7 @@ export function statusRows(alerts: AlertRecord[], opts: { all: boolean }): Statu
       name: a.name,
       user_id: a.userId,
       person: a.personName ?? null,
-      state: isUnposted(a) ? 'unposted' : a.chat.state,
+      state: a.suppressed ? 'suppressed' : isUnposted(a) ? 'unposted' : a.chat.state,
       outcome: a.chat.outcome,
       aware: a.chat.aware,
       needs_review: needsReview(a.chat),
@@ -200,6 +202,7 @@ export function statusRows(alerts: AlertRecord[], opts: { all: boolean }): Statu
             : null,
       deliveries: (a.deliveries ?? []).map(deliveryRow),
       escalated: escalatedRow(a),
+      suppressed: a.suppressed ? { snooze_id: a.suppressed.snoozeId, at: a.suppressed.at } : null,
     }));
 }
 
@@ -240,7 +243,9 @@ export function renderStatus(rows: StatusRow[], chalk: ChalkInstance, opts: { al
     neutraliseLine(r.id),
     formatPlainText(neutraliseLine(r.name), { chalk: plain }),
     neutraliseLine(r.person ? `${r.person} (${r.user_id})` : r.user_id),
-    r.outcome
+    r.suppressed
+      ? `suppressed (${r.suppressed.snooze_id})`
+      : r.outcome
       ? `${r.state}: ${r.outcome}${r.aware === null ? '' : r.aware ? ', aware' : ', not aware'}${verifiedWords(r.verified)}${r.needs_review ? ' (needs review)' : ''}`
       : r.state,
     shortTime(r.started_at),

@@ -151,6 +151,7 @@ export function appOptions(config: Config, env: Env): AppOptions {
     escalateOn: config.escalation.on,
     pagerduty: env.pagerdutyRoutingKey !== undefined,
     sinks: config.sinks,
+    confirmBackoffHours: config.confirmBackoffHours,
   };
 }
 

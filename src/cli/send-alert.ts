@@ -7,6 +7,7 @@ import { BatchError, describeStart, type Posted, postAlerts } from '../intake/po
 import { previewAlert, renderPreviews } from '../intake/preview.js';
 import { readAlertBatch } from '../intake/source.js';
 import { oneLine } from '../log.js';
+import { untilText } from '../snoozes.js';
 import { neutraliseLine, safeJson } from '../untrusted-text.js';
 import type { Deps } from './deps.js';
 import { progressLine } from './progress.js';
@@ -30,7 +31,7 @@ export function addSendAlertCommand(program: Command, deps: Deps): void {
     .option('--dry-run', 'check the alerts and print what would be posted; contacts nothing, needs no token')
     .option(
       '--json',
-      'print {"id","template","user_id","channel","ts","duplicate"} (an array with --file) and nothing else',
+      'print {"id","template","user_id","channel","ts","duplicate","suppressed"} (an array with --file) and nothing else',
     )
     .option('--config <path>', 'config.toml to use (default: $IRBOT_CONFIG or ./config.toml)')
     .action(async (templateId: string | undefined, opts: Options) => {
@@ -89,9 +90,13 @@ export function addSendAlertCommand(program: Command, deps: Deps): void {
       // One alert that failed prints nothing on stdout (not `undefined`); a batch prints what it posted, maybe [].
       if (opts.json && (many || rows[0])) deps.stdout.write(`${safeJson(many ? rows : rows[0])}\n`);
       else if (!opts.json) deps.stdout.write(rows.map((row) => `${row.id}\n`).join(''));
-      for (const { alert, duplicate } of posted) {
+      for (const { alert, duplicate, suppressed } of posted) {
         if (duplicate) {
           deps.stderr.write(`${neutraliseLine(alert.id)}: already posted with this dedupe_key, not posted again\n`);
+        }
+        if (suppressed) {
+          const why = `suppressed by snooze ${suppressed.id} (until ${untilText(suppressed.until)}: ${suppressed.reason}), not posted`;
+          deps.stderr.write(`${neutraliseLine(`${alert.id}: ${why}`)}\n`);
         }
       }
       // The chats start in this process: wait for their greetings (replies are handled by `irbot listen`).
@@ -113,7 +118,7 @@ export function addSendAlertCommand(program: Command, deps: Deps): void {
 }
 
 /** Every key always there, null when unknown (an alert recorded but not posted has no ts yet). */
-function jsonRow({ alert, duplicate }: Posted): Record<string, string | boolean | null> {
+function jsonRow({ alert, duplicate, suppressed }: Posted): Record<string, unknown> {
   return {
     id: alert.id,
     template: alert.template ?? null,
@@ -121,6 +126,8 @@ function jsonRow({ alert, duplicate }: Posted): Record<string, string | boolean 
     channel: alert.channelId ?? null,
     ts: alert.ts ?? null,
     duplicate,
+    // The snooze that kept it from the feed (src/snoozes.ts); null when it was posted.
+    suppressed: suppressed ? { snooze_id: suppressed.id, until: suppressed.until, reason: suppressed.reason } : null,
   };
 }
 

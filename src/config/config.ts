@@ -166,6 +166,19 @@ export const CONFIG_KEYS = {
     default: [],
     read: readSinks,
   },
+  max_snooze_days: {
+    type: 'integer 1..365',
+    description: 'the longest a snooze may last (irbot snooze add --for, in days)',
+    default: 30,
+    read: integerFrom(1, 365),
+  },
+  confirm_backoff_hours: {
+    type: 'integer 0..8760',
+    description:
+      'after a verified "it was me", alerts of the same template for the same person are suppressed this long (0 = off)',
+    default: 0,
+    read: integerFrom(0, 8760),
+  },
 } satisfies Record<string, ConfigKey<unknown>>;
 
 /** Sections of config.toml (`[name]`), each read by its own module, which names its keys in its messages. */
@@ -210,6 +223,8 @@ export function parseConfig(text: string, file: string): Config {
     slackHistoryTier: get('slack_history_tier'),
     stepUp: TABLES.step_up(table.step_up, file),
     sinks: get('sinks'),
+    maxSnoozeDays: get('max_snooze_days'),
+    confirmBackoffHours: get('confirm_backoff_hours'),
   };
   const organization = get('openai_organization_id');
   if (organization) config.openaiOrganizationId = organization;

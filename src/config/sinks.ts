@@ -3,7 +3,7 @@ import type { DeliveryEvent } from '../deliver/port.js';
 import { ConfigError, Invalid } from './errors.js';
 import type { SinkConfig } from './types.js';
 
-/** Every event a sink may ask for; `suppressed` is accepted ahead of the feature that sends it. */
+/** Every event a sink may ask for; `suppressed` (an alert a snooze kept from the feed) only when asked for. */
 export const SINK_EVENTS: readonly DeliveryEvent[] = [
   'posted',
   'started',

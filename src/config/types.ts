@@ -55,6 +55,10 @@ export interface Config {
   sinks: SinkConfig[];
   /** `[step_up]`: a second factor before an "it was me" counts. */
   stepUp: StepUpConfig;
+  /** The longest a snooze may last, in days. */
+  maxSnoozeDays: number;
+  /** After a verified "it was me": the same template for the same person is snoozed this long; 0: never. */
+  confirmBackoffHours: number;
 }
 
 export type StepUpProvider = 'none' | 'duo';

@@ -2,7 +2,7 @@
 import { type App, type Applied, AUTO_CHAT_ACTOR } from '../app.js';
 import type { AlertInput } from '../config/alerts.js';
 import { quote } from '../config/config.js';
-import type { AlertRecord } from '../store/port.js';
+import type { AlertRecord, Snooze } from '../store/port.js';
 
 /** What posting needs of the app; tests hand in the real App over in-memory ports. */
 export type AlertSink = Pick<App, 'postAlert' | 'request'>;
@@ -13,6 +13,8 @@ export interface Posted {
   duplicate: boolean;
   /** The chat being started, for an auto_chat alert posted now; the per-person queue still applies. */
   chat?: Promise<Applied>;
+  /** The active snooze that matched it: recorded as suppressed, not posted, no chat. */
+  suppressed?: Snooze;
 }
 
 /** Posting alert `index` (0-based) failed; `posted` holds the alerts before it, which stay posted. */
@@ -54,8 +56,12 @@ export async function postAlerts(
     } catch (err) {
       throw new BatchError(index, alerts.length, input, posted, err);
     }
-    const entry: Posted = { alert: result.alert, duplicate: result.duplicate };
-    if (input.autoChat && !result.duplicate) {
+    const entry: Posted = {
+      alert: result.alert,
+      duplicate: result.duplicate,
+      ...(result.suppressed ? { suppressed: result.suppressed } : {}),
+    };
+    if (input.autoChat && !result.duplicate && !result.suppressed) {
       entry.chat = app.request(result.alert.id, 'start', AUTO_CHAT_ACTOR);
       // Awaited by the caller; this keeps a failure from being unhandled while later alerts are posted.
       entry.chat.catch(() => undefined);

@@ -301,18 +301,36 @@ function shown({ index, error }: Rejection): Rejection {
   return { index, error };
 }
 
-function idLists(posted: Posted[]): { ids: string[]; duplicates: string[] } {
+/** `suppressed` only when a snooze kept some alert from the feed: the answer is as before otherwise. */
+function idLists(posted: Posted[]): {
+  ids: string[];
+  duplicates: string[];
+  suppressed?: { id: string; snooze_id: string }[];
+} {
+  const suppressed = posted.flatMap((p) => (p.suppressed ? [{ id: p.alert.id, snooze_id: p.suppressed.id }] : []));
   return {
     ids: posted.map((p) => p.alert.id),
     duplicates: posted.filter((p) => p.duplicate).map((p) => p.alert.id),
+    ...(suppressed.length > 0 ? { suppressed } : {}),
   };
 }
 
-function describeIds({ ids, duplicates }: { ids: string[]; duplicates: string[] }): string {
-  const fresh = ids.filter((id) => !duplicates.includes(id));
+function describeIds({
+  ids,
+  duplicates,
+  suppressed = [],
+}: {
+  ids: string[];
+  duplicates: string[];
+  suppressed?: { id: string; snooze_id: string }[];
+}): string {
+  const quiet = suppressed.map((s) => s.id);
+  const fresh = ids.filter((id) => !duplicates.includes(id) && !quiet.includes(id));
   const parts: string[] = [];
-  if (fresh.length > 0 || duplicates.length === 0) parts.push(`posted ${fresh.length ? fresh.join(', ') : 'none'}`);
+  if (fresh.length > 0 || (duplicates.length === 0 && quiet.length === 0))
+    parts.push(`posted ${fresh.length ? fresh.join(', ') : 'none'}`);
   if (duplicates.length > 0) parts.push(`duplicates ${duplicates.join(', ')}`);
+  if (quiet.length > 0) parts.push(`suppressed ${suppressed.map((s) => `${s.id} (${s.snooze_id})`).join(', ')}`);
   return parts.join('; ');
 }
 

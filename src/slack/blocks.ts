@@ -8,6 +8,8 @@ export const ACTION_IDS = {
   start: 'start_chat_submit_action',
   dismiss: 'do_nothing_submit_action',
   end: 'end_chat_submit_action',
+  /** Added by irbot (not in the original bot): snoozes the alert's template for its person for 24 hours. */
+  snooze: 'snooze_24h_submit_action',
 } as const;
 
 export interface AlertView {
@@ -31,6 +33,14 @@ const button = (text: string, actionId: string, value: string, style: 'primary' 
   style,
   value,
   action_id: actionId,
+});
+
+/** No style: Slack's default grey, beside the primary and danger buttons. */
+const snoozeButton = (alertId: string): Block => ({
+  type: 'button',
+  text: { type: 'plain_text', emoji: true, text: 'Snooze 24 h' },
+  value: alertId,
+  action_id: ACTION_IDS.snooze,
 });
 
 /** `<@U…>` for someone who clicked in Slack; the OS user name for someone at a terminal. */
@@ -62,6 +72,7 @@ export function alertBlocks(alert: AlertView): Block[] {
       elements: [
         button('Start Chat', ACTION_IDS.start, alert.id, 'primary'),
         button('Do Nothing', ACTION_IDS.dismiss, alert.id, 'danger'),
+        snoozeButton(alert.id),
       ],
     });
     return blocks;

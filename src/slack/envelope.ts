@@ -2,7 +2,7 @@
 import { ACTION_IDS } from './blocks.js';
 import { fromSlackText } from './mrkdwn.js';
 
-export type ButtonAction = 'start' | 'dismiss' | 'end';
+export type ButtonAction = 'start' | 'dismiss' | 'end' | 'snooze';
 
 export type Inbound =
   | {
@@ -24,6 +24,7 @@ const ACTIONS: Record<string, ButtonAction> = {
   [ACTION_IDS.start]: 'start',
   [ACTION_IDS.dismiss]: 'dismiss',
   [ACTION_IDS.end]: 'end',
+  [ACTION_IDS.snooze]: 'snooze',
 };
 
 /** Longest person message irbot relays; Slack itself caps messages at 40,000 characters. */

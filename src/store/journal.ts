@@ -1,6 +1,6 @@
 // The store's journal: each transaction appends one line holding only what it changed, instead of rewriting
 // the whole working set. Pure functions: tracking what a change touched, writing its line, applying a line.
-import { type AlertRecord, RAW, type StoreData, type TranscriptEntry } from './port.js';
+import { type AlertRecord, RAW, type Snooze, type StoreData, type TranscriptEntry } from './port.js';
 
 /**
  * What one transaction did to one alert: the fields it changed (all of them for a new alert), the fields it
@@ -13,12 +13,13 @@ interface AlertPatch {
   t: TranscriptEntry[];
 }
 
-/** One journal line: generation, sequence number within it, changed alerts (null: gone), changed event ids. */
+/** One journal line: generation, sequence number within it, changed alerts (null: gone), changed event ids, changed snoozes. */
 export interface JournalLine {
   g: number;
   q: number;
   a?: Record<string, AlertPatch | null>;
   s?: Record<string, string | null>;
+  z?: Record<string, Snooze | null>;
 }
 
 /** The first line of a journal: the snapshot generation its lines apply to. */
@@ -55,6 +56,13 @@ export function track(state: StoreData, heads: Map<string, Fields>): Tracked {
   const seen = state.seenEvents;
   const before = new Map<string, Before>();
   const seenChanged = new Set<string>();
+  // Snoozes are few and small: each one looked at is compared whole, as JSON, with how it was.
+  const snoozes = state.snoozes ?? {};
+  const snoozesBefore = new Map<string, string | undefined>();
+  const markSnooze = (id: string): void => {
+    if (snoozesBefore.has(id)) return;
+    snoozesBefore.set(id, Object.hasOwn(snoozes, id) ? JSON.stringify(snoozes[id]) : undefined);
+  };
 
   const mark = (id: string): void => {
     if (before.has(id)) return;
@@ -100,15 +108,42 @@ export function track(state: StoreData, heads: Map<string, Fields>): Tracked {
       return Reflect.deleteProperty(target, key);
     },
   });
-  const view: StoreData = { version: state.version, alerts: alertsProxy, seenEvents: seenProxy };
+  const snoozesProxy = new Proxy(snoozes, {
+    get(target, key, receiver) {
+      if (key === RAW) return target;
+      if (typeof key === 'string' && Object.hasOwn(target, key)) markSnooze(key);
+      return Reflect.get(target, key, receiver);
+    },
+    set(target, key, value) {
+      if (typeof key === 'string') markSnooze(key);
+      return Reflect.set(target, key, value);
+    },
+    deleteProperty(target, key) {
+      if (typeof key === 'string') markSnooze(key);
+      return Reflect.deleteProperty(target, key);
+    },
+  });
+  const view: StoreData = {
+    version: state.version,
+    alerts: alertsProxy,
+    seenEvents: seenProxy,
+    snoozes: snoozesProxy,
+  };
 
   return {
     view,
     finish(g, q) {
-      if (view.alerts !== alertsProxy || view.seenEvents !== seenProxy || view.version !== state.version) {
+      if (
+        view.alerts !== alertsProxy ||
+        view.seenEvents !== seenProxy ||
+        view.snoozes !== snoozesProxy ||
+        view.version !== state.version
+      ) {
         state.version = view.version;
         state.alerts = unwrap(view.alerts);
         state.seenEvents = unwrap(view.seenEvents);
+        const replacedSnoozes = unwrap(view.snoozes ?? {});
+        if (state.snoozes !== undefined || Object.keys(replacedSnoozes).length > 0) state.snoozes = replacedSnoozes;
         heads.clear();
         return { line: null, replaced: true };
       }
@@ -142,10 +177,18 @@ export function track(state: StoreData, heads: Map<string, Fields>): Tracked {
         const at = Object.hasOwn(seen, key) ? seen[key] : undefined;
         events.push(`${JSON.stringify(key)}:${at === undefined ? 'null' : JSON.stringify(at)}`);
       }
-      if (parts.length === 0 && events.length === 0) return { line: null, replaced: false };
+      const snoozed: string[] = [];
+      for (const [id, was] of snoozesBefore) {
+        const now = Object.hasOwn(snoozes, id) ? JSON.stringify(snoozes[id]) : undefined;
+        if (now !== was) snoozed.push(`${JSON.stringify(id)}:${now ?? 'null'}`);
+      }
+      // A store written before irbot had snoozes gets the field with its first one.
+      if (snoozed.length > 0) state.snoozes = snoozes;
+      if (parts.length === 0 && events.length === 0 && snoozed.length === 0) return { line: null, replaced: false };
       const a = parts.length > 0 ? `,"a":{${parts.join(',')}}` : '';
       const s = events.length > 0 ? `,"s":{${events.join(',')}}` : '';
-      return { line: `{"g":${g},"q":${q}${a}${s}}\n`, replaced: false };
+      const z = snoozed.length > 0 ? `,"z":{${snoozed.join(',')}}` : '';
+      return { line: `{"g":${g},"q":${q}${a}${s}${z}}\n`, replaced: false };
     },
   };
 }
@@ -219,6 +262,11 @@ function applyParsed(state: StoreData, line: JournalLine, expect: { g: number; q
   for (const [key, at] of Object.entries(line.s ?? {})) {
     if (at === null) delete state.seenEvents[key];
     else state.seenEvents[key] = at;
+  }
+  for (const [id, snooze] of Object.entries(line.z ?? {})) {
+    state.snoozes ??= {};
+    if (snooze === null) delete state.snoozes[id];
+    else state.snoozes[id] = snooze;
   }
 }
 

@@ -81,6 +81,40 @@ export interface AlertRecord {
    * failed (src/deliver/queue.ts). Absent in alerts stored before irbot had them, and until one is enqueued.
    */
   deliveries?: Delivery[];
+  /** Set when an active snooze matched it at intake: recorded, never posted, no chat (src/snoozes.ts). */
+  suppressed?: Suppression;
+}
+
+/** Why an alert was not posted: the snooze that matched it, and when. */
+export interface Suppression {
+  snoozeId: string;
+  at: string;
+}
+
+/** Who made or removed a snooze: a Slack user, an OS user at a terminal, or irbot itself (confirm_backoff_hours). */
+export interface SnoozeActor {
+  id: string;
+  via: 'slack' | 'terminal' | 'irbot';
+}
+
+/**
+ * What the team already knows: alerts of `template` (for `user`, with these `match` properties, when given) are
+ * recorded as suppressed instead of posted until `until`. Kept after it is removed or expires, for the audit.
+ */
+export interface Snooze {
+  id: string;
+  template: string;
+  user?: string;
+  /** Property name → value an alert must carry, each of them. */
+  match?: Record<string, string>;
+  until: string;
+  reason: string;
+  createdBy: SnoozeActor;
+  createdAt: string;
+  /** The alert it was made from (Snooze 24 h, or a confirmed "it was me"). */
+  alertId?: string;
+  removedAt?: string;
+  removedBy?: SnoozeActor;
 }
 
 /** How an alert was escalated: what it came to, and where it went (its page is a delivery of its own). */
@@ -106,6 +140,8 @@ export interface StoreData {
    * archive before it writes the working set, in the same transaction, and this field is never written.
    */
   archiving?: Record<string, AlertRecord>;
+  /** Snoozes by id, removed and expired ones too; absent in stores written before irbot had them. */
+  snoozes?: Record<string, Snooze>;
 }
 
 export interface TransactOptions {
