@@ -22,6 +22,7 @@ const COMMANDS: ReadonlyArray<readonly [string, () => Promise<AddCommand>]> = [
   ['chat', async () => (await import('./chat.js')).addChatCommand],
   ['listen', async () => (await import('./listen.js')).addListenCommand],
   ['status', async () => (await import('./status.js')).addStatusCommand],
+  ['snooze', async () => (await import('./snooze.js')).addSnoozeCommand],
   ['sandbox', async () => (await import('./sandbox.js')).addSandboxCommand],
   ['init', async () => (await import('./init.js')).addInitCommand],
   ['doctor', async () => (await import('./doctor.js')).addDoctorCommand],

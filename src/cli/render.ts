@@ -246,8 +246,8 @@ export function renderStatus(rows: StatusRow[], chalk: ChalkInstance, opts: { al
     r.suppressed
       ? `suppressed (${r.suppressed.snooze_id})`
       : r.outcome
-      ? `${r.state}: ${r.outcome}${r.aware === null ? '' : r.aware ? ', aware' : ', not aware'}${verifiedWords(r.verified)}${r.needs_review ? ' (needs review)' : ''}`
-      : r.state,
+        ? `${r.state}: ${r.outcome}${r.aware === null ? '' : r.aware ? ', aware' : ', not aware'}${verifiedWords(r.verified)}${r.needs_review ? ' (needs review)' : ''}`
+        : r.state,
     shortTime(r.started_at),
     String(r.messages),
     String(r.nudges),

@@ -54,9 +54,7 @@ export function deliveryBody(record: AlertRecord, event: DeliveryEvent, at: stri
     },
     verdict,
     // A suppressed alert was never posted: the snooze that matched it (src/snoozes.ts).
-    ...(record.suppressed
-      ? { suppressed: { snooze_id: record.suppressed.snoozeId, at: record.suppressed.at } }
-      : {}),
+    ...(record.suppressed ? { suppressed: { snooze_id: record.suppressed.snoozeId, at: record.suppressed.at } } : {}),
     transcript: record.transcript.map(({ from, text, at: said, by }) => ({
       from,
       text,
