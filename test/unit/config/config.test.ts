@@ -41,7 +41,16 @@ describe('parseConfig', () => {
       slackHistoryTier: 'tier3',
       stepUp: { provider: 'none', usernameFrom: 'email', pushTimeoutSeconds: 60, retries: 1 },
       sinks: [],
+      maxSnoozeDays: 30,
+      confirmBackoffHours: 0,
     });
+  });
+
+  it('names a bad max_snooze_days or confirm_backoff_hours with its range', () => {
+    expect(problem(`${FEED}max_snooze_days = 0\n`)).toBe(`${FILE}: max_snooze_days: must be an integer from 1 to 365`);
+    expect(problem(`${FEED}confirm_backoff_hours = 1.5\n`)).toBe(
+      `${FILE}: confirm_backoff_hours: must be an integer from 0 to 8760`,
+    );
   });
 
   it('reads every key', () => {
@@ -58,6 +67,8 @@ escalation_mention = "<!subteam^S0SECOPS|@secops>"
 llm_concurrency = 4
 slack_rate_scale = 2.5
 slack_history_tier = "non_marketplace"
+max_snooze_days = 7
+confirm_backoff_hours = 21
 
 [step_up]
 provider = "duo"
@@ -95,6 +106,8 @@ events = ["ended"]
         retries: 0,
       },
       sinks: [{ url: 'https://siem.example.com/irbot', secretEnv: 'SIEM_SECRET', events: ['ended'] }],
+      maxSnoozeDays: 7,
+      confirmBackoffHours: 21,
     });
   });
 
