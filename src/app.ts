@@ -364,13 +364,16 @@ export class App {
     switch (taken.kind) {
       case 'duplicate':
         return { alert: taken.record, duplicate: true };
-      case 'suppressed':
+      case 'suppressed': {
         this.kickDeliveries();
-        this.ports.log(`alert ${taken.record.id}: suppressed by snooze ${taken.snooze.id}, not posted`, {
+        const { snooze } = taken;
+        const why = `snooze ${snooze.id} (until ${untilText(snooze.until)}: ${snooze.reason})`;
+        this.ports.log(`alert ${taken.record.id}: suppressed by ${why}, not posted`, {
           event: 'suppressed',
           alert: taken.record.id,
         });
         return { alert: taken.record, duplicate: false, suppressed: taken.snooze };
+      }
       case 'in_flight': {
         // This process is posting it right now (another delivery, or the sweep): its outcome is this one's.
         const alert = await this.postingAlerts.get(taken.id)?.done;

@@ -7,7 +7,6 @@ import { BatchError, describeStart, type Posted, postAlerts } from '../intake/po
 import { previewAlert, renderPreviews } from '../intake/preview.js';
 import { readAlertBatch } from '../intake/source.js';
 import { oneLine } from '../log.js';
-import { untilText } from '../snoozes.js';
 import { neutraliseLine, safeJson } from '../untrusted-text.js';
 import type { Deps } from './deps.js';
 import { progressLine } from './progress.js';
@@ -90,13 +89,10 @@ export function addSendAlertCommand(program: Command, deps: Deps): void {
       // One alert that failed prints nothing on stdout (not `undefined`); a batch prints what it posted, maybe [].
       if (opts.json && (many || rows[0])) deps.stdout.write(`${safeJson(many ? rows : rows[0])}\n`);
       else if (!opts.json) deps.stdout.write(rows.map((row) => `${row.id}\n`).join(''));
-      for (const { alert, duplicate, suppressed } of posted) {
+      // A suppressed alert is said by the app's log line (the snooze, until when, why).
+      for (const { alert, duplicate } of posted) {
         if (duplicate) {
           deps.stderr.write(`${neutraliseLine(alert.id)}: already posted with this dedupe_key, not posted again\n`);
-        }
-        if (suppressed) {
-          const why = `suppressed by snooze ${suppressed.id} (until ${untilText(suppressed.until)}: ${suppressed.reason}), not posted`;
-          deps.stderr.write(`${neutraliseLine(`${alert.id}: ${why}`)}\n`);
         }
       }
       // The chats start in this process: wait for their greetings (replies are handled by `irbot listen`).

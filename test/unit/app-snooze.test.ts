@@ -67,7 +67,9 @@ describe('suppression at intake', () => {
       alert: { id: posted.alert.id, template: 'pivot' },
       suppressed: { snooze_id: 'sz-abc123' },
     });
-    expect(t.logs).toContain(`alert ${posted.alert.id}: suppressed by snooze sz-abc123, not posted`);
+    expect(t.logs).toContain(
+      `alert ${posted.alert.id}: suppressed by snooze sz-abc123 (until 2026-11-27 11:00 UTC: cron), not posted`,
+    );
     // Nothing picks it up to post later, and status lists it as suppressed.
     await t.app.sweep();
     expect(t.slack.calls).toEqual([]);
