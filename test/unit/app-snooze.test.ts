@@ -4,7 +4,9 @@ import { NOT_ALLOWED, NOT_YOURS } from '../../src/access.js';
 import { ARCHIVE_AFTER_MS, SLACK_SNOOZE_REASON } from '../../src/app.js';
 import { newChat } from '../../src/chat/engine.js';
 import { statusRows } from '../../src/cli/render.js';
+import { parseAlertBatch } from '../../src/config/alerts.js';
 import type { SinkConfig } from '../../src/config/types.js';
+import { startWebhook } from '../../src/intake/webhook.js';
 import { ACTION_IDS, alertBlocks } from '../../src/slack/blocks.js';
 import type { Inbound } from '../../src/slack/envelope.js';
 import { addSnooze, HOUR_MS, snoozesOf } from '../../src/snoozes.js';
@@ -130,6 +132,41 @@ describe('suppression at intake', () => {
     const again = await t.app.postAlert(PIVOT, { dedupeKey: 'siem-1' });
     expect(again).toMatchObject({ duplicate: true, alert: { id: first.alert.id, ts: null } });
     expect(t.slack.calls).toEqual([]);
+  });
+});
+
+describe('the webhook', () => {
+  it('answers 202 with each suppressed alert and its snooze under `suppressed`, posting the others', async () => {
+    const t = testApp();
+    await t.store.transact((data) =>
+      addSnooze(data, { template: 'pivot', forMs: HOUR_MS, reason: 'r', by: ANALYST }, t.clock.now(), () => '1'),
+    );
+    const token = 'test-webhook-token-0123456789';
+    const logs: string[] = [];
+    const parse = (body: string) => parseAlertBatch('json', body, 'request body');
+    const webhook = await startWebhook(t.app, parse, { host: '127.0.0.1', port: 0, token, log: (l) => logs.push(l) });
+    try {
+      const pivot = { id: 'pivot', name: 'Pivoting', user_id: 'U0HAROLD', auto_chat: true };
+      const res = await fetch(`${webhook.address.url}/alerts`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify([pivot, { ...pivot, id: 'privesc', name: 'Privileged Escalation', auto_chat: false }]),
+      });
+      expect(res.status).toBe(202);
+      expect(await res.json()).toEqual({
+        ids: ['pivot-000001', 'privesc-000002'],
+        duplicates: [],
+        suppressed: [{ id: 'pivot-000001', snooze_id: 'sz-1' }],
+      });
+      expect(logs).toEqual(['webhook POST /alerts 202 posted privesc-000002; suppressed pivot-000001 (sz-1)']);
+      const headlines = t.slack.calls.filter((c) => c.method === 'post' && !c.threadTs).map((c) => c.text);
+      expect(headlines).toEqual(['Incident: Privileged Escalation with user <@U0HAROLD>']);
+      await t.app.idle();
+      expect(t.store.data().alerts['pivot-000001']?.chat.state).toBe('posted'); // auto_chat started nothing
+      expect(t.slack.calls.some((c) => c.channel === 'U0HAROLD')).toBe(false);
+    } finally {
+      await webhook.close();
+    }
   });
 });
 
