@@ -368,6 +368,7 @@ describe('statusRows', () => {
         failure: null,
         deliveries: [],
         escalated: null,
+        suppressed: null,
       },
     ]);
   });

@@ -66,7 +66,7 @@ describe('a posted alert', () => {
     });
   });
 
-  it('offers Start Chat and Do Nothing, each carrying the alert id', () => {
+  it('offers Start Chat, Do Nothing and Snooze 24 h, each carrying the alert id', () => {
     expect(actionsOf(blocks)).toHaveLength(1);
     expect(buttonsOf(blocks)).toEqual([
       {
@@ -82,6 +82,12 @@ describe('a posted alert', () => {
         style: 'danger',
         value: 'pivot-3f9a2c',
         action_id: 'do_nothing_submit_action',
+      },
+      {
+        type: 'button',
+        text: { type: 'plain_text', emoji: true, text: 'Snooze 24 h' },
+        value: 'pivot-3f9a2c',
+        action_id: 'snooze_24h_submit_action',
       },
     ]);
   });

@@ -82,6 +82,7 @@ describe('button clicks', () => {
     [ACTION_IDS.start, 'start'],
     [ACTION_IDS.dismiss, 'dismiss'],
     [ACTION_IDS.end, 'end'],
+    [ACTION_IDS.snooze, 'snooze'],
   ])('decodes %s as the %s button', (actionId, action) => {
     expect(click({ action_id: actionId })).toMatchObject({ kind: 'button', action });
   });
