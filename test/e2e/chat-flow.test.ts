@@ -51,6 +51,7 @@ describe('the chat loop', () => {
         elements: [
           expect.objectContaining({ action_id: 'start_chat_submit_action', style: 'primary', value: alert.id }),
           expect.objectContaining({ action_id: 'do_nothing_submit_action', style: 'danger', value: alert.id }),
+          expect.objectContaining({ action_id: 'snooze_24h_submit_action', value: alert.id }),
         ],
       },
     ]);

@@ -57,7 +57,7 @@ describe('send-alert --file', () => {
   });
 
   it('--json prints every key, null when unknown, and never `undefined`, whether posted, duplicate or refused', async () => {
-    const keys = ['channel', 'duplicate', 'id', 'template', 'ts', 'user_id'];
+    const keys = ['channel', 'duplicate', 'id', 'suppressed', 'template', 'ts', 'user_id'];
     const defined = (row: Record<string, unknown>) => {
       expect(Object.keys(row).sort()).toEqual(keys);
       for (const key of keys) expect(row[key], key).not.toBeUndefined();
