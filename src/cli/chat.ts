@@ -45,6 +45,10 @@ export function addChatCommand(program: Command, deps: Deps): void {
           `Alert '${alertId}' is already ${alert.chat.state}: irbot status --all shows how it ended`,
         );
       }
+      if (alert.suppressed)
+        throw new ConfigError(
+          `Alert '${alertId}' was suppressed by snooze ${alert.suppressed.snoozeId}: it was never posted; to ask the person anyway, irbot snooze rm ${alert.suppressed.snoozeId} and send the alert again`,
+        );
       if (!alert.ts)
         throw new ConfigError(
           `Alert '${alertId}' is not in Slack yet: a running irbot listen posts it (or a send-alert with its dedupe_key)`,

@@ -110,6 +110,11 @@ describe('send-alert of a snoozed alert', () => {
       ['suppressed', id],
     ]);
     expect((await run('status', '--all')).stdout).toContain(`suppressed (${id})`);
+    // irbot chat will not start it: it was never posted.
+    expect(await run('chat', alertId)).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining(`was suppressed by snooze ${id}: it was never posted`),
+    });
     // Plain status lists what needs looking at: a suppressed alert does not.
     expect((await run('status')).stdout).toBe('No open chats. (irbot status --all shows every alert.)\n');
   });
