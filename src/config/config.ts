@@ -228,6 +228,12 @@ export function parseConfig(text: string, file: string): Config {
   };
   const organization = get('openai_organization_id');
   if (organization) config.openaiOrganizationId = organization;
+  // A snooze irbot makes is a snooze like any other: no longer than one an analyst may make.
+  if (config.confirmBackoffHours > config.maxSnoozeDays * 24) {
+    throw new ConfigError(
+      `${file}: confirm_backoff_hours: ${config.confirmBackoffHours} hours is longer than max_snooze_days (${config.maxSnoozeDays} days): lower it or raise max_snooze_days`,
+    );
+  }
   return config;
 }
 

@@ -51,6 +51,10 @@ describe('parseConfig', () => {
     expect(problem(`${FEED}confirm_backoff_hours = 1.5\n`)).toBe(
       `${FILE}: confirm_backoff_hours: must be an integer from 0 to 8760`,
     );
+    expect(problem(`${FEED}max_snooze_days = 1\nconfirm_backoff_hours = 25\n`)).toBe(
+      `${FILE}: confirm_backoff_hours: 25 hours is longer than max_snooze_days (1 days): lower it or raise max_snooze_days`,
+    );
+    expect(parseConfig(`${FEED}max_snooze_days = 1\nconfirm_backoff_hours = 24\n`, FILE).confirmBackoffHours).toBe(24);
   });
 
   it('reads every key', () => {
