@@ -18,8 +18,8 @@ const STEERING: RegExp[] = [
   /(^|[.!?,;:]\s*|\b(and|please|just|now)\s+)(say|record|classify|mark|respond|reply|output|set)\b.{0,40}\b(aware|yes|answered|it was me)\b/,
 ];
 
-// biome-ignore lint/suspicious/noMisleadingCharacterClass: each one is removed alone, never matched with what it joins
 const INVISIBLE =
+  // biome-ignore lint/suspicious/noMisleadingCharacterClass: each one is removed alone, never matched with what it joins
   /[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\u{e0000}-\u{e007f}\u{e0100}-\u{e01ef}]/gu;
 
 /** Whether one text of the person's tries to instruct the bot. */
