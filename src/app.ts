@@ -1,8 +1,9 @@
 // Wiring: runs Slack and terminal events through the engine inside store transactions, and drains each alert's
 // outbox through the ports, one recorded effect at a time, so that any process can drive any chat.
 import { mentionOf, type Refusal, Responders, refusePress } from './access.js';
-import { isClosed, isOpen, needsReview, newChat, step, stepUpFailed } from './chat/engine.js';
-import type { Actor, Chat, ChatEvent, ChatState, Effect, Rules, ThreadPost } from './chat/types.js';
+import { expiredReason, isClosed, isOpen, needsReview, newChat, step, stepUpFailed } from './chat/engine.js';
+import type { Actor, Chat, ChatEvent, ChatState, Effect, PersonClock, Rules, ThreadPost } from './chat/types.js';
+import { personClock, type WorkingHours } from './chat/working-hours.js';
 import type { AlertTemplate, EscalationOutcome, SinkConfig } from './config/types.js';
 import type { Drain } from './deliver/drain.js';
 import { enqueueSinkEvent, eventsOfMove } from './deliver/events.js';
@@ -106,6 +107,10 @@ export interface AppOptions {
   pagerduty?: boolean;
   /** `confirm_backoff_hours`: after a verified "it was me", the template is snoozed for the person this long; 0: off. */
   confirmBackoffHours?: number;
+  /** `working_hours` and `working_days`, in each person's own zone; absent: always (no chat waits). */
+  workingHours?: WorkingHours;
+  /** `max_wait_hours`: the longest a chat waits for the person's working hours (default 12 h). */
+  maxWaitMs?: number;
 }
 
 /** How long a seen Slack event id is remembered; Slack re-delivers within minutes. */
@@ -224,6 +229,8 @@ export class App {
       maxNudges: this.options.maxNudges,
       nudgeAfterMs: this.options.nudgeAfterMs,
       stepUpRetries: this.stepUpSettings.retries,
+      ...(this.options.workingHours ? { workingHours: this.options.workingHours } : {}),
+      ...(this.options.maxWaitMs !== undefined ? { maxWaitMs: this.options.maxWaitMs } : {}),
     };
   }
 
@@ -346,6 +353,7 @@ export class App {
         ...(dedupeKey ? { dedupeKey } : {}),
         ...(template.stepUp !== undefined ? { stepUp: template.stepUp } : {}),
         ...(template.severity ? { severity: template.severity } : {}),
+        ...(template.urgent ? { urgent: true } : {}),
         pending: opts.autoChat ? { autoChat: true } : {},
       };
       // What the team already knows is recorded, with the snooze that knew it, and goes no further: no post, no DM.
@@ -626,15 +634,20 @@ export class App {
     );
   }
 
-  /** Start, Do Nothing or End, from a button or the terminal; `refuse` may turn it down once the alert is found. */
-  request(
+  /**
+   * Start, Start Chat now, Do Nothing or End, from a button or the terminal; `refuse` may turn it down once the
+   * alert is found.
+   */
+  async request(
     alertId: string,
-    action: 'start' | 'dismiss' | 'end',
+    action: 'start' | 'start_now' | 'dismiss' | 'end',
     by: Actor,
     dedupeKey?: string,
     ack: Ack = noAck,
     refuse?: (record: AlertRecord) => Refusal | undefined,
   ): Promise<Applied> {
+    // Slack is asked for the person's zone before the transaction, which must stay short.
+    const zone = action === 'start' ? await this.personZone(alertId) : undefined;
     return this.apply(
       (data) => data.alerts[alertId],
       (record, data) => {
@@ -643,15 +656,51 @@ export class App {
         if (action === 'start' && record.ts !== null) delete record.pending;
         if (action === 'dismiss') return { type: 'DismissRequested', by, at };
         if (action === 'end') return { type: 'EndRequested', by, at };
+        if (action === 'start_now') return { type: 'StartNowRequested', by, at };
         const personBusy = alertsOf(data).some(
           (other) => other.id !== record.id && other.userId === record.userId && isOpen(other.chat),
         );
-        return { type: 'StartRequested', by, at, personBusy };
+        let person: PersonClock | undefined;
+        if (zone) {
+          if (zone.found) record.personTz = zone.found;
+          person = personClock(zone.found?.tz);
+        }
+        return {
+          type: 'StartRequested',
+          by,
+          at,
+          personBusy,
+          ...(person ? { person } : {}),
+          ...(record.urgent ? { urgent: true } : {}),
+        };
       },
       dedupeKey,
       ack,
       refuse,
     );
+  }
+
+  /**
+   * With working hours set: the person's zone, kept on the alert once Slack gave it; `found` is undefined when
+   * users.info failed (then UTC, with a note). Undefined without working hours, or for an unknown alert.
+   */
+  private async personZone(alertId: string): Promise<{ found?: AlertRecord['personTz'] } | undefined> {
+    if (!this.options.workingHours) return undefined;
+    const record = (await this.ports.store.read()).alerts[alertId];
+    if (record?.chat.state !== 'posted') return undefined;
+    if (record.personTz) return { found: record.personTz };
+    const lookup = this.ports.slack.userZone?.bind(this.ports.slack);
+    if (!lookup) return {};
+    try {
+      return { found: await this.whenSlackAllows('users.info', undefined, () => lookup(record.userId)) };
+    } catch (err) {
+      this.ports.log(`users.info ${record.userId} failed, reading their working hours in UTC: ${oneLine(err)}`, {
+        event: 'zone_lookup_failed',
+        alert: alertId,
+        level: 'warn',
+      });
+      return {};
+    }
   }
 
   /** A line typed by the analyst in `irbot chat`, sent to the person. */
@@ -685,8 +734,10 @@ export class App {
    */
   async tick(seen?: StoreData): Promise<void> {
     const at = this.now();
+    // Active chats wait on the person's silence, scheduled ones on their working hours.
+    const ticking = (record: AlertRecord) => record.chat.state === 'active' || record.chat.state === 'scheduled';
     const due = (record: AlertRecord) =>
-      record.chat.state === 'active' && step(record.chat, { type: 'Tick', at }, this.rules).effects.length > 0;
+      ticking(record) && step(record.chat, { type: 'Tick', at }, this.rules).effects.length > 0;
     // An alert stays while its deliveries are pending (at most RETRY_FOR_MS), and for a day when one failed, as a
     // failed chat does: plain `irbot status` lists it.
     const done = (record: AlertRecord) =>
@@ -705,7 +756,7 @@ export class App {
       // Closed chats leave the working set, which every transaction reads and writes, for the archive.
       for (const record of alertsOf(data)) if (done(record)) archiveAlert(data, record.id);
       for (const found of alertsOf(data)) {
-        if (found.chat.state !== 'active') continue;
+        if (!ticking(found)) continue;
         const { chat, effects } = step(found.chat, { type: 'Tick', at }, this.rules);
         if (effects.length === 0) continue;
         const record = data.alerts[found.id] as AlertRecord; // fetched by id: the store writes what it changes
@@ -717,12 +768,12 @@ export class App {
         this.escalate(record, was, said);
         this.noteIfClosed(record);
         record.lastActivityAt = at;
-        ids.push({ id: record.id, what: chat.state === 'ended' ? 'chat ended: no answer' : `nudge ${chat.nudges}` });
+        ids.push({ id: record.id, what: tickWords(before, chat) });
       }
       return ids;
     });
     this.kickDeliveries();
-    for (const { id, what } of moved) this.ports.log(`alert ${id}: silence, ${what}`, { event: 'silence', alert: id });
+    for (const { id, what } of moved) this.ports.log(`alert ${id}: ${what}`, { event: 'silence', alert: id });
     this.logEscalated(said);
     await Promise.all(moved.map(({ id }) => this.drain(id)));
   }
@@ -1352,6 +1403,10 @@ export class App {
         if (needsReview(record.chat)) {
           return `:warning: <@${record.userId}> said they were aware, but a reply of theirs tried to instruct the bot.${mention ? ` ${mention}` : ''} Please review the chat before trusting the answer.`;
         }
+        const { schedule } = record.chat;
+        if (schedule?.ended?.how === 'expired') {
+          return `:warning: No answer from <@${record.userId}>: ${escapeText(expiredReason(schedule))}.${mention ? ` ${mention}` : ''} Please follow up.`;
+        }
         const nudges = `${record.chat.nudges} nudge${record.chat.nudges === 1 ? '' : 's'}`;
         return `:warning: No answer from <@${record.userId}> after ${nudges}.${mention ? ` ${mention}` : ''} Please follow up.`;
       }
@@ -1498,6 +1553,16 @@ function describeOutcome(outcome: Applied): string {
   if (outcome.kind === 'refused') return `${outcome.refusal.detail}, refused`;
   if (outcome.effects === 0) return `alert ${outcome.alertId} is ${outcome.before}, nothing to do`;
   return `alert ${outcome.alertId} ${outcome.before} → ${outcome.after}`;
+}
+
+/** What a tick did to a chat, for the log line. */
+function tickWords(before: ChatState, chat: Chat): string {
+  if (before === 'scheduled') {
+    return chat.state === 'active'
+      ? 'working hours began, chat started'
+      : 'chat ended: no answer (outside working hours for max_wait_hours)';
+  }
+  return chat.state === 'ended' ? 'silence, chat ended: no answer' : `silence, nudge ${chat.nudges}`;
 }
 
 /** The Slack call an effect made, in words, for a failed chat's reason. */

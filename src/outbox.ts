@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { step } from './chat/engine.js';
 import type { ChatEvent, ChatState, Effect, Rules } from './chat/types.js';
+import { personClock } from './chat/working-hours.js';
 import { type AlertRecord, alertsOf, type OutboxItem, type StoreData, type TranscriptEntry } from './store/port.js';
 
 /** What performing one effect produced, applied to the store in the transaction that marks it done. */
@@ -226,7 +227,10 @@ export function complete(
     .sort((a, b) => (a.chat.startedAt ?? '').localeCompare(b.chat.startedAt ?? ''))[0];
   const queuedNext = oldest && data.alerts[oldest.id];
   if (!queuedNext) return woken;
-  const result = step(queuedNext.chat, { type: 'Dequeued', at: now }, rules);
+  // Its person's clock was looked up when it was asked to start: it may have to wait for their working hours.
+  const clock = queuedNext.personTz ? { person: personClock(queuedNext.personTz.tz) } : {};
+  const urgent = queuedNext.urgent ? { urgent: true } : {};
+  const result = step(queuedNext.chat, { type: 'Dequeued', at: now, ...clock, ...urgent }, rules);
   const before = queuedNext.chat.state;
   queuedNext.chat = result.chat;
   enqueue(queuedNext, result.effects);

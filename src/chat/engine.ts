@@ -1,6 +1,7 @@
 // The conversation engine: (chat, event) → (chat, effects). Pure: no I/O, no clock, no randomness.
 import type { StepUpResult } from '../verify/port.js';
-import type { Actor, Chat, ChatEvent, Effect, Outcome, Rules, StepUp } from './types.js';
+import type { Actor, Chat, ChatEvent, Effect, Outcome, PersonClock, Rules, Schedule, StepUp } from './types.js';
+import { localClock, localWhen, nextWorkingStart, workingMsBetween } from './working-hours.js';
 
 export interface Step {
   chat: Chat;
@@ -66,8 +67,11 @@ export function newChat(): Chat {
 
 /** True while the chat still involves the person (a DM from them belongs to it, or soon will). */
 export function isOpen(chat: Chat): boolean {
-  return chat.state === 'active' || chat.state === 'queued';
+  return chat.state === 'active' || chat.state === 'queued' || chat.state === 'scheduled';
 }
+
+/** How long a chat waits for the person's working hours when max_wait_hours is not set. */
+export const DEFAULT_MAX_WAIT_MS = 12 * 60 * 60 * 1000;
 
 /** True once nothing more will happen to the chat. */
 export function isClosed(chat: Chat): boolean {
@@ -78,30 +82,33 @@ const unchanged = (chat: Chat): Step => ({ chat, effects: [] });
 
 export function step(chat: Chat, event: ChatEvent, rules: Rules): Step {
   switch (event.type) {
-    case 'StartRequested':
+    case 'StartRequested': {
       if (chat.state !== 'posted') return unchanged(chat);
-      if (event.personBusy) {
-        return {
-          chat: { ...chat, state: 'queued', startedBy: event.by, startedAt: event.at },
-          effects: [{ type: 'UpdateAlert' }],
-        };
-      }
+      const started: Chat = { ...chat, startedBy: event.by, startedAt: event.at, ...onClock(event, rules) };
+      if (event.personBusy) return { chat: { ...started, state: 'queued' }, effects: [{ type: 'UpdateAlert' }] };
+      const waiting = scheduled(started, event, rules);
+      if (waiting) return waiting;
       return {
-        chat: { ...chat, state: 'active', startedBy: event.by, startedAt: event.at, quietSince: event.at },
+        chat: { ...started, state: 'active', quietSince: event.at },
         effects: [{ type: 'UpdateAlert' }, { type: 'Greet' }],
       };
+    }
 
     case 'Dequeued': {
       if (chat.state !== 'queued') return unchanged(chat);
-      const { held = [], ...rest } = chat;
-      return {
-        chat: { ...rest, state: 'active', quietSince: event.at },
-        effects: [
-          { type: 'UpdateAlert' },
-          { type: 'Greet' },
-          ...held.map((line): Effect => ({ type: 'SendDm', text: line.text, from: 'analyst', by: line.by })),
-        ],
-      };
+      const waiting = scheduled({ ...chat, ...onClock(event, rules) }, event, rules);
+      if (waiting) return waiting;
+      return begin({ ...chat, ...onClock(event, rules) }, event.at);
+    }
+
+    case 'StartNowRequested': {
+      if (chat.state !== 'scheduled' || !chat.schedule) return unchanged(chat);
+      // An analyst who will not wait for the person's hours wants an answer now: silence counts wall-clock time.
+      const { zone: _, ...rest } = chat;
+      return begin(
+        { ...rest, schedule: { ...chat.schedule, ended: { how: 'now', at: event.at, by: event.by } } },
+        event.at,
+      );
     }
 
     case 'DismissRequested':
@@ -112,9 +119,13 @@ export function step(chat: Chat, event: ChatEvent, rules: Rules): Step {
       };
 
     case 'EndRequested':
-      if (chat.state === 'queued') {
-        // The person was never contacted: nothing to thank them for or to summarise.
-        return { chat: end(chat, 'ended_by_analyst', event.by, event.at), effects: [{ type: 'UpdateAlert' }] };
+      if (chat.state === 'queued' || chat.state === 'scheduled') {
+        // The person was never contacted: nothing to thank them for or to summarise. A scheduled chat held the
+        // person: their next chat may start.
+        return {
+          chat: end(chat, 'ended_by_analyst', event.by, event.at),
+          effects: [{ type: 'UpdateAlert' }, ...(chat.state === 'scheduled' ? [{ type: 'StartNext' } as const] : [])],
+        };
       }
       if (chat.state !== 'active') return unchanged(chat);
       return { chat: end(chat, 'ended_by_analyst', event.by, event.at), effects: closing(false) };
@@ -135,8 +146,8 @@ export function step(chat: Chat, event: ChatEvent, rules: Rules): Step {
     }
 
     case 'AnalystMessage':
-      // The person is in another chat: the line waits with this one and follows its greeting (see Dequeued).
-      if (chat.state === 'queued') {
+      // The person is in another chat, or off work: the line waits and follows the greeting (see `begin`).
+      if (chat.state === 'queued' || chat.state === 'scheduled') {
         return { chat: { ...chat, held: [...(chat.held ?? []), { text: event.text, by: event.by.id }] }, effects: [] };
       }
       if (chat.state !== 'active') return unchanged(chat);
@@ -176,7 +187,7 @@ export function step(chat: Chat, event: ChatEvent, rules: Rules): Step {
                 { type: 'PostInThread', kind: 'note', text: failureNote(event.reason) } as const,
               ]
             : []),
-          ...(chat.state === 'active' ? [{ type: 'StartNext' } as const] : []),
+          ...(chat.state === 'active' || chat.state === 'scheduled' ? [{ type: 'StartNext' } as const] : []),
         ],
       };
   }
@@ -214,8 +225,125 @@ function classified(chat: Chat, event: Extract<ChatEvent, { type: 'Classified' }
   return { chat: next.chat, effects: [...note, ...next.effects] };
 }
 
+/** The chat goes active: greeting, then the lines an analyst typed while it waited. */
+function begin(chat: Chat, at: string): Step {
+  const { held = [], ...rest } = chat;
+  return {
+    chat: { ...rest, state: 'active', quietSince: at },
+    effects: [
+      { type: 'UpdateAlert' },
+      { type: 'Greet' },
+      ...held.map((line): Effect => ({ type: 'SendDm', text: line.text, from: 'analyst', by: line.by })),
+    ],
+  };
+}
+
+/** The person's zone to count their silence in: only with working hours, and not for an urgent alert. */
+function onClock(event: { person?: PersonClock; urgent?: boolean }, rules: Rules): { zone?: string } {
+  return rules.workingHours && event.person && event.urgent !== true ? { zone: event.person.zone } : {};
+}
+
+/**
+ * The chat waits when the person is outside their working hours (and the alert is not urgent): the greeting is
+ * due at their next working hour, at most max_wait_hours away. Undefined when it may start now.
+ */
+function scheduled(
+  chat: Chat,
+  event: { at: string; person?: PersonClock; urgent?: boolean },
+  rules: Rules,
+): Step | undefined {
+  const hours = rules.workingHours;
+  if (!hours || !event.person || event.urgent === true) return undefined;
+  const at = Date.parse(event.at);
+  const startsAt = nextWorkingStart(at, hours, event.person.zone);
+  if (startsAt <= at) return undefined;
+  const schedule: Schedule = {
+    zone: event.person.zone,
+    ...(event.person.unknown ? { zoneUnknown: true } : {}),
+    at: event.at,
+    startsAt: new Date(startsAt).toISOString(),
+    deadline: new Date(at + (rules.maxWaitMs ?? DEFAULT_MAX_WAIT_MS)).toISOString(),
+  };
+  return {
+    chat: { ...chat, state: 'scheduled', schedule },
+    effects: [{ type: 'UpdateAlert' }, { type: 'PostInThread', kind: 'note', text: scheduleNote(schedule) }],
+  };
+}
+
+/** The thread's line when a chat waits: where and when, and what happens if no working hour comes in time. */
+export function scheduleNote(schedule: Schedule): string {
+  return [
+    `${outsideHoursText(schedule, 'The person')}.`,
+    ...(isTooLate(schedule) ? [tooLateText(schedule)] : []),
+    ...(schedule.zoneUnknown ? [UNKNOWN_ZONE_NOTE] : []),
+  ].join(' ');
+}
+
+/** "Harold is outside working hours (Europe/Paris, 22:40); the chat starts at 09:00 their time" (no full stop). */
+export function outsideHoursText(schedule: Schedule, who: string): string {
+  const at = Date.parse(schedule.at);
+  const when = localWhen(Date.parse(schedule.startsAt), at, schedule.zone);
+  return `${who} is outside working hours (${schedule.zone}, ${localClock(at, schedule.zone)}); the chat starts at ${when} their time`;
+}
+
+/** No working hour of the person's comes within max_wait_hours. */
+export function isTooLate(schedule: Schedule): boolean {
+  return schedule.startsAt > schedule.deadline;
+}
+
+/** Said when Slack gives no time zone for the person. */
+export const UNKNOWN_ZONE_NOTE = 'Slack has no time zone for this person, so irbot reads their working hours in UTC.';
+
+/** How long the chat may wait, in hours, for the words. */
+export function maxWaitHours(schedule: Schedule): number {
+  return Math.round(((Date.parse(schedule.deadline) - Date.parse(schedule.at)) / 3_600_000) * 100) / 100;
+}
+
+export function tooLateText(schedule: Schedule): string {
+  return `That is more than max_wait_hours (${maxWaitHours(schedule)} h) away: unless someone presses Start Chat now, it ends as no answer at ${schedule.deadline.slice(0, 16).replace('T', ' ')} UTC.`;
+}
+
+/** Why a chat that waited for working hours ended without an answer (thread, escalation, verdict). */
+export function expiredReason(schedule: Schedule): string {
+  return `outside working hours for max_wait_hours (${maxWaitHours(schedule)} h), so the chat never started`;
+}
+
+/** A scheduled chat starts at the person's working hour, or ends as no answer once it waited max_wait_hours. */
+function tickScheduled(chat: Chat, at: string): Step {
+  const { schedule } = chat;
+  if (!schedule) return unchanged(chat);
+  const now = Date.parse(at);
+  // A start past the deadline never comes, even to a process that was down until after it.
+  if (now >= Date.parse(schedule.startsAt) && schedule.startsAt <= schedule.deadline) {
+    return begin({ ...chat, schedule: { ...schedule, ended: { how: 'hours', at } } }, at);
+  }
+  if (now < Date.parse(schedule.deadline)) return unchanged(chat);
+  const ended: Schedule = { ...schedule, ended: { how: 'expired', at } };
+  const { held: _, ...rest } = chat;
+  return {
+    chat: end({ ...rest, schedule: ended }, 'no_answer', null, at),
+    effects: [
+      { type: 'UpdateAlert' },
+      {
+        type: 'PostInThread',
+        kind: 'note',
+        text: `The chat ended as no answer: the person was ${expiredReason(ended)}.`,
+      },
+      { type: 'PostInThread', kind: 'escalation', text: '' },
+      { type: 'StartNext' },
+    ],
+  };
+}
+
+/** Silence so far: working time only while the chat counts on the person's clock. */
+function silentFor(chat: Chat, since: string, at: string, rules: Rules): number {
+  if (!rules.workingHours || !chat.zone) return Date.parse(at) - Date.parse(since);
+  return workingMsBetween(Date.parse(since), Date.parse(at), rules.workingHours, chat.zone);
+}
+
 /** A person silent for nudgeAfterMs since the conversation last moved is nudged, or, after the last nudge, let go. */
 function tick(chat: Chat, at: string, rules: Rules): Step {
+  if (chat.state === 'scheduled') return tickScheduled(chat, at);
   if (chat.state !== 'active' || chat.quietSince === null) return unchanged(chat);
   const stepUp = pendingStepUp(chat);
   if (stepUp) {
@@ -227,7 +355,7 @@ function tick(chat: Chat, at: string, rules: Rules): Step {
   }
   // A reply still being judged is not silence.
   if (chat.classifiedUpTo !== chat.personMessages) return unchanged(chat);
-  if (Date.parse(at) - Date.parse(chat.quietSince) < rules.nudgeAfterMs) return unchanged(chat);
+  if (silentFor(chat, chat.quietSince, at, rules) < rules.nudgeAfterMs) return unchanged(chat);
   return nudgeOrGiveUp(chat, at, rules);
 }
 

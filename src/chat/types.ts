@@ -1,7 +1,9 @@
 // The conversation engine's vocabulary: a chat's state, the facts that happen to it, the orders it gives.
 import type { StepUpResult } from '../verify/port.js';
+import type { WorkingHours } from './working-hours.js';
 
-export type ChatState = 'posted' | 'queued' | 'active' | 'ended' | 'dismissed' | 'failed';
+/** `scheduled`: started outside the person's working hours, the greeting waits for their next working hour. */
+export type ChatState = 'posted' | 'queued' | 'scheduled' | 'active' | 'ended' | 'dismissed' | 'failed';
 export type Outcome = 'answered' | 'no_answer' | 'ended_by_analyst';
 
 /** Who moved the chat: a Slack user ID (button) or an OS user name (terminal). */
@@ -41,6 +43,37 @@ export interface Chat {
   verified?: StepUpResult | null;
   /** The step-up under way, or how it ended (`done`); absent when none ran. */
   stepUp?: StepUp;
+  /**
+   * The person's IANA zone while their silence counts working time only (working hours set, not urgent); absent:
+   * wall-clock time, as before working hours existed.
+   */
+  zone?: string;
+  /** Set once the chat waited (or waits) for the person's working hours; absent for a chat that never did. */
+  schedule?: Schedule;
+}
+
+/** The person's clock as the shell found it: Slack's `tz`, or UTC when Slack gave none (`unknown`). */
+export interface PersonClock {
+  zone: string;
+  unknown?: boolean;
+}
+
+/** A chat waiting for the person's working hours (state `scheduled`), and how the wait ended. */
+export interface Schedule {
+  /** The zone the hours were read in ('UTC' when Slack gave none: `zoneUnknown`). */
+  zone: string;
+  zoneUnknown?: boolean;
+  /** When the chat was asked to start (the local time shown is taken from here). */
+  at: string;
+  /** When the greeting is due: the start of the person's next working hour. */
+  startsAt: string;
+  /** The latest it waits (`max_wait_hours` after `at`): past it, the chat ends as no answer. */
+  deadline: string;
+  /**
+   * How the wait ended: `hours` (their working hour came), `now` (an analyst pressed Start Chat now), `expired`
+   * (max_wait_hours passed); `at`: when (the greeting was queued then, unless expired). Absent while it waits.
+   */
+  ended?: { how: 'hours' | 'now' | 'expired'; at: string; by?: Actor };
 }
 
 /**
@@ -65,9 +98,14 @@ export interface HeldLine {
   by: string;
 }
 
+/**
+ * `person`: the person's clock, given when working hours are set; `urgent`: the alert skips the wait for them.
+ */
 export type ChatEvent =
-  | { type: 'StartRequested'; by: Actor; at: string; personBusy: boolean }
-  | { type: 'Dequeued'; at: string }
+  | { type: 'StartRequested'; by: Actor; at: string; personBusy: boolean; person?: PersonClock; urgent?: boolean }
+  | { type: 'Dequeued'; at: string; person?: PersonClock; urgent?: boolean }
+  /** Start Chat now: a scheduled chat starts without waiting for the person's working hours. */
+  | { type: 'StartNowRequested'; by: Actor; at: string }
   | { type: 'DismissRequested'; by: Actor; at: string }
   | { type: 'EndRequested'; by: Actor; at: string }
   /** `ts`: the Slack message's, which orders it against a DM of the bot that crossed it. */
@@ -130,4 +168,8 @@ export interface Rules {
   nudgeAfterMs: number;
   /** New pushes a person may ask for with `retry` after one timed out (default 1). */
   stepUpRetries?: number;
+  /** The person's working hours, in their own zone; absent: always (no chat is scheduled). */
+  workingHours?: WorkingHours;
+  /** The longest a chat waits for the person's working hours (default 12 h); then it ends as no answer. */
+  maxWaitMs?: number;
 }

@@ -3,7 +3,7 @@ import { unwatchFile, watchFile } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import type { Applied } from '../app.js';
-import { isClosed, needsReview } from '../chat/engine.js';
+import { isClosed, needsReview, outsideHoursText } from '../chat/engine.js';
 import type { Actor } from '../chat/types.js';
 import { ConfigError } from '../config/errors.js';
 import type { LogFields } from '../log.js';
@@ -202,6 +202,8 @@ export function stateLine(alert: AlertRecord, who: string = alert.personName ?? 
       return `alert ${alert.id} (${name}) is waiting for a chat`;
     case 'queued':
       return `${person} is in another chat; this one starts when that one ends`;
+    case 'scheduled':
+      return alert.chat.schedule ? outsideHoursText(alert.chat.schedule, person) : `${person} is outside working hours`;
     case 'active':
       return `chat with ${person} about ${name} is open: type to write to them, /end to end it, Ctrl-C to detach`;
     case 'dismissed':
@@ -226,7 +228,7 @@ async function inputNote(
   if (applied.kind !== 'applied') return 'not sent: this alert is no longer open (irbot status --all shows it)';
   const { before, after } = applied;
   if (ending) {
-    if (before === 'queued' && after === 'ended') {
+    if ((before === 'queued' || before === 'scheduled') && after === 'ended') {
       const kept = (await current())?.chat.held?.length ?? 0;
       if (kept === 0) return null;
       return `the chat ended before it started: ${kept === 1 ? 'the line' : `the ${kept} lines`} kept for ${who} ${kept === 1 ? 'was' : 'were'} not sent`;
@@ -238,6 +240,8 @@ async function inputNote(
       return null;
     case 'queued':
       return `kept: ${who} is in another chat; this line is sent after the greeting when this chat starts`;
+    case 'scheduled':
+      return `kept: ${who} is outside working hours; this line is sent after the greeting when this chat starts`;
     case 'posted':
       return 'not sent: this chat has not started';
     default:

@@ -3,6 +3,7 @@ import { Chalk, type ChalkInstance } from 'chalk';
 import stringWidth from 'string-width';
 import wrapAnsi from 'wrap-ansi';
 import { needsReview } from '../chat/engine.js';
+import { localDayClock } from '../chat/working-hours.js';
 import type { EscalationOutcome, Severity } from '../config/types.js';
 import type { Delivery } from '../deliver/port.js';
 import { hasFailedDeliveries } from '../deliver/queue.js';
@@ -88,6 +89,10 @@ export interface StatusRow {
   messages: number;
   created_at: string;
   started_at: string | null;
+  /** A scheduled chat: when its greeting is due (the person's next working hour), in UTC; null otherwise. */
+  starts_at?: string | null;
+  /** The person's zone the working hours were read in, when the chat waited for them; null otherwise. */
+  zone?: string | null;
   ended_at: string | null;
   last_activity_at: string;
   /** Why a failed chat failed, with the fix; null otherwise. */
@@ -164,7 +169,12 @@ function targetName(target: string): string {
 function needsLooking(alert: AlertRecord): boolean {
   const { state } = alert.chat;
   return (
-    state === 'active' || state === 'queued' || state === 'failed' || isUnposted(alert) || hasFailedDeliveries(alert)
+    state === 'active' ||
+    state === 'queued' ||
+    state === 'scheduled' ||
+    state === 'failed' ||
+    isUnposted(alert) ||
+    hasFailedDeliveries(alert)
   );
 }
 
@@ -192,6 +202,8 @@ export function statusRows(alerts: AlertRecord[], opts: { all: boolean }): Statu
       messages: a.transcript.filter((t) => t.from !== 'system').length,
       created_at: a.createdAt,
       started_at: a.chat.startedAt,
+      starts_at: a.chat.state === 'scheduled' ? (a.chat.schedule?.startsAt ?? null) : null,
+      zone: a.chat.schedule?.zone ?? null,
       ended_at: a.chat.endedAt,
       last_activity_at: a.lastActivityAt,
       failure:
@@ -247,7 +259,9 @@ export function renderStatus(rows: StatusRow[], chalk: ChalkInstance, opts: { al
       ? `suppressed (${r.suppressed.snooze_id})`
       : r.outcome
         ? `${r.state}: ${r.outcome}${r.aware === null ? '' : r.aware ? ', aware' : ', not aware'}${verifiedWords(r.verified)}${r.needs_review ? ' (needs review)' : ''}`
-        : r.state,
+        : r.starts_at
+          ? `scheduled: starts ${shortTime(r.starts_at)} UTC (${localDayClock(Date.parse(r.starts_at), r.zone ?? 'UTC')} ${r.zone ?? 'UTC'})`
+          : r.state,
     shortTime(r.started_at),
     String(r.messages),
     String(r.nudges),

@@ -152,6 +152,8 @@ export function appOptions(config: Config, env: Env): AppOptions {
     pagerduty: env.pagerdutyRoutingKey !== undefined,
     sinks: config.sinks,
     confirmBackoffHours: config.confirmBackoffHours,
+    ...(config.workingHours ? { workingHours: config.workingHours } : {}),
+    maxWaitMs: config.maxWaitHours * 3_600_000,
   };
 }
 

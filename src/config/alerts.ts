@@ -15,6 +15,7 @@ const ALERT_KEYS = [
   'step_up',
   'dedupe_key',
   'severity',
+  'urgent',
 ];
 
 /** Longest dedupe_key kept: it is stored with the alert and compared on every delivery. */
@@ -301,6 +302,11 @@ function readAlert(raw: unknown, where: string, dialect: Dialect): AlertInput {
     if (typeof raw.step_up !== 'boolean')
       fail("'step_up' must be true or false (it overrides [step_up] in config.toml)");
     alert.stepUp = raw.step_up;
+  }
+  if (raw.urgent !== undefined) {
+    if (typeof raw.urgent !== 'boolean')
+      fail("'urgent' must be true or false (true: the chat skips the wait for working hours)");
+    alert.urgent = raw.urgent;
   }
   if (raw.dedupe_key !== undefined) {
     const key = requiredString(raw, 'dedupe_key', fail);

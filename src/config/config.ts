@@ -12,6 +12,7 @@ import {
   type EscalationOutcome,
   type HistoryTier,
 } from './types.js';
+import { readWorkingDays, readWorkingHours, workingHoursOf } from './working-hours.js';
 
 export interface ConfigKey<T> {
   /** The kind of value, as a person writes it in config.toml. */
@@ -159,6 +160,23 @@ export const CONFIG_KEYS = {
       return value;
     },
   },
+  working_hours: {
+    type: '"HH:MM-HH:MM"',
+    description:
+      'when irbot may greet a person, in their own Slack time zone, e.g. "09:00-18:00"; a chat started outside waits for it (default: all day)',
+    read: readWorkingHours,
+  },
+  working_days: {
+    type: 'array of weekdays',
+    description: 'the days working_hours applies to, e.g. ["Mon", "Tue", "Wed", "Thu", "Fri"] (default: every day)',
+    read: readWorkingDays,
+  },
+  max_wait_hours: {
+    type: 'number > 0',
+    description: 'the longest a chat waits for the person’s working hours; if none comes by then, it ends as no_answer',
+    default: 12,
+    read: positive('must be a number of hours greater than 0'),
+  },
   sinks: {
     type: 'array of tables',
     description:
@@ -225,7 +243,10 @@ export function parseConfig(text: string, file: string): Config {
     sinks: get('sinks'),
     maxSnoozeDays: get('max_snooze_days'),
     confirmBackoffHours: get('confirm_backoff_hours'),
+    maxWaitHours: get('max_wait_hours'),
   };
+  const workingHours = workingHoursOf(get('working_hours'), get('working_days'));
+  if (workingHours) config.workingHours = workingHours;
   const organization = get('openai_organization_id');
   if (organization) config.openaiOrganizationId = organization;
   // A snooze irbot makes is a snooze like any other: no longer than one an analyst may make.

@@ -1,4 +1,5 @@
 // The typed, validated values that env, config.toml and alerts.toml turn into.
+import type { WorkingHours } from '../chat/working-hours.js';
 import type { DeliveryEvent } from '../deliver/port.js';
 
 /** Environment variables irbot reads (process values win over `.env`). Tokens are checked only where required. */
@@ -59,6 +60,10 @@ export interface Config {
   maxSnoozeDays: number;
   /** After a verified "it was me": the same template for the same person is snoozed this long; 0: never. */
   confirmBackoffHours: number;
+  /** `working_hours` and `working_days`, in each person's own zone; absent: always. */
+  workingHours?: WorkingHours;
+  /** `max_wait_hours`: the longest a chat waits for the person's working hours. */
+  maxWaitHours: number;
 }
 
 export type StepUpProvider = 'none' | 'duo';
@@ -126,4 +131,6 @@ export interface AlertTemplate {
   stepUp?: boolean;
   /** The PagerDuty severity of its escalation, instead of the one the outcome gives. */
   severity?: Severity;
+  /** Skip the wait for the person's working hours: the chat starts at once. */
+  urgent?: boolean;
 }

@@ -1,5 +1,6 @@
 // Whether a chat that ended reaches on-call, and with what: the outcome in `[escalation] on`'s terms, the reason in
 // words, the PagerDuty severity. Pure: the shell calls it in the transaction where the chat ends or fails.
+import { expiredReason } from '../chat/engine.js';
 import type { Chat } from '../chat/types.js';
 import type { EscalationOutcome, Severity } from '../config/types.js';
 
@@ -59,6 +60,7 @@ function reasonOf(alert: EscalationFacts, outcome: EscalationOutcome): string {
     case 'unverified':
       return `${person} said they were aware of ${name}, but ${UNVERIFIED[chat.verified as keyof typeof UNVERIFIED]}`;
     case 'no_answer':
+      if (chat.schedule?.ended?.how === 'expired') return `${person} was ${expiredReason(chat.schedule)} (${name})`;
       return `${person} did not answer about ${name} after ${chat.nudges} nudge${chat.nudges === 1 ? '' : 's'}`;
     case 'failed':
       return `the chat with ${person} about ${name} failed: ${chat.failure ?? 'unknown error'}`;

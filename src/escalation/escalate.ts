@@ -36,7 +36,9 @@ export function escalateIfClosed(
   if (!escalation) return null;
   record.escalation = { ...escalation, at, mention: policy.mention, pagerduty: policy.pagerduty };
   // After the summary and notes already queued: the thread lane waits for the person lane's work before it.
-  if (record.ts !== null && opts.threadReachable !== false) {
+  // A ping the engine queued already (a scheduled chat that waited too long) says it, with this record.
+  const queued = record.outbox.some((item) => item.effect.type === 'PostInThread' && item.effect.kind === 'escalation');
+  if (record.ts !== null && opts.threadReachable !== false && !queued) {
     enqueue(record, [{ type: 'PostInThread', kind: 'escalation', text: '' }]);
   }
   if (policy.pagerduty) {

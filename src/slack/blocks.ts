@@ -1,5 +1,13 @@
 // Block Kit for the alert message and its details reply. The action ids are the original bot's Slack contract.
-import { needsReview, stepUpFailed } from '../chat/engine.js';
+import {
+  expiredReason,
+  isTooLate,
+  needsReview,
+  outsideHoursText,
+  stepUpFailed,
+  tooLateText,
+  UNKNOWN_ZONE_NOTE,
+} from '../chat/engine.js';
 import type { Actor, Chat } from '../chat/types.js';
 import { escapeText } from './mrkdwn.js';
 import type { Block } from './port.js';
@@ -10,6 +18,8 @@ export const ACTION_IDS = {
   end: 'end_chat_submit_action',
   /** Added by irbot (not in the original bot): snoozes the alert's template for its person for 24 hours. */
   snooze: 'snooze_24h_submit_action',
+  /** On a scheduled chat: start it without waiting for the person's working hours. */
+  startNow: 'start_chat_now_submit_action',
 } as const;
 
 export interface AlertView {
@@ -82,6 +92,16 @@ export function alertBlocks(alert: AlertView): Block[] {
     blocks.push(section(`${by} decided that no action was necessary :white_check_mark:`, 'do_nothing'));
     return blocks;
   }
+  if (chat.state === 'scheduled') {
+    blocks.push({
+      type: 'actions',
+      block_id: 'alert_actions',
+      elements: [
+        button('Start Chat now', ACTION_IDS.startNow, alert.id, 'primary'),
+        button('End Chat', ACTION_IDS.end, alert.id, 'danger'),
+      ],
+    });
+  }
   if (chat.state === 'active' || chat.state === 'queued') {
     blocks.push({
       type: 'actions',
@@ -93,6 +113,18 @@ export function alertBlocks(alert: AlertView): Block[] {
   if (chat.state === 'queued') {
     blocks.push(
       section(`<@${alert.userId}> is in another chat; this one starts when that one ends. :hourglass:`, 'queued'),
+    );
+  }
+  const { schedule } = chat;
+  if (chat.state === 'scheduled' && schedule) {
+    const lines = [`${outsideHoursText(schedule, `<@${alert.userId}>`)}. :crescent_moon:`];
+    if (isTooLate(schedule)) lines.push(tooLateText(schedule));
+    if (schedule.zoneUnknown) lines.push(`_${UNKNOWN_ZONE_NOTE}_`);
+    blocks.push(section(lines.join('\n'), 'scheduled'));
+  }
+  if (schedule?.ended?.how === 'now' && schedule.ended.by) {
+    blocks.push(
+      section(`${actorText(schedule.ended.by)} started it now, outside the person's working hours.`, 'started_now'),
     );
   }
   const stepUp = chat.state === 'active' ? chat.stepUp : undefined;
@@ -144,6 +176,8 @@ export function verdictText(chat: Chat, userId: string): string {
       if (needsReview(chat)) return `<@${userId}> answered and was *aware* of the activity — ${NEEDS_REVIEW}`;
       return `<@${userId}> answered and was ${chat.aware ? '*aware*' : '*not aware*'} of the activity`;
     case 'no_answer':
+      if (chat.schedule?.ended?.how === 'expired')
+        return `no answer from <@${userId}>: ${expiredReason(chat.schedule)}`;
       return `no answer from <@${userId}> after ${chat.nudges} nudge${chat.nudges === 1 ? '' : 's'}`;
     case 'ended_by_analyst':
       return 'ended by an analyst before an answer';

@@ -2,7 +2,7 @@
 import { ACTION_IDS } from './blocks.js';
 import { fromSlackText } from './mrkdwn.js';
 
-export type ButtonAction = 'start' | 'dismiss' | 'end' | 'snooze';
+export type ButtonAction = 'start' | 'start_now' | 'dismiss' | 'end' | 'snooze';
 
 export type Inbound =
   | {
@@ -25,6 +25,7 @@ const ACTIONS: Record<string, ButtonAction> = {
   [ACTION_IDS.dismiss]: 'dismiss',
   [ACTION_IDS.end]: 'end',
   [ACTION_IDS.snooze]: 'snooze',
+  [ACTION_IDS.startNow]: 'start_now',
 };
 
 /** Longest person message irbot relays; Slack itself caps messages at 40,000 characters. */

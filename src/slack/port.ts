@@ -47,6 +47,11 @@ export interface SlackPort {
   ephemeral(args: { channel: string; user: string; text: string }): Promise<void>;
   /** users.info: display name, else real name, else name, else the user ID itself. */
   userName(userId: string): Promise<string>;
+  /**
+   * users.info's `tz` (IANA, e.g. "Europe/Paris") and `tz_offset` (seconds east of UTC), null when Slack gives
+   * none; cached with the name. Optional: a port without it gives every person UTC.
+   */
+  userZone?(userId: string): Promise<UserZone>;
   /** users.info's profile email (needs the users:read.email scope); undefined when Slack gives none. */
   userEmail(userId: string): Promise<string | undefined>;
   /** usergroups.users.list: the user IDs in a user group (`S…`). */
@@ -56,4 +61,10 @@ export interface SlackPort {
    * goes out the moment its token is taken, not after seconds of loading that bunch it up with later ones.
    */
   ready?(): Promise<void>;
+}
+
+/** A person's time zone as Slack's users.info gives it. */
+export interface UserZone {
+  tz: string | null;
+  offset: number | null;
 }

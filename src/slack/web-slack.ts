@@ -1,6 +1,6 @@
 // SlackPort over the real @slack/web-api client. SDK retries handle 429 (Retry-After) and network errors.
 import type * as WebApi from '@slack/web-api';
-import type { KnownBlock, WebClient as WebClientType } from '@slack/web-api';
+import type { KnownBlock, UsersInfoResponse, WebClient as WebClientType } from '@slack/web-api';
 import { requireCjs } from '../cjs.js';
 
 const webApi = requireCjs('@slack/web-api') as typeof WebApi;
@@ -8,7 +8,7 @@ const { WebClient } = webApi;
 
 import { type Log, slackLogger } from '../log.js';
 import { requestFailureOf, withApiUrl } from './errors.js';
-import type { PostedMessage, SlackPort } from './port.js';
+import type { PostedMessage, SlackPort, UserZone } from './port.js';
 import { HISTORY_PAGE_LIMIT } from './rate-limits.js';
 
 /**
@@ -92,6 +92,17 @@ export function createSlackPort(client: WebClientType): SlackPort {
 
 function slackPortOf(client: WebClientType): SlackPort {
   const names = new Map<string, string>();
+  /** Each person's time zone beside their name: one users.info gives both. */
+  const zones = new Map<string, UserZone>();
+  const remember = (userId: string, user: UsersInfoResponse['user']) => {
+    const name = user?.profile?.display_name || user?.real_name || user?.profile?.real_name || user?.name || userId;
+    // Bounded: a daemon meets many people over months; a forgotten name is one more users.info.
+    if (names.size >= 10_000) names.clear();
+    if (zones.size >= 10_000) zones.clear();
+    names.set(userId, name);
+    zones.set(userId, { tz: user?.tz || null, offset: typeof user?.tz_offset === 'number' ? user.tz_offset : null });
+    return name;
+  };
   return {
     async findPost({ channel, key, since, beforeCall = async () => undefined }) {
       const window = { oldest: slackTs(Date.parse(since) - CLOCK_SKEW_MS), limit: HISTORY_PAGE_LIMIT };
@@ -163,12 +174,14 @@ function slackPortOf(client: WebClientType): SlackPort {
       const known = names.get(userId);
       if (known) return known;
       const res = await client.users.info({ user: userId });
-      const user = res.user;
-      const name = user?.profile?.display_name || user?.real_name || user?.profile?.real_name || user?.name || userId;
-      // Bounded: a daemon meets many people over months; a forgotten name is one more users.info.
-      if (names.size >= 10_000) names.clear();
-      names.set(userId, name);
-      return name;
+      return remember(userId, res.user);
+    },
+    async userZone(userId) {
+      const known = zones.get(userId);
+      if (known) return known;
+      const res = await client.users.info({ user: userId });
+      remember(userId, res.user);
+      return zones.get(userId) ?? { tz: null, offset: null };
     },
     async userEmail(userId) {
       const res = await client.users.info({ user: userId });

@@ -70,6 +70,10 @@ export interface AlertRecord {
   escalation?: EscalationRecord;
   /** The person's Slack display name, looked up once. */
   personName?: string;
+  /** The person's time zone from users.info (`tz`, `tz_offset` in seconds), looked up once when working hours are set. */
+  personTz?: { tz: string | null; offset: number | null };
+  /** The alert skips the wait for the person's working hours (alerts.toml, webhook `urgent`). */
+  urgent?: boolean;
   /** While the alert's own post is not known to have landed (`ts` null): who posts it, and what then. */
   pending?: PendingPost;
   chat: Chat;
