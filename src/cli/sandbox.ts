@@ -8,6 +8,7 @@ import type * as Commander from 'commander';
 import type { Command } from 'commander';
 import { App } from '../app.js';
 import { STEP_UP_AGAIN, STEP_UP_ASK } from '../chat/engine.js';
+import { isKnownZone } from '../chat/working-hours.js';
 import { requireCjs } from '../cjs.js';
 import { pickAlert } from '../config/alerts.js';
 import type { AlertTemplate } from '../config/types.js';
@@ -68,12 +69,18 @@ export function addSandboxCommand(program: Command, deps: Deps): void {
     .option('--max-nudges <n>', 'nudges before a chat ends as no answer (0 to 20)', parseNudges, 2)
     .option('--serve', 'only run the local Slack and OpenAI-compatible servers, for the other irbot commands to use')
     .option('--port <port>', 'with --serve: the local Slack’s port (default: any free one)', parsePort, 0)
-    .action(async (templateId: string | undefined, opts: { maxNudges: number; serve?: boolean; port: number }) => {
+    .option(
+      '--tz <zone>',
+      'Harold’s Slack time zone, e.g. Pacific/Auckland: irbot keeps his working hours (09:00-18:00, Mon-Fri) in it',
+      parseZone,
+    )
+    .action(async (templateId: string | undefined, opts: SandboxOptions) => {
       if (opts.serve) return serveSandbox(deps, opts.port);
       const template = pickAlert(SANDBOX_ALERTS, templateId, deps.random);
       const dir = await mkdtemp(join(tmpdir(), 'irbot-sandbox-'));
-      const { LocalSlack } = await import('../sandbox/local-slack.js');
-      const [slack, duo] = await Promise.all([LocalSlack.start(), startPhone()]);
+      const { LocalSlack, DEFAULT_USERS } = await import('../sandbox/local-slack.js');
+      const users = DEFAULT_USERS.map((user) => (user.id === PERSON && opts.tz ? { ...user, tz: opts.tz } : user));
+      const [slack, duo] = await Promise.all([LocalSlack.start({ users }), startPhone()]);
       const log = stderrLog(deps.stderr, deps.clock);
       const quiet = () => undefined;
       const store = openLowdbStore(join(dir, 'irbot-db.json'));
@@ -99,6 +106,7 @@ export function addSandboxCommand(program: Command, deps: Deps): void {
           nudgeAfterMs: 2 * 60_000,
           responders: [],
           stepUp: SANDBOX_STEP_UP,
+          ...(opts.tz ? { workingHours: SANDBOX_HOURS, maxWaitMs: 12 * 3_600_000 } : {}),
         },
       );
       const show = feedPrinter(deps, slack);
@@ -124,6 +132,7 @@ export function addSandboxCommand(program: Command, deps: Deps): void {
             ? typeAsPerson(deps, slack, duo, endChat)
             : replyFromPipe(deps, slack, duo, endChat);
         await click(ACTION_IDS.start);
+        if (opts.tz) await startIfScheduled(deps, slack, () => click(ACTION_IDS.startNow));
         await Promise.race([ended, deps.nextSignal()]);
         stopInput();
         await app.idle();
@@ -253,6 +262,34 @@ function endLine(alert: AlertRecord | undefined, chalk: ChalkInstance): string {
 
 /** The bot's DMs that ask Harold to approve a push: his phone answers them, not a reply. */
 const ASKS_FOR_PUSH = [STEP_UP_ASK, STEP_UP_AGAIN];
+
+interface SandboxOptions {
+  maxNudges: number;
+  serve?: boolean;
+  port: number;
+  tz?: string;
+}
+
+/** What `--tz` turns on: a typical office day, in Harold's zone. */
+const SANDBOX_HOURS = { start: 9 * 60, end: 18 * 60, days: [1, 2, 3, 4, 5] };
+
+/**
+ * With `--tz`: once the alert message shows how the chat started, a chat that waits for Harold's working hours is
+ * started now, as an analyst would with Start Chat now, so that the demo goes on.
+ */
+async function startIfScheduled(deps: Deps, slack: LocalSlack, startNow: () => Promise<unknown>): Promise<void> {
+  const update = await slack.waitForCall(
+    (c) => c.method === 'chat.update' && JSON.stringify(c.args.blocks ?? []).includes('started_chat'),
+  );
+  if (!JSON.stringify(update.args.blocks ?? []).includes('"block_id":"scheduled"')) return;
+  deps.stdout.write('  (Harold is outside working hours: as the analyst, the sandbox presses Start Chat now)\n');
+  await startNow();
+}
+
+function parseZone(value: string): string {
+  if (!isKnownZone(value)) throw new InvalidArgumentError('must be an IANA time zone, e.g. Pacific/Auckland');
+  return value;
+}
 
 function parseNudges(value: string): number {
   const n = Number(value);

@@ -8,6 +8,8 @@ export interface FakeUser {
   /** profile.email in users.info (which a real app sees only with the users:read.email scope). */
   email?: string;
   isBot?: boolean;
+  /** users.info's `tz` (IANA); `tz_label` and `tz_offset` follow from it. Absent: Slack gives none. */
+  tz?: string;
 }
 
 /** A user group (`S…`), mentioned as `<!subteam^S…>`; `usergroups.users.list` gives its members. */

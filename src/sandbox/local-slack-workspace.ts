@@ -370,6 +370,7 @@ export class Workspace {
       name: user.name,
       deleted: false,
       real_name: user.realName,
+      ...(user.tz ? zoneJson(user.tz, this.now()) : {}),
       is_bot: user.isBot === true,
       is_app_user: false,
       profile: {
@@ -428,4 +429,15 @@ function page(messages: StoredMessage[], args: Args): Args {
     has_more: hasMore,
     response_metadata: { next_cursor: hasMore ? String(offset + limit) : '' },
   };
+}
+
+/** users.info's `tz`, `tz_label` and `tz_offset` (seconds east of UTC, at `ms`) for an IANA zone. */
+function zoneJson(tz: string, ms: number): Args {
+  const name = (style: 'long' | 'longOffset') =>
+    new Intl.DateTimeFormat('en-US', { timeZone: tz, timeZoneName: style })
+      .formatToParts(new Date(ms))
+      .find((part) => part.type === 'timeZoneName')?.value ?? '';
+  const offset = /GMT([+-])(\d{2}):?(\d{2})?/.exec(name('longOffset'));
+  const seconds = offset ? (offset[1] === '-' ? -1 : 1) * (Number(offset[2]) * 3600 + Number(offset[3] ?? 0) * 60) : 0;
+  return { tz, tz_label: name('long'), tz_offset: seconds };
 }

@@ -77,10 +77,32 @@ export interface LocalSlackOptions {
 }
 
 export const DEFAULT_USERS: readonly FakeUser[] = [
-  { id: 'U0HAROLD', name: 'harold', displayName: 'Harold', realName: 'Harold Smith', email: 'harold@example.com' },
+  {
+    id: 'U0HAROLD',
+    name: 'harold',
+    displayName: 'Harold',
+    realName: 'Harold Smith',
+    email: 'harold@example.com',
+    tz: 'Europe/Paris',
+  },
+  // Without a time zone, as Slack gives some accounts: irbot reads his working hours in UTC.
   { id: 'U0HFINCH', name: 'harold.finch', displayName: '', realName: 'Harold Finch', email: 'finch@example.com' },
-  { id: 'U0ALICE', name: 'alice', displayName: 'Alice', realName: 'Alice Ng', email: 'alice@example.com' },
-  { id: 'U0ANALYST', name: 'analyst', displayName: 'Sam Analyst', realName: 'Sam Analyst', email: 'sam@example.com' },
+  {
+    id: 'U0ALICE',
+    name: 'alice',
+    displayName: 'Alice',
+    realName: 'Alice Ng',
+    email: 'alice@example.com',
+    tz: 'America/New_York',
+  },
+  {
+    id: 'U0ANALYST',
+    name: 'analyst',
+    displayName: 'Sam Analyst',
+    realName: 'Sam Analyst',
+    email: 'sam@example.com',
+    tz: 'Europe/London',
+  },
 ];
 /** The security team as a user group: the analyst is in it, Alice and Harold are not. */
 export const DEFAULT_USERGROUPS: readonly FakeUsergroup[] = [
