@@ -149,10 +149,10 @@ export function localDayClock(ms: number, zone: string): string {
   return `${WEEKDAYS[at.weekday]} ${clockText(at.minutes)}`;
 }
 
-/** The local time of `ms`, with its weekday when it falls on another local day than `from`: "09:00", "Mon 09:00". */
+/**
+ * The local time of `ms` as seen from `from`: "09:00" within the next 24 hours (today or tomorrow morning, which
+ * the clock alone says), else with its weekday, "Mon 09:00".
+ */
 export function localWhen(ms: number, from: number, zone: string): string {
-  const at = localParts(ms, zone);
-  const then = localParts(from, zone);
-  const sameDay = at.year === then.year && at.month === then.month && at.day === then.day;
-  return sameDay ? clockText(at.minutes) : `${WEEKDAYS[at.weekday]} ${clockText(at.minutes)}`;
+  return ms - from < 24 * 60 * 60 * 1000 ? localClock(ms, zone) : localDayClock(ms, zone);
 }
