@@ -638,7 +638,7 @@ export class App {
    * Start, Start Chat now, Do Nothing or End, from a button or the terminal; `refuse` may turn it down once the
    * alert is found.
    */
-  async request(
+  request(
     alertId: string,
     action: 'start' | 'start_now' | 'dismiss' | 'end',
     by: Actor,
@@ -647,7 +647,21 @@ export class App {
     refuse?: (record: AlertRecord) => Refusal | undefined,
   ): Promise<Applied> {
     // Slack is asked for the person's zone before the transaction, which must stay short.
-    const zone = action === 'start' ? await this.personZone(alertId) : undefined;
+    if (action === 'start' && this.options.workingHours) {
+      return this.personZone(alertId).then((zone) => this.requested(alertId, action, by, zone, dedupeKey, ack, refuse));
+    }
+    return this.requested(alertId, action, by, undefined, dedupeKey, ack, refuse);
+  }
+
+  private requested(
+    alertId: string,
+    action: 'start' | 'start_now' | 'dismiss' | 'end',
+    by: Actor,
+    zone: { found?: AlertRecord['personTz']; name?: string | undefined } | undefined,
+    dedupeKey: string | undefined,
+    ack: Ack,
+    refuse: ((record: AlertRecord) => Refusal | undefined) | undefined,
+  ): Promise<Applied> {
     return this.apply(
       (data) => data.alerts[alertId],
       (record, data) => {
@@ -663,6 +677,8 @@ export class App {
         let person: PersonClock | undefined;
         if (zone) {
           if (zone.found) record.personTz = zone.found;
+          // The same users.info named the person: an escalation before any greeting still says who.
+          if (zone.name && !record.personName) record.personName = zone.name;
           person = personClock(zone.found?.tz);
         }
         return {
@@ -684,7 +700,9 @@ export class App {
    * With working hours set: the person's zone, kept on the alert once Slack gave it; `found` is undefined when
    * users.info failed (then UTC, with a note). Undefined without working hours, or for an unknown alert.
    */
-  private async personZone(alertId: string): Promise<{ found?: AlertRecord['personTz'] } | undefined> {
+  private async personZone(
+    alertId: string,
+  ): Promise<{ found?: AlertRecord['personTz']; name?: string | undefined } | undefined> {
     if (!this.options.workingHours) return undefined;
     const record = (await this.ports.store.read()).alerts[alertId];
     if (record?.chat.state !== 'posted') return undefined;
@@ -692,7 +710,8 @@ export class App {
     const lookup = this.ports.slack.userZone?.bind(this.ports.slack);
     if (!lookup) return {};
     try {
-      return { found: await this.whenSlackAllows('users.info', undefined, () => lookup(record.userId)) };
+      const { tz, offset, name } = await this.whenSlackAllows('users.info', undefined, () => lookup(record.userId));
+      return { found: { tz, offset }, name };
     } catch (err) {
       this.ports.log(`users.info ${record.userId} failed, reading their working hours in UTC: ${oneLine(err)}`, {
         event: 'zone_lookup_failed',

@@ -89,7 +89,7 @@ export interface StatusRow {
   messages: number;
   created_at: string;
   started_at: string | null;
-  /** A scheduled chat: when its greeting is due (the person's next working hour), in UTC; null otherwise. */
+  /** A scheduled chat: when its greeting is due (their next working hour), in UTC; absent if it never waited. */
   starts_at?: string | null;
   /** The person's zone the working hours were read in, when the chat waited for them; null otherwise. */
   zone?: string | null;
@@ -202,8 +202,10 @@ export function statusRows(alerts: AlertRecord[], opts: { all: boolean }): Statu
       messages: a.transcript.filter((t) => t.from !== 'system').length,
       created_at: a.createdAt,
       started_at: a.chat.startedAt,
-      starts_at: a.chat.state === 'scheduled' ? (a.chat.schedule?.startsAt ?? null) : null,
-      zone: a.chat.schedule?.zone ?? null,
+      // Only for a chat that waited for the person's working hours.
+      ...(a.chat.schedule
+        ? { starts_at: a.chat.state === 'scheduled' ? a.chat.schedule.startsAt : null, zone: a.chat.schedule.zone }
+        : {}),
       ended_at: a.chat.endedAt,
       last_activity_at: a.lastActivityAt,
       failure:

@@ -67,4 +67,6 @@ export interface SlackPort {
 export interface UserZone {
   tz: string | null;
   offset: number | null;
+  /** The name userName gives, from the same users.info. */
+  name?: string;
 }

@@ -100,7 +100,8 @@ function slackPortOf(client: WebClientType): SlackPort {
     if (names.size >= 10_000) names.clear();
     if (zones.size >= 10_000) zones.clear();
     names.set(userId, name);
-    zones.set(userId, { tz: user?.tz || null, offset: typeof user?.tz_offset === 'number' ? user.tz_offset : null });
+    const offset = typeof user?.tz_offset === 'number' ? user.tz_offset : null;
+    zones.set(userId, { tz: user?.tz || null, offset, name });
     return name;
   };
   return {

@@ -33,7 +33,7 @@ export function memoryStore(): Store & { data: () => StoreData } {
 }
 
 export interface SlackCall {
-  method: 'post' | 'update' | 'ephemeral' | 'userName' | 'userEmail' | 'usergroupMembers';
+  method: 'post' | 'update' | 'ephemeral' | 'userName' | 'userEmail' | 'userZone' | 'usergroupMembers';
   channel?: string;
   user?: string;
   text?: string;
@@ -103,6 +103,13 @@ export function recordingSlack(): SlackPort & {
     async userName(userId) {
       calls.push({ method: 'userName', text: userId });
       return userId === 'U0HAROLD' ? 'Harold' : userId;
+    },
+    async userZone(userId) {
+      calls.push({ method: 'userZone', text: userId });
+      // Harold works in Paris; the others have no zone in Slack.
+      return userId === 'U0HAROLD'
+        ? { tz: 'Europe/Paris', offset: 3600, name: 'Harold' }
+        : { tz: null, offset: null, name: userId };
     },
     async userEmail(userId) {
       calls.push({ method: 'userEmail', text: userId });

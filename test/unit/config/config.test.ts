@@ -43,6 +43,7 @@ describe('parseConfig', () => {
       sinks: [],
       maxSnoozeDays: 30,
       confirmBackoffHours: 0,
+      maxWaitHours: 12,
     });
   });
 
@@ -73,6 +74,9 @@ slack_rate_scale = 2.5
 slack_history_tier = "non_marketplace"
 max_snooze_days = 7
 confirm_backoff_hours = 21
+working_hours = "08:30-17:00"
+working_days = ["Mon", "Tue", "Wed", "Thu"]
+max_wait_hours = 16
 
 [step_up]
 provider = "duo"
@@ -112,6 +116,8 @@ events = ["ended"]
       sinks: [{ url: 'https://siem.example.com/irbot', secretEnv: 'SIEM_SECRET', events: ['ended'] }],
       maxSnoozeDays: 7,
       confirmBackoffHours: 21,
+      workingHours: { start: 8 * 60 + 30, end: 17 * 60, days: [1, 2, 3, 4] },
+      maxWaitHours: 16,
     });
   });
 

@@ -1,0 +1,126 @@
+// app.ts on the person's clock, with in-memory ports and a fake clock: a chat started at night waits for the
+// person's working hour, starts through the tick or Start Chat now, and gives up after max_wait_hours.
+import { describe, expect, it } from 'vitest';
+import { NOT_ALLOWED, NOT_YOURS } from '../../src/access.js';
+import { statusRows } from '../../src/cli/render.js';
+import { ACTION_IDS } from '../../src/slack/blocks.js';
+import type { Inbound } from '../../src/slack/envelope.js';
+import type { AlertRecord } from '../../src/store/port.js';
+import { fakeClock, PIVOT, testApp } from '../support/memory-ports.js';
+
+const OFFICE = { start: 9 * 60, end: 18 * 60, days: [1, 2, 3, 4, 5] };
+const analyst = { id: 'U0ANALYST', via: 'slack' } as const;
+let clicks = 0;
+
+/** An App with working hours, its clock set to `at` (Thursday 22:40 in Paris by default). */
+async function atNight(opts: { at?: string; template?: typeof PIVOT & { urgent?: boolean }; overrides?: object } = {}) {
+  const clock = fakeClock(opts.at ?? '2026-11-26T21:40:00.000Z');
+  const t = testApp({ workingHours: OFFICE, maxWaitMs: 12 * 3_600_000, ...opts.overrides }, undefined, undefined, {
+    clock: clock.now,
+  });
+  const { app } = t;
+  const { alert } = await app.postAlert(opts.template ?? PIVOT);
+  const press = (userId: string, action: 'start' | 'start_now' | 'end' = 'start'): Inbound => ({
+    kind: 'button',
+    action,
+    alertId: alert.id,
+    userId,
+    channelId: 'C0FEED',
+    messageTs: alert.ts ?? undefined,
+    dedupeKey: `action:${action}:${userId}:${alert.id}:${++clicks}`,
+  });
+  const record = () => t.store.data().alerts[alert.id] as AlertRecord;
+  const dms = () => t.slack.calls.filter((c) => c.method === 'post' && c.channel === alert.userId);
+  const thread = () => t.slack.calls.filter((c) => c.method === 'post' && c.threadTs === alert.ts).map((c) => c.text);
+  const lastUpdate = () => JSON.stringify(t.slack.calls.filter((c) => c.method === 'update').at(-1)?.blocks ?? []);
+  return { ...t, app, clock, alert, press, record, dms, thread, lastUpdate };
+}
+
+describe('a chat started outside the person’s working hours', () => {
+  it('is scheduled: no DM, the alert message and thread say when, status shows it; the tick starts it at 09:00', async () => {
+    const t = await atNight();
+    await t.app.handleInbound(t.press('U0ANALYST'));
+    expect(t.record().chat.state).toBe('scheduled');
+    expect(t.record().personTz).toEqual({ tz: 'Europe/Paris', offset: 3600 });
+    expect(t.dms()).toHaveLength(0);
+    expect(t.lastUpdate()).toContain(
+      '<@U0HAROLD> is outside working hours (Europe/Paris, 22:40); the chat starts at 09:00 their time. :crescent_moon:',
+    );
+    expect(t.lastUpdate()).toContain(ACTION_IDS.startNow);
+    expect(t.thread()).toContain(
+      '_The person is outside working hours (Europe/Paris, 22:40); the chat starts at 09:00 their time._',
+    );
+    const [row] = statusRows(Object.values(t.store.data().alerts), { all: false });
+    expect(row).toMatchObject({ state: 'scheduled', starts_at: '2026-11-27T08:00:00.000Z', zone: 'Europe/Paris' });
+
+    t.clock.advance(Date.parse('2026-11-27T08:00:00.000Z') - Date.parse('2026-11-26T21:40:00.000Z') - 1); // 08:59:59.999 in Paris
+    await t.app.sweep();
+    expect(t.dms()).toHaveLength(0);
+    t.clock.advance(1);
+    await Promise.all([t.app.sweep(), t.app.sweep()]);
+    await t.app.idle();
+    expect(t.dms()).toHaveLength(1); // the greeting, once however many sweeps
+    expect(t.record().chat).toMatchObject({ state: 'active', startedAt: '2026-11-26T21:40:00.000Z' });
+    expect(t.record().chat.schedule?.ended).toEqual({ how: 'hours', at: '2026-11-27T08:00:00.000Z' });
+    expect(t.logs).toContain(`alert ${t.alert.id}: working hours began, chat started`);
+  });
+
+  it('starts with Start Chat now, pressed by a responder; never by the alert’s person or a non-responder', async () => {
+    // Harold is listed too: the alert's own person is refused whatever `responders` says.
+    const t = await atNight({ overrides: { responders: ['U0ANALYST', 'U0HAROLD'] } });
+    await t.app.handleInbound(t.press('U0ANALYST'));
+    await t.app.handleInbound(t.press('U0HAROLD', 'start_now'));
+    await t.app.handleInbound(t.press('U0ALICE', 'start_now'));
+    const ephemerals = t.slack.calls.filter((c) => c.method === 'ephemeral').map((c) => c.text);
+    expect(ephemerals).toEqual([NOT_YOURS, NOT_ALLOWED]);
+    expect(t.record().chat.state).toBe('scheduled');
+    expect(t.dms()).toHaveLength(0);
+
+    await t.app.handleInbound(t.press('U0ANALYST', 'start_now'));
+    await t.app.idle();
+    expect(t.record().chat).toMatchObject({ state: 'active', schedule: { ended: { how: 'now', by: analyst } } });
+    expect(t.dms()).toHaveLength(1);
+    expect(t.lastUpdate()).toContain('<@U0ANALYST> started it now, outside the person');
+    expect(t.lastUpdate()).not.toContain(ACTION_IDS.startNow);
+  });
+
+  it('ends as no answer after max_wait_hours when no working hour comes, and escalates with the reason', async () => {
+    // Friday 22:40 in Paris: Monday is too far.
+    const t = await atNight({
+      at: '2026-11-27T21:40:00.000Z',
+      overrides: { escalateOn: ['no_answer'], escalationMention: '<@U0LEAD>' },
+    });
+    await t.app.handleInbound(t.press('U0ANALYST'));
+    expect(t.lastUpdate()).toContain('That is more than max_wait_hours (12 h) away');
+    t.clock.advance(12 * 60 * 60_000);
+    await t.app.tick();
+    await t.app.idle();
+    expect(t.record().chat).toMatchObject({ state: 'ended', outcome: 'no_answer' });
+    expect(t.record().escalation).toMatchObject({
+      outcome: 'no_answer',
+      reason: 'Harold was outside working hours for max_wait_hours (12 h), so the chat never started (Pivoting)',
+    });
+    const pings = t.thread().filter((text) => text?.includes('Escalated'));
+    expect(pings).toHaveLength(1);
+    expect(pings[0]).toContain('<@U0LEAD>');
+    expect(t.dms()).toHaveLength(0);
+    expect(t.lastUpdate()).toContain('no answer from <@U0HAROLD>: outside working hours for max_wait_hours (12 h)');
+  });
+
+  it('reads an unknown zone as UTC, with a note on the alert message and in the thread', async () => {
+    const t = await atNight({ template: { ...PIVOT, userId: 'U0HFINCH' } });
+    await t.app.handleInbound(t.press('U0ANALYST'));
+    expect(t.record().chat.schedule).toMatchObject({ zone: 'UTC', zoneUnknown: true });
+    expect(t.lastUpdate()).toContain('(UTC, 21:40); the chat starts at 09:00 their time');
+    expect(t.lastUpdate()).toContain('Slack has no time zone for this person');
+    expect(t.thread().at(-1)).toContain('irbot reads their working hours in UTC');
+  });
+
+  it('starts at once for an urgent alert', async () => {
+    const t = await atNight({ template: { ...PIVOT, urgent: true } });
+    await t.app.handleInbound(t.press('U0ANALYST'));
+    await t.app.idle();
+    expect(t.record()).toMatchObject({ urgent: true, chat: { state: 'active' } });
+    expect(t.dms()).toHaveLength(1);
+  });
+});
