@@ -1,8 +1,9 @@
 // app.ts on the person's clock, with in-memory ports and a fake clock: a chat started at night waits for the
 // person's working hour, starts through the tick or Start Chat now, and gives up after max_wait_hours.
+import { Chalk } from 'chalk';
 import { describe, expect, it } from 'vitest';
 import { NOT_ALLOWED, NOT_YOURS } from '../../src/access.js';
-import { statusRows } from '../../src/cli/render.js';
+import { renderStatus, statusRows } from '../../src/cli/render.js';
 import { ACTION_IDS } from '../../src/slack/blocks.js';
 import type { Inbound } from '../../src/slack/envelope.js';
 import type { AlertRecord } from '../../src/store/port.js';
@@ -52,6 +53,9 @@ describe('a chat started outside the person’s working hours', () => {
     );
     const [row] = statusRows(Object.values(t.store.data().alerts), { all: false });
     expect(row).toMatchObject({ state: 'scheduled', starts_at: '2026-11-27T08:00:00.000Z', zone: 'Europe/Paris' });
+    expect(renderStatus(row ? [row] : [], new Chalk({ level: 0 }), { all: false })).toContain(
+      'scheduled: starts 2026-11-27 08:00 UTC (Fri 09:00 Europe/Paris)',
+    );
 
     t.clock.advance(Date.parse('2026-11-27T08:00:00.000Z') - Date.parse('2026-11-26T21:40:00.000Z') - 1); // 08:59:59.999 in Paris
     await t.app.sweep();

@@ -57,6 +57,15 @@ describe('Slack port', () => {
     await expect(port.userName('U0NOBODY')).rejects.toThrow(/user_not_found/);
   });
 
+  it('gives a person’s time zone from users.info, cached with the name; null when Slack has none', async () => {
+    const zone = await port.userZone?.('U0HAROLD');
+    expect(zone).toMatchObject({ tz: 'Europe/Paris', name: 'Harold' });
+    expect([3600, 7200]).toContain(zone?.offset); // CET or CEST, by the date the test runs
+    expect(await port.userName('U0HAROLD')).toBe('Harold');
+    expect(slack.calls.filter((c) => c.method === 'users.info')).toHaveLength(1);
+    expect(await port.userZone?.('U0HFINCH')).toEqual({ tz: null, offset: null, name: 'Harold Finch' });
+  });
+
   it('lists the members of a user group, and refuses an unknown one', async () => {
     expect(await port.usergroupMembers('S0SECOPS')).toEqual(['U0ANALYST']);
     await expect(port.usergroupMembers('S0NOBODY')).rejects.toThrow(/no_such_subteam/);
