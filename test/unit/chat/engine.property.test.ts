@@ -12,9 +12,26 @@ const actor: fc.Arbitrary<Actor> = fc.record({
 });
 const at = fc.integer({ min: 0, max: 10 * 24 * 60 }).map((minutes) => new Date(base + minutes * 60_000).toISOString());
 
+/** The person's clock, as the shell gives it when working hours are set (a zone where it is night, or UTC). */
+const person = fc.record(
+  { zone: fc.constantFrom('Europe/Paris', 'Pacific/Auckland', 'UTC'), unknown: fc.boolean() },
+  { requiredKeys: ['zone'] },
+);
+
 const event: fc.Arbitrary<ChatEvent> = fc.oneof(
-  fc.record({ type: fc.constant('StartRequested' as const), by: actor, at, personBusy: fc.boolean() }),
-  fc.record({ type: fc.constant('Dequeued' as const), at }),
+  fc.record(
+    {
+      type: fc.constant('StartRequested' as const),
+      by: actor,
+      at,
+      personBusy: fc.boolean(),
+      person,
+      urgent: fc.boolean(),
+    },
+    { requiredKeys: ['type', 'by', 'at', 'personBusy'] },
+  ),
+  fc.record({ type: fc.constant('Dequeued' as const), at, person }, { requiredKeys: ['type', 'at'] }),
+  fc.record({ type: fc.constant('StartNowRequested' as const), by: actor, at }),
   fc.record({ type: fc.constant('DismissRequested' as const), by: actor, at }),
   fc.record({ type: fc.constant('EndRequested' as const), by: actor, at }),
   fc.record({ type: fc.constant('DirectMessage' as const), text: fc.oneof(fc.string(), fc.constant('retry')), at }),
@@ -52,11 +69,19 @@ const event: fc.Arbitrary<ChatEvent> = fc.oneof(
   }),
 );
 
-const rules = fc.record({
-  maxNudges: fc.integer({ min: 0, max: 5 }),
-  nudgeAfterMs: fc.integer({ min: 1, max: 3 * 60 }).map((m) => m * 60_000),
-  stepUpRetries: fc.integer({ min: 0, max: 2 }),
-});
+const rules = fc.record(
+  {
+    maxNudges: fc.integer({ min: 0, max: 5 }),
+    nudgeAfterMs: fc.integer({ min: 1, max: 3 * 60 }).map((m) => m * 60_000),
+    stepUpRetries: fc.integer({ min: 0, max: 2 }),
+    workingHours: fc.constantFrom(
+      { start: 9 * 60, end: 18 * 60, days: [1, 2, 3, 4, 5] },
+      { start: 0, end: 60, days: [0] },
+    ),
+    maxWaitMs: fc.integer({ min: 1, max: 72 }).map((h) => h * 3_600_000),
+  },
+  { requiredKeys: ['maxNudges', 'nudgeAfterMs', 'stepUpRetries'] },
+);
 
 const toPerson = (e: Effect) => e.type === 'Greet' || e.type === 'Nudge' || e.type === 'SendDm';
 
@@ -87,6 +112,8 @@ describe('engine properties', () => {
             expect(h.after).toBe(h.before);
           }
           expect(h.after.nudges).toBeLessThanOrEqual(r.maxNudges);
+          // A chat waiting for the person's working hours sends them nothing.
+          if (h.after.state === 'scheduled') expect(h.effects.filter(toPerson)).toEqual([]);
         }
         expect(effects.filter((e) => e.type === 'Nudge').length).toBeLessThanOrEqual(r.maxNudges);
         const closed = history.findIndex((h) => isClosed(h.after));
