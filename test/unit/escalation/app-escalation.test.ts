@@ -1,6 +1,6 @@
 // app.ts escalating closed chats with in-memory ports: once per alert, after the summary, by outcome and `on`.
 import { describe, expect, it } from 'vitest';
-import type { AppOptions } from '../../../src/app.js';
+import { type AppOptions, RELAY_SEPARATOR } from '../../../src/app.js';
 import { ESCALATION_OUTCOMES } from '../../../src/config/types.js';
 import type { Inbound } from '../../../src/slack/envelope.js';
 import { PIVOT, slackError, testApp } from '../../support/memory-ports.js';
@@ -25,8 +25,11 @@ async function started(overrides: Partial<AppOptions> = {}) {
   });
   const { alert } = await t.app.postAlert(PIVOT);
   await t.app.request(alert.id, 'start', analyst);
+  // One entry per post of the thread, whether it went out alone or coalesced with the ones queued beside it.
   const thread = () =>
-    t.slack.calls.filter((c) => c.method === 'post' && c.threadTs === alert.ts).map((c) => c.text ?? '');
+    t.slack.calls
+      .filter((c) => c.method === 'post' && c.threadTs === alert.ts)
+      .flatMap((c) => (c.text ?? '').split(RELAY_SEPARATOR));
   const record = () => t.store.data().alerts[alert.id];
   return { ...t, alert, thread, record };
 }
