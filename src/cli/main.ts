@@ -23,6 +23,7 @@ const COMMANDS: ReadonlyArray<readonly [string, () => Promise<AddCommand>]> = [
   ['listen', async () => (await import('./listen.js')).addListenCommand],
   ['status', async () => (await import('./status.js')).addStatusCommand],
   ['snooze', async () => (await import('./snooze.js')).addSnoozeCommand],
+  ['report', async () => (await import('./report.js')).addReportCommand],
   ['sandbox', async () => (await import('./sandbox.js')).addSandboxCommand],
   ['init', async () => (await import('./init.js')).addInitCommand],
   ['doctor', async () => (await import('./doctor.js')).addDoctorCommand],

@@ -27,6 +27,7 @@ import {
   openStoreFileSync,
   StoreFileError,
 } from './files.js';
+import { alertHeadOf } from './alert-head.js';
 import { applyLines, type Fields, headerLine, JournalDamage, parseHeader, track } from './journal.js';
 import { lockStore } from './lock.js';
 import { migrate } from './migrations.js';
@@ -492,7 +493,8 @@ export function openLowdbStore(path: string, options: StoreOptions = {}): Store 
     path,
     files: [path, journalPath],
     read,
-    readArchive: () => readArchive(archivePathOf(path), guard),
+    readArchive: () => readArchive(archivePathOf(path), guard, (line) => JSON.parse(line) as AlertRecord),
+    readArchiveHeads: () => readArchive(archivePathOf(path), guard, alertHeadOf),
     flush,
     transact<T>(change: (data: StoreData) => T, options: TransactOptions = {}): Promise<T> {
       return new Promise<T>((resolve, reject) => {
@@ -598,7 +600,12 @@ async function endOfLastLine(handle: FileHandle, size: number): Promise<number> 
   return 0;
 }
 
-async function readArchive(file: string, guard: ModeGuard): Promise<AlertRecord[]> {
+/** The archive's alerts, each read from its line by `parse` (whole, or its head only), the last line of an id winning. */
+async function readArchive<T extends { id: string }>(
+  file: string,
+  guard: ModeGuard,
+  parse: (line: string) => T,
+): Promise<T[]> {
   const handle = await openStoreFile(file, constants.O_RDONLY);
   if (!handle) return [];
   let text: string;
@@ -609,12 +616,12 @@ async function readArchive(file: string, guard: ModeGuard): Promise<AlertRecord[
     await handle.close();
   }
   const lines = text.split('\n');
-  const byId = new Map<string, AlertRecord>();
+  const byId = new Map<string, T>();
   lines.forEach((line, i) => {
     if (line.trim() === '') return;
-    let record: Partial<AlertRecord> | null | undefined;
+    let record: Partial<T> | null | undefined;
     try {
-      record = JSON.parse(line) as Partial<AlertRecord> | null;
+      record = parse(line) as Partial<T> | null;
     } catch {
       // A crash mid-append leaves a torn last line, which was never committed; anything else is damage.
       if (lines.slice(i + 1).every((rest) => rest.trim() === '')) return;
@@ -626,7 +633,7 @@ async function readArchive(file: string, guard: ModeGuard): Promise<AlertRecord[
       );
     }
     byId.delete(record.id);
-    byId.set(record.id, record as AlertRecord);
+    byId.set(record.id, record as T);
   });
   return [...byId.values()];
 }

@@ -134,6 +134,12 @@ export interface EscalationRecord {
   pagerduty: boolean;
 }
 
+/**
+ * What a summary over many alerts (`irbot report`) reads of one: the alert without its outbox, deliveries,
+ * properties, description and pending post, and its transcript only up to the person's first reply.
+ */
+export type AlertHead = Omit<AlertRecord, 'outbox' | 'deliveries' | 'properties' | 'description' | 'pending'>;
+
 export interface StoreData {
   version: number;
   alerts: Record<string, AlertRecord>;
@@ -172,6 +178,8 @@ export interface Store {
   flush(): Promise<void>;
   /** Closed alerts moved out of the working set, oldest first, each once. */
   readArchive(): Promise<AlertRecord[]>;
+  /** The same alerts as readArchive, as heads: for summaries over many alerts, several times faster. */
+  readArchiveHeads(): Promise<AlertHead[]>;
 }
 
 /** A store may watch `data.alerts` to write only the alerts a transaction changed; this key gets the map behind. */

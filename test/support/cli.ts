@@ -10,7 +10,7 @@ import type { Result, Workspace } from './irbot.js';
 export async function runCli(
   args: string[],
   ws: Workspace,
-  opts: { env?: Record<string, string>; input?: string } = {},
+  opts: { env?: Record<string, string>; input?: string; clock?: () => Date } = {},
 ): Promise<Result> {
   const capture = () => {
     let text = '';
@@ -31,6 +31,7 @@ export async function runCli(
     stdin: Readable.from([opts.input ?? '']),
     stdout: out.stream,
     stderr: err.stream,
+    ...(opts.clock ? { clock: opts.clock } : {}),
     // A one-shot command never waits for a signal; nothing here may listen on the test process's own.
     nextSignal: () => new Promise<NodeJS.Signals>(() => undefined),
   });

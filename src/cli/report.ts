@@ -1,0 +1,55 @@
+// `irbot report`: how it is going, from the store and its archive alone (no network, no Slack variables).
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { ConfigError } from '../config/errors.js';
+import { renderReportHtml } from '../report/html.js';
+import { buildReport } from '../report/stats.js';
+import { renderReportTable } from '../report/table.js';
+import { parseSince } from '../report/window.js';
+import { allAlertHeads } from '../store/alert-head.js';
+import { neutraliseLine, safeJson } from '../untrusted-text.js';
+import type { Deps } from './deps.js';
+import { chalkFor } from './render.js';
+import { loadSetup, openStore } from './runtime.js';
+
+interface ReportOptions {
+  since: string;
+  template?: string;
+  json?: boolean;
+  html?: string;
+  config?: string;
+}
+
+export function addReportCommand(program: Command, deps: Deps): void {
+  program
+    .command('report')
+    .description('Show how it is going: alerts, replies, times to answer, verdicts (read from the store only)')
+    .option('--since <when>', 'alerts created since: a duration (30d, 12h, 2w), a date (2026-11-01) or all', '30d')
+    .option('--template <id>', 'only alerts of this template')
+    .option('--json', 'print JSON on stdout and nothing else')
+    .option('--html <file>', 'also write the report as one self-contained HTML file with charts')
+    .option('--config <path>', 'config.toml to use (default: $IRBOT_CONFIG or ./config.toml)')
+    .action(async (opts: ReportOptions) => {
+      const now = deps.clock();
+      // Arguments first: a typo is told before any file is read.
+      const since = parseSince(opts.since, now);
+      if (opts.template !== undefined && opts.template.trim() === '') {
+        throw new ConfigError('--template: empty; give a template id from alerts.toml, e.g. --template login');
+      }
+      if (opts.html !== undefined && opts.html.trim() === '') {
+        throw new ConfigError('--html: empty; give the file to write, e.g. --html report.html');
+      }
+      const { config, log } = await loadSetup(deps, opts.config, []);
+      const alerts = await allAlertHeads(openStore(config, log));
+      const report = buildReport(alerts, { since, template: opts.template ?? null, now });
+      if (opts.html !== undefined) {
+        const file = resolve(deps.cwd, opts.html);
+        await writeFile(file, renderReportHtml(report), { mode: 0o600 });
+        if (!opts.json) deps.stdout.write(`Wrote ${neutraliseLine(file)}\n`);
+      }
+      deps.stdout.write(
+        opts.json ? `${safeJson(report)}\n` : renderReportTable(report, chalkFor(deps.stdout, deps.env)),
+      );
+    });
+}
