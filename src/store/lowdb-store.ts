@@ -15,6 +15,7 @@ const fdatasync = (fd: number): void => fs.fdatasyncSync(fd);
 
 import { type Adapter, Low } from 'lowdb';
 import type { Log } from '../log.js';
+import { alertHeadOf } from './alert-head.js';
 import {
   archivePathOf,
   backupPathOf,
@@ -27,7 +28,6 @@ import {
   openStoreFileSync,
   StoreFileError,
 } from './files.js';
-import { alertHeadOf } from './alert-head.js';
 import { applyLines, type Fields, headerLine, JournalDamage, parseHeader, track } from './journal.js';
 import { lockStore } from './lock.js';
 import { migrate } from './migrations.js';
