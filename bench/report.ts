@@ -190,7 +190,7 @@ export function renderReport(results: Results, chartFile: string | null): string
     '',
     '```sh',
     'npm run bench                                   # build, then every scenario (under 10 minutes on 2 cores)',
-    'BENCH_ONLY=campaign-100 npm run bench           # some scenarios: cli-startup, overhead, store-growth, campaign-N',
+    'BENCH_ONLY=campaign-100 npm run bench           # some scenarios: cli-startup, overhead, store-growth, report, campaign-N',
     'BENCH_RATE_SCALE=10 BENCH_DEADLINE_S=600 BENCH_CAMPAIGNS=100 npm run bench',
     '```',
     '',

@@ -8,6 +8,7 @@ import { ROOT } from './lib/spawn.js';
 import { runCampaign } from './scenarios/campaign.js';
 import { runCliStartup } from './scenarios/cli-startup.js';
 import { runOverhead } from './scenarios/overhead.js';
+import { runReport } from './scenarios/report.js';
 import { runStoreGrowth } from './scenarios/store-growth.js';
 
 export const LOG_DIR = join(ROOT, 'dist-bench', 'logs');
@@ -16,6 +17,7 @@ function dispatch(name: string, settings: Settings): Promise<ScenarioResult> {
   if (name === 'overhead') return runOverhead(settings, LOG_DIR);
   if (name === 'store-growth') return runStoreGrowth(settings);
   if (name === 'cli-startup') return runCliStartup();
+  if (name === 'report') return runReport(settings);
   const campaign = /^campaign-(\d+)$/.exec(name);
   if (campaign) return runCampaign(Number(campaign[1]), settings, LOG_DIR);
   throw new Error(`unknown scenario ${name}`);

@@ -49,7 +49,13 @@ export function llmServerLatencyMs(settings: Settings): number {
 }
 
 export function scenarioNames(settings: Settings): string[] {
-  const all = ['cli-startup', 'overhead', 'store-growth', ...settings.campaignSizes.map((n) => `campaign-${n}`)];
+  const all = [
+    'cli-startup',
+    'overhead',
+    'store-growth',
+    'report',
+    ...settings.campaignSizes.map((n) => `campaign-${n}`),
+  ];
   return settings.only ? all.filter((name) => settings.only?.includes(name)) : all;
 }
 

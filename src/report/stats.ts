@@ -1,7 +1,7 @@
 // What `irbot report` says about the alerts in a window: counts, reply rate, times to answer, outcomes, step-ups
 // and escalations, overall and per template, and the weeks and times its HTML charts. Pure: alerts in, numbers out.
 import type { EscalationOutcome } from '../config/types.js';
-import type { AlertHead } from '../store/port.js';
+import type { AlertRecord } from '../store/port.js';
 import type { StepUpResult } from '../verify/port.js';
 
 /** The verdicts the report tells apart, in the order it shows them. */
@@ -72,7 +72,7 @@ export interface ReportOptions {
  * Whether a snooze kept this alert from being posted. Snoozes are not stored yet (issue 11, "What the team
  * already knows"): until they are, no alert is; the snooze work makes this read the alert's own record of it.
  */
-export function isSuppressed(_alert: AlertHead): boolean {
+export function isSuppressed(_alert: AlertRecord): boolean {
   return false;
 }
 
@@ -91,7 +91,7 @@ export const TIME_BUCKETS: ReadonlyArray<{ label: string; below: number }> = [
 ];
 
 /** The verdict a closed chat came to; null while it is open or never started. */
-export function verdictOf(alert: AlertHead): Verdict | null {
+export function verdictOf(alert: AlertRecord): Verdict | null {
   const { chat } = alert;
   if (chat.state === 'failed') return 'failed';
   if (chat.state !== 'ended') return null;
@@ -101,12 +101,12 @@ export function verdictOf(alert: AlertHead): Verdict | null {
 }
 
 /** The alerts in the window, counted overall, per template and per week. */
-export function buildReport(alerts: readonly AlertHead[], opts: ReportOptions): Report {
+export function buildReport(alerts: readonly AlertRecord[], opts: ReportOptions): Report {
   const since = opts.since?.toISOString() ?? null;
   const inWindow = alerts.filter(
     (a) => (since === null || a.createdAt >= since) && (opts.template === null || a.template === opts.template),
   );
-  const byTemplate = new Map<string, AlertHead[]>();
+  const byTemplate = new Map<string, AlertRecord[]>();
   for (const alert of inWindow) {
     const list = byTemplate.get(alert.template);
     if (list) list.push(alert);
@@ -137,7 +137,7 @@ export function buildReport(alerts: readonly AlertHead[], opts: ReportOptions): 
   };
 }
 
-function countsOf(alerts: readonly AlertHead[]): Counts {
+function countsOf(alerts: readonly AlertRecord[]): Counts {
   const outcomes = zeroes(VERDICTS);
   const stepUp = zeroes(STEP_UP_RESULTS);
   const escalated = zeroes(ESCALATION_OUTCOMES);
@@ -193,7 +193,7 @@ function countsOf(alerts: readonly AlertHead[]): Counts {
  * When the person was greeted (the bot's first DM line), and how long from then to their first reply and to the
  * verdict (the chat's end, when it ended with an answer).
  */
-function timesOf(alert: AlertHead): { greeted: boolean; firstReply: number | null; verdict: number | null } {
+function timesOf(alert: AlertRecord): { greeted: boolean; firstReply: number | null; verdict: number | null } {
   const greeting = alert.transcript.find((entry) => entry.from === 'bot');
   if (!greeting) return { greeted: false, firstReply: null, verdict: null };
   const greetedAt = Date.parse(greeting.at);
@@ -219,7 +219,7 @@ export function spreadOf(values: readonly number[]): Spread {
 }
 
 /** Verdicts per week of the alerts' creation, oldest first, weeks without any verdict included between. */
-function weeksOf(alerts: readonly AlertHead[]): Week[] {
+function weeksOf(alerts: readonly AlertRecord[]): Week[] {
   const byWeek = new Map<string, Week>();
   for (const alert of alerts) {
     const verdict = verdictOf(alert);

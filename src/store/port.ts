@@ -134,12 +134,6 @@ export interface EscalationRecord {
   pagerduty: boolean;
 }
 
-/**
- * What a summary over many alerts (`irbot report`) reads of one: the alert without its outbox, deliveries,
- * properties, description and pending post, and its transcript only up to the person's first reply.
- */
-export type AlertHead = Omit<AlertRecord, 'outbox' | 'deliveries' | 'properties' | 'description' | 'pending'>;
-
 export interface StoreData {
   version: number;
   alerts: Record<string, AlertRecord>;
@@ -176,10 +170,11 @@ export interface Store {
   transact<T>(change: (data: StoreData) => T, options?: TransactOptions): Promise<T>;
   /** Makes every change committed so far durable (those made with `sync: false`). */
   flush(): Promise<void>;
-  /** Closed alerts moved out of the working set, oldest first, each once. */
-  readArchive(): Promise<AlertRecord[]>;
-  /** The same alerts as readArchive, as heads: for summaries over many alerts, several times faster. */
-  readArchiveHeads(): Promise<AlertHead[]>;
+  /**
+   * Closed alerts moved out of the working set, oldest first, each once; with `createdSince` (an ISO time), only
+   * those created then or later, the others skipped unparsed (a report over the last month of a year's archive).
+   */
+  readArchive(createdSince?: string): Promise<AlertRecord[]>;
 }
 
 /** A store may watch `data.alerts` to write only the alerts a transaction changed; this key gets the map behind. */
@@ -213,6 +208,13 @@ export async function allAlerts(store: Store): Promise<AlertRecord[]> {
   const working = (await store.read()).alerts;
   const archived = (await store.readArchive()).filter((a) => !working[a.id]);
   return [...archived, ...Object.values(working)];
+}
+
+/** The alerts created at or after `since` (ISO; null: all), working set and archive, the working copy winning. */
+export async function alertsCreatedSince(store: Store, since: string | null): Promise<AlertRecord[]> {
+  const working = (await store.read()).alerts;
+  const archived = (await store.readArchive(since ?? undefined)).filter((a) => !working[a.id]);
+  return [...archived, ...Object.values(working).filter((a) => since === null || a.createdAt >= since)];
 }
 
 export function emptyStore(): StoreData {

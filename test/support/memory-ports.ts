@@ -4,7 +4,6 @@ import { createOfflineWriter } from '../../src/llm/offline-writer.js';
 import type { Writer } from '../../src/llm/port.js';
 import type { Pacer } from '../../src/slack/pacer.js';
 import type { Block, SlackPort } from '../../src/slack/port.js';
-import { headOfRecord } from '../../src/store/alert-head.js';
 import { type AlertRecord, emptyStore, type Store, type StoreData } from '../../src/store/port.js';
 
 export function memoryStore(): Store & { data: () => StoreData } {
@@ -16,8 +15,8 @@ export function memoryStore(): Store & { data: () => StoreData } {
     files: [],
     data: () => data,
     read: async () => structuredClone(data),
-    readArchive: async () => structuredClone(archive),
-    readArchiveHeads: async () => structuredClone(archive).map(headOfRecord),
+    readArchive: async (since?: string) =>
+      structuredClone(archive).filter((a) => since === undefined || a.createdAt >= since),
     flush: async () => undefined,
     transact<T>(change: (data: StoreData) => T): Promise<T> {
       const run = queue.then(() => {

@@ -3,7 +3,6 @@ import type { Chat } from '../../../src/chat/types.js';
 import { ConfigError } from '../../../src/config/errors.js';
 import { buildReport, isSuppressed, spreadOf, weekOf } from '../../../src/report/stats.js';
 import { parseSince } from '../../../src/report/window.js';
-import { headOfRecord } from '../../../src/store/alert-head.js';
 import type { AlertRecord } from '../../../src/store/port.js';
 import { anAlert } from '../../support/records.js';
 
@@ -47,7 +46,7 @@ function aChat(
 }
 
 const report = (alerts: AlertRecord[], opts: { since?: Date | null; template?: string | null } = {}) =>
-  buildReport(alerts.map(headOfRecord), { since: opts.since ?? null, template: opts.template ?? null, now: NOW });
+  buildReport(alerts, { since: opts.since ?? null, template: opts.template ?? null, now: NOW });
 
 describe('spreadOf', () => {
   it('gives the median (mean of the middle two for an even count) and the nearest-rank 90th percentile', () => {
@@ -151,7 +150,7 @@ describe('buildReport', () => {
   });
 
   it('reads suppression through isSuppressed, false until snoozes are stored', () => {
-    expect(alerts.map(headOfRecord).some(isSuppressed)).toBe(false);
+    expect(alerts.some(isSuppressed)).toBe(false);
   });
 
   it('charts verdicts per week (empty weeks between included) and first replies by time', () => {

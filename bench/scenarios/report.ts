@@ -1,0 +1,87 @@
+// Scenario 5: `irbot report` over the store-growth scenario's store (100,000 alerts, 98% in the archive).
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isClosed } from '../../src/chat/engine.js';
+import { buildReport } from '../../src/report/stats.js';
+import { archivePathOf, openLowdbStore } from '../../src/store/lowdb-store.js';
+import { alertsCreatedSince } from '../../src/store/port.js';
+import { check, type ScenarioResult } from '../lib/result.js';
+import type { Settings } from '../lib/settings.js';
+import { timeIrbot } from '../lib/spawn.js';
+import { median, round, rssSampler } from '../lib/stats.js';
+import { grownStore } from './store-growth.js';
+
+const RUNS = 5;
+
+export async function runReport(settings: Settings): Promise<ScenarioResult> {
+  const started = performance.now();
+  const rss = rssSampler();
+  const dir = await mkdtemp(join(tmpdir(), 'irbot-bench-report-'));
+  try {
+    const dbPath = join(dir, 'db.json');
+    // The store's alerts span the year before `now`; the report's window ends at the real clock, so they are
+    // dated to end today: the default window (30 days) then holds a twelfth of them.
+    const data = grownStore(settings.storeAlerts, Date.now());
+    const closed = Object.values(data.alerts).filter((a) => isClosed(a.chat));
+    for (const alert of closed) delete data.alerts[alert.id];
+    await writeFile(archivePathOf(dbPath), closed.map((a) => `${JSON.stringify(a)}\n`).join(''), { mode: 0o600 });
+    await writeFile(dbPath, JSON.stringify(data), { mode: 0o600 });
+    await openLowdbStore(dbPath).transact(() => undefined);
+    const archiveBytes = (await stat(archivePathOf(dbPath))).size;
+    const config = join(dir, 'config.toml');
+    await writeFile(config, 'feed_channel_id = "C0FEED"\ndatabase_path = "./db.json"\n');
+
+    const all = await timeIrbot(['report', '--since', 'all', '--config', config], RUNS, dir);
+    const month = await timeIrbot(['report', '--config', config], RUNS, dir);
+    const html = await timeIrbot(
+      ['report', '--since', 'all', '--html', join(dir, 'report.html'), '--config', config],
+      RUNS,
+      dir,
+    );
+    // In this process, for the notes: where the time goes, and what reading whole records would cost instead.
+    const store = openLowdbStore(dbPath);
+    let t = performance.now();
+    const alerts = await alertsCreatedSince(store, null);
+    const readMs = performance.now() - t;
+    t = performance.now();
+    buildReport(alerts, { since: null, template: null, now: new Date() });
+    const buildMs = performance.now() - t;
+
+    return {
+      name: 'report',
+      title: `irbot report over ${settings.storeAlerts.toLocaleString('en')} alerts (${closed.length.toLocaleString('en')} in the archive, ${(archiveBytes / 2 ** 20).toFixed(0)} MB)`,
+      seconds: round((performance.now() - started) / 1000, 1),
+      peakRssMb: rss.stop(),
+      checks: [
+        check(`irbot report --since all, cold start, median of ${RUNS}`, round(median(all), 1), 'ms', 1000, '<'),
+        check(`irbot report (last 30 days), cold start, median of ${RUNS}`, round(median(month), 1), 'ms', 1000, '<'),
+        check(
+          `irbot report --since all --html, cold start, median of ${RUNS}`,
+          round(median(html), 1),
+          'ms',
+          1000,
+          '<',
+        ),
+      ],
+      notes: [
+        `\`irbot report\` is the built bin/irbot spawned with a config pointing at the store (spawn to exit, Node start-up included). In the bench process: reading every alert ${round(readMs, 0)} ms, the statistics over them ${round(buildMs, 0)} ms. A window (the default 30 days) skips older archive lines before JSON.parse.`,
+      ],
+      raw: {
+        alerts: settings.storeAlerts,
+        archived: closed.length,
+        archiveBytes,
+        allMs: all.map((ms) => round(ms, 1)),
+        allMedianMs: round(median(all), 1),
+        monthMs: month.map((ms) => round(ms, 1)),
+        monthMedianMs: round(median(month), 1),
+        htmlMs: html.map((ms) => round(ms, 1)),
+        htmlMedianMs: round(median(html), 1),
+        readMs: round(readMs, 1),
+        buildMs: round(buildMs, 1),
+      },
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
