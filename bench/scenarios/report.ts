@@ -3,9 +3,9 @@ import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isClosed } from '../../src/chat/engine.js';
-import { buildReport } from '../../src/report/stats.js';
+import { buildReport, factsOf } from '../../src/report/stats.js';
 import { archivePathOf, openLowdbStore } from '../../src/store/lowdb-store.js';
-import { alertsCreatedSince } from '../../src/store/port.js';
+import { pickAlertsSince } from '../../src/store/port.js';
 import { check, type ScenarioResult } from '../lib/result.js';
 import type { Settings } from '../lib/settings.js';
 import { timeIrbot } from '../lib/spawn.js';
@@ -42,7 +42,7 @@ export async function runReport(settings: Settings): Promise<ScenarioResult> {
     // In this process, for the notes: where the time goes, and what reading whole records would cost instead.
     const store = openLowdbStore(dbPath);
     let t = performance.now();
-    const alerts = await alertsCreatedSince(store, null);
+    const alerts = await pickAlertsSince(store, null, factsOf);
     const readMs = performance.now() - t;
     t = performance.now();
     buildReport(alerts, { since: null, template: null, now: new Date() });

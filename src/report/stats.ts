@@ -62,6 +62,48 @@ export interface Report {
   first_reply_buckets: Array<{ label: string; count: number }>;
 }
 
+/**
+ * What the report keeps of one alert, taken as the store reads it: 100,000 whole alerts (their transcripts and
+ * outboxes) held at once would cost more time in the garbage collector than the report itself.
+ */
+export interface AlertFacts {
+  id: string;
+  template: string;
+  name: string;
+  createdAt: string;
+  state: AlertRecord['chat']['state'];
+  verdict: Verdict | null;
+  verified: StepUpResult | null;
+  started: boolean;
+  suppressed: boolean;
+  escalation: EscalationOutcome | null;
+  greeted: boolean;
+  /** From the greeting (the bot's first DM line) to the person's first reply, and to the verdict (a chat that ended
+   * with an answer); null when there was none. */
+  firstReplyMs: number | null;
+  verdictMs: number | null;
+}
+
+export function factsOf(alert: AlertRecord): AlertFacts {
+  const { chat } = alert;
+  const times = timesOf(alert);
+  return {
+    id: alert.id,
+    template: alert.template,
+    name: alert.name,
+    createdAt: alert.createdAt,
+    state: chat.state,
+    verdict: verdictOf(alert),
+    verified: chat.verified ?? null,
+    started: chat.startedAt !== null,
+    suppressed: isSuppressed(alert),
+    escalation: alert.escalation?.outcome ?? null,
+    greeted: times.greeted,
+    firstReplyMs: times.firstReply,
+    verdictMs: times.verdict,
+  };
+}
+
 export interface ReportOptions {
   since: Date | null;
   template: string | null;
@@ -101,12 +143,12 @@ export function verdictOf(alert: AlertRecord): Verdict | null {
 }
 
 /** The alerts in the window, counted overall, per template and per week. */
-export function buildReport(alerts: readonly AlertRecord[], opts: ReportOptions): Report {
+export function buildReport(alerts: readonly AlertFacts[], opts: ReportOptions): Report {
   const since = opts.since?.toISOString() ?? null;
   const inWindow = alerts.filter(
     (a) => (since === null || a.createdAt >= since) && (opts.template === null || a.template === opts.template),
   );
-  const byTemplate = new Map<string, AlertRecord[]>();
+  const byTemplate = new Map<string, AlertFacts[]>();
   for (const alert of inWindow) {
     const list = byTemplate.get(alert.template);
     if (list) list.push(alert);
@@ -119,10 +161,7 @@ export function buildReport(alerts: readonly AlertRecord[], opts: ReportOptions)
       ...countsOf(list),
     }))
     .sort((a, b) => b.alerts - a.alerts || a.template.localeCompare(b.template));
-  const firstReplies = inWindow.flatMap((a) => {
-    const ms = timesOf(a).firstReply;
-    return ms === null ? [] : [ms];
-  });
+  const firstReplies = inWindow.flatMap((a) => (a.firstReplyMs === null ? [] : [a.firstReplyMs]));
   return {
     since,
     until: opts.now.toISOString(),
@@ -137,7 +176,7 @@ export function buildReport(alerts: readonly AlertRecord[], opts: ReportOptions)
   };
 }
 
-function countsOf(alerts: readonly AlertRecord[]): Counts {
+function countsOf(alerts: readonly AlertFacts[]): Counts {
   const outcomes = zeroes(VERDICTS);
   const stepUp = zeroes(STEP_UP_RESULTS);
   const escalated = zeroes(ESCALATION_OUTCOMES);
@@ -147,30 +186,24 @@ function countsOf(alerts: readonly AlertRecord[]): Counts {
   let suppressed = 0;
   let chats = 0;
   let greeted = 0;
-  let replied = 0;
   let open = 0;
   let escalations = 0;
   for (const alert of alerts) {
-    const { chat } = alert;
-    if (isSuppressed(alert)) suppressed++;
-    if (chat.state === 'dismissed') dismissed++;
-    if (chat.startedAt !== null) chats++;
-    if (chat.state === 'queued' || chat.state === 'active') open++;
-    const verdict = verdictOf(alert);
-    if (verdict) outcomes[verdict]++;
-    if (chat.verified) stepUp[chat.verified]++;
+    if (alert.suppressed) suppressed++;
+    if (alert.state === 'dismissed') dismissed++;
+    if (alert.started) chats++;
+    if (alert.state === 'queued' || alert.state === 'active') open++;
+    if (alert.verdict) outcomes[alert.verdict]++;
+    if (alert.verified) stepUp[alert.verified]++;
     if (alert.escalation) {
       escalations++;
-      escalated[alert.escalation.outcome]++;
+      escalated[alert.escalation]++;
     }
-    const times = timesOf(alert);
-    if (times.greeted) greeted++;
-    if (times.firstReply !== null) {
-      replied++;
-      firstReplies.push(times.firstReply);
-    }
-    if (times.verdict !== null) verdicts.push(times.verdict);
+    if (alert.greeted) greeted++;
+    if (alert.firstReplyMs !== null) firstReplies.push(alert.firstReplyMs);
+    if (alert.verdictMs !== null) verdicts.push(alert.verdictMs);
   }
+  const replied = firstReplies.length;
   return {
     alerts: alerts.length,
     dismissed,
@@ -219,12 +252,18 @@ export function spreadOf(values: readonly number[]): Spread {
 }
 
 /** Verdicts per week of the alerts' creation, oldest first, weeks without any verdict included between. */
-function weeksOf(alerts: readonly AlertRecord[]): Week[] {
+function weeksOf(alerts: readonly AlertFacts[]): Week[] {
   const byWeek = new Map<string, Week>();
+  const weekOfDay = new Map<string, string>();
   for (const alert of alerts) {
-    const verdict = verdictOf(alert);
+    const { verdict } = alert;
     if (!verdict) continue;
-    const week = weekOf(alert.createdAt);
+    const day = alert.createdAt.slice(0, 10);
+    let week = weekOfDay.get(day);
+    if (week === undefined) {
+      week = weekOf(day);
+      weekOfDay.set(day, week);
+    }
     let row = byWeek.get(week);
     if (!row) {
       row = { week, ...zeroes(VERDICTS) };

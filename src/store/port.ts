@@ -170,11 +170,16 @@ export interface Store {
   transact<T>(change: (data: StoreData) => T, options?: TransactOptions): Promise<T>;
   /** Makes every change committed so far durable (those made with `sync: false`). */
   flush(): Promise<void>;
+  /** Closed alerts moved out of the working set, oldest first, each once. */
+  readArchive(): Promise<AlertRecord[]>;
   /**
-   * Closed alerts moved out of the working set, oldest first, each once; with `createdSince` (an ISO time), only
-   * those created then or later, the others skipped unparsed (a report over the last month of a year's archive).
+   * The same, created at or after `createdSince` (an ISO time; undefined: all), each passed through `pick` as it is
+   * read so that only what the caller keeps stays in memory. Older lines may be skipped unparsed.
    */
-  readArchive(createdSince?: string): Promise<AlertRecord[]>;
+  scanArchive<T extends { id: string }>(
+    createdSince: string | undefined,
+    pick: (alert: AlertRecord) => T,
+  ): Promise<T[]>;
 }
 
 /** A store may watch `data.alerts` to write only the alerts a transaction changed; this key gets the map behind. */
@@ -210,11 +215,19 @@ export async function allAlerts(store: Store): Promise<AlertRecord[]> {
   return [...archived, ...Object.values(working)];
 }
 
-/** The alerts created at or after `since` (ISO; null: all), working set and archive, the working copy winning. */
-export async function alertsCreatedSince(store: Store, since: string | null): Promise<AlertRecord[]> {
+/**
+ * The alerts created at or after `since` (ISO; null: all), working set and archive, the working copy winning, each
+ * through `pick` (see Store.scanArchive).
+ */
+export async function pickAlertsSince<T extends { id: string }>(
+  store: Store,
+  since: string | null,
+  pick: (alert: AlertRecord) => T,
+): Promise<T[]> {
   const working = (await store.read()).alerts;
-  const archived = (await store.readArchive(since ?? undefined)).filter((a) => !working[a.id]);
-  return [...archived, ...Object.values(working).filter((a) => since === null || a.createdAt >= since)];
+  const archived = (await store.scanArchive(since ?? undefined, pick)).filter((a) => !working[a.id]);
+  const current = Object.values(working).filter((a) => since === null || a.createdAt >= since);
+  return [...archived, ...current.map(pick)];
 }
 
 export function emptyStore(): StoreData {

@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { renderReportHtml } from '../../src/report/html.js';
-import { buildReport } from '../../src/report/stats.js';
+import { buildReport, factsOf } from '../../src/report/stats.js';
 import type { AlertRecord } from '../../src/store/port.js';
 import { anAlert } from '../support/records.js';
 
@@ -57,7 +57,7 @@ describe('irbot report --html', () => {
         answered(20, 300, true, '"><img src=x onerror=alert(1)>'),
         answered(40, 3000, true),
       ];
-      const html = renderReportHtml(buildReport(alerts, { since: null, template: null, now: NOW }));
+      const html = renderReportHtml(buildReport(alerts.map(factsOf), { since: null, template: null, now: NOW }));
       const file = join(await mkdtemp(join(tmpdir(), 'irbot-report-html-')), 'report.html');
       await writeFile(file, html);
       const browser = await chromium.launch({ executablePath: CHROMIUM ?? '', args: ['--no-sandbox'] });

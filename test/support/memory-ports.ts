@@ -15,8 +15,11 @@ export function memoryStore(): Store & { data: () => StoreData } {
     files: [],
     data: () => data,
     read: async () => structuredClone(data),
-    readArchive: async (since?: string) =>
-      structuredClone(archive).filter((a) => since === undefined || a.createdAt >= since),
+    readArchive: async () => structuredClone(archive),
+    scanArchive: async (since, pick) =>
+      structuredClone(archive)
+        .filter((a) => since === undefined || a.createdAt >= since)
+        .map(pick),
     flush: async () => undefined,
     transact<T>(change: (data: StoreData) => T): Promise<T> {
       const run = queue.then(() => {

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { archivePathOf, openLowdbStore } from '../../../src/store/lowdb-store.js';
-import { alertsCreatedSince, archiveAlert } from '../../../src/store/port.js';
+import { archiveAlert, pickAlertsSince } from '../../../src/store/port.js';
 import { aLine, anAlert } from '../../support/records.js';
 
-describe('alertsCreatedSince', () => {
+describe('pickAlertsSince', () => {
   it('reads the archive and the working set, the working copy winning, and skips older archived lines', async () => {
     const path = join(await mkdtemp(join(tmpdir(), 'irbot-report-')), 'db.json');
     const store = openLowdbStore(path);
@@ -34,7 +34,9 @@ describe('alertsCreatedSince', () => {
         .join(''),
     );
     const since = async (iso: string | null) =>
-      (await alertsCreatedSince(store, iso)).map((a) => `${a.id}:${a.name === 'open again' ? 'open' : ''}`);
+      (await pickAlertsSince(store, iso, (a) => ({ id: a.id, open: a.name === 'open again' }))).map(
+        (a) => `${a.id}:${a.open ? 'open' : ''}`,
+      );
     expect(await since(at(5))).toEqual(['a:', 'nested-new:', 'b:open', 'c:']);
     expect(await since(null)).toHaveLength(8);
     // Skipped means never parsed: an old line the report does not need cannot stop it (status --all reports it).

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Chat } from '../../../src/chat/types.js';
 import { ConfigError } from '../../../src/config/errors.js';
-import { buildReport, isSuppressed, spreadOf, weekOf } from '../../../src/report/stats.js';
+import { buildReport, factsOf, isSuppressed, spreadOf, weekOf } from '../../../src/report/stats.js';
 import { parseSince } from '../../../src/report/window.js';
 import type { AlertRecord } from '../../../src/store/port.js';
 import { anAlert } from '../../support/records.js';
@@ -46,7 +46,7 @@ function aChat(
 }
 
 const report = (alerts: AlertRecord[], opts: { since?: Date | null; template?: string | null } = {}) =>
-  buildReport(alerts, { since: opts.since ?? null, template: opts.template ?? null, now: NOW });
+  buildReport(alerts.map(factsOf), { since: opts.since ?? null, template: opts.template ?? null, now: NOW });
 
 describe('spreadOf', () => {
   it('gives the median (mean of the middle two for an even count) and the nearest-rank 90th percentile', () => {
