@@ -599,6 +599,9 @@ async function endOfLastLine(handle: FileHandle, size: number): Promise<number> 
   return 0;
 }
 
+/** How much of the archive is read at a time: 100 MB read whole would cost as much in page faults as in parsing. */
+const ARCHIVE_CHUNK = 4 * 2 ** 20;
+
 /** The archive's alerts (created since `createdSince`, when given) through `pick`, the last line of an id winning. */
 async function readArchive<T extends { id: string }>(
   file: string,
@@ -608,39 +611,56 @@ async function readArchive<T extends { id: string }>(
 ): Promise<T[]> {
   const handle = await openStoreFile(file, constants.O_RDONLY);
   if (!handle) return [];
-  let bytes: Buffer;
-  try {
-    await guard.opened(file, (await handle.stat()).mode, (mode) => handle.chmod(mode));
-    // Bytes, decoded line by line: decoding 100 MB through readFile's streaming decoder takes longer than parsing it.
-    bytes = await handle.readFile();
-  } finally {
-    await handle.close();
-  }
   const byId = new Map<string, T>();
-  for (let start = 0, number = 1; start < bytes.length; number++) {
-    const newline = bytes.indexOf(0x0a, start);
-    const end = newline < 0 ? bytes.length : newline;
-    const from = start;
-    start = end + 1;
-    if (createdSince !== undefined && createdBefore(bytes, from, end, createdSince)) continue;
+  const damaged = (number: number, record: unknown) =>
+    new StoreFileError(
+      `Archive file ${file} line ${number} is not ${record === undefined ? 'valid JSON' : 'an alert'}`,
+      'restore it from a backup, or move it away (it holds closed chats only: irbot goes on without them)',
+    );
+  let number = 0;
+  // A line that is not JSON: a torn last line (a crash mid-append, never committed) if only blank lines follow it.
+  let torn: number | null = null;
+  const take = (bytes: Buffer, from: number, end: number): void => {
+    number++;
+    if (torn !== null) {
+      if (bytes.toString('utf8', from, end).trim() === '') return;
+      throw damaged(torn, undefined);
+    }
+    if (createdSince !== undefined && createdBefore(bytes, from, end, createdSince)) return;
     const line = bytes.toString('utf8', from, end);
-    if (line.trim() === '') continue;
-    let record: Partial<AlertRecord> | null | undefined;
+    if (line.trim() === '') return;
+    let record: Partial<AlertRecord> | null;
     try {
       record = JSON.parse(line) as Partial<AlertRecord> | null;
     } catch {
-      // A crash mid-append leaves a torn last line, which was never committed; anything else is damage.
-      if (bytes.toString('utf8', Math.min(start, bytes.length)).trim() === '') continue;
+      torn = number;
+      return;
     }
-    if (typeof record !== 'object' || record === null || typeof record.id !== 'string') {
-      throw new StoreFileError(
-        `Archive file ${file} line ${number} is not ${record === undefined ? 'valid JSON' : 'an alert'}`,
-        'restore it from a backup, or move it away (it holds closed chats only: irbot goes on without them)',
-      );
-    }
-    if (createdSince !== undefined && typeof record.createdAt === 'string' && record.createdAt < createdSince) continue;
+    if (typeof record !== 'object' || record === null || typeof record.id !== 'string') throw damaged(number, record);
+    if (createdSince !== undefined && typeof record.createdAt === 'string' && record.createdAt < createdSince) return;
     byId.delete(record.id);
     byId.set(record.id, pick(record as AlertRecord));
+  };
+  try {
+    await guard.opened(file, (await handle.stat()).mode, (mode) => handle.chmod(mode));
+    // Bytes, decoded line by line: a line skipped by its creation time is never decoded.
+    const chunk = Buffer.allocUnsafe(ARCHIVE_CHUNK);
+    let carry: Buffer | null = null;
+    for (;;) {
+      const { bytesRead } = await handle.read(chunk, 0, ARCHIVE_CHUNK, null);
+      if (bytesRead === 0) break;
+      const bytes: Buffer = carry ? Buffer.concat([carry, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
+      let start = 0;
+      for (let newline = bytes.indexOf(0x0a); newline >= 0; newline = bytes.indexOf(0x0a, start)) {
+        take(bytes, start, newline);
+        start = newline + 1;
+      }
+      // The start of a line the next chunk ends, copied: the chunk is read into again.
+      carry = start < bytes.length ? Buffer.from(bytes.subarray(start)) : null;
+    }
+    if (carry) take(carry, 0, carry.length);
+  } finally {
+    await handle.close();
   }
   return [...byId.values()];
 }

@@ -45,4 +45,18 @@ describe('pickAlertsSince', () => {
     expect(await since(at(5))).toEqual(['a:', 'nested-new:', 'last:', 'b:open', 'c:']);
     await expect(since(null)).rejects.toThrow(/line 7 is not valid JSON/);
   });
+
+  it('reads lines that cross the 4 MiB chunks it reads the archive in', async () => {
+    const path = join(await mkdtemp(join(tmpdir(), 'irbot-report-')), 'db.json');
+    const big = (id: string, size: number) => anAlert({ id, description: 'x'.repeat(size) });
+    // The first line ends just past the first chunk: the second chunk starts with its end.
+    const lines = [big('a', 4 * 2 ** 20 - 100), big('b', 1000), anAlert({ id: 'c' })];
+    await appendFile(archivePathOf(path), lines.map((a) => `${JSON.stringify(a)}\n`).join(''));
+    const read = await openLowdbStore(path).scanArchive(undefined, (a) => ({ id: a.id, size: a.description.length }));
+    expect(read).toEqual([
+      { id: 'a', size: 4 * 2 ** 20 - 100 },
+      { id: 'b', size: 1000 },
+      { id: 'c', size: anAlert().description.length },
+    ]);
+  });
 });
