@@ -644,21 +644,27 @@ async function readArchive<T extends { id: string }>(
   try {
     await guard.opened(file, (await handle.stat()).mode, (mode) => handle.chmod(mode));
     // Bytes, decoded line by line: a line skipped by its creation time is never decoded.
-    const chunk = Buffer.allocUnsafe(ARCHIVE_CHUNK);
-    let carry: Buffer | null = null;
+    let buffer = Buffer.allocUnsafe(ARCHIVE_CHUNK);
+    // The start of a line the next read ends, moved to the front of the buffer.
+    let kept = 0;
     for (;;) {
-      const { bytesRead } = await handle.read(chunk, 0, ARCHIVE_CHUNK, null);
+      if (kept === buffer.length) {
+        const bigger = Buffer.allocUnsafe(buffer.length * 2);
+        buffer.copy(bigger, 0, 0, kept);
+        buffer = bigger;
+      }
+      const { bytesRead } = await handle.read(buffer, kept, buffer.length - kept, null);
       if (bytesRead === 0) break;
-      const bytes: Buffer = carry ? Buffer.concat([carry, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
+      const bytes = buffer.subarray(0, kept + bytesRead);
       let start = 0;
-      for (let newline = bytes.indexOf(0x0a); newline >= 0; newline = bytes.indexOf(0x0a, start)) {
+      for (let newline = bytes.indexOf(0x0a, kept); newline >= 0; newline = bytes.indexOf(0x0a, start)) {
         take(bytes, start, newline);
         start = newline + 1;
       }
-      // The start of a line the next chunk ends, copied: the chunk is read into again.
-      carry = start < bytes.length ? Buffer.from(bytes.subarray(start)) : null;
+      bytes.copyWithin(0, start);
+      kept = bytes.length - start;
     }
-    if (carry) take(carry, 0, carry.length);
+    if (kept > 0) take(buffer, 0, kept);
   } finally {
     await handle.close();
   }
