@@ -110,12 +110,9 @@ export interface ReportOptions {
   now: Date;
 }
 
-/**
- * Whether a snooze kept this alert from being posted. Snoozes are not stored yet (issue 11, "What the team
- * already knows"): until they are, no alert is; the snooze work makes this read the alert's own record of it.
- */
-export function isSuppressed(_alert: AlertRecord): boolean {
-  return false;
+/** Whether a snooze kept this alert from being posted (recorded at intake, src/snoozes.ts). */
+export function isSuppressed(alert: AlertRecord): boolean {
+  return alert.suppressed !== undefined;
 }
 
 const STEP_UP_RESULTS: readonly StepUpResult[] = ['approved', 'denied', 'fraud', 'timeout', 'not_enrolled', 'error'];

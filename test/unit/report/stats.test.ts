@@ -149,8 +149,18 @@ describe('buildReport', () => {
     expect(r.overall.first_reply.median_ms).toBeNull();
   });
 
-  it('reads suppression through isSuppressed, false until snoozes are stored', () => {
+  it('counts an alert a snooze kept back as suppressed, apart from dismissed and chats', () => {
+    const kept = anAlert({
+      id: 'kept',
+      template: 'login',
+      createdAt: '2026-12-03T16:00:00Z',
+      suppressed: { snoozeId: 'sz-1', at: '2026-12-03T16:00:00Z' },
+    });
+    expect(isSuppressed(kept)).toBe(true);
     expect(alerts.some(isSuppressed)).toBe(false);
+    const r = report([...alerts, kept]);
+    expect(r.overall).toMatchObject({ alerts: 11, suppressed: 1, dismissed: 1, chats: 8 });
+    expect(r.templates.find((t) => t.template === 'login')?.suppressed).toBe(1);
   });
 
   it('charts verdicts per week (empty weeks between included) and first replies by time', () => {
