@@ -10,8 +10,8 @@ import { parseSince } from '../report/window.js';
 import { pickAlertsSince } from '../store/port.js';
 import { neutraliseLine, safeJson } from '../untrusted-text.js';
 import type { Deps } from './deps.js';
-import { chalkFor } from './render.js';
-import { loadSetup, openStore } from './runtime.js';
+import { chalkFor } from './colour.js';
+import { loadSetup, openStore } from './setup.js';
 
 interface ReportOptions {
   since: string;

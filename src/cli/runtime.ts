@@ -1,8 +1,5 @@
-// Turns env + config into running ports and an App; the only place that builds SDK clients.
-import { resolve } from 'node:path';
 import { App, type AppOptions, type Ports } from '../app.js';
-import { loadConfig } from '../config/config.js';
-import { loadEnv, readEnv, requireEnv, routingKeyProblem } from '../config/env.js';
+import { routingKeyProblem } from '../config/env.js';
 import { ConfigError } from '../config/errors.js';
 import { sinkName, sinkSecrets } from '../config/sinks.js';
 import type { Config, Env } from '../config/types.js';
@@ -14,43 +11,17 @@ import { createSinkTransport } from '../deliver/sink.js';
 import { withConcurrencyLimit } from '../llm/limited-writer.js';
 import { createOfflineWriter } from '../llm/offline-writer.js';
 import type { Writer } from '../llm/port.js';
-import { type Log, oneLine, stderrLog } from '../log.js';
+import { type Log, oneLine } from '../log.js';
 import { budgetPathOf, fileBudget } from '../slack/budget.js';
 import { createPacer, type Pacer } from '../slack/pacer.js';
 import type { SlackPort } from '../slack/port.js';
 import { rateLimitsFor } from '../slack/rate-limits.js';
-import { openLowdbStore } from '../store/lowdb-store.js';
 import type { Store } from '../store/port.js';
 import { verifierFor } from '../verify/factory.js';
 import type { Deps } from './deps.js';
-import { chalkFor } from './render.js';
+import { openStore, type Setup } from './setup.js';
 
-export type Need = 'slackBotToken' | 'socketAppToken' | 'openaiApiKey';
-
-export interface Setup {
-  env: Env;
-  config: Config;
-  log: Log;
-  /** A command that does one thing and exits (send-alert, chat): Slack calls give up within about 30 s. */
-  oneShot?: boolean;
-  /** The environment, process values over .env: where the secrets config.toml names (`secret_env`) are read. */
-  vars?: Record<string, string | undefined>;
-}
-
-/** Reads .env and config.toml and checks the variables a command needs: all before anything is written. */
-export async function loadSetup(deps: Deps, configOption: string | undefined, needs: Need[]): Promise<Setup> {
-  const vars = await loadEnv(deps.cwd, deps.env);
-  const env = readEnv(vars);
-  requireEnv(env, needs);
-  const file = resolve(deps.cwd, configOption ?? env.configPath ?? 'config.toml');
-  const config = await loadConfig(file);
-  return { env, config, log: stderrLog(deps.stderr, deps.clock, chalkFor(deps.stderr, deps.env)), vars };
-}
-
-/** The store; `log` hears that a store file open to other users was set to mode 0600. */
-export function openStore(config: Config, log?: Log): Store {
-  return openLowdbStore(config.databasePath, { log });
-}
+export { loadSetup, type Need, openStore, type Setup } from './setup.js';
 
 /**
  * An object whose async methods load their implementation on first call: the Slack and OpenAI SDKs load only in

@@ -7,7 +7,7 @@ import { addSnooze, DAY_MS, parseDuration, removeSnooze, snoozeState, snoozesOf,
 import type { Snooze, SnoozeActor } from '../store/port.js';
 import { neutraliseLine, safeJson } from '../untrusted-text.js';
 import type { Deps } from './deps.js';
-import { loadSetup, openStore } from './runtime.js';
+import { loadSetup, openStore } from './setup.js';
 
 /** As alert ids are (src/config/alerts.ts): the template names the kind of alert. */
 const TEMPLATE_ID = /^[A-Za-z0-9._:-]{1,64}$/;

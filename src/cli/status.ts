@@ -5,7 +5,7 @@ import { allAlerts } from '../store/port.js';
 import { safeJson } from '../untrusted-text.js';
 import type { Deps } from './deps.js';
 import { chalkFor, renderStatus, statusRows } from './render.js';
-import { loadSetup, openStore } from './runtime.js';
+import { loadSetup, openStore } from './setup.js';
 
 export function addStatusCommand(program: Command, deps: Deps): void {
   program

@@ -11,7 +11,7 @@ import { findAlert } from '../store/port.js';
 import { markdownQuote, markdownInline as md, safeJson } from '../untrusted-text.js';
 import type { StepUpResult } from '../verify/port.js';
 import type { Deps } from './deps.js';
-import { loadSetup, openStore } from './runtime.js';
+import { loadSetup, openStore } from './setup.js';
 
 const { Option } = requireCjs('commander') as typeof Commander;
 
