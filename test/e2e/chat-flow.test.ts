@@ -1,10 +1,10 @@
 // The whole loop with the real binary: send-alert → Start Chat → greeting → non-answer → nudge → answer → close.
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { LocalSlack, RecordedCall } from '../../src/sandbox/local-slack.js';
-import { runCli } from '../support/cli.js';
+import { runCli, untilStatus } from '../support/cli.js';
 import { type ChatBody, type FakeOpenAi, startFakeOpenAi } from '../support/fake-openai.js';
 import { useHarness } from '../support/harness.js';
-import { makeWorkspace, type Running, runIrbot, type Workspace } from '../support/irbot.js';
+import { makeWorkspace, type Running, type Workspace } from '../support/irbot.js';
 import { isPost, perRelay, textOf as text } from '../support/relays.js';
 
 const h = useHarness();
@@ -345,7 +345,7 @@ describe('who may act, and failed chats', () => {
 
   it('says on the alert message and in the thread that a chat with a nonexistent user failed, and status lists it', async () => {
     const nobody = { id: 'ghost', name: 'Ghost login', description: 'A sign-in', user_id: 'U0NOBODY' };
-    const sent = await runIrbot(['send-alert', '--file', '-', '--json'], ws, { input: JSON.stringify(nobody) });
+    const sent = await runCli(['send-alert', '--file', '-', '--json'], ws, { input: JSON.stringify(nobody) });
     expect(sent.code).toBe(0);
     const [alert] = JSON.parse(sent.stdout) as Array<{ id: string; ts: string }>;
     if (!alert) throw new Error('no alert posted');
@@ -361,10 +361,12 @@ describe('who may act, and failed chats', () => {
     expect(JSON.stringify(failed.args.blocks)).not.toContain('end_chat_submit_action');
     await daemon.waitFor(/SendDm failed with channel_not_found \(no Slack user U0NOBODY/);
     expect(daemon.stderr).not.toContain('feed_channel_id');
-    const plain = await runIrbot(['status'], ws);
+    // The log line comes just before the commit: wait for the stored state, then read both views.
+    await untilStatus(ws, (alerts) => alerts.some((a) => a.id === alert.id && a.state === 'failed'));
+    const plain = await runCli(['status'], ws);
     expect(plain.stdout).toMatch(new RegExp(`${alert.id} .* failed`));
     expect(plain.stdout).toContain(`${alert.id} failed: the DM to U0NOBODY failed with channel_not_found`);
-    const json = await runIrbot(['status', '--json'], ws);
+    const json = await runCli(['status', '--json'], ws);
     expect(JSON.parse(json.stdout)).toEqual([
       expect.objectContaining({ id: alert.id, state: 'failed', failure: expect.stringContaining('U0NOBODY') }),
     ]);

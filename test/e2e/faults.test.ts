@@ -204,7 +204,7 @@ describe('hostile input', () => {
     await slack.waitForCall(posted(/^Here is the summary/));
     const { stderr } = await daemon.stop('SIGTERM');
     const store = (await Promise.all([ws.dbPath, journalPathOf(ws.dbPath)].map((f) => readFile(f, 'utf8')))).join('');
-    const status = await runIrbot(['status', '--all'], ws);
+    const status = await runCli(['status', '--all'], ws);
     for (const output of [store, stderr, status.stdout, status.stderr]) {
       expect(output).not.toMatch(/xoxb-|xapp-|sk-test/);
     }
