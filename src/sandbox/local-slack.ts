@@ -270,6 +270,13 @@ export class LocalSlack {
     );
   }
 
+  /** Makes a message look posted by another app (its own bot_id), as if it had copied irbot's metadata. */
+  reassignToOtherApp(channel: string, ts: string, botId = 'B0OTHERAPP'): void {
+    const message = this.workspace.find(channel, ts);
+    if (!message) throw new Error(`LocalSlack: no message ${ts} in ${channel}`);
+    message.bot_id = botId;
+  }
+
   /** Every message in the channel, replies included, oldest first. */
   history(channel: string): StoredMessage[] {
     return structuredClone(this.workspace.messagesIn(channel));

@@ -70,11 +70,17 @@ interface HistoryPage {
 /** The metadata event type irbot marks its posts with. */
 const METADATA_TYPE = 'irbot_post';
 
-type Message = { ts?: string; metadata?: { event_type?: string; event_payload?: unknown } };
+type Message = { ts?: string; bot_id?: string; metadata?: { event_type?: string; event_payload?: unknown } };
 
-function keyed(key: string) {
+/**
+ * A message this bot posted under `key`. Another app in the channel may post the same metadata (the key is not a
+ * secret): only our own bot's message proves our post landed, or a forged one could make irbot skip a post.
+ */
+function keyed(key: string, botId: string) {
   return (m: Message) =>
-    m.metadata?.event_type === METADATA_TYPE && (m.metadata.event_payload as { key?: unknown })?.key === key;
+    m.bot_id === botId &&
+    m.metadata?.event_type === METADATA_TYPE &&
+    (m.metadata.event_payload as { key?: unknown })?.key === key;
 }
 
 export function createSlackPort(client: WebClientType): SlackPort {
@@ -104,8 +110,21 @@ function slackPortOf(client: WebClientType): SlackPort {
     zones.set(userId, { tz: user?.tz || null, offset, name });
     return name;
   };
+  // Our bot's id, asked once (auth.test), when a landed-check first needs it.
+  let ownBot: Promise<string> | undefined;
+  const botId = () => {
+    ownBot ??= client.auth.test().then((res) => {
+      if (!res.bot_id) throw new Error('auth.test answered without bot_id: is SLACK_BOT_TOKEN a bot token?');
+      return res.bot_id;
+    });
+    ownBot.catch(() => {
+      ownBot = undefined; // asked again next time
+    });
+    return ownBot;
+  };
   return {
     async findPost({ channel, key, since, beforeCall = async () => undefined }) {
+      const ours = keyed(key, await botId());
       const window = { oldest: slackTs(Date.parse(since) - CLOCK_SKEW_MS), limit: HISTORY_PAGE_LIMIT };
       let cursor: string | undefined;
       do {
@@ -116,7 +135,7 @@ function slackPortOf(client: WebClientType): SlackPort {
           include_all_metadata: true,
           ...(cursor ? { cursor } : {}),
         });
-        const found = page.messages?.find(keyed(key));
+        const found = page.messages?.find(ours);
         if (found?.ts) return { channel, ts: found.ts } satisfies PostedMessage;
         const next = page.response_metadata?.next_cursor;
         cursor = page.has_more === true && next ? next : undefined;
@@ -137,7 +156,8 @@ function slackPortOf(client: WebClientType): SlackPort {
       return { channel: res.channel, ts: res.ts };
     },
     async wasPosted({ channel, threadTs, key, since, beforeCall = async () => undefined }) {
-      const matches = (messages: Message[] = []) => messages.some(keyed(key));
+      const ours = keyed(key, await botId());
+      const matches = (messages: Message[] = []) => messages.some(ours);
       // Only what came since the post was attempted, 15 a page (all some apps may ask for since 2025): one page
       // is nearly always enough, since irbot posts one message at a time in a thread or DM.
       const window = { oldest: slackTs(Date.parse(since) - CLOCK_SKEW_MS), limit: HISTORY_PAGE_LIMIT };

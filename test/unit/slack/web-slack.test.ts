@@ -22,6 +22,15 @@ describe('Slack port', () => {
     expect(await port.wasPosted({ channel: 'C0FEED', threadTs: parent.ts, key: 'pivot-1:8', since })).toBe(false);
   });
 
+  it("counts only this bot's own message: another app's copy of the key is not our post landed", async () => {
+    const parent = await port.post({ channel: 'C0FEED', text: 'alert', key: 'pivot-2:0' });
+    const relay = await port.post({ channel: 'C0FEED', threadTs: parent.ts, text: 'relay', key: 'pivot-2:5' });
+    slack.reassignToOtherApp('C0FEED', parent.ts);
+    slack.reassignToOtherApp('C0FEED', relay.ts);
+    expect(await port.findPost({ channel: 'C0FEED', key: 'pivot-2:0', since })).toBeUndefined();
+    expect(await port.wasPosted({ channel: 'C0FEED', threadTs: parent.ts, key: 'pivot-2:5', since })).toBe(false);
+  });
+
   it('finds a keyed DM among the latest ones', async () => {
     await port.post({ channel: 'U0HAROLD', text: 'hello', key: 'pivot-1:3' });
     expect(await port.wasPosted({ channel: 'U0HAROLD', key: 'pivot-1:3', since })).toBe(true);
