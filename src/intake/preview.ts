@@ -11,6 +11,10 @@ export interface Preview {
   properties: Record<string, string>;
   auto_chat: boolean;
   dedupe_key: string | null;
+  /** The alert's own choices, null where it leaves them to config.toml. */
+  step_up: boolean | null;
+  severity: string | null;
+  urgent: boolean | null;
   /** The feed channel message's text. */
   headline: string;
   /** The first reply in its thread; the alert's id is given when it is posted, shown as `<template>-…`. */
@@ -26,6 +30,9 @@ export function previewAlert(alert: AlertInput): Preview {
     properties: alert.properties,
     auto_chat: alert.autoChat === true,
     dedupe_key: alert.dedupeKey ?? null,
+    step_up: alert.stepUp ?? null,
+    severity: alert.severity ?? null,
+    urgent: alert.urgent ?? null,
     headline: alertHeadline(alert),
     details: detailsText({ ...alert, id: `${alert.id}-…` }),
   };
@@ -41,6 +48,9 @@ export function renderPreviews(previews: Preview[]): string {
     const extras = [
       p.auto_chat ? 'auto_chat: starts the chat at once' : '',
       p.dedupe_key ? `dedupe_key ${neutraliseLine(p.dedupe_key)}` : '',
+      p.step_up === null ? '' : `step_up ${p.step_up ? 'on' : 'off'}`,
+      p.severity ? `severity ${p.severity}` : '',
+      p.urgent ? 'urgent: skips the wait for working hours' : '',
     ]
       .filter(Boolean)
       .join(', ');

@@ -24,3 +24,17 @@ describe('renderPreviews', () => {
     for (const line of body) expect(line.startsWith('  ')).toBe(true);
   });
 });
+
+describe('the alert’s own choices', () => {
+  const base = { id: 'pivot', name: 'Pivoting', description: 'd', userId: 'U0HAROLD', properties: {} };
+
+  it('shows step_up, severity and urgent when the alert sets them, null in JSON when it leaves them to config', () => {
+    const chosen = previewAlert({ ...base, stepUp: false, severity: 'critical', urgent: true });
+    expect(chosen).toMatchObject({ step_up: false, severity: 'critical', urgent: true });
+    expect(renderPreviews([chosen])).toContain(
+      'alert 1 of 1: pivot (step_up off, severity critical, urgent: skips the wait for working hours)',
+    );
+    expect(previewAlert(base)).toMatchObject({ step_up: null, severity: null, urgent: null });
+    expect(renderPreviews([previewAlert(base)])).toContain('alert 1 of 1: pivot\n');
+  });
+});
