@@ -75,6 +75,8 @@ export interface StatusRow {
   /** The step-up's result: only `approved` confirms an *aware* answer; null when none ran. */
   verified: StepUpResult | null;
   messages: number;
+  /** Lines an analyst typed while the chat was queued, sent once it starts. */
+  held: number;
   created_at: string;
   started_at: string | null;
   /** A scheduled chat: when its greeting is due (their next working hour), in UTC; absent if it never waited. */
@@ -188,6 +190,7 @@ export function statusRows(alerts: AlertRecord[], opts: { all: boolean }): Statu
       nudges: a.chat.nudges,
       verified: a.chat.verified ?? null,
       messages: a.transcript.filter((t) => t.from !== 'system').length,
+      held: (a.chat.held ?? []).length,
       created_at: a.createdAt,
       started_at: a.chat.startedAt,
       // Only for a chat that waited for the person's working hours.

@@ -9,8 +9,8 @@ import { renderReportTable } from '../report/table.js';
 import { parseSince } from '../report/window.js';
 import { pickAlertsSince } from '../store/port.js';
 import { neutraliseLine, safeJson } from '../untrusted-text.js';
-import type { Deps } from './deps.js';
 import { chalkFor } from './colour.js';
+import type { Deps } from './deps.js';
 import { loadSetup, openStore } from './setup.js';
 
 interface ReportOptions {

@@ -32,6 +32,8 @@ export interface TranscriptData {
   started_by: Actor | null;
   started_at: string | null;
   messages: Array<{ at: string; from: Speaker; by?: string; text: string }>;
+  /** Lines an analyst typed while the chat was queued: sent after the greeting when it starts, not yet sent. */
+  held: Array<{ by: string; text: string }>;
   verdict: {
     state: AlertRecord['chat']['state'];
     outcome: AlertRecord['chat']['outcome'];
@@ -90,6 +92,7 @@ export function transcriptOf(alert: AlertRecord): TranscriptData {
     started_by: chat.startedBy,
     started_at: chat.startedAt,
     messages: alert.transcript.map((t) => ({ at: t.at, from: t.from, ...(t.by ? { by: t.by } : {}), text: t.text })),
+    held: (chat.held ?? []).map((line) => ({ by: line.by, text: line.text })),
     verdict: {
       state: chat.state,
       outcome: chat.outcome,
@@ -143,6 +146,10 @@ export function renderTranscript(data: TranscriptData): string {
   for (const m of data.messages) {
     out.push(`**${time(m.at)} — ${speaker(m.from, m.by, name)}**`, '');
     out.push(markdownQuote(m.text), '');
+  }
+  if (data.held.length > 0) {
+    out.push(`## Kept for when the chat starts (${data.held.length}, not sent yet)`, '');
+    for (const line of data.held) out.push(`**${md(line.by)}**`, '', markdownQuote(line.text), '');
   }
   out.push('## Verdict', '');
   out.push(`- **State:** ${verdict.state}`);

@@ -306,6 +306,15 @@ describe('statusRows', () => {
     );
   });
 
+  it('counts the lines kept for a queued chat', () => {
+    const held = [
+      { text: 'one', by: 'U0SAM' },
+      { text: 'two', by: 'U0SAM' },
+    ];
+    const queued = anAlertRecord({ id: 'q-held', chat: activeChat({ state: 'queued', held }) });
+    expect(statusRows([queued], { all: true })[0]).toMatchObject({ state: 'queued', held: 2 });
+  });
+
   it('lists every alert with all, oldest first', () => {
     expect(statusRows(alerts, { all: true }).map((r) => r.id)).toEqual([
       'd-dismissed',
@@ -361,6 +370,7 @@ describe('statusRows', () => {
         nudges: 1,
         verified: null, // a chat stored before step-up existed reads as none
         messages: 2,
+        held: 0,
         created_at: '2026-11-27T09:00:00.000Z',
         started_at: '2026-11-27T10:00:00.000Z',
         ended_at: '2026-11-27T10:07:00.000Z',
@@ -467,6 +477,7 @@ describe('renderStatus', () => {
       nudges: 0,
       verified: null,
       messages: 2,
+      held: 0,
       created_at: '2026-11-27T09:00:00.000Z',
       started_at: '2026-11-27T10:00:00.000Z',
       ended_at: null,

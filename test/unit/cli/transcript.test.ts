@@ -19,6 +19,7 @@ const waiting: TranscriptData = {
   started_by: null,
   started_at: null,
   messages: [],
+  held: [],
   verdict: {
     state: 'failed',
     outcome: null,
@@ -34,6 +35,18 @@ const waiting: TranscriptData = {
 };
 
 describe('renderTranscript', () => {
+  it('lists the lines kept for a queued chat as not sent yet, escaped', () => {
+    const queued: TranscriptData = {
+      ...waiting,
+      held: [{ by: 'U0SAM', text: 'Sam here: # not a heading' }],
+      verdict: { ...waiting.verdict, state: 'queued', failure: null },
+    };
+    const text = renderTranscript(queued);
+    expect(text).toContain('## Kept for when the chat starts (1, not sent yet)');
+    expect(text).toContain('> Sam here: \\# not a heading');
+    expect(renderTranscript(waiting)).not.toContain('Kept for when');
+  });
+
   it('says what has not happened yet, and why a failed chat stopped and keeps table cells on one line', () => {
     const md = renderTranscript(waiting);
     expect(md).toContain('- **Person:** U0HAROLD');
