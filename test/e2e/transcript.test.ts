@@ -175,6 +175,7 @@ describe('irbot transcript', () => {
       started_by: { id: 'U0ANALYST', via: 'slack' },
       started_at: record.chat.startedAt,
       messages: record.transcript.map(({ at, from, by, text }) => ({ at, from, ...(by ? { by } : {}), text })),
+      held: [],
       verdict: {
         state: 'ended',
         outcome: 'answered',
