@@ -1,5 +1,5 @@
-// `irbot sandbox --serve`: the local Slack workspace, a local OpenAI-compatible server, a local Duo and a local
-// PagerDuty, running until Ctrl-C, so that every other command (doctor, send-alert, listen, chat) can be tried
+// `irbot sandbox --serve`: the local Slack workspace, a local OpenAI-compatible server, a local Duo, a local
+// PagerDuty and a local sink receiver, running until Ctrl-C, so that every other command (doctor, send-alert, listen, chat) can be tried
 // without a workspace or a key.
 import { createInterface } from 'node:readline';
 import { ConfigError } from '../config/errors.js';
@@ -16,13 +16,18 @@ const ANALYST = 'U0ANALYST';
 const OPENAI_KEY = 'sk-local-sandbox';
 /** The shape of a PagerDuty routing key (32 letters and digits), for the local PagerDuty only. */
 const PAGERDUTY_KEY = 'irbotsandboxroutingkey0000000000';
+/** The local sink's signing secret, and the variable the printed `[[sinks]]` entry names. */
+const SINK_SECRET = 'irbot-sandbox-sink-secret';
+const SINK_SECRET_ENV = 'IRBOT_SANDBOX_SINK_SECRET';
 
 export async function serveSandbox(deps: Deps, port: number): Promise<void> {
-  const [{ LocalSlack }, { startFakeOpenAi }, { startLocalPagerDuty, describeEvent }] = await Promise.all([
-    import('../sandbox/local-slack.js'),
-    import('../sandbox/local-openai.js'),
-    import('../sandbox/local-pagerduty.js'),
-  ]);
+  const [{ LocalSlack }, { startFakeOpenAi }, { startLocalPagerDuty, describeEvent }, { LocalSink }] =
+    await Promise.all([
+      import('../sandbox/local-slack.js'),
+      import('../sandbox/local-openai.js'),
+      import('../sandbox/local-pagerduty.js'),
+      import('../sandbox/local-sink.js'),
+    ]);
   const slack = await LocalSlack.start({ port }).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'EADDRINUSE' || err.code === 'EACCES') {
       const why = err.code === 'EADDRINUSE' ? 'is in use' : 'needs privileges';
@@ -40,11 +45,20 @@ export async function serveSandbox(deps: Deps, port: number): Promise<void> {
     onEvent: (event, _, opened) =>
       deps.stdout.write(`  PagerDuty    │ ${neutraliseLine(describeEvent(event, opened))}\n`),
   });
+  // Each event as the receiver got it: checked signature, idempotency key.
+  const sink = await LocalSink.start({
+    secret: SINK_SECRET,
+    onAnswered: (request) =>
+      deps.stdout.write(
+        `  Sink         │ ${neutraliseLine(`${request.event ?? '?'} ${request.key} → ${request.status}${request.refused ? ` (${request.refused})` : ', signature checked'}`)}\n`,
+      ),
+  });
   const stopped = deps.nextSignal();
   try {
     deps.stdout.write(
       [
-        "irbot's local sandbox is running: a Slack workspace, an OpenAI-compatible server, Duo and PagerDuty on 127.0.0.1.",
+        "irbot's local sandbox is running: a Slack workspace, an OpenAI-compatible server, Duo, PagerDuty and a sink",
+        'receiver on 127.0.0.1.',
         'In another terminal, in the folder with config.toml (feed_channel_id = "C0FEED") and alerts.toml:',
         '',
         `  export SLACK_API_URL=${slack.apiUrl}`,
@@ -52,10 +66,12 @@ export async function serveSandbox(deps: Deps, port: number): Promise<void> {
         `  export OPENAI_BASE_URL=${openai.baseURL} OPENAI_API_KEY=${OPENAI_KEY}`,
         `  export DUO_API_URL=${duo.apiUrl} DUO_INTEGRATION_KEY=${duo.integrationKey} DUO_SECRET_KEY=${duo.secretKey}`,
         `  export PAGERDUTY_API_URL=${pagerduty.url} PAGERDUTY_ROUTING_KEY=${PAGERDUTY_KEY}`,
+        `  export ${SINK_SECRET_ENV}=${SINK_SECRET}`,
         '  irbot doctor && irbot send-alert pivot && irbot listen',
         '',
         'For step-up, add to config.toml: [step_up] provider = "duo" and api_hostname = "api-local.duosecurity.com"',
-        '(DUO_API_URL sends the calls here instead).',
+        '(DUO_API_URL sends the calls here instead). For the outcome events, add:',
+        `[[sinks]] url = "${sink.url}" and secret_env = "${SINK_SECRET_ENV}".`,
         '',
         'Here, type as Harold (U0HAROLD) to answer the bot in his DM, or press the buttons of an alert as the analyst:',
         '/start <alertId>, /dismiss <alertId>, /end <alertId>; /approve or /deny answers a Duo push on his phone.',
@@ -98,5 +114,6 @@ export async function serveSandbox(deps: Deps, port: number): Promise<void> {
     await openai.close();
     await duo.close();
     await pagerduty.close();
+    await sink.close();
   }
 }

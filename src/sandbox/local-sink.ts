@@ -38,6 +38,8 @@ export interface LocalSinkOptions {
   secret: string;
   /** The receiver's clock, in ms, for the timestamp check; default Date.now. */
   now?: () => number;
+  /** Told of each request once it is answered (the sandbox shows it). */
+  onAnswered?: (request: SinkRequest) => void;
 }
 
 /**
@@ -163,6 +165,7 @@ export class LocalSink {
         .writeHead(status, { 'content-type': 'application/json', ...headers })
         .end(JSON.stringify({ ok: status < 300 }));
       this.notify();
+      this.options.onAnswered?.(request);
     };
     const mode = this.mode;
     if (mode.kind === 'unavailable') {

@@ -112,9 +112,15 @@ describe('irbot sandbox', () => {
 
       // Step-up with the sandbox's Duo, as its instructions say.
       expect(server.stdout).toContain('export DUO_API_URL=');
+      // And the outcome events to its sink receiver, as printed.
+      const sinkUrl = /\[\[sinks\]\] url = "(\S+)" and secret_env = "IRBOT_SANDBOX_SINK_SECRET"/.exec(
+        server.stdout,
+      )?.[1];
+      expect(env.IRBOT_SANDBOX_SINK_SECRET).toBeTruthy();
       await appendFile(
         join(ws.dir, 'config.toml'),
-        '[step_up]\nprovider = "duo"\napi_hostname = "api-local.duosecurity.com"\n',
+        '[step_up]\nprovider = "duo"\napi_hostname = "api-local.duosecurity.com"\n' +
+          `[[sinks]]\nurl = "${sinkUrl}"\nsecret_env = "IRBOT_SANDBOX_SINK_SECRET"\n`,
       );
       const sent = await runIrbot(['send-alert', 'pivot'], ws, { env });
       expect(sent.code).toBe(0);
@@ -132,6 +138,9 @@ describe('irbot sandbox', () => {
         server.write('/deny');
         await server.waitFor(/Here is the summary of the chat/);
         await server.waitFor(/denied\*: @Harold said it was them but refused the Duo push/);
+        // listen's drain sends each event to the sandbox's receiver, which checks its signature.
+        await server.waitFor(new RegExp(`Sink +│ ended ${id}:ended → 200, signature checked`));
+        await server.waitFor(/PagerDuty +│/);
       } finally {
         await listen.stop('SIGTERM');
       }
