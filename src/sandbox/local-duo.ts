@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type DuoParams, isSignedBy } from '../verify/duo-sign.js';
+import { FailureQueues } from './failure-queues.js';
 import { readBody } from './local-slack-http.js';
 import { Waiters } from './local-slack-waiters.js';
 
@@ -91,7 +92,7 @@ export class LocalDuo {
   readonly calls: DuoCall[] = [];
   readonly pushes: DuoPush[] = [];
   private readonly users = new Map<string, DuoBehaviour>();
-  private readonly failures = new Map<string, DuoFailure[]>();
+  private readonly failures = new FailureQueues<DuoFailure>();
   /** Pushes whose `pushed` status auth_status has already reported: the next poll waits for news. */
   private readonly reported = new Set<string>();
   /** Transactions of people in bypass: no phone ever sees them, and Duo allows them without asking. */
@@ -173,9 +174,7 @@ export class LocalDuo {
 
   /** The next `times` calls to `path` (e.g. `/auth/v2/preauth`) fail this way. */
   failNext(path: string, failure: DuoFailure, times = 1): void {
-    const queue = this.failures.get(path) ?? [];
-    for (let i = 0; i < times; i++) queue.push(failure);
-    this.failures.set(path, queue);
+    this.failures.add(path, failure, times);
   }
 
   on(event: 'push', fn: (push: DuoPush) => void): this;
@@ -215,7 +214,7 @@ export class LocalDuo {
     );
     const path = url.pathname;
     const signed = this.signatureOk(req, method, path, params);
-    const failure = this.failures.get(path)?.shift();
+    const failure = this.failures.take(path);
     if (failure !== undefined && 'hang' in failure) {
       // Recorded with status 0 and never answered; the connection closes with the server.
       this.record({ method, path, params, signed: signed.ok, status: 0, response: {}, at: Date.now() });

@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { FailureQueues } from './failure-queues.js';
 import {
   blockActions,
   type Envelope,
@@ -128,7 +129,7 @@ export class LocalSlack {
   private readonly sockets: Sockets;
   private readonly waiters = new Waiters();
   private readonly emitter = new EventEmitter();
-  private readonly failures = new Map<string, Failure[]>();
+  private readonly failures = new FailureQueues<Failure>();
   /** Calls answered with `hang`: received, never answered, and applied only when `landed`. */
   readonly hung: RecordedCall[] = [];
   /** Set when started with `rateLimits`: switch it off and on, read its 429 counts. */
@@ -390,9 +391,7 @@ export class LocalSlack {
   }
 
   failNext(method: string, failure: Failure, times = 1): void {
-    const queue = this.failures.get(method) ?? [];
-    for (let i = 0; i < times; i++) queue.push(failure);
-    this.failures.set(method, queue);
+    this.failures.add(method, failure, times);
   }
 
   on(event: 'call', fn: (call: RecordedCall) => void): this;
@@ -444,9 +443,7 @@ export class LocalSlack {
       reply ??= { status: 200, body: { ok: true }, headers: {} };
     } else if (url.pathname.startsWith('/api/')) {
       method = decodeURIComponent(url.pathname.slice('/api/'.length));
-      const failures = this.failures.get(method) ?? [];
-      const at = failures.findIndex((f) => f.channel === undefined || f.channel === args.channel);
-      const failure = at < 0 ? undefined : failures.splice(at, 1)[0];
+      const failure = this.failures.take(method, (f) => f.channel === undefined || f.channel === args.channel);
       if (failure?.hang && reply === undefined) {
         const done = failure.landed ? this.workspace.call(method, args, token) : undefined;
         this.hung.push({ method, args, token, at: Date.now(), status: 0, response: done?.body ?? {} });
