@@ -8,7 +8,7 @@ import { runCli } from '../support/cli.js';
 import type { FakeOpenAi } from '../support/fake-openai.js';
 import { useHarness } from '../support/harness.js';
 import { ALERTS_TOML, runIrbot, type Workspace } from '../support/irbot.js';
-import { detailsParts, headlinesIn, textOf } from '../support/relays.js';
+import { expectHugeDetailsWhole, headlinesIn, textOf } from '../support/relays.js';
 
 const h = useHarness();
 let slack: LocalSlack;
@@ -150,15 +150,7 @@ describe('send-alert --file', () => {
     expect(headlines()).toHaveLength(2);
     // The huge alert's details: 156,000 characters once escaped, in several messages under Slack's limit.
     const hugeId = result.stdout.split('\n')[1] ?? '';
-    const parts = detailsParts(slack, hugeId);
-    expect(parts.length).toBeGreaterThan(3);
-    for (const part of parts) {
-      expect(part.status).toBe(200);
-      expect(text(part).length).toBeLessThanOrEqual(40_000);
-    }
-    expect(parts.map(text).join('')).toBe(
-      `*Alert* \`${hugeId}\`\n*Description:* ${'&lt;'.repeat(39_000)}\n• *source_host:* build-7`,
-    );
+    expectHugeDetailsWhole(slack, hugeId);
   });
 
   it('auto_chat starts the chat without a click: the greeting DM is sent', async () => {

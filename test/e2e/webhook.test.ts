@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalSlack, type RecordedCall } from '../../src/sandbox/local-slack.js';
 import { type FakeOpenAi, startFakeOpenAi } from '../support/fake-openai.js';
 import { makeWorkspace, type Running, runIrbot, startIrbot, type Workspace } from '../support/irbot.js';
-import { detailsParts, headlinesIn, textOf as text } from '../support/relays.js';
+import { expectHugeDetailsWhole, headlinesIn, textOf as text } from '../support/relays.js';
 
 const TOKEN = 'e2e-webhook-token-abcdef0123456789';
 const pivot = { id: 'pivot', name: 'Pivoting', user_id: 'U0HAROLD', properties: { source_host: 'build-7' } };
@@ -107,15 +107,7 @@ describe('listen --webhook', () => {
     // The details reach Slack after the 202: wait for the last part.
     const ending = `${'&lt;'.repeat(100)}\n• *source_host:* build-7`;
     await slack.waitForCall((c) => c.method === 'chat.postMessage' && text(c).endsWith(ending));
-    const parts = detailsParts(slack, hugeId);
-    expect(parts.length).toBeGreaterThan(3);
-    for (const part of parts) {
-      expect(part.status).toBe(200);
-      expect(text(part).length).toBeLessThanOrEqual(40_000);
-    }
-    expect(parts.map(text).join('')).toBe(
-      `*Alert* \`${hugeId}\`\n*Description:* ${'&lt;'.repeat(39_000)}\n• *source_host:* build-7`,
-    );
+    expectHugeDetailsWhole(slack, hugeId);
   });
 
   it('answers 413 for a 300 KiB body, 415 for other content types, 404 elsewhere', async () => {

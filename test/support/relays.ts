@@ -1,4 +1,5 @@
 // Thread posts that back up are coalesced into one message, separated by a blank line: tests count relays.
+import { expect } from 'vitest';
 import { RELAY_SEPARATOR } from '../../src/app.js';
 import type { LocalSlack, RecordedCall } from '../../src/sandbox/local-slack.js';
 
@@ -36,4 +37,20 @@ export function detailsParts(slack: LocalSlack, alertId: string): RecordedCall[]
   const replies = slack.callsTo('chat.postMessage').filter((c) => threadOf(c) !== '');
   const first = replies.find((c) => textOf(c).includes(alertId));
   return first ? replies.filter((c) => threadOf(c) === threadOf(first)) : [];
+}
+
+/**
+ * The huge alert both intake tests send (a description of 39,000 `<`, one property): its details went out whole,
+ * in more than three parts, each accepted by Slack and within its 40,000-character limit.
+ */
+export function expectHugeDetailsWhole(slack: LocalSlack, alertId: string): void {
+  const parts = detailsParts(slack, alertId);
+  expect(parts.length).toBeGreaterThan(3);
+  for (const part of parts) {
+    expect(part.status).toBe(200);
+    expect(textOf(part).length).toBeLessThanOrEqual(40_000);
+  }
+  expect(parts.map(textOf).join('')).toBe(
+    `*Alert* \`${alertId}\`\n*Description:* ${'&lt;'.repeat(39_000)}\n• *source_host:* build-7`,
+  );
 }
