@@ -12,7 +12,8 @@ import { neutraliseLine } from '../untrusted-text.js';
 import type { Deps } from './deps.js';
 import { progressLine } from './progress.js';
 import { chalkFor, eraseEcho, hanging, renderEntry, stepUpWords, verdictColour, widthOf } from './render.js';
-import { buildApp, buildSlack, loadSetup, openStore, type Setup, serve, socketOf } from './runtime.js';
+import { buildApp, buildSlack, serve, socketOf } from './runtime.js';
+import { loadSetup, openStore, type Setup } from './setup.js';
 
 /** Outbox effects that wait on the LLM: the terminal says so while they are pending. */
 const LLM_WORK = new Set(['Greet', 'Nudge', 'Classify', 'Summarise']);

@@ -12,7 +12,8 @@ import { jsonLog, type Log, type LogFormat, logFormatFor, oneLine } from '../log
 import type { Store } from '../store/port.js';
 import type { Deps } from './deps.js';
 import { ExitWith } from './exit.js';
-import { buildApp, buildDeliveries, loadSetup, openStore, type Serving, serve, socketOf } from './runtime.js';
+import { buildApp, buildDeliveries, type Serving, serve, socketOf } from './runtime.js';
+import { loadSetup, openStore } from './setup.js';
 
 const { Option } = requireCjs('commander') as typeof Commander;
 

@@ -21,8 +21,6 @@ import { verifierFor } from '../verify/factory.js';
 import type { Deps } from './deps.js';
 import { openStore, type Setup } from './setup.js';
 
-export { loadSetup, type Need, openStore, type Setup } from './setup.js';
-
 /**
  * An object whose async methods load their implementation on first call: the Slack and OpenAI SDKs load only in
  * commands that use them, so `irbot --help` and `irbot status` start fast.

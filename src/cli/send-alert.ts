@@ -10,7 +10,8 @@ import { oneLine } from '../log.js';
 import { neutraliseLine, safeJson } from '../untrusted-text.js';
 import type { Deps } from './deps.js';
 import { progressLine } from './progress.js';
-import { buildApp, loadSetup, type Need } from './runtime.js';
+import { buildApp } from './runtime.js';
+import { loadSetup, type Need } from './setup.js';
 
 interface Options {
   file?: string;
