@@ -1,0 +1,73 @@
+// The Slack budget in PostgreSQL: two replicas (a pool each, as separate machines have) take from one bucket, a 429
+// one of them met holds back the other, and a database that is away leaves each pacing itself alone until it is back.
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BucketLimit, takeToken } from '../../src/slack/budget.js';
+import { pgBudget, SLACK_BUDGET_DDL } from '../../src/slack/pg-budget.js';
+import { createTestDatabase, type TestDatabase } from '../support/pg-db.js';
+
+let db: TestDatabase;
+let pools: pg.Pool[];
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  pools = [new pg.Pool({ connectionString: db.url, max: 2 }), new pg.Pool({ connectionString: db.url, max: 2 })];
+  await pools[0]?.query(SLACK_BUDGET_DDL);
+});
+afterAll(async () => {
+  await Promise.all(pools.map((pool) => pool.end()));
+  await db.drop();
+});
+
+/** Slow enough that nothing refills while the test runs: one token a day. */
+const SLOW: BucketLimit = { perMs: 1 / 86_400_000, burst: 3 };
+
+describe('the Slack budget in PostgreSQL', () => {
+  it('gives two replicas one bucket between them: its burst, then a wait', async () => {
+    const [a, b] = pools.map((pool) => pgBudget(pool));
+    const waits = [
+      await a?.take('chat.postMessage:C1', SLOW, false),
+      await b?.take('chat.postMessage:C1', SLOW, false),
+    ];
+    waits.push(await a?.take('chat.postMessage:C1', SLOW, false));
+    expect(waits).toEqual([0, 0, 0]);
+    const fourth = Number(await b?.take('chat.postMessage:C1', SLOW, false));
+    expect(fourth).toBeGreaterThan(86_000_000);
+    // Another bucket is untouched.
+    expect(await b?.take('chat.postMessage:C2', SLOW, false)).toBe(0);
+  });
+
+  it('takes only from a full bucket when asked for a whole one, as the pure take does', async () => {
+    const budget = pgBudget(pools[0] as pg.Pool);
+    expect(await budget.take('chat.update', SLOW, true)).toBe(0);
+    // What the pure take answers, less what refilled in the milliseconds between the two takes.
+    const pure = takeToken({ tokens: 2, at: 0 }, SLOW, true, 0).wait;
+    const wait = Number(await budget.take('chat.update', SLOW, true));
+    expect(wait).toBeLessThanOrEqual(pure);
+    expect(wait).toBeGreaterThan(pure - 1000);
+    expect(await budget.take('chat.update', SLOW, false)).toBe(0);
+  });
+
+  it('holds every replica back after a 429 one of them met', async () => {
+    const [a, b] = pools.map((pool) => pgBudget(pool));
+    const fast: BucketLimit = { perMs: 1, burst: 100 };
+    a?.backOff('conversations.replies', fast, 60_000);
+    // The write is sent at once; a take of the other replica runs after it on the database.
+    await pools[0]?.query('SELECT 1');
+    const wait = Number(await b?.take('conversations.replies', fast, false));
+    expect(wait).toBeGreaterThan(55_000);
+    expect(wait).toBeLessThanOrEqual(60_000);
+  });
+
+  it('paces alone while the database is away, says so once, and uses it again when it is back', async () => {
+    const errors: unknown[] = [];
+    const away = new pg.Pool({ connectionString: 'postgres://root@127.0.0.1:1/none', max: 1 });
+    const budget = pgBudget(away, { onError: (err) => errors.push(err) });
+    expect(await budget.take('chat.postMessage:C9', SLOW, false)).toBe(0);
+    expect(await budget.take('chat.postMessage:C9', SLOW, false)).toBe(0);
+    expect(await budget.take('chat.postMessage:C9', SLOW, false)).toBe(0);
+    expect(await budget.take('chat.postMessage:C9', SLOW, false)).toBeGreaterThan(0);
+    expect(errors).toHaveLength(1);
+    await away.end();
+  });
+});
