@@ -3,9 +3,9 @@ import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isClosed } from '../../src/chat/engine.js';
-import { buildReport, factsOf } from '../../src/report/stats.js';
+import { buildReport } from '../../src/report/stats.js';
 import { archivePathOf, openLowdbStore } from '../../src/store/lowdb-store.js';
-import { pickAlertsSince } from '../../src/store/port.js';
+import { archiveAlert, factsSince } from '../../src/store/port.js';
 import { check, type ScenarioResult } from '../lib/result.js';
 import type { Settings } from '../lib/settings.js';
 import { timeIrbot } from '../lib/spawn.js';
@@ -24,10 +24,14 @@ export async function runReport(settings: Settings): Promise<ScenarioResult> {
     // dated to end today: the default window (30 days) then holds a twelfth of them.
     const data = grownStore(settings.storeAlerts, Date.now());
     const closed = Object.values(data.alerts).filter((a) => isClosed(a.chat));
-    for (const alert of closed) delete data.alerts[alert.id];
-    await writeFile(archivePathOf(dbPath), closed.map((a) => `${JSON.stringify(a)}\n`).join(''), { mode: 0o600 });
+    // All but the last closed alert written to the archive as a year of archiving would have; the last one is
+    // archived by the store, which writes the facts of the whole archive beside it, as after an upgrade.
+    const last = closed[closed.length - 1];
+    for (const alert of closed.slice(0, -1)) delete data.alerts[alert.id];
+    const lines = closed.slice(0, -1).map((a) => `${JSON.stringify(a)}\n`);
+    await writeFile(archivePathOf(dbPath), lines.join(''), { mode: 0o600 });
     await writeFile(dbPath, JSON.stringify(data), { mode: 0o600 });
-    await openLowdbStore(dbPath).transact(() => undefined);
+    await openLowdbStore(dbPath).transact((d) => last && archiveAlert(d, last.id));
     const archiveBytes = (await stat(archivePathOf(dbPath))).size;
     const config = join(dir, 'config.toml');
     await writeFile(config, 'feed_channel_id = "C0FEED"\ndatabase_path = "./db.json"\n');
@@ -42,7 +46,7 @@ export async function runReport(settings: Settings): Promise<ScenarioResult> {
     // In this process, for the notes: where the time goes, and what reading whole records would cost instead.
     const store = openLowdbStore(dbPath);
     let t = performance.now();
-    const alerts = await pickAlertsSince(store, null, factsOf);
+    const alerts = await factsSince(store, null);
     const readMs = performance.now() - t;
     t = performance.now();
     buildReport(alerts, { since: null, template: null, now: new Date() });
@@ -65,7 +69,7 @@ export async function runReport(settings: Settings): Promise<ScenarioResult> {
         ),
       ],
       notes: [
-        `\`irbot report\` is the built bin/irbot spawned with a config pointing at the store (spawn to exit, Node start-up included). In the bench process: reading every alert ${round(readMs, 0)} ms, the statistics over them ${round(buildMs, 0)} ms. A window (the default 30 days) skips older archive lines before JSON.parse.`,
+        `\`irbot report\` is the built bin/irbot spawned with a config pointing at the store (spawn to exit, Node start-up included). In the bench process: reading every alert ${round(readMs, 0)} ms, the statistics over them ${round(buildMs, 0)} ms. The report reads the facts the store keeps beside the archive (one short line per archived alert), never the archived alerts themselves.`,
       ],
       raw: {
         alerts: settings.storeAlerts,

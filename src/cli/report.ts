@@ -4,10 +4,10 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError } from '../config/errors.js';
 import { renderReportHtml } from '../report/html.js';
-import { buildReport, factsOf } from '../report/stats.js';
+import { buildReport } from '../report/stats.js';
 import { renderReportTable } from '../report/table.js';
 import { parseSince } from '../report/window.js';
-import { pickAlertsSince } from '../store/port.js';
+import { factsSince } from '../store/port.js';
 import { neutraliseLine, safeJson } from '../untrusted-text.js';
 import { chalkFor } from './colour.js';
 import type { Deps } from './deps.js';
@@ -41,8 +41,8 @@ export function addReportCommand(program: Command, deps: Deps): void {
         throw new ConfigError('--html: empty; give the file to write, e.g. --html report.html');
       }
       const { config, log } = await loadSetup(deps, opts.config, []);
-      // Old archived alerts are skipped before they are parsed, and of the others only their facts are kept.
-      const alerts = await pickAlertsSince(openStore(config, log), since?.toISOString() ?? null, factsOf);
+      // Archived alerts are read as their facts, kept beside the archive: whole records are never parsed.
+      const alerts = await factsSince(openStore(config, log), since?.toISOString() ?? null);
       const report = buildReport(alerts, { since, template: opts.template ?? null, now });
       if (opts.html !== undefined) {
         const file = resolve(deps.cwd, opts.html);

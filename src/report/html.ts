@@ -1,7 +1,8 @@
 // `irbot report --html`: one self-contained page (inline CSS, inline SVG charts, no script, no request) for people
 // who would rather look than read. Template ids and alert names come from webhooks: every one is escaped.
 import { neutraliseLine } from '../untrusted-text.js';
-import { type Counts, type Report, VERDICTS, type Verdict } from './stats.js';
+import { VERDICTS, type Verdict } from './facts.js';
+import type { Counts, Report } from './stats.js';
 import { formatRate, formatSpread, formatStepUp, windowWords } from './table.js';
 
 const VERDICT_LABELS: Record<Verdict, string> = {

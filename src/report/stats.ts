@@ -1,12 +1,9 @@
 // What `irbot report` says about the alerts in a window: counts, reply rate, times to answer, outcomes, step-ups
 // and escalations, overall and per template, and the weeks and times its HTML charts. Pure: alerts in, numbers out.
-import type { EscalationOutcome } from '../config/types.js';
-import type { AlertRecord } from '../store/port.js';
-import type { StepUpResult } from '../verify/port.js';
 
-/** The verdicts the report tells apart, in the order it shows them. */
-export const VERDICTS = ['aware', 'not_aware', 'no_answer', 'ended_by_analyst', 'failed'] as const;
-export type Verdict = (typeof VERDICTS)[number];
+import type { EscalationOutcome } from '../config/types.js';
+import type { StepUpResult } from '../verify/port.js';
+import { type AlertFacts, VERDICTS, type Verdict } from './facts.js';
 
 /** Median and 90th percentile of some durations, in milliseconds; null when there were none. */
 export interface Spread {
@@ -62,57 +59,10 @@ export interface Report {
   first_reply_buckets: Array<{ label: string; count: number }>;
 }
 
-/**
- * What the report keeps of one alert, taken as the store reads it: 100,000 whole alerts (their transcripts and
- * outboxes) held at once would cost more time in the garbage collector than the report itself.
- */
-export interface AlertFacts {
-  id: string;
-  template: string;
-  name: string;
-  createdAt: string;
-  state: AlertRecord['chat']['state'];
-  verdict: Verdict | null;
-  verified: StepUpResult | null;
-  started: boolean;
-  suppressed: boolean;
-  escalation: EscalationOutcome | null;
-  greeted: boolean;
-  /** From the greeting (the bot's first DM line) to the person's first reply, and to the verdict (a chat that ended
-   * with an answer); null when there was none. */
-  firstReplyMs: number | null;
-  verdictMs: number | null;
-}
-
-export function factsOf(alert: AlertRecord): AlertFacts {
-  const { chat } = alert;
-  const times = timesOf(alert);
-  return {
-    id: alert.id,
-    template: alert.template,
-    name: alert.name,
-    createdAt: alert.createdAt,
-    state: chat.state,
-    verdict: verdictOf(alert),
-    verified: chat.verified ?? null,
-    started: chat.startedAt !== null,
-    suppressed: isSuppressed(alert),
-    escalation: alert.escalation?.outcome ?? null,
-    greeted: times.greeted,
-    firstReplyMs: times.firstReply,
-    verdictMs: times.verdict,
-  };
-}
-
 export interface ReportOptions {
   since: Date | null;
   template: string | null;
   now: Date;
-}
-
-/** Whether a snooze kept this alert from being posted (recorded at intake, src/snoozes.ts). */
-export function isSuppressed(alert: AlertRecord): boolean {
-  return alert.suppressed !== undefined;
 }
 
 const STEP_UP_RESULTS: readonly StepUpResult[] = ['approved', 'denied', 'fraud', 'timeout', 'not_enrolled', 'error'];
@@ -128,16 +78,6 @@ export const TIME_BUCKETS: ReadonlyArray<{ label: string; below: number }> = [
   { label: '4–24 h', below: 1440 * MINUTE },
   { label: '≥ 24 h', below: Number.POSITIVE_INFINITY },
 ];
-
-/** The verdict a closed chat came to; null while it is open or never started. */
-export function verdictOf(alert: AlertRecord): Verdict | null {
-  const { chat } = alert;
-  if (chat.state === 'failed') return 'failed';
-  if (chat.state !== 'ended') return null;
-  if (chat.outcome === 'no_answer' || chat.outcome === 'ended_by_analyst') return chat.outcome;
-  if (chat.outcome === 'answered') return chat.aware === false ? 'not_aware' : 'aware';
-  return null;
-}
 
 /** The alerts in the window, counted overall, per template and per week. */
 export function buildReport(alerts: readonly AlertFacts[], opts: ReportOptions): Report {
@@ -216,26 +156,6 @@ function countsOf(alerts: readonly AlertFacts[]): Counts {
     step_up: stepUp,
     escalations,
     escalated,
-  };
-}
-
-/**
- * When the person was greeted (the bot's first DM line), and how long from then to their first reply and to the
- * verdict (the chat's end, when it ended with an answer).
- */
-function timesOf(alert: AlertRecord): { greeted: boolean; firstReply: number | null; verdict: number | null } {
-  const greeting = alert.transcript.find((entry) => entry.from === 'bot');
-  if (!greeting) return { greeted: false, firstReply: null, verdict: null };
-  const greetedAt = Date.parse(greeting.at);
-  const reply = alert.transcript.find((entry) => entry.from === 'person');
-  const { chat } = alert;
-  return {
-    greeted: true,
-    firstReply: reply ? Math.max(0, Date.parse(reply.at) - greetedAt) : null,
-    verdict:
-      chat.state === 'ended' && chat.outcome === 'answered' && chat.endedAt !== null
-        ? Math.max(0, Date.parse(chat.endedAt) - greetedAt)
-        : null,
   };
 }
 

@@ -38,7 +38,12 @@ export function backupPathOf(path: string, version: number): string {
   return `${path}.v${version}.bak`;
 }
 
-/** The store's files in its folder now: snapshot, journal, archive and backups (those that exist), and the lock. */
+/** `irbot-db.archive.ndjson` → `irbot-db.archive-facts.ndjson`, beside it. */
+export function factsPathOf(archiveFile: string): string {
+  return archiveFile.replace(/(\.archive)?\.ndjson$/, '') + '.archive-facts.ndjson';
+}
+
+/** The store's files in its folder now: snapshot, journal, archive, its facts and backups (those that exist), and the lock. */
 export function storeFilesIn(path: string): { files: string[]; lock: string } {
   const name = basename(path);
   let names: string[];
@@ -48,7 +53,7 @@ export function storeFilesIn(path: string): { files: string[]; lock: string } {
     names = [];
   }
   const backup = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.v\\d+\\.bak$`);
-  const candidates = [path, journalPathOf(path), archivePathOf(path)];
+  const candidates = [path, journalPathOf(path), archivePathOf(path), factsPathOf(archivePathOf(path))];
   const files = [
     ...candidates.filter((file) => names.includes(basename(file))),
     ...names.filter((n) => backup.test(n)).map((n) => join(dirname(path), n)),

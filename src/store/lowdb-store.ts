@@ -2,7 +2,7 @@
 // inter-process lock, appended and fsynced before it counts.
 import { randomBytes } from 'node:crypto';
 import fs, { constants } from 'node:fs';
-import { copyFile, type FileHandle, mkdir } from 'node:fs/promises';
+import { copyFile, mkdir } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 
@@ -15,6 +15,7 @@ const fdatasync = (fd: number): void => fs.fdatasyncSync(fd);
 
 import { type Adapter, Low } from 'lowdb';
 import type { Log } from '../log.js';
+import { appendArchive, readArchive, readArchiveFacts } from './archive.js';
 import {
   archivePathOf,
   backupPathOf,
@@ -30,14 +31,7 @@ import {
 import { applyLines, type Fields, headerLine, JournalDamage, parseHeader, track } from './journal.js';
 import { lockStore } from './lock.js';
 import { migrate } from './migrations.js';
-import {
-  type AlertRecord,
-  emptyStore,
-  STORE_VERSION,
-  type Store,
-  type StoreData,
-  type TransactOptions,
-} from './port.js';
+import { emptyStore, STORE_VERSION, type Store, type StoreData, type TransactOptions } from './port.js';
 
 export { archivePathOf, journalPathOf } from './files.js';
 
@@ -493,7 +487,7 @@ export function openLowdbStore(path: string, options: StoreOptions = {}): Store 
     files: [path, journalPath],
     read,
     readArchive: () => readArchive(archivePathOf(path), guard, undefined, (alert) => alert),
-    scanArchive: (createdSince, pick) => readArchive(archivePathOf(path), guard, createdSince, pick),
+    scanFacts: (createdSince) => readArchiveFacts(archivePathOf(path), guard, createdSince),
     flush,
     transact<T>(change: (data: StoreData) => T, options: TransactOptions = {}): Promise<T> {
       return new Promise<T>((resolve, reject) => {
@@ -568,127 +562,4 @@ function writeAll(fd: number, text: string): void {
     if (wrote <= 0) throw new Error(`could not write to the store (${done} of ${bytes.length} bytes written)`);
     done += wrote;
   }
-}
-
-/** Appends one JSON line per alert and fsyncs; created with mode 0600 like the store. */
-async function appendArchive(file: string, records: AlertRecord[], guard: ModeGuard): Promise<void> {
-  const handle = await openStoreFile(file, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT);
-  if (!handle) throw new Error(`could not create ${file}`);
-  try {
-    const { size, mode } = await handle.stat();
-    await guard.opened(file, mode, (m) => handle.chmod(m));
-    // A crash mid-append leaves a torn last line whose alert is still in the working set: cut it off.
-    const whole = await endOfLastLine(handle, size);
-    if (whole < size) await handle.truncate(whole);
-    await handle.writeFile(records.map((r) => `${JSON.stringify(r)}\n`).join(''));
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/** The length of the file up to and including its last newline, scanning back from the end. */
-async function endOfLastLine(handle: FileHandle, size: number): Promise<number> {
-  const chunk = Buffer.alloc(64 * 1024);
-  for (let end = size; end > 0; end -= chunk.length) {
-    const start = Math.max(0, end - chunk.length);
-    const { bytesRead } = await handle.read(chunk, 0, end - start, start);
-    const at = chunk.subarray(0, bytesRead).lastIndexOf(0x0a);
-    if (at >= 0) return start + at + 1;
-  }
-  return 0;
-}
-
-/** How much of the archive is read at a time: 100 MB read whole would cost as much in page faults as in parsing. */
-const ARCHIVE_CHUNK = 4 * 2 ** 20;
-
-/** The archive's alerts (created since `createdSince`, when given) through `pick`, the last line of an id winning. */
-async function readArchive<T extends { id: string }>(
-  file: string,
-  guard: ModeGuard,
-  createdSince: string | undefined,
-  pick: (alert: AlertRecord) => T,
-): Promise<T[]> {
-  const handle = await openStoreFile(file, constants.O_RDONLY);
-  if (!handle) return [];
-  const byId = new Map<string, T>();
-  const damaged = (number: number, record: unknown) =>
-    new StoreFileError(
-      `Archive file ${file} line ${number} is not ${record === undefined ? 'valid JSON' : 'an alert'}`,
-      'restore it from a backup, or move it away (it holds closed chats only: irbot goes on without them)',
-    );
-  let number = 0;
-  // A line that is not JSON: a torn last line (a crash mid-append, never committed) if only blank lines follow it.
-  let torn: number | null = null;
-  const take = (bytes: Buffer, from: number, end: number): void => {
-    number++;
-    if (torn !== null) {
-      if (bytes.toString('utf8', from, end).trim() === '') return;
-      throw damaged(torn, undefined);
-    }
-    if (createdSince !== undefined && createdBefore(bytes, from, end, createdSince)) return;
-    const line = bytes.toString('utf8', from, end);
-    if (line.trim() === '') return;
-    let record: Partial<AlertRecord> | null;
-    try {
-      record = JSON.parse(line) as Partial<AlertRecord> | null;
-    } catch {
-      torn = number;
-      return;
-    }
-    if (typeof record !== 'object' || record === null || typeof record.id !== 'string') throw damaged(number, record);
-    if (createdSince !== undefined && typeof record.createdAt === 'string' && record.createdAt < createdSince) return;
-    byId.delete(record.id);
-    byId.set(record.id, pick(record as AlertRecord));
-  };
-  try {
-    await guard.opened(file, (await handle.stat()).mode, (mode) => handle.chmod(mode));
-    // Bytes, decoded line by line: a line skipped by its creation time is never decoded.
-    let buffer = Buffer.allocUnsafe(ARCHIVE_CHUNK);
-    // The start of a line the next read ends, moved to the front of the buffer.
-    let kept = 0;
-    for (;;) {
-      if (kept === buffer.length) {
-        const bigger = Buffer.allocUnsafe(buffer.length * 2);
-        buffer.copy(bigger, 0, 0, kept);
-        buffer = bigger;
-      }
-      const { bytesRead } = await handle.read(buffer, kept, buffer.length - kept, null);
-      if (bytesRead === 0) break;
-      const bytes = buffer.subarray(0, kept + bytesRead);
-      let start = 0;
-      for (let newline = bytes.indexOf(0x0a, kept); newline >= 0; newline = bytes.indexOf(0x0a, start)) {
-        take(bytes, start, newline);
-        start = newline + 1;
-      }
-      bytes.copyWithin(0, start);
-      kept = bytes.length - start;
-    }
-    if (kept > 0) take(buffer, 0, kept);
-  } finally {
-    await handle.close();
-  }
-  return [...byId.values()];
-}
-
-/** `"createdAt":"` as JSON.stringify writes the key: inside a string its quotes would be escaped. */
-const CREATED_AT = Buffer.from('"createdAt":"');
-/** The length of an ISO time as toISOString writes it, and its shape. */
-const ISO_LENGTH = 24;
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-
-/**
- * Whether the alert on an archive line (bytes `from` to `end`) was created before `since`, read from its bytes
- * without decoding or parsing them (most of a report's time would go there). Unsure (no key, or a second one,
- * nested in a webhook's properties; a time written otherwise): false, so that the line is parsed and judged whole.
- */
-function createdBefore(bytes: Buffer, from: number, end: number, since: string): boolean {
-  const at = bytes.indexOf(CREATED_AT, from);
-  if (at < 0 || at >= end) return false;
-  const second = bytes.indexOf(CREATED_AT, at + 1);
-  if (second >= 0 && second < end) return false;
-  const valueAt = at + CREATED_AT.length;
-  if (valueAt + ISO_LENGTH >= end || bytes[valueAt + ISO_LENGTH] !== 0x22) return false;
-  const value = bytes.toString('latin1', valueAt, valueAt + ISO_LENGTH);
-  return ISO_TIME.test(value) && value < since;
 }

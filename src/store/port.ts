@@ -2,6 +2,7 @@
 import type { Chat, Effect } from '../chat/types.js';
 import type { EscalationOutcome, Severity } from '../config/types.js';
 import type { Delivery } from '../deliver/port.js';
+import { type AlertFacts, factsOf } from '../report/facts.js';
 
 /** Schema of the store file; src/store/migrations.ts takes older files up to it. */
 export const STORE_VERSION = 3;
@@ -173,13 +174,11 @@ export interface Store {
   /** Closed alerts moved out of the working set, oldest first, each once. */
   readArchive(): Promise<AlertRecord[]>;
   /**
-   * The same, created at or after `createdSince` (an ISO time; undefined: all), each passed through `pick` as it is
-   * read so that only what the caller keeps stays in memory. Older lines may be skipped unparsed.
+   * The report's facts (src/report/facts.ts) of the archived alerts created at or after `createdSince` (an ISO time;
+   * undefined: all), the last archived copy of an alert winning. Kept beside the archive as alerts are archived, so
+   * that a report never parses whole alerts.
    */
-  scanArchive<T extends { id: string }>(
-    createdSince: string | undefined,
-    pick: (alert: AlertRecord) => T,
-  ): Promise<T[]>;
+  scanFacts(createdSince: string | undefined): Promise<AlertFacts[]>;
 }
 
 /** A store may watch `data.alerts` to write only the alerts a transaction changed; this key gets the map behind. */
@@ -215,19 +214,12 @@ export async function allAlerts(store: Store): Promise<AlertRecord[]> {
   return [...archived, ...Object.values(working)];
 }
 
-/**
- * The alerts created at or after `since` (ISO; null: all), working set and archive, the working copy winning, each
- * through `pick` (see Store.scanArchive).
- */
-export async function pickAlertsSince<T extends { id: string }>(
-  store: Store,
-  since: string | null,
-  pick: (alert: AlertRecord) => T,
-): Promise<T[]> {
+/** The facts of the alerts created at or after `since` (ISO; null: all), working set and archive, the working copy winning. */
+export async function factsSince(store: Store, since: string | null): Promise<AlertFacts[]> {
   const working = (await store.read()).alerts;
-  const archived = (await store.scanArchive(since ?? undefined, pick)).filter((a) => !working[a.id]);
+  const archived = (await store.scanFacts(since ?? undefined)).filter((a) => !working[a.id]);
   const current = Object.values(working).filter((a) => since === null || a.createdAt >= since);
-  return [...archived, ...current.map(pick)];
+  return [...archived, ...current.map(factsOf)];
 }
 
 export function emptyStore(): StoreData {

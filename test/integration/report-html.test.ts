@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
+import { factsOf } from '../../src/report/facts.js';
 import { renderReportHtml } from '../../src/report/html.js';
-import { buildReport, factsOf } from '../../src/report/stats.js';
+import { buildReport } from '../../src/report/stats.js';
 import type { AlertRecord } from '../../src/store/port.js';
 import { anAlert } from '../support/records.js';
 

@@ -2,6 +2,7 @@
 import { App, type AppOptions, type Ports } from '../../src/app.js';
 import { createOfflineWriter } from '../../src/llm/offline-writer.js';
 import type { Writer } from '../../src/llm/port.js';
+import { factsOf } from '../../src/report/facts.js';
 import type { Pacer } from '../../src/slack/pacer.js';
 import type { Block, SlackPort } from '../../src/slack/port.js';
 import { type AlertRecord, emptyStore, type Store, type StoreData } from '../../src/store/port.js';
@@ -16,10 +17,7 @@ export function memoryStore(): Store & { data: () => StoreData } {
     data: () => data,
     read: async () => structuredClone(data),
     readArchive: async () => structuredClone(archive),
-    scanArchive: async (since, pick) =>
-      structuredClone(archive)
-        .filter((a) => since === undefined || a.createdAt >= since)
-        .map(pick),
+    scanFacts: async (since) => archive.filter((a) => since === undefined || a.createdAt >= since).map(factsOf),
     flush: async () => undefined,
     transact<T>(change: (data: StoreData) => T): Promise<T> {
       const run = queue.then(() => {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Chat } from '../../../src/chat/types.js';
 import { ConfigError } from '../../../src/config/errors.js';
-import { buildReport, factsOf, isSuppressed, spreadOf, weekOf } from '../../../src/report/stats.js';
+import { factsOf, isSuppressed } from '../../../src/report/facts.js';
+import { buildReport, spreadOf, weekOf } from '../../../src/report/stats.js';
 import { parseSince } from '../../../src/report/window.js';
 import type { AlertRecord } from '../../../src/store/port.js';
 import { anAlert } from '../../support/records.js';
