@@ -2,7 +2,10 @@
 // much working time lies between two instants. Pure: Intl (Node's full ICU) knows each zone's offsets and DST.
 
 export interface WorkingHours {
-  /** Minutes after local midnight when the working day starts and ends (start < end). */
+  /**
+   * Minutes after local midnight when the working day starts and ends. An end before the start is a night shift:
+   * it ends the next morning, and belongs to the day it starts on (a Friday night shift ends on Saturday).
+   */
   start: number;
   end: number;
   /** Working weekdays, 0 = Sunday … 6 = Saturday; never empty. */
@@ -103,10 +106,12 @@ function addDays(date: LocalDate, days: number): LocalDate {
 /** The working period in progress at `ms` or the next one: its start (`ms` itself when working) and end. */
 function periodFrom(ms: number, hours: WorkingHours, zone: string): { start: number; end: number } | null {
   const today = localParts(ms, zone);
-  for (let d = 0; d <= 7; d++) {
+  const overnight = hours.end <= hours.start;
+  // From yesterday: its night shift may still be under way this morning.
+  for (let d = -1; d <= 7; d++) {
     const date = addDays(today, d);
     if (!hours.days.includes(date.weekday)) continue;
-    const end = instantOf(date, hours.end, zone);
+    const end = instantOf(overnight ? addDays(date, 1) : date, hours.end, zone);
     if (ms < end) return { start: Math.max(ms, instantOf(date, hours.start, zone)), end };
   }
   return null;

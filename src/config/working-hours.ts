@@ -2,15 +2,19 @@
 import { WEEKDAYS, type WorkingHours } from '../chat/working-hours.js';
 import { Invalid } from './errors.js';
 
-const HOURS_FIX = 'must be "HH:MM-HH:MM" with the start before the end, e.g. "09:00-18:00"';
+const HOURS_FIX =
+  'must be "HH:MM-HH:MM", e.g. "09:00-18:00", or for a night shift that ends the next morning "22:00-06:00"';
 const DAYS_FIX = 'must be a non-empty array of weekdays, e.g. ["Mon", "Tue", "Wed", "Thu", "Fri"]';
 
-/** `working_hours = "09:00-18:00"` → minutes after midnight; "24:00" ends at midnight. */
+/**
+ * `working_hours = "09:00-18:00"` → minutes after midnight; "24:00" ends at midnight. An end before the start
+ * ("22:00-06:00") is a night shift; a start equal to the end is no hours at all, refused.
+ */
 export function readWorkingHours(value: unknown): { start: number; end: number } {
   const match = typeof value === 'string' ? /^\s*(\d{2}):(\d{2})\s*-\s*(\d{2}):(\d{2})\s*$/.exec(value) : null;
   if (!match) throw new Invalid(HOURS_FIX);
   const [start, end] = [minutesOf(match[1], match[2]), minutesOf(match[3], match[4])];
-  if (start === undefined || end === undefined || start >= end || start === 24 * 60) throw new Invalid(HOURS_FIX);
+  if (start === undefined || end === undefined || start === end || start === 24 * 60) throw new Invalid(HOURS_FIX);
   return { start, end };
 }
 

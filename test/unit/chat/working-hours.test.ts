@@ -87,3 +87,36 @@ describe('local times', () => {
     expect(localWhen(at('2026-11-30T08:00:00Z'), at('2026-11-27T17:30:00Z'), 'Europe/Paris')).toBe('Mon 09:00');
   });
 });
+
+describe('a night shift (working_hours = "22:00-06:00")', () => {
+  // Monday to Friday nights: the Friday shift ends on Saturday morning.
+  const NIGHTS = { start: 22 * 60, end: 6 * 60, days: [1, 2, 3, 4, 5] };
+
+  it('is working from 22:00 until 06:00 the next morning, on the night of a working day', () => {
+    // Tuesday 23:30 and Wednesday 05:00 in Paris (UTC+1): inside Tuesday's shift.
+    expect(iso(nextWorkingStart(at('2026-11-24T22:30:00Z'), NIGHTS, 'Europe/Paris'))).toBe('2026-11-24T22:30:00.000Z');
+    expect(iso(nextWorkingStart(at('2026-11-25T04:00:00Z'), NIGHTS, 'Europe/Paris'))).toBe('2026-11-25T04:00:00.000Z');
+    // Wednesday 07:00 and 15:00 Paris: off until 22:00 that evening.
+    expect(iso(nextWorkingStart(at('2026-11-25T06:00:00Z'), NIGHTS, 'Europe/Paris'))).toBe('2026-11-25T21:00:00.000Z');
+    expect(iso(nextWorkingStart(at('2026-11-25T14:00:00Z'), NIGHTS, 'Europe/Paris'))).toBe('2026-11-25T21:00:00.000Z');
+  });
+
+  it('ends the Friday shift on Saturday morning, and starts again on Monday night', () => {
+    // Saturday 03:00 Paris: Friday's shift. Saturday 23:00 Paris: off until Monday 22:00.
+    expect(iso(nextWorkingStart(at('2026-11-28T02:00:00Z'), NIGHTS, 'Europe/Paris'))).toBe('2026-11-28T02:00:00.000Z');
+    expect(iso(nextWorkingStart(at('2026-11-28T22:00:00Z'), NIGHTS, 'Europe/Paris'))).toBe('2026-11-30T21:00:00.000Z');
+    // Monday 03:00 Paris: Sunday night is not a shift.
+    expect(iso(nextWorkingStart(at('2026-11-30T02:00:00Z'), NIGHTS, 'Europe/Paris'))).toBe('2026-11-30T21:00:00.000Z');
+  });
+
+  it('counts working time across midnight', () => {
+    // Tuesday 21:00 to Wednesday 09:00 Paris: the whole shift, 8 h.
+    expect(workingMsBetween(at('2026-11-24T20:00:00Z'), at('2026-11-25T08:00:00Z'), NIGHTS, 'Europe/Paris')).toBe(
+      8 * 60 * MINUTE,
+    );
+    // Wednesday 05:00 to 23:00 Paris: the last hour of Tuesday's shift and the first of Wednesday's.
+    expect(workingMsBetween(at('2026-11-25T04:00:00Z'), at('2026-11-25T22:00:00Z'), NIGHTS, 'Europe/Paris')).toBe(
+      2 * 60 * MINUTE,
+    );
+  });
+});

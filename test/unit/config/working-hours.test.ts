@@ -33,14 +33,19 @@ describe('working hours in config.toml', () => {
       days: [1, 5],
     });
     expect(parseConfig(`${FEED}working_hours = "00:00-24:00"\n`, FILE).workingHours?.end).toBe(1440);
+    // A night shift: it ends the next morning.
+    expect(parseConfig(`${FEED}working_hours = "22:00-06:00"\n`, FILE).workingHours).toMatchObject({
+      start: 1320,
+      end: 360,
+    });
   });
 
   it.each([
     [
       'working_hours = "9-18"',
-      'working_hours: must be "HH:MM-HH:MM" with the start before the end, e.g. "09:00-18:00"',
+      'working_hours: must be "HH:MM-HH:MM", e.g. "09:00-18:00", or for a night shift that ends the next morning "22:00-06:00"',
     ],
-    ['working_hours = "18:00-09:00"', 'working_hours: must be "HH:MM-HH:MM" with the start before the end'],
+    ['working_hours = "09:00-09:00"', 'working_hours: must be "HH:MM-HH:MM"'],
     ['working_hours = "09:00-25:00"', 'working_hours: must be "HH:MM-HH:MM"'],
     ['working_hours = "09:60-18:00"', 'working_hours: must be "HH:MM-HH:MM"'],
     [
