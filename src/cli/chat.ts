@@ -18,13 +18,18 @@ import { loadSetup, openStore, type Setup } from './setup.js';
 /** Outbox effects that wait on the LLM: the terminal says so while they are pending. */
 const LLM_WORK = new Set(['Greet', 'Nudge', 'Classify', 'Summarise']);
 
+/** What the analyst can type besides lines for the person: /end ends the chat, /now starts a scheduled one at once. */
+const TYPED_COMMANDS: Readonly<Record<string, 'end' | 'start_now'>> = { '/end': 'end', '/now': 'start_now' };
+
 /** How often the terminal view checks the store: events may land on another process. */
 const WATCH_INTERVAL_MS = 100;
 
 export function addChatCommand(program: Command, deps: Deps): void {
   program
     .command('chat')
-    .description('Start the chat for a posted alert and follow it live (type to write to the person, /end to end)')
+    .description(
+      'Start the chat for a posted alert and follow it live (type to write to the person, /end to end, /now to start a scheduled chat at once)',
+    )
     .argument('[alertId]', 'alert id from send-alert or status (without it, pick one on a terminal)')
     .option('--config <path>', 'config.toml to use (default: $IRBOT_CONFIG or ./config.toml)')
     .action(async (alertIdArg: string | undefined, opts: { config?: string }) => {
@@ -70,9 +75,9 @@ export function addChatCommand(program: Command, deps: Deps): void {
       const input = readAnalyst(deps, (line) => {
         const text = line.trim();
         if (text === '') return;
-        const ending = text === '/end';
-        const done = (ending ? app.request(alertId, 'end', analyst) : app.say(alertId, text, analyst))
-          .then((applied) => inputNote(applied, ending, neutraliseLine(personName), () => findAlert(store, alertId)))
+        const command = TYPED_COMMANDS[text];
+        const done = (command ? app.request(alertId, command, analyst) : app.say(alertId, text, analyst))
+          .then((applied) => inputNote(applied, command, neutraliseLine(personName), () => findAlert(store, alertId)))
           .then((note) => note && deps.stderr.write(`${note}\n`))
           .catch((err) => setup.log(`could not send: ${String(err)}`, { event: 'analyst_input', level: 'error' }))
           .finally(() => typed.delete(done));
@@ -204,7 +209,7 @@ export function stateLine(alert: AlertRecord, who: string = alert.personName ?? 
     case 'queued':
       return `${person} is in another chat; this one starts when that one ends`;
     case 'scheduled':
-      return alert.chat.schedule ? outsideHoursText(alert.chat.schedule, person) : `${person} is outside working hours`;
+      return `${alert.chat.schedule ? outsideHoursText(alert.chat.schedule, person) : `${person} is outside working hours`} — /now starts it at once`;
     case 'active':
       return `chat with ${person} about ${name} is open: type to write to them, /end to end it, Ctrl-C to detach`;
     case 'dismissed':
@@ -219,16 +224,17 @@ export function stateLine(alert: AlertRecord, who: string = alert.personName ?? 
   }
 }
 
-/** What the analyst is told about a typed line or /end that did not simply go to the person; null when it did. */
+/** What the analyst is told about a typed line, /end or /now that did not simply do what it says; null when it did. */
 async function inputNote(
   applied: Applied,
-  ending: boolean,
+  command: 'end' | 'start_now' | undefined,
   who: string,
   current: () => Promise<AlertRecord | undefined>,
 ): Promise<string | null> {
   if (applied.kind !== 'applied') return 'not sent: this alert is no longer open (irbot status --all shows it)';
   const { before, after } = applied;
-  if (ending) {
+  if (command === 'start_now') return before === 'scheduled' ? null : `nothing to start now: this chat is ${before}`;
+  if (command === 'end') {
     if ((before === 'queued' || before === 'scheduled') && after === 'ended') {
       const kept = (await current())?.chat.held?.length ?? 0;
       if (kept === 0) return null;

@@ -18,14 +18,17 @@ function aDayOff(): string {
 }
 
 describe('working hours', () => {
-  it('schedules the chat of a person off work, and starts it when an analyst presses Start Chat now', async () => {
-    const ws = await makeWorkspace({
+  const offWork = () =>
+    makeWorkspace({
       slackApiUrl: h.slack.apiUrl,
       openaiBaseUrl: h.openai.baseURL,
       config:
         'feed_channel_id = "C0FEED"\ndatabase_path = "./db.json"\nslack_rate_scale = 100\n' +
         `working_hours = "09:00-18:00"\nworking_days = ["${aDayOff()}"]\n`,
     });
+
+  it('schedules the chat of a person off work, and starts it when an analyst presses Start Chat now', async () => {
+    const ws = await offWork();
     const daemon = await h.listen(ws);
     const alert = await h.startChat(ws);
     const scheduled = await h.slack.waitForCall(
@@ -53,5 +56,21 @@ describe('working hours', () => {
     expect((await daemon.stop('SIGTERM')).code).toBe(0);
     const [row] = JSON.parse((await runCli(['status', '--json'], ws)).stdout);
     expect(row).toMatchObject({ id: alert.id, state: 'active', zone: 'Europe/Paris', starts_at: null });
+  });
+
+  it('lets irbot chat keep lines for a scheduled chat and start it at once with /now', async () => {
+    const ws = await offWork();
+    const result = await runCli(['send-alert', 'pivot'], ws);
+    const id = result.stdout.trim();
+    const chat = await h.connect(['chat', id], ws);
+    await chat.waitFor(/Harold is outside working hours \(Europe\/Paris, \d\d:\d\d\).* — \/now starts it at once/);
+    chat.write('Sam from security here.');
+    await chat.waitFor(/kept: Harold is outside working hours/);
+    expect(h.slack.callsTo('chat.postMessage').filter((c) => c.args.channel === 'U0HAROLD')).toHaveLength(0);
+    chat.write('/now');
+    await h.slack.waitForCall(isPost('U0HAROLD', /quick question/));
+    await h.slack.waitForCall(isPost('U0HAROLD', /Sam from security here/));
+    chat.write('/end');
+    expect((await chat.exited).code).toBe(0);
   });
 });
