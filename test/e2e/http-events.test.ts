@@ -82,4 +82,9 @@ describe('listen --http', () => {
     expect(forged.status).toBe(401);
     expect((await fetch(new URL('/healthz', requestUrl))).status).toBe(200);
   });
+
+  it('stops on SIGTERM: the port closed, exit 0', async () => {
+    expect((await daemon.stop('SIGTERM')).code).toBe(0);
+    await expect(fetch(new URL('/healthz', requestUrl))).rejects.toThrow();
+  });
 });
