@@ -3,7 +3,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LocalSlack } from '../../../src/sandbox/local-slack.js';
+import { LocalSlack, type LocalSlackOptions } from '../../../src/sandbox/local-slack.js';
 import { checkSlackSignature } from '../../../src/slack/signature.js';
 
 interface Received {
@@ -16,8 +16,9 @@ const SECRET = 'unit-signing-secret-abcdef';
 let slack: LocalSlack;
 let server: Server;
 let received: Received[];
-/** The statuses the app answers with, in turn; 200 once they run out. */
-let statuses: number[];
+/** The statuses the app answers with, in turn (`late`: only once the test says so); 200 once they run out. */
+let statuses: Array<number | 'late'>;
+let answerLate: () => void = () => undefined;
 let wake: () => void = () => undefined;
 
 beforeEach(async () => {
@@ -28,18 +29,29 @@ beforeEach(async () => {
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       received.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
-      res.writeHead(statuses.shift() ?? 200).end();
+      const status = statuses.shift() ?? 200;
+      if (status === 'late') answerLate = () => res.writeHead(200).end();
+      else res.writeHead(status).end();
       wake();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  slack = await LocalSlack.start({ signingSecret: SECRET, httpRetryDelaysMs: [0, 0, 0] });
-  slack.deliverOverHttp(`http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/events`);
+  slack = await startSlack();
 });
+
+/** A local Slack POSTing to the app, retrying at once. */
+async function startSlack(more: LocalSlackOptions = {}): Promise<LocalSlack> {
+  const local = await LocalSlack.start({ signingSecret: SECRET, httpRetryDelaysMs: [0, 0, 0], ...more });
+  local.deliverOverHttp(`http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/events`);
+  return local;
+}
 
 afterEach(async () => {
   await slack.close();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
 });
 
 /** Resolves once the app has received `n` requests. */
@@ -89,6 +101,18 @@ describe('the local Slack over HTTP', () => {
     expect(third?.headers['x-slack-retry-reason']).toBe('http_error');
     expect(new Set(received.map((r) => JSON.parse(r.body).event_id))).toEqual(new Set([first.eventId]));
     expect(received.map(signed)).toEqual([{ ok: true }, { ok: true }, { ok: true }]);
+  });
+
+  it('retries an event not answered in time, as http_timeout', async () => {
+    statuses = ['late'];
+    await slack.close();
+    slack = await startSlack({ httpTimeoutMs: 50 });
+    const first = await slack.sendDm({ userId: 'U0HAROLD', text: 'hello' });
+    expect(first.status).toBe(0);
+    const [, retry] = await requests(2);
+    answerLate();
+    expect(retry?.headers['x-slack-retry-num']).toBe('1');
+    expect(retry?.headers['x-slack-retry-reason']).toBe('http_timeout');
   });
 
   it('POSTs a click as a signed form with the payload, and does not retry it', async () => {
