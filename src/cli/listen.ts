@@ -1,5 +1,5 @@
-// `irbot listen`: the daemon. Serves every alert's buttons and DMs (and with --webhook, alerts over HTTP) until
-// SIGINT/SIGTERM, then drains and exits.
+// `irbot listen`: the daemon. Serves every alert's buttons and DMs, over Socket Mode or with --http over Slack's
+// HTTP events (and with --webhook, alerts over HTTP) until SIGINT/SIGTERM, then drains and exits.
 import type * as Commander from 'commander';
 import type { Command } from 'commander';
 import { requireCjs } from '../cjs.js';
@@ -32,8 +32,14 @@ export function addListenCommand(program: Command, deps: Deps): void {
       '--webhook <[host:]port>',
       'also take alerts over HTTP: POST /alerts with Authorization: Bearer $IRBOT_WEBHOOK_TOKEN (host default 127.0.0.1)',
     )
-    .action(async (opts: { config?: string; webhook?: string; logFormat?: LogFormat }) => {
-      const loaded = await loadSetup(deps, opts.config, ['slackBotToken', 'socketAppToken', 'openaiApiKey']);
+    .option(
+      '--http <[host:]port>',
+      "take Slack's events over HTTP instead of Socket Mode: POST /slack/events (Events API and interactivity), signed with $SLACK_SIGNING_SECRET (host default 127.0.0.1)",
+    )
+    .action(async (opts: { config?: string; webhook?: string; http?: string; logFormat?: LogFormat }) => {
+      // Over HTTP, Slack signs each request with the signing secret and no app-level token is used.
+      const slackNeeds = opts.http === undefined ? (['socketAppToken'] as const) : (['slackSigningSecret'] as const);
+      const loaded = await loadSetup(deps, opts.config, ['slackBotToken', ...slackNeeds, 'openaiApiKey']);
       // listen sends the deliveries (sink events, pages) every command queues: it needs their secrets.
       sinkSecrets(loaded.config.sinks, loaded.vars ?? {});
       const json = logFormatFor(opts.logFormat, deps.stderr) === 'json';
@@ -42,6 +48,7 @@ export function addListenCommand(program: Command, deps: Deps): void {
         opts.webhook === undefined
           ? undefined
           : { address: parseListenAddress(opts.webhook), token: requireWebhookToken(setup.env) };
+      const httpAt = opts.http === undefined ? undefined : parseListenAddress(opts.http, '--http');
       // A store that cannot be read stops listen before anything is bound or connected (see `readableStore`).
       const store = await readableStore(openStore(setup.config, setup.log));
       const app = buildApp(setup, deps, store, { deliveries: buildDeliveries(setup, store, deps.clock) });
@@ -59,12 +66,19 @@ export function addListenCommand(program: Command, deps: Deps): void {
       }
       let serving: Serving;
       try {
-        serving = await serve(app, socketOf(setup), setup.log);
+        const inbound = httpAt && {
+          ...httpAt,
+          signingSecret: setup.env.slackSigningSecret ?? '',
+          clock: deps.clock,
+          health: () => storeTrouble(store, setup.log),
+        };
+        serving = await serve(app, inbound ?? socketOf(setup), setup.log);
       } catch (err) {
         await webhook?.close();
         throw err;
       }
-      setup.log(`listening on Socket Mode for feed channel ${setup.config.feedChannelId}`, { event: 'listening' });
+      const via = serving.requestUrl ? `HTTP events at ${serving.requestUrl}` : 'Socket Mode';
+      setup.log(`listening on ${via} for feed channel ${setup.config.feedChannelId}`, { event: 'listening' });
       const ended = await Promise.race([
         stopped.then((signal) => ({ signal })),
         (serving.lost ?? new Promise<never>(() => undefined)).then((err) => ({ err })),

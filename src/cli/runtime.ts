@@ -13,6 +13,7 @@ import { createOfflineWriter } from '../llm/offline-writer.js';
 import type { Writer } from '../llm/port.js';
 import { type Log, oneLine } from '../log.js';
 import { budgetPathOf, fileBudget } from '../slack/budget.js';
+import type { Inbound } from '../slack/envelope.js';
 import { createPacer, type Pacer } from '../slack/pacer.js';
 import type { SlackPort } from '../slack/port.js';
 import { rateLimitsFor } from '../slack/rate-limits.js';
@@ -165,6 +166,16 @@ export interface SocketOptions {
   oneShot?: boolean;
 }
 
+/** Where Slack's HTTP events are taken (`listen --http`) instead of Socket Mode, and how they are checked. */
+export interface HttpEventsInbound {
+  host: string;
+  port: number;
+  signingSecret: string;
+  clock: () => Date;
+  /** What keeps irbot from working now, for /healthz and for the answer to an event that could not be recorded. */
+  health?: () => Promise<string | undefined>;
+}
+
 /** How often leftovers (crashed or detached processes, retries now due) and silence deadlines are looked at. */
 export const SWEEP_EVERY_MS = 5_000;
 
@@ -173,16 +184,36 @@ export interface Serving {
   stop(): Promise<void>;
   /** Settles with Slack's error once the Socket Mode connection is lost for good (a reconnect refused). */
   lost?: Promise<unknown>;
+  /** With HTTP events: the URL Slack is to POST to (the Request URL of Event Subscriptions and Interactivity). */
+  requestUrl?: string;
+}
+
+interface Connection {
+  lost?: Promise<unknown>;
+  requestUrl?: string;
+  stop(): Promise<void>;
+}
+
+/** Takes Slack's events over Socket Mode, or over HTTP when `inbound` says where to listen. */
+async function connect(app: App, inbound: SocketOptions | HttpEventsInbound, log: Log): Promise<Connection> {
+  const handle = (event: Inbound, ack: () => Promise<void>) => app.handleInbound(event, ack);
+  if ('signingSecret' in inbound) {
+    const { startHttpEvents, EVENTS_PATH } = await import('../slack/http-events.js');
+    const events = await startHttpEvents({ ...inbound, log, handle });
+    return { requestUrl: `${events.address.url}${EVENTS_PATH}`, stop: () => events.close() };
+  }
+  const { connectSocket } = await import('../slack/socket.js');
+  const connection = connectSocket({ ...inbound, log, handle });
+  await connection.start();
+  return connection;
 }
 
 /**
- * Connects Socket Mode and keeps the store moving: leftovers are drained at once and then periodically, with
- * silence deadlines, so that any process serves every chat.
+ * Takes Slack's events (Socket Mode, or HTTP) and keeps the store moving: leftovers are drained at once and then
+ * periodically, with silence deadlines, so that any process serves every chat.
  */
-export async function serve(app: App, socket: SocketOptions, log: Log): Promise<Serving> {
-  const { connectSocket } = await import('../slack/socket.js');
-  const connection = connectSocket({ ...socket, log, handle: (inbound, ack) => app.handleInbound(inbound, ack) });
-  await connection.start();
+export async function serve(app: App, inbound: SocketOptions | HttpEventsInbound, log: Log): Promise<Serving> {
+  const connection = await connect(app, inbound, log);
   let sweeping: Promise<void> = Promise.resolve();
   const sweep = () => {
     sweeping = app
@@ -192,7 +223,8 @@ export async function serve(app: App, socket: SocketOptions, log: Log): Promise<
   sweep();
   const timer = setInterval(sweep, SWEEP_EVERY_MS);
   return {
-    lost: connection.lost,
+    ...(connection.lost ? { lost: connection.lost } : {}),
+    ...(connection.requestUrl ? { requestUrl: connection.requestUrl } : {}),
     async stop() {
       clearInterval(timer);
       await connection.stop();

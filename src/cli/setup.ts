@@ -10,7 +10,7 @@ import type { Store } from '../store/port.js';
 import { chalkFor } from './colour.js';
 import type { Deps } from './deps.js';
 
-export type Need = 'slackBotToken' | 'socketAppToken' | 'openaiApiKey';
+export type Need = 'slackBotToken' | 'socketAppToken' | 'openaiApiKey' | 'slackSigningSecret';
 
 export interface Setup {
   env: Env;

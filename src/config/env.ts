@@ -8,7 +8,7 @@ import type { Env } from './types.js';
 
 const { parse } = requireCjs('dotenv') as typeof Dotenv;
 
-export type RequiredVariable = 'slackBotToken' | 'socketAppToken' | 'openaiApiKey';
+export type RequiredVariable = 'slackBotToken' | 'socketAppToken' | 'openaiApiKey' | 'slackSigningSecret';
 
 const DEFAULT_SLACK_API_URL = 'https://slack.com/api/';
 
@@ -22,6 +22,10 @@ const VARIABLES: Record<RequiredVariable, { name: string; hint: string }> = {
     hint: 'an app-level token, xapp-…, with scope connections:write, under Basic Information > App-Level Tokens',
   },
   openaiApiKey: { name: 'OPENAI_API_KEY', hint: 'your OpenAI API key' },
+  slackSigningSecret: {
+    name: 'SLACK_SIGNING_SECRET',
+    hint: "the app's Signing Secret, under Basic Information > App Credentials (irbot listen --http checks every request with it)",
+  },
 };
 
 /** Reads irbot's variables from `vars` (process values already merged over .env); empty values count as unset. */
@@ -34,6 +38,7 @@ export function readEnv(vars: Record<string, string | undefined>): Env {
   const env: Env = { slackApiUrl: slackApiUrl.endsWith('/') ? slackApiUrl : `${slackApiUrl}/` };
   const slackBotToken = value('SLACK_BOT_TOKEN');
   const socketAppToken = value('SOCKET_APP_TOKEN');
+  const slackSigningSecret = value('SLACK_SIGNING_SECRET');
   const openaiApiKey = value('OPENAI_API_KEY');
   const openaiBaseUrl = value('OPENAI_BASE_URL');
   const configPath = value('IRBOT_CONFIG');
@@ -42,6 +47,7 @@ export function readEnv(vars: Record<string, string | undefined>): Env {
   const pagerdutyApiUrl = value('PAGERDUTY_API_URL');
   if (slackBotToken) env.slackBotToken = slackBotToken;
   if (socketAppToken) env.socketAppToken = socketAppToken;
+  if (slackSigningSecret) env.slackSigningSecret = slackSigningSecret;
   if (openaiApiKey) env.openaiApiKey = openaiApiKey;
   if (openaiBaseUrl) env.openaiBaseUrl = httpUrl('OPENAI_BASE_URL', openaiBaseUrl);
   if (configPath) env.configPath = configPath;

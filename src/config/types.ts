@@ -6,6 +6,8 @@ import type { DeliveryEvent } from '../deliver/port.js';
 export interface Env {
   slackBotToken?: string;
   socketAppToken?: string;
+  /** SLACK_SIGNING_SECRET: checks Slack's signature on each request to `listen --http`. Never printed. */
+  slackSigningSecret?: string;
   openaiApiKey?: string;
   /** Slack Web API base URL, ending in `/`; default https://slack.com/api/ */
   slackApiUrl: string;

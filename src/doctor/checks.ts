@@ -37,6 +37,7 @@ const VARIABLE_NAMES: Record<RequiredVariable, string> = {
   slackBotToken: 'SLACK_BOT_TOKEN',
   socketAppToken: 'SOCKET_APP_TOKEN',
   openaiApiKey: 'OPENAI_API_KEY',
+  slackSigningSecret: 'SLACK_SIGNING_SECRET',
 };
 
 export interface DoctorInput {

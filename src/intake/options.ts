@@ -1,4 +1,4 @@
-// What `irbot listen --webhook` needs before it binds: the address to listen on and the shared token.
+// What `irbot listen --webhook` (and `--http`) needs before it binds: the address to listen on and the shared token.
 import { isIP } from 'node:net';
 import { ConfigError } from '../config/errors.js';
 import type { Env } from '../config/types.js';
@@ -13,10 +13,10 @@ export interface ListenAddress {
   port: number;
 }
 
-/** `8080`, `0.0.0.0:8080`, `localhost:8080` or `[::1]:8080`; port 0 picks a free port. */
-export function parseListenAddress(value: string): ListenAddress {
+/** `8080`, `0.0.0.0:8080`, `localhost:8080` or `[::1]:8080`; port 0 picks a free port. `option` names it in errors. */
+export function parseListenAddress(value: string, option = '--webhook'): ListenAddress {
   const bad = (why: string) =>
-    new ConfigError(`--webhook ${JSON.stringify(value)}: ${why} (expected [HOST:]PORT, e.g. 127.0.0.1:8080 or 8080)`);
+    new ConfigError(`${option} ${JSON.stringify(value)}: ${why} (expected [HOST:]PORT, e.g. 127.0.0.1:8080 or 8080)`);
   const match = /^(?:(\[[^\]]*\]|[^:[\]]*):)?(\d+)$/.exec(value.trim());
   if (!match) throw bad('not an address');
   const [, rawHost, rawPort = ''] = match;

@@ -1,10 +1,10 @@
 // `irbot listen --webhook`: alerts in over HTTP. POST /alerts (bearer token, JSON) → recorded and posted → 202.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { AlertBusyError } from '../app.js';
 import type { AlertBatch, AlertInput, Rejection } from '../config/alerts.js';
 import { ConfigError } from '../config/errors.js';
+import { bind, HttpError, linger, pathOf, readBody, sendJson } from '../http/server.js';
 import { type Log, oneLine } from '../log.js';
 import { classifySlackError, SlackCallError } from '../slack/errors.js';
 import { type AlertSink, BatchError, describeStart, type Posted, postAlerts } from './post.js';
@@ -37,27 +37,10 @@ export interface Webhook {
 
 export const MAX_BODY_BYTES = 256 * 1024;
 
-/**
- * After an early answer (401, 413, 415…) the rest of the body is discarded, up to this much or this long, so that
- * the client reads the answer: closing a socket with unread data resets it, and the reset can destroy the answer.
- */
-const LINGER_BYTES = 1024 * 1024;
-const LINGER_MS = 2_000;
-
 const PATHS = 'POST /alerts or GET /healthz';
 
 /** What a 503 asks the client to wait before trying again. */
 const RETRY_AFTER_SECONDS = 5;
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
-}
 
 export async function startWebhook(app: AlertSink, parse: ParseAlerts, options: WebhookOptions): Promise<Webhook> {
   const { log } = options;
@@ -94,15 +77,7 @@ export async function startWebhook(app: AlertSink, parse: ParseAlerts, options: 
   server.headersTimeout = Math.min(10_000, server.requestTimeout);
 
   function send(res: ServerResponse, status: number, body: object, headers: Record<string, string> = {}): void {
-    const text = JSON.stringify(body);
-    res.writeHead(status, {
-      'content-type': 'application/json; charset=utf-8',
-      'content-length': String(Buffer.byteLength(text)),
-      'cache-control': 'no-store',
-      ...(closing ? { connection: 'close' } : {}),
-      ...headers,
-    });
-    res.end(text);
+    sendJson(res, status, body, headers, closing);
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -133,7 +108,7 @@ export async function startWebhook(app: AlertSink, parse: ParseAlerts, options: 
       if (!isJson(req.headers['content-type'])) {
         throw new HttpError(415, 'Content-Type must be application/json');
       }
-      const body = await readBody(req, maxBody);
+      const body = (await readBody(req, maxBody)).toString('utf8');
       let alerts: AlertInput[];
       // One bad alert never holds back the good ones: they are posted and the bad ones listed (400: none good).
       let refused: { rejected?: Rejection[] } = {};
@@ -197,14 +172,8 @@ export async function startWebhook(app: AlertSink, parse: ParseAlerts, options: 
     }
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, options.host, options.port)));
-    server.listen(options.port, options.host, () => resolve());
-  });
+  const address = await bind(server, options, 'webhook', '--webhook');
   server.on('error', (err) => log(`webhook: ${oneLine(err)}`, { event: 'webhook_error', level: 'error' }));
-  const bound = server.address() as AddressInfo;
-  const host = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
-  const address = { host: bound.address, port: bound.port, url: `http://${host}:${bound.port}` };
 
   let closed: Promise<void> | undefined;
   return {
@@ -224,56 +193,6 @@ export async function startWebhook(app: AlertSink, parse: ParseAlerts, options: 
   };
 }
 
-/** Reads the body as UTF-8, or throws 413 the moment it passes `max` bytes (at once when Content-Length says so). */
-function readBody(req: IncomingMessage, max: number): Promise<string> {
-  const tooLarge = () => new HttpError(413, `request body is larger than ${max} bytes`);
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > max) return Promise.reject(tooLarge());
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > max) {
-        cleanup();
-        reject(tooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => {
-      cleanup();
-      resolve(Buffer.concat(chunks).toString('utf8'));
-    };
-    const onError = (err: Error) => {
-      cleanup();
-      reject(err);
-    };
-    const cleanup = () => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-  });
-}
-
-/** Discards what is left of a body after an early answer, within LINGER_BYTES and LINGER_MS; then hangs up. */
-function linger(req: IncomingMessage): void {
-  let discarded = 0;
-  const hangUp = () => req.socket.destroy();
-  const timer = setTimeout(hangUp, LINGER_MS).unref();
-  req.on('data', (chunk: Buffer) => {
-    discarded += chunk.length;
-    if (discarded > LINGER_BYTES) hangUp();
-  });
-  req.once('end', () => clearTimeout(timer));
-  req.once('close', () => clearTimeout(timer));
-  req.resume();
-}
-
 function digest(text: string): Buffer {
   return createHash('sha256').update(text, 'utf8').digest();
 }
@@ -288,12 +207,6 @@ function authorized(header: string | undefined, expected: Buffer): boolean {
 function isJson(contentType: string | undefined): boolean {
   const type = (contentType ?? '').split(';', 1)[0]?.trim().toLowerCase() ?? '';
   return type === 'application/json' || /^application\/[\w.-]+\+json$/.test(type);
-}
-
-/** The path without the query (which may hold anything), shortened and on one line, for the log and routing. */
-function pathOf(req: IncomingMessage): string {
-  const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
-  return path.length > 100 ? `${path.slice(0, 100)}…` : path.replace(/[^\x21-\x7e]/g, '?');
 }
 
 /** A refusal as the client gets it: its place in the batch and the reason, not the id it sent back. */
@@ -339,20 +252,4 @@ function slackCode(err: unknown): string | undefined {
   if (err instanceof SlackCallError) return err.failure.code;
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && code.startsWith('slack_webapi_') ? classifySlackError(err).code : undefined;
-}
-
-function listenError(err: NodeJS.ErrnoException, host: string, port: number): Error {
-  const where = `webhook: cannot listen on ${host}:${port}`;
-  switch (err.code) {
-    case 'EADDRINUSE':
-      return new ConfigError(`${where}: the port is in use (pick another in --webhook, or 0 for any)`);
-    case 'EACCES':
-      return new ConfigError(`${where}: permission denied (ports below 1024 need privileges)`);
-    case 'EADDRNOTAVAIL':
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return new ConfigError(`${where}: no such address on this machine`);
-    default:
-      return err;
-  }
 }

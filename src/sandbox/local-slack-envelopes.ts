@@ -32,9 +32,9 @@ export function envelopeOf(type: EnvelopeType, payload: Record<string, unknown>)
 }
 
 /** Slack's re-delivery of an unacknowledged envelope: same payload (and event_id), new envelope id. */
-export function retryOf(envelope: Envelope): Envelope {
+export function retryOf(envelope: Envelope, reason = 'timeout'): Envelope {
   const attempt = typeof envelope.retry_attempt === 'number' ? envelope.retry_attempt : 0;
-  return { ...envelope, envelope_id: randomUUID(), retry_attempt: attempt + 1, retry_reason: 'timeout' };
+  return { ...envelope, envelope_id: randomUUID(), retry_attempt: attempt + 1, retry_reason: reason };
 }
 
 export function eventCallback(

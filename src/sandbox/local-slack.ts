@@ -1,4 +1,5 @@
-// A fake Slack workspace on 127.0.0.1: Web API and Socket Mode, close enough for the unmodified SDK clients.
+// A fake Slack workspace on 127.0.0.1: Web API, and events over Socket Mode or signed HTTP POSTs to a Request URL,
+// close enough for the unmodified SDK clients and for irbot's HTTP receiver.
 
 import { randomBytes, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -14,6 +15,7 @@ import {
   helloFrame,
   retryOf,
 } from './local-slack-envelopes.js';
+import { httpRequestOf, postEvent } from './local-slack-events-http.js';
 import { bearer, type Failure, injected, isRecord, parseArgs, readBody } from './local-slack-http.js';
 import { RateLimiter, type RateLimitOptions } from './local-slack-ratelimit.js';
 import { type RecordedAck, Sockets } from './local-slack-sockets.js';
@@ -48,10 +50,12 @@ export interface Delivery {
   envelopeId: string;
   eventId?: string;
   envelope: Record<string, unknown>;
-  /** Index among the connections open when it was sent, as `to` counts. */
+  /** Index among the connections open when it was sent, as `to` counts (0 over HTTP). */
   connection: number;
-  /** Serial number of the connection, stable across reconnects of others (1 = first ever). */
+  /** Serial number of the connection, stable across reconnects of others (1 = first ever; 0 over HTTP). */
   connectionId: number;
+  /** Over HTTP: the app's answer, once it came; 0 when none came within `httpTimeoutMs` or nothing listened. */
+  status?: number;
 }
 
 export interface LocalSlackOptions {
@@ -75,6 +79,15 @@ export interface LocalSlackOptions {
   scopes?: string[];
   /** Slack's published rate limits (429 with Retry-After when exceeded); default: no limits. */
   rateLimits?: RateLimitOptions;
+  /** The app's Signing Secret: signs every event POSTed over HTTP (see `deliverOverHttp`). */
+  signingSecret?: string;
+  /** How long an HTTP event waits for the app's answer before it counts as failed; Slack's: 3 s. */
+  httpTimeoutMs?: number;
+  /**
+   * Over HTTP, when an event's answer is not a 2xx or does not come in time: the delay before each retry, one per
+   * retry (Slack's: at once, after 1 minute, after 5 minutes). Clicks are not retried, as Slack does not.
+   */
+  httpRetryDelaysMs?: number[];
 }
 
 export const DEFAULT_USERS: readonly FakeUser[] = [
@@ -113,6 +126,8 @@ export const FEED_CHANNEL: ChannelSpec = { id: 'C0FEED', name: 'security-alerts'
 
 // Slack re-delivers an unacknowledged event up to three times.
 const MAX_RETRIES = 3;
+const SLACK_HTTP_TIMEOUT_MS = 3_000;
+const SLACK_HTTP_RETRY_DELAYS_MS = [0, 60_000, 300_000];
 // Message subtypes that describe another message rather than add one to the conversation.
 const NOT_STORED = new Set(['message_changed', 'message_deleted']);
 
@@ -121,6 +136,7 @@ export class LocalSlack {
   readonly botToken: string;
   readonly appToken: string;
   readonly botUserId: string;
+  readonly signingSecret: string;
   readonly calls: RecordedCall[] = [];
   readonly deliveries: Delivery[] = [];
   private readonly baseUrl: string;
@@ -138,6 +154,9 @@ export class LocalSlack {
   private readonly eventPrefix = randomBytes(3).toString('hex').toUpperCase();
   private eventCount = 0;
   private closed = false;
+  private readonly ackLog: RecordedAck[] = [];
+  /** Set by `deliverOverHttp`: Socket Mode is off and events go to this URL. */
+  private requestUrl: string | undefined;
 
   static async start(options: LocalSlackOptions = {}): Promise<LocalSlack> {
     const server = createServer();
@@ -168,6 +187,7 @@ export class LocalSlack {
     this.botToken = this.identity.botToken;
     this.appToken = this.identity.appToken;
     this.botUserId = this.identity.botUserId;
+    this.signingSecret = options.signingSecret ?? 'local-sandbox-signing-secret';
     this.rateLimiter = options.rateLimits ? new RateLimiter(options.rateLimits) : undefined;
     this.sockets = new Sockets({
       baseUrl: this.baseUrl,
@@ -175,7 +195,10 @@ export class LocalSlack {
       pingIntervalMs: options.pingIntervalMs ?? 10_000,
       hello: (numConnections) => helloFrame(this.identity, numConnections),
       waiters: this.waiters,
-      onAck: (ack) => this.emitter.emit('ack', ack),
+      onAck: (ack) => {
+        this.ackLog.push(ack);
+        this.emitter.emit('ack', ack);
+      },
       onCountChange: (count) => this.emitter.emit('connection', count),
     });
     this.workspace = new Workspace(
@@ -213,9 +236,18 @@ export class LocalSlack {
     return this.sockets.total;
   }
 
-  /** Every ack received, in order. */
+  /** Every ack received, in order: over HTTP, a 2xx answer (with connection id 0). */
   get acks(): readonly RecordedAck[] {
-    return this.sockets.acks;
+    return this.ackLog;
+  }
+
+  /**
+   * Turns Socket Mode off for events and clicks: each is POSTed to `requestUrl` (the Request URL of Event
+   * Subscriptions and of Interactivity), signed with `signingSecret`, and retried as Slack does; undefined turns
+   * Socket Mode back on.
+   */
+  deliverOverHttp(requestUrl: string | undefined): void {
+    this.requestUrl = requestUrl;
   }
 
   /** Calls answered with 429 by the rate limits, per method. */
@@ -372,7 +404,7 @@ export class LocalSlack {
   }
 
   redeliver(delivery: Delivery, to?: number): Promise<Delivery> {
-    return this.deliver(retryOf(delivery.envelope), to);
+    return this.deliver(retryOf(delivery.envelope, this.requestUrl ? 'http_timeout' : 'timeout'), to);
   }
 
   /** Sends an envelope as is, or any text frame, for tests of malformed input. */
@@ -494,11 +526,12 @@ export class LocalSlack {
 
   /** Slack sends the bot its own DM messages too (message.im); with nobody connected the echo is dropped. */
   private echo(event: Record<string, unknown>): void {
-    if (this.closed || this.sockets.openCount === 0) return;
+    if (this.closed || (this.requestUrl === undefined && this.sockets.openCount === 0)) return;
     this.deliverEvent(event).catch(() => {});
   }
 
   private async deliver(envelope: Envelope, to: number | undefined, frame?: string): Promise<Delivery> {
+    if (this.requestUrl !== undefined) return this.post(this.requestUrl, envelope, frame);
     const { index, connectionId } = await this.sockets.send(frame ?? JSON.stringify(envelope), to);
     const payload = envelope.payload;
     const eventId = isRecord(payload) && typeof payload.event_id === 'string' ? payload.event_id : undefined;
@@ -513,6 +546,45 @@ export class LocalSlack {
     this.emitter.emit('delivery', delivery);
     this.scheduleRedelivery(delivery);
     return delivery;
+  }
+
+  /** Over HTTP: POSTs the envelope, signed, and waits for the answer; a failed event is retried later. */
+  private async post(url: string, envelope: Envelope, raw?: string): Promise<Delivery> {
+    const request = httpRequestOf(envelope, this.signingSecret, Date.now() / 1000, raw);
+    const answer = await postEvent(url, request, this.options.httpTimeoutMs ?? SLACK_HTTP_TIMEOUT_MS);
+    const payload = envelope.payload;
+    const eventId = isRecord(payload) && typeof payload.event_id === 'string' ? payload.event_id : undefined;
+    const delivery: Delivery = {
+      envelopeId: typeof envelope.envelope_id === 'string' ? envelope.envelope_id : '',
+      ...(eventId !== undefined && { eventId }),
+      envelope,
+      connection: 0,
+      connectionId: 0,
+      status: answer.status,
+    };
+    this.deliveries.push(delivery);
+    if (answer.failure === undefined) {
+      const ack: RecordedAck = { envelopeId: delivery.envelopeId, connectionId: 0, at: Date.now() };
+      this.ackLog.push(ack);
+      this.emitter.emit('ack', ack);
+    } else if (envelope.type === 'events_api') {
+      this.retryOverHttp(delivery, answer.failure);
+    }
+    this.emitter.emit('delivery', delivery);
+    this.waiters.wake();
+    return delivery;
+  }
+
+  private retryOverHttp(delivery: Delivery, reason: string): void {
+    const attempt = typeof delivery.envelope.retry_attempt === 'number' ? delivery.envelope.retry_attempt : 0;
+    const delay = (this.options.httpRetryDelaysMs ?? SLACK_HTTP_RETRY_DELAYS_MS)[attempt];
+    if (delay === undefined || attempt >= MAX_RETRIES) return;
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (this.closed || this.requestUrl === undefined) return;
+      this.post(this.requestUrl, retryOf(delivery.envelope, reason)).catch(() => {});
+    }, delay);
+    this.timers.add(timer);
   }
 
   private scheduleRedelivery(delivery: Delivery): void {

@@ -34,6 +34,16 @@ describe('configuration errors', () => {
     await expectConfigError(ws, ['listen'], /Missing required environment variable: SOCKET_APP_TOKEN/, {
       SOCKET_APP_TOKEN: '',
     });
+    // Over HTTP the signing secret is needed instead (and the app-level token is not), and a bad address is named.
+    await expectConfigError(
+      ws,
+      ['listen', '--http', '0'],
+      /^irbot: Missing required environment variable: SLACK_SIGNING_SECRET \(.*Signing Secret/,
+      { SOCKET_APP_TOKEN: '' },
+    );
+    await expectConfigError(ws, ['listen', '--http', 'slack:x'], /^irbot: --http "slack:x": not an address/, {
+      SLACK_SIGNING_SECRET: 'signing-secret',
+    });
     await expectConfigError(ws, ['chat', 'x'], /Missing required environment variable: OPENAI_API_KEY/, {
       OPENAI_API_KEY: '',
     });

@@ -30,6 +30,7 @@ describe('readEnv', () => {
       readEnv({
         SLACK_BOT_TOKEN: BOT,
         SOCKET_APP_TOKEN: APP,
+        SLACK_SIGNING_SECRET: 'signing-secret',
         OPENAI_API_KEY: KEY,
         SLACK_API_URL: 'http://127.0.0.1:3000/api/',
         OPENAI_BASE_URL: 'http://127.0.0.1:4000/v1',
@@ -41,6 +42,7 @@ describe('readEnv', () => {
     ).toEqual({
       slackBotToken: BOT,
       socketAppToken: APP,
+      slackSigningSecret: 'signing-secret',
       openaiApiKey: KEY,
       slackApiUrl: 'http://127.0.0.1:3000/api/',
       openaiBaseUrl: 'http://127.0.0.1:4000/v1',
@@ -89,6 +91,12 @@ describe('requireEnv', () => {
     expect(err.message).toContain('Missing required environment variable: OPENAI_API_KEY');
     expect(errorOf(() => requireEnv(readEnv({}), ['socketAppToken', 'slackBotToken'])).message).toContain(
       'Missing required environment variable: SOCKET_APP_TOKEN',
+    );
+  });
+
+  it('names a missing SLACK_SIGNING_SECRET and where to find it', () => {
+    expect(errorOf(() => requireEnv(readEnv({ SLACK_BOT_TOKEN: BOT }), ['slackSigningSecret'])).message).toBe(
+      "Missing required environment variable: SLACK_SIGNING_SECRET (set it in the environment or in .env: the app's Signing Secret, under Basic Information > App Credentials (irbot listen --http checks every request with it))",
     );
   });
 

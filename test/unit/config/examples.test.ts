@@ -1,4 +1,4 @@
-// Tests that the shipped config.toml, alerts.toml and slack-app-manifest.yml parse and say what irbot needs.
+// Tests that the shipped config.toml, alerts.toml and Slack app manifests parse and say what irbot needs.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,6 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import { parseAlerts } from '../../../src/config/alerts.js';
 import { CONFIG_KEYS, parseConfig } from '../../../src/config/config.js';
 import { STEP_UP_KEYS } from '../../../src/config/step-up.js';
+import { EVENTS_PATH } from '../../../src/slack/http-events.js';
 import { MANIFEST_SCOPES } from '../../../src/slack/scopes.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -52,5 +53,27 @@ describe('shipped examples', () => {
     expect(text).toMatch(/^ +- message\.im$/m);
     expect(text).toContain('socket_mode_enabled: true');
     expect(text).toContain('messages_tab_read_only_enabled: false');
+  });
+
+  it('slack-app-manifest-http.yml is the same app with Socket Mode off and both Request URLs on /slack/events', async () => {
+    type Manifest = {
+      settings: {
+        socket_mode_enabled: boolean;
+        event_subscriptions: { request_url?: string };
+        interactivity: { request_url?: string };
+      };
+    };
+    const socket = parseYaml(await read('slack-app-manifest.yml')) as Manifest;
+    const http = parseYaml(await read('slack-app-manifest-http.yml')) as Manifest;
+    expect(http.settings.socket_mode_enabled).toBe(false);
+    expect(http.settings.event_subscriptions.request_url).toBe(`https://irbot.example.com${EVENTS_PATH}`);
+    expect(http.settings.interactivity.request_url).toBe(`https://irbot.example.com${EVENTS_PATH}`);
+    // Everything else, the scopes and the DM event included, as in the Socket Mode manifest.
+    const { request_url: _events, ...events } = http.settings.event_subscriptions;
+    const { request_url: _clicks, ...interactivity } = http.settings.interactivity;
+    expect({
+      ...http,
+      settings: { ...http.settings, socket_mode_enabled: true, event_subscriptions: events, interactivity },
+    }).toEqual(socket);
   });
 });

@@ -19,6 +19,7 @@ describe('parseListenAddress', () => {
     expect(() => parseListenAddress('70000')).toThrow(
       /^--webhook "70000": the port must be from 0 to 65535 \(expected/,
     );
+    expect(() => parseListenAddress('x', '--http')).toThrow(/^--http "x": not an address \(expected/);
   });
 });
 

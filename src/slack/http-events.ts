@@ -1,0 +1,267 @@
+// `irbot listen --http`: Slack's HTTP Events API and interactivity on one path, signed requests only, each decoded
+// to the same Inbound as a Socket Mode envelope and answered 200 once the App has recorded it.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { type BoundAddress, bind, HttpError, linger, pathOf, readBody, sendJson } from '../http/server.js';
+import { type Log, oneLine } from '../log.js';
+import { decodeEnvelope, type Inbound } from './envelope.js';
+import { checkSlackSignature } from './signature.js';
+
+/**
+ * Events and interactivity both come here (as Bolt's default receiver takes them): the body tells them apart,
+ * JSON for an event, a form with `payload` for a button. slack-app-manifest-http.yml names it for both.
+ */
+export const EVENTS_PATH = '/slack/events';
+
+/** Slack's bodies are a few KiB; a larger one is no event of Slack's. */
+export const MAX_EVENT_BODY_BYTES = 1024 * 1024;
+
+/**
+ * How long the App may take to record an event before the answer is 503: Slack waits 3 s, then counts the request
+ * as failed and retries it; a retry of an event recorded meanwhile is a duplicate by its event id.
+ */
+export const ACK_WITHIN_MS = 2_500;
+
+/** What a 503 asks the client to wait: Slack ignores it, a load balancer's health check may not. */
+const RETRY_AFTER_SECONDS = 5;
+
+const PATHS = `POST ${EVENTS_PATH} or GET /healthz`;
+
+export interface HttpEventsOptions {
+  host: string;
+  port: number;
+  /** SLACK_SIGNING_SECRET: checks each request's X-Slack-Signature; never logged. */
+  signingSecret: string;
+  log: Log;
+  clock: () => Date;
+  /** Must call `ack` once what arrived is safe in the store, before slow work: the 200 is sent then. */
+  handle: (inbound: Inbound, ack: () => Promise<void>) => Promise<void>;
+  /** What keeps irbot from working now (the store cannot be read), or undefined: /healthz answers 503 with it. */
+  health?: () => Promise<string | undefined>;
+  /** Default ACK_WITHIN_MS. */
+  ackWithinMs?: number;
+  /** Default MAX_EVENT_BODY_BYTES. */
+  maxBodyBytes?: number;
+}
+
+export interface HttpEvents {
+  address: BoundAddress;
+  /** Stops taking requests (503 meanwhile, so Slack retries), finishes the events in flight, closes connections. */
+  close(): Promise<void>;
+}
+
+/** What a signed body asks for. Pure: an unreadable body is `bad` with a reason, never thrown. */
+export type SlackRequest =
+  | { kind: 'url_verification'; challenge: string }
+  | { kind: 'envelope'; type: 'events_api' | 'interactive'; payload: unknown }
+  | { kind: 'bad'; reason: string };
+
+/** The body as the Socket Mode envelope Slack would have sent: its `type` and `payload`, for decodeEnvelope. */
+export function readSlackRequest(contentType: string | undefined, body: string): SlackRequest {
+  const type = (contentType ?? '').split(';', 1)[0]?.trim().toLowerCase() ?? '';
+  if (type === 'application/json') {
+    const parsed = parseJson(body);
+    if (!isObject(parsed)) return { kind: 'bad', reason: 'the body is not a JSON object' };
+    if (parsed.type === 'url_verification') {
+      return typeof parsed.challenge === 'string'
+        ? { kind: 'url_verification', challenge: parsed.challenge }
+        : { kind: 'bad', reason: 'url_verification without a challenge' };
+    }
+    // event_callback, and anything else Slack sends here (app_rate_limited), which decodeEnvelope ignores.
+    return { kind: 'envelope', type: 'events_api', payload: parsed };
+  }
+  if (type === 'application/x-www-form-urlencoded') {
+    // https://docs.slack.dev/interactivity/handling-user-interaction: payload=<URL-encoded JSON>
+    const payload = new URLSearchParams(body).get('payload');
+    if (payload === null) return { kind: 'bad', reason: 'a form without a payload field' };
+    const parsed = parseJson(payload);
+    if (!isObject(parsed)) return { kind: 'bad', reason: 'payload is not a JSON object' };
+    return { kind: 'envelope', type: 'interactive', payload: parsed };
+  }
+  return { kind: 'bad', reason: 'Content-Type must be application/json or application/x-www-form-urlencoded' };
+}
+
+export async function startHttpEvents(options: HttpEventsOptions): Promise<HttpEvents> {
+  const { log } = options;
+  const maxBody = options.maxBodyBytes ?? MAX_EVENT_BODY_BYTES;
+  const ackWithin = options.ackWithinMs ?? ACK_WITHIN_MS;
+  const health = options.health ?? (async () => undefined);
+  const inFlight = new Set<Promise<unknown>>();
+  let closing = false;
+
+  const track = (work: Promise<unknown>) => {
+    inFlight.add(work);
+    void work.finally(() => inFlight.delete(work));
+  };
+
+  const server = createServer((req, res) => {
+    track(
+      serveRequest(req, res).catch((err) => {
+        log(`slack ${req.method} ${pathOf(req)} 500 ${oneLine(err)}`, { event: 'slack_request', level: 'error' });
+        if (!res.headersSent) sendJson(res, 500, { error: 'internal error' }, {}, closing);
+      }),
+    );
+  });
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 10_000;
+
+  async function serveRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = pathOf(req);
+    const method = req.method ?? 'GET';
+    const answer = (status: number, body: object | undefined, what: string, headers: Record<string, string> = {}) => {
+      if (body === undefined) res.writeHead(status, { 'content-length': '0', ...headers }).end();
+      else sendJson(res, status, body, headers, closing);
+      if (!req.complete) linger(req);
+      if (what) {
+        const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
+        log(`slack ${method} ${path} ${status} ${what}`, { event: 'slack_request', status, level });
+      }
+    };
+    try {
+      if (closing) throw new HttpError(503, 'shutting down', { 'retry-after': String(RETRY_AFTER_SECONDS) });
+      if (path === '/healthz') {
+        if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, 'method not allowed', { allow: 'GET' });
+        const trouble = await health().catch((err: unknown) => oneLine(err));
+        if (trouble)
+          answer(503, { ok: false, error: trouble }, trouble, { 'retry-after': String(RETRY_AFTER_SECONDS) });
+        else answer(200, { ok: true }, '');
+        return;
+      }
+      if (path !== EVENTS_PATH) throw new HttpError(404, `not found: ${PATHS}`);
+      if (method !== 'POST') throw new HttpError(405, `method not allowed: ${PATHS}`, { allow: 'POST' });
+      const timestamp = header(req, 'x-slack-request-timestamp');
+      const signature = header(req, 'x-slack-signature');
+      // Refused before the body is read: nothing unsigned costs more than its headers.
+      if (timestamp === undefined || signature === undefined) {
+        throw new HttpError(401, 'missing X-Slack-Signature or X-Slack-Request-Timestamp');
+      }
+      const body = await readBody(req, maxBody);
+      const signed = checkSlackSignature(options.signingSecret, { timestamp, signature, body }, options.clock());
+      if (!signed.ok) throw new HttpError(401, signed.reason);
+      const request = readSlackRequest(req.headers['content-type'], body.toString('utf8'));
+      if (request.kind === 'bad') throw new HttpError(400, request.reason);
+      if (request.kind === 'url_verification') {
+        answer(200, { challenge: request.challenge }, 'url_verification');
+        return;
+      }
+      const retry = retryOf(req);
+      const inbound = decodeEnvelope(request.type, request.payload);
+      const outcome = await handOver(inbound);
+      if (outcome === 'recorded') {
+        answer(200, undefined, retry ? `${describeInbound(inbound)} (${retry})` : '');
+        return;
+      }
+      if (outcome === 'late') {
+        // Never 200 before the event is recorded: Slack retries, and the retry is dropped as a duplicate by event
+        // id if the App records this one meanwhile (the work goes on after the answer).
+        answer(
+          503,
+          { error: `not recorded within ${ackWithin} ms` },
+          `${describeInbound(inbound)}: not recorded in time`,
+          {
+            'retry-after': String(RETRY_AFTER_SECONDS),
+          },
+        );
+        return;
+      }
+      const trouble = await health().catch((err: unknown) => oneLine(err));
+      // Not recorded: Slack re-delivers on anything but 2xx, as Socket Mode re-delivers an envelope left unacked.
+      answer(
+        trouble ? 503 : 500,
+        { error: trouble ?? 'internal error' },
+        `${describeInbound(inbound)}: ${oneLine(outcome.failed)}`,
+        trouble ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : {},
+      );
+    } catch (err) {
+      if (!(err instanceof HttpError)) throw err;
+      answer(err.status, { error: err.message }, err.message, err.headers);
+    }
+  }
+
+  /** Hands the event to the App; settles when it is recorded, when it failed first, or after `ackWithin`. */
+  async function handOver(inbound: Inbound): Promise<'recorded' | 'late' | { failed: unknown }> {
+    let answered = false;
+    let recorded: () => void = () => undefined;
+    const acked = new Promise<'recorded'>((resolve) => {
+      recorded = () => {
+        answered = true;
+        resolve('recorded');
+      };
+    });
+    const work = options.handle(inbound, async () => recorded());
+    // The App's work goes on after the answer (lanes, LLM): close() waits for it. A failure before the answer is
+    // the answer's to log.
+    track(
+      work.catch((err) => {
+        if (answered) log(`${describeInbound(inbound)}: ${oneLine(err)}`, { event: 'event_failed', level: 'error' });
+      }),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), ackWithin);
+    });
+    try {
+      return await Promise.race([
+        acked,
+        // Done without an ack: nothing to record (the App acks even what it ignores).
+        work.then(
+          () => 'recorded' as const,
+          (failed: unknown) => ({ failed }),
+        ),
+        late,
+      ]);
+    } finally {
+      answered = true;
+      clearTimeout(timer);
+    }
+  }
+
+  const address = await bind(server, options, 'slack events', '--http');
+  server.on('error', (err) => log(`slack events: ${oneLine(err)}`, { event: 'slack_http_error', level: 'error' }));
+
+  let closed: Promise<void> | undefined;
+  return {
+    address,
+    close() {
+      closed ??= (async () => {
+        closing = true;
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+        server.closeAllConnections();
+        await stopped;
+      })();
+      return closed;
+    },
+  };
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** `retry 1 http_timeout` for Slack's re-delivery, undefined for a first delivery. */
+function retryOf(req: IncomingMessage): string | undefined {
+  const num = header(req, 'x-slack-retry-num');
+  if (num === undefined) return undefined;
+  const reason = header(req, 'x-slack-retry-reason');
+  return `retry ${num.slice(0, 8)}${reason ? ` ${reason.slice(0, 40).replace(/[^\w-]/g, '?')}` : ''}`;
+}
+
+function describeInbound(inbound: Inbound): string {
+  if (inbound.kind === 'dm') return `dm ${inbound.eventId}`;
+  if (inbound.kind === 'button') return `button ${inbound.action} on ${inbound.alertId}`;
+  return 'ignored';
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
