@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import type { Applied } from '../app.js';
 import { isClosed, needsReview, outsideHoursText } from '../chat/engine.js';
 import type { Actor } from '../chat/types.js';
+import { requireEnv } from '../config/env.js';
 import { ConfigError } from '../config/errors.js';
 import type { LogFields } from '../log.js';
 import { type AlertRecord, findAlert, type Store } from '../store/port.js';
@@ -33,7 +34,11 @@ export function addChatCommand(program: Command, deps: Deps): void {
     .argument('[alertId]', 'alert id from send-alert or status (without it, pick one on a terminal)')
     .option('--config <path>', 'config.toml to use (default: $IRBOT_CONFIG or ./config.toml)')
     .action(async (alertIdArg: string | undefined, opts: { config?: string }) => {
-      const loaded = await loadSetup(deps, opts.config, ['slackBotToken', 'socketAppToken', 'openaiApiKey']);
+      // In an HTTP events deployment (SLACK_SIGNING_SECRET, no app token) the replicas behind the Request URL take
+      // the person's replies; this process acts through the store and its view follows the store.
+      const loaded = await loadSetup(deps, opts.config, ['slackBotToken', 'openaiApiKey']);
+      const storeOnly = loaded.env.socketAppToken === undefined && loaded.env.slackSigningSecret !== undefined;
+      if (!storeOnly) requireEnv(loaded.env, ['socketAppToken']);
       // The terminal is the chat's view: only warnings and errors are logged there, not every event.
       const setup = {
         ...loaded,
@@ -65,7 +70,9 @@ export function addChatCommand(program: Command, deps: Deps): void {
       const interrupted = deps.nextSignal();
       const progress = progressLine(deps.stderr);
       progress.show('connecting to Slack…');
-      const serving = await serve(app, socketOf(setup), setup.log).finally(() => progress.clear());
+      const serving = await serve(app, storeOnly ? 'store-only' : socketOf(setup), setup.log).finally(() =>
+        progress.clear(),
+      );
       // Shows the transcript so far first, then follows it, whichever process records what happens.
       const personName = await displayNameOf(alert, setup);
       const view = followChat(store, alertId, deps, personName);

@@ -194,8 +194,15 @@ interface Connection {
   stop(): Promise<void>;
 }
 
+/**
+ * Where a process takes Slack's events: Socket Mode, HTTP (`listen --http`), or nowhere (`irbot chat` in an HTTP
+ * deployment: the replicas behind the Request URL take them, and the chat's view follows the store).
+ */
+export type EventSource = SocketOptions | HttpEventsInbound | 'store-only';
+
 /** Takes Slack's events over Socket Mode, or over HTTP when `inbound` says where to listen. */
-async function connect(app: App, inbound: SocketOptions | HttpEventsInbound, log: Log): Promise<Connection> {
+async function connect(app: App, inbound: EventSource, log: Log): Promise<Connection> {
+  if (inbound === 'store-only') return { stop: async () => undefined };
   const handle = (event: Inbound, ack: () => Promise<void>) => app.handleInbound(event, ack);
   if ('signingSecret' in inbound) {
     const { startHttpEvents, EVENTS_PATH } = await import('../slack/http-events.js');
@@ -212,7 +219,7 @@ async function connect(app: App, inbound: SocketOptions | HttpEventsInbound, log
  * Takes Slack's events (Socket Mode, or HTTP) and keeps the store moving: leftovers are drained at once and then
  * periodically, with silence deadlines, so that any process serves every chat.
  */
-export async function serve(app: App, inbound: SocketOptions | HttpEventsInbound, log: Log): Promise<Serving> {
+export async function serve(app: App, inbound: EventSource, log: Log): Promise<Serving> {
   const connection = await connect(app, inbound, log);
   let sweeping: Promise<void> = Promise.resolve();
   const sweep = () => {

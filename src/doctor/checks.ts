@@ -64,9 +64,14 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
     env && bot
       ? checkBotToken(bot, env.slackApiUrl, config ? scopesNeeded(config.stepUp) : REQUIRED_SCOPES)
       : undefined,
-    env && usable('socketAppToken')
-      ? checkAppToken(await slackClient(env.socketAppToken ?? '', env.slackApiUrl), env.slackApiUrl)
-      : skip(CHECK_NAMES.appToken, needs('socketAppToken')),
+    env && httpEventsOnly(env)
+      ? pass(
+          CHECK_NAMES.appToken,
+          'not used: SLACK_SIGNING_SECRET is set and no app token, so Slack sends events over HTTP (listen --http)',
+        )
+      : env && usable('socketAppToken')
+        ? checkAppToken(await slackClient(env.socketAppToken ?? '', env.slackApiUrl), env.slackApiUrl)
+        : skip(CHECK_NAMES.appToken, needs('socketAppToken')),
     env && usable('openaiApiKey') && config
       ? checkOpenAi(env, config)
       : skip(CHECK_NAMES.openai, config ? needs('openaiApiKey') : 'a valid config.toml'),
@@ -114,9 +119,18 @@ export function variableProblem(env: Env, need: RequiredVariable): string | unde
   }
 }
 
-/** (1) SLACK_BOT_TOKEN, SOCKET_APP_TOKEN and OPENAI_API_KEY set and of the right kind, URLs well-formed. */
+/** An HTTP events deployment (`listen --http`): a signing secret and no app token; Socket Mode is not used. */
+function httpEventsOnly(env: Env): boolean {
+  return env.socketAppToken === undefined && env.slackSigningSecret !== undefined;
+}
+
+/**
+ * (1) SLACK_BOT_TOKEN, SOCKET_APP_TOKEN (or, for HTTP events, SLACK_SIGNING_SECRET) and OPENAI_API_KEY set and of
+ * the right kind, URLs well-formed.
+ */
 export function checkVariables(env: Env, cwd: string): CheckResult {
-  const needs: RequiredVariable[] = ['slackBotToken', 'socketAppToken', 'openaiApiKey'];
+  const inbound: RequiredVariable = httpEventsOnly(env) ? 'slackSigningSecret' : 'socketAppToken';
+  const needs: RequiredVariable[] = ['slackBotToken', inbound, 'openaiApiKey'];
   const problems = needs.flatMap((need) => variableProblem(env, need) ?? []);
   if (problems.length > 0) {
     return fail(

@@ -1,5 +1,7 @@
 // `irbot listen --http` with the real binary: the local Slack POSTs signed clicks and DMs to it instead of using
 // Socket Mode (no SOCKET_APP_TOKEN at all); a re-delivery is applied once; an unsigned request is refused.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalSlack } from '../../src/sandbox/local-slack.js';
 import { runCli } from '../support/cli.js';
@@ -81,6 +83,24 @@ describe('listen --http', () => {
     });
     expect(forged.status).toBe(401);
     expect((await fetch(new URL('/healthz', requestUrl))).status).toBe(200);
+  });
+
+  it('lets irbot chat drive a chat without Socket Mode: the replies reach listen --http, the view follows the store', async () => {
+    // Alice, who has no other chat (Harold's from the first test is still open).
+    const file = join(ws.dir, 'alice.json');
+    await writeFile(file, JSON.stringify({ id: 'privesc', name: 'Privileged Escalation', user_id: 'U0ALICE' }));
+    const sent = await runCli(['send-alert', '--file', file], ws);
+    const chat = startIrbot(['chat', sent.stdout.trim()], ws);
+    await slack.waitForCall(isPost('U0ALICE', /quick question/));
+    chat.write('Sam from security here.');
+    await slack.waitForCall(isPost('U0ALICE', /Sam from security here/));
+    await slack.sendDm({ userId: 'U0ALICE', text: 'yes, that was my sudo' });
+    await chat.waitFor(/Alice\s+yes, that was my sudo/);
+    // Her answer closes the chat (the LLM's verdict, recorded by listen): the view shows it, and exits.
+    const ended = await chat.exited;
+    expect(ended.code).toBe(0);
+    expect(ended.stdout).toContain('— chat ended: answered, aware');
+    expect(slack.callsTo('apps.connections.open')).toHaveLength(0);
   });
 
   it('stops on SIGTERM: the port closed, exit 0', async () => {

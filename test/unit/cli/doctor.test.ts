@@ -49,6 +49,13 @@ describe('checkVariables', () => {
     const env = readEnv({ SLACK_BOT_TOKEN: 'xoxb-1', SOCKET_APP_TOKEN: 'xapp-1', OPENAI_API_KEY: 'sk-1' });
     expect(checkVariables(env, '/srv').ok).toBe(true);
   });
+
+  it('takes SLACK_SIGNING_SECRET in place of the app token for HTTP events (listen --http)', () => {
+    const env = readEnv({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 'abc123', OPENAI_API_KEY: 'sk-1' });
+    const check = checkVariables(env, '/srv');
+    expect(check).toMatchObject({ ok: true, detail: 'SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, OPENAI_API_KEY set' });
+    expect(JSON.stringify(check)).not.toContain('abc123');
+  });
 });
 
 describe('verdict and lines', () => {
