@@ -1,5 +1,4 @@
 // `irbot chat`: start (or resume) the chat of an alert and follow it live; typed lines go to the person.
-import { unwatchFile, watchFile } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import type { Applied } from '../app.js';
@@ -17,9 +16,6 @@ import { loadSetup, openStore, type Setup } from './setup.js';
 
 /** Outbox effects that wait on the LLM: the terminal says so while they are pending. */
 const LLM_WORK = new Set(['Greet', 'Nudge', 'Classify', 'Summarise']);
-
-/** How often the terminal view checks the store: events may land on another process. */
-const WATCH_INTERVAL_MS = 100;
 
 export function addChatCommand(program: Command, deps: Deps): void {
   program
@@ -184,11 +180,11 @@ function followChat(
     }
   };
   void refresh();
-  for (const file of store.files) watchFile(file, { interval: WATCH_INTERVAL_MS }, () => void refresh());
+  const unwatch = store.watch?.(() => void refresh());
   return {
     ended,
     stop: () => {
-      for (const file of store.files) unwatchFile(file);
+      unwatch?.();
       progress.clear();
     },
   };
