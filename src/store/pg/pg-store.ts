@@ -620,6 +620,8 @@ export function openPgStore(url: string, options: PgStoreOptions = {}): PgStore 
       void client
         .connect()
         .then(() => client.query(`LISTEN ${CHANNEL}`))
+        // Once listening: what changed before it was in place is looked at too.
+        .then(() => onChange())
         .catch((err: unknown) =>
           options.log?.(`PostgreSQL watch failed: ${pgError(err, where).message}`, {
             event: 'store_pg',

@@ -212,7 +212,12 @@ describe.each([lowdb(), postgres()])('store contract: $name', (kind) => {
         pagerduty: true,
       },
       outbox: [
-        { seq: 3, effect: { type: 'SendDm', text: 'hi', from: 'bot' }, claim: { pid: 7, run: 'r1', at: 'x' }, attempts: 1 },
+        {
+          seq: 3,
+          effect: { type: 'SendDm', text: 'hi', from: 'bot' },
+          claim: { pid: 7, run: 'r1', at: 'x' },
+          attempts: 1,
+        },
         { seq: 4, effect: { type: 'Nudge' }, retryAt: 'later', checkSince: 'then' },
       ],
       transcript: [aLine('hello', 'bot'), { ...aLine('it was me'), ts: '1700000000.1' }],
