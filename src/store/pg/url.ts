@@ -10,7 +10,7 @@ export function isPostgresUrl(value: string): boolean {
 export function checkPostgresUrl(value: string, source: string): string {
   if (!isPostgresUrl(value)) {
     throw new ConfigError(
-      `${source} must be a PostgreSQL URL starting with postgres:// or postgresql://, e.g. postgres://irbot@db.example:5432/irbot`,
+      `${source} must be a PostgreSQL URL starting with postgres:// or postgresql://, e.g. postgres://db.example:5432/irbot`,
     );
   }
   try {
