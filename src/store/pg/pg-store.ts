@@ -81,7 +81,7 @@ function deltaQuery(mark: number): string {
 SELECT pruned_rev FROM irbot_state;
 SELECT kind, id FROM irbot_tombstones WHERE rev > ${m}${mark === 0 ? ' AND false' : ''} ORDER BY rev;
 SELECT * FROM irbot_alerts WHERE rev > ${m}${mark === 0 ? ' AND NOT archived' : ''};
-SELECT t.alert_id, t.n, t.rev, t."from", t.text, t.at, t.by, t.ts FROM irbot_transcript t
+SELECT t.* FROM irbot_transcript t
   JOIN irbot_alerts a ON a.id = t.alert_id AND NOT a.archived WHERE t.rev > ${m};
 SELECT o.* FROM irbot_outbox o JOIN irbot_alerts a ON a.id = o.alert_id AND NOT a.archived
   WHERE a.rev > ${m} ORDER BY o.alert_id, o.seq;
@@ -271,7 +271,7 @@ export async function writePlan(client: ClientBase, plan: WritePlan, rev: number
   );
   if (lines.length > 0) {
     await client.query(
-      `INSERT INTO irbot_transcript (rev, alert_id, n, "from", text, at, by, ts)
+      `INSERT INTO irbot_transcript (rev, alert_id, n, speaker, text, at, by, ts)
        SELECT $1, * FROM unnest($2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])`,
       [
         rev,
@@ -400,8 +400,7 @@ function commitSql(rev: number, sync: boolean): string {
 /** Archived alerts as records, in pages (keyset on rev, id), oldest archived first. */
 const ARCHIVE_SQL = `
 SELECT a.*,
-  coalesce((SELECT json_agg(json_build_object('from', t."from", 'text', t.text, 'at', t.at, 'by', t.by, 'ts', t.ts)
-            ORDER BY t.n) FROM irbot_transcript t WHERE t.alert_id = a.id), '[]') AS transcript,
+  coalesce((SELECT json_agg(row_to_json(t) ORDER BY t.n) FROM irbot_transcript t WHERE t.alert_id = a.id), '[]') AS transcript,
   coalesce((SELECT json_agg(row_to_json(o) ORDER BY o.seq) FROM irbot_outbox o WHERE o.alert_id = a.id), '[]') AS outbox,
   (SELECT row_to_json(e) FROM irbot_escalations e WHERE e.alert_id = a.id) AS escalation
 FROM irbot_alerts a

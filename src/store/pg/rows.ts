@@ -39,7 +39,8 @@ export interface TranscriptRow {
   alert_id: string;
   n: number;
   rev: string;
-  from: TranscriptEntry['from'];
+  /** The entry's `from`: a word SQL keeps for itself. */
+  speaker: TranscriptEntry['from'];
   text: string;
   at: string;
   by: string | null;
@@ -96,9 +97,9 @@ export function recordOf(
   };
 }
 
-export function entryOf(row: Pick<TranscriptRow, 'from' | 'text' | 'at' | 'by' | 'ts'>): TranscriptEntry {
+export function entryOf(row: Pick<TranscriptRow, 'speaker' | 'text' | 'at' | 'by' | 'ts'>): TranscriptEntry {
   return {
-    from: row.from,
+    from: row.speaker,
     text: row.text,
     at: row.at,
     ...(row.by !== null ? { by: row.by } : {}),

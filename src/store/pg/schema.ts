@@ -1,6 +1,6 @@
 // The PostgreSQL store's schema: ordered migrations (kept as strings in the code, so dist/ needs no SQL files), the
 // version table, and applying them at open under an advisory lock.
-import type { PoolClient } from 'pg';
+import type { ClientBase, PoolClient } from 'pg';
 import { PgStoreError } from './errors.js';
 
 /**
@@ -50,7 +50,7 @@ CREATE TABLE irbot_transcript (
   alert_id text NOT NULL REFERENCES irbot_alerts (id) ON DELETE CASCADE,
   n integer NOT NULL,
   rev bigint NOT NULL,
-  "from" text NOT NULL,
+  speaker text NOT NULL,
   text text NOT NULL,
   at text NOT NULL,
   by text,
@@ -123,7 +123,7 @@ export const MIGRATIONS: readonly string[] = [INIT];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** The schema version of the database (0: none yet), read without a lock. */
-export async function schemaVersion(client: PoolClient): Promise<number> {
+export async function schemaVersion(client: ClientBase): Promise<number> {
   const table = await client.query<{ exists: boolean }>(`SELECT to_regclass('irbot_schema') IS NOT NULL AS exists`);
   if (!table.rows[0]?.exists) return 0;
   const { rows } = await client.query<{ version: number }>('SELECT max(version) AS version FROM irbot_schema');
