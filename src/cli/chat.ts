@@ -1,5 +1,4 @@
 // `irbot chat`: start (or resume) the chat of an alert and follow it live; typed lines go to the person.
-import { unwatchFile, watchFile } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import type { Applied } from '../app.js';
@@ -21,9 +20,6 @@ const LLM_WORK = new Set(['Greet', 'Nudge', 'Classify', 'Summarise']);
 
 /** What the analyst can type besides lines for the person: /end ends the chat, /now starts a scheduled one at once. */
 const TYPED_COMMANDS: Readonly<Record<string, 'end' | 'start_now'>> = { '/end': 'end', '/now': 'start_now' };
-
-/** How often the terminal view checks the store: events may land on another process. */
-const WATCH_INTERVAL_MS = 100;
 
 export function addChatCommand(program: Command, deps: Deps): void {
   program
@@ -196,11 +192,11 @@ function followChat(
     }
   };
   void refresh();
-  for (const file of store.files) watchFile(file, { interval: WATCH_INTERVAL_MS }, () => void refresh());
+  const unwatch = store.watch?.(() => void refresh());
   return {
     ended,
     stop: () => {
-      for (const file of store.files) unwatchFile(file);
+      unwatch?.();
       progress.clear();
     },
   };

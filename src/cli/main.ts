@@ -28,6 +28,7 @@ const COMMANDS: ReadonlyArray<readonly [string, () => Promise<AddCommand>]> = [
   ['init', async () => (await import('./init.js')).addInitCommand],
   ['doctor', async () => (await import('./doctor.js')).addDoctorCommand],
   ['transcript', async () => (await import('./transcript.js')).addTranscriptCommand],
+  ['store', async () => (await import('./store.js')).addStoreCommand],
 ];
 
 /** The program with the command `argv` names, or with every command (for help, a typo, or no command at all). */

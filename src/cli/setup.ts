@@ -6,6 +6,7 @@ import { loadEnv, readEnv, requireEnv } from '../config/env.js';
 import type { Config, Env } from '../config/types.js';
 import { type Log, stderrLog } from '../log.js';
 import { openLowdbStore } from '../store/lowdb-store.js';
+import { openPgStore } from '../store/pg/pg-store.js';
 import type { Store } from '../store/port.js';
 import { chalkFor } from './colour.js';
 import type { Deps } from './deps.js';
@@ -29,10 +30,25 @@ export async function loadSetup(deps: Deps, configOption: string | undefined, ne
   requireEnv(env, needs);
   const file = resolve(deps.cwd, configOption ?? env.configPath ?? 'config.toml');
   const config = await loadConfig(file);
+  // DATABASE_URL wins over config.toml's database_url, as every variable does over the file.
+  if (env.databaseUrl) config.databaseUrl = env.databaseUrl;
   return { env, config, log: stderrLog(deps.stderr, deps.clock, chalkFor(deps.stderr, deps.env)), vars };
 }
 
-/** The store; `log` hears that a store file open to other users was set to mode 0600. */
+/** PostgreSQL stores by URL: the commands of one process (and the tests' in-process runs) share one pool. */
+const pgStores = new Map<string, Store>();
+
+/**
+ * The store: PostgreSQL when a database URL is set, else the lowdb files; `log` hears that a store file open to
+ * other users was set to mode 0600, or that a database connection was lost.
+ */
 export function openStore(config: Config, log?: Log): Store {
-  return openLowdbStore(config.databasePath, { log });
+  const url = config.databaseUrl;
+  if (!url) return openLowdbStore(config.databasePath, { log });
+  let store = pgStores.get(url);
+  if (!store) {
+    store = openPgStore(url, { log });
+    pgStores.set(url, store);
+  }
+  return store;
 }

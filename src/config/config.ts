@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse, TomlError } from 'smol-toml';
+import { isPostgresUrl } from '../store/pg/url.js';
 import { ConfigError, Invalid } from './errors.js';
 import { readSinks } from './sinks.js';
 import { parseStepUp } from './step-up.js';
@@ -86,6 +87,19 @@ export const CONFIG_KEYS = {
     description: 'the JSON file that stores alerts and chats, relative to this file',
     default: './irbot-db.json',
     read: (value: unknown): string => readString(value, 'must be a file path, e.g. "./irbot-db.json"', true),
+  },
+  database_url: {
+    type: 'string',
+    description:
+      'a PostgreSQL URL (postgres://user:password@host:5432/db) to keep the store in instead of database_path; DATABASE_URL wins',
+    read: (value: unknown): string | undefined => {
+      const url = readString(value, 'must be a PostgreSQL URL, e.g. "postgres://irbot@db.example:5432/irbot"');
+      if (!url) return undefined;
+      if (!isPostgresUrl(url) || !URL.canParse(url)) {
+        throw new Invalid('must be a PostgreSQL URL, postgres://user:password@host:5432/database');
+      }
+      return url;
+    },
   },
   alerts_path: {
     type: 'path',
@@ -229,6 +243,7 @@ export function parseConfig(text: string, file: string): Config {
     feedChannelId: get('feed_channel_id'),
     openaiModel: get('openai_model'),
     databasePath: path.resolve(dir, get('database_path')),
+    databaseUrl: get('database_url'),
     alertsPath: path.resolve(dir, get('alerts_path')),
     maxNudges: get('max_nudges'),
     responders: get('responders'),

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type * as Dotenv from 'dotenv';
 import { requireCjs } from '../cjs.js';
+import { checkPostgresUrl } from '../store/pg/url.js';
 import { ConfigError } from './errors.js';
 import type { Env } from './types.js';
 
@@ -42,6 +43,8 @@ export function readEnv(vars: Record<string, string | undefined>): Env {
   const openaiApiKey = value('OPENAI_API_KEY');
   const openaiBaseUrl = value('OPENAI_BASE_URL');
   const configPath = value('IRBOT_CONFIG');
+  const databaseUrl = value('DATABASE_URL');
+  if (databaseUrl) env.databaseUrl = checkPostgresUrl(databaseUrl, 'DATABASE_URL');
   const webhookToken = value('IRBOT_WEBHOOK_TOKEN');
   const pagerdutyRoutingKey = value('PAGERDUTY_ROUTING_KEY');
   const pagerdutyApiUrl = value('PAGERDUTY_API_URL');

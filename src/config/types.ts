@@ -13,6 +13,8 @@ export interface Env {
   slackApiUrl: string;
   openaiBaseUrl?: string;
   configPath?: string;
+  /** DATABASE_URL: a PostgreSQL URL for the store, over config.toml's database_url. */
+  databaseUrl?: string;
   /** Shared secret a SIEM sends as `Authorization: Bearer …` to `irbot listen --webhook`. */
   webhookToken?: string;
   /** The Duo Auth API application's integration key (step-up with provider "duo"). */
@@ -35,6 +37,8 @@ export interface Config {
   openaiModel: string;
   /** Absolute; relative values in config.toml are resolved against the config file's folder. */
   databasePath: string;
+  /** A PostgreSQL URL: the store is there instead of at databasePath (DATABASE_URL overrides it). */
+  databaseUrl?: string | undefined;
   /** Absolute; as databasePath. */
   alertsPath: string;
   maxNudges: number;

@@ -13,6 +13,7 @@ import { linkRefused, looseBits, StoreFileError, storeFilesIn } from '../store/f
 import { openLowdbStore } from '../store/lowdb-store.js';
 import { duoKeysProblem, duoVerifierFor } from '../verify/factory.js';
 import { checkEscalation, hasEscalation } from './escalation.js';
+import { checkPgStore } from './pg-store.js';
 import { type CheckResult, type DoctorReport, fail, pass, reportOf, skip, warn } from './report.js';
 import { checkSink } from './sinks.js';
 
@@ -75,7 +76,7 @@ export async function runDoctor(input: DoctorInput): Promise<DoctorReport> {
     env && usable('openaiApiKey') && config
       ? checkOpenAi(env, config)
       : skip(CHECK_NAMES.openai, config ? needs('openaiApiKey') : 'a valid config.toml'),
-    config ? checkStorePath(config.databasePath) : skip(CHECK_NAMES.store, 'a valid config.toml'),
+    config ? checkStore(config, env) : skip(CHECK_NAMES.store, 'a valid config.toml'),
   ]);
   const botCheck = botResult?.check ?? skip(CHECK_NAMES.botToken, needs('slackBotToken'));
   const feedCheck =
@@ -423,8 +424,14 @@ export async function checkStepUp(config: Config, env: Env, cwd: string): Promis
   }
 }
 
+/** (8) The store: PostgreSQL when a database URL is set (DATABASE_URL over database_url), else the files. */
+async function checkStore(config: Config, env: Env | undefined): Promise<CheckResult> {
+  const url = env?.databaseUrl ?? config.databaseUrl;
+  return url ? checkPgStore(CHECK_NAMES.store, url) : checkStorePath(config.databasePath);
+}
+
 /**
- * (8) The store: its folder, its files (snapshot, journal, archive, backups, lock) and what they hold, read as
+ * The lowdb store: its folder, its files (snapshot, journal, archive, backups, lock) and what they hold, read as
  * irbot reads them; creates and changes nothing.
  */
 export async function checkStorePath(path: string): Promise<CheckResult> {

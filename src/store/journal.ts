@@ -44,6 +44,33 @@ export interface Tracked {
   view: StoreData;
   /** After the change: the line to append (null when nothing changed), or `replaced` when a map was swapped. */
   finish(g: number, q: number): { line: string | null; replaced: boolean };
+  /** After the change, instead of `finish`: what it changed, for a store that writes rows rather than lines. */
+  changes(): Changes;
+}
+
+/** What a change did to one alert. */
+export interface AlertChange {
+  id: string;
+  /** The alert now; undefined when the change deleted it (or moved it to the archive). */
+  record: AlertRecord | undefined;
+  /** Its fields but the transcript, as JSON, as last committed; undefined when it is new. */
+  before: Fields | undefined;
+  /** Its fields now; undefined when deleted. */
+  fields: Fields | undefined;
+  /** The names of the fields that differ from `before`, set or removed. */
+  changed: string[];
+  /** The transcript from this index on is new; the lines before it are as committed. */
+  t0: number;
+}
+
+/** What one transaction changed; `replaced`: a map was swapped whole (the rest is then empty). */
+export interface Changes {
+  replaced: boolean;
+  alerts: AlertChange[];
+  /** Event ids set (to when) or deleted (undefined). */
+  events: Map<string, string | undefined>;
+  /** Snoozes set or deleted (undefined). */
+  snoozes: Map<string, Snooze | undefined>;
 }
 
 /**
@@ -51,7 +78,11 @@ export interface Tracked {
  * id is compared after the change with how it was (its fields as JSON; transcript lines are only appended), so
  * that only what changed is written. `heads` caches each alert's fields as last committed, across transactions.
  */
-export function track(state: StoreData, heads: Map<string, Fields>): Tracked {
+export function track(
+  state: StoreData,
+  heads: Map<string, Fields>,
+  options: { beforeTouch?: (id: string) => void } = {},
+): Tracked {
   const alerts = state.alerts;
   const seen = state.seenEvents;
   const before = new Map<string, Before>();
@@ -66,6 +97,7 @@ export function track(state: StoreData, heads: Map<string, Fields>): Tracked {
 
   const mark = (id: string): void => {
     if (before.has(id)) return;
+    options.beforeTouch?.(id);
     const record = Object.hasOwn(alerts, id) ? alerts[id] : undefined;
     let fields = heads.get(id);
     if (record && fields === undefined) {
@@ -130,60 +162,82 @@ export function track(state: StoreData, heads: Map<string, Fields>): Tracked {
     snoozes: snoozesProxy,
   };
 
+  /** Compares what the change touched with how it was; each changed alert's fields go to `heads`. */
+  const changes = (): Changes => {
+    const found: Changes = { replaced: false, alerts: [], events: new Map(), snoozes: new Map() };
+    if (
+      view.alerts !== alertsProxy ||
+      view.seenEvents !== seenProxy ||
+      view.snoozes !== snoozesProxy ||
+      view.version !== state.version
+    ) {
+      state.version = view.version;
+      state.alerts = unwrap(view.alerts);
+      state.seenEvents = unwrap(view.seenEvents);
+      const replacedSnoozes = unwrap(view.snoozes ?? {});
+      if (state.snoozes !== undefined || Object.keys(replacedSnoozes).length > 0) state.snoozes = replacedSnoozes;
+      heads.clear();
+      return { ...found, replaced: true };
+    }
+    for (const [id, was] of before) {
+      const record = Object.hasOwn(alerts, id) ? alerts[id] : undefined;
+      if (!record) {
+        heads.delete(id);
+        if (was.fields !== undefined)
+          found.alerts.push({ id, record, before: was.fields, fields: undefined, changed: [], t0: 0 });
+        continue;
+      }
+      const fields = fieldsOf(record);
+      const changed: string[] = [];
+      for (const [key, json] of fields) if (was.fields?.get(key) !== json) changed.push(key);
+      if (was.fields) for (const key of was.fields.keys()) if (!fields.has(key)) changed.push(key);
+      const { transcript } = record;
+      const appended =
+        was.transcript === transcript &&
+        transcript.length >= was.length &&
+        (was.length === 0 || transcript[was.length - 1] === was.last);
+      const t0 = appended ? was.length : 0;
+      if (changed.length === 0 && appended && transcript.length === was.length) continue;
+      heads.set(id, fields);
+      found.alerts.push({ id, record, before: was.fields, fields, changed, t0 });
+    }
+    for (const key of seenChanged) found.events.set(key, Object.hasOwn(seen, key) ? seen[key] : undefined);
+    for (const [id, was] of snoozesBefore) {
+      const now = Object.hasOwn(snoozes, id) ? snoozes[id] : undefined;
+      if ((now === undefined ? undefined : JSON.stringify(now)) !== was) found.snoozes.set(id, now);
+    }
+    // A store written before irbot had snoozes gets the field with its first one.
+    if (found.snoozes.size > 0) state.snoozes = snoozes;
+    return found;
+  };
+
   return {
     view,
+    changes,
     finish(g, q) {
-      if (
-        view.alerts !== alertsProxy ||
-        view.seenEvents !== seenProxy ||
-        view.snoozes !== snoozesProxy ||
-        view.version !== state.version
-      ) {
-        state.version = view.version;
-        state.alerts = unwrap(view.alerts);
-        state.seenEvents = unwrap(view.seenEvents);
-        const replacedSnoozes = unwrap(view.snoozes ?? {});
-        if (state.snoozes !== undefined || Object.keys(replacedSnoozes).length > 0) state.snoozes = replacedSnoozes;
-        heads.clear();
-        return { line: null, replaced: true };
-      }
+      const found = changes();
+      if (found.replaced) return { line: null, replaced: true };
       const parts: string[] = [];
-      for (const [id, was] of before) {
-        const record = Object.hasOwn(alerts, id) ? alerts[id] : undefined;
-        if (!record) {
-          heads.delete(id);
-          if (was.fields !== undefined) parts.push(`${JSON.stringify(id)}:null`);
+      for (const { id, record, fields, changed, t0 } of found.alerts) {
+        if (!record || !fields) {
+          parts.push(`${JSON.stringify(id)}:null`);
           continue;
         }
-        const fields = fieldsOf(record);
-        const changed: string[] = [];
-        for (const [key, json] of fields)
-          if (was.fields?.get(key) !== json) changed.push(`${JSON.stringify(key)}:${json}`);
-        const removed = was.fields ? [...was.fields.keys()].filter((key) => !fields.has(key)) : [];
-        const { transcript } = record;
-        const appended =
-          was.transcript === transcript &&
-          transcript.length >= was.length &&
-          (was.length === 0 || transcript[was.length - 1] === was.last);
-        const t0 = appended ? was.length : 0;
-        if (changed.length === 0 && removed.length === 0 && appended && transcript.length === was.length) continue;
-        heads.set(id, fields);
+        const set: string[] = [];
+        const removed: string[] = [];
+        for (const key of changed) {
+          const json = fields.get(key);
+          if (json === undefined) removed.push(key);
+          else set.push(`${JSON.stringify(key)}:${json}`);
+        }
         const d = removed.length > 0 ? `,"d":${JSON.stringify(removed)}` : '';
-        const t = JSON.stringify(transcript.slice(t0));
-        parts.push(`${JSON.stringify(id)}:{"f":{${changed.join(',')}}${d},"t0":${t0},"t":${t}}`);
+        const t = JSON.stringify(record.transcript.slice(t0));
+        parts.push(`${JSON.stringify(id)}:{"f":{${set.join(',')}}${d},"t0":${t0},"t":${t}}`);
       }
       const events: string[] = [];
-      for (const key of seenChanged) {
-        const at = Object.hasOwn(seen, key) ? seen[key] : undefined;
-        events.push(`${JSON.stringify(key)}:${at === undefined ? 'null' : JSON.stringify(at)}`);
-      }
+      for (const [key, at] of found.events) events.push(`${JSON.stringify(key)}:${JSON.stringify(at ?? null)}`);
       const snoozed: string[] = [];
-      for (const [id, was] of snoozesBefore) {
-        const now = Object.hasOwn(snoozes, id) ? JSON.stringify(snoozes[id]) : undefined;
-        if (now !== was) snoozed.push(`${JSON.stringify(id)}:${now ?? 'null'}`);
-      }
-      // A store written before irbot had snoozes gets the field with its first one.
-      if (snoozed.length > 0) state.snoozes = snoozes;
+      for (const [id, now] of found.snoozes) snoozed.push(`${JSON.stringify(id)}:${JSON.stringify(now ?? null)}`);
       if (parts.length === 0 && events.length === 0 && snoozed.length === 0) return { line: null, replaced: false };
       const a = parts.length > 0 ? `,"a":{${parts.join(',')}}` : '';
       const s = events.length > 0 ? `,"s":{${events.join(',')}}` : '';

@@ -149,6 +149,9 @@ export interface StoreOptions {
   tighten?: boolean;
 }
 
+/** How often `watch` looks at the store's files: events may land on another process. */
+const WATCH_INTERVAL_MS = 100;
+
 /** In the tests: after each commit, read the store back from disk and check it equals what is in memory. */
 const VERIFY = process.env.IRBOT_STORE_VERIFY === '1';
 
@@ -489,6 +492,14 @@ export function openLowdbStore(path: string, options: StoreOptions = {}): Store 
     readArchive: () => readArchive(archivePathOf(path), guard, undefined, (alert) => alert),
     scanFacts: (createdSince) => readArchiveFacts(archivePathOf(path), guard, createdSince),
     flush,
+    watch(onChange) {
+      // Polled stats, not fs.watch: a compaction replaces the snapshot by a rename, which an inotify watch loses.
+      const listener = () => onChange();
+      for (const file of [path, journalPath]) fs.watchFile(file, { interval: WATCH_INTERVAL_MS }, listener);
+      return () => {
+        for (const file of [path, journalPath]) fs.unwatchFile(file, listener);
+      };
+    },
     transact<T>(change: (data: StoreData) => T, options: TransactOptions = {}): Promise<T> {
       return new Promise<T>((resolve, reject) => {
         const sync = options.sync ?? true;

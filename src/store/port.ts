@@ -179,6 +179,13 @@ export interface Store {
    * that a report never parses whole alerts.
    */
   scanFacts(createdSince: string | undefined): Promise<AlertFacts[]>;
+  /**
+   * Calls `onChange` (maybe more than once per commit, maybe for nothing) after transactions of any process may
+   * have changed the data, until the returned function is called. For views that follow the store (`irbot chat`).
+   */
+  watch?(onChange: () => void): () => void;
+  /** Lets go of what the store holds open (a database pool); a store that holds nothing open has none. */
+  close?(): Promise<void>;
 }
 
 /** A store may watch `data.alerts` to write only the alerts a transaction changed; this key gets the map behind. */

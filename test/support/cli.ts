@@ -5,6 +5,7 @@ import { watch } from 'node:fs';
 import { Readable, Writable } from 'node:stream';
 import { realDeps } from '../../src/cli/deps.js';
 import { main } from '../../src/cli/main.js';
+import { openPgStore } from '../../src/store/pg/pg-store.js';
 import type { Result, Workspace } from './irbot.js';
 
 export async function runCli(
@@ -47,8 +48,17 @@ export async function untilStatus<T = Array<Record<string, unknown>>>(
   done: (alerts: Array<Record<string, unknown>>) => boolean,
   timeoutMs = 10_000,
 ): Promise<T> {
-  const watcher = watch(ws.dir);
-  const changed = () => new Promise<void>((resolve) => watcher.once('change', () => resolve()));
+  // A store in PostgreSQL tells of its commits; the files of a lowdb store change in the workspace.
+  const url = ws.env.DATABASE_URL;
+  const listeners: Array<() => void> = [];
+  const unwatch = url
+    ? openPgStore(url).watch?.(() => {
+        for (const heard of listeners.splice(0)) heard();
+      })
+    : undefined;
+  const watcher = url ? undefined : watch(ws.dir);
+  const changed = () =>
+    new Promise<void>((resolve) => (watcher ? watcher.once('change', () => resolve()) : listeners.push(resolve)));
   const deadline = Date.now() + timeoutMs;
   try {
     for (;;) {
@@ -62,6 +72,7 @@ export async function untilStatus<T = Array<Record<string, unknown>>>(
       await Promise.race([next, new Promise((resolve) => setTimeout(resolve, left).unref())]);
     }
   } finally {
-    watcher.close();
+    watcher?.close();
+    unwatch?.();
   }
 }

@@ -306,3 +306,15 @@ describe('loadConfig', () => {
     expect((err as ConfigError).message).toBe(`Configuration file cannot be read (permission denied): ${file}`);
   });
 });
+
+describe('database_url', () => {
+  it('reads a PostgreSQL URL, and names the key of anything else without its value', () => {
+    expect(parseConfig(`${FEED}database_url = "postgresql://irbot:pw@db:5432/irbot"\n`, FILE).databaseUrl).toBe(
+      'postgresql://irbot:pw@db:5432/irbot',
+    );
+    expect(parseConfig(FEED, FILE).databaseUrl).toBeUndefined();
+    const message = problem(`${FEED}database_url = "mysql://irbot:secret@db/irbot"\n`);
+    expect(message).toMatch(/database_url.*must be a PostgreSQL URL, postgres:\/\/user:password@host:5432\/database/);
+    expect(message).not.toContain('secret');
+  });
+});

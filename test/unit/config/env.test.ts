@@ -153,3 +153,16 @@ describe('loadEnv', () => {
     expect(await loadEnv(dir, { SLACK_BOT_TOKEN: BOT })).toEqual({ SLACK_BOT_TOKEN: BOT });
   });
 });
+
+describe('DATABASE_URL', () => {
+  it('is read when it is a PostgreSQL URL, and refused in one line naming the variable otherwise', () => {
+    expect(readEnv({ DATABASE_URL: 'postgres://root@127.0.0.1:5432/irbot' }).databaseUrl).toBe(
+      'postgres://root@127.0.0.1:5432/irbot',
+    );
+    expect(() => readEnv({ DATABASE_URL: '/var/lib/irbot/db.json' })).toThrow(
+      new ConfigError(
+        'DATABASE_URL must be a PostgreSQL URL starting with postgres:// or postgresql://, e.g. postgres://db.example:5432/irbot',
+      ),
+    );
+  });
+});

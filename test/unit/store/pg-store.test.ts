@@ -1,0 +1,107 @@
+// What is the PostgreSQL store's own: constraints, schema versions, connection failures in one line, rows written
+// only for what a change touched, and watch().
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '../../../src/config/errors.js';
+import { openPgStore, type PgStore } from '../../../src/store/pg/pg-store.js';
+import { SCHEMA_VERSION } from '../../../src/store/pg/schema.js';
+import { createTestDatabase, sql, urlOf } from '../../support/pg.js';
+import { anAlert } from '../../support/records.js';
+
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+const stores: PgStore[] = [];
+const open = (url = db.url): PgStore => {
+  const store = openPgStore(url, { poolSize: 2 });
+  stores.push(store);
+  return store;
+};
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(async () => {
+  await Promise.all(stores.map((store) => store.close()));
+  await db.drop();
+});
+
+describe('PostgreSQL store', () => {
+  it('migrates a new database once when two replicas open it at once', async () => {
+    await Promise.all([open().read(), open().read()]);
+    expect(await sql(db.url, 'SELECT version FROM irbot_schema')).toEqual([{ version: SCHEMA_VERSION }]);
+  });
+
+  it('refuses a second alert with the dedupe key of one in the working set (SQLSTATE 23505), and changes nothing', async () => {
+    const store = open();
+    await store.transact((data) => {
+      data.alerts.d1 = anAlert({ id: 'd1', dedupeKey: 'siem-1' });
+    });
+    const twice = store.transact((data) => {
+      data.alerts.d2 = anAlert({ id: 'd2', dedupeKey: 'siem-1' });
+      data.seenEvents.EvDup = 'x';
+    });
+    await expect(twice).rejects.toThrow(/PostgreSQL error 23505/);
+    const read = await store.read();
+    expect(Object.keys(read.alerts)).toEqual(['d1']);
+    expect(read.seenEvents).not.toHaveProperty('EvDup');
+  });
+
+  it('writes only the alert a change touched, of 50 it scanned', async () => {
+    const store = open();
+    await store.transact((data) => {
+      for (let i = 0; i < 50; i++) data.alerts[`s${i}`] = anAlert({ id: `s${i}` });
+    });
+    const [before] = await sql<{ rev: string }>(db.url, 'SELECT max(rev) AS rev FROM irbot_alerts');
+    await store.transact((data) => {
+      const found = Object.values(data.alerts).filter((a) => a.id.startsWith('s'));
+      expect(found).toHaveLength(50);
+      (data.alerts.s7 as NonNullable<(typeof data.alerts)[string]>).name = 'changed';
+    });
+    const written = await sql<{ id: string }>(db.url, 'SELECT id FROM irbot_alerts WHERE rev > $1', [before?.rev]);
+    expect(written).toEqual([{ id: 's7' }]);
+  });
+
+  it('tells a watcher of another replica’s commit', async () => {
+    const calls: Array<() => void> = [];
+    const next = () => new Promise<void>((resolve) => calls.push(resolve));
+    const listening = next();
+    const stop = open().watch?.(() => calls.shift()?.()) as () => void;
+    try {
+      await listening; // once at the start: LISTEN is in place
+      const heard = next();
+      await open().transact((data) => {
+        data.seenEvents.EvWatched = 'x';
+      });
+      await heard;
+    } finally {
+      stop();
+    }
+  });
+
+  it('refuses a database of a newer irbot, in one line', async () => {
+    await sql(db.url, 'INSERT INTO irbot_schema (version) VALUES ($1)', [SCHEMA_VERSION + 1]);
+    try {
+      const err = await open()
+        .read()
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as Error).message).toMatch(
+        /^Database postgres:\/\/root@127\.0\.0\.1:5432\/irbot_t_\w+ was written by a newer irbot \(schema 2, this one knows 1\): run that irbot/,
+      );
+    } finally {
+      await sql(db.url, 'DELETE FROM irbot_schema WHERE version > $1', [SCHEMA_VERSION]);
+    }
+  });
+
+  it('names a server it cannot reach, a database that is not there, with the password hidden', async () => {
+    const refused = await open('postgres://root:hunter2@127.0.0.1:1/irbot')
+      .read()
+      .catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ConfigError);
+    expect((refused as Error).message).toBe(
+      'PostgreSQL at postgres://root:***@127.0.0.1:1/irbot cannot be reached (ECONNREFUSED): start the server, or fix the host and port in database_url / DATABASE_URL',
+    );
+    const missing = await open(urlOf('irbot_t_not_there'))
+      .read()
+      .catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(ConfigError);
+    expect((missing as Error).message).toMatch(/has no such database \(SQLSTATE 3D000\): create it/);
+  });
+});
