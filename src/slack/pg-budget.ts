@@ -1,12 +1,16 @@
 // The pacer's token buckets in PostgreSQL: every replica on every machine takes its tokens from one row per bucket,
 // in one statement each, so that together they spend what Slack grants, and a 429 one of them met holds back all.
-import type { Pool } from 'pg';
 import { type BucketLimit, type Budget, memoryBudget } from './budget.js';
 
-/** The table (created by the store's migrations, src/store/pg/). Times are the database's clock, in ms. */
-export const SLACK_BUDGET_TABLE = 'irbot_slack_budget';
+/** The table and its take (`irbot_take_token`), created by the store's migrations (src/store/pg/schema.ts). */
+const SLACK_BUDGET_TABLE = 'irbot_slack_budget';
 
-/** The database's clock in milliseconds: replicas on several machines share it, whatever their own clocks say. */
+/** Where the buckets are: the PostgreSQL store's connections (or a pg.Pool, in tests). */
+export interface BudgetDatabase {
+  query<R extends Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: R[] }>;
+}
+
+/** The database's clock in milliseconds (also in irbot_take_token): replicas on several machines share it, whatever their own clocks say. */
 const DB_NOW = `(extract(epoch from clock_timestamp()) * 1000)::float8`;
 
 /** One take (`irbot_take_token` below): one statement, one round trip. */
@@ -38,7 +42,7 @@ export interface PgBudgetOptions {
 }
 
 /** The budget of every replica that shares `pool`'s database (whose migrations created the table). */
-export function pgBudget(pool: Pool, options: PgBudgetOptions = {}): Budget {
+export function pgBudget(pool: BudgetDatabase, options: PgBudgetOptions = {}): Budget {
   const local = memoryBudget(Date.now);
   let takes = 0;
   /** 429s this process saw, held here too: the database may be away at that moment. */
@@ -76,46 +80,3 @@ export function pgBudget(pool: Pool, options: PgBudgetOptions = {}): Budget {
     },
   };
 }
-
-/**
- * The table and its take, for the store's migration (src/store/pg/) and for tests of the budget alone. The take is
- * the pure `takeToken` of budget.ts in SQL, under the bucket row's lock: refilled to now, then a token taken if it
- * has one (with `whole`, only from a full bucket) and it is not shut, else the milliseconds to wait. A new bucket
- * starts full. `full_at` (when it is full and open again) lets idle rows be dropped by anyone.
- */
-export const SLACK_BUDGET_DDL = `
-CREATE TABLE IF NOT EXISTS ${SLACK_BUDGET_TABLE} (
-  key text PRIMARY KEY,
-  tokens float8 NOT NULL,
-  at float8 NOT NULL,
-  shut_until float8,
-  full_at float8 NOT NULL
-);
-CREATE OR REPLACE FUNCTION irbot_take_token(k text, per_ms float8, burst float8, whole boolean) RETURNS float8
-LANGUAGE plpgsql AS $$
-DECLARE
-  v_now float8 := ${DB_NOW};
-  b ${SLACK_BUDGET_TABLE}%ROWTYPE;
-  v_tokens float8;
-  v_wait float8 := 0;
-BEGIN
-  INSERT INTO ${SLACK_BUDGET_TABLE} (key, tokens, at, full_at) VALUES (k, burst, v_now, v_now)
-    ON CONFLICT (key) DO NOTHING;
-  SELECT * INTO b FROM ${SLACK_BUDGET_TABLE} WHERE key = k FOR UPDATE;
-  v_now := GREATEST(v_now, b.at);
-  v_tokens := LEAST(burst, b.tokens + (v_now - b.at) * per_ms);
-  IF b.shut_until > v_now THEN
-    v_wait := b.shut_until - v_now;
-  ELSIF v_tokens < 1 THEN
-    v_wait := CEIL((1 - v_tokens) / per_ms);
-  ELSIF whole AND v_tokens < burst - 1e-9 THEN
-    v_wait := CEIL(LEAST(burst - v_tokens, 1) / per_ms);
-  ELSE
-    v_tokens := v_tokens - 1;
-  END IF;
-  UPDATE ${SLACK_BUDGET_TABLE} SET tokens = v_tokens, at = v_now,
-    shut_until = CASE WHEN b.shut_until > v_now THEN b.shut_until END,
-    full_at = GREATEST(v_now + (burst - v_tokens) / per_ms, COALESCE(b.shut_until, 0))
-  WHERE key = k;
-  RETURN v_wait;
-END $$`;

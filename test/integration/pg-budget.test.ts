@@ -3,16 +3,20 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BucketLimit, takeToken } from '../../src/slack/budget.js';
-import { pgBudget, SLACK_BUDGET_DDL } from '../../src/slack/pg-budget.js';
-import { createTestDatabase, type TestDatabase } from '../support/pg-db.js';
+import { pgBudget } from '../../src/slack/pg-budget.js';
+import { openPgStore } from '../../src/store/pg/pg-store.js';
+import { createTestDatabase } from '../support/pg.js';
 
-let db: TestDatabase;
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let pools: pg.Pool[];
 
 beforeAll(async () => {
   db = await createTestDatabase();
   pools = [new pg.Pool({ connectionString: db.url, max: 2 }), new pg.Pool({ connectionString: db.url, max: 2 })];
-  await pools[0]?.query(SLACK_BUDGET_DDL);
+  // The store's migrations create the budget's table and its take.
+  const store = openPgStore(db.url);
+  await store.read();
+  await store.close();
 });
 afterAll(async () => {
   await Promise.all(pools.map((pool) => pool.end()));

@@ -116,8 +116,52 @@ CREATE TABLE irbot_state (
 INSERT INTO irbot_state DEFAULT VALUES;
 `;
 
+/**
+ * Migration 2: the Slack budget all replicas share (src/slack/pg-budget.ts), a row per bucket; times are the
+ * database's clock in ms. The take is the pure `takeToken` of src/slack/budget.ts in SQL, under the bucket row's
+ * lock: refilled to now, then a token taken if it has one (with `whole`, only from a full bucket) and it is not
+ * shut, else the milliseconds to wait. A new bucket starts full. `full_at` (when it is full and open again) lets
+ * idle rows be dropped by anyone.
+ */
+const SLACK_BUDGET = `
+CREATE TABLE irbot_slack_budget (
+  key text PRIMARY KEY,
+  tokens float8 NOT NULL,
+  at float8 NOT NULL,
+  shut_until float8,
+  full_at float8 NOT NULL
+);
+CREATE OR REPLACE FUNCTION irbot_take_token(k text, per_ms float8, burst float8, whole boolean) RETURNS float8
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_now float8 := (extract(epoch from clock_timestamp()) * 1000)::float8;
+  b irbot_slack_budget%ROWTYPE;
+  v_tokens float8;
+  v_wait float8 := 0;
+BEGIN
+  INSERT INTO irbot_slack_budget (key, tokens, at, full_at) VALUES (k, burst, v_now, v_now)
+    ON CONFLICT (key) DO NOTHING;
+  SELECT * INTO b FROM irbot_slack_budget WHERE key = k FOR UPDATE;
+  v_now := GREATEST(v_now, b.at);
+  v_tokens := LEAST(burst, b.tokens + (v_now - b.at) * per_ms);
+  IF b.shut_until > v_now THEN
+    v_wait := b.shut_until - v_now;
+  ELSIF v_tokens < 1 THEN
+    v_wait := CEIL((1 - v_tokens) / per_ms);
+  ELSIF whole AND v_tokens < burst - 1e-9 THEN
+    v_wait := CEIL(LEAST(burst - v_tokens, 1) / per_ms);
+  ELSE
+    v_tokens := v_tokens - 1;
+  END IF;
+  UPDATE irbot_slack_budget SET tokens = v_tokens, at = v_now,
+    shut_until = CASE WHEN b.shut_until > v_now THEN b.shut_until END,
+    full_at = GREATEST(v_now + (burst - v_tokens) / per_ms, COALESCE(b.shut_until, 0))
+  WHERE key = k;
+  RETURN v_wait;
+END $$`;
+
 /** Migration n takes the schema from version n - 1 to n. */
-export const MIGRATIONS: readonly string[] = [INIT];
+export const MIGRATIONS: readonly string[] = [INIT, SLACK_BUDGET];
 
 /** The schema version this irbot writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
