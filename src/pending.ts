@@ -1,6 +1,6 @@
 // Alerts recorded and not yet seen in Slack: which process posts each, and what a failed try leaves behind. Pure
-// functions over the store data; app.ts posts them.
-import { heldByAnotherLiveProcess, ourClaim } from './outbox.js';
+// functions over the store data; src/app/intake.ts posts them.
+import { heldByAnotherLiveProcess, ourClaim } from './claims.js';
 import { type AlertRecord, alertsOf, type StoreData } from './store/port.js';
 
 /** `listen` tries an unposted alert again after a failure: 5 s, doubling up to 5 minutes. */

@@ -1,7 +1,7 @@
 // The delivery queue: deliveries kept with their alert, enqueued in the transaction of the event that causes them,
 // claimed by one process at a time, then recorded as delivered, due again later, or failed for good. Pure
 // functions over the store data, called inside store transactions; src/deliver/drain.ts sends what they hand out.
-import { heldByAnotherLiveProcess, ourClaim } from '../outbox.js';
+import { heldByAnotherLiveProcess, ourClaim } from '../claims.js';
 import { type AlertRecord, alertsOf, type StoreData } from '../store/port.js';
 import type { Delivery, DeliveryEvent, DeliveryTarget, SendResult } from './port.js';
 

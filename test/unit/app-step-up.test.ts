@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { App } from '../../src/app.js';
 import { STEP_UP_ASK, STEP_UP_TIMED_OUT } from '../../src/chat/engine.js';
-import { ourClaim } from '../../src/outbox.js';
+import { ourClaim } from '../../src/claims.js';
 import type { Inbound } from '../../src/slack/envelope.js';
 import type { StepUpSettings } from '../../src/step-up.js';
 import type { AlertRecord } from '../../src/store/port.js';

@@ -2,6 +2,7 @@
 // taken over from dead processes only, backoff, Retry-After, permanent failures and the 24-hour limit.
 import { describe, expect, it } from 'vitest';
 import { newChat } from '../../../src/chat/engine.js';
+import { ourClaim } from '../../../src/claims.js';
 import { deliveryBody, enqueueSinkEvent, eventsOfMove } from '../../../src/deliver/events.js';
 import {
   backoffMs,
@@ -13,7 +14,6 @@ import {
   RETRY_FOR_MS,
   recordAttempt,
 } from '../../../src/deliver/queue.js';
-import { ourClaim } from '../../../src/outbox.js';
 import { type AlertRecord, emptyStore, type StoreData } from '../../../src/store/port.js';
 import { anAlert } from '../../support/records.js';
 
