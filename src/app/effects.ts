@@ -12,7 +12,7 @@ import { packMessages, splitMessage } from '../slack/split.js';
 import { NO_VERIFIER, performStepUp, type StepUpPorts } from '../step-up.js';
 import type { AlertRecord, OutboxItem, TranscriptEntry } from '../store/port.js';
 import type { AppContext } from './context.js';
-import { failed, postMayHaveLanded } from './failures.js';
+import { type Attempt, failed, postMayHaveLanded } from './failures.js';
 import { type PostPlan, postParts, postPlan } from './posting.js';
 import { RELAY_SEPARATOR, threadText } from './thread-text.js';
 
@@ -23,17 +23,19 @@ export class Effects {
    * Performs a lane's claimed head (with the thread posts riding along): asks Slack first whether a post taken
    * over had landed, and turns a failure into what happens next.
    */
-  async run(lane: Lane, claimed: Claimed): Promise<Completion> {
+  async run(lane: Lane, claimed: Claimed): Promise<Attempt> {
     const { record, items, checkSince } = claimed;
     const head = items[0] as OutboxItem;
     const attemptAt = this.ctx.now();
     try {
       const post = await postPlan(this.ctx, record, head, checkSince);
-      return lane === 'thread'
-        ? await this.postInThread(record, items, post)
-        : head.effect.type === 'StartPush' || head.effect.type === 'PollPush'
-          ? await performStepUp(this.stepUpPorts, record, head.effect, claimed.recovered)
-          : await this.perform(record, head.effect, post);
+      const completion =
+        lane === 'thread'
+          ? await this.postInThread(record, items, post)
+          : head.effect.type === 'StartPush' || head.effect.type === 'PollPush'
+            ? await performStepUp(this.stepUpPorts, record, head.effect, claimed.recovered)
+            : await this.perform(record, head.effect, post);
+      return { completion };
     } catch (err) {
       // A check that failed leaves the post as unsure as it was; a post that failed unseen may have landed. The
       // window never moves later: parts an earlier attempt (or a crashed process) posted must stay in it.

@@ -18,6 +18,12 @@ import type { AppContext } from './context.js';
 const MAX_ATTEMPTS = 12;
 const MAX_BACKOFF_MS = 5 * 60 * 1000;
 
+/** What an attempt came to; `committed`: said once its completion is recorded, when only then it is true. */
+export interface Attempt {
+  completion: Completion;
+  committed?: () => void;
+}
+
 /**
  * Turns an error into what happens next: a retry later, the effect given up, or the chat failed. `checkSince`:
  * the post may have landed since then, so its retry asks Slack first.
@@ -28,7 +34,7 @@ export function failed(
   item: OutboxItem,
   err: unknown,
   checkSince?: string,
-): Completion {
+): Attempt {
   const { log, clock } = ctx.ports;
   // A DM goes to the person's user ID: there, channel_not_found means no such person, not a wrong feed channel.
   const toPerson = item.effect.type === 'SendDm';
@@ -43,7 +49,7 @@ export function failed(
     if (call) ctx.pacer.backOff(call.method, call.channel, failure.retryAfterMs);
     log(`${what}; Slack asks to wait ${failure.retryAfterMs} ms`, { ...fields, event: 'rate_limited' });
     const retryAt = new Date(clock().getTime() + failure.retryAfterMs).toISOString();
-    return { retryAt, attempts: item.attempts ?? 0, ...unsure };
+    return { completion: { retryAt, attempts: item.attempts ?? 0, ...unsure } };
   }
   const attempts = (item.attempts ?? 0) + 1;
   if (failure.kind === 'retry' && attempts < MAX_ATTEMPTS) {
@@ -52,25 +58,29 @@ export function failed(
       ...fields,
       event: 'effect_retry',
     });
-    return { retryAt: new Date(clock().getTime() + delay).toISOString(), attempts, ...unsure };
+    return { completion: { retryAt: new Date(clock().getTime() + delay).toISOString(), attempts, ...unsure } };
   }
   // A chat that has ended cannot fail: its closing posts go on without this one.
   if (failure.kind === 'fatal' && !isClosed(record.chat)) {
-    log(`${what}; the chat is marked failed, other chats go on`, {
-      ...fields,
-      event: 'chat_failed',
-      level: 'error',
-    });
     const reason = `${failedCall(item.effect, record.userId)} failed with ${describeSlackFailure(failure)}`;
     const feedReachable = toPerson && !isWorkspaceWide(failure);
-    return { events: [{ type: 'Failed', reason, at: ctx.now(), feedReachable }] };
+    return {
+      completion: { events: [{ type: 'Failed', reason, at: ctx.now(), feedReachable }] },
+      // Said once the transaction that marks it has committed: `irbot status` then shows what the log says.
+      committed: () =>
+        log(`${what}; the chat is marked failed, other chats go on`, {
+          ...fields,
+          event: 'chat_failed',
+          level: 'error',
+        }),
+    };
   }
   log(`${what}; gave up on this ${item.effect.type}`, {
     ...fields,
     event: 'effect_dropped',
     level: 'error',
   });
-  return {};
+  return { completion: {} };
 }
 
 /** The Slack call an effect made, in words, for a failed chat's reason. */

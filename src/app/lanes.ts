@@ -3,7 +3,7 @@
 import { isClosed } from '../chat/engine.js';
 import type { ChatState, Effect } from '../chat/types.js';
 import { oneLine } from '../log.js';
-import { type Claimed, type Completion, claim, complete, extend, LANES, type Lane, slackCallOf } from '../outbox.js';
+import { type Claimed, claim, complete, extend, LANES, type Lane, slackCallOf } from '../outbox.js';
 import type { AlertRecord, StoreData } from '../store/port.js';
 import type { AppContext } from './context.js';
 import type { Effects } from './effects.js';
@@ -142,7 +142,8 @@ export class Lanes {
       if (!head) return;
       // A claim (and a push's txid) is durable before its effect can be seen: a restart never does it twice.
       if (slackCallOf(head.effect, record) || lane === 'verify') await store.flush();
-      const completion: Completion = await this.effects.run(lane, claimed);
+      const attempt = await this.effects.run(lane, claimed);
+      const { completion } = attempt;
       // Recording this effect done, taking the next one and the heads of other lanes it woke is one transaction.
       const said: Escalated[] = [];
       const { woken, next, claims } = await store.transact((data) => {
@@ -169,6 +170,7 @@ export class Lanes {
         const next = later ? null : claim(data, alertId, lane, ctx.now());
         return { woken: others, next, claims: this.claimIdle(data, others) };
       }, lax);
+      attempt.committed?.();
       moves.kickDeliveries();
       moves.logEscalated(said);
       this.startLanes(woken, claims).catch((err) => this.laneFailed(err));
