@@ -8,6 +8,7 @@ import type { Action, Applied } from './app/inbound.js';
 import { InboundEvents } from './app/inbound.js';
 import { Intake, type PostedAlert } from './app/intake.js';
 import { Lanes } from './app/lanes.js';
+import { Leases } from './app/leases.js';
 import { Moves } from './app/moves.js';
 import { Sweep } from './app/sweep.js';
 import type { Actor } from './chat/types.js';
@@ -37,9 +38,10 @@ export class App {
   ) {
     this.ctx = new AppContext(ports, options);
     this.moves = new Moves(this.ctx);
-    this.lanes = new Lanes(this.ctx, this.moves, new Effects(this.ctx));
+    const leases = new Leases(this.ctx);
+    this.lanes = new Lanes(this.ctx, this.moves, new Effects(this.ctx), leases);
     this.inbound = new InboundEvents(this.ctx, this.moves, this.lanes);
-    this.intake = new Intake(this.ctx, this.moves, this.lanes, this.inbound);
+    this.intake = new Intake(this.ctx, this.moves, this.lanes, this.inbound, leases);
     this.sweeper = new Sweep(this.ctx, this.moves, this.lanes, this.intake);
   }
 

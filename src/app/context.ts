@@ -3,6 +3,7 @@
 import { mentionOf } from '../access.js';
 import type { Rules } from '../chat/types.js';
 import type { WorkingHours } from '../chat/working-hours.js';
+import { Claimant } from '../claims.js';
 import type { EscalationOutcome, SinkConfig } from '../config/types.js';
 import type { Drain } from '../deliver/drain.js';
 import type { Writer } from '../llm/port.js';
@@ -43,6 +44,8 @@ export interface Ports {
    * without one (a one-shot command) only queues them, for `irbot listen` to send.
    */
   deliveries?: Drain;
+  /** A clock that only goes forward, in ms, for how long ago a lease was confirmed; default: performance.now. */
+  monotonic?: () => number;
 }
 
 export interface AppOptions {
@@ -68,6 +71,8 @@ export interface AppOptions {
   workingHours?: WorkingHours;
   /** `max_wait_hours`: the longest a chat waits for the person's working hours (default 12 h). */
   maxWaitMs?: number;
+  /** `lease_seconds`: how long a claim of this App holds unless renewed (default 30 s; see src/claims.ts). */
+  leaseMs?: number;
 }
 
 /** How long in all a call outside the outbox waits for Slack's Retry-After before its error is reported. */
@@ -77,6 +82,8 @@ export type Ack = () => Promise<void>;
 export const noAck: Ack = async () => undefined;
 
 export class AppContext {
+  /** This App's run: its claims are its own, apart from those of any other App, in this process or another. */
+  readonly claimant: Claimant;
   /** Settles when the process stops: a push being polled is left queued for the next one. */
   readonly halted: Promise<void>;
   private stopPolling: () => void = () => undefined;
@@ -88,6 +95,12 @@ export class AppContext {
     this.halted = new Promise((resolve) => {
       this.stopPolling = resolve;
     });
+    this.claimant = new Claimant(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {});
+  }
+
+  /** Milliseconds on a clock that only goes forward (a paused process sees the pause). */
+  monotonic(): number {
+    return (this.ports.monotonic ?? performance.now.bind(performance))();
   }
 
   /** Stops polling pushes: what is under way is left queued for the next process (see step-up.ts). */

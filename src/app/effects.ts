@@ -13,6 +13,7 @@ import { NO_VERIFIER, performStepUp, type StepUpPorts } from '../step-up.js';
 import type { AlertRecord, OutboxItem, TranscriptEntry } from '../store/port.js';
 import type { AppContext } from './context.js';
 import { type Attempt, failed, postMayHaveLanded } from './failures.js';
+import { Fenced } from './leases.js';
 import { type PostPlan, postParts, postPlan } from './posting.js';
 import { RELAY_SEPARATOR, threadText } from './thread-text.js';
 
@@ -23,12 +24,12 @@ export class Effects {
    * Performs a lane's claimed head (with the thread posts riding along): asks Slack first whether a post taken
    * over had landed, and turns a failure into what happens next.
    */
-  async run(lane: Lane, claimed: Claimed): Promise<Attempt> {
+  async run(lane: Lane, claimed: Claimed, fence?: () => Promise<void>): Promise<Attempt> {
     const { record, items, checkSince } = claimed;
     const head = items[0] as OutboxItem;
     const attemptAt = this.ctx.now();
     try {
-      const post = await postPlan(this.ctx, record, head, checkSince);
+      const post = await postPlan(this.ctx, record, head, checkSince, fence);
       const completion =
         lane === 'thread'
           ? await this.postInThread(record, items, post)
@@ -37,6 +38,7 @@ export class Effects {
             : await this.perform(record, head.effect, post);
       return { completion };
     } catch (err) {
+      if (err instanceof Fenced) throw err; // not a failure of the effect: this run must leave it alone
       // A check that failed leaves the post as unsure as it was; a post that failed unseen may have landed. The
       // window never moves later: parts an earlier attempt (or a crashed process) posted must stay in it.
       const unsure =
@@ -92,6 +94,7 @@ export class Effects {
     switch (effect.type) {
       case 'UpdateAlert':
         if (!record.ts) return {};
+        await plan.fence?.();
         await slack.update({
           channel: record.channelId,
           ts: record.ts,

@@ -14,6 +14,7 @@ import { type AlertRecord, alertsOf, type Snooze, type StoreData } from '../stor
 import { type AppContext, MAX_RATE_LIMITED_WAIT_MS } from './context.js';
 import type { InboundEvents } from './inbound.js';
 import type { Lanes } from './lanes.js';
+import { Fenced, type Leases } from './leases.js';
 import type { Moves } from './moves.js';
 
 export class Intake {
@@ -25,6 +26,7 @@ export class Intake {
     private readonly moves: Moves,
     private readonly lanes: Lanes,
     private readonly inbound: InboundEvents,
+    private readonly leases: Leases,
   ) {}
 
   /**
@@ -37,6 +39,7 @@ export class Intake {
     opts: { dedupeKey?: string; autoChat?: boolean } = {},
   ): Promise<PostedAlert> {
     const at = this.ctx.now();
+    const since = this.ctx.monotonic(); // with `at`: when the claims it takes were made
     const { dedupeKey } = opts;
     const owner = Symbol('postAlert');
     const taken = await this.landing(owner, (data): Taking => {
@@ -47,10 +50,12 @@ export class Intake {
       if (earlier) {
         const inFlight = this.postingAlerts.get(earlier.id);
         if (inFlight && inFlight.owner !== owner) return { kind: 'in_flight', id: earlier.id };
-        if (isBeingPosted(earlier)) return { kind: 'busy', id: earlier.id, pid: earlier.pending?.claim?.pid ?? 0 };
+        if (isBeingPosted(earlier, at, this.ctx.claimant))
+          return { kind: 'busy', id: earlier.id, pid: earlier.pending?.claim?.pid ?? 0 };
         const record = data.alerts[earlier.id] as AlertRecord; // fetched by id: the store writes what it changes
-        takeUnposted(record, at);
-        return { kind: 'post', record: structuredClone(record), recovered: true, flight: this.fly(record.id, owner) };
+        takeUnposted(record, at, this.ctx.claimant);
+        const flight = this.fly(record.id, owner);
+        return { kind: 'post', record: structuredClone(record), recovered: true, flight, since };
       }
       let id = `${template.id}-${this.ctx.ports.newId()}`;
       while (data.alerts[id]) id = `${template.id}-${this.ctx.ports.newId()}`;
@@ -84,9 +89,9 @@ export class Intake {
         this.moves.queueEvent(created, 'suppressed');
         return { kind: 'suppressed', record: structuredClone(created), snooze: structuredClone(snooze) };
       }
-      takeUnposted(created, at);
+      takeUnposted(created, at, this.ctx.claimant);
       data.alerts[id] = created;
-      return { kind: 'post', record: structuredClone(created), recovered: false, flight: this.fly(id, owner) };
+      return { kind: 'post', record: structuredClone(created), recovered: false, flight: this.fly(id, owner), since };
     });
     switch (taken.kind) {
       case 'duplicate':
@@ -151,6 +156,7 @@ export class Intake {
     const { record, recovered, flight } = taken;
     const key = alertPostKey(record.id);
     let saved: AlertRecord | undefined;
+    const hold = this.leases.hold(record.id, (stored) => [stored.pending?.claim], taken.since);
     try {
       let posted: PostedMessage | undefined;
       try {
@@ -169,10 +175,17 @@ export class Intake {
               alert: record.id,
             });
         }
-        posted ??= await this.ctx.whenSlackAllows('chat.postMessage', record.channelId, () =>
-          slack.post({ channel: record.channelId, text: alertHeadline(record), blocks: alertBlocks(record), key }),
-        );
+        posted ??= await this.ctx.whenSlackAllows('chat.postMessage', record.channelId, async () => {
+          await this.leases.fence(hold); // another run may have taken it over while this one waited
+          return slack.post({
+            channel: record.channelId,
+            text: alertHeadline(record),
+            blocks: alertBlocks(record),
+            key,
+          });
+        });
       } catch (err) {
+        if (err instanceof Fenced) throw err; // the other run asks Slack whether it landed: nothing to undo here
         const drop = !recovered && neverPosted(err);
         await store.transact((data) => {
           const stored = data.alerts[record.id];
@@ -201,6 +214,7 @@ export class Intake {
       });
       this.moves.kickDeliveries();
     } finally {
+      this.leases.release(hold);
       this.postingAlerts.delete(record.id);
       flight.settle(saved);
     }
@@ -233,16 +247,19 @@ export class Intake {
    */
   async postUnposted(seen: StoreData): Promise<void> {
     const at = this.ctx.now();
-    const due = (data: StoreData) => unpostedDue(data, at).filter((r) => !this.postingAlerts.has(r.id));
-    const starts = autoChatDue(seen).filter((r) => !this.postingAlerts.has(r.id));
+    const since = this.ctx.monotonic();
+    const { claimant } = this.ctx;
+    const due = (data: StoreData) => unpostedDue(data, at, claimant).filter((r) => !this.postingAlerts.has(r.id));
+    const starts = autoChatDue(seen, at, claimant).filter((r) => !this.postingAlerts.has(r.id));
     await Promise.all(starts.map(({ id }) => this.startAutoChat(id)));
     if (due(seen).length === 0) return;
     const owner = Symbol('postUnposted');
     const taken = await this.landing(owner, (data) =>
       due(data).map((found): Extract<Taking, { kind: 'post' }> => {
         const record = data.alerts[found.id] as AlertRecord;
-        takeUnposted(record, at);
-        return { kind: 'post', record: structuredClone(record), recovered: true, flight: this.fly(record.id, owner) };
+        takeUnposted(record, at, claimant);
+        const flight = this.fly(record.id, owner);
+        return { kind: 'post', record: structuredClone(record), recovered: true, flight, since };
       }),
     );
     await Promise.all(
@@ -296,7 +313,7 @@ type Taking =
   | { kind: 'suppressed'; record: AlertRecord; snooze: Snooze }
   | { kind: 'in_flight'; id: string }
   | { kind: 'busy'; id: string; pid: number }
-  | { kind: 'post'; record: AlertRecord; recovered: boolean; flight: Flight };
+  | { kind: 'post'; record: AlertRecord; recovered: boolean; flight: Flight; since: number };
 
 /** Another live irbot process is posting the alert with this dedupe key right now: try again shortly. */
 export class AlertBusyError extends Error {

@@ -19,6 +19,8 @@ export interface PostPlan {
   resumed?: boolean;
   /** Since when those parts may have landed. */
   since?: string;
+  /** Checked right before each post: throws when the claim is no longer this App's (see leases.ts). */
+  fence?: () => Promise<void>;
 }
 
 type Where = { channel: string; threadTs?: string };
@@ -34,7 +36,9 @@ export async function postPlan(
   record: AlertRecord,
   head: OutboxItem,
   checkSince: string | undefined,
+  fence?: () => Promise<void>,
 ): Promise<PostPlan> {
+  const fenced = fence ? { fence } : {};
   const key = `${record.id}:${head.seq}`;
   const { effect } = head;
   const threadTs = record.ts ?? undefined;
@@ -43,7 +47,7 @@ export async function postPlan(
   // Parts of a long post tried before are asked about since the attempt, or since the alert when unknown.
   const since = checkSince ?? record.createdAt;
   if (!recovered || (effect.type !== 'SendDm' && (effect.type !== 'PostInThread' || !threadTs))) {
-    return { key, posted: false, resumed, since };
+    return { key, posted: false, resumed, since, ...fenced };
   }
   const where = effect.type === 'SendDm' ? { channel: record.userId } : { channel: record.channelId, threadTs };
   const posted = await askSlack(ctx, where, key, since);
@@ -52,7 +56,7 @@ export async function postPlan(
       event: 'recovered_post',
       alert: record.id,
     });
-  return { key, posted, recovered, resumed, since };
+  return { key, posted, recovered, resumed, since, ...fenced };
 }
 
 /** Whether a post keyed `key` landed since `since`: each call paced; a failure is a CheckFailed (the post waits). */
@@ -93,7 +97,8 @@ export async function postParts(
     const since = plan.since ?? new Date(0).toISOString();
     if (ask && (await askSlack(ctx, where, key, since))) continue;
     if (i > 0) await ctx.pacer.take('chat.postMessage', where.channel);
-    const ts = await postFitting(ctx, where, text, key, plan.resumed === true ? since : undefined, MAX_MESSAGE_CHARS);
+    const resumedSince = plan.resumed === true ? since : undefined;
+    const ts = await postFitting(ctx, where, text, key, resumedSince, MAX_MESSAGE_CHARS, plan.fence);
     first ??= ts;
   }
   return first;
@@ -111,7 +116,9 @@ async function postFitting(
   /** Set when the post was tried before: its parts may have landed since then. */
   resumedSince: string | undefined,
   limit: number,
+  fence: (() => Promise<void>) | undefined,
 ): Promise<string> {
+  await fence?.();
   try {
     return (await ctx.ports.slack.post({ ...where, text, key })).ts;
   } catch (err) {
@@ -126,7 +133,7 @@ async function postFitting(
       const partKey = `${key}.${j + 1}`;
       if (resumedSince !== undefined && (await askSlack(ctx, where, partKey, resumedSince))) continue;
       if (j > 0) await ctx.pacer.take('chat.postMessage', where.channel);
-      const ts = await postFitting(ctx, where, part, partKey, resumedSince, half);
+      const ts = await postFitting(ctx, where, part, partKey, resumedSince, half, fence);
       first ??= ts;
     }
     return first ?? '';

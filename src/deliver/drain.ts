@@ -1,5 +1,6 @@
 // Drains the delivery queue through the transports, apart from the Slack lanes: each target has its own slots, so
 // one slow or dead sink (or PagerDuty) delays neither Slack work nor the other targets.
+import { Claimant } from '../claims.js';
 import { type Log, oneLine } from '../log.js';
 import type { Store, StoreData } from '../store/port.js';
 import type { Delivery, DeliveryTarget, SendResult, Transport } from './port.js';
@@ -19,6 +20,8 @@ export interface DrainPorts {
   /** Runs `fn` after `ms` (a retry that is due); default: an unref'd timer, so it never keeps a process alive. */
   schedule?: (ms: number, fn: () => void) => void;
   concurrency?: number;
+  /** Who claims the deliveries; default: a claimant of its own with the default lease. */
+  claimant?: Claimant;
 }
 
 /** What app.ts needs of the drain: a nudge after a transaction that queued deliveries, and a way to wait for it. */
@@ -40,7 +43,11 @@ export class DeliveryDrain implements Drain {
   private looking: Promise<void> | undefined;
   private again = false;
 
-  constructor(private readonly ports: DrainPorts) {}
+  private readonly claimant: Claimant;
+
+  constructor(private readonly ports: DrainPorts) {
+    this.claimant = ports.claimant ?? new Claimant();
+  }
 
   kick(seen?: StoreData): void {
     if (this.looking) {
@@ -76,7 +83,7 @@ export class DeliveryDrain implements Drain {
     const { store, clock } = this.ports;
     const now = clock().toISOString();
     const data = seen ?? (await store.read());
-    const due = dueDeliveries(data, now, (ref) => this.sending.has(refKey(ref)));
+    const due = dueDeliveries(data, now, (ref) => this.sending.has(refKey(ref)), this.claimant);
     const free = new Map<DeliveryTarget, number>();
     const picked = due.filter((ref) => {
       const left = free.get(ref.target) ?? (this.ports.concurrency ?? DELIVERY_CONCURRENCY) - this.busyOf(ref.target);
@@ -87,7 +94,7 @@ export class DeliveryDrain implements Drain {
     const claimed = await store.transact(
       (data) =>
         picked.flatMap((ref) => {
-          const delivery = claimDelivery(data, ref, now);
+          const delivery = claimDelivery(data, ref, now, this.claimant);
           return delivery ? [{ ref, delivery }] : [];
         }),
       LAX,
