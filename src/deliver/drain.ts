@@ -4,7 +4,15 @@ import { Claimant } from '../claims.js';
 import { type Log, oneLine } from '../log.js';
 import type { Store, StoreData } from '../store/port.js';
 import type { Delivery, DeliveryTarget, SendResult, Transport } from './port.js';
-import { claimDelivery, type DeliveryRef, dueDeliveries, type Recorded, recordAttempt, refKey } from './queue.js';
+import {
+  claimDelivery,
+  type DeliveryRef,
+  dueDeliveries,
+  type Recorded,
+  recordAttempt,
+  refKey,
+  renewDelivery,
+} from './queue.js';
 
 /** Requests in flight at once to one target; more wait their turn. */
 export const DELIVERY_CONCURRENCY = 4;
@@ -39,6 +47,9 @@ const LAX = { sync: false };
 export class DeliveryDrain implements Drain {
   /** Deliveries this process is sending now, by target and key. */
   private readonly sending = new Map<string, Promise<void>>();
+  /** The same, by what names them in the store: their claims are renewed while they are sent. */
+  private readonly sent = new Map<string, DeliveryRef>();
+  private renewing = false;
   private readonly busy = new Map<DeliveryTarget, number>();
   private looking: Promise<void> | undefined;
   private again = false;
@@ -102,6 +113,31 @@ export class DeliveryDrain implements Drain {
     for (const { ref, delivery } of claimed) this.start(ref, delivery);
   }
 
+  /** While deliveries are being sent, their leases are renewed every third of a lease, in one transaction. */
+  private armRenewal(): void {
+    if (this.renewing) return;
+    this.renewing = true;
+    this.schedule(this.claimant.leaseMs / 3, () => {
+      this.renewing = false;
+      const refs = [...this.sent.values()];
+      if (refs.length === 0) return;
+      this.ports.store
+        .transact((data) => {
+          const now = this.ports.clock().toISOString();
+          for (const ref of refs) renewDelivery(data, ref, now, this.claimant);
+        }, LAX)
+        .catch((err) =>
+          this.ports.log(`deliveries: renewing their leases failed: ${oneLine(err)}`, {
+            event: 'delivery_store_failed',
+            level: 'warn',
+          }),
+        )
+        .finally(() => {
+          if (this.sent.size > 0) this.armRenewal();
+        });
+    });
+  }
+
   private busyOf(target: DeliveryTarget): number {
     return this.busy.get(target) ?? 0;
   }
@@ -109,8 +145,11 @@ export class DeliveryDrain implements Drain {
   private start(ref: DeliveryRef, delivery: Delivery): void {
     const key = refKey(ref);
     this.busy.set(ref.target, this.busyOf(ref.target) + 1);
+    this.sent.set(key, ref);
+    this.armRenewal();
     const sent = this.send(ref, delivery).finally(() => {
       this.sending.delete(key);
+      this.sent.delete(key);
       this.busy.set(ref.target, this.busyOf(ref.target) - 1);
       this.kick(); // a slot is free, and this alert's next event for the target may go now
     });

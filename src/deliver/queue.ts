@@ -103,6 +103,14 @@ export function claimDelivery(data: StoreData, ref: DeliveryRef, now: string, cl
   return structuredClone(delivery);
 }
 
+/** Extends the lease of a delivery this claimant is sending; false when it is no longer its own (or gone). */
+export function renewDelivery(data: StoreData, ref: DeliveryRef, now: string, claimant: Claimant): boolean {
+  const claim = find(data, ref)?.claim;
+  if (!claim || !claimant.isOurs(claim)) return false;
+  claimant.renew(claim, now);
+  return true;
+}
+
 /** What became of an attempt, as recorded. */
 export type Recorded =
   | { kind: 'delivered' }

@@ -13,6 +13,7 @@ import {
   hasPendingDeliveries,
   RETRY_FOR_MS,
   recordAttempt,
+  renewDelivery,
 } from '../../../src/deliver/queue.js';
 import { type AlertRecord, emptyStore, type StoreData } from '../../../src/store/port.js';
 import { anAlert } from '../../support/records.js';
@@ -110,6 +111,27 @@ describe('claimDelivery', () => {
     const live = queued(data, 'a', 'posted');
     if (live) live.claim = { pid: process.ppid, run: 'another run', at: AT };
     expect(claimDelivery(data, ref('a', 'posted'), AT, claimant)).toBeNull();
+  });
+});
+
+describe('renewDelivery', () => {
+  it("extends the lease of its own claim, and leaves another run's alone", () => {
+    const data = storeWith(anAlert({ id: 'a' }));
+    queued(data, 'a', 'posted');
+    claimDelivery(data, ref('a', 'posted'), AT, claimant);
+    expect(renewDelivery(data, ref('a', 'posted'), at(20_000).toISOString(), claimant)).toBe(true);
+    expect(data.alerts.a?.deliveries?.[0]?.claim?.until).toBe(at(50_000).toISOString());
+    expect(renewDelivery(data, ref('a', 'posted'), at(20_000).toISOString(), new Claimant())).toBe(false);
+    expect(data.alerts.a?.deliveries?.[0]?.claim?.until).toBe(at(50_000).toISOString());
+  });
+
+  it('a delivery whose lease ran out is taken over by another run', () => {
+    const data = storeWith(anAlert({ id: 'a' }));
+    queued(data, 'a', 'posted');
+    const other = new Claimant({ host: 'another-machine' });
+    claimDelivery(data, ref('a', 'posted'), AT, other);
+    expect(claimDelivery(data, ref('a', 'posted'), at(29_999).toISOString(), claimant)).toBeNull();
+    expect(claimDelivery(data, ref('a', 'posted'), at(30_000).toISOString(), claimant)?.claim?.run).toBe(claimant.run);
   });
 });
 
