@@ -1,10 +1,10 @@
 // The outbox of an alert: effects the engine ordered, queued in the store, claimed by one process at a time per
 // lane, performed outside the store and recorded as done in the transaction that applies what they produced.
-// Pure functions over the store data; app.ts performs the effects and runs the transactions.
-import { randomUUID } from 'node:crypto';
+// Pure functions over the store data; src/app/ performs the effects and runs the transactions.
 import { step } from './chat/engine.js';
 import type { ChatEvent, ChatState, Effect, Rules } from './chat/types.js';
 import { personClock } from './chat/working-hours.js';
+import type { Claimant } from './claims.js';
 import { type AlertRecord, alertsOf, type OutboxItem, type StoreData, type TranscriptEntry } from './store/port.js';
 
 /** What performing one effect produced, applied to the store in the transaction that marks it done. */
@@ -21,7 +21,7 @@ export interface Completion {
   checkSince?: string;
 }
 
-/** Most text of thread posts taken in one claim; app.ts packs them into messages under Slack's 40,000 (split.ts). */
+/** Most text of thread posts taken in one claim; src/app/effects.ts packs them under Slack's 40,000 (split.ts). */
 const MAX_COALESCED_CHARS = 12_000;
 
 /**
@@ -31,21 +31,6 @@ const MAX_COALESCED_CHARS = 12_000;
  */
 export type Lane = 'person' | 'thread' | 'alert' | 'verify';
 export const LANES: readonly Lane[] = ['person', 'thread', 'alert', 'verify'];
-
-/**
- * This run of this process. A pid alone does not tell a dead process from its successor: in a container every
- * start of irbot is pid 1, and a claim left by the one that crashed must not look like our own.
- */
-const RUN = randomUUID();
-
-export function ourClaim(at: string): NonNullable<OutboxItem['claim']> {
-  return { pid: process.pid, run: RUN, at };
-}
-
-/** A claim of another run that is still alive (its pid runs and is not ours); anything else can be taken over. */
-export function heldByAnotherLiveProcess(claim: NonNullable<OutboxItem['claim']>): boolean {
-  return claim.run !== RUN && claim.pid !== process.pid && isAlive(claim.pid);
-}
 
 /** A lane's head (and what rides along with it), taken by this process, with the record as it was then. */
 export interface Claimed {
@@ -58,28 +43,31 @@ export interface Claimed {
 }
 
 /**
- * Takes the head of a lane for this process. Thread posts that backed up behind it are taken too and go out
+ * Takes the head of a lane for `claimant`. Thread posts that backed up behind it are taken too and go out
  * as one message; later alert updates are covered by this one, which renders the state as of now.
  */
-export function claim(data: StoreData, alertId: string, lane: Lane, now: string): Claimed | null {
+export function claim(data: StoreData, alertId: string, lane: Lane, now: string, claimant: Claimant): Claimed | null {
   const record = data.alerts[alertId];
   if (!record) return null;
   const queued = record.outbox.filter((item) => laneOf(item.effect) === lane);
   const head = queued[0];
   if (!head) return null;
-  // Another live process is performing it and will carry on with the rest of this lane.
-  if (head.claim && heldByAnotherLiveProcess(head.claim)) return null;
+  // Another live run is performing it and will carry on with the rest of this lane.
+  if (head.claim && claimant.heldByAnother(head.claim, now)) return null;
   if (head.retryAt && head.retryAt > now) return null; // a timer or the periodic sweep comes back
   // A thread post waits for what the person lane does before it: that may put a line ahead of it (a DM's
   // "sent" line goes where the DM was queued), and the thread keeps the order of the outbox.
   if (lane === 'thread' && record.outbox.slice(0, record.outbox.indexOf(head)).some(isPersonWork)) return null;
-  // A claim left by a process that died, or an attempt that failed unseen: its post may have landed already.
-  const checkSince = head.claim !== undefined && head.claim.run !== RUN ? head.claim.at : head.checkSince;
+  // A claim left by a run that died or lost its lease, or an attempt that failed unseen: its post may have landed.
+  const checkSince = head.claim !== undefined && !claimant.isOurs(head.claim) ? head.claim.at : head.checkSince;
   // Then it goes again as the very message it was (Slack is asked about it by the head's key), nothing added.
-  const batch = checkSince === undefined ? followers(record.outbox, head, lane) : sameBatch(record.outbox, head, lane);
+  const batch =
+    checkSince === undefined
+      ? followers(record.outbox, head, lane, claimant)
+      : sameBatch(record.outbox, head, lane, claimant);
   const items = [head, ...batch];
-  const claim = ourClaim(now);
-  for (const item of items) item.claim = claim;
+  const claim = claimant.stamp(now);
+  for (const item of items) item.claim = { ...claim };
   const snapshot = snapshotOf(record, needsTranscript(head));
   const recovered = checkSince !== undefined;
   return { record: snapshot, items: structuredClone(items), recovered, ...(recovered ? { checkSince } : {}) };
@@ -94,7 +82,14 @@ function isPersonWork(item: OutboxItem): boolean {
  * or claimed by us but not under way, same kind, within the size limit, and for thread posts not past any
  * person work (see `claim`).
  */
-function followers(outbox: OutboxItem[], head: OutboxItem, lane: Lane, size = 0, last = head): OutboxItem[] {
+function followers(
+  outbox: OutboxItem[],
+  head: OutboxItem,
+  lane: Lane,
+  claimant: Claimant,
+  size = 0,
+  last = head,
+): OutboxItem[] {
   if (lane === 'person' || lane === 'verify') return [];
   const taken: OutboxItem[] = [];
   let total = size || (head.effect.type === 'PostInThread' ? head.effect.text.length : 0);
@@ -104,7 +99,7 @@ function followers(outbox: OutboxItem[], head: OutboxItem, lane: Lane, size = 0,
       continue;
     }
     // Ours but not under way (a claim that rode in another transaction): it can go in this message too.
-    if ((next.claim && next.claim.run !== RUN) || next.retryAt || next.effect.type !== head.effect.type) break;
+    if ((next.claim && !claimant.isOurs(next.claim)) || next.retryAt || next.effect.type !== head.effect.type) break;
     if (next.effect.type === 'PostInThread') {
       total += next.effect.text.length;
       if (total > MAX_COALESCED_CHARS) break;
@@ -118,10 +113,10 @@ function followers(outbox: OutboxItem[], head: OutboxItem, lane: Lane, size = 0,
  * The thread posts that went out in one message with a head that may have landed: claimed by the same dead
  * process, or marked by the same failed attempt.
  */
-function sameBatch(outbox: OutboxItem[], head: OutboxItem, lane: Lane): OutboxItem[] {
+function sameBatch(outbox: OutboxItem[], head: OutboxItem, lane: Lane, claimant: Claimant): OutboxItem[] {
   if (lane !== 'thread') return [];
   const inBatch = (item: OutboxItem) =>
-    head.claim !== undefined && head.claim.run !== RUN
+    head.claim !== undefined && !claimant.isOurs(head.claim)
       ? item.claim?.run === head.claim.run && item.claim?.pid === head.claim.pid
       : item.claim === undefined && item.checkSince === head.checkSince;
   const taken: OutboxItem[] = [];
@@ -134,20 +129,28 @@ function sameBatch(outbox: OutboxItem[], head: OutboxItem, lane: Lane): OutboxIt
 }
 
 /** After waiting for Slack's budget: the claimed batch with what queued up since, and the record as of now. */
-export function extend(data: StoreData, alertId: string, lane: Lane, claimed: Claimed, now: string): Claimed | null {
+export function extend(
+  data: StoreData,
+  alertId: string,
+  lane: Lane,
+  claimed: Claimed,
+  now: string,
+  claimant: Claimant,
+): Claimed | null {
   const record = data.alerts[alertId];
   const [head] = claimed.items;
   if (!record || !head) return null;
   // A message that may have landed goes again as it was (see `sameBatch`).
   if (claimed.recovered) return claimed;
   const queued = record.outbox.filter((item) => laneOf(item.effect) === lane);
-  const ours = (item: OutboxItem) => queued.some((q) => q.seq === item.seq && q.claim?.run === RUN);
+  const ours = (item: OutboxItem) =>
+    queued.some((q) => q.seq === item.seq && q.claim !== undefined && claimant.isOurs(q.claim));
   if (!claimed.items.every(ours)) return null;
   const last = claimed.items.at(-1) ?? head;
   const size = claimed.items.reduce((n, i) => n + (i.effect.type === 'PostInThread' ? i.effect.text.length : 0), 0);
-  const more = followers(record.outbox, head, lane, size, last);
-  const claim = ourClaim(now);
-  for (const item of more) item.claim = claim;
+  const more = followers(record.outbox, head, lane, claimant, size, last);
+  const claim = claimant.stamp(now);
+  for (const item of more) item.claim = { ...claim };
   return {
     record: snapshotOf(record, needsTranscript(head)),
     items: [...claimed.items, ...structuredClone(more)],
@@ -301,14 +304,4 @@ export function snapshotOf(record: AlertRecord, withTranscript = true): AlertRec
 function needsTranscript(item: OutboxItem): boolean {
   const { type } = item.effect;
   return type === 'Nudge' || type === 'Classify' || type === 'Summarise';
-}
-
-/** Whether a process on this machine still runs; a claim of a dead one can be taken over. */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

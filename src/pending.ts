@@ -1,6 +1,6 @@
 // Alerts recorded and not yet seen in Slack: which process posts each, and what a failed try leaves behind. Pure
-// functions over the store data; app.ts posts them.
-import { heldByAnotherLiveProcess, ourClaim } from './outbox.js';
+// functions over the store data; src/app/intake.ts posts them.
+import type { Claimant } from './claims.js';
 import { type AlertRecord, alertsOf, type StoreData } from './store/port.js';
 
 /** `listen` tries an unposted alert again after a failure: 5 s, doubling up to 5 minutes. */
@@ -12,19 +12,19 @@ export function alertPostKey(id: string): string {
   return `${id}:0`;
 }
 
-/** Another live process is posting it now. */
-export function isBeingPosted(record: AlertRecord): boolean {
+/** Another live run is posting it now. */
+export function isBeingPosted(record: AlertRecord, now: string, claimant: Claimant): boolean {
   const claim = record.pending?.claim;
-  return claim !== undefined && heldByAnotherLiveProcess(claim);
+  return claim !== undefined && claimant.heldByAnother(claim, now);
 }
 
 /** Alerts whose post is not known to have landed, that no other live process is posting and whose retry is due. */
-export function unpostedDue(data: StoreData, now: string): AlertRecord[] {
+export function unpostedDue(data: StoreData, now: string, claimant: Claimant): AlertRecord[] {
   return alertsOf(data).filter(
     (record) =>
       record.ts === null &&
       !record.suppressed && // recorded on purpose, never to be posted
-      !isBeingPosted(record) &&
+      !isBeingPosted(record, now, claimant) &&
       !(record.pending?.retryAt && record.pending.retryAt > now),
   );
 }
@@ -33,13 +33,15 @@ export function unpostedDue(data: StoreData, now: string): AlertRecord[] {
  * Posted auto_chat alerts whose chat was not asked to start (the poster died between the two), that no other live
  * process is about to start.
  */
-export function autoChatDue(data: StoreData): AlertRecord[] {
-  return alertsOf(data).filter((r) => r.ts !== null && r.pending?.autoChat === true && !isBeingPosted(r));
+export function autoChatDue(data: StoreData, now: string, claimant: Claimant): AlertRecord[] {
+  return alertsOf(data).filter(
+    (r) => r.ts !== null && r.pending?.autoChat === true && !isBeingPosted(r, now, claimant),
+  );
 }
 
-/** Takes an unposted alert for this process: others leave it alone while this one lives. */
-export function takeUnposted(record: AlertRecord, now: string): void {
-  record.pending = { ...record.pending, claim: ourClaim(now) };
+/** Takes an unposted alert for `claimant`: others leave it alone while its lease holds. */
+export function takeUnposted(record: AlertRecord, now: string, claimant: Claimant): void {
+  record.pending = { ...record.pending, claim: claimant.stamp(now) };
 }
 
 /**

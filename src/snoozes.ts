@@ -1,5 +1,5 @@
 // Snoozes: what the team already knows. Which alerts an active snooze suppresses, durations, and the changes to
-// the store's list of snoozes. Pure functions over the store data; the CLI and app.ts run the transactions.
+// the store's list of snoozes. Pure functions over the store data; the CLI and src/app/ run the transactions.
 import type { AlertTemplate } from './config/types.js';
 import type { Snooze, SnoozeActor, StoreData } from './store/port.js';
 

@@ -1,4 +1,5 @@
 import { App, type AppOptions, type Ports } from '../app.js';
+import { Claimant } from '../claims.js';
 import { routingKeyProblem } from '../config/env.js';
 import { ConfigError } from '../config/errors.js';
 import { sinkName, sinkSecrets } from '../config/sinks.js';
@@ -124,6 +125,7 @@ export function appOptions(config: Config, env: Env): AppOptions {
     confirmBackoffHours: config.confirmBackoffHours,
     ...(config.workingHours ? { workingHours: config.workingHours } : {}),
     maxWaitMs: config.maxWaitHours * 3_600_000,
+    leaseMs: config.leaseSeconds * 1000,
   };
 }
 
@@ -148,7 +150,8 @@ export function buildDeliveries(setup: Setup, store: Store, clock: () => Date): 
     const index = sinkIndexOf(target);
     return index === undefined ? target : sinkName(sinks, index);
   };
-  return new DeliveryDrain({ store, clock, log: setup.log, transports, describe });
+  const claimant = new Claimant({ leaseMs: setup.config.leaseSeconds * 1000 });
+  return new DeliveryDrain({ store, clock, log: setup.log, transports, describe, claimant });
 }
 
 export function socketOf(setup: Setup): SocketOptions {

@@ -211,6 +211,13 @@ export const CONFIG_KEYS = {
     default: 0,
     read: integerFrom(0, 8760),
   },
+  lease_seconds: {
+    type: 'integer 5..3600',
+    description:
+      'how long a claim on a piece of work holds unless its replica renews it; a replica that is gone loses its work to another after this',
+    default: 30,
+    read: integerFrom(5, 3600),
+  },
 } satisfies Record<string, ConfigKey<unknown>>;
 
 /** Sections of config.toml (`[name]`), each read by its own module, which names its keys in its messages. */
@@ -259,6 +266,7 @@ export function parseConfig(text: string, file: string): Config {
     maxSnoozeDays: get('max_snooze_days'),
     confirmBackoffHours: get('confirm_backoff_hours'),
     maxWaitHours: get('max_wait_hours'),
+    leaseSeconds: get('lease_seconds'),
   };
   const workingHours = workingHoursOf(get('working_hours'), get('working_days'));
   if (workingHours) config.workingHours = workingHours;

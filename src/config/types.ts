@@ -70,6 +70,8 @@ export interface Config {
   workingHours?: WorkingHours;
   /** `max_wait_hours`: the longest a chat waits for the person's working hours. */
   maxWaitHours: number;
+  /** `lease_seconds`: how long a claim holds unless renewed (src/claims.ts). */
+  leaseSeconds: number;
 }
 
 export type StepUpProvider = 'none' | 'duo';

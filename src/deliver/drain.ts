@@ -1,9 +1,18 @@
 // Drains the delivery queue through the transports, apart from the Slack lanes: each target has its own slots, so
 // one slow or dead sink (or PagerDuty) delays neither Slack work nor the other targets.
+import { Claimant } from '../claims.js';
 import { type Log, oneLine } from '../log.js';
 import type { Store, StoreData } from '../store/port.js';
 import type { Delivery, DeliveryTarget, SendResult, Transport } from './port.js';
-import { claimDelivery, type DeliveryRef, dueDeliveries, type Recorded, recordAttempt, refKey } from './queue.js';
+import {
+  claimDelivery,
+  type DeliveryRef,
+  dueDeliveries,
+  type Recorded,
+  recordAttempt,
+  refKey,
+  renewDelivery,
+} from './queue.js';
 
 /** Requests in flight at once to one target; more wait their turn. */
 export const DELIVERY_CONCURRENCY = 4;
@@ -19,6 +28,8 @@ export interface DrainPorts {
   /** Runs `fn` after `ms` (a retry that is due); default: an unref'd timer, so it never keeps a process alive. */
   schedule?: (ms: number, fn: () => void) => void;
   concurrency?: number;
+  /** Who claims the deliveries; default: a claimant of its own with the default lease. */
+  claimant?: Claimant;
 }
 
 /** What app.ts needs of the drain: a nudge after a transaction that queued deliveries, and a way to wait for it. */
@@ -36,11 +47,18 @@ const LAX = { sync: false };
 export class DeliveryDrain implements Drain {
   /** Deliveries this process is sending now, by target and key. */
   private readonly sending = new Map<string, Promise<void>>();
+  /** The same, by what names them in the store: their claims are renewed while they are sent. */
+  private readonly sent = new Map<string, DeliveryRef>();
+  private renewing = false;
   private readonly busy = new Map<DeliveryTarget, number>();
   private looking: Promise<void> | undefined;
   private again = false;
 
-  constructor(private readonly ports: DrainPorts) {}
+  private readonly claimant: Claimant;
+
+  constructor(private readonly ports: DrainPorts) {
+    this.claimant = ports.claimant ?? new Claimant();
+  }
 
   kick(seen?: StoreData): void {
     if (this.looking) {
@@ -76,7 +94,7 @@ export class DeliveryDrain implements Drain {
     const { store, clock } = this.ports;
     const now = clock().toISOString();
     const data = seen ?? (await store.read());
-    const due = dueDeliveries(data, now, (ref) => this.sending.has(refKey(ref)));
+    const due = dueDeliveries(data, now, (ref) => this.sending.has(refKey(ref)), this.claimant);
     const free = new Map<DeliveryTarget, number>();
     const picked = due.filter((ref) => {
       const left = free.get(ref.target) ?? (this.ports.concurrency ?? DELIVERY_CONCURRENCY) - this.busyOf(ref.target);
@@ -87,12 +105,37 @@ export class DeliveryDrain implements Drain {
     const claimed = await store.transact(
       (data) =>
         picked.flatMap((ref) => {
-          const delivery = claimDelivery(data, ref, now);
+          const delivery = claimDelivery(data, ref, now, this.claimant);
           return delivery ? [{ ref, delivery }] : [];
         }),
       LAX,
     );
     for (const { ref, delivery } of claimed) this.start(ref, delivery);
+  }
+
+  /** While deliveries are being sent, their leases are renewed every third of a lease, in one transaction. */
+  private armRenewal(): void {
+    if (this.renewing) return;
+    this.renewing = true;
+    this.schedule(this.claimant.leaseMs / 3, () => {
+      this.renewing = false;
+      const refs = [...this.sent.values()];
+      if (refs.length === 0) return;
+      this.ports.store
+        .transact((data) => {
+          const now = this.ports.clock().toISOString();
+          for (const ref of refs) renewDelivery(data, ref, now, this.claimant);
+        }, LAX)
+        .catch((err) =>
+          this.ports.log(`deliveries: renewing their leases failed: ${oneLine(err)}`, {
+            event: 'delivery_store_failed',
+            level: 'warn',
+          }),
+        )
+        .finally(() => {
+          if (this.sent.size > 0) this.armRenewal();
+        });
+    });
   }
 
   private busyOf(target: DeliveryTarget): number {
@@ -102,8 +145,11 @@ export class DeliveryDrain implements Drain {
   private start(ref: DeliveryRef, delivery: Delivery): void {
     const key = refKey(ref);
     this.busy.set(ref.target, this.busyOf(ref.target) + 1);
+    this.sent.set(key, ref);
+    this.armRenewal();
     const sent = this.send(ref, delivery).finally(() => {
       this.sending.delete(key);
+      this.sent.delete(key);
       this.busy.set(ref.target, this.busyOf(ref.target) - 1);
       this.kick(); // a slot is free, and this alert's next event for the target may go now
     });

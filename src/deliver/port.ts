@@ -20,8 +20,8 @@ export interface Delivery {
   attempts: number;
   /** After a failure that may pass (timeout, 408, 429, 5xx): not before this time. */
   retryAt?: string | undefined;
-  /** The process sending it now (taken over when that process is dead, like an outbox claim). */
-  claim?: { pid: number; run?: string; at: string } | undefined;
+  /** The process sending it now (taken over when that process is dead or its lease ran out, like an outbox claim). */
+  claim?: { pid: number; run?: string; at: string; host?: string; until?: string } | undefined;
   deliveredAt?: string | undefined;
   /** Refused for good (another 4xx, or 24 hours of failures): why, shown in `status` and the log. */
   failure?: string | undefined;

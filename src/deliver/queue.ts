@@ -1,7 +1,7 @@
 // The delivery queue: deliveries kept with their alert, enqueued in the transaction of the event that causes them,
 // claimed by one process at a time, then recorded as delivered, due again later, or failed for good. Pure
 // functions over the store data, called inside store transactions; src/deliver/drain.ts sends what they hand out.
-import { heldByAnotherLiveProcess, ourClaim } from '../outbox.js';
+import type { Claimant } from '../claims.js';
 import { type AlertRecord, alertsOf, type StoreData } from '../store/port.js';
 import type { Delivery, DeliveryEvent, DeliveryTarget, SendResult } from './port.js';
 
@@ -62,7 +62,12 @@ export function refKey(ref: DeliveryRef): string {
  * sees an alert's events in order), when it is due and no other live process holds it. `skip`: those this
  * process is sending already.
  */
-export function dueDeliveries(data: StoreData, now: string, skip: (ref: DeliveryRef) => boolean): DeliveryRef[] {
+export function dueDeliveries(
+  data: StoreData,
+  now: string,
+  skip: (ref: DeliveryRef) => boolean,
+  claimant: Claimant,
+): DeliveryRef[] {
   const due: (DeliveryRef & { at: string })[] = [];
   for (const record of alertsOf(data)) {
     const seen = new Set<DeliveryTarget>();
@@ -70,16 +75,16 @@ export function dueDeliveries(data: StoreData, now: string, skip: (ref: Delivery
       if (!isPending(delivery) || seen.has(delivery.target)) continue;
       seen.add(delivery.target);
       const ref = { alertId: record.id, target: delivery.target, key: delivery.key };
-      if (skip(ref) || !isFree(delivery, now)) continue;
+      if (skip(ref) || !isFree(delivery, now, claimant)) continue;
       due.push({ ...ref, at: delivery.at });
     }
   }
   return due.sort((a, b) => a.at.localeCompare(b.at)).map(({ alertId, target, key }) => ({ alertId, target, key }));
 }
 
-function isFree(delivery: Delivery, now: string): boolean {
+function isFree(delivery: Delivery, now: string, claimant: Claimant): boolean {
   if (delivery.retryAt !== undefined && delivery.retryAt > now) return false;
-  return delivery.claim === undefined || !heldByAnotherLiveProcess(delivery.claim);
+  return delivery.claim === undefined || !claimant.heldByAnother(delivery.claim, now);
 }
 
 function find(data: StoreData, ref: DeliveryRef): Delivery | undefined {
@@ -88,14 +93,22 @@ function find(data: StoreData, ref: DeliveryRef): Delivery | undefined {
 }
 
 /**
- * Takes a delivery for this process, if it is still pending, due and free (a claim of a process that died is
- * taken over: it may have been sent, and goes again under the same key). A copy to send, or null.
+ * Takes a delivery for `claimant`, if it is still pending, due and free (a claim of a process that died, or whose
+ * lease ran out, is taken over: it may have been sent, and goes again under the same key). A copy to send, or null.
  */
-export function claimDelivery(data: StoreData, ref: DeliveryRef, now: string): Delivery | null {
+export function claimDelivery(data: StoreData, ref: DeliveryRef, now: string, claimant: Claimant): Delivery | null {
   const delivery = find(data, ref);
-  if (!delivery || !isPending(delivery) || !isFree(delivery, now)) return null;
-  delivery.claim = ourClaim(now);
+  if (!delivery || !isPending(delivery) || !isFree(delivery, now, claimant)) return null;
+  delivery.claim = claimant.stamp(now);
   return structuredClone(delivery);
+}
+
+/** Extends the lease of a delivery this claimant is sending; false when it is no longer its own (or gone). */
+export function renewDelivery(data: StoreData, ref: DeliveryRef, now: string, claimant: Claimant): boolean {
+  const claim = find(data, ref)?.claim;
+  if (!claim || !claimant.isOurs(claim)) return false;
+  claimant.renew(claim, now);
+  return true;
 }
 
 /** What became of an attempt, as recorded. */

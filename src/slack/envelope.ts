@@ -62,7 +62,7 @@ function decodeInteraction(payload: Json): Inbound {
   const userId = isObject(payload.user) ? str(payload.user.id) : undefined;
   const alertId = str(action.value);
   if (!userId || !alertId) return { kind: 'ignored', reason: `${actionId} without a user or an alert id` };
-  // Where the button was pressed: app.ts acts only when that is the named alert's own message. Slack says it twice
+  // Where the button was pressed: src/app/inbound.ts acts only when that is the named alert's own message. Slack says it twice
   // (the container, and the channel and message); when the two disagree, the place is unknown.
   const container = isObject(payload.container) ? payload.container : {};
   const channelId = agreed(str(container.channel_id), isObject(payload.channel) ? str(payload.channel.id) : undefined);

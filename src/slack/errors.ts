@@ -111,7 +111,7 @@ export function classifySlackError(err: unknown): SlackFailure {
         return { kind: 'retry', code };
       }
       // message_not_found, invalid_blocks…: this one call cannot succeed, the chat can go on. (msg_too_long
-      // should not happen, texts are split to fit; app.ts halves a text Slack still refuses before it gets here.)
+      // should not happen, texts are split to fit; src/app/posting.ts halves a text Slack still refuses before it gets here.)
       return { kind: 'skip', code };
     }
     case 'slack_webapi_http_error': {

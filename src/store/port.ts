@@ -19,12 +19,24 @@ export interface TranscriptEntry {
   ts?: string;
 }
 
+/**
+ * Who performs a piece of work: the process and its run (a successor may get the same pid), its host, since when,
+ * and until when its lease holds unless renewed (absent in claims made before leases). See src/claims.ts.
+ */
+export interface Claim {
+  pid: number;
+  run?: string;
+  at: string;
+  host?: string;
+  until?: string;
+}
+
 /** An effect the engine ordered and no process has finished yet; drained in order, one claim at a time. */
 export interface OutboxItem {
   seq: number;
   effect: Effect;
-  /** Who performs it: the process and its run (a successor may get the same pid), and since when. */
-  claim?: { pid: number; run?: string; at: string } | undefined;
+  /** Who performs it (see Claim). */
+  claim?: Claim | undefined;
   /** After a passing failure: not before this time. */
   retryAt?: string | undefined;
   attempts?: number | undefined;
@@ -37,8 +49,8 @@ export interface OutboxItem {
  * the next process to take it (a retry of its dedupe key, or `listen`) asks Slack whether the post landed first.
  */
 export interface PendingPost {
-  /** The process posting it now; a claim of a process that died is taken over. */
-  claim?: { pid: number; run?: string; at: string } | undefined;
+  /** The process posting it now; a claim of a process that died, or whose lease ran out, is taken over. */
+  claim?: Claim | undefined;
   /** Start its chat once posted (the alert's auto_chat). */
   autoChat?: boolean | undefined;
   /** Failed tries of `listen` so far, and when it tries again. */

@@ -2,7 +2,6 @@
 import { describe, expect, it } from 'vitest';
 import { App } from '../../src/app.js';
 import { STEP_UP_ASK, STEP_UP_TIMED_OUT } from '../../src/chat/engine.js';
-import { ourClaim } from '../../src/outbox.js';
 import type { Inbound } from '../../src/slack/envelope.js';
 import type { StepUpSettings } from '../../src/step-up.js';
 import type { AlertRecord } from '../../src/store/port.js';
@@ -184,7 +183,7 @@ describe('step-up across a crash', () => {
       record.outbox.push({
         seq: record.nextSeq++,
         effect,
-        claim: { ...ourClaim(since), pid: 2 ** 22 + 1, run: 'dead' },
+        claim: { pid: 2 ** 22 + 1, run: 'dead', at: since },
       });
     });
     // The txid was pushed by the dead process: the verifier knows it.

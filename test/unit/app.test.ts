@@ -525,6 +525,26 @@ describe('a chat that fails', () => {
     expect(record?.transcript.at(-1)).toMatchObject({ from: 'system', text: `The chat failed: ${reason}` });
   });
 
+  it('logs that the chat is marked failed once the store says so, not before', async () => {
+    const t = testApp();
+    const stateWhenLogged: (string | undefined)[] = [];
+    const app = new App(
+      {
+        ...t.ports,
+        log: (line) => {
+          if (line.includes('the chat is marked failed'))
+            stateWhenLogged.push(t.store.data().alerts[alert.id]?.chat.state);
+        },
+      },
+      t.options,
+    );
+    const { alert } = await app.postAlert({ ...PIVOT, userId: 'U0NOBODY' });
+    t.slack.failNext(slackError('channel_not_found'), 1, 'U0NOBODY');
+    await app.request(alert.id, 'start', analyst);
+    await app.idle();
+    expect(stateWhenLogged).toEqual(['failed']);
+  });
+
   it("starts the person's queued chat when their active one fails", async () => {
     const t = await started();
     const { alert: second } = await t.app.postAlert({ ...PIVOT, id: 'privesc' });

@@ -44,6 +44,7 @@ describe('parseConfig', () => {
       maxSnoozeDays: 30,
       confirmBackoffHours: 0,
       maxWaitHours: 12,
+      leaseSeconds: 30,
     });
   });
 
@@ -77,6 +78,7 @@ confirm_backoff_hours = 21
 working_hours = "08:30-17:00"
 working_days = ["Mon", "Tue", "Wed", "Thu"]
 max_wait_hours = 16
+lease_seconds = 120
 
 [step_up]
 provider = "duo"
@@ -118,11 +120,14 @@ events = ["ended"]
       confirmBackoffHours: 21,
       workingHours: { start: 8 * 60 + 30, end: 17 * 60, days: [1, 2, 3, 4] },
       maxWaitHours: 16,
+      leaseSeconds: 120,
     });
   });
 
   it.each([
     ['nudge_after_minutes = 0', 'nudge_after_minutes: must be a number of minutes greater than 0'],
+    ['lease_seconds = 4', 'lease_seconds: must be an integer from 5 to 3600'],
+    ['lease_seconds = 3601', 'lease_seconds: must be an integer from 5 to 3600'],
     ['escalation_mention = "@secops"', 'escalation_mention: must be a Slack mention'],
     ['llm_concurrency = 0', 'llm_concurrency: must be an integer from 1 to 256'],
     ['slack_rate_scale = -1', 'slack_rate_scale: must be a number greater than 0'],

@@ -2,6 +2,7 @@
 // taken over from dead processes only, backoff, Retry-After, permanent failures and the 24-hour limit.
 import { describe, expect, it } from 'vitest';
 import { newChat } from '../../../src/chat/engine.js';
+import { Claimant } from '../../../src/claims.js';
 import { deliveryBody, enqueueSinkEvent, eventsOfMove } from '../../../src/deliver/events.js';
 import {
   backoffMs,
@@ -12,8 +13,8 @@ import {
   hasPendingDeliveries,
   RETRY_FOR_MS,
   recordAttempt,
+  renewDelivery,
 } from '../../../src/deliver/queue.js';
-import { ourClaim } from '../../../src/outbox.js';
 import { type AlertRecord, emptyStore, type StoreData } from '../../../src/store/port.js';
 import { anAlert } from '../../support/records.js';
 
@@ -21,6 +22,7 @@ const AT = '2026-11-27T10:00:00.000Z';
 const at = (ms: number) => new Date(Date.parse(AT) + ms);
 /** No process has this pid (Linux's largest is 4194304). */
 const DEAD_PID = 99_999_999;
+const claimant = new Claimant();
 
 function storeWith(...alerts: AlertRecord[]): StoreData {
   const data = emptyStore();
@@ -66,7 +68,7 @@ describe('dueDeliveries', () => {
     queued(data, 'a', 'posted');
     queued(data, 'a', 'started');
     queued(data, 'a', 'started', 'sink:1');
-    expect(dueDeliveries(data, AT, none)).toEqual([
+    expect(dueDeliveries(data, AT, none, claimant)).toEqual([
       ref('b', 'posted'),
       ref('a', 'posted'),
       ref('a', 'started', 'sink:1'),
@@ -81,11 +83,14 @@ describe('dueDeliveries', () => {
     if (live) live.claim = { pid: process.ppid, run: 'another run', at: AT };
     const dead = queued(data, 'c', 'posted');
     if (dead) dead.claim = { pid: DEAD_PID, run: 'a run that crashed', at: AT };
-    expect(dueDeliveries(data, AT, none)).toEqual([ref('c', 'posted')]);
-    expect(dueDeliveries(data, at(1000).toISOString(), none)).toEqual([ref('a', 'posted'), ref('c', 'posted')]);
+    expect(dueDeliveries(data, AT, none, claimant)).toEqual([ref('c', 'posted')]);
+    expect(dueDeliveries(data, at(1000).toISOString(), none, claimant)).toEqual([
+      ref('a', 'posted'),
+      ref('c', 'posted'),
+    ]);
     // The one this process sends already is left out, and so is what comes after it.
     queued(data, 'c', 'started');
-    expect(dueDeliveries(data, AT, (r) => r.alertId === 'c')).toEqual([]);
+    expect(dueDeliveries(data, AT, (r) => r.alertId === 'c', claimant)).toEqual([]);
   });
 });
 
@@ -93,19 +98,40 @@ describe('claimDelivery', () => {
   it('takes a free delivery once, and takes over the claim of a process that died', () => {
     const data = storeWith(anAlert({ id: 'a' }), anAlert({ id: 'b' }));
     queued(data, 'a', 'posted');
-    const claimed = claimDelivery(data, ref('a', 'posted'), AT);
-    expect(claimed?.claim).toEqual(ourClaim(AT));
-    expect(claimDelivery(data, ref('a', 'posted'), AT)?.claim).toEqual(ourClaim(AT)); // the drain skips its own
+    const claimed = claimDelivery(data, ref('a', 'posted'), AT, claimant);
+    expect(claimed?.claim).toEqual(claimant.stamp(AT));
+    expect(claimDelivery(data, ref('a', 'posted'), AT, claimant)?.claim).toEqual(claimant.stamp(AT)); // the drain skips its own
     const dead = queued(data, 'b', 'posted');
     if (dead) dead.claim = { pid: DEAD_PID, run: 'crashed', at: AT };
-    expect(claimDelivery(data, ref('b', 'posted'), AT)?.claim?.pid).toBe(process.pid);
+    expect(claimDelivery(data, ref('b', 'posted'), AT, claimant)?.claim?.pid).toBe(process.pid);
   });
 
   it('leaves a delivery claimed by another live process', () => {
     const data = storeWith(anAlert({ id: 'a' }));
     const live = queued(data, 'a', 'posted');
     if (live) live.claim = { pid: process.ppid, run: 'another run', at: AT };
-    expect(claimDelivery(data, ref('a', 'posted'), AT)).toBeNull();
+    expect(claimDelivery(data, ref('a', 'posted'), AT, claimant)).toBeNull();
+  });
+});
+
+describe('renewDelivery', () => {
+  it("extends the lease of its own claim, and leaves another run's alone", () => {
+    const data = storeWith(anAlert({ id: 'a' }));
+    queued(data, 'a', 'posted');
+    claimDelivery(data, ref('a', 'posted'), AT, claimant);
+    expect(renewDelivery(data, ref('a', 'posted'), at(20_000).toISOString(), claimant)).toBe(true);
+    expect(data.alerts.a?.deliveries?.[0]?.claim?.until).toBe(at(50_000).toISOString());
+    expect(renewDelivery(data, ref('a', 'posted'), at(20_000).toISOString(), new Claimant())).toBe(false);
+    expect(data.alerts.a?.deliveries?.[0]?.claim?.until).toBe(at(50_000).toISOString());
+  });
+
+  it('a delivery whose lease ran out is taken over by another run', () => {
+    const data = storeWith(anAlert({ id: 'a' }));
+    queued(data, 'a', 'posted');
+    const other = new Claimant({ host: 'another-machine' });
+    claimDelivery(data, ref('a', 'posted'), AT, other);
+    expect(claimDelivery(data, ref('a', 'posted'), at(29_999).toISOString(), claimant)).toBeNull();
+    expect(claimDelivery(data, ref('a', 'posted'), at(30_000).toISOString(), claimant)?.claim?.run).toBe(claimant.run);
   });
 });
 
@@ -113,7 +139,7 @@ describe('recordAttempt', () => {
   function claimedOne() {
     const data = storeWith(anAlert({ id: 'a' }));
     queued(data, 'a', 'ended');
-    claimDelivery(data, ref('a', 'ended'), AT);
+    claimDelivery(data, ref('a', 'ended'), AT, claimant);
     const delivery = () => data.alerts.a?.deliveries?.[0];
     return { data, delivery };
   }
@@ -149,7 +175,7 @@ describe('recordAttempt', () => {
     });
     expect(delivery()).toMatchObject({ failure: 'HTTP 400' });
     expect(hasPendingDeliveries(data.alerts.a as AlertRecord)).toBe(false);
-    expect(dueDeliveries(data, at(RETRY_FOR_MS).toISOString(), none)).toEqual([]);
+    expect(dueDeliveries(data, at(RETRY_FOR_MS).toISOString(), none, claimant)).toEqual([]);
   });
 
   it('tries a last time at 24 hours from enqueue, then gives up', () => {
