@@ -16,8 +16,10 @@ import { type Log, oneLine } from '../log.js';
 import { budgetPathOf, fileBudget } from '../slack/budget.js';
 import type { Inbound } from '../slack/envelope.js';
 import { createPacer, type Pacer } from '../slack/pacer.js';
+import { pgBudget } from '../slack/pg-budget.js';
 import type { SlackPort } from '../slack/port.js';
 import { rateLimitsFor } from '../slack/rate-limits.js';
+import { isPgStore } from '../store/pg/pg-store.js';
 import type { Store } from '../store/port.js';
 import { verifierFor } from '../verify/factory.js';
 import type { Deps } from './deps.js';
@@ -71,17 +73,22 @@ export function buildSlack(token: string, slackApiUrl: string, log: Log, oneShot
 }
 
 /**
- * The pacer of every command: its buckets live in a file beside the store, so that the processes on this machine
- * (a `listen`, and a SIEM's `send-alert` per alert) spend one Slack budget between them instead of each its own.
+ * The pacer of every command: its buckets live beside the store, so that every irbot process (a `listen`, a SIEM's
+ * `send-alert` per alert, replicas on other machines) spends one Slack budget with the others instead of each its
+ * own: in PostgreSQL with the PostgreSQL store, else in a file beside the JSON store.
  */
-export function buildPacer(config: Config, log: Log): Pacer {
-  const budget = fileBudget(budgetPathOf(config.databasePath), {
-    onError: (err) =>
-      log(`the shared Slack budget file cannot be used, this process paces itself alone: ${oneLine(err)}`, {
-        event: 'budget_file_failed',
-        level: 'warn',
-      }),
-  });
+export function buildPacer(config: Config, log: Log, store?: Store): Pacer {
+  const alone = (what: string, event: string) => (err: unknown) =>
+    log(`${what}, this process paces itself alone: ${oneLine(err)}`, { event, level: 'warn' });
+  const budget =
+    store && isPgStore(store)
+      ? pgBudget(
+          { query: (text, values) => store.withClient((client) => client.query(text, values)) },
+          { onError: alone('the shared Slack budget in PostgreSQL cannot be used for now', 'budget_pg_failed') },
+        )
+      : fileBudget(budgetPathOf(config.databasePath), {
+          onError: alone('the shared Slack budget file cannot be used', 'budget_file_failed'),
+        });
   return createPacer({ scale: config.slackRateScale, limits: rateLimitsFor(config.slackHistoryTier), budget });
 }
 
@@ -103,7 +110,7 @@ export function buildApp(
       clock: deps.clock,
       newId: deps.newId,
       log,
-      pacer: buildPacer(config, log),
+      pacer: buildPacer(config, log, store),
       verifier: verifierFor(config, env),
       ...extra,
     },

@@ -410,6 +410,11 @@ WHERE a.archived AND ($1::text IS NULL OR a.created_at >= $1) AND (a.rev, a.id) 
 ORDER BY a.rev, a.id
 LIMIT ${ARCHIVE_PAGE}`;
 
+/** Whether `store` is a PostgreSQL store (the Slack budget then lives in its database too). */
+export function isPgStore(store: Store): store is PgStore {
+  return 'withClient' in store;
+}
+
 /** The PostgreSQL store at `url`; nothing connects until the first read or transaction. */
 export function openPgStore(url: string, options: PgStoreOptions = {}): PgStore {
   const where = redactUrl(url);
