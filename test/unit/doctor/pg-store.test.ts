@@ -1,7 +1,9 @@
 // Doctor's PostgreSQL check: connection, schema version and latency, creating nothing.
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkPgStore } from '../../../src/doctor/pg-store.js';
 import { openPgStore } from '../../../src/store/pg/pg-store.js';
+import { SCHEMA_VERSION } from '../../../src/store/pg/schema.js';
 import { createTestDatabase, sql } from '../../support/pg.js';
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -24,7 +26,9 @@ describe('doctor on a PostgreSQL store', () => {
     expect(ready).toMatchObject({ ok: true });
     expect(ready.warning).toBeUndefined();
     expect(ready.detail).toMatch(
-      /^postgres:\/\/root@127\.0\.0\.1:5432\/irbot_t_\w+, schema 1, 0 alerts, round trip \d+\.\d ms$/,
+      new RegExp(
+        `^postgres://root@127\\.0\\.0\\.1:5432/irbot_t_\\w+, schema ${SCHEMA_VERSION}, 0 alerts, round trip \\d+\\.\\d ms$`,
+      ),
     );
   });
 
