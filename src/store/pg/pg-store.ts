@@ -410,6 +410,19 @@ WHERE a.archived AND ($1::text IS NULL OR a.created_at >= $1) AND (a.rev, a.id) 
 ORDER BY a.rev, a.id
 LIMIT ${ARCHIVE_PAGE}`;
 
+/** Replaces every NUL character in the strings of `value`, in place (see `transact`). */
+function withoutNul(value: object): void {
+  const entries: Array<[string | number, unknown]> = Array.isArray(value)
+    ? [...value.entries()]
+    : Object.entries(value);
+  for (const [key, item] of entries) {
+    if (typeof item === 'string') {
+      if (item.includes('\u0000'))
+        (value as Record<string | number, unknown>)[key] = item.replaceAll('\u0000', '\ufffd');
+    } else if (typeof item === 'object' && item !== null) withoutNul(item);
+  }
+}
+
 /** Whether `store` is a PostgreSQL store (the Slack budget then lives in its database too). */
 export function isPgStore(store: Store): store is PgStore {
   return 'withClient' in store;
@@ -554,6 +567,12 @@ export function openPgStore(url: string, options: PgStoreOptions = {}): PgStore 
           }
           const { archiving } = tracked.view;
           const changes = tracked.changes();
+          // Text in PostgreSQL holds no NUL: one in a person's reply or a webhook's field would fail the commit and
+          // lose what it carried. It becomes U+FFFD in the records themselves (copies this transaction made), so
+          // that this store's cache holds what the database does.
+          for (const touched of changes.alerts) if (touched.record) withoutNul(touched.record);
+          for (const record of Object.values(archiving ?? {})) withoutNul(record);
+          for (const snooze of changes.snoozes.values()) if (snooze) withoutNul(snooze);
           const plan = planOf(changes, originals, archiving);
           if (!changes.replaced && isEmpty(plan)) {
             await client.query('COMMIT');

@@ -5,7 +5,7 @@ import { ConfigError } from '../../../src/config/errors.js';
 import { openPgStore, type PgStore } from '../../../src/store/pg/pg-store.js';
 import { SCHEMA_VERSION } from '../../../src/store/pg/schema.js';
 import { createTestDatabase, sql, urlOf } from '../../support/pg.js';
-import { anAlert } from '../../support/records.js';
+import { aLine, anAlert } from '../../support/records.js';
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 const stores: PgStore[] = [];
@@ -29,6 +29,28 @@ describe('PostgreSQL store', () => {
     expect(await sql(db.url, 'SELECT version FROM irbot_schema ORDER BY version')).toEqual(
       Array.from({ length: SCHEMA_VERSION }, (_, i) => ({ version: i + 1 })),
     );
+  });
+
+  it('keeps a reply holding NUL characters, as U+FFFD (PostgreSQL text has no NUL), in its cache and for others', async () => {
+    const store = open();
+    const nul = 'it was me\u0000\u0000 honest';
+    await store.transact((data) => {
+      data.alerts.n1 = anAlert({ id: 'n1', name: 'Piv\u0000ot', transcript: [aLine(nul)] });
+    });
+    await store.transact((data) => {
+      data.alerts.n1?.transcript.push(aLine(`${nul} again`));
+    });
+    for (const reader of [store, open()]) {
+      const record = (await reader.read()).alerts.n1;
+      expect(record?.name).toBe('Piv\ufffdot');
+      expect(record?.transcript.map((line) => line.text)).toEqual([
+        'it was me\ufffd\ufffd honest',
+        'it was me\ufffd\ufffd honest again',
+      ]);
+    }
+    await store.transact((data) => {
+      delete data.alerts.n1;
+    });
   });
 
   it('refuses a second alert with the dedupe key of one in the working set (SQLSTATE 23505), and changes nothing', async () => {
