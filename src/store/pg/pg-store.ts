@@ -3,7 +3,7 @@
 // writes back only the rows the change touched.
 
 import type * as Pg from 'pg';
-import type { ClientBase, PoolClient, QueryResult } from 'pg';
+import type { Client, ClientBase, PoolClient, QueryResult } from 'pg';
 import { requireCjs } from '../../cjs.js';
 import type { Log } from '../../log.js';
 import { factsOf } from '../../report/facts.js';
@@ -423,6 +423,10 @@ function withoutNul(value: object): void {
   }
 }
 
+/** How soon a lost LISTEN connection is opened again, doubling up to the most. */
+const WATCH_RETRY_MIN_MS = 100;
+const WATCH_RETRY_MAX_MS = 5_000;
+
 /** Whether `store` is a PostgreSQL store (the Slack budget then lives in its database too). */
 export function isPgStore(store: Store): store is PgStore {
   return 'withClient' in store;
@@ -638,24 +642,38 @@ export function openPgStore(url: string, options: PgStoreOptions = {}): PgStore 
       });
     },
     watch(onChange) {
-      const client = new (pg().Client)({ connectionString: url, application_name: 'irbot-watch' });
-      client.on('notification', () => onChange());
-      client.on('error', (err) =>
-        options.log?.(`PostgreSQL watch lost: ${err.message}`, { event: 'store_pg', level: 'warn' }),
-      );
-      void client
-        .connect()
-        .then(() => client.query(`LISTEN ${CHANNEL}`))
-        // Once listening: what changed before it was in place is looked at too.
-        .then(() => onChange())
-        .catch((err: unknown) =>
-          options.log?.(`PostgreSQL watch failed: ${pgError(err, where).message}`, {
+      let stopped = false;
+      let client: Client | undefined;
+      let timer: NodeJS.Timeout | undefined;
+      // A LISTEN connection that breaks (a database restart, a network cut) is opened again, sooner first.
+      const listen = (retryMs: number): void => {
+        const listener = new (pg().Client)({ connectionString: url, application_name: 'irbot-watch' });
+        client = listener;
+        let lost = false;
+        const again = (err: unknown) => {
+          if (stopped || lost) return;
+          lost = true;
+          options.log?.(`PostgreSQL watch lost, listening again in ${retryMs} ms: ${pgError(err, where).message}`, {
             event: 'store_pg',
             level: 'warn',
-          }),
-        );
+          });
+          void listener.end().catch(() => undefined);
+          timer = setTimeout(() => listen(Math.min(retryMs * 2, WATCH_RETRY_MAX_MS)), retryMs);
+        };
+        listener.on('notification', () => onChange());
+        listener.on('error', again);
+        listener.on('end', () => again(new Error('connection ended')));
+        listener
+          .connect()
+          .then(() => listener.query(`LISTEN ${CHANNEL}`))
+          // Once listening: what changed before it was in place (or while it was away) is looked at too.
+          .then(() => onChange(), again);
+      };
+      listen(WATCH_RETRY_MIN_MS);
       return () => {
-        void client.end().catch(() => undefined);
+        stopped = true;
+        clearTimeout(timer);
+        void client?.end().catch(() => undefined);
       };
     },
     withClient,

@@ -100,6 +100,34 @@ describe('PostgreSQL store', () => {
     }
   });
 
+  it('listens again after its connection is cut (a database restart), and hears the commits after', async () => {
+    const calls: Array<() => void> = [];
+    const next = () => new Promise<void>((resolve) => calls.push(resolve));
+    const listening = next();
+    const logged: string[] = [];
+    const store = openPgStore(db.url, { poolSize: 1, log: (message) => void logged.push(message) });
+    stores.push(store);
+    const stop = store.watch?.(() => calls.shift()?.()) as () => void;
+    try {
+      await listening;
+      const back = next();
+      await sql(
+        db.url,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'irbot-watch'",
+        [db.name],
+      );
+      await back; // listening again, and told once in case it missed a commit meanwhile
+      expect(logged.join('\n')).toMatch(/PostgreSQL watch lost, listening again in \d+ ms/);
+      const heard = next();
+      await open().transact((data) => {
+        data.seenEvents.EvAfterCut = 'x';
+      });
+      await heard;
+    } finally {
+      stop();
+    }
+  });
+
   it('refuses a database of a newer irbot, in one line', async () => {
     await sql(db.url, 'INSERT INTO irbot_schema (version) VALUES ($1)', [SCHEMA_VERSION + 1]);
     try {
