@@ -26,7 +26,7 @@ export function realDeps(): Deps {
     stderr: process.stderr,
     clock: () => new Date(),
     random: Math.random,
-    newId: () => randomBytes(3).toString('hex'),
+    newId: timedId,
     osUser: () => {
       try {
         return userInfo().username;
@@ -45,4 +45,14 @@ export function realDeps(): Deps {
         process.on('SIGTERM', on);
       }),
   };
+}
+
+/**
+ * An id's tail: the second it was made (base 36) and 16 random bits, e.g. `tt2k9x3fa1`. The working set is checked
+ * for a clash before an id is used, and it holds every alert of the last minutes; a clash with an archived alert
+ * would need the same second, so an archived alert is never shadowed by a new one (six random hex digits alone
+ * clashed with one of 100,000 archived alerts of a template once in 170 alerts).
+ */
+export function timedId(now = Date.now()): string {
+  return `${Math.floor(now / 1000).toString(36)}${randomBytes(2).toString('hex')}`;
 }

@@ -31,7 +31,7 @@ describe('send-alert --file', () => {
     const result = await runIrbot(['send-alert', '--file', 'alerts.json'], ws);
     expect(result.stderr).toBe(''); // no progress line: stderr is not a terminal
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/^pivot-[0-9a-f]{6}\nprivesc-[0-9a-f]{6}\npivot-[0-9a-f]{6}\n$/);
+    expect(result.stdout).toMatch(/^pivot-[0-9a-z]{10}\nprivesc-[0-9a-z]{10}\npivot-[0-9a-z]{10}\n$/);
     expect(headlines()).toEqual([
       'Incident: Pivoting with user <@U0HAROLD>',
       'Incident: Privileged Escalation with user <@U0ALICE>',
@@ -143,7 +143,7 @@ describe('send-alert --file', () => {
     expect(slack.calls).toHaveLength(0);
     const result = await runCli(['send-alert', '--file', 'alerts.json'], ws);
     expect(result.code).toBe(2);
-    expect(result.stdout).toMatch(/^pivot-[0-9a-f]{6}\nhuge-[0-9a-f]{6}\n$/);
+    expect(result.stdout).toMatch(/^pivot-[0-9a-z]{10}\nhuge-[0-9a-z]{10}\n$/);
     expect(result.stderr).toBe(
       `${refusals}irbot: 2 of 4 alerts refused (each named above), 2 posted; fix the refused ones and send them again\n`,
     );

@@ -58,8 +58,8 @@ describe('an alert whose send-alert was killed mid-post', () => {
     await crashWhilePosting(false);
     const daemon = startIrbot(['listen', '--webhook', '127.0.0.1:0'], ws, { env: { IRBOT_WEBHOOK_TOKEN: TOKEN } });
     try {
-      await daemon.waitFor(/alert pivot-[0-9a-f]{6}: posted after a crash or a failure/);
-      const id = /alert (pivot-[0-9a-f]{6}): posted after a crash/.exec(daemon.stderr)?.[1];
+      await daemon.waitFor(/alert pivot-[0-9a-z]{10}: posted after a crash or a failure/);
+      const id = /alert (pivot-[0-9a-z]{10}): posted after a crash/.exec(daemon.stderr)?.[1];
       const port = /webhook listening on http:\/\/127\.0\.0\.1:(\d+)\b/.exec(daemon.stderr)?.[1];
       const res = await fetch(`http://127.0.0.1:${port}/alerts`, {
         method: 'POST',

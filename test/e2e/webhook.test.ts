@@ -50,7 +50,7 @@ describe('listen --webhook', () => {
     const res = await post(pivot);
     expect(res.status).toBe(202);
     const { ids, duplicates } = (await res.json()) as { ids: string[]; duplicates: string[] };
-    expect(ids).toEqual([expect.stringMatching(/^pivot-[0-9a-f]{6}$/)]);
+    expect(ids).toEqual([expect.stringMatching(/^pivot-[0-9a-z]{10}$/)]);
     expect(duplicates).toEqual([]);
     expect(headlines().slice(before)).toEqual(['Incident: Pivoting with user <@U0HAROLD>']);
     const details = slack.callsTo('chat.postMessage').at(-1);

@@ -32,7 +32,7 @@ describe('irbot snooze', () => {
     );
     expect(add).toMatchObject({ code: 0, stderr: '' });
     const id = add.stdout.trim();
-    expect(id).toMatch(/^sz-[0-9a-f]{6}$/);
+    expect(id).toMatch(/^sz-[0-9a-z]{10}$/);
     const other = (
       await run('snooze', 'add', '--template', 'privesc', '--for', '30m', '--reason', 'test')
     ).stdout.trim();
