@@ -69,7 +69,7 @@ export function stderrLog(
   };
 }
 
-/** For machines: one JSON object per line through pino, e.g. {"level":30,"time":…,"event":"dm","alert":"pivot-3f9a2c","msg":…}. */
+/** For machines: one JSON object per line through pino, e.g. {"level":30,"time":…,"event":"dm","alert":"pivot-tt2k9x3fa1","msg":…}. */
 export async function jsonLog(stream: NodeJS.WritableStream, clock: () => Date = () => new Date()): Promise<Log> {
   const { pino } = await import('pino');
   const logger = pino({ base: null, timestamp: () => `,"time":"${clock().toISOString()}"` }, stream);

@@ -18,7 +18,7 @@ export async function startPhone(): Promise<LocalDuo> {
   return LocalDuo.start({ users: { [PHONE_USER]: 'manual' } });
 }
 
-/** `Harold's phone │ irbot: Pivoting, alert pivot-3f9a2c — approve? /approve or /deny` */
+/** `Harold's phone │ irbot: Pivoting, alert pivot-tt2k9x3fa1 — approve? /approve or /deny` */
 export function pushLine(push: DuoPush): string {
   return `  Harold's phone │ ${neutraliseLine(phoneText(push))} — approve? /approve or /deny\n`;
 }

@@ -87,7 +87,7 @@ export function addSnoozeCommand(program: Command, deps: Deps): void {
   snooze
     .command('rm')
     .description('Remove a snooze now (it stays in `snooze list --all`)')
-    .argument('<snoozeId>', 'the id `snooze add` printed, e.g. sz-3f9a2c')
+    .argument('<snoozeId>', 'the id `snooze add` printed, e.g. sz-tt2kb10c4e')
     .option(...configOption)
     .action(async (id: string, opts: { config?: string }) => {
       const { config } = await loadSetup(deps, opts.config, []);

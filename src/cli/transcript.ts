@@ -55,7 +55,7 @@ export function addTranscriptCommand(program: Command, deps: Deps): void {
   program
     .command('transcript')
     .description("Print an alert's full record: details, every message both ways, the verdict (from the store only)")
-    .argument('<alertId>', 'the alert instance id, e.g. pivot-3f9a2c (irbot status --all lists them)')
+    .argument('<alertId>', 'the alert instance id, e.g. pivot-tt2k9x3fa1 (irbot status --all lists them)')
     .addOption(
       new Option('--format <format>', 'md: readable Markdown; json: the data').choices(['md', 'json']).default('md'),
     )
