@@ -76,4 +76,30 @@ describe('shipped examples', () => {
       settings: { ...http.settings, socket_mode_enabled: true, event_subscriptions: events, interactivity },
     }).toEqual(socket);
   });
+
+  it('deploy/compose.yml runs PostgreSQL and three replicas of irbot listen on it, in Socket Mode or over HTTP', async () => {
+    type Service = { command?: string[]; environment?: Record<string, string>; deploy?: { replicas?: number } };
+    const compose = parseYaml(await read('deploy/compose.yml'), { merge: true }) as {
+      services: Record<string, Service & { profiles?: string[]; configs?: unknown[] }>;
+      configs: { nginx: { content: string } };
+    };
+    const { postgres, irbot, 'irbot-http': http, nginx } = compose.services;
+    expect(postgres).toBeDefined();
+    for (const [replica, command, profile] of [
+      [irbot, ['listen'], 'socket'],
+      [http, ['listen', '--http', '0.0.0.0:3000'], 'http'],
+    ] as const) {
+      expect(replica?.command).toEqual(command);
+      expect(replica?.deploy?.replicas).toBe(3);
+      expect(replica?.profiles).toEqual([profile]);
+      expect(replica?.environment?.DATABASE_URL).toMatch(
+        /^postgres:\/\/irbot:\$\{POSTGRES_PASSWORD[^}]*\}@postgres:5432\/irbot$/,
+      );
+    }
+    // nginx sends Slack's requests (and /healthz) to the HTTP replicas' port.
+    expect(nginx?.profiles).toEqual(['http']);
+    expect(compose.configs.nginx.content).toContain(`location /slack/ {`);
+    expect(compose.configs.nginx.content).toContain('proxy_pass http://irbot-http:3000;');
+    expect(EVENTS_PATH.startsWith('/slack/')).toBe(true);
+  });
 });
