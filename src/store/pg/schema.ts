@@ -160,8 +160,20 @@ BEGIN
   RETURN v_wait;
 END $$`;
 
+/**
+ * Migration 3: a person is in one chat at a time. Their other alerts' chats wait as `queued` (src/chat/engine.ts:
+ * a start finds the person busy in the transaction that applies it); this makes a bug that broke it fail its commit
+ * instead of writing to the person twice at once. Checked at commit (deferred), not row by row: a transaction may end
+ * one chat and start the next in either order.
+ */
+const ONE_CHAT_PER_PERSON = `
+ALTER TABLE irbot_alerts ADD CONSTRAINT irbot_alerts_one_chat_per_person
+  EXCLUDE USING btree (user_id WITH =) WHERE (NOT archived AND chat_state IN ('active', 'scheduled'))
+  DEFERRABLE INITIALLY DEFERRED;
+`;
+
 /** Migration n takes the schema from version n - 1 to n. */
-export const MIGRATIONS: readonly string[] = [INIT, SLACK_BUDGET];
+export const MIGRATIONS: readonly string[] = [INIT, SLACK_BUDGET, ONE_CHAT_PER_PERSON];
 
 /** The schema version this irbot writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -68,6 +68,33 @@ describe('PostgreSQL store', () => {
     expect(read.seenEvents).not.toHaveProperty('EvDup');
   });
 
+  it('refuses a second chat going on with one person (one active, one scheduled), and changes nothing', async () => {
+    const store = open();
+    const chatWith = (id: string, state: 'active' | 'scheduled' | 'queued') =>
+      anAlert({ id, userId: 'U0ONE', chat: { ...anAlert().chat, state } });
+    await store.transact((data) => {
+      data.alerts.c1 = chatWith('c1', 'active');
+      data.alerts.c2 = chatWith('c2', 'queued');
+    });
+    const second = store.transact((data) => {
+      data.alerts.c3 = chatWith('c3', 'scheduled');
+    });
+    await expect(second).rejects.toThrow(/PostgreSQL error 23P01/);
+    // The queued one may start as the first ends, whichever row is written first.
+    await store.transact((data) => {
+      // The queued one touched first: its row is written before the first one's.
+      const next = data.alerts.c2;
+      const first = data.alerts.c1;
+      if (next) next.chat.state = 'active';
+      if (first) first.chat.state = 'ended';
+    });
+    expect(Object.keys((await store.read()).alerts)).toEqual(expect.arrayContaining(['c1', 'c2']));
+    await store.transact((data) => {
+      delete data.alerts.c1;
+      delete data.alerts.c2;
+    });
+  });
+
   it('writes only the alert a change touched, of 50 it scanned', async () => {
     const store = open();
     await store.transact((data) => {
