@@ -40,7 +40,7 @@ export function backupPathOf(path: string, version: number): string {
 
 /** `irbot-db.archive.ndjson` → `irbot-db.archive-facts.ndjson`, beside it. */
 export function factsPathOf(archiveFile: string): string {
-  return archiveFile.replace(/(\.archive)?\.ndjson$/, '') + '.archive-facts.ndjson';
+  return `${archiveFile.replace(/(\.archive)?\.ndjson$/, '')}.archive-facts.ndjson`;
 }
 
 /** The store's files in its folder now: snapshot, journal, archive, its facts and backups (those that exist), and the lock. */
