@@ -143,3 +143,31 @@ function listenError(
       return err;
   }
 }
+
+/**
+ * The answers a server is working on, and its graceful close: once `closing`, new requests are refused (the
+ * handlers ask it); `close` stops taking connections, lets the answers in flight finish, then drops keep-alive
+ * connections and any that never sent a request. Closing twice waits for the one close.
+ */
+export class InFlight {
+  closing = false;
+  private readonly work = new Set<Promise<unknown>>();
+  private closed: Promise<void> | undefined;
+
+  track(work: Promise<unknown>): void {
+    this.work.add(work);
+    void work.finally(() => this.work.delete(work));
+  }
+
+  close(server: Server): Promise<void> {
+    this.closed ??= (async () => {
+      this.closing = true;
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      while (this.work.size > 0) await Promise.allSettled([...this.work]);
+      server.closeAllConnections();
+      await stopped;
+    })();
+    return this.closed;
+  }
+}

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { AlertBusyError } from '../app.js';
 import type { AlertBatch, AlertInput, Rejection } from '../config/alerts.js';
 import { ConfigError } from '../config/errors.js';
-import { bind, HttpError, linger, pathOf, readBody, sendJson } from '../http/server.js';
+import { bind, HttpError, InFlight, linger, pathOf, readBody, sendJson } from '../http/server.js';
 import { type Log, oneLine } from '../log.js';
 import { classifySlackError, SlackCallError } from '../slack/errors.js';
 import { type AlertSink, BatchError, describeStart, type Posted, postAlerts } from './post.js';
@@ -48,17 +48,11 @@ export async function startWebhook(app: AlertSink, parse: ParseAlerts, options: 
   // Comparing digests compares equal-length buffers whatever was sent: neither the token's length nor its
   // content shows in the time a wrong one takes.
   const expected = digest(options.token);
-  const inFlight = new Set<Promise<unknown>>();
-  let closing = false;
-
-  const track = (work: Promise<unknown>) => {
-    inFlight.add(work);
-    void work.finally(() => inFlight.delete(work));
-  };
+  const requests = new InFlight();
 
   const health = options.health ?? (async () => undefined);
   const server = createServer((req, res) => {
-    track(
+    requests.track(
       handle(req, res).catch(async (err) => {
         // A store that cannot be read is irbot's trouble for now, not the request's: the client is to try again.
         const trouble = await health().catch((e: unknown) => oneLine(e));
@@ -77,7 +71,7 @@ export async function startWebhook(app: AlertSink, parse: ParseAlerts, options: 
   server.headersTimeout = Math.min(10_000, server.requestTimeout);
 
   function send(res: ServerResponse, status: number, body: object, headers: Record<string, string> = {}): void {
-    sendJson(res, status, body, headers, closing);
+    sendJson(res, status, body, headers, requests.closing);
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -89,7 +83,7 @@ export async function startWebhook(app: AlertSink, parse: ParseAlerts, options: 
       log(`webhook ${method} ${path} ${status}${what ? ` ${what}` : ''}`, { event: 'webhook_request', status });
     };
     try {
-      if (closing) throw new HttpError(503, 'shutting down', { 'retry-after': String(RETRY_AFTER_SECONDS) });
+      if (requests.closing) throw new HttpError(503, 'shutting down', { 'retry-after': String(RETRY_AFTER_SECONDS) });
       if (path === '/healthz') {
         if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, 'method not allowed', { allow: 'GET' });
         const trouble = await health().catch((err: unknown) => oneLine(err));
@@ -158,7 +152,7 @@ export async function startWebhook(app: AlertSink, parse: ParseAlerts, options: 
   function followChats(posted: Posted[]): void {
     for (const { alert, chat } of posted) {
       if (!chat) continue;
-      track(
+      requests.track(
         chat.then(
           (applied) => log(describeStart(alert.id, applied), { event: 'auto_chat', alert: alert.id }),
           (err) =>
@@ -175,22 +169,7 @@ export async function startWebhook(app: AlertSink, parse: ParseAlerts, options: 
   const address = await bind(server, options, 'webhook', '--webhook');
   server.on('error', (err) => log(`webhook: ${oneLine(err)}`, { event: 'webhook_error', level: 'error' }));
 
-  let closed: Promise<void> | undefined;
-  return {
-    address,
-    close() {
-      closed ??= (async () => {
-        closing = true;
-        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
-        while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
-        // Keep-alive connections whose last answer was sent meanwhile, and any that never sent a request.
-        server.closeAllConnections();
-        await stopped;
-      })();
-      return closed;
-    },
-  };
+  return { address, close: () => requests.close(server) };
 }
 
 function digest(text: string): Buffer {

@@ -1,7 +1,7 @@
 // `irbot listen --http`: Slack's HTTP Events API and interactivity on one path, signed requests only, each decoded
 // to the same Inbound as a Socket Mode envelope and answered 200 once the App has recorded it.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { type BoundAddress, bind, HttpError, linger, pathOf, readBody, sendJson } from '../http/server.js';
+import { type BoundAddress, bind, HttpError, InFlight, linger, pathOf, readBody, sendJson } from '../http/server.js';
 import { type Log, oneLine } from '../log.js';
 import { decodeEnvelope, type Inbound } from './envelope.js';
 import { checkSlackSignature } from './signature.js';
@@ -85,19 +85,13 @@ export async function startHttpEvents(options: HttpEventsOptions): Promise<HttpE
   const maxBody = options.maxBodyBytes ?? MAX_EVENT_BODY_BYTES;
   const ackWithin = options.ackWithinMs ?? ACK_WITHIN_MS;
   const health = options.health ?? (async () => undefined);
-  const inFlight = new Set<Promise<unknown>>();
-  let closing = false;
-
-  const track = (work: Promise<unknown>) => {
-    inFlight.add(work);
-    void work.finally(() => inFlight.delete(work));
-  };
+  const requests = new InFlight();
 
   const server = createServer((req, res) => {
-    track(
+    requests.track(
       serveRequest(req, res).catch((err) => {
         log(`slack ${req.method} ${pathOf(req)} 500 ${oneLine(err)}`, { event: 'slack_request', level: 'error' });
-        if (!res.headersSent) sendJson(res, 500, { error: 'internal error' }, {}, closing);
+        if (!res.headersSent) sendJson(res, 500, { error: 'internal error' }, {}, requests.closing);
       }),
     );
   });
@@ -109,7 +103,7 @@ export async function startHttpEvents(options: HttpEventsOptions): Promise<HttpE
     const method = req.method ?? 'GET';
     const answer = (status: number, body: object | undefined, what: string, headers: Record<string, string> = {}) => {
       if (body === undefined) res.writeHead(status, { 'content-length': '0', ...headers }).end();
-      else sendJson(res, status, body, headers, closing);
+      else sendJson(res, status, body, headers, requests.closing);
       if (!req.complete) linger(req);
       if (what) {
         const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
@@ -117,7 +111,7 @@ export async function startHttpEvents(options: HttpEventsOptions): Promise<HttpE
       }
     };
     try {
-      if (closing) throw new HttpError(503, 'shutting down', { 'retry-after': String(RETRY_AFTER_SECONDS) });
+      if (requests.closing) throw new HttpError(503, 'shutting down', { 'retry-after': String(RETRY_AFTER_SECONDS) });
       if (path === '/healthz') {
         if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, 'method not allowed', { allow: 'GET' });
         const trouble = await health().catch((err: unknown) => oneLine(err));
@@ -190,7 +184,7 @@ export async function startHttpEvents(options: HttpEventsOptions): Promise<HttpE
     const work = options.handle(inbound, async () => recorded());
     // The App's work goes on after the answer (lanes, LLM): close() waits for it. A failure before the answer is
     // the answer's to log.
-    track(
+    requests.track(
       work.catch((err) => {
         if (answered) log(`${describeInbound(inbound)}: ${oneLine(err)}`, { event: 'event_failed', level: 'error' });
       }),
@@ -218,21 +212,7 @@ export async function startHttpEvents(options: HttpEventsOptions): Promise<HttpE
   const address = await bind(server, options, 'slack events', '--http');
   server.on('error', (err) => log(`slack events: ${oneLine(err)}`, { event: 'slack_http_error', level: 'error' }));
 
-  let closed: Promise<void> | undefined;
-  return {
-    address,
-    close() {
-      closed ??= (async () => {
-        closing = true;
-        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
-        while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
-        server.closeAllConnections();
-        await stopped;
-      })();
-      return closed;
-    },
-  };
+  return { address, close: () => requests.close(server) };
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
