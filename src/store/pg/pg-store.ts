@@ -6,7 +6,7 @@ import type * as Pg from 'pg';
 import type { Client, ClientBase, PoolClient, QueryResult } from 'pg';
 import { requireCjs } from '../../cjs.js';
 import type { Log } from '../../log.js';
-import { factsOf } from '../../report/facts.js';
+import { type AlertFacts, factsOf } from '../../report/facts.js';
 import { type Changes, type Fields, track } from '../journal.js';
 import {
   type AlertRecord,
@@ -211,7 +211,7 @@ async function replaceAll(
 }
 
 const ALERT_COLUMNS =
-  'id, archived, template, user_id, channel_id, ts, created_at, last_activity_at, dedupe_key, chat_state, next_seq, transcript_length, doc';
+  'id, archived, template, user_id, channel_id, ts, created_at, last_activity_at, dedupe_key, chat_state, next_seq, transcript_length, doc, facts';
 
 /** Writes `plan` as transaction `rev`, a statement per kind of row (rows of a kind go in arrays, one round trip). */
 export async function writePlan(client: ClientBase, plan: WritePlan, rev: number): Promise<void> {
@@ -226,16 +226,16 @@ export async function writePlan(client: ClientBase, plan: WritePlan, rev: number
     await client.query(
       `INSERT INTO irbot_alerts (rev, ${ALERT_COLUMNS})
        SELECT $1, u.id, u.archived, u.template, u.user_id, u.channel_id, u.ts, u.created_at, u.last_activity_at,
-              u.dedupe_key, u.chat_state, u.next_seq, u.transcript_length, u.doc::jsonb
+              u.dedupe_key, u.chat_state, u.next_seq, u.transcript_length, u.doc::jsonb, u.facts::jsonb
        FROM unnest($2::text[], $3::bool[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
-                   $10::text[], $11::text[], $12::int[], $13::int[], $14::text[])
+                   $10::text[], $11::text[], $12::int[], $13::int[], $14::text[], $15::text[])
             WITH ORDINALITY AS u(${ALERT_COLUMNS}, k)
        ORDER BY u.k
        ON CONFLICT (id) DO UPDATE SET rev = EXCLUDED.rev, archived = EXCLUDED.archived,
          template = EXCLUDED.template, user_id = EXCLUDED.user_id, channel_id = EXCLUDED.channel_id,
          ts = EXCLUDED.ts, created_at = EXCLUDED.created_at, last_activity_at = EXCLUDED.last_activity_at,
          dedupe_key = EXCLUDED.dedupe_key, chat_state = EXCLUDED.chat_state, next_seq = EXCLUDED.next_seq,
-         transcript_length = EXCLUDED.transcript_length, doc = EXCLUDED.doc`,
+         transcript_length = EXCLUDED.transcript_length, doc = EXCLUDED.doc, facts = EXCLUDED.facts`,
       [
         rev,
         cols((w) => w.record.id),
@@ -251,6 +251,8 @@ export async function writePlan(client: ClientBase, plan: WritePlan, rev: number
         cols((w) => w.record.nextSeq),
         cols((w) => w.record.transcript.length),
         cols((w) => docOf(w.record)),
+        // An archived alert's report facts, kept with it: a report reads them, never the whole alert.
+        cols((w) => (w.archived ? JSON.stringify(factsOf(w.record)) : null)),
       ],
     );
   }
@@ -407,6 +409,7 @@ SELECT a.*,
   (SELECT row_to_json(e) FROM irbot_escalations e WHERE e.alert_id = a.id) AS escalation
 FROM irbot_alerts a
 WHERE a.archived AND ($1::text IS NULL OR a.created_at >= $1) AND (a.rev, a.id) > ($2::bigint, $3::text)
+  AND (NOT $4::boolean OR a.facts IS NULL)
 ORDER BY a.rev, a.id
 LIMIT ${ARCHIVE_PAGE}`;
 
@@ -598,9 +601,11 @@ export function openPgStore(url: string, options: PgStoreOptions = {}): PgStore 
       }),
     );
 
+  /** Archived alerts through `pick`; `withoutFacts`: only those archived before their facts were kept with them. */
   const scanArchive = <T extends { id: string }>(
     createdSince: string | undefined,
     pick: (alert: AlertRecord) => T,
+    withoutFacts = false,
   ): Promise<T[]> =>
     withClient(async (client) => {
       const byId = new Map<string, T>();
@@ -608,7 +613,7 @@ export function openPgStore(url: string, options: PgStoreOptions = {}): PgStore 
       for (;;) {
         const { rows } = await client.query<
           AlertRow & { transcript: TranscriptRow[]; outbox: OutboxRow[]; escalation: EscalationRow | null }
-        >(ARCHIVE_SQL, [createdSince ?? null, ...after]);
+        >(ARCHIVE_SQL, [createdSince ?? null, ...after, withoutFacts]);
         for (const row of rows) {
           const record = recordOf(
             row,
@@ -630,8 +635,17 @@ export function openPgStore(url: string, options: PgStoreOptions = {}): PgStore 
     files: [],
     read,
     transact,
-    // The facts of archived rows, derived as they are read (a page at a time, so only the facts stay in memory).
-    scanFacts: (createdSince) => scanArchive(createdSince, factsOf),
+    // The facts kept with each archived alert; those archived before irbot kept them are derived from the rows.
+    async scanFacts(createdSince) {
+      const kept = await withClient((client) =>
+        client.query<{ facts: AlertFacts }>(
+          'SELECT facts FROM irbot_alerts WHERE archived AND facts IS NOT NULL AND ($1::text IS NULL OR created_at >= $1)',
+          [createdSince ?? null],
+        ),
+      );
+      const derived = await scanArchive(createdSince, factsOf, true);
+      return [...kept.rows.map((row) => row.facts), ...derived];
+    },
     readArchive: () => scanArchive(undefined, (alert) => alert),
     async flush() {
       if (!unsynced) return;

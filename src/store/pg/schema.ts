@@ -172,8 +172,16 @@ ALTER TABLE irbot_alerts ADD CONSTRAINT irbot_alerts_one_chat_per_person
   DEFERRABLE INITIALLY DEFERRED;
 `;
 
+/**
+ * Migration 4: the report's facts (src/report/facts.ts) of an archived alert, written as it is archived, so that
+ * `irbot report` reads a short row per alert instead of its transcript and outbox.
+ */
+const ARCHIVED_FACTS = `
+ALTER TABLE irbot_alerts ADD COLUMN facts jsonb;
+`;
+
 /** Migration n takes the schema from version n - 1 to n. */
-export const MIGRATIONS: readonly string[] = [INIT, SLACK_BUDGET, ONE_CHAT_PER_PERSON];
+export const MIGRATIONS: readonly string[] = [INIT, SLACK_BUDGET, ONE_CHAT_PER_PERSON, ARCHIVED_FACTS];
 
 /** The schema version this irbot writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

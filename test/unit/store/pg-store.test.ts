@@ -1,9 +1,12 @@
 // What is the PostgreSQL store's own: constraints, schema versions, connection failures in one line, rows written
 // only for what a change touched, and watch().
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/config/errors.js';
+import { factsOf } from '../../../src/report/facts.js';
 import { openPgStore, type PgStore } from '../../../src/store/pg/pg-store.js';
 import { SCHEMA_VERSION } from '../../../src/store/pg/schema.js';
+import { archiveAlert } from '../../../src/store/port.js';
 import { createTestDatabase, sql, urlOf } from '../../support/pg.js';
 import { aLine, anAlert } from '../../support/records.js';
 
@@ -93,6 +96,29 @@ describe('PostgreSQL store', () => {
       delete data.alerts.c1;
       delete data.alerts.c2;
     });
+  });
+
+  it('keeps the report facts of an alert as it is archived, and derives those of alerts archived before', async () => {
+    const store = open();
+    await store.transact((data) => {
+      for (const id of ['f1', 'f2']) data.alerts[id] = anAlert({ id, name: `Facts ${id}` });
+    });
+    await store.transact((data) => {
+      archiveAlert(data, 'f1');
+      archiveAlert(data, 'f2');
+    });
+    const rows = await sql<{ id: string; facts: unknown }>(
+      db.url,
+      "SELECT id, facts FROM irbot_alerts WHERE id IN ('f1', 'f2') ORDER BY id",
+    );
+    expect(rows).toEqual([
+      { id: 'f1', facts: factsOf(anAlert({ id: 'f1', name: 'Facts f1' })) },
+      { id: 'f2', facts: factsOf(anAlert({ id: 'f2', name: 'Facts f2' })) },
+    ]);
+    // As an alert archived before irbot kept its facts: derived from its rows.
+    await sql(db.url, "UPDATE irbot_alerts SET facts = NULL WHERE id = 'f2'");
+    const facts = (await open().scanFacts(undefined)).filter((f) => f.id.startsWith('f'));
+    expect(facts.map((f) => f.name).sort()).toEqual(['Facts f1', 'Facts f2']);
   });
 
   it('writes only the alert a change touched, of 50 it scanned', async () => {
