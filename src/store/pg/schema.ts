@@ -160,8 +160,15 @@ BEGIN
   RETURN v_wait;
 END $$`;
 
+/**
+ * Migration 3: the archive scans (`report`, `status --all`, `transcript`) page through archived alerts in (rev, id)
+ * order; without this index every page sorted all the archived rows left (report --since all over 98,000 archived
+ * alerts: 12 s; with it 5 s, bench scenario report-pg).
+ */
+const ARCHIVE_SCAN = 'CREATE INDEX irbot_alerts_archive_scan ON irbot_alerts (rev, id) WHERE archived';
+
 /** Migration n takes the schema from version n - 1 to n. */
-export const MIGRATIONS: readonly string[] = [INIT, SLACK_BUDGET];
+export const MIGRATIONS: readonly string[] = [INIT, SLACK_BUDGET, ARCHIVE_SCAN];
 
 /** The schema version this irbot writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
