@@ -71,8 +71,8 @@ function people(n: number): FakeUser[] {
 
 /**
  * Where irbot runs: one App in the bench process on the lowdb store (default), or `replicas` real `irbot listen`
- * processes on a PostgreSQL database of their own; with `killOne`, the second is killed (kill -9) once a quarter of
- * the chats are done.
+ * processes on a PostgreSQL database of their own; with `killOne`, the second is killed (kill -9) once half the
+ * people have been greeted.
  */
 export interface Deployment {
   pg?: { replicas: number; killOne?: boolean; leaseSeconds?: number };
@@ -153,9 +153,6 @@ export async function runCampaign(
     if (summary === undefined || closed === undefined || doneAt.has(root)) return;
     doneAt.set(root, Math.max(summary, closed));
     if (doneAt.size === n) finish();
-    if (failover && irbot.pg && doneAt.size === Math.ceil(n / 4)) {
-      failover.start(irbot.pg, rootOfId, () => performance.now() - t0);
-    }
   };
   const alertOfPerson = new Map(alerts.map((a) => [a.userId, a.ts ?? '']));
   const failover = pg?.killOne ? new Failover() : undefined;
@@ -183,6 +180,10 @@ export async function runCampaign(
     const count = (botDms.get(person) ?? 0) + 1;
     botDms.set(person, count);
     if (count === 1) stages.greeted += 1;
+    // Mid-campaign: half the people greeted, every chat's work under way somewhere.
+    if (failover && irbot.pg && count === 1 && stages.greeted === Math.ceil(n / 2)) {
+      failover.start(irbot.pg, rootOfId, () => performance.now() - t0);
+    }
 
     if (count === 2) stages.nudged += 1;
     if (count === 3) stages.thanked += 1;
@@ -494,7 +495,7 @@ function campaignTitle(n: number, pg: Deployment['pg']): string {
   if (!pg) return `Campaign: ${n} chats started at once, each answered after one nudge`;
   const who = `${pg.replicas} \`irbot listen\` replica${pg.replicas === 1 ? '' : 's'} on PostgreSQL`;
   return pg.killOne
-    ? `Failover: campaign of ${n} chats on ${who}, one killed (kill -9) a quarter of the way`
+    ? `Failover: campaign of ${n} chats on ${who}, one killed (kill -9) once half the people were greeted`
     : `Campaign on PostgreSQL: ${n} chats, ${who}`;
 }
 
@@ -510,10 +511,10 @@ function deploymentNote(pg: NonNullable<Deployment['pg']>, ownHosts: boolean): s
 }
 
 function failoverNote(report: FailoverReport | null, leaseS: number): string {
-  if (!report) return 'No replica was killed: the campaign did not get a quarter of the way.';
+  if (!report) return 'No replica was killed: the campaign did not greet half the people.';
   const move = report.moveOnMs;
   return [
-    `Replica ${report.victim.replica} (host ${report.victim.host}) was killed with SIGKILL ${report.killedAtS} s after the first click, when a quarter of the chats were done; it held claims on ${report.heldChats} chats.`,
+    `Replica ${report.victim.replica} (host ${report.victim.host}) was killed with SIGKILL ${report.killedAtS} s after the first click, when half the people had been greeted; it held claims on ${report.heldChats} chats.`,
     move
       ? `Measured from its exit, ${report.movedOn} of them had their next Slack message after ${fmtS(move.p50)} (median) and ${fmtS(move.max)} (last);`
       : 'None of them had a Slack message again within the run;',
