@@ -1,7 +1,8 @@
 // bench/REPORT.md and bench/campaign.svg from the results: tables, the lower-bound formula, a hand-drawn chart.
+import type { FailoverReport } from './lib/failover.js';
 import type { LowerBound } from './lib/lower-bound.js';
 import { type Check, type Machine, type ScenarioResult, verdict, withUnit } from './lib/result.js';
-import { llmServerLatencyMs, type Settings } from './lib/settings.js';
+import { isCampaign, llmServerLatencyMs, type Settings } from './lib/settings.js';
 
 export interface Results {
   generatedAt: string;
@@ -13,6 +14,8 @@ export interface Results {
 
 interface CampaignRaw {
   n: number;
+  /** Column heading: `N = 1000`, or with the deployment (PostgreSQL, replicas); absent in older results. */
+  label?: string;
   complete: boolean;
   completed: number;
   totalSeconds: number;
@@ -37,6 +40,9 @@ interface CampaignRaw {
   chatStates: Record<string, number>;
   completions: number[];
   llmRequestsByKind: Record<string, number>;
+  /** PostgreSQL campaigns: each replica's peak RSS, and the failover's numbers. */
+  replicaPeakRssMb?: number[];
+  failover?: FailoverReport | null;
 }
 
 const fmt = (value: number | null, digits = 1): string =>
@@ -73,7 +79,7 @@ export function renderReport(results: Results, chartFile: string | null): string
   }
   out.push('## Summary', '', ...table(['scenario', 'metric', 'value', 'target', 'result'], 'llrll', summaryRows), '');
 
-  const campaigns = results.scenarios.filter((s) => s.name.startsWith('campaign-') && !s.error);
+  const campaigns = results.scenarios.filter((s) => isCampaign(s.name) && !s.error);
   if (campaigns.length > 0) {
     out.push('## Campaign', '');
     const rows: [string, (r: CampaignRaw, s: ScenarioResult) => string][] = [
@@ -129,9 +135,39 @@ export function renderReport(results: Results, chartFile: string | null): string
       ['set-up (posting alerts, not counted)', (r) => `${fmt(r.setupSeconds, 1)} s`],
       ['peak RSS (bench process: irbot + local Slack + fake OpenAI)', (_r, s) => `${fmt(s.peakRssMb)} MB`],
     ];
+    if (campaigns.some((s) => (s.raw as unknown as CampaignRaw).replicaPeakRssMb)) {
+      rows.push([
+        'peak RSS of each irbot replica (PostgreSQL; the bench process then holds no irbot)',
+        (r) => (r.replicaPeakRssMb ? `${r.replicaPeakRssMb.map((mb) => fmt(mb)).join(' / ')} MB` : '–'),
+      ]);
+    }
+    if (campaigns.some((s) => (s.raw as unknown as CampaignRaw).failover)) {
+      rows.push(
+        [
+          'failover: replica killed at / chats it held',
+          (r) => (r.failover ? `${fmt(r.failover.killedAtS, 1)} s / ${r.failover.heldChats}` : '–'),
+        ],
+        [
+          'failover: its chats’ next message, median / last (from its exit)',
+          (r) =>
+            r.failover?.moveOnMs
+              ? `${fmt(r.failover.moveOnMs.p50 / 1000, 2)} / ${fmt(r.failover.moveOnMs.max / 1000, 2)} s (${r.failover.movedOn} of ${r.failover.heldChats})`
+              : '–',
+        ],
+        [
+          'failover: its last claim taken over after',
+          (r) =>
+            r.failover
+              ? r.failover.allTakenOverMs === null
+                ? 'not within the run'
+                : `${fmt(r.failover.allTakenOverMs / 1000, 2)} s`
+              : '–',
+        ],
+      );
+    }
     out.push(
       ...table(
-        ['', ...campaigns.map((s) => `N = ${(s.raw as unknown as CampaignRaw).n}`)],
+        ['', ...campaigns.map((s) => labelOf(s.raw as unknown as CampaignRaw))],
         'l'.repeat(campaigns.length + 1),
         rows.map(([label, cell]) => [label, ...campaigns.map((s) => cell(s.raw as unknown as CampaignRaw, s))]),
       ),
@@ -167,7 +203,7 @@ export function renderReport(results: Results, chartFile: string | null): string
         fmt(t.seconds, 2),
       ]);
       out.push(
-        `Terms for N = ${r.n}:`,
+        `Terms for ${labelOf(r)}:`,
         '',
         ...table(['term', 'calls', 'rate /min (scaled)', 'burst', 'seconds'], 'lrrrr', terms),
         '',
@@ -175,7 +211,7 @@ export function renderReport(results: Results, chartFile: string | null): string
     }
   }
 
-  for (const s of results.scenarios.filter((x) => !x.name.startsWith('campaign-'))) {
+  for (const s of results.scenarios.filter((x) => !isCampaign(x.name) || x.error)) {
     out.push(`## ${s.title}`, '');
     if (s.error) out.push('```', s.error, '```', '');
     out.push(...rawTable({ ...s.raw, seconds: s.seconds, peakRssMb: s.peakRssMb }), '');
@@ -189,8 +225,12 @@ export function renderReport(results: Results, chartFile: string | null): string
     '## Running it',
     '',
     '```sh',
-    'npm run bench                                   # build, then every scenario (under 10 minutes on 2 cores)',
+    'npm run bench                                   # build, then every scenario (about 15 minutes on 2 cores)',
     'BENCH_ONLY=campaign-100 npm run bench           # some scenarios: cli-startup, overhead, store-growth, report, campaign-N',
+    '                                                # and on PostgreSQL: overhead-pg, store-growth-pg, report-pg,',
+    '                                                # campaign-pg-x1, campaign-pg-x3, failover-pg',
+    'BENCH_PG_CAMPAIGN=100 BENCH_ONLY=failover-pg npm run bench   # N of the PostgreSQL campaigns (default 1000)',
+    'BENCH_PG_URL=postgres://user@host:5432/postgres npm run bench # where bench databases are created (and dropped)',
     'BENCH_RATE_SCALE=10 BENCH_DEADLINE_S=600 BENCH_CAMPAIGNS=100 npm run bench',
     '```',
     '',
@@ -210,6 +250,10 @@ function howCampaignsRun(settings: Settings): string[] {
     `- \`Retry-After\` must be a whole number of seconds (the SDK reads it with parseInt), so a 429 asks for at least 1 s: ${scale} s of Slack time. irbot retries only that call after Retry-After (the SDK, left to itself, would pause every call for that long) and holds that bucket back, so a 429 costs far more here than at ×1 but does not cascade.`,
     '- A campaign stops at BENCH_DEADLINE_S or at 10× its lower bound (at least 60 s), whichever comes first: past that the target is long missed. It is then reported incomplete, with how far it got.',
   ];
+}
+
+function labelOf(r: CampaignRaw): string {
+  return r.label ?? `N = ${r.n}`;
 }
 
 function kinds(lost: Record<string, number>, doubled: Record<string, number>): string {
@@ -252,7 +296,7 @@ const M = { left: 56, right: 16, top: 44, bottom: 44 };
 
 export function renderChart(results: Results): string | null {
   const campaigns = results.scenarios
-    .filter((s) => s.name.startsWith('campaign-') && !s.error)
+    .filter((s) => isCampaign(s.name) && !s.error)
     .map((s) => s.raw as unknown as CampaignRaw);
   if (campaigns.length === 0) return null;
   const width = PANEL_W * campaigns.length;
@@ -285,7 +329,7 @@ function panel(c: CampaignRaw): string[] {
   const y = (k: number) => px(M.top + h - (k / yMax) * h);
   const out: string[] = [];
   out.push(
-    `<text x="${M.left}" y="16" font-size="13" font-weight="bold">N = ${c.n}: ${c.completed} of ${c.n} done in ${fmt(c.totalSeconds, 1)} s${c.complete ? '' : ' (deadline)'}</text>`,
+    `<text x="${M.left}" y="16" font-size="13" font-weight="bold">${labelOf(c)}: ${c.completed} of ${c.n} done in ${fmt(c.totalSeconds, 1)} s${c.complete ? '' : ' (deadline)'}</text>`,
     `<text x="${M.left}" y="32">lower bound ${fmt(c.lowerBoundSeconds, 1)} s, ratio ${c.complete ? '' : '≥ '}${fmt(c.ratio, 2)}</text>`,
   );
   for (const t of ticks(xMax)) {

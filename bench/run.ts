@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { machine, type ScenarioResult, verdict, withUnit } from './lib/result.js';
-import { readSettings, scenarioNames } from './lib/settings.js';
+import { isCampaign, readSettings, scenarioNames } from './lib/settings.js';
 import { ROOT } from './lib/spawn.js';
 import { type Results, renderChart, renderReport, summaryLines } from './report.js';
 
@@ -16,7 +16,7 @@ const OUT_DIR = join(ROOT, 'bench');
 
 /** Past this the child is stopped and the scenario reported as not finished. */
 function hardLimitMs(name: string, deadlineS: number): number {
-  return (name.startsWith('campaign-') ? deadlineS + 240 : 300) * 1000;
+  return (isCampaign(name) ? deadlineS + 240 : 300) * 1000;
 }
 
 function runChild(name: string, out: string, limitMs: number): Promise<string | undefined> {

@@ -10,14 +10,25 @@ import { runCliStartup } from './scenarios/cli-startup.js';
 import { runOverhead } from './scenarios/overhead.js';
 import { runReport } from './scenarios/report.js';
 import { runStoreGrowth } from './scenarios/store-growth.js';
+import { runReportPg, runStoreGrowthPg } from './scenarios/store-growth-pg.js';
 
 export const LOG_DIR = join(ROOT, 'dist-bench', 'logs');
 
 function dispatch(name: string, settings: Settings): Promise<ScenarioResult> {
   if (name === 'overhead') return runOverhead(settings, LOG_DIR);
+  if (name === 'overhead-pg') return runOverhead(settings, LOG_DIR, { pg: true });
   if (name === 'store-growth') return runStoreGrowth(settings);
   if (name === 'cli-startup') return runCliStartup();
   if (name === 'report') return runReport(settings);
+  if (name === 'store-growth-pg') return runStoreGrowthPg(settings);
+  if (name === 'report-pg') return runReportPg(settings);
+  const n = settings.pgCampaignSize;
+  if (name === 'campaign-pg-x1') return runCampaign(n, settings, LOG_DIR, { pg: { replicas: 1 } }, name);
+  if (name === 'campaign-pg-x3') return runCampaign(n, settings, LOG_DIR, { pg: { replicas: 3 } }, name);
+  if (name === 'failover-pg') {
+    // lease_seconds at its least (5), so that the takeover is seen within the campaign.
+    return runCampaign(n, settings, LOG_DIR, { pg: { replicas: 3, killOne: true, leaseSeconds: 5 } }, name);
+  }
   const campaign = /^campaign-(\d+)$/.exec(name);
   if (campaign) return runCampaign(Number(campaign[1]), settings, LOG_DIR);
   throw new Error(`unknown scenario ${name}`);

@@ -11,6 +11,7 @@ import type { Config, Env } from '../../src/config/types.js';
 import type { Log } from '../../src/log.js';
 import type { LocalSlack } from '../../src/sandbox/local-slack.js';
 import { openLowdbStore } from '../../src/store/lowdb-store.js';
+import type { Store } from '../../src/store/port.js';
 
 export const FEED = 'C0FEED';
 export const ANALYST = 'U0ANALYST';
@@ -19,11 +20,13 @@ export interface BenchSetup {
   env: Env;
   config: Config;
   log: Log;
+  /** config.toml as text, for irbot processes the bench spawns. */
+  configToml: string;
 }
 
 /**
  * config.toml for the bench: the store in `dir`, no silence nudges within a run (every nudge answers a reply, so
- * the counts are known in advance), and irbot's own pacing at the local Slack's scale.
+ * the counts are known in advance), and irbot's own pacing at the local Slack's scale; `extra` lines at the end.
  */
 export function benchSetup(opts: {
   slack: LocalSlack;
@@ -32,18 +35,19 @@ export function benchSetup(opts: {
   log: Log;
   maxNudges: number;
   rateScale: number;
+  extra?: string[];
 }): BenchSetup {
-  const config = parseConfig(
-    [
-      `feed_channel_id = "${FEED}"`,
-      'database_path = "./db.json"',
-      'llm_timeout_seconds = 60',
-      `max_nudges = ${opts.maxNudges}`,
-      'nudge_after_minutes = 1440',
-      `slack_rate_scale = ${opts.rateScale}`,
-    ].join('\n'),
-    join(opts.dir, 'config.toml'),
-  );
+  const configToml = [
+    `feed_channel_id = "${FEED}"`,
+    'database_path = "./db.json"',
+    'llm_timeout_seconds = 60',
+    `max_nudges = ${opts.maxNudges}`,
+    'nudge_after_minutes = 1440',
+    `slack_rate_scale = ${opts.rateScale}`,
+    ...(opts.extra ?? []),
+    '',
+  ].join('\n');
+  const config = parseConfig(configToml, join(opts.dir, 'config.toml'));
   const env: Env = {
     slackBotToken: opts.slack.botToken,
     socketAppToken: opts.slack.appToken,
@@ -51,7 +55,20 @@ export function benchSetup(opts: {
     slackApiUrl: opts.slack.apiUrl,
     openaiBaseUrl: opts.openaiBaseUrl,
   };
-  return { env, config, log: opts.log };
+  return { env, config, log: opts.log, configToml };
+}
+
+/** The variables an irbot process needs to reach the local servers (and DATABASE_URL when given). */
+export function benchVariables(setup: BenchSetup, databaseUrl?: string): Record<string, string> {
+  const { env } = setup;
+  return {
+    SLACK_BOT_TOKEN: env.slackBotToken ?? '',
+    SOCKET_APP_TOKEN: env.socketAppToken ?? '',
+    OPENAI_API_KEY: env.openaiApiKey ?? '',
+    SLACK_API_URL: env.slackApiUrl,
+    OPENAI_BASE_URL: env.openaiBaseUrl ?? '',
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+  };
 }
 
 /** The App exactly as `irbot listen` builds it (buildApp), against the local servers. */
@@ -61,17 +78,17 @@ export function listeningApp(setup: BenchSetup): App {
 
 /**
  * The App wired as buildApp wires it, but without pacing (no rate limits) and with ports the caller may wrap,
- * e.g. to time them; max_nudges may go past config.toml's 20.
+ * e.g. to time them; max_nudges may go past config.toml's 20. The store is config.toml's lowdb one unless given.
  */
 export function wrappedApp(
   setup: BenchSetup,
-  opts: { maxNudges: number; wrap: (ports: Ports) => Ports },
+  opts: { maxNudges: number; wrap: (ports: Ports) => Ports; store?: Store },
 ): { app: App; ports: Ports } {
   const { env, config, log } = setup;
   const ports = opts.wrap({
     slack: buildSlack(env.slackBotToken ?? '', env.slackApiUrl, log),
     llm: buildWriter(env, config),
-    store: openLowdbStore(config.databasePath),
+    store: opts.store ?? openLowdbStore(config.databasePath),
     clock: () => new Date(),
     newId: () => randomBytes(4).toString('hex'),
     log,

@@ -20,6 +20,8 @@ export interface Settings {
   /** Wall-clock cap of one campaign, from the first click; a campaign still running then is reported incomplete. */
   deadlineS: number;
   campaignSizes: number[];
+  /** N of the PostgreSQL campaigns and the failover (BENCH_PG_CAMPAIGN, default 1,000 as issue 12 asks). */
+  pgCampaignSize: number;
   overheadEvents: number;
   storeAlerts: number;
   /** Socket Mode re-delivery of envelopes not acked within this time, as Slack does after 3 s; 0: off. */
@@ -36,6 +38,7 @@ export function readSettings(env: NodeJS.ProcessEnv): Settings {
     llmLatencyScaled: env.BENCH_LLM_LATENCY_UNSCALED !== '1',
     deadlineS: positive(env, 'BENCH_DEADLINE_S', 240),
     campaignSizes: list(env.BENCH_CAMPAIGNS ?? '100,1000').map((s) => whole('BENCH_CAMPAIGNS', s)),
+    pgCampaignSize: whole('BENCH_PG_CAMPAIGN', env.BENCH_PG_CAMPAIGN ?? '1000'),
     overheadEvents: positive(env, 'BENCH_OVERHEAD_EVENTS', 1000),
     storeAlerts: positive(env, 'BENCH_STORE_ALERTS', 100_000),
     redeliverMs: nonNegative(env, 'BENCH_REDELIVER_MS', 3000),
@@ -48,6 +51,21 @@ export function llmServerLatencyMs(settings: Settings): number {
   return settings.llmLatencyScaled ? settings.llmLatencyMs / settings.rateScale : settings.llmLatencyMs;
 }
 
+/** The scenarios on PostgreSQL (a database of their own on the machine's server; BENCH_PG_URL to use another). */
+export const PG_SCENARIOS = [
+  'overhead-pg',
+  'store-growth-pg',
+  'report-pg',
+  'campaign-pg-x1',
+  'campaign-pg-x3',
+  'failover-pg',
+] as const;
+
+/** Scenarios that run a campaign: they get its time limit and its table in the report. */
+export function isCampaign(name: string): boolean {
+  return name.startsWith('campaign-') || name.startsWith('failover-');
+}
+
 export function scenarioNames(settings: Settings): string[] {
   const all = [
     'cli-startup',
@@ -55,6 +73,7 @@ export function scenarioNames(settings: Settings): string[] {
     'store-growth',
     'report',
     ...settings.campaignSizes.map((n) => `campaign-${n}`),
+    ...PG_SCENARIOS,
   ];
   return settings.only ? all.filter((name) => settings.only?.includes(name)) : all;
 }

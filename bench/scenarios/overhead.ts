@@ -4,9 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalSlack } from '../../src/sandbox/local-slack.js';
 import { decodeEnvelope } from '../../src/slack/envelope.js';
+import { openPgStore } from '../../src/store/pg/pg-store.js';
 import { startFakeOpenAi } from '../../test/support/fake-openai.js';
 import { ANALYST, benchSetup, fileLog, wrappedApp } from '../lib/in-process.js';
 import { Meter } from '../lib/meter.js';
+import { createBenchDatabase } from '../lib/pg-database.js';
 import { check, type ScenarioResult } from '../lib/result.js';
 import type { Settings } from '../lib/settings.js';
 import { median, round, rssSampler, summary } from '../lib/stats.js';
@@ -25,17 +27,26 @@ interface Sample {
   externalCalls: number;
 }
 
-export async function runOverhead(settings: Settings, logDir: string): Promise<ScenarioResult> {
+/** On the lowdb store (default), or with `pg` on a PostgreSQL database of its own (scenario overhead-pg). */
+export async function runOverhead(
+  settings: Settings,
+  logDir: string,
+  opts: { pg?: boolean } = {},
+): Promise<ScenarioResult> {
+  const name = opts.pg ? 'overhead-pg' : 'overhead';
   const started = performance.now();
   const rss = rssSampler();
   const dir = await mkdtemp(join(tmpdir(), 'irbot-bench-overhead-'));
   const slack = await LocalSlack.start();
   const openai = await startFakeOpenAi({ latencyMs: 0, recordBodies: false });
-  const logs = fileLog(join(logDir, 'overhead.log'));
+  const logs = fileLog(join(logDir, `${name}.log`));
   const meter = new Meter();
+  const db = opts.pg ? await createBenchDatabase() : undefined;
+  const pgStore = db ? openPgStore(db.url, { log: logs.log }) : undefined;
   try {
     const setup = benchSetup({ slack, openaiBaseUrl: openai.baseURL, dir, log: logs.log, maxNudges: 20, rateScale: 1 });
     const { app, ports } = wrappedApp(setup, {
+      ...(pgStore ? { store: pgStore } : {}),
       maxNudges: 1_000_000,
       wrap: (plain) => ({
         ...plain,
@@ -94,13 +105,18 @@ export async function runOverhead(settings: Settings, logDir: string): Promise<S
     const final = (await ports.store.read()).alerts[alert.id];
     const ownSummary = summary(own);
     return {
-      name: 'overhead',
-      title: `Overhead: one chat, ${samples.length} DMs, no rate limits, no LLM latency`,
+      name,
+      title: `Overhead${pgStore ? ' on PostgreSQL' : ''}: one chat, ${samples.length} DMs, no rate limits, no LLM latency`,
       seconds: round((performance.now() - started) / 1000, 1),
       peakRssMb: rss.stop(),
       checks: [check('own time per event, p99', ownSummary.p99, 'ms', 5, '<')],
       notes: [
         `Each event is one DM from the person, handed to App.handleInbound and timed until App.idle(): relay to the thread, classify (not answered), nudge, DM, relay. "Own" is that wall time less the time inside Slack and LLM port calls (the local servers answer in this process); store time counts as irbot's own.`,
+        ...(pgStore
+          ? [
+              'The store is PostgreSQL (the local server, a database of the bench’s own, a pool of 4 as `irbot listen` opens it): each transaction takes the advisory lock, catches up on rows other processes wrote (none here) and writes back only the rows it changed; commits wait for the WAL flush but for lease renewals.',
+            ]
+          : []),
         `${WARM_UP} warm-up events are not counted. The chat's transcript grows by two lines per event, so the last events carry a ${final?.transcript.length ?? '?'}-line transcript: compare the first and last hundred.`,
       ],
       raw: {
@@ -122,6 +138,8 @@ export async function runOverhead(settings: Settings, logDir: string): Promise<S
       },
     };
   } finally {
+    await pgStore?.close();
+    await db?.drop();
     await logs.close();
     await slack.close();
     await openai.close();

@@ -180,8 +180,15 @@ const ARCHIVED_FACTS = `
 ALTER TABLE irbot_alerts ADD COLUMN facts jsonb;
 `;
 
+/**
+ * Migration 5: the archive scans (`report`, `status --all`, `transcript`) page through archived alerts in (rev, id)
+ * order; without this index every page sorted all the archived rows left (report --since all over 98,000 archived
+ * alerts read whole: 12 s; with it 5 s, bench scenario report-pg; the report now reads the facts column instead).
+ */
+const ARCHIVE_SCAN = 'CREATE INDEX irbot_alerts_archive_scan ON irbot_alerts (rev, id) WHERE archived';
+
 /** Migration n takes the schema from version n - 1 to n. */
-export const MIGRATIONS: readonly string[] = [INIT, SLACK_BUDGET, ONE_CHAT_PER_PERSON, ARCHIVED_FACTS];
+export const MIGRATIONS: readonly string[] = [INIT, SLACK_BUDGET, ONE_CHAT_PER_PERSON, ARCHIVED_FACTS, ARCHIVE_SCAN];
 
 /** The schema version this irbot writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,0 +1,88 @@
+// The failover of a campaign: one replica killed (kill -9) mid-campaign, what it held then (its claims in the
+// store), and how long until its chats moved on: each one's next Slack message, and the last of its claims taken
+// over by another replica.
+import type { BenchDatabase } from './pg-database.js';
+import type { Replica, Replicas } from './replicas.js';
+import { round, sleep, summary } from './stats.js';
+
+/** How often the store is asked whether the dead replica still holds claims: the resolution of takenOverMs. */
+const POLL_MS = 100;
+
+/** Alerts whose outbox items or own post the process `pid` holds a claim on. */
+const HELD_SQL = `
+SELECT DISTINCT alert_id AS id FROM irbot_outbox WHERE claim->>'pid' = $1
+UNION SELECT id FROM irbot_alerts WHERE NOT archived AND doc->'pending'->'claim'->>'pid' = $1`;
+
+export interface FailoverReport {
+  victim: { replica: number; host: string; pid: number };
+  /** Since the first click: kill sent, process gone. */
+  killedAtS: number;
+  goneAtS: number;
+  /** Chats it held claims on when it died. */
+  heldChats: number;
+  /** Of those, chats with a Slack message since its death. */
+  movedOn: number;
+  /** Per held chat: from its death to the chat's next Slack message. */
+  moveOnMs: ReturnType<typeof summary> | null;
+  /** From its death until none of its claims was left in the store (every POLL_MS); null: never within the run. */
+  allTakenOverMs: number | null;
+}
+
+export class Failover {
+  private victim: Replica | undefined;
+  private killedAt: number | undefined;
+  private goneAt: number | undefined;
+  private held: string[] | undefined;
+  private takenOverAt: number | undefined;
+  private readonly firstAfter = new Map<string, number>();
+  private running: Promise<void> | undefined;
+  private stopped = false;
+
+  /** A Slack message of the chat whose alert message is `root`, at `at` ms since the first click. */
+  sawMessage(root: string, at: number): void {
+    if (this.goneAt !== undefined && at >= this.goneAt && !this.firstAfter.has(root)) this.firstAfter.set(root, at);
+  }
+
+  /** Kills the second replica and follows its claims; `now` is ms since the first click. */
+  start(deployment: { replicas: Replicas; db: BenchDatabase }, rootOfId: Map<string, string>, now: () => number): void {
+    if (this.running) return;
+    const victim = deployment.replicas.list[1] ?? deployment.replicas.list[0];
+    if (!victim) return;
+    this.victim = victim;
+    this.running = (async () => {
+      this.killedAt = now();
+      await deployment.replicas.kill(victim);
+      this.goneAt = now();
+      const pid = String(victim.pid);
+      const rows = await deployment.db.sql<{ id: string }>(HELD_SQL, [pid]);
+      this.held = rows.map((r) => rootOfId.get(r.id) ?? r.id);
+      for (let left = rows.length; left > 0 && !this.stopped; ) {
+        await sleep(POLL_MS);
+        left = (await deployment.db.sql(HELD_SQL, [pid])).length;
+        if (left === 0) this.takenOverAt = now();
+      }
+      if (rows.length === 0) this.takenOverAt = this.goneAt;
+    })();
+  }
+
+  /** Stops following the claims; null when no replica was killed. */
+  async report(): Promise<FailoverReport | null> {
+    this.stopped = true;
+    await this.running?.catch(() => undefined);
+    const { victim, killedAt, goneAt, held } = this;
+    if (!victim || killedAt === undefined || goneAt === undefined || held === undefined) return null;
+    const moveOn = held.flatMap((root) => {
+      const at = this.firstAfter.get(root);
+      return at === undefined ? [] : [at - goneAt];
+    });
+    return {
+      victim: { replica: victim.index, host: victim.host, pid: victim.pid },
+      killedAtS: round(killedAt / 1000, 2),
+      goneAtS: round(goneAt / 1000, 2),
+      heldChats: held.length,
+      movedOn: moveOn.length,
+      moveOnMs: moveOn.length > 0 ? summary(moveOn) : null,
+      allTakenOverMs: this.takenOverAt === undefined ? null : round(this.takenOverAt - goneAt, 0),
+    };
+  }
+}
