@@ -78,6 +78,8 @@ export class Leases {
       { sync: false }, // a renewal a crash loses is no loss: the lease then runs out, as it would have
     );
     for (const hold of list) {
+      // Work done (and let go) while the renewal waited for its turn: its claims are gone, and that is no loss.
+      if (!this.holds.has(hold)) continue;
       if (lost.includes(hold)) {
         hold.fenced = true;
         this.ctx.ports.log(
