@@ -58,7 +58,16 @@ export interface PgStoreOptions {
   log?: Log | undefined;
   /** Connections at most (default 4): transactions run one at a time per store; reads and scans beside them. */
   poolSize?: number;
+  /**
+   * How long the server lets a transaction of this store sit idle before it ends the session (default
+   * IDLE_IN_TRANSACTION_MS): a replica paused or cut off inside a transaction holds the lock every transaction
+   * takes, and would stall all the others until it came back.
+   */
+  idleInTransactionMs?: number;
 }
+
+/** A transaction takes milliseconds; one idle this long has a paused or lost process behind it (the shortest lease). */
+export const IDLE_IN_TRANSACTION_MS = 5_000;
 
 export interface PgStore extends Store {
   /** Ends the pool. */
@@ -438,6 +447,7 @@ export function openPgStore(url: string, options: PgStoreOptions = {}): PgStore 
   const pool = new (pg().Pool)({
     connectionString: url,
     max: options.poolSize ?? 4,
+    idle_in_transaction_session_timeout: options.idleInTransactionMs ?? IDLE_IN_TRANSACTION_MS,
     // A one-shot command's idle connections must not keep it alive.
     allowExitOnIdle: true,
     application_name: 'irbot',

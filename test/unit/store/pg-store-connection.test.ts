@@ -2,6 +2,7 @@
 // statements, while the store holds the connection, the process must not die of it; the next use reconnects.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openPgStore } from '../../../src/store/pg/pg-store.js';
+import { TRANSACTION_LOCK } from '../../../src/store/pg/schema.js';
 import { createTestDatabase, sql } from '../../support/pg.js';
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -33,5 +34,34 @@ it('fails the work in hand, not the process, when its connection is cut between 
     expect((await store.read()).seenEvents).toEqual({ Ev1: '2026-12-04T00:00:00.000Z' });
   } finally {
     await store.close();
+  }
+});
+
+it('does not let a replica paused inside a transaction stall the others: the server ends its session', async () => {
+  const paused = openPgStore(db.url, { poolSize: 1, idleInTransactionMs: 200 });
+  const other = openPgStore(db.url, { poolSize: 1 });
+  try {
+    await paused.read();
+    let locked: () => void = () => undefined;
+    const held = paused.withClient(async (client) => {
+      await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${TRANSACTION_LOCK})`);
+      locked();
+      await new Promise((resolve) => client.once('end', resolve)); // stops here, as a process under SIGSTOP
+      await client.query('COMMIT');
+    });
+    const holding = held.then(
+      () => 'committed',
+      (err: Error) => err.message,
+    );
+    await new Promise<void>((resolve) => {
+      locked = resolve;
+    });
+    await other.transact((data) => {
+      data.seenEvents.Ev2 = '2026-12-04T00:00:00.000Z';
+    });
+    expect(await holding).toMatch(/^PostgreSQL error/);
+    expect((await paused.read()).seenEvents).toMatchObject({ Ev2: '2026-12-04T00:00:00.000Z' });
+  } finally {
+    await Promise.all([paused.close(), other.close()]);
   }
 });
