@@ -45,6 +45,11 @@ export class App {
     this.sweeper = new Sweep(this.ctx, this.moves, this.lanes, this.intake);
   }
 
+  /** How long a claim of this App holds unless renewed (`lease_seconds`). */
+  get leaseMs(): number {
+    return this.ctx.claimant.leaseMs;
+  }
+
   /** Stops polling pushes: what is under way is left queued for the next process (see step-up.ts). */
   halt(): void {
     this.ctx.halt();

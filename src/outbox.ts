@@ -44,9 +44,17 @@ export interface Claimed {
 
 /**
  * Takes the head of a lane for `claimant`. Thread posts that backed up behind it are taken too and go out
- * as one message; later alert updates are covered by this one, which renders the state as of now.
+ * as one message; later alert updates are covered by this one, which renders the state as of now. `leftOver`:
+ * claims of `claimant` itself whose effect may have been performed unrecorded (the store failed right after).
  */
-export function claim(data: StoreData, alertId: string, lane: Lane, now: string, claimant: Claimant): Claimed | null {
+export function claim(
+  data: StoreData,
+  alertId: string,
+  lane: Lane,
+  now: string,
+  claimant: Claimant,
+  leftOver: (item: OutboxItem) => boolean = () => false,
+): Claimed | null {
   const record = data.alerts[alertId];
   if (!record) return null;
   const queued = record.outbox.filter((item) => laneOf(item.effect) === lane);
@@ -58,13 +66,16 @@ export function claim(data: StoreData, alertId: string, lane: Lane, now: string,
   // A thread post waits for what the person lane does before it: that may put a line ahead of it (a DM's
   // "sent" line goes where the DM was queued), and the thread keeps the order of the outbox.
   if (lane === 'thread' && record.outbox.slice(0, record.outbox.indexOf(head)).some(isPersonWork)) return null;
-  // A claim left by a run that died or lost its lease, or an attempt that failed unseen: its post may have landed.
-  const checkSince = head.claim !== undefined && !claimant.isOurs(head.claim) ? head.claim.at : head.checkSince;
+  // A claim left by a run that died or lost its lease, or by this one when the store failed after its effect, or
+  // an attempt that failed unseen: its post may have landed.
+  const ownLeftOver = head.claim !== undefined && claimant.isOurs(head.claim) && leftOver(head);
+  const checkSince =
+    head.claim !== undefined && (!claimant.isOurs(head.claim) || ownLeftOver) ? head.claim.at : head.checkSince;
   // Then it goes again as the very message it was (Slack is asked about it by the head's key), nothing added.
   const batch =
     checkSince === undefined
       ? followers(record.outbox, head, lane, claimant)
-      : sameBatch(record.outbox, head, lane, claimant);
+      : sameBatch(record.outbox, head, lane, claimant, ownLeftOver ? leftOver : undefined);
   const items = [head, ...batch];
   const claim = claimant.stamp(now);
   for (const item of items) item.claim = { ...claim };
@@ -111,14 +122,22 @@ function followers(
 
 /**
  * The thread posts that went out in one message with a head that may have landed: claimed by the same dead
- * process, or marked by the same failed attempt.
+ * process, left over by this one (`leftOver`), or marked by the same failed attempt.
  */
-function sameBatch(outbox: OutboxItem[], head: OutboxItem, lane: Lane, claimant: Claimant): OutboxItem[] {
+function sameBatch(
+  outbox: OutboxItem[],
+  head: OutboxItem,
+  lane: Lane,
+  claimant: Claimant,
+  leftOver?: (item: OutboxItem) => boolean,
+): OutboxItem[] {
   if (lane !== 'thread') return [];
   const inBatch = (item: OutboxItem) =>
-    head.claim !== undefined && !claimant.isOurs(head.claim)
-      ? item.claim?.run === head.claim.run && item.claim?.pid === head.claim.pid
-      : item.claim === undefined && item.checkSince === head.checkSince;
+    leftOver
+      ? leftOver(item)
+      : head.claim !== undefined && !claimant.isOurs(head.claim)
+        ? item.claim?.run === head.claim.run && item.claim?.pid === head.claim.pid
+        : item.claim === undefined && item.checkSince === head.checkSince;
   const taken: OutboxItem[] = [];
   for (const next of outbox.slice(outbox.indexOf(head) + 1)) {
     if (laneOf(next.effect) !== lane) continue;

@@ -36,6 +36,11 @@ export class Lanes {
   private readonly draining = new Map<string, { done: Promise<void>; again: boolean }>();
   /** Lane loops this process has started: tells a claim taken in a transaction whether it may be stale. */
   private lanesStarted = 0;
+  /**
+   * Claims of ours whose effect was performed but whose record failed (the store went away): taken again, their
+   * posts are first looked for in Slack, as another run's would be. By alert, item and claim time.
+   */
+  private readonly leftOver = new Set<string>();
 
   constructor(
     private readonly ctx: AppContext,
@@ -65,7 +70,8 @@ export class Lanes {
   /** Claims the lane's head for this App, in the caller's transaction. */
   private take(data: StoreData, alertId: string, lane: Lane): Taken | null {
     const at = this.ctx.monotonic();
-    const claimed = claim(data, alertId, lane, this.ctx.now(), this.ctx.claimant);
+    const leftOver = (item: OutboxItem) => this.leftOver.has(leftOverKey(alertId, item));
+    const claimed = claim(data, alertId, lane, this.ctx.now(), this.ctx.claimant, leftOver);
     return claimed ? { claimed, at } : null;
   }
 
@@ -185,6 +191,9 @@ export class Lanes {
     const { completion } = attempt;
     // Recording this effect done, taking the next one and the heads of other lanes it woke is one transaction.
     const said: Escalated[] = [];
+    // Performed, until recorded: if the store fails now, whoever takes it again first looks for it in Slack.
+    const keys = items.map((item) => leftOverKey(alertId, item));
+    for (const key of keys) this.leftOver.add(key);
     const recorded = await store.transact((data) => {
       said.length = 0;
       // Taken over meanwhile: what this run did is the taker's to find out (it asks Slack what landed).
@@ -211,6 +220,7 @@ export class Lanes {
       const next = later ? null : this.take(data, alertId, lane);
       return { woken: others, next, claims: this.claimIdle(data, others) };
     }, lax);
+    for (const key of keys) this.leftOver.delete(key);
     if (!recorded) throw new Fenced(alertId);
     const { woken, next, claims } = recorded;
     attempt.committed?.();
@@ -221,6 +231,10 @@ export class Lanes {
     if (due > 0) ctx.schedule(due, () => void this.drainLane(alertId, lane).catch((err) => this.laneFailed(err)));
     return next;
   }
+}
+
+function leftOverKey(alertId: string, item: OutboxItem): string {
+  return `${alertId}/${item.seq}/${item.claim?.at}`;
 }
 
 /** Lane transactions are not fsynced one by one (see `runLane`). */

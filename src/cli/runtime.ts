@@ -189,6 +189,14 @@ export interface HttpEventsInbound {
 /** How often leftovers (crashed or detached processes, retries now due) and silence deadlines are looked at. */
 export const SWEEP_EVERY_MS = 5_000;
 
+/**
+ * The sweep is what takes over the work of a replica that is gone, once its lease has run out: with a short lease
+ * it runs every third of one, so that such work waits at most a lease and a third rather than a lease and 5 s.
+ */
+export function sweepEveryMs(leaseMs: number): number {
+  return Math.min(SWEEP_EVERY_MS, leaseMs / 3);
+}
+
 export interface Serving {
   /** Stops taking events, finishes what is in flight. */
   stop(): Promise<void>;
@@ -238,7 +246,7 @@ export async function serve(app: App, inbound: EventSource, log: Log): Promise<S
       .catch((err) => log(`sweep failed: ${oneLine(err)}`, { event: 'sweep_failed', level: 'error' }));
   };
   sweep();
-  const timer = setInterval(sweep, SWEEP_EVERY_MS);
+  const timer = setInterval(sweep, sweepEveryMs(app.leaseMs));
   return {
     ...(connection.lost ? { lost: connection.lost } : {}),
     ...(connection.requestUrl ? { requestUrl: connection.requestUrl } : {}),

@@ -70,6 +70,11 @@ export interface FakeOpenAi {
   onChat(fn: ChatResponder | undefined): void;
   /** The next `times` API requests of any kind get this failure, before the responder is asked. */
   failNext(reply: FailureReply, times?: number): void;
+  /**
+   * Answers every request held by a `hang` failure, as the responder would have (a slow model that finally
+   * answers, at a moment the test chooses); returns how many there were.
+   */
+  releaseHung(): number;
   /** Resolves with the first request, recorded or still to come, that matches; rejects after `timeoutMs`. */
   waitForRequest(pred: (r: RecordedRequest) => boolean, timeoutMs?: number): Promise<RecordedRequest>;
   close(): Promise<void>;
@@ -82,6 +87,8 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
   const requests: RecordedRequest[] = [];
   const waiters: { pred: (r: RecordedRequest) => boolean; resolve: (r: RecordedRequest) => void }[] = [];
   const failures: FailureReply[] = [];
+  /** Requests held by `hang`, each answering itself when called. */
+  const hung: Array<() => void> = [];
   let responder: ChatResponder = options.onChat ?? defaultReply;
   let seq = 0;
   const latencyMs = options.latencyMs ?? 0;
@@ -133,11 +140,20 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
     }
     if (kind !== 'other') {
       const failure = failures.shift();
+      if (failure && 'hang' in failure) {
+        hung.push(() => respond(req, res, path, body));
+        return;
+      }
       if (failure) {
         send(res, failure, body as ChatBody);
         return;
       }
     }
+    respond(req, res, path, body);
+  }
+
+  /** The answer of a server that works: the responder's for chat, the models, else 404. */
+  function respond(req: IncomingMessage, res: ServerResponse, path: string, body: unknown): void {
     if (req.method === 'POST' && path === CHAT_PATH) {
       if (typeof body !== 'object' || body === null) {
         sendError(res, {
@@ -225,6 +241,11 @@ export async function startFakeOpenAi(options: FakeOpenAiOptions = {}): Promise<
     },
     failNext(reply, times = 1) {
       for (let i = 0; i < times; i += 1) failures.push(reply);
+    },
+    releaseHung() {
+      const held = hung.splice(0);
+      for (const answer of held) answer();
+      return held.length;
     },
     waitForRequest(pred, timeoutMs = 5000) {
       const found = requests.find(pred);

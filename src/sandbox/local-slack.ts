@@ -50,7 +50,7 @@ export interface Delivery {
   envelopeId: string;
   eventId?: string;
   envelope: Record<string, unknown>;
-  /** Index among the connections open when it was sent, as `to` counts (0 over HTTP). */
+  /** Index among the connections open when it was sent, as `to` counts (over HTTP: among the request URLs). */
   connection: number;
   /** Serial number of the connection, stable across reconnects of others (1 = first ever; 0 over HTTP). */
   connectionId: number;
@@ -155,8 +155,9 @@ export class LocalSlack {
   private eventCount = 0;
   private closed = false;
   private readonly ackLog: RecordedAck[] = [];
-  /** Set by `deliverOverHttp`: Socket Mode is off and events go to this URL. */
-  private requestUrl: string | undefined;
+  /** Set by `deliverOverHttp`: Socket Mode is off and events go to these URLs, in turn. */
+  private requestUrls: string[] = [];
+  private httpTurn = 0;
 
   static async start(options: LocalSlackOptions = {}): Promise<LocalSlack> {
     const server = createServer();
@@ -244,10 +245,15 @@ export class LocalSlack {
   /**
    * Turns Socket Mode off for events and clicks: each is POSTed to `requestUrl` (the Request URL of Event
    * Subscriptions and of Interactivity), signed with `signingSecret`, and retried as Slack does; undefined turns
-   * Socket Mode back on.
+   * Socket Mode back on. Several URLs stand for replicas behind a load balancer: each request (a retry too) goes
+   * to the next in turn, or to the one `to` names.
    */
-  deliverOverHttp(requestUrl: string | undefined): void {
-    this.requestUrl = requestUrl;
+  deliverOverHttp(requestUrl: string | readonly string[] | undefined): void {
+    this.requestUrls = requestUrl === undefined ? [] : typeof requestUrl === 'string' ? [requestUrl] : [...requestUrl];
+  }
+
+  private get overHttp(): boolean {
+    return this.requestUrls.length > 0;
   }
 
   /** Calls answered with 429 by the rate limits, per method. */
@@ -404,7 +410,7 @@ export class LocalSlack {
   }
 
   redeliver(delivery: Delivery, to?: number): Promise<Delivery> {
-    return this.deliver(retryOf(delivery.envelope, this.requestUrl ? 'http_timeout' : 'timeout'), to);
+    return this.deliver(retryOf(delivery.envelope, this.overHttp ? 'http_timeout' : 'timeout'), to);
   }
 
   /** Sends an envelope as is, or any text frame, for tests of malformed input. */
@@ -526,12 +532,12 @@ export class LocalSlack {
 
   /** Slack sends the bot its own DM messages too (message.im); with nobody connected the echo is dropped. */
   private echo(event: Record<string, unknown>): void {
-    if (this.closed || (this.requestUrl === undefined && this.sockets.openCount === 0)) return;
+    if (this.closed || (!this.overHttp && this.sockets.openCount === 0)) return;
     this.deliverEvent(event).catch(() => {});
   }
 
   private async deliver(envelope: Envelope, to: number | undefined, frame?: string): Promise<Delivery> {
-    if (this.requestUrl !== undefined) return this.post(this.requestUrl, envelope, frame);
+    if (this.overHttp) return this.post(envelope, to, frame);
     const { index, connectionId } = await this.sockets.send(frame ?? JSON.stringify(envelope), to);
     const payload = envelope.payload;
     const eventId = isRecord(payload) && typeof payload.event_id === 'string' ? payload.event_id : undefined;
@@ -549,7 +555,10 @@ export class LocalSlack {
   }
 
   /** Over HTTP: POSTs the envelope, signed, and waits for the answer; a failed event is retried later. */
-  private async post(url: string, envelope: Envelope, raw?: string): Promise<Delivery> {
+  private async post(envelope: Envelope, to: number | undefined, raw?: string): Promise<Delivery> {
+    const index = to ?? this.httpTurn++ % this.requestUrls.length;
+    const url = this.requestUrls[index];
+    if (url === undefined) throw new Error(`LocalSlack: no request URL #${index}`);
     const request = httpRequestOf(envelope, this.signingSecret, Date.now() / 1000, raw);
     const answer = await postEvent(url, request, this.options.httpTimeoutMs ?? SLACK_HTTP_TIMEOUT_MS);
     const payload = envelope.payload;
@@ -558,7 +567,7 @@ export class LocalSlack {
       envelopeId: typeof envelope.envelope_id === 'string' ? envelope.envelope_id : '',
       ...(eventId !== undefined && { eventId }),
       envelope,
-      connection: 0,
+      connection: index,
       connectionId: 0,
       status: answer.status,
     };
@@ -581,8 +590,8 @@ export class LocalSlack {
     if (delay === undefined || attempt >= MAX_RETRIES) return;
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      if (this.closed || this.requestUrl === undefined) return;
-      this.post(this.requestUrl, retryOf(delivery.envelope, reason)).catch(() => {});
+      if (this.closed || !this.overHttp) return;
+      this.post(retryOf(delivery.envelope, reason), undefined).catch(() => {});
     }, delay);
     this.timers.add(timer);
   }

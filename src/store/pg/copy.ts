@@ -64,7 +64,10 @@ export async function copyInto(
   data: StoreData,
   archived: AlertRecord[],
 ): Promise<Counts> {
-  await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${TRANSACTION_LOCK})`);
+  // A large store's rows take the client a while to prepare between statements: not a stalled replica.
+  await client.query(
+    `BEGIN; SET LOCAL idle_in_transaction_session_timeout = 0; SELECT pg_advisory_xact_lock(${TRANSACTION_LOCK})`,
+  );
   try {
     const found = await countRows(client);
     const held = found.working + found.archived + found.snoozes + found.seenEvents;

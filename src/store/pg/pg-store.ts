@@ -58,7 +58,16 @@ export interface PgStoreOptions {
   log?: Log | undefined;
   /** Connections at most (default 4): transactions run one at a time per store; reads and scans beside them. */
   poolSize?: number;
+  /**
+   * How long the server lets a transaction of this store sit idle before it ends the session (default
+   * IDLE_IN_TRANSACTION_MS): a replica paused or cut off inside a transaction holds the lock every transaction
+   * takes, and would stall all the others until it came back.
+   */
+  idleInTransactionMs?: number;
 }
+
+/** A transaction takes milliseconds; one idle this long has a paused or lost process behind it (the shortest lease). */
+export const IDLE_IN_TRANSACTION_MS = 5_000;
 
 export interface PgStore extends Store {
   /** Ends the pool. */
@@ -441,14 +450,15 @@ export function openPgStore(url: string, options: PgStoreOptions = {}): PgStore 
   const pool = new (pg().Pool)({
     connectionString: url,
     max: options.poolSize ?? 4,
+    idle_in_transaction_session_timeout: options.idleInTransactionMs ?? IDLE_IN_TRANSACTION_MS,
     // A one-shot command's idle connections must not keep it alive.
     allowExitOnIdle: true,
     application_name: 'irbot',
   });
+  const lost = (err: Error) =>
+    options.log?.(`PostgreSQL connection lost: ${err.message}`, { event: 'store_pg', level: 'warn' });
   // An idle connection that breaks (a server restart) is dropped from the pool; the next query opens another.
-  pool.on('error', (err) =>
-    options.log?.(`PostgreSQL connection lost: ${err.message}`, { event: 'store_pg', level: 'warn' }),
-  );
+  pool.on('error', lost);
   let schema: Promise<void> | null = null;
   let cache: Cache | null = null;
   /** Cache work (reads and transactions) runs one at a time: the cache is one. */
@@ -468,6 +478,9 @@ export function openPgStore(url: string, options: PgStoreOptions = {}): PgStore 
     } catch (err) {
       throw pgError(err, where);
     }
+    // While held, a connection has no listener of the pool's: one that breaks between two statements would throw
+    // its error out of the process. Said instead; the statement that follows fails, and the caller with it.
+    client.on('error', lost);
     try {
       schema ??= migrateSchema(client, where).catch((err) => {
         schema = null;
@@ -475,25 +488,30 @@ export function openPgStore(url: string, options: PgStoreOptions = {}): PgStore 
       });
       await schema;
     } catch (err) {
-      client.release();
+      release(client);
       throw pgError(err, where);
     }
     return client;
+  };
+
+  const release = (client: PoolClient, destroy = false) => {
+    client.off('error', lost);
+    client.release(destroy);
   };
 
   const withClient = async <T>(fn: (client: PoolClient) => Promise<T>): Promise<T> => {
     const client = await connect();
     try {
       const result = await fn(client);
-      client.release();
+      release(client);
       return result;
     } catch (err) {
       if (err instanceof ChangeFailed) {
-        client.release();
+        release(client);
         throw err.original;
       }
       // An error of a statement leaves the connection usable; any other (a broken connection) drops it.
-      client.release(!(err instanceof pg().DatabaseError));
+      release(client, !(err instanceof pg().DatabaseError));
       throw pgError(err, where);
     }
   };

@@ -7,6 +7,7 @@ import { LocalSlack, type LocalSlackOptions } from '../../../src/sandbox/local-s
 import { checkSlackSignature } from '../../../src/slack/signature.js';
 
 interface Received {
+  url: string | undefined;
   headers: IncomingHttpHeaders;
   body: string;
 }
@@ -28,7 +29,7 @@ beforeEach(async () => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      received.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      received.push({ url: req.url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
       const status = statuses.shift() ?? 200;
       if (status === 'late') answerLate = () => res.writeHead(200).end();
       else res.writeHead(status).end();
@@ -101,6 +102,20 @@ describe('the local Slack over HTTP', () => {
     expect(third?.headers['x-slack-retry-reason']).toBe('http_error');
     expect(new Set(received.map((r) => JSON.parse(r.body).event_id))).toEqual(new Set([first.eventId]));
     expect(received.map(signed)).toEqual([{ ok: true }, { ok: true }, { ok: true }]);
+  });
+
+  it('spreads requests over several Request URLs in turn (a retry too), or sends one where `to` says', async () => {
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    slack.deliverOverHttp([`${base}/a`, `${base}/b`]);
+    const deliveries = [];
+    for (const text of ['one', 'two', 'three']) deliveries.push(await slack.sendDm({ userId: 'U0HAROLD', text }));
+    expect(deliveries.map((d) => d.connection)).toEqual([0, 1, 0]);
+    await slack.sendDm({ userId: 'U0HAROLD', text: 'four', to: 1 });
+    statuses = [503];
+    await slack.sendDm({ userId: 'U0HAROLD', text: 'five' }); // to b, which fails; its retry goes to a
+    await requests(6);
+    expect(received.map((r) => r.url)).toEqual(['/a', '/b', '/a', '/b', '/b', '/a']);
+    expect(received[5]?.headers['x-slack-retry-num']).toBe('1');
   });
 
   it('retries an event not answered in time, as http_timeout', async () => {
