@@ -138,7 +138,7 @@ async function displayNameOf(alert: AlertRecord, setup: Setup): Promise<string> 
 }
 
 /** Prints the transcript so far, then every new line as it lands in the store, from whichever process. */
-function followChat(
+export function followChat(
   store: Store,
   alertId: string,
   deps: Deps,
@@ -153,9 +153,15 @@ function followChat(
     finish = resolve;
   });
   let busy = false;
-  const refresh = async () => {
-    if (busy) return;
+  /** A change told while a look was under way: looked at once that one is done, never dropped. */
+  let again = false;
+  const refresh = async (): Promise<void> => {
+    if (busy) {
+      again = true;
+      return;
+    }
     busy = true;
+    again = false;
     try {
       // Closed chats move to the archive after a while: a view left open finds it there.
       const { alerts } = await store.read();
@@ -167,19 +173,18 @@ function followChat(
       const nameOf = (userId: string) =>
         userId === alert.userId ? name : Object.values(alerts).find((a) => a.userId === userId)?.personName;
       const view = { width: widthOf(deps.stdout), nameOf };
-      for (const entry of alert.transcript.slice(shown)) {
-        deps.stdout.write(`${renderEntry(entry, chalk, name, view)}\n`);
-      }
+      // What one look at the store shows is written at once: its lines arrive together, in order.
+      let out = '';
+      for (const entry of alert.transcript.slice(shown)) out += `${renderEntry(entry, chalk, name, view)}\n`;
       shown = alert.transcript.length;
       // A closed chat's last line waits for its summary and the posts still owed.
       const settled = !isClosed(alert.chat) || alert.outbox.length === 0;
       if (alert.chat.state !== lastState && settled) {
         lastState = alert.chat.state;
         const line = hanging(`— ${stateLine(alert, name)}`, 2, view.width);
-        deps.stdout.write(
-          `${verdictColour(chalk, { ...alert.chat, needs_review: needsReview(alert.chat) }, chalk.magenta)(line)}\n`,
-        );
+        out += `${verdictColour(chalk, { ...alert.chat, needs_review: needsReview(alert.chat) }, chalk.magenta)(line)}\n`;
       }
+      if (out !== '') deps.stdout.write(out);
       if (isClosed(alert.chat) && alert.outbox.length === 0) finish();
       else if (alert.outbox.some((item) => LLM_WORK.has(item.effect.type))) progress.show('waiting for the LLM…');
       else if (alert.outbox.some((item) => item.effect.type === 'PollPush')) {
@@ -190,6 +195,7 @@ function followChat(
     } finally {
       busy = false;
     }
+    if (again) await refresh();
   };
   void refresh();
   const unwatch = store.watch?.(() => void refresh());

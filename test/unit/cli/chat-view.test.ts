@@ -1,0 +1,39 @@
+// `irbot chat`'s view of the store: a change told while it was still reading the last one is looked at too.
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { newChat } from '../../../src/chat/engine.js';
+import { followChat } from '../../../src/cli/chat.js';
+import type { Deps } from '../../../src/cli/deps.js';
+import { emptyStore, type Store, type StoreData } from '../../../src/store/port.js';
+import { aLine, anAlert } from '../../support/records.js';
+
+describe('followChat', () => {
+  it('shows a change told while it was reading, and writes each look at once', async () => {
+    const reads: Array<(data: StoreData) => void> = [];
+    let told: () => void = () => undefined;
+    const store = {
+      read: () => new Promise<StoreData>((resolve) => reads.push(resolve)),
+      watch: (onChange: () => void) => {
+        told = onChange;
+        return () => undefined;
+      },
+    } as unknown as Store;
+    const stdout = new PassThrough();
+    const writes: string[] = [];
+    stdout.on('data', (chunk: Buffer) => writes.push(chunk.toString()));
+    const deps = { stdout, stderr: new PassThrough(), env: { NO_COLOR: '1' } } as unknown as Deps;
+    const view = followChat(store, 'a1', deps, 'Harold');
+    const withAlert = (alert: ReturnType<typeof anAlert>) => ({ ...emptyStore(), alerts: { a1: alert } });
+
+    // The chat starts while the first look is still reading: that change must not be lost.
+    told();
+    reads.shift()?.(withAlert(anAlert({ id: 'a1', chat: newChat() })));
+    await new Promise((resolve) => setImmediate(resolve));
+    const active = anAlert({ id: 'a1', chat: { ...newChat(), state: 'active' }, transcript: [aLine('Hi Harold')] });
+    reads.shift()?.(withAlert(active));
+    await new Promise((resolve) => setImmediate(resolve));
+    view.stop();
+    expect(writes).toHaveLength(2);
+    expect(writes[1]).toMatch(/Hi Harold\n— chat with Harold about .* is open/);
+  });
+});
