@@ -95,7 +95,7 @@ SELECT * FROM irbot_alerts WHERE rev > ${m}${mark === 0 ? ' AND NOT archived' : 
 SELECT t.* FROM irbot_transcript t
   JOIN irbot_alerts a ON a.id = t.alert_id AND NOT a.archived WHERE t.rev > ${m};
 SELECT o.* FROM irbot_outbox o JOIN irbot_alerts a ON a.id = o.alert_id AND NOT a.archived
-  WHERE a.rev > ${m} ORDER BY o.alert_id, o.seq;
+  WHERE a.rev > ${m} ORDER BY o.alert_id, o.pos;
 SELECT e.* FROM irbot_escalations e JOIN irbot_alerts a ON a.id = e.alert_id AND NOT a.archived WHERE a.rev > ${m};
 SELECT id, seen_at, rev FROM irbot_seen_events WHERE rev > ${m};
 SELECT doc, rev FROM irbot_snoozes WHERE rev > ${m};`;
@@ -306,15 +306,16 @@ export async function writePlan(client: ClientBase, plan: WritePlan, rev: number
       [gone.map((g) => g.id), gone.map((g) => g.seq)],
     );
   }
-  const items = writes.flatMap((w) => w.outboxWritten.map((item) => ({ id: w.record.id, item })));
+  const items = writes.flatMap((w) => w.outboxWritten.map(({ item, pos }) => ({ id: w.record.id, item, pos })));
   if (items.length > 0) {
     await client.query(
-      `INSERT INTO irbot_outbox (alert_id, seq, effect, claim, retry_at, attempts, check_since)
-       SELECT u.id, u.seq, u.effect::jsonb, u.claim::jsonb, u.retry_at, u.attempts, u.check_since
-       FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[])
-            AS u(id, seq, effect, claim, retry_at, attempts, check_since)
+      `INSERT INTO irbot_outbox (alert_id, seq, effect, claim, retry_at, attempts, check_since, pos)
+       SELECT u.id, u.seq, u.effect::jsonb, u.claim::jsonb, u.retry_at, u.attempts, u.check_since, u.pos
+       FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::int[])
+            AS u(id, seq, effect, claim, retry_at, attempts, check_since, pos)
        ON CONFLICT (alert_id, seq) DO UPDATE SET effect = EXCLUDED.effect, claim = EXCLUDED.claim,
-         retry_at = EXCLUDED.retry_at, attempts = EXCLUDED.attempts, check_since = EXCLUDED.check_since`,
+         retry_at = EXCLUDED.retry_at, attempts = EXCLUDED.attempts, check_since = EXCLUDED.check_since,
+         pos = EXCLUDED.pos`,
       [
         items.map((i) => i.id),
         items.map((i) => i.item.seq),
@@ -323,6 +324,7 @@ export async function writePlan(client: ClientBase, plan: WritePlan, rev: number
         items.map((i) => i.item.retryAt ?? null),
         items.map((i) => i.item.attempts ?? null),
         items.map((i) => i.item.checkSince ?? null),
+        items.map((i) => i.pos),
       ],
     );
   }
@@ -414,7 +416,7 @@ function commitSql(rev: number, sync: boolean): string {
 const ARCHIVE_SQL = `
 SELECT a.*,
   coalesce((SELECT json_agg(row_to_json(t) ORDER BY t.n) FROM irbot_transcript t WHERE t.alert_id = a.id), '[]') AS transcript,
-  coalesce((SELECT json_agg(row_to_json(o) ORDER BY o.seq) FROM irbot_outbox o WHERE o.alert_id = a.id), '[]') AS outbox,
+  coalesce((SELECT json_agg(row_to_json(o) ORDER BY o.pos) FROM irbot_outbox o WHERE o.alert_id = a.id), '[]') AS outbox,
   (SELECT row_to_json(e) FROM irbot_escalations e WHERE e.alert_id = a.id) AS escalation
 FROM irbot_alerts a
 WHERE a.archived AND ($1::text IS NULL OR a.created_at >= $1) AND (a.rev, a.id) > ($2::bigint, $3::text)

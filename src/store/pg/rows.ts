@@ -139,7 +139,8 @@ export interface AlertWrite {
   /** New to the database: its outbox and escalation rows (of an archived namesake) are cleared first. */
   fresh: boolean;
   outboxDeleted: number[];
-  outboxWritten: OutboxItem[];
+  /** Items new or changed, or moved: with their place in the outbox (`pos`), which is its order, not `seq`. */
+  outboxWritten: Array<{ item: OutboxItem; pos: number }>;
   /** undefined: unchanged; null: deleted. */
   escalation: EscalationRecord | null | undefined;
 }
@@ -159,7 +160,9 @@ export function alertWrite(
   t0: number,
   archived: boolean,
 ): AlertWrite {
-  const before = new Map((old?.outbox ?? []).map((item) => [item.seq, JSON.stringify(item)]));
+  // An item's place is part of what is stored: a DM's relay is queued where the DM was, ahead of later seqs.
+  const stored = (item: OutboxItem, pos: number) => `${pos} ${JSON.stringify(item)}`;
+  const before = new Map((old?.outbox ?? []).map((item, pos) => [item.seq, stored(item, pos)]));
   const after = new Set(record.outbox.map((item) => item.seq));
   const from = old ? Math.min(t0, old.transcript.length) : 0;
   const escalationChanged = JSON.stringify(old?.escalation) !== JSON.stringify(record.escalation);
@@ -170,7 +173,9 @@ export function alertWrite(
     rewrite: old === undefined || from < old.transcript.length,
     fresh: old === undefined,
     outboxDeleted: [...before.keys()].filter((seq) => !after.has(seq)),
-    outboxWritten: record.outbox.filter((item) => before.get(item.seq) !== JSON.stringify(item)),
+    outboxWritten: record.outbox
+      .map((item, pos) => ({ item, pos }))
+      .filter(({ item, pos }) => before.get(item.seq) !== stored(item, pos)),
     escalation: escalationChanged || old === undefined ? (record.escalation ?? null) : undefined,
   };
 }

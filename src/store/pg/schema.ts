@@ -187,8 +187,26 @@ ALTER TABLE irbot_alerts ADD COLUMN facts jsonb;
  */
 const ARCHIVE_SCAN = 'CREATE INDEX irbot_alerts_archive_scan ON irbot_alerts (rev, id) WHERE archived';
 
+/**
+ * Migration 6: an outbox's order is its own, not its items' order of creation (a DM's "sent" relay goes where the
+ * DM was queued, ahead of a "received" relay queued meanwhile); read in seq order, another replica coalesced a
+ * thread post with an item it had already taken, and posted a relay line twice.
+ */
+const OUTBOX_ORDER = `
+ALTER TABLE irbot_outbox ADD COLUMN pos integer;
+UPDATE irbot_outbox SET pos = seq;
+ALTER TABLE irbot_outbox ALTER COLUMN pos SET NOT NULL;
+`;
+
 /** Migration n takes the schema from version n - 1 to n. */
-export const MIGRATIONS: readonly string[] = [INIT, SLACK_BUDGET, ONE_CHAT_PER_PERSON, ARCHIVED_FACTS, ARCHIVE_SCAN];
+export const MIGRATIONS: readonly string[] = [
+  INIT,
+  SLACK_BUDGET,
+  ONE_CHAT_PER_PERSON,
+  ARCHIVED_FACTS,
+  ARCHIVE_SCAN,
+  OUTBOX_ORDER,
+];
 
 /** The schema version this irbot writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -165,6 +165,35 @@ describe.each([lowdb(), postgres()])('store contract: $name', (kind) => {
     expect(Object.keys((await mine.read()).seenEvents).sort()).toEqual(['again', 'mine', 'theirs']);
   });
 
+  it("keeps an outbox in its order, not its items' order of creation, for every handle", async () => {
+    // A DM's "sent" relay goes where the DM was queued: before a "received" relay queued while it was sent.
+    const item = (seq: number, text: string) => ({
+      seq,
+      effect: { type: 'PostInThread' as const, kind: 'sent' as const, text },
+    });
+    const mine = kind.open();
+    await mine.transact((data) => {
+      data.alerts.o1 = anAlert({ id: 'o1', outbox: [item(4, 'dm'), item(5, 'received')], nextSeq: 6 });
+    });
+    await mine.transact((data) => {
+      const record = data.alerts.o1 as AlertRecord;
+      record.outbox.splice(0, 1, item(7, 'sent'));
+      record.outbox.push(item(8, 'later'));
+    });
+    for (const reader of [mine, kind.open()]) {
+      const outbox = (await reader.read()).alerts.o1?.outbox;
+      expect(outbox?.map((i) => i.seq)).toEqual([7, 5, 8]);
+    }
+    await kind.open().transact((data) => {
+      const record = data.alerts.o1 as AlertRecord;
+      record.outbox.reverse();
+    });
+    expect((await mine.read()).alerts.o1?.outbox.map((i) => i.seq)).toEqual([8, 5, 7]);
+    await mine.transact((data) => {
+      delete data.alerts.o1;
+    });
+  });
+
   it('catches up on transcript lines another handle appended, in order, and on its undoing of a change', async () => {
     const mine = kind.open();
     const theirs = kind.open();
