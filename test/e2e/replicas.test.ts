@@ -49,9 +49,14 @@ async function world(
   return { slack, openai, ws, dbName: db.name, expect };
 }
 
-/** Starts a replica, killed when the test ends if it still runs. */
-function spawnReplica(w: World, { onTestFinished }: TestContext, args: string[]): Running {
+/** Starts a replica, killed when the test ends if it still runs; a failed test shows the end of its log. */
+function spawnReplica(w: World, { onTestFinished, onTestFailed }: TestContext, args: string[]): Running {
   const replica = startIrbot(args, w.ws);
+  onTestFailed(() => {
+    process.stderr.write(
+      `--- replica ${replica.child.pid} (${args.join(' ')}), last lines:\n${replica.stderr.split('\n').slice(-25).join('\n')}\n`,
+    );
+  });
   onTestFinished(() => replica.stop('SIGKILL').then(() => undefined));
   return replica;
 }
@@ -250,7 +255,7 @@ describe.concurrent('replicas on one PostgreSQL database', () => {
     await untilAnswered(w, [harold.id]);
     expectOneWholeChat(w, 'U0HAROLD', harold.ts);
     expect(b.child.exitCode).toBe(null);
-  }, 30_000);
+  }, 60_000);
 
   it('rides out the database dropping every connection mid-chat: a DM it could not record is re-delivered', async (test) => {
     const { expect } = test;
