@@ -13,6 +13,7 @@ import { check, type ScenarioResult } from '../lib/result.js';
 import type { Settings } from '../lib/settings.js';
 import { timeIrbot } from '../lib/spawn.js';
 import { median, round, rssSampler } from '../lib/stats.js';
+import { reportChecks, reportRaw, timeReports } from './report.js';
 import { grownStore } from './store-growth.js';
 
 const RUNS = 5;
@@ -145,29 +146,13 @@ export async function runReportPg(settings: Settings): Promise<ScenarioResult> {
     // Dated to end today, as in the report scenario: the default window (30 days) holds a twelfth of them.
     l = await loaded(grownStore(settings.storeAlerts, Date.now()));
     const { dir, config } = l;
-    const all = await timeIrbot(['report', '--since', 'all', '--config', config], RUNS, dir);
-    const month = await timeIrbot(['report', '--config', config], RUNS, dir);
-    const html = await timeIrbot(
-      ['report', '--since', 'all', '--html', join(dir, 'report.html'), '--config', config],
-      RUNS,
-      dir,
-    );
+    const timed = await timeReports(config, dir);
     return {
       name: 'report-pg',
       title: `irbot report on PostgreSQL over ${settings.storeAlerts.toLocaleString('en')} alerts (${l.archived.toLocaleString('en')} archived, database ${l.databaseMb} MB)`,
       seconds: round((performance.now() - started) / 1000, 1),
       peakRssMb: rss.stop(),
-      checks: [
-        check(`irbot report --since all, cold start, median of ${RUNS}`, round(median(all), 1), 'ms', 1000, '<'),
-        check(`irbot report (last 30 days), cold start, median of ${RUNS}`, round(median(month), 1), 'ms', 1000, '<'),
-        check(
-          `irbot report --since all --html, cold start, median of ${RUNS}`,
-          round(median(html), 1),
-          'ms',
-          1000,
-          '<',
-        ),
-      ],
+      checks: reportChecks(timed),
       notes: [
         '`irbot report` is the built bin/irbot spawned with database_url in its config.toml (spawn to exit, Node start-up included), over the database store-growth-pg describes, its alerts dated to end today.',
       ],
@@ -176,12 +161,7 @@ export async function runReportPg(settings: Settings): Promise<ScenarioResult> {
         archived: l.archived,
         databaseMb: l.databaseMb,
         loadSeconds: round(l.loadSeconds, 1),
-        allMs: all.map((ms) => round(ms, 1)),
-        allMedianMs: round(median(all), 1),
-        monthMs: month.map((ms) => round(ms, 1)),
-        monthMedianMs: round(median(month), 1),
-        htmlMs: html.map((ms) => round(ms, 1)),
-        htmlMedianMs: round(median(html), 1),
+        ...reportRaw(timed),
       },
     };
   } finally {
