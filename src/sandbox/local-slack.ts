@@ -539,15 +539,7 @@ export class LocalSlack {
   private async deliver(envelope: Envelope, to: number | undefined, frame?: string): Promise<Delivery> {
     if (this.overHttp) return this.post(envelope, to, frame);
     const { index, connectionId } = await this.sockets.send(frame ?? JSON.stringify(envelope), to);
-    const payload = envelope.payload;
-    const eventId = isRecord(payload) && typeof payload.event_id === 'string' ? payload.event_id : undefined;
-    const delivery: Delivery = {
-      envelopeId: typeof envelope.envelope_id === 'string' ? envelope.envelope_id : '',
-      ...(eventId !== undefined && { eventId }),
-      envelope,
-      connection: index,
-      connectionId,
-    };
+    const delivery = deliveryOf(envelope, index, connectionId);
     this.deliveries.push(delivery);
     this.emitter.emit('delivery', delivery);
     this.scheduleRedelivery(delivery);
@@ -561,16 +553,7 @@ export class LocalSlack {
     if (url === undefined) throw new Error(`LocalSlack: no request URL #${index}`);
     const request = httpRequestOf(envelope, this.signingSecret, Date.now() / 1000, raw);
     const answer = await postEvent(url, request, this.options.httpTimeoutMs ?? SLACK_HTTP_TIMEOUT_MS);
-    const payload = envelope.payload;
-    const eventId = isRecord(payload) && typeof payload.event_id === 'string' ? payload.event_id : undefined;
-    const delivery: Delivery = {
-      envelopeId: typeof envelope.envelope_id === 'string' ? envelope.envelope_id : '',
-      ...(eventId !== undefined && { eventId }),
-      envelope,
-      connection: index,
-      connectionId: 0,
-      status: answer.status,
-    };
+    const delivery: Delivery = { ...deliveryOf(envelope, index, 0), status: answer.status };
     this.deliveries.push(delivery);
     if (answer.failure === undefined) {
       const ack: RecordedAck = { envelopeId: delivery.envelopeId, connectionId: 0, at: Date.now() };
@@ -632,5 +615,18 @@ function storedOf(event: Record<string, unknown>): StoredMessage {
     ...text('subtype'),
     ...text('client_msg_id'),
     ...text('team'),
+  };
+}
+
+/** The record of an envelope handed to connection (or request URL) `connection`. */
+function deliveryOf(envelope: Envelope, connection: number, connectionId: number): Delivery {
+  const payload = envelope.payload;
+  const eventId = isRecord(payload) && typeof payload.event_id === 'string' ? payload.event_id : undefined;
+  return {
+    envelopeId: typeof envelope.envelope_id === 'string' ? envelope.envelope_id : '',
+    ...(eventId !== undefined && { eventId }),
+    envelope,
+    connection,
+    connectionId,
   };
 }
