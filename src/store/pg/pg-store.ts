@@ -609,7 +609,8 @@ export function openPgStore(url: string, options: PgStoreOptions = {}): PgStore 
             else await writePlan(client, plan, rev);
             await client.query(commitSql(rev, sync));
             working.mark = rev;
-            if (!sync) unsynced = true;
+            // A synchronous commit waits for the WAL up to it, and with it for every commit before it.
+            unsynced = !sync;
           }
           cache = working;
           return result;
