@@ -3,8 +3,8 @@
 import type { ClientBase } from 'pg';
 import type { AlertRecord, StoreData } from '../port.js';
 import { PgStoreError } from './errors.js';
-import { planOfAll, writePlan } from './pg-store.js';
 import { TRANSACTION_LOCK } from './schema.js';
+import { planOfAll, writePlan } from './write.js';
 
 export interface Counts {
   working: number;
