@@ -14,7 +14,10 @@ beforeAll(async () => {
   db = await createTestDatabase();
   pools = [new pg.Pool({ connectionString: db.url, max: 2 }), new pg.Pool({ connectionString: db.url, max: 2 })];
   // A connection still closing when the database is dropped (WITH FORCE) is ended by the server: not an error here.
-  for (const pool of pools) pool.on('remove', (client) => client.on('error', () => undefined));
+  for (const pool of pools) {
+    pool.on('error', () => undefined);
+    pool.on('connect', (client) => client.on('error', () => undefined));
+  }
   // The store's migrations create the budget's table and its take.
   const store = openPgStore(db.url);
   await store.read();

@@ -117,9 +117,10 @@ export function openPgStore(url: string, options: PgStoreOptions = {}): PgStore 
     options.log?.(`PostgreSQL connection lost: ${err.message}`, { event: 'store_pg', level: 'warn' });
   // An idle connection that breaks (a server restart) is dropped from the pool; the next query opens another.
   pool.on('error', lost);
-  // A connection the pool lets go is closing: the server may still end it first (a restart, a dropped database),
-  // and that error must not go unheard, which would end the process.
-  pool.on('remove', (client) => client.on('error', () => undefined));
+  // Every connection always has a listener: one the pool is letting go (closing, out of the pool and its
+  // listener) may still be ended by the server first (a restart, a dropped database), and an error nobody hears
+  // would end the process. While idle in the pool or held, the listeners above log it.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   let schema: Promise<void> | null = null;
   let cache: Cache | null = null;
   /** Cache work (reads and transactions) runs one at a time: the cache is one. */
