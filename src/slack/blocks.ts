@@ -53,6 +53,9 @@ const snoozeButton = (alertId: string): Block => ({
   action_id: ACTION_IDS.snooze,
 });
 
+/** The alert message's buttons, in the one actions block Slack's clicks name (`alert_actions`). */
+const alertActions = (...elements: Block[]): Block => ({ type: 'actions', block_id: 'alert_actions', elements });
+
 /** `<@U…>` for someone who clicked in Slack; the OS user name for someone at a terminal. */
 export function actorText(actor: Actor): string {
   return actor.via === 'slack' ? `<@${actor.id}>` : escapeText(actor.id);
@@ -76,15 +79,13 @@ export function alertBlocks(alert: AlertView): Block[] {
     { type: 'context', elements: [{ type: 'plain_text', text: 'Details in :thread:', emoji: true }] },
   ];
   if (chat.state === 'posted') {
-    blocks.push({
-      type: 'actions',
-      block_id: 'alert_actions',
-      elements: [
+    blocks.push(
+      alertActions(
         button('Start Chat', ACTION_IDS.start, alert.id, 'primary'),
         button('Do Nothing', ACTION_IDS.dismiss, alert.id, 'danger'),
         snoozeButton(alert.id),
-      ],
-    });
+      ),
+    );
     return blocks;
   }
   if (chat.state === 'dismissed') {
@@ -93,21 +94,15 @@ export function alertBlocks(alert: AlertView): Block[] {
     return blocks;
   }
   if (chat.state === 'scheduled') {
-    blocks.push({
-      type: 'actions',
-      block_id: 'alert_actions',
-      elements: [
+    blocks.push(
+      alertActions(
         button('Start Chat now', ACTION_IDS.startNow, alert.id, 'primary'),
         button('End Chat', ACTION_IDS.end, alert.id, 'danger'),
-      ],
-    });
+      ),
+    );
   }
   if (chat.state === 'active' || chat.state === 'queued') {
-    blocks.push({
-      type: 'actions',
-      block_id: 'alert_actions',
-      elements: [button('End Chat', ACTION_IDS.end, alert.id, 'danger')],
-    });
+    blocks.push(alertActions(button('End Chat', ACTION_IDS.end, alert.id, 'danger')));
   }
   if (chat.startedBy) blocks.push(section(`${actorText(chat.startedBy)} started a chat.`, 'started_chat'));
   if (chat.state === 'queued') {
