@@ -112,21 +112,7 @@ export function track(
     });
   };
 
-  const alertsProxy = new Proxy(alerts, {
-    get(target, key, receiver) {
-      if (key === RAW) return target;
-      if (typeof key === 'string' && Object.hasOwn(target, key)) mark(key);
-      return Reflect.get(target, key, receiver);
-    },
-    set(target, key, value) {
-      if (typeof key === 'string') mark(key);
-      return Reflect.set(target, key, value);
-    },
-    deleteProperty(target, key) {
-      if (typeof key === 'string') mark(key);
-      return Reflect.deleteProperty(target, key);
-    },
-  });
+  const alertsProxy = touching(alerts, mark);
   const seenProxy = new Proxy(seen, {
     get(target, key, receiver) {
       return key === RAW ? target : Reflect.get(target, key, receiver);
@@ -140,21 +126,7 @@ export function track(
       return Reflect.deleteProperty(target, key);
     },
   });
-  const snoozesProxy = new Proxy(snoozes, {
-    get(target, key, receiver) {
-      if (key === RAW) return target;
-      if (typeof key === 'string' && Object.hasOwn(target, key)) markSnooze(key);
-      return Reflect.get(target, key, receiver);
-    },
-    set(target, key, value) {
-      if (typeof key === 'string') markSnooze(key);
-      return Reflect.set(target, key, value);
-    },
-    deleteProperty(target, key) {
-      if (typeof key === 'string') markSnooze(key);
-      return Reflect.deleteProperty(target, key);
-    },
-  });
+  const snoozesProxy = touching(snoozes, markSnooze);
   const view: StoreData = {
     version: state.version,
     alerts: alertsProxy,
@@ -336,4 +308,26 @@ export function parseHeader(text: string): JournalHeader | null {
 
 export function headerLine(generation: number): string {
   return `${JSON.stringify({ generation } satisfies JournalHeader)}\n`;
+}
+
+/**
+ * A map whose entries are marked (`mark(id)`) before they are read by id, set or deleted, so that a change can be
+ * compared with how they were; RAW gets the map behind, for scans that must not mark everything.
+ */
+function touching<T extends object>(map: T, mark: (id: string) => void): T {
+  return new Proxy(map, {
+    get(target, key, receiver) {
+      if (key === RAW) return target;
+      if (typeof key === 'string' && Object.hasOwn(target, key)) mark(key);
+      return Reflect.get(target, key, receiver);
+    },
+    set(target, key, value) {
+      if (typeof key === 'string') mark(key);
+      return Reflect.set(target, key, value);
+    },
+    deleteProperty(target, key) {
+      if (typeof key === 'string') mark(key);
+      return Reflect.deleteProperty(target, key);
+    },
+  });
 }
