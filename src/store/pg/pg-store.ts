@@ -85,11 +85,23 @@ function withoutNul(value: object): void {
   const entries: Array<[string | number, unknown]> = Array.isArray(value)
     ? [...value.entries()]
     : Object.entries(value);
-  for (const [key, item] of entries) {
-    if (typeof item === 'string') {
-      if (item.includes('\u0000'))
-        (value as Record<string | number, unknown>)[key] = item.replaceAll('\u0000', '\ufffd');
-    } else if (typeof item === 'object' && item !== null) withoutNul(item);
+  for (const [key, item] of entries) scrub(value as Record<string | number, unknown>, key, item);
+}
+
+function scrub(container: Record<string | number, unknown>, key: string | number, item: unknown): void {
+  if (typeof item === 'string') {
+    if (item.includes('\u0000')) container[key] = item.replaceAll('\u0000', '\ufffd');
+  } else if (typeof item === 'object' && item !== null) withoutNul(item);
+}
+
+/**
+ * The same for an alert a transaction changed, whose transcript lines before `from` are as committed (scrubbed
+ * then): a long transcript is not walked again on every change.
+ */
+function alertWithoutNul(record: AlertRecord, from: number): void {
+  for (const [key, item] of Object.entries(record)) {
+    if (key === 'transcript') for (const line of record.transcript.slice(from)) withoutNul(line);
+    else scrub(record as unknown as Record<string, unknown>, key, item);
   }
 }
 
@@ -257,7 +269,7 @@ export function openPgStore(url: string, options: PgStoreOptions = {}): PgStore 
           // Text in PostgreSQL holds no NUL: one in a person's reply or a webhook's field would fail the commit and
           // lose what it carried. It becomes U+FFFD in the records themselves (copies this transaction made), so
           // that this store's cache holds what the database does.
-          for (const touched of changes.alerts) if (touched.record) withoutNul(touched.record);
+          for (const touched of changes.alerts) if (touched.record) alertWithoutNul(touched.record, touched.t0);
           for (const record of Object.values(archiving ?? {})) withoutNul(record);
           for (const snooze of changes.snoozes.values()) if (snooze) withoutNul(snooze);
           const plan = planOf(changes, originals, archiving);
