@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import type { Applied } from '../app.js';
 import { isClosed, needsReview, outsideHoursText } from '../chat/engine.js';
 import type { Actor } from '../chat/types.js';
-import { requireEnv } from '../config/env.js';
+import { httpEventsOnly, requireEnv } from '../config/env.js';
 import { ConfigError } from '../config/errors.js';
 import type { LogFields } from '../log.js';
 import { type AlertRecord, findAlert, type Store } from '../store/port.js';
@@ -33,7 +33,7 @@ export function addChatCommand(program: Command, deps: Deps): void {
       // In an HTTP events deployment (SLACK_SIGNING_SECRET, no app token) the replicas behind the Request URL take
       // the person's replies; this process acts through the store and its view follows the store.
       const loaded = await loadSetup(deps, opts.config, ['slackBotToken', 'openaiApiKey']);
-      const storeOnly = loaded.env.socketAppToken === undefined && loaded.env.slackSigningSecret !== undefined;
+      const storeOnly = httpEventsOnly(loaded.env);
       if (!storeOnly) requireEnv(loaded.env, ['socketAppToken']);
       // The terminal is the chat's view: only warnings and errors are logged there, not every event.
       const setup = {

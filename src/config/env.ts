@@ -66,6 +66,11 @@ export function readEnv(vars: Record<string, string | undefined>): Env {
   return env;
 }
 
+/** An HTTP events deployment (`listen --http`): a signing secret and no app token; Socket Mode is not used. */
+export function httpEventsOnly(env: Env): boolean {
+  return env.socketAppToken === undefined && env.slackSigningSecret !== undefined;
+}
+
 /** Throws a ConfigError naming the first variable in `needs` that is missing or of the wrong kind. */
 export function requireEnv(env: Env, needs: ReadonlyArray<RequiredVariable>): void {
   for (const need of needs) {

@@ -5,7 +5,7 @@ import { dirname, resolve } from 'node:path';
 import type { WebClient } from '@slack/web-api';
 import { loadAlerts } from '../config/alerts.js';
 import { loadConfig } from '../config/config.js';
-import { loadEnv, type RequiredVariable, readEnv, requireEnv } from '../config/env.js';
+import { httpEventsOnly, loadEnv, type RequiredVariable, readEnv, requireEnv } from '../config/env.js';
 import type { Config, Env } from '../config/types.js';
 import { oneLine, redact, slackLogger } from '../log.js';
 import { REQUIRED_SCOPES, scopesNeeded } from '../slack/scopes.js';
@@ -118,11 +118,6 @@ export function variableProblem(env: Env, need: RequiredVariable): string | unde
   } catch (err) {
     return oneLine(err);
   }
-}
-
-/** An HTTP events deployment (`listen --http`): a signing secret and no app token; Socket Mode is not used. */
-function httpEventsOnly(env: Env): boolean {
-  return env.socketAppToken === undefined && env.slackSigningSecret !== undefined;
 }
 
 /**
