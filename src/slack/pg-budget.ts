@@ -60,7 +60,8 @@ export function pgBudget(pool: BudgetDatabase, options: PgBudgetOptions = {}): B
       shutUntil.delete(key);
     }
     try {
-      if (++takes % DROP_EVERY === 0) await pool.query(DROP_IDLE);
+      // Housekeeping beside the take, not before it: a call waiting for its token does not wait for the sweep.
+      if (++takes % DROP_EVERY === 0) pool.query(DROP_IDLE).then(() => undefined, fail);
       const result = await pool.query<{ wait: number }>(TAKE, [key, limit.perMs, limit.burst, whole]);
       failing = false;
       return Math.max(0, Number(result.rows[0]?.wait ?? 0));
