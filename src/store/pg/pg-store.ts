@@ -184,8 +184,12 @@ export function openPgStore(url: string, options: PgStoreOptions = {}): PgStore 
         release(client);
         throw err.original;
       }
-      // An error of a statement leaves the connection usable; any other (a broken connection) drops it.
-      release(client, !(err instanceof pg().DatabaseError));
+      // An error of a statement leaves the connection usable; any other (a broken connection) drops it. So does
+      // one the server ended the session with (FATAL: a restart, an administrator), which comes as the answer to
+      // the statement in flight rather than as an 'error' of the connection: said as a lost connection too.
+      const ended = err instanceof pg().DatabaseError && err.severity === 'FATAL';
+      if (ended) lost(err);
+      release(client, ended || !(err instanceof pg().DatabaseError));
       throw pgError(err, where);
     }
   };

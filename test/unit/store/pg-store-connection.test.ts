@@ -37,6 +37,27 @@ it('fails the work in hand, not the process, when its connection is cut between 
   }
 });
 
+it('says so when the server ends the session under a statement in flight, drops that connection, and goes on', async () => {
+  const lines: string[] = [];
+  const store = openPgStore(db.url, { poolSize: 1, log: (line) => void lines.push(line) });
+  try {
+    await store.read();
+    const cut = store.withClient(async (client) => {
+      const [row] = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows;
+      const sleeping = client.query('SELECT pg_sleep(30)');
+      sleeping.catch(() => undefined); // it fails while the termination is asked for; awaited below
+      await sql(db.url, 'SELECT pg_terminate_backend($1)', [row?.pid]);
+      await sleeping;
+    });
+    await expect(cut).rejects.toThrow(/PostgreSQL error 57P01 .*terminating connection due to administrator command/);
+    expect(lines).toContain('PostgreSQL connection lost: terminating connection due to administrator command');
+    // The pool's one connection was the dead one: it was dropped, and a new one serves.
+    expect((await store.read()).version).toBeGreaterThan(0);
+  } finally {
+    await store.close();
+  }
+});
+
 it('does not let a replica paused inside a transaction stall the others: the server ends its session', async () => {
   const paused = openPgStore(db.url, { poolSize: 1, idleInTransactionMs: 200 });
   const other = openPgStore(db.url, { poolSize: 1 });
