@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ACTION_IDS } from '../../../src/slack/blocks.js';
-import { decodeEnvelope, type Inbound, MAX_TEXT } from '../../../src/slack/envelope.js';
+import { type ButtonAction, decodeEnvelope, type Inbound, MAX_TEXT } from '../../../src/slack/envelope.js';
 
 type Json = Record<string, unknown>;
 
@@ -388,11 +388,13 @@ describe('events that are ignored', () => {
 describe('any envelope at all', () => {
   const KINDS = ['button', 'dm', 'ignored'];
 
+  /** Every button the alert message has had since working hours and snoozes: Start Chat now and Snooze 24 h too. */
+  const BUTTONS: ButtonAction[] = ['start', 'start_now', 'dismiss', 'end', 'snooze'];
   const expectWellFormed = (inbound: Inbound): void => {
     expect(KINDS).toContain(inbound.kind);
     if (inbound.kind === 'ignored') expect(typeof inbound.reason).toBe('string');
     if (inbound.kind === 'button') {
-      expect(['start', 'dismiss', 'end']).toContain(inbound.action);
+      expect(BUTTONS).toContain(inbound.action);
       for (const field of [inbound.alertId, inbound.userId, inbound.dedupeKey]) expect(typeof field).toBe('string');
     }
     if (inbound.kind === 'dm') {
