@@ -9,7 +9,7 @@ import type { Log } from '../../log.js';
 import { type AlertFacts, factsOf } from '../../report/facts.js';
 import { track } from '../journal.js';
 import type { AlertRecord, Store, StoreData, TransactOptions } from '../port.js';
-import { pgError } from './errors.js';
+import { PgRuntimeError, pgError } from './errors.js';
 import { applyDelta, type Cache, deltaQuery, emptyCache, Gap } from './load.js';
 import {
   type AlertRow,
@@ -28,11 +28,13 @@ import { isEmpty, planOf, replaceAll, writePlan } from './write.js';
 /** node-postgres, loaded when a PostgreSQL store is opened: commands on the lowdb store never pay for it. */
 const pg = (): typeof Pg => requireCjs('pg') as typeof Pg;
 
-/** A change function threw: its error goes to the caller as it is, and the connection is fine. */
-class ChangeFailed extends Error {
-  constructor(readonly original: unknown) {
-    super('change failed');
-  }
+/** A change waiting for its turn in a group commit (see `transact`). */
+interface Pending {
+  change: (data: StoreData) => unknown;
+  /** False: commit without waiting for the WAL flush; a later synced commit or `flush` makes it durable. */
+  sync: boolean;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
 }
 
 /** The channel each commit notifies, for `watch`. */
@@ -103,6 +105,11 @@ function alertWithoutNul(record: AlertRecord, from: number): void {
     if (key === 'transcript') for (const line of record.transcript.slice(from)) withoutNul(line);
     else scrub(record as unknown as Record<string, unknown>, key, item);
   }
+}
+
+/** SQLSTATE classes 22 (data exception) and 23 (integrity constraint violation): what a change wrote was refused. */
+function changeRefused(err: unknown): boolean {
+  return err instanceof PgRuntimeError && /^2[23]/.test(err.code ?? '');
 }
 
 /** How soon a lost LISTEN connection is opened again, doubling up to the most. */
@@ -180,10 +187,6 @@ export function openPgStore(url: string, options: PgStoreOptions = {}): PgStore 
       release(client);
       return result;
     } catch (err) {
-      if (err instanceof ChangeFailed) {
-        release(client);
-        throw err.original;
-      }
       // An error of a statement leaves the connection usable; any other (a broken connection) drops it. So does
       // one the server ended the session with (FATAL: a restart, an administrator), which comes as the answer to
       // the statement in flight rather than as an 'error' of the connection: said as a lost connection too.
@@ -237,66 +240,104 @@ export function openPgStore(url: string, options: PgStoreOptions = {}): PgStore 
       }),
     );
 
-  const transact = <T>(change: (data: StoreData) => T, options: TransactOptions = {}): Promise<T> =>
-    serial(() =>
-      withClient(async (client) => {
-        const sync = options.sync ?? true;
-        const results = (await client.query(
-          `BEGIN; SELECT pg_advisory_xact_lock(${TRANSACTION_LOCK}); SELECT last_value, is_called FROM irbot_rev`,
-        )) as unknown as QueryResult[];
-        const seq = results[2]?.rows[0] as { last_value: string; is_called: boolean };
-        // Under the lock every transaction up to `current` has committed.
-        const current = Number(seq.last_value) - (seq.is_called ? 0 : 1);
-        let working = cache ?? emptyCache();
-        cache = null;
-        try {
-          if (working.mark !== current) working = (await catchUp(client, working)).cache;
-          working.mark = current;
-          const { state } = working;
-          // Each alert a change touches is copied first: readers keep the record they were given.
-          const originals = new Map<string, AlertRecord | undefined>();
-          const tracked = track(state, working.heads, {
-            beforeTouch: (id) => {
-              const record = Object.hasOwn(state.alerts, id) ? state.alerts[id] : undefined;
-              originals.set(id, record);
-              if (record) state.alerts[id] = structuredClone(record);
-            },
-          });
-          let result: T;
+  /**
+   * Group commit: the changes queued while the previous transaction was under way are applied together in one
+   * PostgreSQL transaction and written once. If one of them throws, the batch is redone one change at a time, so
+   * that the others still land and the failing one changes nothing.
+   */
+  let queue: Pending[] = [];
+  let scheduled = false;
+
+  const drain = (): Promise<void> => {
+    scheduled = false;
+    const batch = queue;
+    queue = [];
+    return run(batch);
+  };
+
+  const run = async (batch: Pending[]): Promise<void> => {
+    const outcome = await commit(batch).catch((err: unknown) => ({ failed: err }));
+    // A batch the database refused for what one of its changes wrote (a constraint, bad data) is redone one change
+    // at a time too: only that change fails.
+    const refused = outcome !== 'done' && outcome !== 'redo' && changeRefused(outcome.failed);
+    if (outcome === 'redo' || (refused && batch.length > 1)) for (const p of batch) await run([p]);
+    else if (outcome !== 'done') for (const p of batch) p.reject(outcome.failed);
+  };
+
+  /** Commits `batch` and settles each change's promise ('done'), or hands it back to be redone one by one. */
+  const commit = (batch: Pending[]): Promise<'done' | 'redo' | { failed: unknown }> =>
+    withClient(async (client) => {
+      const results = (await client.query(
+        `BEGIN; SELECT pg_advisory_xact_lock(${TRANSACTION_LOCK}); SELECT last_value, is_called FROM irbot_rev`,
+      )) as unknown as QueryResult[];
+      const seq = results[2]?.rows[0] as { last_value: string; is_called: boolean };
+      // Under the lock every transaction up to `current` has committed.
+      const current = Number(seq.last_value) - (seq.is_called ? 0 : 1);
+      let working = cache ?? emptyCache();
+      cache = null;
+      try {
+        if (working.mark !== current) working = (await catchUp(client, working)).cache;
+        working.mark = current;
+        const { state } = working;
+        // Each alert a change touches is copied first: readers keep the record they were given.
+        const originals = new Map<string, AlertRecord | undefined>();
+        const tracked = track(state, working.heads, {
+          beforeTouch: (id) => {
+            const record = Object.hasOwn(state.alerts, id) ? state.alerts[id] : undefined;
+            originals.set(id, record);
+            if (record) state.alerts[id] = structuredClone(record);
+          },
+        });
+        const answers: unknown[] = [];
+        for (const p of batch) {
           try {
-            result = change(tracked.view);
+            answers.push(p.change(tracked.view));
           } catch (err) {
-            throw new ChangeFailed(err);
+            // The cache holds part of the failed change: it is dropped (below), and loaded again by the next use.
+            await client.query('ROLLBACK');
+            if (batch.length > 1) return 'redo';
+            p.reject(err);
+            return 'done';
           }
-          const { archiving } = tracked.view;
-          const changes = tracked.changes();
-          // Text in PostgreSQL holds no NUL: one in a person's reply or a webhook's field would fail the commit and
-          // lose what it carried. It becomes U+FFFD in the records themselves (copies this transaction made), so
-          // that this store's cache holds what the database does.
-          for (const touched of changes.alerts) if (touched.record) alertWithoutNul(touched.record, touched.t0);
-          for (const record of Object.values(archiving ?? {})) withoutNul(record);
-          for (const snooze of changes.snoozes.values()) if (snooze) withoutNul(snooze);
-          const plan = planOf(changes, originals, archiving);
-          if (!changes.replaced && isEmpty(plan)) {
-            await client.query('COMMIT');
-          } else {
-            const rev = current + 1;
-            if (changes.replaced) await replaceAll(client, state, archiving, rev);
-            else await writePlan(client, plan, rev);
-            await client.query(commitSql(rev, sync));
-            working.mark = rev;
-            // A synchronous commit waits for the WAL up to it, and with it for every commit before it.
-            unsynced = !sync;
-          }
-          cache = working;
-          return result;
-        } catch (err) {
-          // The cache may hold part of the failed change: it is dropped, and loaded again by the next use.
-          await client.query('ROLLBACK').catch(() => undefined);
-          throw err;
         }
-      }),
-    );
+        const { archiving } = tracked.view;
+        const changes = tracked.changes();
+        // Text in PostgreSQL holds no NUL: one in a person's reply or a webhook's field would fail the commit and
+        // lose what it carried. It becomes U+FFFD in the records themselves (copies this transaction made), so
+        // that this store's cache holds what the database does.
+        for (const touched of changes.alerts) if (touched.record) alertWithoutNul(touched.record, touched.t0);
+        for (const record of Object.values(archiving ?? {})) withoutNul(record);
+        for (const snooze of changes.snoozes.values()) if (snooze) withoutNul(snooze);
+        const plan = planOf(changes, originals, archiving);
+        if (!changes.replaced && isEmpty(plan)) {
+          await client.query('COMMIT');
+        } else {
+          const rev = current + 1;
+          const sync = batch.some((p) => p.sync);
+          if (changes.replaced) await replaceAll(client, state, archiving, rev);
+          else await writePlan(client, plan, rev);
+          await client.query(commitSql(rev, sync));
+          working.mark = rev;
+          // A synchronous commit waits for the WAL up to it, and with it for every commit before it.
+          unsynced = !sync;
+        }
+        cache = working;
+        for (const [i, p] of batch.entries()) p.resolve(answers[i]);
+        return 'done';
+      } catch (err) {
+        // The cache may hold part of the failed change: it is dropped, and loaded again by the next use.
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    });
+
+  const transact = <T>(change: (data: StoreData) => T, options: TransactOptions = {}): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      queue.push({ change, sync: options.sync ?? true, resolve: resolve as (value: unknown) => void, reject });
+      if (scheduled) return;
+      scheduled = true;
+      void serial(drain);
+    });
 
   /** Archived alerts through `pick`; `withoutFacts`: only those archived before their facts were kept with them. */
   const scanArchive = <T extends { id: string }>(

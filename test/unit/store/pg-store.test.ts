@@ -71,6 +71,43 @@ describe('PostgreSQL store', () => {
     expect(read.seenEvents).not.toHaveProperty('EvDup');
   });
 
+  it('commits changes queued together in one transaction, and one the database refuses fails alone', async () => {
+    const store = open();
+    await store.transact((data) => {
+      data.alerts.g1 = anAlert({ id: 'g1', dedupeKey: 'siem-g' });
+    });
+    const [{ rev }] = (await sql(db.url, 'SELECT last_value AS rev FROM irbot_rev')) as [{ rev: string }];
+    const together = await Promise.allSettled([
+      store.transact((data) => {
+        data.seenEvents.EvG1 = 'x';
+      }),
+      store.transact((data) => {
+        data.seenEvents.EvG2 = 'x';
+      }),
+    ]);
+    expect(together.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled']);
+    expect(await sql(db.url, 'SELECT last_value AS rev FROM irbot_rev')).toEqual([{ rev: String(Number(rev) + 1) }]);
+    const withBad = await Promise.allSettled([
+      store.transact((data) => {
+        data.seenEvents.EvG3 = 'x';
+      }),
+      store.transact((data) => {
+        data.alerts.g2 = anAlert({ id: 'g2', dedupeKey: 'siem-g' });
+      }),
+      store.transact((data) => {
+        data.seenEvents.EvG4 = 'x';
+      }),
+    ]);
+    expect(withBad.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(String((withBad[1] as PromiseRejectedResult).reason)).toMatch(/PostgreSQL error 23505/);
+    const read = await open().read();
+    expect(read.seenEvents).toMatchObject({ EvG1: 'x', EvG2: 'x', EvG3: 'x', EvG4: 'x' });
+    expect(read.alerts).not.toHaveProperty('g2');
+    await store.transact((data) => {
+      delete data.alerts.g1;
+    });
+  });
+
   it('refuses a second chat going on with one person (one active, one scheduled), and changes nothing', async () => {
     const store = open();
     const chatWith = (id: string, state: 'active' | 'scheduled' | 'queued') =>
