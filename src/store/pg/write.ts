@@ -1,5 +1,6 @@
 // The PostgreSQL store's writes: a transaction's changes as a plan of rows (only what it touched), written one
 // statement per kind of row; and the whole working set at once, for `store migrate` and for a map swapped whole.
+import { createHash } from 'node:crypto';
 import type { ClientBase } from 'pg';
 import { factsOf } from '../../report/facts.js';
 import type { Changes } from '../journal.js';
@@ -64,17 +65,33 @@ export async function replaceAll(
 const ALERT_COLUMNS =
   'id, archived, template, user_id, channel_id, ts, created_at, last_activity_at, dedupe_key, chat_state, next_seq, transcript_length, doc, facts';
 
+/** The name each statement text is prepared under (on each connection once, by node-postgres). */
+const names = new Map<string, string>();
+
+/**
+ * Runs a statement of the write plan as a prepared statement: PostgreSQL parses and plans each text once per
+ * connection rather than on every transaction, a good part of a small transaction's time.
+ */
+function prepared(client: ClientBase, text: string, values: unknown[]): Promise<unknown> {
+  let name = names.get(text);
+  if (name === undefined) {
+    name = `irbot_${createHash('sha256').update(text).digest('hex').slice(0, 16)}`;
+    names.set(text, name);
+  }
+  return client.query({ name, text, values });
+}
+
 /** Writes `plan` as transaction `rev`, a statement per kind of row (rows of a kind go in arrays, one round trip). */
 export async function writePlan(client: ClientBase, plan: WritePlan, rev: number): Promise<void> {
   const tombstones: Array<[string, string]> = [];
   if (plan.deleted.length > 0) {
-    await client.query('DELETE FROM irbot_alerts WHERE id = ANY($1::text[])', [plan.deleted]);
+    await prepared(client, 'DELETE FROM irbot_alerts WHERE id = ANY($1::text[])', [plan.deleted]);
     for (const id of plan.deleted) tombstones.push(['alert', id]);
   }
   const writes = plan.alerts;
   if (writes.length > 0) {
     const cols = (f: (w: AlertWrite) => unknown) => writes.map(f);
-    await client.query(
+    await prepared(client, 
       `INSERT INTO irbot_alerts (rev, ${ALERT_COLUMNS})
        SELECT $1, u.id, u.archived, u.template, u.user_id, u.channel_id, u.ts, u.created_at, u.last_activity_at,
               u.dedupe_key, u.chat_state, u.next_seq, u.transcript_length, u.doc::jsonb, u.facts::jsonb
@@ -110,12 +127,12 @@ export async function writePlan(client: ClientBase, plan: WritePlan, rev: number
   const fresh = writes.filter((w) => w.fresh).map((w) => w.record.id);
   if (fresh.length > 0) {
     // An archived alert of the same id (ids are short) leaves no outbox or escalation to the new one.
-    await client.query('DELETE FROM irbot_outbox WHERE alert_id = ANY($1::text[])', [fresh]);
-    await client.query('DELETE FROM irbot_escalations WHERE alert_id = ANY($1::text[])', [fresh]);
+    await prepared(client, 'DELETE FROM irbot_outbox WHERE alert_id = ANY($1::text[])', [fresh]);
+    await prepared(client, 'DELETE FROM irbot_escalations WHERE alert_id = ANY($1::text[])', [fresh]);
   }
   const rewrites = writes.filter((w) => w.rewrite);
   if (rewrites.length > 0) {
-    await client.query(
+    await prepared(client, 
       `DELETE FROM irbot_transcript t USING unnest($1::text[], $2::int[]) AS u(id, n)
        WHERE t.alert_id = u.id AND t.n >= u.n`,
       [rewrites.map((w) => w.record.id), rewrites.map((w) => w.from)],
@@ -125,7 +142,7 @@ export async function writePlan(client: ClientBase, plan: WritePlan, rev: number
     w.record.transcript.slice(w.from).map((line, i) => ({ id: w.record.id, n: w.from + i, line })),
   );
   if (lines.length > 0) {
-    await client.query(
+    await prepared(client, 
       `INSERT INTO irbot_transcript (rev, alert_id, n, speaker, text, at, by, ts)
        SELECT $1, * FROM unnest($2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])`,
       [
@@ -142,7 +159,7 @@ export async function writePlan(client: ClientBase, plan: WritePlan, rev: number
   }
   const gone = writes.flatMap((w) => w.outboxDeleted.map((seq) => ({ id: w.record.id, seq })));
   if (gone.length > 0) {
-    await client.query(
+    await prepared(client, 
       `DELETE FROM irbot_outbox o USING unnest($1::text[], $2::int[]) AS u(id, seq)
        WHERE o.alert_id = u.id AND o.seq = u.seq`,
       [gone.map((g) => g.id), gone.map((g) => g.seq)],
@@ -150,7 +167,7 @@ export async function writePlan(client: ClientBase, plan: WritePlan, rev: number
   }
   const items = writes.flatMap((w) => w.outboxWritten.map(({ item, pos }) => ({ id: w.record.id, item, pos })));
   if (items.length > 0) {
-    await client.query(
+    await prepared(client, 
       `INSERT INTO irbot_outbox (alert_id, seq, effect, claim, retry_at, attempts, check_since, pos)
        SELECT u.id, u.seq, u.effect::jsonb, u.claim::jsonb, u.retry_at, u.attempts, u.check_since, u.pos
        FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::int[])
@@ -172,11 +189,11 @@ export async function writePlan(client: ClientBase, plan: WritePlan, rev: number
   }
   const unescalated = writes.filter((w) => w.escalation === null && !w.fresh).map((w) => w.record.id);
   if (unescalated.length > 0) {
-    await client.query('DELETE FROM irbot_escalations WHERE alert_id = ANY($1::text[])', [unescalated]);
+    await prepared(client, 'DELETE FROM irbot_escalations WHERE alert_id = ANY($1::text[])', [unescalated]);
   }
   const escalated = writes.flatMap((w) => (w.escalation ? [{ id: w.record.id, e: w.escalation }] : []));
   if (escalated.length > 0) {
-    await client.query(
+    await prepared(client, 
       `INSERT INTO irbot_escalations (alert_id, outcome, reason, severity, at, mention, pagerduty)
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bool[])
        ON CONFLICT (alert_id) DO UPDATE SET outcome = EXCLUDED.outcome, reason = EXCLUDED.reason,
@@ -195,20 +212,20 @@ export async function writePlan(client: ClientBase, plan: WritePlan, rev: number
   const seenSet = [...plan.events].filter((e): e is [string, string] => e[1] !== undefined);
   const seenGone = [...plan.events].filter(([, at]) => at === undefined).map(([id]) => id);
   if (seenSet.length > 0) {
-    await client.query(
+    await prepared(client, 
       `INSERT INTO irbot_seen_events (id, seen_at, rev) SELECT u.id, u.at, $1 FROM unnest($2::text[], $3::text[]) AS u(id, at)
        ON CONFLICT (id) DO UPDATE SET seen_at = EXCLUDED.seen_at, rev = EXCLUDED.rev`,
       [rev, seenSet.map(([id]) => id), seenSet.map(([, at]) => at)],
     );
   }
   if (seenGone.length > 0) {
-    await client.query('DELETE FROM irbot_seen_events WHERE id = ANY($1::text[])', [seenGone]);
+    await prepared(client, 'DELETE FROM irbot_seen_events WHERE id = ANY($1::text[])', [seenGone]);
     for (const id of seenGone) tombstones.push(['event', id]);
   }
   const snoozeSet = [...plan.snoozes].filter((s): s is [string, Snooze] => s[1] !== undefined);
   const snoozeGone = [...plan.snoozes].filter(([, s]) => s === undefined).map(([id]) => id);
   if (snoozeSet.length > 0) {
-    await client.query(
+    await prepared(client, 
       `INSERT INTO irbot_snoozes (id, rev, template, user_id, until, removed_at, doc)
        SELECT u.id, $1, u.template, u.user_id, u.until, u.removed_at, u.doc::jsonb
        FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
@@ -227,15 +244,15 @@ export async function writePlan(client: ClientBase, plan: WritePlan, rev: number
     );
   }
   if (snoozeGone.length > 0) {
-    await client.query('DELETE FROM irbot_snoozes WHERE id = ANY($1::text[])', [snoozeGone]);
+    await prepared(client, 'DELETE FROM irbot_snoozes WHERE id = ANY($1::text[])', [snoozeGone]);
     for (const id of snoozeGone) tombstones.push(['snooze', id]);
   }
   if (tombstones.length > 0) {
-    await client.query(
+    await prepared(client, 
       'INSERT INTO irbot_tombstones (rev, kind, id) SELECT $1, * FROM unnest($2::text[], $3::text[])',
       [rev, tombstones.map(([kind]) => kind), tombstones.map(([, id]) => id)],
     );
-    await client.query(
+    await prepared(client, 
       `WITH gone AS (DELETE FROM irbot_tombstones WHERE rev <= $1 RETURNING rev)
        UPDATE irbot_state SET pruned_rev = greatest(pruned_rev, (SELECT max(rev) FROM gone))
        WHERE EXISTS (SELECT 1 FROM gone)`,
