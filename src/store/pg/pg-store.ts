@@ -112,6 +112,29 @@ function changeRefused(err: unknown): boolean {
   return err instanceof PgRuntimeError && /^2[23]/.test(err.code ?? '');
 }
 
+/** What a read returns: maps copied, records shared (a transaction replaces a record it changes rather than changing it). */
+function copyOf({ state }: Cache): StoreData {
+  return {
+    version: state.version,
+    alerts: { ...state.alerts },
+    seenEvents: { ...state.seenEvents },
+    ...(Object.keys(state.snoozes).length > 0 ? { snoozes: structuredClone(state.snoozes) } : {}),
+  };
+}
+
+/**
+ * The last transaction that took a rev (committed, or about to: the sequence is set before the commit). Equal to a
+ * cache's mark, nothing committed since the cache caught up: a transaction takes its rev under the lock, after the
+ * one before it committed.
+ */
+async function lastRev(client: ClientBase): Promise<number> {
+  const { rows } = await client.query<{ last_value: string; is_called: boolean }>(LAST_REV);
+  const seq = rows[0] as { last_value: string; is_called: boolean };
+  return Number(seq.last_value) - (seq.is_called ? 0 : 1);
+}
+
+const LAST_REV = 'SELECT last_value, is_called FROM irbot_rev';
+
 /** How soon a lost LISTEN connection is opened again, doubling up to the most. */
 const WATCH_RETRY_MIN_MS = 100;
 const WATCH_RETRY_MAX_MS = 5_000;
@@ -216,6 +239,7 @@ export function openPgStore(url: string, options: PgStoreOptions = {}): PgStore 
     serial(() =>
       withClient(async (client) => {
         let current = cache ?? emptyCache();
+        if (cache && (await lastRev(client)) === cache.mark) return copyOf(cache);
         cache = null;
         await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
         try {
@@ -229,14 +253,7 @@ export function openPgStore(url: string, options: PgStoreOptions = {}): PgStore 
           await client.query('ROLLBACK').catch(() => undefined);
           throw err;
         }
-        const { state } = current;
-        // Maps copied, records shared: a transaction replaces a record it changes rather than changing it.
-        return {
-          version: state.version,
-          alerts: { ...state.alerts },
-          seenEvents: { ...state.seenEvents },
-          ...(Object.keys(state.snoozes).length > 0 ? { snoozes: structuredClone(state.snoozes) } : {}),
-        };
+        return copyOf(current);
       }),
     );
 
@@ -268,7 +285,7 @@ export function openPgStore(url: string, options: PgStoreOptions = {}): PgStore 
   const commit = (batch: Pending[]): Promise<'done' | 'redo' | { failed: unknown }> =>
     withClient(async (client) => {
       const results = (await client.query(
-        `BEGIN; SELECT pg_advisory_xact_lock(${TRANSACTION_LOCK}); SELECT last_value, is_called FROM irbot_rev`,
+        `BEGIN; SELECT pg_advisory_xact_lock(${TRANSACTION_LOCK}); ${LAST_REV}`,
       )) as unknown as QueryResult[];
       const seq = results[2]?.rows[0] as { last_value: string; is_called: boolean };
       // Under the lock every transaction up to `current` has committed.

@@ -91,7 +91,8 @@ export async function writePlan(client: ClientBase, plan: WritePlan, rev: number
   const writes = plan.alerts;
   if (writes.length > 0) {
     const cols = (f: (w: AlertWrite) => unknown) => writes.map(f);
-    await prepared(client, 
+    await prepared(
+      client,
       `INSERT INTO irbot_alerts (rev, ${ALERT_COLUMNS})
        SELECT $1, u.id, u.archived, u.template, u.user_id, u.channel_id, u.ts, u.created_at, u.last_activity_at,
               u.dedupe_key, u.chat_state, u.next_seq, u.transcript_length, u.doc::jsonb, u.facts::jsonb
@@ -132,7 +133,8 @@ export async function writePlan(client: ClientBase, plan: WritePlan, rev: number
   }
   const rewrites = writes.filter((w) => w.rewrite);
   if (rewrites.length > 0) {
-    await prepared(client, 
+    await prepared(
+      client,
       `DELETE FROM irbot_transcript t USING unnest($1::text[], $2::int[]) AS u(id, n)
        WHERE t.alert_id = u.id AND t.n >= u.n`,
       [rewrites.map((w) => w.record.id), rewrites.map((w) => w.from)],
@@ -142,7 +144,8 @@ export async function writePlan(client: ClientBase, plan: WritePlan, rev: number
     w.record.transcript.slice(w.from).map((line, i) => ({ id: w.record.id, n: w.from + i, line })),
   );
   if (lines.length > 0) {
-    await prepared(client, 
+    await prepared(
+      client,
       `INSERT INTO irbot_transcript (rev, alert_id, n, speaker, text, at, by, ts)
        SELECT $1, * FROM unnest($2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])`,
       [
@@ -159,7 +162,8 @@ export async function writePlan(client: ClientBase, plan: WritePlan, rev: number
   }
   const gone = writes.flatMap((w) => w.outboxDeleted.map((seq) => ({ id: w.record.id, seq })));
   if (gone.length > 0) {
-    await prepared(client, 
+    await prepared(
+      client,
       `DELETE FROM irbot_outbox o USING unnest($1::text[], $2::int[]) AS u(id, seq)
        WHERE o.alert_id = u.id AND o.seq = u.seq`,
       [gone.map((g) => g.id), gone.map((g) => g.seq)],
@@ -167,7 +171,8 @@ export async function writePlan(client: ClientBase, plan: WritePlan, rev: number
   }
   const items = writes.flatMap((w) => w.outboxWritten.map(({ item, pos }) => ({ id: w.record.id, item, pos })));
   if (items.length > 0) {
-    await prepared(client, 
+    await prepared(
+      client,
       `INSERT INTO irbot_outbox (alert_id, seq, effect, claim, retry_at, attempts, check_since, pos)
        SELECT u.id, u.seq, u.effect::jsonb, u.claim::jsonb, u.retry_at, u.attempts, u.check_since, u.pos
        FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::int[])
@@ -193,7 +198,8 @@ export async function writePlan(client: ClientBase, plan: WritePlan, rev: number
   }
   const escalated = writes.flatMap((w) => (w.escalation ? [{ id: w.record.id, e: w.escalation }] : []));
   if (escalated.length > 0) {
-    await prepared(client, 
+    await prepared(
+      client,
       `INSERT INTO irbot_escalations (alert_id, outcome, reason, severity, at, mention, pagerduty)
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bool[])
        ON CONFLICT (alert_id) DO UPDATE SET outcome = EXCLUDED.outcome, reason = EXCLUDED.reason,
@@ -212,7 +218,8 @@ export async function writePlan(client: ClientBase, plan: WritePlan, rev: number
   const seenSet = [...plan.events].filter((e): e is [string, string] => e[1] !== undefined);
   const seenGone = [...plan.events].filter(([, at]) => at === undefined).map(([id]) => id);
   if (seenSet.length > 0) {
-    await prepared(client, 
+    await prepared(
+      client,
       `INSERT INTO irbot_seen_events (id, seen_at, rev) SELECT u.id, u.at, $1 FROM unnest($2::text[], $3::text[]) AS u(id, at)
        ON CONFLICT (id) DO UPDATE SET seen_at = EXCLUDED.seen_at, rev = EXCLUDED.rev`,
       [rev, seenSet.map(([id]) => id), seenSet.map(([, at]) => at)],
@@ -225,7 +232,8 @@ export async function writePlan(client: ClientBase, plan: WritePlan, rev: number
   const snoozeSet = [...plan.snoozes].filter((s): s is [string, Snooze] => s[1] !== undefined);
   const snoozeGone = [...plan.snoozes].filter(([, s]) => s === undefined).map(([id]) => id);
   if (snoozeSet.length > 0) {
-    await prepared(client, 
+    await prepared(
+      client,
       `INSERT INTO irbot_snoozes (id, rev, template, user_id, until, removed_at, doc)
        SELECT u.id, $1, u.template, u.user_id, u.until, u.removed_at, u.doc::jsonb
        FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
@@ -248,11 +256,13 @@ export async function writePlan(client: ClientBase, plan: WritePlan, rev: number
     for (const id of snoozeGone) tombstones.push(['snooze', id]);
   }
   if (tombstones.length > 0) {
-    await prepared(client, 
+    await prepared(
+      client,
       'INSERT INTO irbot_tombstones (rev, kind, id) SELECT $1, * FROM unnest($2::text[], $3::text[])',
       [rev, tombstones.map(([kind]) => kind), tombstones.map(([, id]) => id)],
     );
-    await prepared(client, 
+    await prepared(
+      client,
       `WITH gone AS (DELETE FROM irbot_tombstones WHERE rev <= $1 RETURNING rev)
        UPDATE irbot_state SET pruned_rev = greatest(pruned_rev, (SELECT max(rev) FROM gone))
        WHERE EXISTS (SELECT 1 FROM gone)`,
