@@ -119,24 +119,32 @@ export class Intake {
     }
   }
 
-  /** A transaction that takes alerts for posting: if it fails, what it marked in flight is let go again. */
+  /**
+   * A transaction that takes alerts for posting: what a run of it marked in flight is let go again if it fails,
+   * and when it runs again (a store runs a batch again after a change in it threw, or after another process's
+   * commit came in between): a new alert then gets a new id.
+   */
   private async landing<T>(owner: symbol, change: (data: StoreData) => T): Promise<T> {
-    try {
-      return await this.ctx.ports.store.transact(change);
-    } catch (err) {
+    const ground = () => {
       for (const [id, flight] of this.postingAlerts) {
         if (flight.owner !== owner) continue;
         this.postingAlerts.delete(id);
         flight.settle(undefined);
       }
+    };
+    try {
+      return await this.ctx.ports.store.transact((data) => {
+        ground();
+        return change(data);
+      });
+    } catch (err) {
+      ground();
       throw err;
     }
   }
 
   /** Marks an alert as being posted by this process, from inside the transaction that takes it. */
   private fly(id: string, owner: symbol): Flight {
-    const running = this.postingAlerts.get(id);
-    if (running?.owner === owner) return running; // the transaction ran again (its batch had a failing change)
     let settle: (alert: AlertRecord | undefined) => void = () => undefined;
     const done = new Promise<AlertRecord | undefined>((resolve) => {
       settle = resolve;

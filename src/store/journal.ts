@@ -46,6 +46,12 @@ export interface Tracked {
   finish(g: number, q: number): { line: string | null; replaced: boolean };
   /** After the change, instead of `finish`: what it changed, for a store that writes rows rather than lines. */
   changes(): Changes;
+  /**
+   * Puts back the event ids and snoozes the change set or deleted, and forgets the fields kept in `heads` of the
+   * alerts it touched. The alerts themselves are the caller's to put back (see `beforeTouch`). Not after a swap
+   * of a whole map (`replaced`).
+   */
+  undo(): void;
 }
 
 /** What a change did to one alert. */
@@ -86,7 +92,12 @@ export function track(
   const alerts = state.alerts;
   const seen = state.seenEvents;
   const before = new Map<string, Before>();
-  const seenChanged = new Set<string>();
+  /** Each event id the change set or deleted, with its value before. */
+  const seenBefore = new Map<string, string | undefined>();
+  const markSeen = (key: string | symbol): void => {
+    if (typeof key !== 'string' || seenBefore.has(key)) return;
+    seenBefore.set(key, Object.hasOwn(seen, key) ? seen[key] : undefined);
+  };
   // Snoozes are few and small: each one looked at is compared whole, as JSON, with how it was.
   const snoozes = state.snoozes ?? {};
   const snoozesBefore = new Map<string, string | undefined>();
@@ -118,11 +129,11 @@ export function track(
       return key === RAW ? target : Reflect.get(target, key, receiver);
     },
     set(target, key, value) {
-      if (typeof key === 'string') seenChanged.add(key);
+      markSeen(key);
       return Reflect.set(target, key, value);
     },
     deleteProperty(target, key) {
-      if (typeof key === 'string') seenChanged.add(key);
+      markSeen(key);
       return Reflect.deleteProperty(target, key);
     },
   });
@@ -173,7 +184,7 @@ export function track(
       heads.set(id, fields);
       found.alerts.push({ id, record, before: was.fields, fields, changed, t0 });
     }
-    for (const key of seenChanged) found.events.set(key, Object.hasOwn(seen, key) ? seen[key] : undefined);
+    for (const key of seenBefore.keys()) found.events.set(key, Object.hasOwn(seen, key) ? seen[key] : undefined);
     for (const [id, was] of snoozesBefore) {
       const now = Object.hasOwn(snoozes, id) ? snoozes[id] : undefined;
       if ((now === undefined ? undefined : JSON.stringify(now)) !== was) found.snoozes.set(id, now);
@@ -186,6 +197,17 @@ export function track(
   return {
     view,
     changes,
+    undo() {
+      for (const id of before.keys()) heads.delete(id);
+      for (const [key, was] of seenBefore) {
+        if (was === undefined) delete seen[key];
+        else seen[key] = was;
+      }
+      for (const [id, was] of snoozesBefore) {
+        if (was === undefined) delete snoozes[id];
+        else snoozes[id] = JSON.parse(was) as Snooze;
+      }
+    },
     finish(g, q) {
       const found = changes();
       if (found.replaced) return { line: null, replaced: true };

@@ -1,6 +1,5 @@
 // The PostgreSQL store's cache of the working set, and how it catches up: the rows written since the last
-// transaction it saw (rev), applied in one round trip; deletions through tombstones.
-import type { QueryResult } from 'pg';
+// transaction it saw (rev), as one JSON document in one round trip; deletions through tombstones.
 import type { Fields } from '../journal.js';
 import { emptyStore, type Snooze, type StoreData } from '../port.js';
 import {
@@ -23,53 +22,51 @@ export interface Cache {
 
 export const emptyCache = (): Cache => ({ state: { ...emptyStore(), snoozes: {} }, heads: new Map(), mark: 0 });
 
-/** The rows written since `mark`: a cache applies them to catch up. One round trip (several statements). */
+/** The rows written since `mark` (src/store/pg/schema.ts, migration 7), as `irbot_delta` gives them. */
+export interface Delta {
+  /** The last rev taken (committed, or about to be: read under the lock, every one up to it has committed). */
+  rev: number;
+  pruned: number;
+  tombstones: Array<{ kind: string; id: string }>;
+  alerts: AlertRow[];
+  transcript: TranscriptRow[];
+  outbox: OutboxRow[];
+  escalations: EscalationRow[];
+  seen: Array<{ id: string; seen_at: string; rev: number }>;
+  snoozes: Array<{ doc: Snooze; rev: number }>;
+}
+
+/** The statement that gives the delta since `mark`, in one round trip; its one column is `delta`. */
 export function deltaQuery(mark: number): string {
-  const m = String(mark);
-  return `
-SELECT pruned_rev FROM irbot_state;
-SELECT kind, id FROM irbot_tombstones WHERE rev > ${m}${mark === 0 ? ' AND false' : ''} ORDER BY rev;
-SELECT * FROM irbot_alerts WHERE rev > ${m}${mark === 0 ? ' AND NOT archived' : ''};
-SELECT t.* FROM irbot_transcript t
-  JOIN irbot_alerts a ON a.id = t.alert_id AND NOT a.archived WHERE t.rev > ${m};
-SELECT o.* FROM irbot_outbox o JOIN irbot_alerts a ON a.id = o.alert_id AND NOT a.archived
-  WHERE a.rev > ${m} ORDER BY o.alert_id, o.pos;
-SELECT e.* FROM irbot_escalations e JOIN irbot_alerts a ON a.id = e.alert_id AND NOT a.archived WHERE a.rev > ${m};
-SELECT id, seen_at, rev FROM irbot_seen_events WHERE rev > ${m};
-SELECT doc, rev FROM irbot_snoozes WHERE rev > ${m};`;
+  return `SELECT irbot_delta(${Math.trunc(mark)}) AS delta`;
 }
 
 /** A delta that does not follow on from the cache (a transcript line missing): the cache is loaded again whole. */
 export class Gap extends Error {}
 
-/** Applies a delta's results to `cache`; returns the highest rev among its rows (0: none). */
-export function applyDelta(cache: Cache, results: QueryResult[]): number {
-  const [, tombstones, alerts, transcript, outbox, escalations, seen, snoozes] = results.map((r) => r.rows) as [
-    unknown,
-    Array<{ kind: string; id: string }>,
-    AlertRow[],
-    TranscriptRow[],
-    OutboxRow[],
-    EscalationRow[],
-    Array<{ id: string; seen_at: string; rev: string }>,
-    Array<{ doc: Snooze; rev: string }>,
-  ];
+/** Whether a cache at `mark` cannot catch up from `delta`: tombstones it has not seen were pruned since. */
+export function tooFarBehind(mark: number, delta: Delta): boolean {
+  return mark > 0 && mark < delta.pruned;
+}
+
+/** Applies a delta to `cache`; returns the highest rev among its rows (0: none). */
+export function applyDelta(cache: Cache, delta: Delta): number {
   const { state, heads } = cache;
   let top = 0;
-  const seeRev = (rev: string) => {
+  const seeRev = (rev: string | number) => {
     top = Math.max(top, Number(rev));
   };
-  for (const { kind, id } of tombstones) {
+  for (const { kind, id } of delta.tombstones) {
     if (kind === 'alert') {
       delete state.alerts[id];
       heads.delete(id);
     } else if (kind === 'event') delete state.seenEvents[id];
     else delete state.snoozes[id];
   }
-  const linesOf = groupBy(transcript, (row) => row.alert_id);
-  const itemsOf = groupBy(outbox, (row) => row.alert_id);
-  const escalationsOf = new Map(escalations.map((row) => [row.alert_id, escalationOf(row)]));
-  for (const row of alerts) {
+  const linesOf = groupBy(delta.transcript, (row) => row.alert_id);
+  const itemsOf = groupBy(delta.outbox, (row) => row.alert_id);
+  const escalationsOf = new Map(delta.escalations.map((row) => [row.alert_id, escalationOf(row)]));
+  for (const row of delta.alerts) {
     seeRev(row.rev);
     heads.delete(row.id);
     if (row.archived) {
@@ -83,11 +80,11 @@ export function applyDelta(cache: Cache, results: QueryResult[]): number {
     const items = (itemsOf.get(row.id) ?? []).map(itemOf);
     state.alerts[row.id] = recordOf(row, lines, items, escalationsOf.get(row.id));
   }
-  for (const row of seen) {
+  for (const row of delta.seen) {
     seeRev(row.rev);
     state.seenEvents[row.id] = row.seen_at;
   }
-  for (const row of snoozes) {
+  for (const row of delta.snoozes) {
     seeRev(row.rev);
     state.snoozes[row.doc.id] = row.doc;
   }

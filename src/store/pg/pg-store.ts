@@ -7,10 +7,10 @@ import type { Client, ClientBase, PoolClient, QueryResult } from 'pg';
 import { requireCjs } from '../../cjs.js';
 import type { Log } from '../../log.js';
 import { type AlertFacts, factsOf } from '../../report/facts.js';
-import { track } from '../journal.js';
 import type { AlertRecord, Store, StoreData, TransactOptions } from '../port.js';
+import { type Applied, applyBatch } from './apply.js';
 import { PgRuntimeError, pgError } from './errors.js';
-import { applyDelta, type Cache, deltaQuery, emptyCache, Gap } from './load.js';
+import { applyDelta, type Cache, type Delta, deltaQuery, emptyCache, Gap, tooFarBehind } from './load.js';
 import {
   type AlertRow,
   type EscalationRow,
@@ -23,7 +23,7 @@ import {
 } from './rows.js';
 import { migrateSchema, TRANSACTION_LOCK } from './schema.js';
 import { redactUrl } from './url.js';
-import { isEmpty, planOf, replaceAll, writePlan } from './write.js';
+import { commitAlone, isEmpty, replaceAll, writePlan } from './write.js';
 
 /** node-postgres, loaded when a PostgreSQL store is opened: commands on the lowdb store never pay for it. */
 const pg = (): typeof Pg => requireCjs('pg') as typeof Pg;
@@ -37,7 +37,7 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
-/** The channel each commit notifies, for `watch`. */
+/** The channel each commit notifies (`irbot_write`, schema.ts), for `watch`. */
 export const CHANNEL = 'irbot_changed';
 
 /** Archived alerts read per query by a scan: only what `pick` keeps stays in memory. */
@@ -55,6 +55,9 @@ export interface PgStoreOptions {
   idleInTransactionMs?: number;
 }
 
+/** Optimistic turns of a batch before it takes the lock first (see `commit`): under contention it then waits, rather than loses again. */
+const OPTIMISTIC_TRIES = 2;
+
 /** A transaction takes milliseconds; one idle this long has a paused or lost process behind it (the shortest lease). */
 export const IDLE_IN_TRANSACTION_MS = 5_000;
 
@@ -63,11 +66,6 @@ export interface PgStore extends Store {
   close(): Promise<void>;
   /** Runs `fn` on a connection of the pool (doctor's checks, `store migrate`). */
   withClient<T>(fn: (client: PoolClient) => Promise<T>): Promise<T>;
-}
-
-/** Commits transaction `rev` (advances the sequence, notifies watchers); `sync: false` does not wait for the WAL flush. */
-function commitSql(rev: number, sync: boolean): string {
-  return `${sync ? '' : 'SET LOCAL synchronous_commit = off; '}SELECT setval('irbot_rev', ${rev}); NOTIFY ${CHANNEL}, '${rev}'; COMMIT`;
 }
 
 /** Archived alerts as records, in pages (keyset on rev, id), oldest archived first. */
@@ -81,31 +79,6 @@ WHERE a.archived AND ($1::text IS NULL OR a.created_at >= $1) AND (a.rev, a.id) 
   AND (NOT $4::boolean OR a.facts IS NULL)
 ORDER BY a.rev, a.id
 LIMIT ${ARCHIVE_PAGE}`;
-
-/** Replaces every NUL character in the strings of `value`, in place (see `transact`). */
-function withoutNul(value: object): void {
-  const entries: Array<[string | number, unknown]> = Array.isArray(value)
-    ? [...value.entries()]
-    : Object.entries(value);
-  for (const [key, item] of entries) scrub(value as Record<string | number, unknown>, key, item);
-}
-
-function scrub(container: Record<string | number, unknown>, key: string | number, item: unknown): void {
-  if (typeof item === 'string') {
-    if (item.includes('\u0000')) container[key] = item.replaceAll('\u0000', '\ufffd');
-  } else if (typeof item === 'object' && item !== null) withoutNul(item);
-}
-
-/**
- * The same for an alert a transaction changed, whose transcript lines before `from` are as committed (scrubbed
- * then): a long transcript is not walked again on every change.
- */
-function alertWithoutNul(record: AlertRecord, from: number): void {
-  for (const [key, item] of Object.entries(record)) {
-    if (key === 'transcript') for (const line of record.transcript.slice(from)) withoutNul(line);
-    else scrub(record as unknown as Record<string, unknown>, key, item);
-  }
-}
 
 /** SQLSTATE classes 22 (data exception) and 23 (integrity constraint violation): what a change wrote was refused. */
 function changeRefused(err: unknown): boolean {
@@ -134,6 +107,12 @@ async function lastRev(client: ClientBase): Promise<number> {
 }
 
 const LAST_REV = 'SELECT last_value, is_called FROM irbot_rev';
+
+/** The rows written since `mark` (0: the working set whole), in the caller's transaction or snapshot. */
+async function deltaOf(client: ClientBase, mark: number): Promise<Delta> {
+  const { rows } = await client.query<{ delta: Delta }>(deltaQuery(mark));
+  return (rows[0] as { delta: Delta }).delta;
+}
 
 /** How soon a lost LISTEN connection is opened again, doubling up to the most. */
 const WATCH_RETRY_MIN_MS = 100;
@@ -220,40 +199,42 @@ export function openPgStore(url: string, options: PgStoreOptions = {}): PgStore 
     }
   };
 
-  /** Brings the cache up to date inside the caller's transaction; returns the highest rev seen. */
-  const catchUp = async (client: ClientBase, current: Cache): Promise<{ cache: Cache; top: number }> => {
-    for (const from of [current, emptyCache()]) {
-      const results = (await client.query(deltaQuery(from.mark))) as unknown as QueryResult[];
-      const pruned = Number((results[0]?.rows[0] as { pruned_rev: string } | undefined)?.pruned_rev ?? 0);
-      if (from.mark > 0 && from.mark < pruned) continue;
+  /**
+   * Brings `current` up to date with `delta` (the rows since its mark), or loads the working set again whole when the
+   * delta does not follow on from it. What was read under the lock (`locked`: the delta; 'held': the reload too) has
+   * the last committed rev, which becomes the mark; else the mark is the highest rev among the rows (a transaction
+   * in flight may have taken a rev already).
+   */
+  const catchUp = async (
+    client: ClientBase,
+    current: Cache,
+    delta: Delta,
+    locked: 'no' | 'delta' | 'held',
+  ): Promise<Cache> => {
+    const caughtUp = (cache: Cache, from: Delta, exact: boolean): Cache => {
+      const top = applyDelta(cache, from);
+      cache.mark = exact ? from.rev : Math.max(cache.mark, top);
+      return cache;
+    };
+    if (!tooFarBehind(current.mark, delta)) {
       try {
-        return { cache: from, top: applyDelta(from, results) };
+        return caughtUp(current, delta, locked !== 'no');
       } catch (err) {
-        if (!(err instanceof Gap) || from.mark === 0) throw err;
+        if (!(err instanceof Gap) || current.mark === 0) throw err;
       }
     }
-    throw new Error('unreachable: a whole load always follows on');
+    return caughtUp(emptyCache(), await deltaOf(client, 0), locked === 'held');
   };
 
   const read = (): Promise<StoreData> =>
     serial(() =>
       withClient(async (client) => {
-        let current = cache ?? emptyCache();
+        const current = cache ?? emptyCache();
         if (cache && (await lastRev(client)) === cache.mark) return copyOf(cache);
         cache = null;
-        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-        try {
-          const { cache: caught, top } = await catchUp(client, current);
-          await client.query('COMMIT');
-          current = caught;
-          // Rows of a transaction in flight have a higher rev than any committed one: none is skipped.
-          current.mark = Math.max(current.mark, top);
-          cache = current;
-        } catch (err) {
-          await client.query('ROLLBACK').catch(() => undefined);
-          throw err;
-        }
-        return copyOf(current);
+        // One statement: one snapshot, no transaction needed.
+        cache = await catchUp(client, current, await deltaOf(client, current.mark), 'no');
+        return copyOf(cache);
       }),
     );
 
@@ -273,7 +254,9 @@ export function openPgStore(url: string, options: PgStoreOptions = {}): PgStore 
   };
 
   const run = async (batch: Pending[]): Promise<void> => {
-    const outcome = await commit(batch).catch((err: unknown) => ({ failed: err }));
+    const outcome: 'done' | 'redo' | { failed: unknown } = await commit(batch).catch((err: unknown) => ({
+      failed: err,
+    }));
     // A batch the database refused for what one of its changes wrote (a constraint, bad data) is redone one change
     // at a time too: only that change fails.
     const refused = outcome !== 'done' && outcome !== 'redo' && changeRefused(outcome.failed);
@@ -281,72 +264,99 @@ export function openPgStore(url: string, options: PgStoreOptions = {}): PgStore 
     else if (outcome !== 'done') for (const p of batch) p.reject(outcome.failed);
   };
 
-  /** Commits `batch` and settles each change's promise ('done'), or hands it back to be redone one by one. */
-  const commit = (batch: Pending[]): Promise<'done' | 'redo' | { failed: unknown }> =>
+  /**
+   * Commits `batch` and settles each change's promise ('done'), or hands it back to be redone one by one. First
+   * optimistically: the changes run on the cache and go to the server in one statement, which commits them unless
+   * another transaction came in between; then it answers what came, the cache catches up, and they run again.
+   * After OPTIMISTIC_TRIES such turns, the batch takes the lock first and runs under it.
+   */
+  const commit = (batch: Pending[]): Promise<'done' | 'redo'> =>
     withClient(async (client) => {
-      const results = (await client.query(
-        `BEGIN; SELECT pg_advisory_xact_lock(${TRANSACTION_LOCK}); ${LAST_REV}`,
-      )) as unknown as QueryResult[];
-      const seq = results[2]?.rows[0] as { last_value: string; is_called: boolean };
-      // Under the lock every transaction up to `current` has committed.
-      const current = Number(seq.last_value) - (seq.is_called ? 0 : 1);
-      let working = cache ?? emptyCache();
+      let working = cache;
       cache = null;
-      try {
-        if (working.mark !== current) working = (await catchUp(client, working)).cache;
-        working.mark = current;
-        const { state } = working;
-        // Each alert a change touches is copied first: readers keep the record they were given.
-        const originals = new Map<string, AlertRecord | undefined>();
-        const tracked = track(state, working.heads, {
-          beforeTouch: (id) => {
-            const record = Object.hasOwn(state.alerts, id) ? state.alerts[id] : undefined;
-            originals.set(id, record);
-            if (record) state.alerts[id] = structuredClone(record);
-          },
-        });
-        const answers: unknown[] = [];
-        for (const p of batch) {
-          try {
-            answers.push(p.change(tracked.view));
-          } catch (err) {
-            // The cache holds part of the failed change: it is dropped (below), and loaded again by the next use.
-            await client.query('ROLLBACK');
-            if (batch.length > 1) return 'redo';
-            p.reject(err);
-            return 'done';
+      for (let tries = 0; working && tries < OPTIMISTIC_TRIES; tries++) {
+        const applied = applyBatch(
+          working,
+          batch.map((p) => p.change),
+        );
+        if (applied.replaced) break; // cannot be taken back: written whole, under the lock
+        if (applied.threw) return threw(batch, working, applied);
+        const sync = batch.some((p) => p.sync);
+        const writes = !isEmpty(applied.plan);
+        let delta: Delta | null;
+        try {
+          delta = await commitAlone(client, working.mark, writes ? applied.plan : null, sync);
+        } catch (err) {
+          // Nothing was written, or all of it (a connection lost at the commit): the next catch-up brings it.
+          applied.undo();
+          cache = working;
+          throw err;
+        }
+        if (delta === null) {
+          if (writes) {
+            working.mark += 1;
+            unsynced = !sync;
           }
+          return settled(batch, working, applied.answers);
         }
-        const { archiving } = tracked.view;
-        const changes = tracked.changes();
-        // Text in PostgreSQL holds no NUL: one in a person's reply or a webhook's field would fail the commit and
-        // lose what it carried. It becomes U+FFFD in the records themselves (copies this transaction made), so
-        // that this store's cache holds what the database does.
-        for (const touched of changes.alerts) if (touched.record) alertWithoutNul(touched.record, touched.t0);
-        for (const record of Object.values(archiving ?? {})) withoutNul(record);
-        for (const snooze of changes.snoozes.values()) if (snooze) withoutNul(snooze);
-        const plan = planOf(changes, originals, archiving);
-        if (!changes.replaced && isEmpty(plan)) {
-          await client.query('COMMIT');
-        } else {
-          const rev = current + 1;
-          const sync = batch.some((p) => p.sync);
-          if (changes.replaced) await replaceAll(client, state, archiving, rev);
-          else await writePlan(client, plan, rev);
-          await client.query(commitSql(rev, sync));
-          working.mark = rev;
-          // A synchronous commit waits for the WAL up to it, and with it for every commit before it.
-          unsynced = !sync;
-        }
-        cache = working;
-        for (const [i, p] of batch.entries()) p.resolve(answers[i]);
-        return 'done';
-      } catch (err) {
-        // The cache may hold part of the failed change: it is dropped, and loaded again by the next use.
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw err;
+        applied.undo();
+        working = await catchUp(client, working, delta, 'delta');
       }
+      return underLock(client, working ?? emptyCache(), batch);
     });
+
+  /** The pessimistic way: takes the lock, catches up under it, runs the changes, writes and commits. */
+  const underLock = async (client: ClientBase, from: Cache, batch: Pending[]): Promise<'done' | 'redo'> => {
+    const results = (await client.query(
+      `BEGIN; SELECT pg_advisory_xact_lock(${TRANSACTION_LOCK}); ${deltaQuery(from.mark)}`,
+    )) as unknown as QueryResult[];
+    const delta = (results[2] as QueryResult<{ delta: Delta }>).rows[0]?.delta as Delta;
+    let working = from;
+    try {
+      // Under the lock every transaction up to delta.rev has committed.
+      if (working.mark !== delta.rev) working = await catchUp(client, working, delta, 'held');
+      const applied = applyBatch(
+        working,
+        batch.map((p) => p.change),
+      );
+      if (applied.threw) {
+        await client.query('ROLLBACK');
+        return threw(batch, working, applied);
+      }
+      if (!applied.replaced && isEmpty(applied.plan)) {
+        await client.query('COMMIT');
+      } else {
+        const rev = working.mark + 1;
+        const sync = batch.some((p) => p.sync);
+        if (applied.replaced) await replaceAll(client, working.state, applied.archiving, rev);
+        else await writePlan(client, applied.plan, rev);
+        await client.query(sync ? 'COMMIT' : 'SET LOCAL synchronous_commit = off; COMMIT');
+        working.mark = rev;
+        // A synchronous commit waits for the WAL up to it, and with it for every commit before it.
+        unsynced = !sync;
+      }
+      return settled(batch, working, applied.answers);
+    } catch (err) {
+      // The cache may hold part of the failed change: it is dropped, and loaded again by the next use.
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  };
+
+  const settled = (batch: Pending[], working: Cache, answers: unknown[]): 'done' => {
+    cache = working;
+    for (const [i, p] of batch.entries()) p.resolve(answers[i]);
+    return 'done';
+  };
+
+  /** A change threw: the batch is redone one change at a time, or that one change fails; the cache is as it was. */
+  const threw = (batch: Pending[], working: Cache, applied: Applied): 'done' | 'redo' => {
+    applied.undo();
+    cache = working;
+    if (batch.length > 1) return 'redo';
+    batch[0]?.reject(applied.threw?.error);
+    return 'done';
+  };
 
   const transact = <T>(change: (data: StoreData) => T, options: TransactOptions = {}): Promise<T> =>
     new Promise<T>((resolve, reject) => {
@@ -380,7 +390,7 @@ export function openPgStore(url: string, options: PgStoreOptions = {}): PgStore 
         }
         const last = rows.at(-1);
         if (!last || rows.length < ARCHIVE_PAGE) break;
-        after = [last.rev, last.id];
+        after = [String(last.rev), last.id];
       }
       return [...byId.values()];
     });

@@ -20,7 +20,8 @@ const OWN_KEYS = new Set([
 
 export interface AlertRow {
   id: string;
-  rev: string;
+  /** A bigint: a string as a column, a number inside JSON. */
+  rev: string | number;
   archived: boolean;
   template: string;
   user_id: string;
@@ -38,7 +39,6 @@ export interface AlertRow {
 export interface TranscriptRow {
   alert_id: string;
   n: number;
-  rev: string;
   /** The entry's `from`: a word SQL keeps for itself. */
   speaker: TranscriptEntry['from'];
   text: string;
@@ -67,11 +67,11 @@ export interface EscalationRow {
   pagerduty: boolean;
 }
 
-/** The record's fields without their own columns or tables, as JSON for `doc`. */
-export function docOf(record: AlertRecord): string {
+/** The record's fields without their own columns or tables: `doc`. */
+export function docOf(record: AlertRecord): Record<string, unknown> {
   const doc: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(record)) if (!OWN_KEYS.has(key) && value !== undefined) doc[key] = value;
-  return JSON.stringify(doc);
+  return doc;
 }
 
 export function recordOf(

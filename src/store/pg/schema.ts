@@ -198,6 +198,163 @@ UPDATE irbot_outbox SET pos = seq;
 ALTER TABLE irbot_outbox ALTER COLUMN pos SET NOT NULL;
 `;
 
+/**
+ * Migration 7: a transaction's reads and writes in one statement each, run in the server. `irbot_delta(mark)` is a
+ * cache's catching up (every row written since transaction `mark`, and the last rev taken) as one JSON document;
+ * `irbot_write(rev, plan, keep)` writes a transaction's plan (src/store/pg/write.ts), its tombstones (keeping the
+ * last `keep` revs), and advances and notifies the rev. Eight statements a catch-up and up to fifteen a write, each
+ * a round trip under the lock every transaction takes, were most of a transaction's time, and with several
+ * replicas most of the lock's (bench campaign-pg-x3).
+ */
+const ONE_STATEMENT = `
+CREATE OR REPLACE FUNCTION irbot_delta(mark bigint) RETURNS json
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  RETURN json_build_object(
+    'rev', (SELECT last_value - CASE WHEN is_called THEN 0 ELSE 1 END FROM irbot_rev),
+    'pruned', (SELECT pruned_rev FROM irbot_state),
+    'tombstones', (SELECT coalesce(json_agg(json_build_object('kind', s.kind, 'id', s.id) ORDER BY s.rev), '[]')
+      FROM irbot_tombstones s WHERE mark > 0 AND s.rev > mark),
+    'alerts', (SELECT coalesce(json_agg(r), '[]') FROM (
+      SELECT a.id, a.rev, a.archived, a.template, a.user_id, a.channel_id, a.ts, a.created_at, a.last_activity_at,
+             a.dedupe_key, a.chat_state, a.next_seq, a.transcript_length, a.doc
+      FROM irbot_alerts a WHERE a.rev > mark AND (mark > 0 OR NOT a.archived)) r),
+    'transcript', (SELECT coalesce(json_agg(r), '[]') FROM (
+      SELECT t.alert_id, t.n, t.speaker, t.text, t.at, t.by, t.ts
+      FROM irbot_transcript t JOIN irbot_alerts a ON a.id = t.alert_id AND NOT a.archived WHERE t.rev > mark) r),
+    'outbox', (SELECT coalesce(json_agg(r ORDER BY r.alert_id, r.pos), '[]') FROM (
+      SELECT o.alert_id, o.seq, o.effect, o.claim, o.retry_at, o.attempts, o.check_since, o.pos
+      FROM irbot_outbox o JOIN irbot_alerts a ON a.id = o.alert_id AND NOT a.archived WHERE a.rev > mark) r),
+    'escalations', (SELECT coalesce(json_agg(r), '[]') FROM (
+      SELECT e.* FROM irbot_escalations e JOIN irbot_alerts a ON a.id = e.alert_id AND NOT a.archived
+      WHERE a.rev > mark) r),
+    'seen', (SELECT coalesce(json_agg(json_build_object('id', s.id, 'seen_at', s.seen_at, 'rev', s.rev)), '[]')
+      FROM irbot_seen_events s WHERE s.rev > mark),
+    'snoozes', (SELECT coalesce(json_agg(json_build_object('doc', z.doc, 'rev', z.rev)), '[]')
+      FROM irbot_snoozes z WHERE z.rev > mark));
+END $$;
+
+CREATE OR REPLACE FUNCTION irbot_write(p_rev bigint, plan json, keep bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+  gone boolean := false;
+BEGIN
+  IF plan->'deleted' IS NOT NULL THEN
+    DELETE FROM irbot_alerts WHERE id IN (SELECT json_array_elements_text(plan->'deleted'));
+    INSERT INTO irbot_tombstones (rev, kind, id) SELECT p_rev, 'alert', x FROM json_array_elements_text(plan->'deleted') x;
+    gone := true;
+  END IF;
+  IF plan->'alerts' IS NOT NULL THEN
+    INSERT INTO irbot_alerts (rev, id, archived, template, user_id, channel_id, ts, created_at, last_activity_at,
+                              dedupe_key, chat_state, next_seq, transcript_length, doc, facts)
+    SELECT p_rev, u.id, u.archived, u.template, u.user_id, u.channel_id, u.ts, u.created_at, u.last_activity_at,
+           u.dedupe_key, u.chat_state, u.next_seq, u.transcript_length, u.doc, u.facts
+    FROM ROWS FROM (json_to_recordset(plan->'alerts') AS (id text, archived boolean, template text, user_id text,
+           channel_id text, ts text, created_at text, last_activity_at text, dedupe_key text, chat_state text,
+           next_seq integer, transcript_length integer, doc jsonb, facts jsonb)) WITH ORDINALITY
+         AS u(id, archived, template, user_id, channel_id, ts, created_at, last_activity_at, dedupe_key, chat_state,
+              next_seq, transcript_length, doc, facts, k)
+    ORDER BY u.k
+    ON CONFLICT (id) DO UPDATE SET rev = EXCLUDED.rev, archived = EXCLUDED.archived,
+      template = EXCLUDED.template, user_id = EXCLUDED.user_id, channel_id = EXCLUDED.channel_id,
+      ts = EXCLUDED.ts, created_at = EXCLUDED.created_at, last_activity_at = EXCLUDED.last_activity_at,
+      dedupe_key = EXCLUDED.dedupe_key, chat_state = EXCLUDED.chat_state, next_seq = EXCLUDED.next_seq,
+      transcript_length = EXCLUDED.transcript_length, doc = EXCLUDED.doc, facts = EXCLUDED.facts;
+  END IF;
+  IF plan->'fresh' IS NOT NULL THEN
+    DELETE FROM irbot_outbox WHERE alert_id IN (SELECT json_array_elements_text(plan->'fresh'));
+    DELETE FROM irbot_escalations WHERE alert_id IN (SELECT json_array_elements_text(plan->'fresh'));
+  END IF;
+  IF plan->'rewrites' IS NOT NULL THEN
+    DELETE FROM irbot_transcript t USING json_to_recordset(plan->'rewrites') AS u(id text, n integer)
+    WHERE t.alert_id = u.id AND t.n >= u.n;
+  END IF;
+  IF plan->'lines' IS NOT NULL THEN
+    INSERT INTO irbot_transcript (rev, alert_id, n, speaker, text, at, by, ts)
+    SELECT p_rev, u.alert_id, u.n, u.speaker, u.text, u.at, u.by, u.ts
+    FROM json_to_recordset(plan->'lines')
+      AS u(alert_id text, n integer, speaker text, text text, at text, by text, ts text);
+  END IF;
+  IF plan->'outboxGone' IS NOT NULL THEN
+    DELETE FROM irbot_outbox o USING json_to_recordset(plan->'outboxGone') AS u(id text, seq integer)
+    WHERE o.alert_id = u.id AND o.seq = u.seq;
+  END IF;
+  IF plan->'outbox' IS NOT NULL THEN
+    INSERT INTO irbot_outbox (alert_id, seq, effect, claim, retry_at, attempts, check_since, pos)
+    SELECT u.alert_id, u.seq, u.effect, u.claim, u.retry_at, u.attempts, u.check_since, u.pos
+    FROM json_to_recordset(plan->'outbox') AS u(alert_id text, seq integer, effect jsonb, claim jsonb,
+      retry_at text, attempts integer, check_since text, pos integer)
+    ON CONFLICT (alert_id, seq) DO UPDATE SET effect = EXCLUDED.effect, claim = EXCLUDED.claim,
+      retry_at = EXCLUDED.retry_at, attempts = EXCLUDED.attempts, check_since = EXCLUDED.check_since,
+      pos = EXCLUDED.pos;
+  END IF;
+  IF plan->'unescalated' IS NOT NULL THEN
+    DELETE FROM irbot_escalations WHERE alert_id IN (SELECT json_array_elements_text(plan->'unescalated'));
+  END IF;
+  IF plan->'escalations' IS NOT NULL THEN
+    INSERT INTO irbot_escalations (alert_id, outcome, reason, severity, at, mention, pagerduty)
+    SELECT u.alert_id, u.outcome, u.reason, u.severity, u.at, u.mention, u.pagerduty
+    FROM json_to_recordset(plan->'escalations') AS u(alert_id text, outcome text, reason text, severity text,
+      at text, mention text, pagerduty boolean)
+    ON CONFLICT (alert_id) DO UPDATE SET outcome = EXCLUDED.outcome, reason = EXCLUDED.reason,
+      severity = EXCLUDED.severity, at = EXCLUDED.at, mention = EXCLUDED.mention, pagerduty = EXCLUDED.pagerduty;
+  END IF;
+  IF plan->'seen' IS NOT NULL THEN
+    INSERT INTO irbot_seen_events (id, seen_at, rev)
+    SELECT u.id, u.at, p_rev FROM json_to_recordset(plan->'seen') AS u(id text, at text)
+    ON CONFLICT (id) DO UPDATE SET seen_at = EXCLUDED.seen_at, rev = EXCLUDED.rev;
+  END IF;
+  IF plan->'seenGone' IS NOT NULL THEN
+    DELETE FROM irbot_seen_events WHERE id IN (SELECT json_array_elements_text(plan->'seenGone'));
+    INSERT INTO irbot_tombstones (rev, kind, id) SELECT p_rev, 'event', x FROM json_array_elements_text(plan->'seenGone') x;
+    gone := true;
+  END IF;
+  IF plan->'snoozes' IS NOT NULL THEN
+    INSERT INTO irbot_snoozes (id, rev, template, user_id, until, removed_at, doc)
+    SELECT u.id, p_rev, u.template, u.user_id, u.until, u.removed_at, u.doc
+    FROM json_to_recordset(plan->'snoozes')
+      AS u(id text, template text, user_id text, until text, removed_at text, doc jsonb)
+    ON CONFLICT (id) DO UPDATE SET rev = EXCLUDED.rev, template = EXCLUDED.template, user_id = EXCLUDED.user_id,
+      until = EXCLUDED.until, removed_at = EXCLUDED.removed_at, doc = EXCLUDED.doc;
+  END IF;
+  IF plan->'snoozesGone' IS NOT NULL THEN
+    DELETE FROM irbot_snoozes WHERE id IN (SELECT json_array_elements_text(plan->'snoozesGone'));
+    INSERT INTO irbot_tombstones (rev, kind, id) SELECT p_rev, 'snooze', x FROM json_array_elements_text(plan->'snoozesGone') x;
+    gone := true;
+  END IF;
+  IF gone THEN
+    WITH pruned AS (DELETE FROM irbot_tombstones WHERE rev <= p_rev - keep RETURNING rev)
+    UPDATE irbot_state SET pruned_rev = greatest(pruned_rev, (SELECT max(rev) FROM pruned))
+    WHERE EXISTS (SELECT 1 FROM pruned);
+  END IF;
+  PERFORM setval('irbot_rev', p_rev);
+  PERFORM pg_notify('irbot_changed', p_rev::text);
+END $$;
+
+-- A whole transaction in one statement (run on its own, it is its own transaction): under the lock every
+-- transaction takes (TRANSACTION_LOCK, written out: a migration does not change), if no transaction came after
+-- expected, writes plan (NULL: nothing, the change only read) as the next rev and answers NULL; else writes
+-- nothing and answers the delta since expected, for the caller to catch up and run its changes again.
+CREATE OR REPLACE FUNCTION irbot_commit(expected bigint, plan json, keep bigint, sync boolean) RETURNS json
+LANGUAGE plpgsql AS $$
+DECLARE
+  current bigint;
+BEGIN
+  PERFORM pg_advisory_xact_lock(115939998659585);
+  SELECT last_value - CASE WHEN is_called THEN 0 ELSE 1 END INTO current FROM irbot_rev;
+  IF current <> expected THEN
+    RETURN irbot_delta(expected);
+  END IF;
+  IF plan IS NOT NULL THEN
+    IF NOT sync THEN
+      PERFORM set_config('synchronous_commit', 'off', true);
+    END IF;
+    PERFORM irbot_write(expected + 1, plan, keep);
+  END IF;
+  RETURN NULL;
+END $$;
+`;
+
 /** Migration n takes the schema from version n - 1 to n. */
 export const MIGRATIONS: readonly string[] = [
   INIT,
@@ -206,6 +363,7 @@ export const MIGRATIONS: readonly string[] = [
   ARCHIVED_FACTS,
   ARCHIVE_SCAN,
   OUTBOX_ORDER,
+  ONE_STATEMENT,
 ];
 
 /** The schema version this irbot writes. */

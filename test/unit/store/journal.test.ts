@@ -117,6 +117,34 @@ describe('track', () => {
     expect(line).toEqual({ g: 1, q: 1, s: { Ev1: null, Ev2: '2026-11-27T10:01:00.000Z' } });
   });
 
+  it('undoes what a change did to event ids and snoozes, and forgets the heads of the alerts it touched', () => {
+    const snooze = {
+      id: 'z1',
+      template: 'pivot',
+      until: '2026-12-05T00:00:00.000Z',
+      reason: 'known',
+      createdBy: { id: 'U1', via: 'slack' as const },
+      createdAt: '2026-12-04T00:00:00.000Z',
+    };
+    const state: StoreData = { ...aState([anAlert({ id: 'a' })], { kept: '1', gone: '2' }), snoozes: { z1: snooze } };
+    const before = structuredClone(state);
+    const heads = new Map<string, Fields>();
+    const tracked = track(state, heads);
+    tracked.view.seenEvents.kept = 'changed';
+    tracked.view.seenEvents.added = '3';
+    delete tracked.view.seenEvents.gone;
+    const z1 = tracked.view.snoozes?.z1;
+    if (z1) z1.removedAt = '2026-12-04T01:00:00.000Z';
+    (tracked.view.snoozes as Record<string, typeof snooze>).z2 = { ...snooze, id: 'z2' };
+    void tracked.view.alerts.a?.chat;
+    tracked.changes();
+    expect(heads.has('a')).toBe(true);
+    tracked.undo();
+    expect(state.seenEvents).toEqual(before.seenEvents);
+    expect(state.snoozes).toEqual(before.snoozes);
+    expect(heads.has('a')).toBe(false);
+  });
+
   it('remembers each alert as committed across changes, so that a later read-only change writes nothing', () => {
     const state = aState([anAlert({ id: 'a' })]);
     const heads = new Map<string, Fields>();

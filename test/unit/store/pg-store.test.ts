@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/config/errors.js';
 import { factsOf } from '../../../src/report/facts.js';
 import { openPgStore, type PgStore } from '../../../src/store/pg/pg-store.js';
-import { SCHEMA_VERSION } from '../../../src/store/pg/schema.js';
+import { MIGRATIONS, SCHEMA_VERSION, TRANSACTION_LOCK } from '../../../src/store/pg/schema.js';
 import { archiveAlert } from '../../../src/store/port.js';
 import { createTestDatabase, sql, urlOf } from '../../support/pg.js';
 import { aLine, anAlert } from '../../support/records.js';
@@ -216,6 +216,32 @@ describe('PostgreSQL store', () => {
     } finally {
       stop();
     }
+  });
+
+  it('writes the lock every transaction takes, as migration 7 spells it out, as TRANSACTION_LOCK', () => {
+    expect(MIGRATIONS[6]).toContain(`pg_advisory_xact_lock(${TRANSACTION_LOCK})`);
+  });
+
+  it('runs a change again on what another replica committed after its cache was read, and answers from that run', async () => {
+    const [a, b] = [open(), open()];
+    await a.transact((data) => {
+      data.seenEvents.count = '0';
+    });
+    await Promise.all([a.read(), b.read()]);
+    const runs: string[] = [];
+    await b.transact((data) => {
+      data.seenEvents.count = '1';
+    });
+    const answer = await a.transact((data) => {
+      runs.push(data.seenEvents.count as string);
+      data.seenEvents.count = String(Number(data.seenEvents.count) + 1);
+      return data.seenEvents.count;
+    });
+    // The first run saw the cache as read (0); the commit found b's and ran it again on it.
+    expect(runs).toEqual(['0', '1']);
+    expect(answer).toBe('2');
+    expect((await b.read()).seenEvents.count).toBe('2');
+    expect((await a.read()).seenEvents.count).toBe('2');
   });
 
   it('refuses a database of a newer irbot, in one line', async () => {
