@@ -172,12 +172,15 @@ export class Lanes {
       // While it waited for Slack's budget, more may have queued up behind it: it goes out in the same call.
       const before = claimed;
       if (waited > 0) {
+        const since = ctx.monotonic();
         const extended = await store.transact(
           (data) => extend(data, alertId, lane, before, ctx.now(), ctx.claimant),
           lax,
         );
         claimed = extended ?? before;
         hold.claims = claimsOf(claimed.items);
+        // A busy store kept the token long: it goes back rather than reach Slack late.
+        await ctx.pacer.retake(call.method, call.channel, ctx.monotonic() - since, isFinal);
       }
     }
     const { record, items } = claimed;

@@ -23,6 +23,8 @@ export interface Budget {
   backOff(key: string, limit: BucketLimit, ms: number): void;
   /** How many buckets this process keeps in memory (for tests of memory). */
   tracked(): number;
+  /** A token taken and not spent goes back to its bucket (never above the burst); resolves once it is back. */
+  refund(key: string, limit: BucketLimit): void | Promise<void>;
 }
 
 /** A bucket as stored: tokens at time `at`, shut until `until` after a 429. Times are the budget's clock. */
@@ -85,7 +87,17 @@ export function memoryBudget(now: () => number = () => performance.now()): Budge
     backOff(key, limit, ms) {
       buckets.set(key, { bucket: shut(buckets.get(key)?.bucket, ms, now()), limit });
     },
+    refund(key, limit) {
+      const stored = buckets.get(key);
+      if (stored) stored.bucket = refunded(stored.bucket, limit, now());
+    },
   };
+}
+
+/** A bucket with a token given back, refilled to `t` first. */
+export function refunded(bucket: Bucket, limit: BucketLimit, t: number): Bucket {
+  const now = refilled(bucket, limit, t);
+  return { ...now, tokens: Math.min(limit.burst, now.tokens + 1) };
 }
 
 /** `irbot-db.json` → `irbot-db.slack-budget.json`, beside it. */
@@ -209,6 +221,19 @@ export function fileBudget(path: string, options: FileBudgetOptions = {}): Budge
         }
       };
       write();
+    },
+    refund(key, limit) {
+      local.refund(key, limit);
+      if (broken) return;
+      try {
+        // Dropped when the file is locked: it costs the wait for one token.
+        withFile((buckets, t) => {
+          const stored = buckets[key];
+          if (stored) store(buckets, key, refunded(stored, limit, t), limit);
+        });
+      } catch (err) {
+        fail(err);
+      }
     },
   };
 }

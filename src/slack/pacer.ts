@@ -13,9 +13,16 @@ export interface Pacer {
   take(method: string, channel?: string, isFinal?: () => boolean): Promise<number>;
   /** Slack answered 429 with Retry-After: nothing more goes to that bucket before then. */
   backOff(method: string, channel: string | undefined, ms: number): void;
+  /**
+   * A token taken `heldMs` ago whose call has not left yet: if that is late for its bucket (over half the time a
+   * token takes to come), it goes back, and the call waits for a fresh one, first in line (resolves with the
+   * milliseconds waited). Slack counts a call as it arrives: one that arrives late beside calls on time finds a
+   * bucket that could not refill while Slack saw it full.
+   */
+  retake(method: string, channel: string | undefined, heldMs: number, isFinal?: () => boolean): Promise<number>;
 }
 
-export const unpaced: Pacer = { take: async () => 0, backOff: () => undefined };
+export const unpaced: Pacer = { take: async () => 0, backOff: () => undefined, retake: async () => 0 };
 
 export interface PacerOptions {
   /** Every limit times this (the benchmark runs Slack faster); default 1. */
@@ -95,9 +102,29 @@ export function createPacer(options: PacerOptions = {}): Pacer & { tracked(): nu
     return full ? 0 : -1;
   };
 
+  const enqueue = (method: string, limit: RateLimit, channel: string | undefined, waiter: Waiter, first: boolean) => {
+    const key = bucketKey(method, limit, channel);
+    const queue = waiting.get(key);
+    if (queue && first) queue.unshift(waiter);
+    else if (queue) queue.push(waiter);
+    else {
+      const fresh = [waiter];
+      waiting.set(key, fresh);
+      void serve(key, limit, fresh);
+    }
+  };
+
   return {
     /** How many buckets are kept (for tests of memory). */
     tracked: () => budget.tracked(),
+    async retake(method, channel, heldMs, isFinal) {
+      const limit = limits[method];
+      if (!limit || heldMs <= 1 / perMsOf(limit) / 2) return 0;
+      const called = now();
+      await budget.refund(bucketKey(method, limit, channel), { perMs: perMsOf(limit), burst: limit.burst });
+      await new Promise<number>((resolve) => enqueue(method, limit, channel, { isFinal, called, resolve }, true));
+      return now() - called;
+    },
     backOff(method, channel, ms) {
       const limit = limits[method];
       if (!limit) return;
@@ -107,17 +134,9 @@ export function createPacer(options: PacerOptions = {}): Pacer & { tracked(): nu
     take(method, channel, isFinal) {
       const limit = limits[method];
       if (!limit) return Promise.resolve(0);
-      const key = bucketKey(method, limit, channel);
-      return new Promise<number>((resolve) => {
-        const waiter = { isFinal, called: now(), resolve };
-        const queue = waiting.get(key);
-        if (queue) queue.push(waiter);
-        else {
-          const fresh = [waiter];
-          waiting.set(key, fresh);
-          void serve(key, limit, fresh);
-        }
-      });
+      return new Promise<number>((resolve) =>
+        enqueue(method, limit, channel, { isFinal, called: now(), resolve }, false),
+      );
     },
   };
 }

@@ -27,6 +27,9 @@ ON CONFLICT (key) DO UPDATE SET
   shut_until = GREATEST(COALESCE(b.shut_until, 0), excluded.shut_until),
   full_at = GREATEST(COALESCE(b.shut_until, 0), excluded.shut_until) + $3::float8 / $4::float8`;
 
+/** A token back (the next take refills it to now and caps it at the burst). */
+const REFUND = `UPDATE ${SLACK_BUDGET_TABLE} SET tokens = LEAST($2::float8, tokens + 1) WHERE key = $1`;
+
 /** Buckets full and open again hold nothing worth keeping (a DM channel's bucket, say, long after the chat). */
 const DROP_IDLE = `DELETE FROM ${SLACK_BUDGET_TABLE} WHERE full_at < ${DB_NOW}`;
 
@@ -74,6 +77,10 @@ export function pgBudget(pool: BudgetDatabase, options: PgBudgetOptions = {}): B
   return {
     tracked: () => local.tracked() + shutUntil.size,
     take,
+    async refund(key, limit) {
+      local.refund(key, limit);
+      await pool.query(REFUND, [key, limit.burst]).then(() => undefined, fail);
+    },
     backOff(key, limit, ms) {
       local.backOff(key, limit, ms);
       shutUntil.set(key, Math.max(shutUntil.get(key) ?? 0, Date.now() + ms));

@@ -57,6 +57,21 @@ describe('the Slack budget in PostgreSQL', () => {
     expect(await budget.take('chat.update', SLOW, false)).toBe(0);
   });
 
+  it('gives a token one replica gave back to another, never above the burst', async () => {
+    const [a, b] = pools.map((pool) => pgBudget(pool));
+    for (let i = 0; i < 3; i++) expect(await a?.take('chat.postMessage:C9', SLOW, false)).toBe(0);
+    expect(Number(await b?.take('chat.postMessage:C9', SLOW, false))).toBeGreaterThan(0);
+    await a?.refund('chat.postMessage:C9', SLOW);
+    expect(await b?.take('chat.postMessage:C9', SLOW, false)).toBe(0);
+    expect(Number(await b?.take('chat.postMessage:C9', SLOW, false))).toBeGreaterThan(0);
+    // A full bucket stays full: a whole take then leaves one short of the burst.
+    await a?.take('chat.postMessage:C8', SLOW, false);
+    await a?.refund('chat.postMessage:C8', SLOW);
+    await a?.refund('chat.postMessage:C8', SLOW);
+    expect(await b?.take('chat.postMessage:C8', SLOW, true)).toBe(0);
+    expect(Number(await b?.take('chat.postMessage:C8', SLOW, true))).toBeGreaterThan(0);
+  });
+
   it('holds every replica back after a 429 one of them met', async () => {
     const [a, b] = pools.map((pool) => pgBudget(pool));
     const fast: BucketLimit = { perMs: 1, burst: 100 };

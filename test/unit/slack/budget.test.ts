@@ -48,6 +48,22 @@ describe('the shared Slack budget', () => {
     expect(other.take(KEY, LIMIT, false)).toBe(0);
   });
 
+  it('takes a token given back by one process for another, never above the burst', async () => {
+    const path = await budgetFile();
+    const time = clock();
+    const one = fileBudget(path, { now: time.now });
+    const other = fileBudget(path, { now: time.now });
+    for (let i = 0; i < 3; i++) expect(one.take(KEY, LIMIT, false)).toBe(0);
+    expect(other.take(KEY, LIMIT, false)).toBe(1000);
+    one.refund(KEY, LIMIT);
+    expect(other.take(KEY, LIMIT, false)).toBe(0);
+    expect(other.take(KEY, LIMIT, false)).toBe(1000);
+    time.advance(10_000); // full again: a token given back now is not one more
+    one.refund(KEY, LIMIT);
+    expect(one.take(KEY, LIMIT, true)).toBe(0);
+    expect(one.take(KEY, LIMIT, true)).toBe(1000);
+  });
+
   it('keeps the burst for those that may take it: a whole-bucket take waits for a full bucket', async () => {
     const time = clock();
     const budget = fileBudget(await budgetFile(), { now: time.now });

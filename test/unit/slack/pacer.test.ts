@@ -120,6 +120,26 @@ describe('pacer', () => {
     expect(time.now()).toBeGreaterThanOrEqual(30_000);
   });
 
+  it('lets a call that held its token briefly go; one held long gives it back and waits first in line', async () => {
+    const time = fakeTime();
+    const pacer = createPacer({ ...time, limits: { 'chat.update': { perMinute: 60, burst: 1, per: 'workspace' } } });
+    await pacer.take('chat.update');
+    // Half a token's time (~510 ms at 60 a minute less the margin) or less: it goes as it is.
+    expect(await pacer.retake('chat.update', undefined, 400)).toBe(0);
+    const order: string[] = [];
+    const queued = pacer.take('chat.update').then(() => order.push('queued'));
+    const late = pacer.retake('chat.update', undefined, 2_000).then((waited) => {
+      order.push('late');
+      return waited;
+    });
+    // Given back, the token is the late call's, ahead of the call that was waiting: the two are done after two
+    // tokens' time (one each), where a late call sent to the back would take three.
+    await Promise.all([late, queued]);
+    expect(order).toEqual(['late', 'queued']);
+    expect(time.now()).toBeLessThan(2_100);
+    expect(await pacer.retake('reactions.add', undefined, 60_000)).toBe(0);
+  });
+
   it('scales every limit by one factor, and leaves unknown methods alone', async () => {
     const time = fakeTime();
     const pacer = createPacer({
