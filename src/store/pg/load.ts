@@ -1,5 +1,6 @@
 // The PostgreSQL store's cache of the working set, and how it catches up: the rows written since the last
 // transaction it saw (rev), as one JSON document in one round trip; deletions through tombstones.
+import type { QueryResult } from 'pg';
 import type { Fields } from '../journal.js';
 import { emptyStore, type Snooze, type StoreData } from '../port.js';
 import {
@@ -32,13 +33,54 @@ export interface Delta {
   transcript: TranscriptRow[];
   outbox: OutboxRow[];
   escalations: EscalationRow[];
-  seen: Array<{ id: string; seen_at: string; rev: number }>;
-  snoozes: Array<{ doc: Snooze; rev: number }>;
+  seen: Array<{ id: string; seen_at: string; rev: number | string }>;
+  snoozes: Array<{ doc: Snooze; rev: number | string }>;
 }
 
-/** The statement that gives the delta since `mark`, in one round trip; its one column is `delta`. */
+/**
+ * The working set whole, as rows (a delta from 0): from the working set's alerts to their rows, each alert's by its
+ * key. As rows, not as one JSON document: building that in the server costs more than the rows, for a load this big.
+ */
+const WHOLE = `
+SELECT last_value - CASE WHEN is_called THEN 0 ELSE 1 END AS rev, (SELECT pruned_rev FROM irbot_state) AS pruned
+  FROM irbot_rev;
+SELECT id, rev, archived, template, user_id, channel_id, ts, created_at, last_activity_at, dedupe_key, chat_state,
+       next_seq, transcript_length, doc
+  FROM irbot_alerts WHERE NOT archived;
+SELECT t.* FROM irbot_alerts a CROSS JOIN LATERAL (
+  SELECT t.alert_id, t.n, t.speaker, t.text, t.at, t.by, t.ts FROM irbot_transcript t WHERE t.alert_id = a.id OFFSET 0) t
+  WHERE NOT a.archived;
+SELECT o.* FROM irbot_alerts a CROSS JOIN LATERAL (
+  SELECT o.alert_id, o.seq, o.effect, o.claim, o.retry_at, o.attempts, o.check_since, o.pos FROM irbot_outbox o
+  WHERE o.alert_id = a.id OFFSET 0) o
+  WHERE NOT a.archived ORDER BY o.alert_id, o.pos;
+SELECT e.* FROM irbot_alerts a CROSS JOIN LATERAL (
+  SELECT e.* FROM irbot_escalations e WHERE e.alert_id = a.id OFFSET 0) e
+  WHERE NOT a.archived;
+SELECT id, seen_at, rev FROM irbot_seen_events;
+SELECT doc, rev FROM irbot_snoozes;`;
+
+/** The statements that give the rows written since `mark` (0: the working set whole) in one round trip. */
 export function deltaQuery(mark: number): string {
-  return `SELECT irbot_delta(${Math.trunc(mark)}) AS delta`;
+  return mark === 0 ? WHOLE : `SELECT irbot_delta(${Math.trunc(mark)}) AS delta`;
+}
+
+/** The delta in the results of `deltaQuery(mark)` (the caller's statements before them left out). */
+export function deltaFrom(results: QueryResult[], mark: number): Delta {
+  if (mark !== 0) return (results[0] as QueryResult<{ delta: Delta }>).rows[0]?.delta as Delta;
+  const [head, alerts, transcript, outbox, escalations, seen, snoozes] = results.map((r) => r.rows);
+  const { rev, pruned } = (head?.[0] ?? {}) as { rev: string; pruned: string };
+  return {
+    rev: Number(rev),
+    pruned: Number(pruned),
+    tombstones: [],
+    alerts: alerts as AlertRow[],
+    transcript: transcript as TranscriptRow[],
+    outbox: outbox as OutboxRow[],
+    escalations: escalations as EscalationRow[],
+    seen: seen as Delta['seen'],
+    snoozes: snoozes as Delta['snoozes'],
+  };
 }
 
 /** A delta that does not follow on from the cache (a transcript line missing): the cache is loaded again whole. */

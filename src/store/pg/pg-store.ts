@@ -10,7 +10,7 @@ import { type AlertFacts, factsOf } from '../../report/facts.js';
 import type { AlertRecord, Store, StoreData, TransactOptions } from '../port.js';
 import { type Applied, applyBatch } from './apply.js';
 import { PgRuntimeError, pgError } from './errors.js';
-import { applyDelta, type Cache, type Delta, deltaQuery, emptyCache, Gap, tooFarBehind } from './load.js';
+import { applyDelta, type Cache, type Delta, deltaFrom, deltaQuery, emptyCache, Gap, tooFarBehind } from './load.js';
 import {
   type AlertRow,
   type EscalationRow,
@@ -110,8 +110,8 @@ const LAST_REV = 'SELECT last_value, is_called FROM irbot_rev';
 
 /** The rows written since `mark` (0: the working set whole), in the caller's transaction or snapshot. */
 async function deltaOf(client: ClientBase, mark: number): Promise<Delta> {
-  const { rows } = await client.query<{ delta: Delta }>(deltaQuery(mark));
-  return (rows[0] as { delta: Delta }).delta;
+  const results = (await client.query(deltaQuery(mark))) as unknown as QueryResult | QueryResult[];
+  return deltaFrom(Array.isArray(results) ? results : [results], mark);
 }
 
 /** How soon a lost LISTEN connection is opened again, doubling up to the most. */
@@ -310,7 +310,7 @@ export function openPgStore(url: string, options: PgStoreOptions = {}): PgStore 
     const results = (await client.query(
       `BEGIN; SELECT pg_advisory_xact_lock(${TRANSACTION_LOCK}); ${deltaQuery(from.mark)}`,
     )) as unknown as QueryResult[];
-    const delta = (results[2] as QueryResult<{ delta: Delta }>).rows[0]?.delta as Delta;
+    const delta = deltaFrom(results.slice(2), from.mark);
     let working = from;
     try {
       // Under the lock every transaction up to delta.rev has committed.

@@ -200,7 +200,7 @@ ALTER TABLE irbot_outbox ALTER COLUMN pos SET NOT NULL;
 
 /**
  * Migration 7: a transaction's reads and writes in one statement each, run in the server. `irbot_delta(mark)` is a
- * cache's catching up (every row written since transaction `mark`, and the last rev taken) as one JSON document;
+ * cache's catching up (every row written since transaction `mark` > 0, and the last rev taken) as one JSON document;
  * `irbot_write(rev, plan, keep)` writes a transaction's plan (src/store/pg/write.ts), its tombstones (keeping the
  * last `keep` revs), and advances and notifies the rev. Eight statements a catch-up and up to fifteen a write, each
  * a round trip under the lock every transaction takes, were most of a transaction's time, and with several
@@ -210,15 +210,16 @@ const ONE_STATEMENT = `
 CREATE OR REPLACE FUNCTION irbot_delta(mark bigint) RETURNS json
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
+  -- mark > 0: a whole load reads the working set by its own query (src/store/pg/load.ts), as rows.
   RETURN json_build_object(
     'rev', (SELECT last_value - CASE WHEN is_called THEN 0 ELSE 1 END FROM irbot_rev),
     'pruned', (SELECT pruned_rev FROM irbot_state),
     'tombstones', (SELECT coalesce(json_agg(json_build_object('kind', s.kind, 'id', s.id) ORDER BY s.rev), '[]')
-      FROM irbot_tombstones s WHERE mark > 0 AND s.rev > mark),
+      FROM irbot_tombstones s WHERE s.rev > mark),
     'alerts', (SELECT coalesce(json_agg(r), '[]') FROM (
       SELECT a.id, a.rev, a.archived, a.template, a.user_id, a.channel_id, a.ts, a.created_at, a.last_activity_at,
              a.dedupe_key, a.chat_state, a.next_seq, a.transcript_length, a.doc
-      FROM irbot_alerts a WHERE a.rev > mark AND (mark > 0 OR NOT a.archived)) r),
+      FROM irbot_alerts a WHERE a.rev > mark) r),
     'transcript', (SELECT coalesce(json_agg(r), '[]') FROM (
       SELECT t.alert_id, t.n, t.speaker, t.text, t.at, t.by, t.ts
       FROM irbot_transcript t JOIN irbot_alerts a ON a.id = t.alert_id AND NOT a.archived WHERE t.rev > mark) r),
