@@ -163,24 +163,23 @@ export class Lanes {
     const lax = LAX;
     let claimed = first;
     const call = lane === 'person' ? undefined : slackCallOf(claimed.items[0]?.effect, claimed.record);
+    // A closed chat's last posts go first when the budget is short: one message then carries all its lines.
+    const { chat } = claimed.record;
+    const isFinal = () => isClosed(chat) || moves.sawClose(alertId);
+    let tokenAt = 0;
     if (call) {
-      // A closed chat's last posts go first when the budget is short: one message then carries all its lines.
-      const { chat } = claimed.record;
-      const isFinal = () => isClosed(chat) || moves.sawClose(alertId);
       if (ctx.ports.slack.ready) await ctx.ports.slack.ready();
       const waited = await ctx.pacer.take(call.method, call.channel, isFinal);
+      tokenAt = ctx.monotonic();
       // While it waited for Slack's budget, more may have queued up behind it: it goes out in the same call.
       const before = claimed;
       if (waited > 0) {
-        const since = ctx.monotonic();
         const extended = await store.transact(
           (data) => extend(data, alertId, lane, before, ctx.now(), ctx.claimant),
           lax,
         );
         claimed = extended ?? before;
         hold.claims = claimsOf(claimed.items);
-        // A busy store kept the token long: it goes back rather than reach Slack late.
-        await ctx.pacer.retake(call.method, call.channel, ctx.monotonic() - since, isFinal);
       }
     }
     const { record, items } = claimed;
@@ -190,6 +189,10 @@ export class Lanes {
     if (slackCallOf(head.effect, record) || lane === 'verify') await store.flush();
     // Another run may have taken it over while this one waited (for Slack's budget, or paused): not done twice.
     await leases.fence(hold);
+    // A token held while the store was busy (extending the batch, flushing, renewing the lease) goes back rather
+    // than reach Slack late; after waiting for a fresh one, the lease is looked at again.
+    const retaken = call && ctx.pacer.retake(call.method, call.channel, ctx.monotonic() - tokenAt, isFinal);
+    if (retaken && (await retaken) > 0) await leases.fence(hold);
     const attempt = await this.effects.run(lane, claimed, () => leases.fence(hold));
     const { completion } = attempt;
     // Recording this effect done, taking the next one and the heads of other lanes it woke is one transaction.

@@ -16,13 +16,13 @@ export interface Pacer {
   /**
    * A token taken `heldMs` ago whose call has not left yet: if that is late for its bucket (over half the time a
    * token takes to come), it goes back, and the call waits for a fresh one, first in line (resolves with the
-   * milliseconds waited). Slack counts a call as it arrives: one that arrives late beside calls on time finds a
-   * bucket that could not refill while Slack saw it full.
+   * milliseconds waited); null: it is on time, and goes as it is. Slack counts a call as it arrives: one that
+   * arrives late beside calls on time finds a bucket that could not refill while Slack saw it full.
    */
-  retake(method: string, channel: string | undefined, heldMs: number, isFinal?: () => boolean): Promise<number>;
+  retake(method: string, channel: string | undefined, heldMs: number, isFinal?: () => boolean): Promise<number> | null;
 }
 
-export const unpaced: Pacer = { take: async () => 0, backOff: () => undefined, retake: async () => 0 };
+export const unpaced: Pacer = { take: async () => 0, backOff: () => undefined, retake: () => null };
 
 export interface PacerOptions {
   /** Every limit times this (the benchmark runs Slack faster); default 1. */
@@ -117,13 +117,14 @@ export function createPacer(options: PacerOptions = {}): Pacer & { tracked(): nu
   return {
     /** How many buckets are kept (for tests of memory). */
     tracked: () => budget.tracked(),
-    async retake(method, channel, heldMs, isFinal) {
+    retake(method, channel, heldMs, isFinal) {
       const limit = limits[method];
-      if (!limit || heldMs <= 1 / perMsOf(limit) / 2) return 0;
+      if (!limit || heldMs <= 1 / perMsOf(limit) / 2) return null;
       const called = now();
-      await budget.refund(bucketKey(method, limit, channel), { perMs: perMsOf(limit), burst: limit.burst });
-      await new Promise<number>((resolve) => enqueue(method, limit, channel, { isFinal, called, resolve }, true));
-      return now() - called;
+      const bucket = { perMs: perMsOf(limit), burst: limit.burst };
+      return Promise.resolve(budget.refund(bucketKey(method, limit, channel), bucket))
+        .then(() => new Promise((resolve) => enqueue(method, limit, channel, { isFinal, called, resolve }, true)))
+        .then(() => now() - called);
     },
     backOff(method, channel, ms) {
       const limit = limits[method];

@@ -187,7 +187,7 @@ export function gatedPacer(channel: string) {
   });
   const pacer: Pacer = {
     backOff: () => undefined,
-    retake: async () => 0,
+    retake: () => null,
     take: async (method, target) => {
       if (!armed || method !== 'chat.postMessage' || target !== channel) return 0;
       await gate;

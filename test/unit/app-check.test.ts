@@ -112,7 +112,7 @@ describe('the check of a post a dead process may have sent', () => {
         return 0;
       },
       backOff: (method, _channel, ms) => backOffs.push(`${method} ${ms}`),
-      retake: async () => 0,
+      retake: () => null,
     };
     const t = await withCheck([rateLimited(7)], pacer);
     await t.left(crashedNote());

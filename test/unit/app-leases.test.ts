@@ -134,7 +134,7 @@ describe('leases between replicas', () => {
     // A reaches the DM, then is paused (like SIGSTOP) while it waits for Slack's budget.
     const pausedPacer: Pacer = {
       backOff: () => undefined,
-      retake: async () => 0,
+      retake: () => null,
       take: async (method, channel) => {
         if (method !== 'chat.postMessage' || channel !== 'U0HAROLD') return 0;
         waiting.fire();
