@@ -1,5 +1,5 @@
 // The PostgreSQL store's cache of the working set, and how it catches up: the rows written since the last
-// transaction it saw (rev), as one JSON document in one round trip; deletions through tombstones.
+// transaction it saw (rev), as one JSON document in one round trip (irbot_delta); deletions through tombstones.
 import type { QueryResult } from 'pg';
 import type { Fields } from '../journal.js';
 import { emptyStore, type Snooze, type StoreData } from '../port.js';

@@ -1,6 +1,7 @@
-// The PostgreSQL store: the Store port on a pg.Pool. Every transaction runs in one PostgreSQL transaction under
-// an advisory lock, on an in-memory working set that catches up on the rows other stores wrote since (rev), and
-// writes back only the rows the change touched.
+// The PostgreSQL store: the Store port on a pg.Pool. Changes run on an in-memory working set that catches up on the
+// rows other stores wrote since (rev), queued changes together (group commit), and commit in one statement that
+// writes only the rows they touched, under the advisory lock every transaction takes, unless another transaction
+// came in between: then they run again on what it wrote (see `commit`).
 
 import type * as Pg from 'pg';
 import type { Client, ClientBase, PoolClient, QueryResult } from 'pg';

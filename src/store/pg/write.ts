@@ -1,5 +1,6 @@
-// The PostgreSQL store's writes: a transaction's changes as a plan of rows (only what it touched), written one
-// statement per kind of row; and the whole working set at once, for `store migrate` and for a map swapped whole.
+// The PostgreSQL store's writes: a transaction's changes as a plan of rows (only what it touched), written by one
+// statement run in the server (irbot_write, or irbot_commit with its check: schema.ts, migration 7); and the whole
+// working set at once, for `store migrate` and for a map swapped whole.
 import type { ClientBase } from 'pg';
 import { factsOf } from '../../report/facts.js';
 import type { Changes } from '../journal.js';
