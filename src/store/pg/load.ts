@@ -1,6 +1,6 @@
 // The PostgreSQL store's cache of the working set, and how it catches up: the rows written since the last
 // transaction it saw (rev), as one JSON document in one round trip (irbot_delta); deletions through tombstones.
-import type { QueryResult } from 'pg';
+import type { ClientBase, QueryResult } from 'pg';
 import type { Fields } from '../journal.js';
 import { emptyStore, type Snooze, type StoreData } from '../port.js';
 import {
@@ -89,6 +89,39 @@ export class Gap extends Error {}
 /** Whether a cache at `mark` cannot catch up from `delta`: tombstones it has not seen were pruned since. */
 export function tooFarBehind(mark: number, delta: Delta): boolean {
   return mark > 0 && mark < delta.pruned;
+}
+
+/** The rows written since `mark` (0: the working set whole), in the caller's transaction or snapshot. */
+export async function deltaOf(client: ClientBase, mark: number): Promise<Delta> {
+  const results = (await client.query(deltaQuery(mark))) as unknown as QueryResult | QueryResult[];
+  return deltaFrom(Array.isArray(results) ? results : [results], mark);
+}
+
+/**
+ * Brings `current` up to date with `delta` (the rows since its mark), or loads the working set again whole when the
+ * delta does not follow on from it. What was read under the lock (`delta`: the delta; 'held': the reload too) has
+ * the last committed rev, which becomes the mark; else the mark is the highest rev among the rows (a transaction
+ * in flight may have taken a rev already).
+ */
+export async function catchUp(
+  client: ClientBase,
+  current: Cache,
+  delta: Delta,
+  locked: 'no' | 'delta' | 'held',
+): Promise<Cache> {
+  const caughtUp = (cache: Cache, from: Delta, exact: boolean): Cache => {
+    const top = applyDelta(cache, from);
+    cache.mark = exact ? from.rev : Math.max(cache.mark, top);
+    return cache;
+  };
+  if (!tooFarBehind(current.mark, delta)) {
+    try {
+      return caughtUp(current, delta, locked !== 'no');
+    } catch (err) {
+      if (!(err instanceof Gap) || current.mark === 0) throw err;
+    }
+  }
+  return caughtUp(emptyCache(), await deltaOf(client, 0), locked === 'held');
 }
 
 /** Applies a delta to `cache`; returns the highest rev among its rows (0: none). */

@@ -1,17 +1,17 @@
 // The PostgreSQL store: the Store port on a pg.Pool. Changes run on an in-memory working set that catches up on the
 // rows other stores wrote since (rev), queued changes together (group commit), and commit in one statement that
 // writes only the rows they touched, under the advisory lock every transaction takes, unless another transaction
-// came in between: then they run again on what it wrote (see `commit`).
+// came in between: then they run again on what it wrote (commit.ts).
 
 import type * as Pg from 'pg';
-import type { Client, ClientBase, PoolClient, QueryResult } from 'pg';
+import type { Client, ClientBase, PoolClient } from 'pg';
 import { requireCjs } from '../../cjs.js';
 import type { Log } from '../../log.js';
 import { type AlertFacts, factsOf } from '../../report/facts.js';
 import type { AlertRecord, Store, StoreData, TransactOptions } from '../port.js';
-import { type Applied, applyBatch } from './apply.js';
+import { commitBatch, type Kept, type Pending } from './commit.js';
 import { PgRuntimeError, pgError } from './errors.js';
-import { applyDelta, type Cache, type Delta, deltaFrom, deltaQuery, emptyCache, Gap, tooFarBehind } from './load.js';
+import { type Cache, catchUp, deltaOf, emptyCache } from './load.js';
 import {
   type AlertRow,
   type EscalationRow,
@@ -22,21 +22,11 @@ import {
   recordOf,
   type TranscriptRow,
 } from './rows.js';
-import { migrateSchema, TRANSACTION_LOCK } from './schema.js';
+import { migrateSchema } from './schema.js';
 import { redactUrl } from './url.js';
-import { commitAlone, isEmpty, replaceAll, writePlan } from './write.js';
 
 /** node-postgres, loaded when a PostgreSQL store is opened: commands on the lowdb store never pay for it. */
 const pg = (): typeof Pg => requireCjs('pg') as typeof Pg;
-
-/** A change waiting for its turn in a group commit (see `transact`). */
-interface Pending {
-  change: (data: StoreData) => unknown;
-  /** False: commit without waiting for the WAL flush; a later synced commit or `flush` makes it durable. */
-  sync: boolean;
-  resolve: (value: unknown) => void;
-  reject: (err: unknown) => void;
-}
 
 /** The channel each commit notifies (`irbot_write`, schema.ts), for `watch`. */
 export const CHANNEL = 'irbot_changed';
@@ -55,9 +45,6 @@ export interface PgStoreOptions {
    */
   idleInTransactionMs?: number;
 }
-
-/** Optimistic turns of a batch before it takes the lock first (see `commit`): under contention it then waits, rather than loses again. */
-const OPTIMISTIC_TRIES = 2;
 
 /** A transaction takes milliseconds; one idle this long has a paused or lost process behind it (the shortest lease). */
 export const IDLE_IN_TRANSACTION_MS = 5_000;
@@ -109,12 +96,6 @@ async function lastRev(client: ClientBase): Promise<number> {
 
 const LAST_REV = 'SELECT last_value, is_called FROM irbot_rev';
 
-/** The rows written since `mark` (0: the working set whole), in the caller's transaction or snapshot. */
-async function deltaOf(client: ClientBase, mark: number): Promise<Delta> {
-  const results = (await client.query(deltaQuery(mark))) as unknown as QueryResult | QueryResult[];
-  return deltaFrom(Array.isArray(results) ? results : [results], mark);
-}
-
 /** How soon a lost LISTEN connection is opened again, doubling up to the most. */
 const WATCH_RETRY_MIN_MS = 100;
 const WATCH_RETRY_MAX_MS = 5_000;
@@ -144,10 +125,9 @@ export function openPgStore(url: string, options: PgStoreOptions = {}): PgStore 
   // would end the process. While idle in the pool or held, the listeners above log it.
   pool.on('connect', (client) => client.on('error', () => undefined));
   let schema: Promise<void> | null = null;
-  let cache: Cache | null = null;
-  /** Cache work (reads and transactions) runs one at a time: the cache is one. */
+  /** The working set and whether a commit was not synced: reads and transactions keep them, one at a time. */
+  const kept: Kept = { cache: null, unsynced: false };
   let tail: Promise<unknown> = Promise.resolve();
-  let unsynced = false;
 
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
     const run = tail.then(fn, fn);
@@ -200,42 +180,16 @@ export function openPgStore(url: string, options: PgStoreOptions = {}): PgStore 
     }
   };
 
-  /**
-   * Brings `current` up to date with `delta` (the rows since its mark), or loads the working set again whole when the
-   * delta does not follow on from it. What was read under the lock (`locked`: the delta; 'held': the reload too) has
-   * the last committed rev, which becomes the mark; else the mark is the highest rev among the rows (a transaction
-   * in flight may have taken a rev already).
-   */
-  const catchUp = async (
-    client: ClientBase,
-    current: Cache,
-    delta: Delta,
-    locked: 'no' | 'delta' | 'held',
-  ): Promise<Cache> => {
-    const caughtUp = (cache: Cache, from: Delta, exact: boolean): Cache => {
-      const top = applyDelta(cache, from);
-      cache.mark = exact ? from.rev : Math.max(cache.mark, top);
-      return cache;
-    };
-    if (!tooFarBehind(current.mark, delta)) {
-      try {
-        return caughtUp(current, delta, locked !== 'no');
-      } catch (err) {
-        if (!(err instanceof Gap) || current.mark === 0) throw err;
-      }
-    }
-    return caughtUp(emptyCache(), await deltaOf(client, 0), locked === 'held');
-  };
-
   const read = (): Promise<StoreData> =>
     serial(() =>
       withClient(async (client) => {
-        const current = cache ?? emptyCache();
+        const { cache } = kept;
         if (cache && (await lastRev(client)) === cache.mark) return copyOf(cache);
-        cache = null;
+        kept.cache = null;
+        const current = cache ?? emptyCache();
         // One statement: one snapshot, no transaction needed.
-        cache = await catchUp(client, current, await deltaOf(client, current.mark), 'no');
-        return copyOf(cache);
+        kept.cache = await catchUp(client, current, await deltaOf(client, current.mark), 'no');
+        return copyOf(kept.cache);
       }),
     );
 
@@ -255,7 +209,9 @@ export function openPgStore(url: string, options: PgStoreOptions = {}): PgStore 
   };
 
   const run = async (batch: Pending[]): Promise<void> => {
-    const outcome: 'done' | 'redo' | { failed: unknown } = await commit(batch).catch((err: unknown) => ({
+    const outcome: 'done' | 'redo' | { failed: unknown } = await withClient((client) =>
+      commitBatch(client, kept, batch),
+    ).catch((err: unknown) => ({
       failed: err,
     }));
     // A batch the database refused for what one of its changes wrote (a constraint, bad data) is redone one change
@@ -263,100 +219,6 @@ export function openPgStore(url: string, options: PgStoreOptions = {}): PgStore 
     const refused = outcome !== 'done' && outcome !== 'redo' && changeRefused(outcome.failed);
     if (outcome === 'redo' || (refused && batch.length > 1)) for (const p of batch) await run([p]);
     else if (outcome !== 'done') for (const p of batch) p.reject(outcome.failed);
-  };
-
-  /**
-   * Commits `batch` and settles each change's promise ('done'), or hands it back to be redone one by one. First
-   * optimistically: the changes run on the cache and go to the server in one statement, which commits them unless
-   * another transaction came in between; then it answers what came, the cache catches up, and they run again.
-   * After OPTIMISTIC_TRIES such turns, the batch takes the lock first and runs under it.
-   */
-  const commit = (batch: Pending[]): Promise<'done' | 'redo'> =>
-    withClient(async (client) => {
-      let working = cache;
-      cache = null;
-      for (let tries = 0; working && tries < OPTIMISTIC_TRIES; tries++) {
-        const applied = applyBatch(
-          working,
-          batch.map((p) => p.change),
-        );
-        if (applied.replaced) break; // cannot be taken back: written whole, under the lock
-        if (applied.threw) return threw(batch, working, applied);
-        const sync = batch.some((p) => p.sync);
-        const writes = !isEmpty(applied.plan);
-        let delta: Delta | null;
-        try {
-          delta = await commitAlone(client, working.mark, writes ? applied.plan : null, sync);
-        } catch (err) {
-          // Nothing was written, or all of it (a connection lost at the commit): the next catch-up brings it.
-          applied.undo();
-          cache = working;
-          throw err;
-        }
-        if (delta === null) {
-          if (writes) {
-            working.mark += 1;
-            unsynced = !sync;
-          }
-          return settled(batch, working, applied.answers);
-        }
-        applied.undo();
-        working = await catchUp(client, working, delta, 'delta');
-      }
-      return underLock(client, working ?? emptyCache(), batch);
-    });
-
-  /** The pessimistic way: takes the lock, catches up under it, runs the changes, writes and commits. */
-  const underLock = async (client: ClientBase, from: Cache, batch: Pending[]): Promise<'done' | 'redo'> => {
-    const results = (await client.query(
-      `BEGIN; SELECT pg_advisory_xact_lock(${TRANSACTION_LOCK}); ${deltaQuery(from.mark)}`,
-    )) as unknown as QueryResult[];
-    const delta = deltaFrom(results.slice(2), from.mark);
-    let working = from;
-    try {
-      // Under the lock every transaction up to delta.rev has committed.
-      if (working.mark !== delta.rev) working = await catchUp(client, working, delta, 'held');
-      const applied = applyBatch(
-        working,
-        batch.map((p) => p.change),
-      );
-      if (applied.threw) {
-        await client.query('ROLLBACK');
-        return threw(batch, working, applied);
-      }
-      if (!applied.replaced && isEmpty(applied.plan)) {
-        await client.query('COMMIT');
-      } else {
-        const rev = working.mark + 1;
-        const sync = batch.some((p) => p.sync);
-        if (applied.replaced) await replaceAll(client, working.state, applied.archiving, rev);
-        else await writePlan(client, applied.plan, rev);
-        await client.query(sync ? 'COMMIT' : 'SET LOCAL synchronous_commit = off; COMMIT');
-        working.mark = rev;
-        // A synchronous commit waits for the WAL up to it, and with it for every commit before it.
-        unsynced = !sync;
-      }
-      return settled(batch, working, applied.answers);
-    } catch (err) {
-      // The cache may hold part of the failed change: it is dropped, and loaded again by the next use.
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    }
-  };
-
-  const settled = (batch: Pending[], working: Cache, answers: unknown[]): 'done' => {
-    cache = working;
-    for (const [i, p] of batch.entries()) p.resolve(answers[i]);
-    return 'done';
-  };
-
-  /** A change threw: the batch is redone one change at a time, or that one change fails; the cache is as it was. */
-  const threw = (batch: Pending[], working: Cache, applied: Applied): 'done' | 'redo' => {
-    applied.undo();
-    cache = working;
-    if (batch.length > 1) return 'redo';
-    batch[0]?.reject(applied.threw?.error);
-    return 'done';
   };
 
   const transact = <T>(change: (data: StoreData) => T, options: TransactOptions = {}): Promise<T> =>
@@ -414,8 +276,8 @@ export function openPgStore(url: string, options: PgStoreOptions = {}): PgStore 
     },
     readArchive: () => scanArchive(undefined, (alert) => alert),
     async flush() {
-      if (!unsynced) return;
-      unsynced = false;
+      if (!kept.unsynced) return;
+      kept.unsynced = false;
       // A commit that writes waits for the WAL up to it, and with it for every commit before it.
       await withClient(async (client) => {
         await client.query('BEGIN; SELECT txid_current(); COMMIT');
