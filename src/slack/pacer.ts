@@ -92,8 +92,10 @@ export function createPacer(options: PacerOptions = {}): Pacer & { tracked(): nu
    * calls, else the first if the bucket is full; -1 when none may have it yet.
    */
   const nextUp = (queue: Waiter[], t: number, full: boolean, perChannel: boolean): number => {
-    const oldest = queue[0];
-    if (oldest !== undefined && t - oldest.called >= maxDeferMs) return 0;
+    // The oldest ask: a call that gave its token back (retake) waits first in line, but asked last.
+    let oldest = -1;
+    for (const [i, w] of queue.entries()) if (oldest < 0 || w.called < (queue[oldest] as Waiter).called) oldest = i;
+    if (oldest >= 0 && t - (queue[oldest] as Waiter).called >= maxDeferMs) return oldest;
     const final = queue.findIndex((w) => w.isFinal?.() === true);
     if (final >= 0) return final;
     // A channel's own calls that are no chat's relay (a DM, an alert) need no burst kept from them.
