@@ -29,7 +29,8 @@ export interface PacerOptions {
   scale?: number;
   limits?: Readonly<Record<string, RateLimit>>;
   now?: () => number;
-  sleep?: (ms: number) => Promise<void>;
+  /** Sleeps `ms`, or until `wake` aborts (a token given back to a bucket whose loop sleeps). */
+  sleep?: (ms: number, wake: AbortSignal) => Promise<void>;
   /** Where the buckets live; default: this process's memory (on `now`'s clock). */
   budget?: Budget;
 }
@@ -51,7 +52,22 @@ export function createPacer(options: PacerOptions = {}): Pacer & { tracked(): nu
   const scale = options.scale ?? 1;
   const limits = options.limits ?? SLACK_RATE_LIMITS;
   const now = options.now ?? (() => performance.now());
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const sleep =
+    options.sleep ??
+    ((ms: number, wake: AbortSignal) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, ms);
+        wake.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(timer);
+            resolve();
+          },
+          { once: true },
+        );
+      }));
+  /** Each bucket's loop while it sleeps: woken when a token comes back, so that it does not lie unused. */
+  const sleeping = new Map<string, AbortController>();
   const budget = options.budget ?? memoryBudget(now);
   /** Calls waiting per bucket, in the order they asked; one loop per bucket hands out its tokens. */
   const waiting = new Map<string, Waiter[]>();
@@ -74,7 +90,10 @@ export function createPacer(options: PacerOptions = {}): Pacer & { tracked(): nu
         const asked = budget.take(key, bucketLimit, whole);
         const wait = typeof asked === 'number' ? asked : await asked;
         if (wait > 0) {
-          await sleep(wait);
+          const wake = new AbortController();
+          sleeping.set(key, wake);
+          await sleep(wait, wake.signal);
+          sleeping.delete(key);
           continue; // a 429 or a final call may have come meanwhile: look again
         }
         const next = nextUp(queue, now(), true, perChannel);
@@ -107,8 +126,10 @@ export function createPacer(options: PacerOptions = {}): Pacer & { tracked(): nu
   const enqueue = (method: string, limit: RateLimit, channel: string | undefined, waiter: Waiter, first: boolean) => {
     const key = bucketKey(method, limit, channel);
     const queue = waiting.get(key);
-    if (queue && first) queue.unshift(waiter);
-    else if (queue) queue.push(waiter);
+    if (queue && first) {
+      queue.unshift(waiter);
+      sleeping.get(key)?.abort();
+    } else if (queue) queue.push(waiter);
     else {
       const fresh = [waiter];
       waiting.set(key, fresh);

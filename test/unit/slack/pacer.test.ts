@@ -137,6 +137,35 @@ describe('pacer', () => {
     expect(pacer.retake('reactions.add', undefined, 60_000)).toBeNull();
   });
 
+  it('wakes a bucket that sleeps until its next token when a token comes back: it does not lie unused', async () => {
+    let now = 0;
+    const sleeps: Array<{ ms: number; end: () => void }> = [];
+    // A sleep that ends only when woken, or when the test moves the clock on.
+    const sleep = (ms: number, wake: AbortSignal) =>
+      new Promise<void>((resolve) => {
+        sleeps.push({ ms, end: resolve });
+        wake.addEventListener('abort', () => resolve(), { once: true });
+      });
+    const limits = { 'chat.update': { perMinute: 60, burst: 1, per: 'workspace' as const } };
+    const pacer = createPacer({ now: () => now, sleep, limits });
+    await pacer.take('chat.update');
+    let queuedDone = false;
+    const queued = pacer.take('chat.update').then(() => {
+      queuedDone = true;
+    });
+    await new Promise((resolve) => setImmediate(resolve)); // its bucket's loop now sleeps for its token
+    expect(sleeps).toHaveLength(1);
+    // The token given back goes to the late call at once, though no time has passed.
+    expect(await pacer.retake('chat.update', undefined, 2_000)).toBe(0);
+    expect(queuedDone).toBe(false);
+    while (!queuedDone) {
+      now += 1_000;
+      for (const pending of sleeps.splice(0)) pending.end();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await queued;
+  });
+
   it('scales every limit by one factor, and leaves unknown methods alone', async () => {
     const time = fakeTime();
     const pacer = createPacer({
