@@ -43,7 +43,8 @@ export async function commitBatch(client: ClientBase, kept: Kept, batch: Pending
       working,
       batch.map((p) => p.change),
     );
-    if (applied.replaced) break; // cannot be taken back: written whole, under the lock
+    // A map swapped whole cannot be taken back: the copy is dropped, and the batch runs under the lock on a fresh one.
+    if (applied.replaced) return underLock(client, kept, emptyCache(), batch);
     if (applied.threw) return threw(kept, batch, working, applied);
     const sync = batch.some((p) => p.sync);
     const writes = !isEmpty(applied.plan);

@@ -244,6 +244,18 @@ describe('PostgreSQL store', () => {
     expect((await a.read()).seenEvents.count).toBe('2');
   });
 
+  it('runs a change that swaps a map whole once, on a copy read again', async () => {
+    const store = open();
+    await store.transact((data) => {
+      data.seenEvents.swaps = '0';
+    });
+    await store.transact((data) => {
+      data.seenEvents = { ...data.seenEvents, swaps: String(Number(data.seenEvents.swaps) + 1) };
+    });
+    expect((await store.read()).seenEvents.swaps).toBe('1');
+    expect((await open().read()).seenEvents.swaps).toBe('1');
+  });
+
   it('refuses a database of a newer irbot, in one line', async () => {
     await sql(db.url, 'INSERT INTO irbot_schema (version) VALUES ($1)', [SCHEMA_VERSION + 1]);
     try {
