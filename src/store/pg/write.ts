@@ -139,12 +139,23 @@ function rowsOf(plan: WritePlan): PlanRows {
   return rows;
 }
 
+/** Alerts written per statement: a whole store copied (`store migrate`) goes in pieces, not as one huge document. */
+const ALERTS_PER_WRITE = 1_000;
+
 /**
- * Writes `plan` as transaction `rev` in one statement (`irbot_write`, run in the server), which also advances the
- * rev and notifies watchers; the caller commits.
+ * Writes `plan` as transaction `rev` in one statement (`irbot_write`, run in the server; a plan of more alerts than
+ * ALERTS_PER_WRITE in several), which also advances the rev and notifies watchers; the caller commits.
  */
 export async function writePlan(client: ClientBase, plan: WritePlan, rev: number): Promise<void> {
-  await client.query({ name: 'irbot_write', text: WRITE, values: [rev, JSON.stringify(rowsOf(plan)), TOMBSTONE_KEEP] });
+  for (let from = 0; from === 0 || from < plan.alerts.length; from += ALERTS_PER_WRITE) {
+    const alerts = plan.alerts.slice(from, from + ALERTS_PER_WRITE);
+    const part = from === 0 ? { ...plan, alerts } : { alerts, deleted: [], events: new Map(), snoozes: new Map() };
+    await client.query({
+      name: 'irbot_write',
+      text: WRITE,
+      values: [rev, JSON.stringify(rowsOf(part)), TOMBSTONE_KEEP],
+    });
+  }
 }
 
 const WRITE = 'SELECT irbot_write($1, $2, $3)';

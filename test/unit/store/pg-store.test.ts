@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/config/errors.js';
 import { factsOf } from '../../../src/report/facts.js';
+import { copyInto } from '../../../src/store/pg/copy.js';
 import { openPgStore, type PgStore } from '../../../src/store/pg/pg-store.js';
 import { MIGRATIONS, SCHEMA_VERSION, TRANSACTION_LOCK } from '../../../src/store/pg/schema.js';
 import { archiveAlert } from '../../../src/store/port.js';
@@ -254,6 +255,24 @@ describe('PostgreSQL store', () => {
     });
     expect((await store.read()).seenEvents.swaps).toBe('1');
     expect((await open().read()).seenEvents.swaps).toBe('1');
+  });
+
+  it('copies a store of more alerts than one statement writes, in pieces', async () => {
+    const target = await createTestDatabase();
+    try {
+      const store = openPgStore(target.url, { poolSize: 1 });
+      const working = Array.from({ length: 1_500 }, (_, i) => anAlert({ id: `w${i}`, transcript: [aLine(`w${i}`)] }));
+      const archived = Array.from({ length: 1_200 }, (_, i) => anAlert({ id: `x${i}`, transcript: [aLine(`x${i}`)] }));
+      const data = { version: 3, alerts: Object.fromEntries(working.map((a) => [a.id, a])), seenEvents: { E1: 'x' } };
+      const counts = await store.withClient((client) => copyInto(client, target.url, data, archived));
+      expect(counts).toMatchObject({ working: 1_500, archived: 1_200, seenEvents: 1 });
+      const read = await open(target.url).read();
+      expect(Object.keys(read.alerts)).toHaveLength(1_500);
+      expect(read.alerts.w1499?.transcript.map((line) => line.text)).toEqual(['w1499']);
+      await store.close();
+    } finally {
+      await target.drop();
+    }
   });
 
   it('refuses a database of a newer irbot, in one line', async () => {
