@@ -123,6 +123,55 @@ describe.each([lowdb(), postgres()])('store contract: $name', (kind) => {
     expect(alert.outbox.every((item) => item.claim !== undefined)).toBe(true);
   });
 
+  it('loses no event id, snooze or alert change when two handles change all three at once, deletions too', async () => {
+    const replicas = [kind.open(), kind.open()];
+    await replicas[0]?.transact((data) => {
+      data.seenEvents.count = '0';
+      addSnooze(data, { template: 'pivot', forMs: 60_000, reason: '0', by: ANA }, NOW, () => 'z');
+    });
+    const snoozeId = Object.keys((await kind.open().read()).snoozes ?? {})[0] as string;
+    // Both at once, round by round: one of each pair commits on a copy the other's commit has made stale.
+    for (let i = 0; i < 12; i++) {
+      await Promise.all(
+        replicas.map((store, r) =>
+          store.transact((data) => {
+            data.seenEvents.count = String(Number(data.seenEvents.count) + 1);
+            const snooze = data.snoozes?.[snoozeId];
+            if (snooze) snooze.reason = String(Number(snooze.reason) + 1);
+            // Event ids and an alert of each handle's own come and go: a run taken back must leave no trace of
+            // them, since the other handle's commit does not write them again.
+            const id = `e${r}${i % 3}`;
+            if (data.seenEvents[id]) delete data.seenEvents[id];
+            else data.seenEvents[id] = String(r);
+            const flip = `flip${r}`;
+            if (data.alerts[flip]) delete data.alerts[flip];
+            else data.alerts[flip] = anAlert({ id: flip });
+          }),
+        ),
+      );
+      // Each toggle applied once: an id is there after an odd number of them.
+      const read = await kind.open().read();
+      const toggled = (k: number) => Math.floor((i - k) / 3) + 1;
+      const ids = [0, 1].flatMap((r) =>
+        [0, 1, 2].filter((k) => k <= i && toggled(k) % 2 === 1).map((k) => `e${r}${k}`),
+      );
+      expect(
+        Object.keys(read.seenEvents)
+          .filter((id) => id.startsWith('e'))
+          .sort(),
+      ).toEqual(ids.sort());
+      expect(Object.keys(read.alerts).sort()).toEqual(i % 2 === 0 ? ['flip0', 'flip1'] : []);
+    }
+    for (const store of [...replicas, kind.open()]) {
+      const read = await store.read();
+      expect(read.seenEvents.count).toBe('24');
+      expect(read.snoozes?.[snoozeId]?.reason).toBe('24');
+      // 12 flips of each handle's alert, 4 of each of its event ids: every one applied once.
+      expect(Object.keys(read.alerts)).toEqual([]);
+      expect(Object.keys(read.seenEvents).filter((id) => id.startsWith('e'))).toEqual([]);
+    }
+  });
+
   it('lets a throwing change change nothing while the others land', async () => {
     const store = kind.open();
     const results = await Promise.allSettled([
