@@ -4,6 +4,7 @@ import { track } from '../journal.js';
 import type { AlertRecord, StoreData } from '../port.js';
 import type { Cache } from './load.js';
 import type { WritePlan } from './rows.js';
+import { storable, storableAlert } from './text.js';
 import { planOf } from './write.js';
 
 export interface Applied {
@@ -47,36 +48,10 @@ export function applyBatch(cache: Cache, changes: Array<(data: StoreData) => unk
   }
   const { archiving } = tracked.view;
   const found = tracked.changes();
-  // Text in PostgreSQL holds no NUL: one in a person's reply or a webhook's field would fail the commit and lose
-  // what it carried. It becomes U+FFFD in the records themselves (copies this batch made), so that the cache
-  // holds what the database does.
-  for (const touched of found.alerts) if (touched.record) alertWithoutNul(touched.record, touched.t0);
-  for (const record of Object.values(archiving ?? {})) withoutNul(record);
-  for (const snooze of found.snoozes.values()) if (snooze) withoutNul(snooze);
+  // What PostgreSQL cannot hold (a NUL, half a surrogate pair) becomes U+FFFD in the records themselves (copies
+  // this batch made), so that the cache holds what the database does (see text.ts).
+  for (const touched of found.alerts) if (touched.record) storableAlert(touched.record, touched.t0);
+  for (const record of Object.values(archiving ?? {})) storable(record);
+  for (const snooze of found.snoozes.values()) if (snooze) storable(snooze);
   return { answers, plan: planOf(found, originals, archiving), replaced: found.replaced, archiving, undo };
-}
-
-/** Replaces every NUL character in the strings of `value`, in place (see `applyBatch`). */
-function withoutNul(value: object): void {
-  const entries: Array<[string | number, unknown]> = Array.isArray(value)
-    ? [...value.entries()]
-    : Object.entries(value);
-  for (const [key, item] of entries) scrub(value as Record<string | number, unknown>, key, item);
-}
-
-function scrub(container: Record<string | number, unknown>, key: string | number, item: unknown): void {
-  if (typeof item === 'string') {
-    if (item.includes('\u0000')) container[key] = item.replaceAll('\u0000', '\ufffd');
-  } else if (typeof item === 'object' && item !== null) withoutNul(item);
-}
-
-/**
- * The same for an alert a transaction changed, whose transcript lines before `from` are as committed (scrubbed
- * then): a long transcript is not walked again on every change.
- */
-function alertWithoutNul(record: AlertRecord, from: number): void {
-  for (const [key, item] of Object.entries(record)) {
-    if (key === 'transcript') for (const line of record.transcript.slice(from)) withoutNul(line);
-    else scrub(record as unknown as Record<string, unknown>, key, item);
-  }
 }

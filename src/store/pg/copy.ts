@@ -4,6 +4,7 @@ import type { ClientBase } from 'pg';
 import type { AlertRecord, StoreData } from '../port.js';
 import { PgStoreError } from './errors.js';
 import { TRANSACTION_LOCK } from './schema.js';
+import { storable, storableAlert } from './text.js';
 import { planOfAll, writePlan } from './write.js';
 
 export interface Counts {
@@ -77,6 +78,9 @@ export async function copyInto(
         'migrate into a new, empty database (createdb), so that nothing in it is overwritten',
       );
     }
+    // What PostgreSQL cannot hold becomes U+FFFD here too, as in every transaction (text.ts).
+    for (const record of [...Object.values(data.alerts), ...archived]) storableAlert(record, 0);
+    for (const snooze of Object.values(data.snoozes ?? {})) storable(snooze);
     const { rows } = await client.query<{ rev: string }>(`SELECT nextval('irbot_rev') AS rev`);
     await writePlan(client, planOfAll(data, archived), Number(rows[0]?.rev));
     const counts = await countRows(client);

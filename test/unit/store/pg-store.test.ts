@@ -35,6 +35,27 @@ describe('PostgreSQL store', () => {
     );
   });
 
+  it('keeps text holding half a surrogate pair (a webhook field "\\ud800"), as U+FFFD, names of properties too', async () => {
+    const store = open();
+    await store.transact((data) => {
+      data.alerts.s1 = anAlert({
+        id: 's1',
+        description: 'lone \ud800 high',
+        properties: { 'host\udc00': 'a \udc00 low', pair: 'fine \ud83d\ude00' },
+        transcript: [aLine('reply \ud800')],
+      });
+    });
+    for (const reader of [store, open()]) {
+      const record = (await reader.read()).alerts.s1;
+      expect(record?.description).toBe('lone \ufffd high');
+      expect(record?.properties).toEqual({ 'host\ufffd': 'a \ufffd low', pair: 'fine \ud83d\ude00' });
+      expect(record?.transcript.map((line) => line.text)).toEqual(['reply \ufffd']);
+    }
+    await store.transact((data) => {
+      delete data.alerts.s1;
+    });
+  });
+
   it('keeps a reply holding NUL characters, as U+FFFD (PostgreSQL text has no NUL), in its cache and for others', async () => {
     const store = open();
     const nul = 'it was me\u0000\u0000 honest';
@@ -263,12 +284,15 @@ describe('PostgreSQL store', () => {
       const store = openPgStore(target.url, { poolSize: 1 });
       const working = Array.from({ length: 1_500 }, (_, i) => anAlert({ id: `w${i}`, transcript: [aLine(`w${i}`)] }));
       const archived = Array.from({ length: 1_200 }, (_, i) => anAlert({ id: `x${i}`, transcript: [aLine(`x${i}`)] }));
+      // What PostgreSQL cannot hold is made storable as it is copied, as in a transaction.
+      working[0] = anAlert({ id: 'w0', transcript: [aLine('nul \u0000 and half \ud800')] });
       const data = { version: 3, alerts: Object.fromEntries(working.map((a) => [a.id, a])), seenEvents: { E1: 'x' } };
       const counts = await store.withClient((client) => copyInto(client, target.url, data, archived));
       expect(counts).toMatchObject({ working: 1_500, archived: 1_200, seenEvents: 1 });
       const read = await open(target.url).read();
       expect(Object.keys(read.alerts)).toHaveLength(1_500);
       expect(read.alerts.w1499?.transcript.map((line) => line.text)).toEqual(['w1499']);
+      expect(read.alerts.w0?.transcript.map((line) => line.text)).toEqual(['nul \ufffd and half \ufffd']);
       await store.close();
     } finally {
       await target.drop();
