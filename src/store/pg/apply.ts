@@ -19,6 +19,16 @@ export interface Applied {
   undo(): void;
 }
 
+/**
+ * A copy a change may alter while readers keep the original: all of it but the transcript's lines, which are never
+ * changed once written (lines are appended or inserted, as the journal assumes), so that a long chat's transaction
+ * does not copy its whole transcript.
+ */
+function copyOf(record: AlertRecord): AlertRecord {
+  const { transcript, ...rest } = record;
+  return { ...structuredClone(rest), transcript: [...transcript] };
+}
+
 /** Runs `changes` in order on the cache's state, each alert they touch copied first (readers keep theirs). */
 export function applyBatch(cache: Cache, changes: Array<(data: StoreData) => unknown>): Applied {
   const { state } = cache;
@@ -27,7 +37,7 @@ export function applyBatch(cache: Cache, changes: Array<(data: StoreData) => unk
     beforeTouch: (id) => {
       const record = Object.hasOwn(state.alerts, id) ? state.alerts[id] : undefined;
       originals.set(id, record);
-      if (record) state.alerts[id] = structuredClone(record);
+      if (record) state.alerts[id] = copyOf(record);
     },
   });
   const undo = () => {

@@ -275,6 +275,36 @@ describe.each([lowdb(), postgres()])('store contract: $name', (kind) => {
     expect(read?.name).toBe('Impossible travel');
   });
 
+  it('leaves what a read returned as it was when a later change appends, inserts or alters', async () => {
+    const store = kind.open();
+    await store.transact((data) => {
+      data.alerts.a = anAlert({
+        id: 'a',
+        transcript: [aLine('one'), aLine('three')],
+        outbox: [{ seq: 1, effect: { type: 'Nudge' } }],
+      });
+    });
+    const before = (await store.read()).alerts.a as AlertRecord;
+    const copy = structuredClone(before);
+    await store.transact((data) => {
+      const record = data.alerts.a as AlertRecord;
+      record.transcript.push(aLine('four'));
+      record.transcript.splice(1, 0, aLine('two'));
+      (record.outbox[0] as AlertRecord['outbox'][number]).claim = { pid: 1, at: NOW.toISOString() };
+      record.chat.state = 'active';
+    });
+    await store
+      .transact(() => {
+        throw new Error('refused');
+      })
+      .catch(() => undefined);
+    expect(before).toEqual(copy);
+    const after = (await kind.open().read()).alerts.a as AlertRecord;
+    expect(after.transcript.map((l) => l.text)).toEqual(['one', 'two', 'three', 'four']);
+    expect(after.chat.state).toBe('active');
+    expect(after.outbox[0]?.claim?.pid).toBe(1);
+  });
+
   it('reads back a record exactly as written, every optional field included', async () => {
     const record = anAlert({
       dedupeKey: 'siem-42',
