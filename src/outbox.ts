@@ -215,6 +215,11 @@ export function complete(
     }
     return [];
   }
+  // Thread posts queued behind this person work waited for it (see `claim`): they may go now, whether or not it
+  // added one. Those ahead of it never waited (a relay under way while its DM is classified): no need to wake them.
+  const held =
+    isPersonWork(head) &&
+    record.outbox.slice(index + 1).some((item) => !seqs.has(item.seq) && laneOf(item.effect) === 'thread');
   const next = toItems(record, completion.next ?? []);
   record.outbox = record.outbox.filter((queued) => !seqs.has(queued.seq));
   record.outbox.splice(Math.min(index, record.outbox.length), 0, ...next);
@@ -238,8 +243,6 @@ export function complete(
     added.push(...result.effects);
   }
   record.lastActivityAt = now;
-  // Thread posts held back behind this person work may go now, whether or not it added one.
-  const held = isPersonWork(head) && record.outbox.some((item) => laneOf(item.effect) === 'thread');
   const lanes = lanesOf(added);
   const woken = [{ id: alertId, lanes: held && !lanes.includes('thread') ? [...lanes, 'thread' as const] : lanes }];
   if (head.effect.type !== 'StartNext') return woken;

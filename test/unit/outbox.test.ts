@@ -30,3 +30,25 @@ describe('a chat failing on a DM', () => {
     expect(failingDm(false)).toEqual(['StartNext']);
   });
 });
+
+describe('person work done', () => {
+  const relay = (seq: number): OutboxItem => ({
+    seq,
+    effect: { type: 'PostInThread', kind: 'received', text: 'who, me?' },
+  });
+  const classify: OutboxItem = { seq: 2, effect: { type: 'Classify', upTo: 1 } };
+  const woken = (outbox: OutboxItem[]) => {
+    const data = emptyStore();
+    const chat = { ...anAlert().chat, state: 'active' as const, personMessages: 1 };
+    data.alerts['pivot-1'] = anAlert({ chat, outbox, nextSeq: 10 });
+    return complete(data, 'pivot-1', [classify], {}, rules, at);
+  };
+
+  it('wakes the thread lane for the posts that waited behind it', () => {
+    expect(woken([classify, relay(3)])).toEqual([{ id: 'pivot-1', lanes: ['thread'] }]);
+  });
+
+  it('leaves the thread lane alone when its posts were queued ahead (a relay under way while its DM is classified)', () => {
+    expect(woken([relay(1), classify])).toEqual([{ id: 'pivot-1', lanes: [] }]);
+  });
+});
