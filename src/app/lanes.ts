@@ -136,12 +136,17 @@ export class Lanes {
 
   /**
    * Performs a lane's effects one after another. Its transactions are not fsynced one by one (a crash loses at
-   * most a claim or a completion, and the effect is redone, or asked of Slack whether it landed): the store is
-   * flushed before each Slack call instead, so that a claim is durable before its effect can be seen.
+   * most a claim or a completion, and the effect is redone, or asked of Slack whether it landed): a claim is
+   * durable before its effect can be seen, by a synced commit when the transaction takes a Slack call or a push
+   * (`actedOnOutside`), and by a flush before each call when more was written since.
    */
   private async runLane(alertId: string, lane: Lane, first?: Taken): Promise<void> {
     const { store } = this.ctx.ports;
-    let taken = first ?? (await store.transact((data) => this.take(data, alertId, lane), LAX));
+    let taken =
+      first ??
+      (await store.transact((data) => this.take(data, alertId, lane), {
+        sync: (taken) => actedOnOutside(lane, taken),
+      }));
     while (taken) {
       const hold = this.leases.hold(alertId, claimsOf(taken.claimed.items), taken.at);
       try {
@@ -225,7 +230,7 @@ export class Lanes {
       const later = completion.retryAt !== undefined && completion.retryAt > ctx.now();
       const next = later ? null : this.take(data, alertId, lane);
       return { woken: others, next, claims: this.claimIdle(data, others) };
-    }, lax);
+    }, recordedSync(lane));
     for (const key of keys) this.leftOver.delete(key);
     if (!recorded) throw new Fenced(alertId);
     const { woken, next, claims } = recorded;
@@ -239,12 +244,31 @@ export class Lanes {
   }
 }
 
+/** An effect recorded done with the heads it took next: synced when one of those is acted on outside the store. */
+function recordedSync(lane: Lane) {
+  return {
+    sync: (recorded: { next: Taken | null; claims: LaneClaim[] } | null) =>
+      recorded !== null &&
+      (actedOnOutside(lane, recorded.next) || recorded.claims.some((c) => actedOnOutside(c.lane, c.taken))),
+  };
+}
+
 function leftOverKey(alertId: string, item: OutboxItem): string {
   return `${alertId}/${item.seq}/${item.claim?.at}`;
 }
 
 /** Lane transactions are not fsynced one by one (see `runLane`). */
 const LAX = { sync: false };
+
+/**
+ * Whether the lane's head just taken is acted on outside the store: a claim (and a push's txid) must be durable
+ * before its effect can be seen. Its transaction is then synced, and the flush before the call costs nothing.
+ */
+function actedOnOutside(lane: Lane, taken: Taken | null): boolean {
+  if (!taken) return false;
+  const { items, record } = taken.claimed;
+  return items.length > 0 && (lane === 'verify' || slackCallOf(items[0]?.effect, record) !== undefined);
+}
 
 /** Whether any of these items is still queued under a claim that is not this App's (or under none). */
 function takenOver(record: AlertRecord | undefined, items: OutboxItem[], ctx: AppContext): boolean {

@@ -31,7 +31,7 @@ import {
 import { applyLines, type Fields, headerLine, JournalDamage, parseHeader, track } from './journal.js';
 import { lockStore } from './lock.js';
 import { migrate } from './migrations.js';
-import { emptyStore, STORE_VERSION, type Store, type StoreData, type TransactOptions } from './port.js';
+import { emptyStore, STORE_VERSION, type Store, type StoreData, syncWanted, type TransactOptions } from './port.js';
 
 export { archivePathOf, journalPathOf } from './files.js';
 
@@ -97,8 +97,8 @@ export function checkStore(path: string, text: string): StoreData {
 
 interface Pending {
   change: (data: StoreData) => unknown;
-  /** False: append without fsync; a later synced commit or `flush` makes it durable. */
-  sync: boolean;
+  /** False: append without fsync; a later synced commit or `flush` makes it durable (TransactOptions). */
+  sync: TransactOptions['sync'];
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
 }
@@ -433,7 +433,7 @@ export function openLowdbStore(path: string, options: StoreOptions = {}): Store 
       if (archiving && Object.keys(archiving).length > 0)
         await appendArchive(archivePathOf(path), Object.values(archiving), guard);
       const { journal } = loaded;
-      const sync = batch.some((p) => p.sync);
+      const sync = batch.some((p, i) => syncWanted(p.sync, results[i]));
       if (loaded.compact || replaced || !journal) await compact(loaded);
       else if (line) await append(loaded, journal, line, sync);
       else if (sync) await flush();
@@ -500,9 +500,9 @@ export function openLowdbStore(path: string, options: StoreOptions = {}): Store 
         for (const file of [path, journalPath]) fs.unwatchFile(file, listener);
       };
     },
-    transact<T>(change: (data: StoreData) => T, options: TransactOptions = {}): Promise<T> {
+    transact<T>(change: (data: StoreData) => T, options: TransactOptions<T> = {}): Promise<T> {
       return new Promise<T>((resolve, reject) => {
-        const sync = options.sync ?? true;
+        const sync = options.sync as TransactOptions['sync'];
         queue.push({ change, sync, resolve: resolve as (value: unknown) => void, reject });
         if (!running) void runQueue();
       });

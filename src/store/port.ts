@@ -161,13 +161,19 @@ export interface StoreData {
   snoozes?: Record<string, Snooze>;
 }
 
-export interface TransactOptions {
+export interface TransactOptions<T = unknown> {
   /**
    * False: the change is written and seen by every process, but not fsynced; it becomes durable with the next
    * synced change or `flush`. For changes a crash may lose because they are redone: call `flush` before acting
-   * on one outside the store.
+   * on one outside the store. A function: decided by what the change answered (true: it claimed work that is
+   * acted on outside the store next; its commit is then synced, and the `flush` before acting costs nothing).
    */
-  sync?: boolean;
+  sync?: boolean | ((answer: T) => boolean);
+}
+
+/** Whether a change's commit is synced, from its options and its answer (TransactOptions.sync). */
+export function syncWanted(sync: TransactOptions['sync'], answer: unknown): boolean {
+  return typeof sync === 'function' ? sync(answer) : (sync ?? true);
 }
 
 export interface Store {
@@ -180,7 +186,7 @@ export interface Store {
    * Lock, re-read, let `change` mutate the data, write atomically, unlock. Keep `change` synchronous and short.
    * Durable when it resolves, unless `sync: false`.
    */
-  transact<T>(change: (data: StoreData) => T, options?: TransactOptions): Promise<T>;
+  transact<T>(change: (data: StoreData) => T, options?: TransactOptions<T>): Promise<T>;
   /** Makes every change committed so far durable (those made with `sync: false`). */
   flush(): Promise<void>;
   /** Closed alerts moved out of the working set, oldest first, each once. */

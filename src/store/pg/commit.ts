@@ -1,7 +1,7 @@
 // A batch of queued changes committed to PostgreSQL: first optimistically, in one statement that commits unless
 // another replica's transaction came in between (then the changes run again on what it wrote), else under the lock.
 import type { ClientBase, QueryResult } from 'pg';
-import type { StoreData } from '../port.js';
+import { type StoreData, syncWanted, type TransactOptions } from '../port.js';
 import { type Applied, applyBatch } from './apply.js';
 import { type Cache, catchUp, type Delta, deltaFrom, deltaQuery, emptyCache } from './load.js';
 import { TRANSACTION_LOCK } from './schema.js';
@@ -10,8 +10,8 @@ import { commitAlone, isEmpty, replaceAll, writePlan } from './write.js';
 /** A change waiting for its turn in a group commit. */
 export interface Pending {
   change: (data: StoreData) => unknown;
-  /** False: commit without waiting for the WAL flush; a later synced commit or `flush` makes it durable. */
-  sync: boolean;
+  /** False: commit without waiting for the WAL flush; a later synced commit or `flush` makes it durable (TransactOptions). */
+  sync: TransactOptions['sync'];
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
 }
@@ -46,7 +46,7 @@ export async function commitBatch(client: ClientBase, kept: Kept, batch: Pending
     // A map swapped whole cannot be taken back: the copy is dropped, and the batch runs under the lock on a fresh one.
     if (applied.replaced) return underLock(client, kept, emptyCache(), batch);
     if (applied.threw) return threw(kept, batch, working, applied);
-    const sync = batch.some((p) => p.sync);
+    const sync = batch.some((p, i) => syncWanted(p.sync, applied.answers[i]));
     const writes = !isEmpty(applied.plan);
     let delta: Delta | null;
     try {
@@ -92,7 +92,7 @@ async function underLock(client: ClientBase, kept: Kept, from: Cache, batch: Pen
       await client.query('COMMIT');
     } else {
       const rev = working.mark + 1;
-      const sync = batch.some((p) => p.sync);
+      const sync = batch.some((p, i) => syncWanted(p.sync, applied.answers[i]));
       if (applied.replaced) await replaceAll(client, working.state, applied.archiving, rev);
       else await writePlan(client, applied.plan, rev);
       await client.query(sync ? 'COMMIT' : 'SET LOCAL synchronous_commit = off; COMMIT');

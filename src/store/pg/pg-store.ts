@@ -221,9 +221,10 @@ export function openPgStore(url: string, options: PgStoreOptions = {}): PgStore 
     else if (outcome !== 'done') for (const p of batch) p.reject(outcome.failed);
   };
 
-  const transact = <T>(change: (data: StoreData) => T, options: TransactOptions = {}): Promise<T> =>
+  const transact = <T>(change: (data: StoreData) => T, options: TransactOptions<T> = {}): Promise<T> =>
     new Promise<T>((resolve, reject) => {
-      queue.push({ change, sync: options.sync ?? true, resolve: resolve as (value: unknown) => void, reject });
+      const sync = options.sync as TransactOptions['sync'];
+      queue.push({ change, sync, resolve: resolve as (value: unknown) => void, reject });
       if (scheduled) return;
       scheduled = true;
       void serial(drain);

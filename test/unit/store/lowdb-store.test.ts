@@ -668,6 +668,40 @@ describe('sync: false', () => {
   });
 });
 
+describe('sync decided by the answer', () => {
+  it('fsyncs a change whose answer asks it, so that the flush before acting on it has nothing left to do', async () => {
+    const store = openLowdbStore(path);
+    await store.transact((data) => {
+      data.seenEvents.Ev0 = 'first';
+    });
+    const fsyncs = vi.spyOn(fs, 'fdatasyncSync');
+    try {
+      const claimed = (taken: string | null) => taken !== null;
+      const none = await store.transact(() => null, { sync: claimed });
+      const lax = await store.transact(
+        (data) => {
+          data.seenEvents.Ev1 = 'nothing to act on';
+          return null;
+        },
+        { sync: claimed },
+      );
+      expect([none, lax, fsyncs.mock.calls.length]).toEqual([null, null, 0]);
+      const taken = await store.transact(
+        (data) => {
+          data.seenEvents.Ev2 = 'claimed';
+          return 'Ev2';
+        },
+        { sync: claimed },
+      );
+      expect([taken, fsyncs.mock.calls.length]).toEqual(['Ev2', 1]);
+      await store.flush();
+      expect(fsyncs.mock.calls.length).toBe(1);
+    } finally {
+      fsyncs.mockRestore();
+    }
+  });
+});
+
 describe('schema 2 store', () => {
   const v2 = JSON.stringify({
     version: 2,
