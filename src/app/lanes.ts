@@ -207,8 +207,11 @@ export class Lanes {
     for (const key of keys) this.leftOver.add(key);
     const recorded = await store.transact((data) => {
       said.length = 0;
+      hold.done = false;
       // Taken over meanwhile: what this run did is the taker's to find out (it asks Slack what landed).
       if (takenOver(data.alerts[alertId], items, ctx)) return null;
+      // A renewal whose transaction runs after this one finds these claims gone: finished, not taken over.
+      hold.done = true;
       const was = data.alerts[alertId]?.chat;
       const moved = (record: AlertRecord, before: ChatState, effects: Effect[]) =>
         moves.moved(record, before, effects, data);

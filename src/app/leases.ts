@@ -24,6 +24,11 @@ export interface Hold {
   claims: (record: AlertRecord) => (Claim | undefined)[];
   confirmedAt: number;
   fenced: boolean;
+  /**
+   * Its work was recorded done, by a transaction that ran before a renewal's (set inside it): its claims are gone
+   * because it finished, not because another run took it over.
+   */
+  done: boolean;
 }
 
 export class Leases {
@@ -38,7 +43,7 @@ export class Leases {
 
   /** Starts holding work claimed at `confirmedAt` (monotonic, read in the transaction that claimed it). */
   hold(alertId: string, claims: Hold['claims'], confirmedAt: number): Hold {
-    const hold: Hold = { alertId, claims, confirmedAt, fenced: false };
+    const hold: Hold = { alertId, claims, confirmedAt, fenced: false, done: false };
     this.holds.add(hold);
     this.arm();
     return hold;
@@ -68,6 +73,7 @@ export class Leases {
       (data) => {
         const now = this.ctx.now();
         return list.filter((hold) => {
+          if (hold.done) return false;
           const record = data.alerts[hold.alertId];
           const claims = record ? hold.claims(record) : [];
           if (claims.length === 0 || !claims.every((c) => c !== undefined && claimant.isOurs(c))) return true;
@@ -79,7 +85,7 @@ export class Leases {
     );
     for (const hold of list) {
       // Work done (and let go) while the renewal waited for its turn: its claims are gone, and that is no loss.
-      if (!this.holds.has(hold)) continue;
+      if (!this.holds.has(hold) || hold.done) continue;
       if (lost.includes(hold)) {
         hold.fenced = true;
         this.ctx.ports.log(

@@ -45,4 +45,36 @@ describe('Leases', () => {
     expect(taken.fenced).toBe(true);
     expect(done.fenced).toBe(false);
   });
+
+  it('says nothing of work recorded done in a transaction before the renewal, even before it is let go', async () => {
+    const store = memoryStore();
+    const claimant = new Claimant({ leaseMs: 30_000 });
+    const now = '2026-12-04T10:00:00.000Z';
+    await store.transact((data) => {
+      data.alerts.done = anAlert({
+        id: 'done',
+        outbox: [{ seq: 1, effect: { type: 'Greet' }, claim: claimant.stamp(now) }],
+      });
+    });
+    const logged: Array<LogFields | undefined> = [];
+    const ctx = {
+      claimant,
+      monotonic: () => 0,
+      now: () => now,
+      schedule: () => undefined,
+      ports: { store, log: (_: string, fields?: LogFields) => void logged.push(fields) },
+    } as unknown as AppContext;
+    const leases = new Leases(ctx);
+    const hold = leases.hold('done', (record) => record.outbox.map((item) => item.claim), 0);
+    // The lane's transaction records the work done (and says so on the hold, as lanes.ts does inside it); the
+    // renewal's runs after it, and its answer comes before the lane has let the hold go.
+    const recorded = store.transact((data) => {
+      data.alerts.done?.outbox.splice(0);
+      hold.done = true;
+    });
+    await Promise.all([recorded, leases.renew()]);
+    leases.release(hold);
+    expect(logged).toEqual([]);
+    expect(hold.fenced).toBe(false);
+  });
 });
