@@ -72,31 +72,45 @@ export class Leases {
     const lost = await this.ctx.ports.store.transact(
       (data) => {
         const now = this.ctx.now();
-        return list.filter((hold) => {
-          if (hold.done) return false;
+        const lost = new Map<Hold, 'taken' | 'gone'>();
+        for (const hold of list) {
+          if (hold.done) continue;
           const record = data.alerts[hold.alertId];
           const claims = record ? hold.claims(record) : [];
-          if (claims.length === 0 || !claims.every((c) => c !== undefined && claimant.isOurs(c))) return true;
-          for (const claim of claims) if (claim) claimant.renew(claim, now);
-          return false;
-        });
+          if (claims.some((c) => c !== undefined && !claimant.isOurs(c))) lost.set(hold, 'taken');
+          else if (claims.length === 0 || claims.includes(undefined)) lost.set(hold, 'gone');
+          else for (const claim of claims) if (claim) claimant.renew(claim, now);
+        }
+        return lost;
       },
       { sync: false }, // a renewal a crash loses is no loss: the lease then runs out, as it would have
     );
     for (const hold of list) {
       // Work done (and let go) while the renewal waited for its turn: its claims are gone, and that is no loss.
       if (!this.holds.has(hold) || hold.done) continue;
-      if (lost.includes(hold)) {
-        hold.fenced = true;
-        this.ctx.ports.log(
-          `alert ${hold.alertId}: work this run held was taken over by another or is gone; stopping it`,
-          {
-            event: 'fenced',
-            alert: hold.alertId,
-            level: 'warn',
-          },
-        );
-      } else hold.confirmedAt = Math.max(hold.confirmedAt, started);
+      const why = lost.get(hold);
+      if (why === undefined) {
+        hold.confirmedAt = Math.max(hold.confirmedAt, started);
+        continue;
+      }
+      hold.fenced = true;
+      // Work gone while its lease was live was dropped by a change to the chat (a reply makes a queued nudge moot,
+      // a failed DM drops what was queued for the person): no other run takes over a live lease.
+      if (why === 'gone' && started - hold.confirmedAt < this.leaseMs) {
+        this.ctx.ports.log(`alert ${hold.alertId}: work this run held is no longer queued; stopping it`, {
+          event: 'work_dropped',
+          alert: hold.alertId,
+        });
+        continue;
+      }
+      this.ctx.ports.log(
+        `alert ${hold.alertId}: work this run held was taken over by another or is gone; stopping it`,
+        {
+          event: 'fenced',
+          alert: hold.alertId,
+          level: 'warn',
+        },
+      );
     }
   }
 

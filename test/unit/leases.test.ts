@@ -77,4 +77,41 @@ describe('Leases', () => {
     expect(logged).toEqual([]);
     expect(hold.fenced).toBe(false);
   });
+
+  it('says work dropped while its lease was live is no longer queued, and work gone past its lease taken over', async () => {
+    const store = memoryStore();
+    const claimant = new Claimant({ leaseMs: 30_000 });
+    const now = '2026-12-04T10:00:00.000Z';
+    await store.transact((data) => {
+      for (const id of ['dropped', 'late']) {
+        data.alerts[id] = anAlert({ id, outbox: [{ seq: 1, effect: { type: 'Nudge' }, claim: claimant.stamp(now) }] });
+      }
+    });
+    const logged: Array<[string | undefined, string | undefined, string | undefined]> = [];
+    const ctx = {
+      claimant,
+      monotonic: () => 40_000,
+      now: () => now,
+      schedule: () => undefined,
+      ports: {
+        store,
+        log: (_: string, fields?: LogFields) => void logged.push([fields?.event, fields?.alert, fields?.level]),
+      },
+    } as unknown as AppContext;
+    const leases = new Leases(ctx);
+    const claimsOf = (record: { outbox: Array<{ claim?: unknown }> }) =>
+      record.outbox.map((item) => item.claim) as ReturnType<Parameters<Leases['hold']>[1]>;
+    // One confirmed 10 s ago, the other 40 s ago (past its 30 s lease); a change drops both items meanwhile.
+    const dropped = leases.hold('dropped', claimsOf, 30_000);
+    const late = leases.hold('late', claimsOf, 0);
+    await store.transact((data) => {
+      for (const id of ['dropped', 'late']) data.alerts[id]?.outbox.splice(0);
+    });
+    await leases.renew();
+    expect(logged).toEqual([
+      ['work_dropped', 'dropped', undefined],
+      ['fenced', 'late', 'warn'],
+    ]);
+    expect([dropped.fenced, late.fenced]).toEqual([true, true]);
+  });
 });
