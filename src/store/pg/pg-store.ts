@@ -8,7 +8,7 @@ import type { Client, ClientBase, PoolClient } from 'pg';
 import { requireCjs } from '../../cjs.js';
 import type { Log } from '../../log.js';
 import { type AlertFacts, factsOf } from '../../report/facts.js';
-import type { AlertRecord, Store, StoreData, TransactOptions } from '../port.js';
+import { type AlertRecord, type Store, type StoreData, syncWanted, type TransactOptions } from '../port.js';
 import { commitBatch, type Kept, type Pending } from './commit.js';
 import { PgRuntimeError, pgError } from './errors.js';
 import { type Cache, catchUp, deltaOf, emptyCache } from './load.js';
@@ -193,6 +193,31 @@ export function openPgStore(url: string, options: PgStoreOptions = {}): PgStore 
       }),
     );
 
+  /** The flush under way: a commit it did not cover set `unsynced` again after it started. */
+  let flushing: Promise<void> | null = null;
+
+  const flush = async (): Promise<void> => {
+    if (!kept.unsynced) {
+      // Nothing written since the last flush started; that one may still be on its way.
+      if (flushing) await flushing;
+      return;
+    }
+    kept.unsynced = false;
+    // A commit that writes waits for the WAL up to it, and with it for every commit before it.
+    const done = withClient(async (client) => {
+      await client.query('BEGIN; SELECT txid_current(); COMMIT');
+    });
+    flushing = done;
+    try {
+      await done;
+    } catch (err) {
+      kept.unsynced = true;
+      throw err;
+    } finally {
+      if (flushing === done) flushing = null;
+    }
+  };
+
   /**
    * Group commit: the changes queued while the previous transaction was under way are applied together in one
    * PostgreSQL transaction and written once. If one of them throws, the batch is redone one change at a time, so
@@ -209,11 +234,39 @@ export function openPgStore(url: string, options: PgStoreOptions = {}): PgStore 
   };
 
   const run = async (batch: Pending[]): Promise<void> => {
+    // While other changes wait behind this batch, its commit does not wait for the WAL (the queue moves on): the
+    // changes that asked for it are answered after a flush beside the queue, which other flushes share.
+    let lazy = false;
+    const durable: Array<() => void> = [];
+    const lost: Array<(err: unknown) => void> = [];
+    const answered = batch.map(
+      (p): Pending => ({
+        ...p,
+        resolve: (answer) => {
+          if (!lazy || !syncWanted(p.sync, answer)) return p.resolve(answer);
+          durable.push(() => p.resolve(answer));
+          lost.push(p.reject);
+        },
+      }),
+    );
+    const waitForWal = () => {
+      lazy = queue.length > 0;
+      return !lazy;
+    };
     const outcome: 'done' | 'redo' | { failed: unknown } = await withClient((client) =>
-      commitBatch(client, kept, batch),
+      commitBatch(client, kept, answered, waitForWal),
     ).catch((err: unknown) => ({
       failed: err,
     }));
+    if (durable.length > 0)
+      flush().then(
+        () => {
+          for (const resolve of durable) resolve();
+        },
+        (err: unknown) => {
+          for (const reject of lost) reject(err);
+        },
+      );
     // A batch the database refused for what one of its changes wrote (a constraint, bad data) is redone one change
     // at a time too: only that change fails.
     const refused = outcome !== 'done' && outcome !== 'redo' && changeRefused(outcome.failed);
@@ -276,14 +329,7 @@ export function openPgStore(url: string, options: PgStoreOptions = {}): PgStore 
       return [...kept.rows.map((row) => row.facts), ...derived];
     },
     readArchive: () => scanArchive(undefined, (alert) => alert),
-    async flush() {
-      if (!kept.unsynced) return;
-      kept.unsynced = false;
-      // A commit that writes waits for the WAL up to it, and with it for every commit before it.
-      await withClient(async (client) => {
-        await client.query('BEGIN; SELECT txid_current(); COMMIT');
-      });
-    },
+    flush,
     watch(onChange) {
       let stopped = false;
       let client: Client | undefined;
