@@ -193,8 +193,8 @@ export interface Store {
   readArchive(): Promise<AlertRecord[]>;
   /**
    * The report's facts (src/report/facts.ts) of the archived alerts created at or after `createdSince` (an ISO time;
-   * undefined: all), the last archived copy of an alert winning. Kept beside the archive as alerts are archived, so
-   * that a report never parses whole alerts.
+   * undefined: all), the last archived copy of an alert winning, in no particular order. Kept beside the archive as
+   * alerts are archived, so that a report never parses whole alerts.
    */
   scanFacts(createdSince: string | undefined): Promise<AlertFacts[]>;
   /**
