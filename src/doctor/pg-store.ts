@@ -1,8 +1,7 @@
 // Doctor's check of a PostgreSQL store: the connection, the schema version, and one round trip's latency; it
 // connects once and creates and changes nothing.
-import type * as Pg from 'pg';
-import { requireCjs } from '../cjs.js';
 import { oneLine } from '../log.js';
+import { pgDriver } from '../store/pg/driver.js';
 import { PgStoreError, pgError } from '../store/pg/errors.js';
 import { SCHEMA_VERSION, schemaVersion } from '../store/pg/schema.js';
 import { redactUrl } from '../store/pg/url.js';
@@ -10,7 +9,7 @@ import { type CheckResult, fail, pass, warn } from './report.js';
 
 export async function checkPgStore(name: string, url: string): Promise<CheckResult> {
   const where = redactUrl(url);
-  const { Client } = requireCjs('pg') as typeof Pg;
+  const { Client } = pgDriver();
   const client = new Client({
     connectionString: url,
     connectionTimeoutMillis: 10_000,

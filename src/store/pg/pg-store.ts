@@ -3,13 +3,12 @@
 // writes only the rows they touched, under the advisory lock every transaction takes, unless another transaction
 // came in between: then they run again on what it wrote (commit.ts).
 
-import type * as Pg from 'pg';
 import type { Client, ClientBase, PoolClient } from 'pg';
-import { requireCjs } from '../../cjs.js';
 import type { Log } from '../../log.js';
 import { type AlertFacts, factsOf } from '../../report/facts.js';
 import { type AlertRecord, type Store, type StoreData, syncWanted, type TransactOptions } from '../port.js';
 import { commitBatch, type Kept, type Pending } from './commit.js';
+import { pgDriver } from './driver.js';
 import { PgRuntimeError, pgError } from './errors.js';
 import { type Cache, catchUp, deltaOf, emptyCache } from './load.js';
 import {
@@ -25,8 +24,8 @@ import {
 import { migrateSchema } from './schema.js';
 import { redactUrl } from './url.js';
 
-/** node-postgres, loaded when a PostgreSQL store is opened: commands on the lowdb store never pay for it. */
-const pg = (): typeof Pg => requireCjs('pg') as typeof Pg;
+/** node-postgres, loaded when a PostgreSQL store is opened (driver.ts). */
+const pg = pgDriver;
 
 /** The channel each commit notifies (`irbot_write`, schema.ts), for `watch`. */
 export const CHANNEL = 'irbot_changed';
