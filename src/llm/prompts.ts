@@ -205,13 +205,22 @@ export function conversationView(lines: readonly Line[], personName: string): Ch
   const person = said.map((line) => (line.from === 'person' ? cut(line.text, personCap) : ''));
   let budget = MAX_CONVERSATION_CHARS - person.reduce((n, text) => n + text.length, 0);
   const hideName = nameHider(personName);
-  const ours = said.map((line) => (line.from === 'person' ? '' : cut(hideName(line.text), MAX_BOT_LINE_CHARS)));
+  // Our lines as the LLM sees them, made only for those looked at: a long chat's older ones are left out unread.
+  const ours = new Map<number, string>();
+  const ourText = (at: number): string => {
+    let text = ours.get(at);
+    if (text === undefined) {
+      text = cut(hideName(said[at]?.text ?? ''), MAX_BOT_LINE_CHARS);
+      ours.set(at, text);
+    }
+    return text;
+  };
   const firstOurs = said.findIndex((line) => line.from !== 'person');
   const kept = new Set<number>(firstOurs >= 0 ? [firstOurs] : []);
-  budget -= ours[firstOurs]?.length ?? 0;
+  budget -= firstOurs >= 0 ? ourText(firstOurs).length : 0;
   for (let at = said.length - 1; at > firstOurs; at--) {
     if (said[at]?.from === 'person') continue;
-    const size = ours[at]?.length ?? 0;
+    const size = ourText(at).length;
     if (size > budget) break;
     kept.add(at);
     budget -= size;
@@ -222,7 +231,7 @@ export function conversationView(lines: readonly Line[], personName: string): Ch
   const messages: ChatCompletionMessageParam[] = [];
   said.forEach((line, at) => {
     if (line.from === 'person') messages.push({ role: 'user', content: person[at] ?? '' });
-    else if (kept.has(at)) messages.push({ role: 'assistant', content: ours[at] ?? '' });
+    else if (kept.has(at)) messages.push({ role: 'assistant', content: ourText(at) });
     else if (!noted) {
       noted = true;
       messages.push(

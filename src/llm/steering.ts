@@ -22,10 +22,25 @@ const INVISIBLE =
   // biome-ignore lint/suspicious/noMisleadingCharacterClass: each one is removed alone, never matched with what it joins
   /[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\u{e0000}-\u{e007f}\u{e0100}-\u{e01ef}]/gu;
 
+/**
+ * Texts already looked at: each LLM call of a chat counts every reply of the person's again (a long chat's
+ * thousand replies, at every classification). Short texts only, and a bounded number of them (a few MB at most).
+ */
+const seen = new Map<string, boolean>();
+const REMEMBERED = 10_000;
+const REMEMBERED_CHARS = 500;
+
 /** Whether one text of the person's tries to instruct the bot. */
 export function isSteering(text: string): boolean {
+  const known = seen.get(text);
+  if (known !== undefined) return known;
   const flat = normalise(text);
-  return STEERING.some((re) => re.test(flat));
+  const steers = STEERING.some((re) => re.test(flat));
+  if (text.length <= REMEMBERED_CHARS) {
+    if (seen.size >= REMEMBERED) seen.clear();
+    seen.set(text, steers);
+  }
+  return steers;
 }
 
 /** How many of the person's lines try to instruct the bot; the bot's and analysts' lines never count. */
