@@ -383,18 +383,17 @@ export async function schemaVersion(client: ClientBase): Promise<number> {
  * replicas starting at once: the second waits, then finds it done). Refuses a database of a newer irbot.
  */
 export async function migrateSchema(client: PoolClient, where: string): Promise<void> {
+  // Up to date (every start but the first after an upgrade): two reads, without the lock and its round trips.
+  const found = await schemaVersion(client);
+  if (found > SCHEMA_VERSION) throw newerSchema(where, found);
+  if (found === SCHEMA_VERSION) return;
   await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
   try {
     await client.query(
       'CREATE TABLE IF NOT EXISTS irbot_schema (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
     );
     const current = await schemaVersion(client);
-    if (current > SCHEMA_VERSION) {
-      throw new PgStoreError(
-        `Database ${where} was written by a newer irbot (schema ${current}, this one knows ${SCHEMA_VERSION})`,
-        'run that irbot version or a later one; this one will not write to it',
-      );
-    }
+    if (current > SCHEMA_VERSION) throw newerSchema(where, current);
     for (let version = current + 1; version <= SCHEMA_VERSION; version++) {
       await client.query('BEGIN');
       try {
@@ -409,4 +408,11 @@ export async function migrateSchema(client: PoolClient, where: string): Promise<
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
   }
+}
+
+function newerSchema(where: string, found: number): PgStoreError {
+  return new PgStoreError(
+    `Database ${where} was written by a newer irbot (schema ${found}, this one knows ${SCHEMA_VERSION})`,
+    'run that irbot version or a later one; this one will not write to it',
+  );
 }

@@ -7,7 +7,7 @@ import { ConfigError } from '../../../src/config/errors.js';
 import { factsOf } from '../../../src/report/facts.js';
 import { copyInto } from '../../../src/store/pg/copy.js';
 import { openPgStore, type PgStore } from '../../../src/store/pg/pg-store.js';
-import { MIGRATIONS, SCHEMA_VERSION, TRANSACTION_LOCK } from '../../../src/store/pg/schema.js';
+import { MIGRATION_LOCK, MIGRATIONS, SCHEMA_VERSION, TRANSACTION_LOCK } from '../../../src/store/pg/schema.js';
 import { archiveAlert } from '../../../src/store/port.js';
 import { createTestDatabase, sql, urlOf } from '../../support/pg.js';
 import { aLine, anAlert } from '../../support/records.js';
@@ -34,6 +34,21 @@ describe('PostgreSQL store', () => {
     expect(await sql(db.url, 'SELECT version FROM irbot_schema ORDER BY version')).toEqual(
       Array.from({ length: SCHEMA_VERSION }, (_, i) => ({ version: i + 1 })),
     );
+  });
+
+  it('opens an up-to-date database without the migration lock (held here by a replica that is migrating)', async () => {
+    await open().read();
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      await holder.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+      await open().transact((data) => {
+        data.seenEvents.EvLockFree = 'x';
+      });
+      expect((await open().read()).seenEvents).toMatchObject({ EvLockFree: 'x' });
+    } finally {
+      await holder.end();
+    }
   });
 
   it('keeps text holding half a surrogate pair (a webhook field "\\ud800"), as U+FFFD, names of properties too', async () => {
