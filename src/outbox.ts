@@ -57,15 +57,8 @@ export function claim(
 ): Claimed | null {
   const record = data.alerts[alertId];
   if (!record) return null;
-  const queued = record.outbox.filter((item) => laneOf(item.effect) === lane);
-  const head = queued[0];
+  const head = headToTake(record, lane, now, claimant);
   if (!head) return null;
-  // Another live run is performing it and will carry on with the rest of this lane.
-  if (head.claim && claimant.heldByAnother(head.claim, now)) return null;
-  if (head.retryAt && head.retryAt > now) return null; // a timer or the periodic sweep comes back
-  // A thread post waits for what the person lane does before it: that may put a line ahead of it (a DM's
-  // "sent" line goes where the DM was queued), and the thread keeps the order of the outbox.
-  if (lane === 'thread' && record.outbox.slice(0, record.outbox.indexOf(head)).some(isPersonWork)) return null;
   // A claim left by a run that died or lost its lease, or by this one when the store failed after its effect, or
   // an attempt that failed unseen: its post may have landed.
   const ownLeftOver = head.claim !== undefined && claimant.isOurs(head.claim) && leftOver(head);
@@ -82,6 +75,22 @@ export function claim(
   const snapshot = snapshotOf(record, needsTranscript(head));
   const recovered = checkSince !== undefined;
   return { record: snapshot, items: structuredClone(items), recovered, ...(recovered ? { checkSince } : {}) };
+}
+
+/**
+ * The lane's head if `claimant` may take it now (`claim`); else undefined: none queued, another live run is
+ * performing it (and will carry on with the rest of the lane), a retry waits for its time, or a thread post waits
+ * for the person work queued before it.
+ */
+export function headToTake(record: AlertRecord, lane: Lane, now: string, claimant: Claimant): OutboxItem | undefined {
+  const head = record.outbox.find((item) => laneOf(item.effect) === lane);
+  if (!head) return undefined;
+  if (head.claim && claimant.heldByAnother(head.claim, now)) return undefined;
+  if (head.retryAt && head.retryAt > now) return undefined; // a timer or the periodic sweep comes back
+  // A thread post waits for what the person lane does before it: that may put a line ahead of it (a DM's
+  // "sent" line goes where the DM was queued), and the thread keeps the order of the outbox.
+  if (lane === 'thread' && record.outbox.slice(0, record.outbox.indexOf(head)).some(isPersonWork)) return undefined;
+  return head;
 }
 
 function isPersonWork(item: OutboxItem): boolean {

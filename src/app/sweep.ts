@@ -3,7 +3,7 @@
 import { isClosed, step } from '../chat/engine.js';
 import type { Chat, ChatState } from '../chat/types.js';
 import { hasFailedDeliveries, hasPendingDeliveries } from '../deliver/queue.js';
-import { enqueue } from '../outbox.js';
+import { enqueue, headToTake, LANES } from '../outbox.js';
 import { type AlertRecord, alertsOf, archiveAlert, type StoreData } from '../store/port.js';
 import type { AppContext } from './context.js';
 import type { Intake } from './intake.js';
@@ -29,8 +29,14 @@ export class Sweep {
    */
   async recover(seen?: StoreData): Promise<void> {
     const data = seen ?? (await this.ctx.ports.store.read());
-    const pending = Object.values(data.alerts).filter((a) => a.outbox.length > 0);
-    await Promise.all([...pending.map((a) => this.lanes.drain(a.id)), this.intake.postUnposted(data)]);
+    // Only the lanes with a head to take, as read: each drained lane is a transaction, and with several replicas
+    // most heads are another's under way (the transaction looks again before it takes one).
+    const now = this.ctx.now();
+    const work = Object.values(data.alerts).flatMap((a) => {
+      const lanes = LANES.filter((lane) => headToTake(a, lane, now, this.ctx.claimant) !== undefined);
+      return lanes.length > 0 ? [{ id: a.id, lanes }] : [];
+    });
+    await Promise.all([...work.map(({ id, lanes }) => this.lanes.drain(id, lanes)), this.intake.postUnposted(data)]);
   }
 
   /** What a serving process does now and then: recover and tick, from one read of the store. */

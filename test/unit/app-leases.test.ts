@@ -23,9 +23,9 @@ function signal() {
 
 /**
  * Replica A of a pair sharing a store, a Slack and a clock (which is also their monotonic clock, so that moving it
- * is a pause). `a` overrides A's ports; replica B gets the plain ones. Timers are kept for the test to run.
+ * is a pause). `a` overrides A's ports, `b` B's (from the plain ones). Timers are kept for the test to run.
  */
-function replicas(a: Partial<Ports> = {}) {
+function replicas(a: Partial<Ports> = {}, b: (ports: Ports) => Partial<Ports> = () => ({})) {
   const timers: { ms: number; fn: () => void }[] = [];
   const t = testApp({ leaseMs: LEASE_MS });
   const shared: Partial<Ports> = {
@@ -33,7 +33,7 @@ function replicas(a: Partial<Ports> = {}) {
     schedule: (ms, fn) => timers.push({ ms, fn }),
   };
   const appA = new App({ ...t.ports, ...shared, ...a }, t.options);
-  const appB = new App({ ...t.ports, ...shared }, t.options);
+  const appB = new App({ ...t.ports, ...shared, ...b(t.ports) }, t.options);
   const dms = () => t.slack.calls.filter((c) => c.method === 'post' && c.channel === 'U0HAROLD');
   const personHead = () => t.store.data().alerts[alertId()]?.outbox.find((i) => i.effect.type !== 'PostInThread');
   const alertId = () => Object.keys(t.store.data().alerts)[0] ?? '';
@@ -50,22 +50,34 @@ describe('leases between replicas', () => {
     const posted = signal();
     const frozen = new Promise<never>(() => undefined);
     let slack: SlackPort | undefined;
-    // A posts the DM, then freezes before it can record it.
-    const r = replicas({
-      slack: new Proxy({} as SlackPort, {
-        get: (_, name: keyof SlackPort) =>
-          name === 'post'
-            ? async (args: Parameters<SlackPort['post']>[0]) => {
-                const done = await slack?.post(args);
-                if (args.channel === 'U0HAROLD') {
-                  posted.fire();
-                  await frozen;
+    // A posts the DM, then freezes before it can record it. B's transactions are counted.
+    let transactionsOfB = 0;
+    const r = replicas(
+      {
+        slack: new Proxy({} as SlackPort, {
+          get: (_, name: keyof SlackPort) =>
+            name === 'post'
+              ? async (args: Parameters<SlackPort['post']>[0]) => {
+                  const done = await slack?.post(args);
+                  if (args.channel === 'U0HAROLD') {
+                    posted.fire();
+                    await frozen;
+                  }
+                  return done;
                 }
-                return done;
-              }
-            : slack?.[name],
+              : slack?.[name],
+        }),
+      },
+      ({ store }) => ({
+        store: {
+          ...store,
+          transact: (change, options) => {
+            transactionsOfB++;
+            return store.transact(change, options);
+          },
+        },
       }),
-    });
+    );
     slack = r.slack;
     const { alert } = await r.appA.postAlert(PIVOT);
     void r.appA.request(alert.id, 'start', analyst);
@@ -77,6 +89,8 @@ describe('leases between replicas', () => {
     await r.appB.recover();
     await r.appB.idle();
     expect(r.personHead()?.claim).toEqual(claimOfA);
+    // Nothing B could take: it did not ask the store in a transaction (each lane drained would be one).
+    expect(transactionsOfB).toBe(0);
     expect(r.logs.some((l) => l.includes('had landed'))).toBe(false);
 
     r.clock.advance(1);
