@@ -34,15 +34,8 @@ const OPTIMISTIC_TRIES = 2;
  * in one statement, which commits them unless another transaction came in between; then it answers what came, the
  * cache catches up, and they run again. After OPTIMISTIC_TRIES such turns, the batch takes the lock first and runs
  * under it. Throws what the database answered (the caller decides who fails); `kept` is then as it should be.
- * `waitForWal` false: the commit does not wait for the WAL even if a change asked for it (the caller makes those
- * durable before answering them).
  */
-export async function commitBatch(
-  client: ClientBase,
-  kept: Kept,
-  batch: Pending[],
-  waitForWal: () => boolean = () => true,
-): Promise<'done' | 'redo'> {
+export async function commitBatch(client: ClientBase, kept: Kept, batch: Pending[]): Promise<'done' | 'redo'> {
   let working = kept.cache;
   kept.cache = null;
   for (let tries = 0; working && tries < OPTIMISTIC_TRIES; tries++) {
@@ -51,9 +44,9 @@ export async function commitBatch(
       batch.map((p) => p.change),
     );
     // A map swapped whole cannot be taken back: the copy is dropped, and the batch runs under the lock on a fresh one.
-    if (applied.replaced) return underLock(client, kept, emptyCache(), batch, waitForWal);
+    if (applied.replaced) return underLock(client, kept, emptyCache(), batch);
     if (applied.threw) return threw(kept, batch, working, applied);
-    const sync = waitForWal() && batch.some((p, i) => syncWanted(p.sync, applied.answers[i]));
+    const sync = batch.some((p, i) => syncWanted(p.sync, applied.answers[i]));
     const writes = !isEmpty(applied.plan);
     let delta: Delta | null;
     try {
@@ -74,17 +67,11 @@ export async function commitBatch(
     applied.undo();
     working = await catchUp(client, working, delta, 'delta');
   }
-  return underLock(client, kept, working ?? emptyCache(), batch, waitForWal);
+  return underLock(client, kept, working ?? emptyCache(), batch);
 }
 
 /** The pessimistic way: takes the lock, catches up under it, runs the changes, writes and commits. */
-async function underLock(
-  client: ClientBase,
-  kept: Kept,
-  from: Cache,
-  batch: Pending[],
-  waitForWal: () => boolean,
-): Promise<'done' | 'redo'> {
+async function underLock(client: ClientBase, kept: Kept, from: Cache, batch: Pending[]): Promise<'done' | 'redo'> {
   const results = (await client.query(
     `BEGIN; SELECT pg_advisory_xact_lock(${TRANSACTION_LOCK}); ${deltaQuery(from.mark)}`,
   )) as unknown as QueryResult[];
@@ -105,7 +92,7 @@ async function underLock(
       await client.query('COMMIT');
     } else {
       const rev = working.mark + 1;
-      const sync = waitForWal() && batch.some((p, i) => syncWanted(p.sync, applied.answers[i]));
+      const sync = batch.some((p, i) => syncWanted(p.sync, applied.answers[i]));
       if (applied.replaced) await replaceAll(client, working.state, applied.archiving, rev);
       else await writePlan(client, applied.plan, rev);
       await client.query(sync ? 'COMMIT' : 'SET LOCAL synchronous_commit = off; COMMIT');

@@ -6,7 +6,7 @@
 import type { Client, ClientBase, PoolClient } from 'pg';
 import type { Log } from '../../log.js';
 import { type AlertFacts, factsOf } from '../../report/facts.js';
-import { type AlertRecord, type Store, type StoreData, syncWanted, type TransactOptions } from '../port.js';
+import type { AlertRecord, Store, StoreData, TransactOptions } from '../port.js';
 import { commitBatch, type Kept, type Pending } from './commit.js';
 import { pgDriver } from './driver.js';
 import { PgRuntimeError, pgError } from './errors.js';
@@ -233,39 +233,11 @@ export function openPgStore(url: string, options: PgStoreOptions = {}): PgStore 
   };
 
   const run = async (batch: Pending[]): Promise<void> => {
-    // While other changes wait behind this batch, its commit does not wait for the WAL (the queue moves on): the
-    // changes that asked for it are answered after a flush beside the queue, which other flushes share.
-    let lazy = false;
-    const durable: Array<() => void> = [];
-    const lost: Array<(err: unknown) => void> = [];
-    const answered = batch.map(
-      (p): Pending => ({
-        ...p,
-        resolve: (answer) => {
-          if (!lazy || !syncWanted(p.sync, answer)) return p.resolve(answer);
-          durable.push(() => p.resolve(answer));
-          lost.push(p.reject);
-        },
-      }),
-    );
-    const waitForWal = () => {
-      lazy = queue.length > 0;
-      return !lazy;
-    };
     const outcome: 'done' | 'redo' | { failed: unknown } = await withClient((client) =>
-      commitBatch(client, kept, answered, waitForWal),
+      commitBatch(client, kept, batch),
     ).catch((err: unknown) => ({
       failed: err,
     }));
-    if (durable.length > 0)
-      flush().then(
-        () => {
-          for (const resolve of durable) resolve();
-        },
-        (err: unknown) => {
-          for (const reject of lost) reject(err);
-        },
-      );
     // A batch the database refused for what one of its changes wrote (a constraint, bad data) is redone one change
     // at a time too: only that change fails.
     const refused = outcome !== 'done' && outcome !== 'redo' && changeRefused(outcome.failed);

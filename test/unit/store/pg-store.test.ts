@@ -2,7 +2,7 @@
 // only for what a change touched, and watch().
 
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/config/errors.js';
 import { factsOf } from '../../../src/report/facts.js';
 import { copyInto } from '../../../src/store/pg/copy.js';
@@ -144,50 +144,6 @@ describe('PostgreSQL store', () => {
     await store.transact((data) => {
       delete data.alerts.g1;
     });
-  });
-
-  it('answers a synced change that others queued behind after a flush beside the queue, not holding it for the WAL', async () => {
-    const store = open();
-    await store.read();
-    const sent: string[] = [];
-    const query = pg.Client.prototype.query;
-    const spy = vi.spyOn(pg.Client.prototype, 'query').mockImplementation(function (this: pg.Client, ...args) {
-      const [config, values] = args as unknown as [
-        string | { text: string; values?: unknown[] },
-        unknown[] | undefined,
-      ];
-      const text = typeof config === 'string' ? config : config.text;
-      if (text.includes('irbot_commit'))
-        sent.push(`commit, sync ${(typeof config === 'string' ? values : config.values)?.[3]}`);
-      if (text.includes('txid_current')) sent.push('flush');
-      return (query as (...a: unknown[]) => ReturnType<typeof query>).apply(this, args);
-    });
-    try {
-      let behind: Promise<string> | undefined;
-      // The first change queues another while it runs: its commit finds a change waiting behind it.
-      const first = store
-        .transact((data) => {
-          data.seenEvents.EvQ1 = 'x';
-          behind ??= store.transact((later) => {
-            later.seenEvents.EvQ2 = 'x';
-            return 'second';
-          });
-          return 'first';
-        })
-        .then((answer) => ({ answer, sent: [...sent] }));
-      // Its commit did not wait for the WAL (nor did one run again on what another wrote); a flush did, then it was
-      // answered. The change behind it, alone in the queue, waited for the WAL in its commit.
-      const { answer, sent: before } = await first;
-      expect(answer).toBe('first');
-      const flushAt = before.indexOf('flush');
-      expect(flushAt).toBeGreaterThan(0);
-      expect(new Set(before.slice(0, flushAt))).toEqual(new Set(['commit, sync false']));
-      expect(await behind).toBe('second');
-      expect(sent.at(-1)).toBe('commit, sync true');
-    } finally {
-      spy.mockRestore();
-    }
-    expect((await open().read()).seenEvents).toMatchObject({ EvQ1: 'x', EvQ2: 'x' });
   });
 
   it('refuses a second chat going on with one person (one active, one scheduled), and changes nothing', async () => {
