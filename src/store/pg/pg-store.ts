@@ -192,13 +192,29 @@ export function openPgStore(url: string, options: PgStoreOptions = {}): PgStore 
       }),
     );
 
+  /** The flush under way: a commit it did not cover set `unsynced` again after it started. */
+  let flushing: Promise<void> | null = null;
+
   const flush = async (): Promise<void> => {
-    if (!kept.unsynced) return;
+    if (!kept.unsynced) {
+      // Nothing written since the last flush started; that one may still be on its way.
+      if (flushing) await flushing;
+      return;
+    }
     kept.unsynced = false;
     // A commit that writes waits for the WAL up to it, and with it for every commit before it.
-    await withClient(async (client) => {
+    const done = withClient(async (client) => {
       await client.query('BEGIN; SELECT txid_current(); COMMIT');
     });
+    flushing = done;
+    try {
+      await done;
+    } catch (err) {
+      kept.unsynced = true;
+      throw err;
+    } finally {
+      if (flushing === done) flushing = null;
+    }
   };
 
   /**
