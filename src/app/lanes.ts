@@ -145,7 +145,7 @@ export class Lanes {
     let taken =
       first ??
       (await store.transact((data) => this.take(data, alertId, lane), {
-        sync: (taken) => actedOnOutside(lane, taken),
+        sync: (taken) => actedOnOutside(lane, taken?.claimed),
       }));
     while (taken) {
       const hold = this.leases.hold(alertId, claimsOf(taken.claimed.items), taken.at);
@@ -165,7 +165,6 @@ export class Lanes {
   private async runHead(alertId: string, lane: Lane, first: Claimed, hold: Hold): Promise<Taken | null> {
     const { ctx, moves, leases } = this;
     const { store } = ctx.ports;
-    const lax = LAX;
     let claimed = first;
     const call = lane === 'person' ? undefined : slackCallOf(claimed.items[0]?.effect, claimed.record);
     // A closed chat's last posts go first when the budget is short: one message then carries all its lines.
@@ -181,17 +180,17 @@ export class Lanes {
       if (waited > 0) {
         const extended = await store.transact(
           (data) => extend(data, alertId, lane, before, ctx.now(), ctx.claimant),
-          lax,
+          LAX,
         );
         claimed = extended ?? before;
         hold.claims = claimsOf(claimed.items);
       }
     }
-    const { record, items } = claimed;
+    const { items } = claimed;
     const [head] = items;
     if (!head) return null;
     // A claim (and a push's txid) is durable before its effect can be seen: a restart never does it twice.
-    if (slackCallOf(head.effect, record) || lane === 'verify') await store.flush();
+    if (actedOnOutside(lane, claimed)) await store.flush();
     // Another run may have taken it over while this one waited (for Slack's budget, or paused): not done twice.
     await leases.fence(hold);
     // A token held while the store was busy (extending the batch, flushing, renewing the lease) goes back rather
@@ -252,7 +251,8 @@ function recordedSync(lane: Lane) {
   return {
     sync: (recorded: { next: Taken | null; claims: LaneClaim[] } | null) =>
       recorded !== null &&
-      (actedOnOutside(lane, recorded.next) || recorded.claims.some((c) => actedOnOutside(c.lane, c.taken))),
+      (actedOnOutside(lane, recorded.next?.claimed) ||
+        recorded.claims.some((c) => actedOnOutside(c.lane, c.taken?.claimed))),
   };
 }
 
@@ -267,10 +267,9 @@ const LAX = { sync: false };
  * Whether the lane's head just taken is acted on outside the store: a claim (and a push's txid) must be durable
  * before its effect can be seen. Its transaction is then synced, and the flush before the call costs nothing.
  */
-function actedOnOutside(lane: Lane, taken: Taken | null): boolean {
-  if (!taken) return false;
-  const { items, record } = taken.claimed;
-  return items.length > 0 && (lane === 'verify' || slackCallOf(items[0]?.effect, record) !== undefined);
+function actedOnOutside(lane: Lane, claimed: Claimed | undefined): boolean {
+  if (!claimed?.items[0]) return false;
+  return lane === 'verify' || slackCallOf(claimed.items[0].effect, claimed.record) !== undefined;
 }
 
 /** Whether any of these items is still queued under a claim that is not this App's (or under none). */

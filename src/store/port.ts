@@ -184,7 +184,7 @@ export interface Store {
   read(): Promise<StoreData>;
   /**
    * Lock, re-read, let `change` mutate the data, write atomically, unlock. Keep `change` synchronous and short.
-   * Durable when it resolves, unless `sync: false`.
+   * Durable when it resolves, unless `sync` is false or a function that answered false (TransactOptions).
    */
   transact<T>(change: (data: StoreData) => T, options?: TransactOptions<T>): Promise<T>;
   /** Makes every change committed so far durable (those made with `sync: false`). */
