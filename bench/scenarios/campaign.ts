@@ -258,6 +258,7 @@ export async function runCampaign(
   const doubledByKind: Record<string, number> = {};
   /** The first few alerts with something doubled, for reading their story in the logs. */
   const doubledAlerts: string[] = [];
+  const lostAlerts: string[] = [];
   for (const alert of alerts) {
     const ts = alert.ts ?? '';
     const counts: Record<RelayKind, number> = { sent: 0, received: 0, summary: 0 };
@@ -282,6 +283,7 @@ export async function runCampaign(
       if (over < 0 && doneAt.has(ts)) {
         lost -= over;
         lostByKind[kind] = (lostByKind[kind] ?? 0) + -over;
+        if (lostAlerts.length < 20) lostAlerts.push(`${alert.id} ${kind} ${over}`);
       }
     }
   }
@@ -303,11 +305,14 @@ export async function runCampaign(
   const llmByKind: Record<string, number> = {};
   for (const r of openai.requests.slice(requestsBefore)) llmByKind[r.kind] = (llmByKind[r.kind] ?? 0) + 1;
   const states: Record<string, number> = {};
+  /** The first few chats not finished at the end: what was still queued, and whose claim it was under. */
+  const unfinished: unknown[] = [];
   try {
     const data = await irbot.store.read();
     for (const a of Object.values(data.alerts)) {
       const key = a.chat.outcome ? `${a.chat.state}:${a.chat.outcome}` : a.chat.state;
       states[key] = (states[key] ?? 0) + 1;
+      if (!doneAt.has(a.ts ?? '') && unfinished.length < 10) unfinished.push(unfinishedChat(a));
     }
   } catch (err) {
     states.unreadable = 1;
@@ -398,6 +403,7 @@ export async function runCampaign(
       doubled,
       doubledByKind,
       doubledAlerts,
+      lostAlerts,
       threadMessagesWithRelayLines: relayMessages,
       relayLines: relayLineCount,
       rateLimited,
@@ -411,6 +417,7 @@ export async function runCampaign(
         max: lateMs(loopDelay.max),
       },
       chatStates: states,
+      unfinished,
       completions,
       progress,
       settings: {
@@ -425,6 +432,24 @@ export async function runCampaign(
       logTroubleLines: logs.troubles(),
       log: logs.path,
     },
+  };
+}
+
+/** A chat left unfinished, for reading its story in the replicas' logs. */
+function unfinishedChat(a: AlertRecord) {
+  return {
+    id: a.id,
+    ts: a.ts,
+    state: a.chat.state,
+    transcript: a.transcript.map((line) => `${line.from}: ${line.text.slice(0, 40)}`),
+    outbox: a.outbox.map((item) => ({
+      seq: item.seq,
+      effect: item.effect.type,
+      ...(item.effect.type === 'PostInThread' ? { kind: item.effect.kind } : {}),
+      ...(item.claim ? { claim: { pid: item.claim.pid, at: item.claim.at, until: item.claim.until } } : {}),
+      ...(item.retryAt ? { retryAt: item.retryAt, attempts: item.attempts } : {}),
+      ...(item.checkSince ? { checkSince: item.checkSince } : {}),
+    })),
   };
 }
 
