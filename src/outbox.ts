@@ -60,10 +60,12 @@ export function claim(
   const head = headToTake(record, lane, now, claimant);
   if (!head) return null;
   // A claim left by a run that died or lost its lease, or by this one when the store failed after its effect, or
-  // an attempt that failed unseen: its post may have landed.
+  // an attempt that failed unseen: its post may have landed. Since the earliest of these, which the items keep
+  // until they are done: a claim taken over and not performed (this run's, or a taker's that died in turn) must
+  // not make the next take look fresh, nor move the window past a post that may have landed.
   const ownLeftOver = head.claim !== undefined && claimant.isOurs(head.claim) && leftOver(head);
-  const checkSince =
-    head.claim !== undefined && (!claimant.isOurs(head.claim) || ownLeftOver) ? head.claim.at : head.checkSince;
+  const takenOver = head.claim !== undefined && (!claimant.isOurs(head.claim) || ownLeftOver);
+  const checkSince = head.checkSince ?? (takenOver ? head.claim?.at : undefined);
   // Then it goes again as the very message it was (Slack is asked about it by the head's key), nothing added.
   const batch =
     checkSince === undefined
@@ -71,7 +73,10 @@ export function claim(
       : sameBatch(record.outbox, head, lane, claimant, ownLeftOver ? leftOver : undefined);
   const items = [head, ...batch];
   const claim = claimant.stamp(now);
-  for (const item of items) item.claim = { ...claim };
+  for (const item of items) {
+    item.claim = { ...claim };
+    if (checkSince !== undefined) item.checkSince = checkSince;
+  }
   const snapshot = snapshotOf(record, needsTranscript(head));
   const recovered = checkSince !== undefined;
   return { record: snapshot, items: structuredClone(items), recovered, ...(recovered ? { checkSince } : {}) };
@@ -118,8 +123,10 @@ function followers(
       if (lane === 'thread' && isPersonWork(next)) break;
       continue;
     }
-    // Ours but not under way (a claim that rode in another transaction): it can go in this message too.
-    if ((next.claim && !claimant.isOurs(next.claim)) || next.retryAt || next.effect.type !== head.effect.type) break;
+    // Ours but not under way (a claim that rode in another transaction): it can go in this message too. One that
+    // may have landed goes again only as the message it was (`sameBatch`).
+    if ((next.claim && !claimant.isOurs(next.claim)) || next.retryAt || next.checkSince !== undefined) break;
+    if (next.effect.type !== head.effect.type) break;
     if (next.effect.type === 'PostInThread') {
       total += next.effect.text.length;
       if (total > MAX_COALESCED_CHARS) break;
@@ -131,7 +138,8 @@ function followers(
 
 /**
  * The thread posts that went out in one message with a head that may have landed: claimed by the same dead
- * process, left over by this one (`leftOver`), or marked by the same failed attempt.
+ * process, left over by this one (`leftOver`), or marked with the same window (by the same failed attempt, or by
+ * the take-over of that message, which this run claimed and now takes again).
  */
 function sameBatch(
   outbox: OutboxItem[],
@@ -146,7 +154,7 @@ function sameBatch(
       ? leftOver(item)
       : head.claim !== undefined && !claimant.isOurs(head.claim)
         ? item.claim?.run === head.claim.run && item.claim?.pid === head.claim.pid
-        : item.claim === undefined && item.checkSince === head.checkSince;
+        : (item.claim === undefined || claimant.isOurs(item.claim)) && item.checkSince === head.checkSince;
   const taken: OutboxItem[] = [];
   for (const next of outbox.slice(outbox.indexOf(head) + 1)) {
     if (laneOf(next.effect) !== lane) continue;
