@@ -156,6 +156,7 @@ export async function runCampaign(
   };
   const alertOfPerson = new Map(alerts.map((a) => [a.userId, a.ts ?? '']));
   const failover = pg?.killOne ? new Failover() : undefined;
+  let replyFailures = 0;
   const onMessage = (m: MessageNotice) => {
     const at = performance.now() - t0;
     if (failover) {
@@ -189,7 +190,15 @@ export async function runCampaign(
     if (count === 3) stages.thanked += 1;
     const reply = count === 1 ? FIRST_REPLY : count === 2 ? SECOND_REPLY : undefined;
     // The person answers at once, outside the local Slack's request handler.
-    if (reply) setImmediate(() => void slack.sendDm({ userId: person, text: reply }).catch(() => undefined));
+    if (reply) {
+      setImmediate(() =>
+        slack.sendDm({ userId: person, text: reply }).catch((err) => {
+          // The local Slack found no connection to hand it to: the chat cannot finish, and the run says why.
+          replyFailures += 1;
+          logs.log(`bench: ${person}'s reply was not delivered: ${String(err)}`);
+        }),
+      );
+    }
   };
   slack.on('message', onMessage);
 
@@ -418,6 +427,7 @@ export async function runCampaign(
       },
       chatStates: states,
       unfinished,
+      replyFailures,
       completions,
       progress,
       settings: {

@@ -75,22 +75,33 @@ export class Sockets {
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws));
   }
 
-  /** Sends a text frame to open connection number `to`, or the next in turn; waits a while for one to open. */
+  /**
+   * Sends a text frame to open connection number `to`, or the next in turn; waits a while for one to open. A
+   * connection found gone (its client died: closing, not yet closed) is let go, and the frame goes to the next in
+   * turn, as Slack hands an envelope to another connection of the app.
+   */
   async send(frame: string, to: number | undefined): Promise<{ index: number; connectionId: number }> {
     const needed = (to ?? 0) + 1;
-    await this.options.waiters.until(
-      () => this.openCount >= needed,
-      ROUTE_TIMEOUT_MS,
-      () => `no Socket Mode connection #${needed - 1} within ${ROUTE_TIMEOUT_MS} ms (open: ${this.openCount})`,
-    );
-    const open = this.open();
-    const index = to ?? this.turn++ % open.length;
-    const connection = open[index];
-    if (connection === undefined) throw new Error(`LocalSlack: no open connection #${index}`);
-    await new Promise<void>((resolve, reject) => {
-      connection.socket.send(frame, (err) => (err ? reject(err) : resolve()));
-    });
-    return { index, connectionId: connection.id };
+    for (;;) {
+      await this.options.waiters.until(
+        () => this.openCount >= needed,
+        ROUTE_TIMEOUT_MS,
+        () => `no Socket Mode connection #${needed - 1} within ${ROUTE_TIMEOUT_MS} ms (open: ${this.openCount})`,
+      );
+      const open = this.open();
+      const index = to ?? this.turn++ % open.length;
+      const connection = open[index];
+      if (connection === undefined) throw new Error(`LocalSlack: no open connection #${index}`);
+      const failed = await new Promise<Error | undefined>((resolve) => {
+        if (connection.socket.readyState !== connection.socket.OPEN) {
+          resolve(new Error(`LocalSlack: connection #${index} is closing`));
+        } else connection.socket.send(frame, (err) => resolve(err ?? undefined));
+      });
+      if (failed === undefined) return { index, connectionId: connection.id };
+      this.end(connection);
+      // The connection a test asked for is gone: that test learns it.
+      if (to !== undefined) throw failed;
+    }
   }
 
   disconnectAll(reason: string): void {

@@ -1,5 +1,7 @@
 // The local Slack against the unmodified WebClient and SocketModeClient: Web API, Socket Mode, failures, teardown.
 
+import { randomBytes } from 'node:crypto';
+import { createConnection as connectTcp, type Socket } from 'node:net';
 import { SocketModeClient } from '@slack/socket-mode';
 import { retryPolicies, WebClient } from '@slack/web-api';
 import { WebSocket } from 'undici';
@@ -73,6 +75,50 @@ function next(socket: SocketModeClient, event: string, filter: (r: Received) => 
     };
     socket.on(event, listener);
   });
+}
+
+/**
+ * A Socket Mode connection whose client sent a close frame and then went silent without closing TCP, as a process
+ * killed mid-close leaves it: the server's socket stays closing, and sends to it fail, until its close times out.
+ */
+async function closingConnection(): Promise<Socket> {
+  const { url } = await web(slack.appToken).apps.connections.open();
+  const link = new URL(String(url));
+  const tcp = connectTcp(Number(link.port), link.hostname);
+  let received = Buffer.alloc(0);
+  const receivedAtLeast = (n: number) =>
+    new Promise<void>((resolve) => {
+      const check = () => {
+        if (received.length < n) return;
+        tcp.off('data', check);
+        resolve();
+      };
+      tcp.on('data', check);
+      check();
+    });
+  tcp.on('data', (chunk: Buffer) => {
+    received = Buffer.concat([received, chunk]);
+  });
+  await new Promise((resolve) => tcp.once('connect', resolve));
+  tcp.write(
+    [
+      `GET ${link.pathname}${link.search} HTTP/1.1`,
+      `Host: ${link.host}`,
+      'Upgrade: websocket',
+      'Connection: Upgrade',
+      `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
+      'Sec-WebSocket-Version: 13',
+      '',
+      '',
+    ].join('\r\n'),
+  );
+  // The upgrade answer and hello: the server counts it open from then on.
+  await slack.waitForConnections(2);
+  const before = received.length;
+  // A close frame (FIN, opcode 8, masked, no payload); the server answers with its own and waits for TCP to end.
+  tcp.write(Buffer.concat([Buffer.from([0x88, 0x80]), randomBytes(4)]));
+  await receivedAtLeast(before + 2);
+  return tcp;
 }
 
 async function postAlert(): Promise<string> {
@@ -345,6 +391,22 @@ describe('Socket Mode', () => {
 
     expect(deliveries.map((d) => d.connection)).toEqual([0, 1, 0, 1, 1]);
     expect(deliveries.map((d) => d.connectionId)).toEqual([1, 2, 1, 2, 2]);
+  });
+
+  it('hands an envelope to another connection when the one in turn is closing (its client died)', async () => {
+    await connect();
+    const dying = await closingConnection();
+    try {
+      await slack.waitForConnections(2);
+      const deliveries = [];
+      for (const text of ['a', 'b', 'c']) deliveries.push(await slack.sendDm({ userId: HAROLD, text }));
+
+      // The closing one (connection 2) was tried once, let go, and every envelope went to the open one.
+      expect(deliveries.map((d) => d.connectionId)).toEqual([1, 1, 1]);
+      expect(slack.connectionCount).toBe(1);
+    } finally {
+      dying.destroy();
+    }
   });
 
   it('echoes the bot’s own DM back to it, with bot_id', async () => {
