@@ -139,7 +139,8 @@ function followers(
 /**
  * The thread posts that went out in one message with a head that may have landed: claimed by the same dead
  * process, left over by this one (`leftOver`), or marked with the same window (by the same failed attempt, or by
- * the take-over of that message, which this run claimed and now takes again).
+ * the take-over of that message, which this run claimed and now takes again). Alert updates taken over come with
+ * the ones the dead run had taken with their head: one update covers them all, and none keeps its claim behind.
  */
 function sameBatch(
   outbox: OutboxItem[],
@@ -148,7 +149,7 @@ function sameBatch(
   claimant: Claimant,
   leftOver?: (item: OutboxItem) => boolean,
 ): OutboxItem[] {
-  if (lane !== 'thread') return [];
+  if (lane !== 'thread' && lane !== 'alert') return [];
   const inBatch = (item: OutboxItem) =>
     leftOver
       ? leftOver(item)

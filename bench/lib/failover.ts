@@ -13,6 +13,16 @@ const HELD_SQL = `
 SELECT DISTINCT alert_id AS id FROM irbot_outbox WHERE claim->>'pid' = $1
 UNION SELECT id FROM irbot_alerts WHERE NOT archived AND doc->'pending'->'claim'->>'pid' = $1`;
 
+/** What it still held some seconds after its death: each item with the lane's items before it. */
+const LINGERING_SQL = `
+SELECT o.alert_id, o.seq, o.effect->>'type' AS type, o.effect->>'kind' AS kind, o.claim->>'until' AS until,
+  (SELECT json_agg(json_build_array(p.seq, p.effect->>'type', p.claim->>'pid', p.retry_at) ORDER BY p.pos)
+   FROM irbot_outbox p WHERE p.alert_id = o.alert_id AND p.pos < o.pos) AS before
+FROM irbot_outbox o WHERE o.claim->>'pid' = $1 LIMIT 5`;
+
+/** How long after its death the items it still held are listed (`lingering`): well past its leases. */
+const LINGER_AFTER_MS = 15_000;
+
 export interface FailoverReport {
   victim: { replica: number; host: string; pid: number };
   /** Since the first click: kill sent, process gone. */
@@ -26,6 +36,8 @@ export interface FailoverReport {
   moveOnMs: ReturnType<typeof summary> | null;
   /** From its death until none of its claims was left in the store (every POLL_MS); null: never within the run. */
   allTakenOverMs: number | null;
+  /** Some of the outbox items it still held LINGER_AFTER_MS after its death, with what was queued before each. */
+  lingering: unknown[];
 }
 
 export class Failover {
@@ -34,6 +46,7 @@ export class Failover {
   private goneAt: number | undefined;
   private held: string[] | undefined;
   private takenOverAt: number | undefined;
+  private lingering: unknown[] = [];
   private readonly firstAfter = new Map<string, number>();
   private running: Promise<void> | undefined;
   private stopped = false;
@@ -60,6 +73,9 @@ export class Failover {
         await sleep(POLL_MS);
         left = (await deployment.db.sql(HELD_SQL, [pid])).length;
         if (left === 0) this.takenOverAt = now();
+        else if (this.lingering.length === 0 && now() - (this.goneAt ?? 0) > LINGER_AFTER_MS) {
+          this.lingering = await deployment.db.sql(LINGERING_SQL, [pid]);
+        }
       }
       if (rows.length === 0) this.takenOverAt = this.goneAt;
     })();
@@ -83,6 +99,7 @@ export class Failover {
       movedOn: moveOn.length,
       moveOnMs: moveOn.length > 0 ? summary(moveOn) : null,
       allTakenOverMs: this.takenOverAt === undefined ? null : round(this.takenOverAt - goneAt, 0),
+      lingering: this.lingering,
     };
   }
 }

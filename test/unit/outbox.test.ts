@@ -101,6 +101,14 @@ describe('taking over work another run claimed', () => {
     expect(seqs(claim(data, 'pivot-1', 'thread', t(2.2), b))).toEqual([1, 2]);
   });
 
+  it('takes the alert updates the dead run had taken with their head, leaving none under its claim', () => {
+    const [a, b] = [run(), run()];
+    const update = (seq: number): OutboxItem => ({ seq, effect: { type: 'UpdateAlert' } });
+    const data = withOutbox([update(1), update(2)]);
+    expect(seqs(claim(data, 'pivot-1', 'alert', t(0), a))).toEqual([1, 2]);
+    expect(seqs(claim(data, 'pivot-1', 'alert', t(2), b))).toEqual([1, 2]);
+  });
+
   it('leaves a post that may have landed out of a fresh message', () => {
     const a = run();
     const unsure = { ...relay(2), checkSince: t(0) };
