@@ -23,6 +23,9 @@ FROM irbot_outbox o WHERE o.claim->>'pid' = $1 LIMIT 5`;
 /** How long after its death the items it still held are listed (`lingering`): well past its leases. */
 const LINGER_AFTER_MS = 15_000;
 
+/** A DM to the person, a post in the alert's thread, or an update of the alert message. */
+export type MessageKind = 'dm' | 'thread' | 'update';
+
 export interface FailoverReport {
   victim: { replica: number; host: string; pid: number };
   /** Since the first click: kill sent, process gone. */
@@ -34,6 +37,8 @@ export interface FailoverReport {
   movedOn: number;
   /** Per held chat: from its death to the chat's next Slack message. */
   moveOnMs: ReturnType<typeof summary> | null;
+  /** The same, by what that next message was. */
+  moveOnByKindMs: Partial<Record<MessageKind, ReturnType<typeof summary>>>;
   /** From its death until none of its claims was left in the store (every POLL_MS); null: never within the run. */
   allTakenOverMs: number | null;
   /** Some of the outbox items it still held LINGER_AFTER_MS after its death, with what was queued before each. */
@@ -47,13 +52,15 @@ export class Failover {
   private held: string[] | undefined;
   private takenOverAt: number | undefined;
   private lingering: unknown[] = [];
-  private readonly firstAfter = new Map<string, number>();
+  private readonly firstAfter = new Map<string, { at: number; kind: MessageKind }>();
   private running: Promise<void> | undefined;
   private stopped = false;
 
   /** A Slack message of the chat whose alert message is `root`, at `at` ms since the first click. */
-  sawMessage(root: string, at: number): void {
-    if (this.goneAt !== undefined && at >= this.goneAt && !this.firstAfter.has(root)) this.firstAfter.set(root, at);
+  sawMessage(root: string, at: number, kind: MessageKind): void {
+    if (this.goneAt !== undefined && at >= this.goneAt && !this.firstAfter.has(root)) {
+      this.firstAfter.set(root, { at, kind });
+    }
   }
 
   /** Kills the second replica and follows its claims; `now` is ms since the first click. */
@@ -87,10 +94,16 @@ export class Failover {
     await this.running?.catch(() => undefined);
     const { victim, killedAt, goneAt, held } = this;
     if (!victim || killedAt === undefined || goneAt === undefined || held === undefined) return null;
-    const moveOn = held.flatMap((root) => {
-      const at = this.firstAfter.get(root);
-      return at === undefined ? [] : [at - goneAt];
+    const firsts = held.flatMap((root) => {
+      const first = this.firstAfter.get(root);
+      return first === undefined ? [] : [{ ms: first.at - goneAt, kind: first.kind }];
     });
+    const moveOn = firsts.map((f) => f.ms);
+    const byKind: Partial<Record<MessageKind, ReturnType<typeof summary>>> = {};
+    for (const kind of ['dm', 'thread', 'update'] as const) {
+      const of = firsts.filter((f) => f.kind === kind).map((f) => f.ms);
+      if (of.length > 0) byKind[kind] = summary(of);
+    }
     return {
       victim: { replica: victim.index, host: victim.host, pid: victim.pid },
       killedAtS: round(killedAt / 1000, 2),
@@ -98,6 +111,7 @@ export class Failover {
       heldChats: held.length,
       movedOn: moveOn.length,
       moveOnMs: moveOn.length > 0 ? summary(moveOn) : null,
+      moveOnByKindMs: byKind,
       allTakenOverMs: this.takenOverAt === undefined ? null : round(this.takenOverAt - goneAt, 0),
       lingering: this.lingering,
     };

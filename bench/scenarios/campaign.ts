@@ -162,7 +162,8 @@ export async function runCampaign(
     if (failover) {
       const person = dmOwner.get(m.channel);
       const root = m.channel === FEED ? (isRoot(m) ? m.ts : m.thread_ts) : person && alertOfPerson.get(person);
-      if (root) failover.sawMessage(root, at);
+      const kind = m.channel !== FEED ? 'dm' : isRoot(m) ? 'update' : 'thread';
+      if (root) failover.sawMessage(root, at, kind);
     }
     if (m.channel === FEED) {
       if (isRoot(m)) {

@@ -167,9 +167,11 @@ export class Lanes {
     const { store } = ctx.ports;
     let claimed = first;
     const call = lane === 'person' ? undefined : slackCallOf(claimed.items[0]?.effect, claimed.record);
-    // A closed chat's last posts go first when the budget is short: one message then carries all its lines.
+    // A closed chat's last posts go first when the budget is short: one message then carries all its lines. So do
+    // posts taken over from a run that died or stalled: they have waited out its lease already.
     const { chat } = claimed.record;
-    const isFinal = () => isClosed(chat) || moves.sawClose(alertId);
+    const { recovered } = first;
+    const isFinal = () => recovered || isClosed(chat) || moves.sawClose(alertId);
     let tokenAt = 0;
     if (call) {
       if (ctx.ports.slack.ready) await ctx.ports.slack.ready();

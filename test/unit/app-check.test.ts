@@ -123,6 +123,27 @@ describe('the check of a post a dead process may have sent', () => {
     expect(backOffs).toEqual(['conversations.replies 7000']);
   });
 
+  it('goes first in the feed channel’s queue once checked, like a closing chat’s posts: it has waited a lease', async () => {
+    const first: boolean[] = [];
+    const pacer: Pacer = {
+      take: async (method, channel, isFinal) => {
+        if (method === 'chat.postMessage' && channel === 'C0FEED') first.push(isFinal?.() === true);
+        return 0;
+      },
+      backOff: () => undefined,
+      retake: () => null,
+    };
+    const t = await withCheck([false], pacer);
+    await t.app.idle();
+    first.length = 0;
+    // Its chat is still open: only the take-over makes it go first.
+    expect(t.store.data().alerts[t.alert.id]?.chat.state).toBe('active');
+    await t.left(crashedNote());
+    await t.app.recover();
+    expect(t.events).toEqual([`check ${t.alert.id}:99: false`, `post ${t.alert.id}:99`]);
+    expect(first).toEqual([true]);
+  });
+
   it('is made for a DM too, in the DM, before it is sent', async () => {
     const t = await withCheck([rateLimited(0), false]);
     await t.left({
