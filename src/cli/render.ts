@@ -1,7 +1,5 @@
 // Terminal output: status tables and chat lines. Strings in, strings out; colour only where the stream wants it.
 import { Chalk, type ChalkInstance } from 'chalk';
-import stringWidth from 'string-width';
-import wrapAnsi from 'wrap-ansi';
 import { needsReview } from '../chat/engine.js';
 import { localDayClock } from '../chat/working-hours.js';
 import type { EscalationOutcome, Severity } from '../config/types.js';
@@ -11,6 +9,7 @@ import type { AlertRecord, TranscriptEntry } from '../store/port.js';
 import { neutraliseLine } from '../untrusted-text.js';
 import type { StepUpResult } from '../verify/port.js';
 import { formatPlainText, type SlackFormat } from './slack-format.js';
+import { displayWidth, wrapColumns } from './width.js';
 
 export { chalkFor } from './colour.js';
 
@@ -25,7 +24,7 @@ export function widthOf(stream: { isTTY?: boolean; columns?: number }): number |
  */
 export function hanging(text: string, indent: number, width: number | undefined): string {
   const room = width === undefined ? undefined : Math.max(20, width - indent);
-  const wrapped = room === undefined ? text : wrapAnsi(text, room, { hard: true });
+  const wrapped = room === undefined ? text : wrapColumns(text, room);
   return wrapped.replace(/\n(?=[^\n])/g, `\n${' '.repeat(indent)}`);
 }
 
@@ -34,13 +33,13 @@ export function hanging(text: string, indent: number, width: number | undefined)
  * its time and the analyst's name, once it is sent.
  */
 export function eraseEcho(line: string, columns: number): string {
-  const rows = Math.max(1, Math.ceil(stringWidth(line) / Math.max(1, columns)));
+  const rows = Math.max(1, Math.ceil(displayWidth(line) / Math.max(1, columns)));
   return '\x1b[1A\x1b[2K'.repeat(rows);
 }
 
 /** Pads to a width in terminal columns, not UTF-16 units: an emoji or a CJK character takes two. */
 function pad(text: string, width: number): string {
-  return text + ' '.repeat(Math.max(0, width - stringWidth(text)));
+  return text + ' '.repeat(Math.max(0, width - displayWidth(text)));
 }
 
 /**
@@ -261,7 +260,7 @@ export function renderStatus(rows: StatusRow[], chalk: ChalkInstance, opts: { al
     shortTime(r.last_activity_at),
   ]);
   const STATE = header.indexOf('STATE');
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => stringWidth(row[i] ?? ''))));
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => displayWidth(row[i] ?? ''))));
   const line = (cells: string[], colour: (i: number, text: string) => string = (_, text) => text) =>
     cells
       .map((c, i) => colour(i, pad(c, widths[i] ?? 0)))
@@ -336,6 +335,6 @@ export function renderEntry(
   const shown = formatPlainText(entry.text, { chalk, ...(view.nameOf ? { nameOf: view.nameOf } : {}) });
   const text = entry.from === 'system' ? chalk.italic(shown) : shown;
   // A label longer than its column pushes the text right: the wrapped lines follow it there.
-  const column = TEXT_COLUMN + Math.max(0, stringWidth(label) - 10);
+  const column = TEXT_COLUMN + Math.max(0, displayWidth(label) - 10);
   return `${time} ${colour.bold(pad(label, 10))} ${hanging(text, column, view.width)}`;
 }

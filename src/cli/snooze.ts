@@ -1,6 +1,5 @@
 // `irbot snooze add | list | rm`: what the team already knows. Snoozes live in the store; no network is needed.
 import type { Command } from 'commander';
-import stringWidth from 'string-width';
 import { isSlackUserId, quote } from '../config/config.js';
 import { ConfigError } from '../config/errors.js';
 import { addSnooze, DAY_MS, parseDuration, removeSnooze, snoozeState, snoozesOf, untilText } from '../snoozes.js';
@@ -8,6 +7,7 @@ import type { Snooze, SnoozeActor } from '../store/port.js';
 import { neutraliseLine, safeJson } from '../untrusted-text.js';
 import type { Deps } from './deps.js';
 import { loadSetup, openStore } from './setup.js';
+import { displayWidth } from './width.js';
 
 /** As alert ids are (src/config/alerts.ts): the template names the kind of alert. */
 const TEMPLATE_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -183,10 +183,10 @@ export function renderSnoozes(rows: SnoozeRow[], all: boolean): string {
       r.reason,
     ].map(neutraliseLine),
   );
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => stringWidth(row[i] ?? ''))));
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => displayWidth(row[i] ?? ''))));
   const line = (cells: string[]) =>
     cells
-      .map((cell, i) => cell + ' '.repeat(Math.max(0, (widths[i] ?? 0) - stringWidth(cell))))
+      .map((cell, i) => cell + ' '.repeat(Math.max(0, (widths[i] ?? 0) - displayWidth(cell))))
       .join('  ')
       .trimEnd();
   return `${[line(header), ...body.map(line)].join('\n')}\n`;
