@@ -172,11 +172,15 @@ function isUnposted(alert: AlertRecord): boolean {
   return alert.ts === null && alert.pending !== undefined;
 }
 
+/** Oldest first. ISO times sort as plain strings: a locale's collation took ~9 ms for 2,000 rows. */
+function byCreation(a: AlertRecord, b: AlertRecord): number {
+  return a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0;
+}
+
 export function statusRows(alerts: AlertRecord[], opts: { all: boolean }): StatusRow[] {
   return alerts
     .filter((a) => opts.all || needsLooking(a))
-    // ISO times sort as plain strings: a locale's collation took ~9 ms for 2,000 rows.
-    .sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0))
+    .sort(byCreation)
     .map((a) => ({
       id: a.id,
       template: a.template,
