@@ -318,6 +318,15 @@ export function slackCallOf(
   }
 }
 
+/**
+ * Whether the lane takes a head's Slack token before performing it. Not for the person lane (a DM is paced where
+ * it is sent), nor for thread posts taken over: Slack is first asked whether they landed, and a token taken before
+ * that check would reach Slack late, or go unused when they had.
+ */
+export function pacedBeforehand(lane: Lane, claimed: Claimed): boolean {
+  return lane !== 'person' && !(lane === 'thread' && claimed.recovered);
+}
+
 export function lanesOf(effects: Effect[]): Lane[] {
   return LANES.filter((lane) => effects.some((effect) => laneOf(effect) === lane));
 }

@@ -4,7 +4,7 @@ import { needsReview } from '../chat/engine.js';
 import type { ChatEvent, Effect } from '../chat/types.js';
 import { type AlertFacts, type Line, MALFORMED_CLASSIFICATION, type Written } from '../llm/port.js';
 import { oneLine } from '../log.js';
-import type { Claimed, Completion, Lane } from '../outbox.js';
+import { type Claimed, type Completion, type Lane, pacedBeforehand } from '../outbox.js';
 import { alertBlocks, alertHeadline } from '../slack/blocks.js';
 import { CheckFailed } from '../slack/errors.js';
 import { escapeText } from '../slack/mrkdwn.js';
@@ -32,7 +32,7 @@ export class Effects {
       const post = await postPlan(this.ctx, record, head, checkSince, fence);
       const completion =
         lane === 'thread'
-          ? await this.postInThread(record, items, post)
+          ? await this.postInThread(record, items, post, !pacedBeforehand(lane, claimed))
           : head.effect.type === 'StartPush' || head.effect.type === 'PollPush'
             ? await performStepUp(this.stepUpPorts, record, head.effect, claimed.recovered)
             : await this.perform(record, head.effect, post);
@@ -65,10 +65,19 @@ export class Effects {
     };
   }
 
-  /** Thread posts that backed up go out as one message, in order; summaries and notes join the transcript. */
-  private async postInThread(record: AlertRecord, items: OutboxItem[], plan: PostPlan): Promise<Completion> {
+  /**
+   * Thread posts that backed up go out as one message, in order; summaries and notes join the transcript. `pace`:
+   * its token is taken here, after the check of a post taken over, and first in line (it waited out a lease).
+   */
+  private async postInThread(
+    record: AlertRecord,
+    items: OutboxItem[],
+    plan: PostPlan,
+    pace = false,
+  ): Promise<Completion> {
     const posts = items.flatMap((item) => (item.effect.type === 'PostInThread' ? [item.effect] : []));
     if (!record.ts || posts.length === 0) return {};
+    if (pace && !plan.posted) await this.ctx.pacer.take('chat.postMessage', record.channelId, () => true);
     // Cut to Slack's limit after quoting and escaping: a long relay or details post goes out as several messages.
     const texts = posts.map((post) => threadText(post.kind, post.text, record, this.ctx.mention));
     await postParts(

@@ -3,7 +3,7 @@
 import { isClosed } from '../chat/engine.js';
 import type { ChatState, Effect } from '../chat/types.js';
 import { oneLine } from '../log.js';
-import { type Claimed, claim, complete, extend, LANES, type Lane, slackCallOf } from '../outbox.js';
+import { type Claimed, claim, complete, extend, LANES, type Lane, pacedBeforehand, slackCallOf } from '../outbox.js';
 import type { AlertRecord, OutboxItem, StoreData } from '../store/port.js';
 import type { AppContext } from './context.js';
 import type { Effects } from './effects.js';
@@ -166,7 +166,7 @@ export class Lanes {
     const { ctx, moves, leases } = this;
     const { store } = ctx.ports;
     let claimed = first;
-    const call = lane === 'person' ? undefined : slackCallOf(claimed.items[0]?.effect, claimed.record);
+    const call = pacedBeforehand(lane, claimed) ? slackCallOf(claimed.items[0]?.effect, claimed.record) : undefined;
     // A closed chat's last posts go first when the budget is short: one message then carries all its lines. So do
     // posts taken over from a run that died or stalled: they have waited out its lease already.
     const { chat } = claimed.record;

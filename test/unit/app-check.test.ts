@@ -144,6 +144,29 @@ describe('the check of a post a dead process may have sent', () => {
     expect(first).toEqual([true]);
   });
 
+  it('comes before the post’s token: a post that had landed takes none, one that had not takes it once checked', async () => {
+    const order: string[] = [];
+    const pacer: Pacer = {
+      take: async (method, channel) => {
+        if (method !== 'chat.postMessage' || channel === 'C0FEED') order.push(`take ${method}`);
+        return 0;
+      },
+      backOff: () => undefined,
+      retake: () => null,
+    };
+    const t = await withCheck([true, false], pacer);
+    await t.app.idle();
+    order.length = 0;
+    await t.left(crashedNote('landed before the crash'));
+    await t.app.recover();
+    expect(order).toEqual(['take conversations.replies']);
+    order.length = 0;
+    await t.left(crashedNote('not sent before the crash'));
+    await t.app.recover();
+    expect(order).toEqual(['take conversations.replies', 'take chat.postMessage']);
+    expect(t.events.slice(1)).toEqual([`check ${t.alert.id}:99: false`, `post ${t.alert.id}:99`]);
+  });
+
   it('is made for a DM too, in the DM, before it is sent', async () => {
     const t = await withCheck([rateLimited(0), false]);
     await t.left({
