@@ -6,32 +6,19 @@ import { requireCjs } from '../cjs.js';
 import { ConfigError } from '../config/errors.js';
 import { oneLine } from '../log.js';
 import { neutraliseLine } from '../untrusted-text.js';
+import { COMMANDS } from './commands.js';
 import { type Deps, realDeps } from './deps.js';
 import { ExitWith } from './exit.js';
 
 const { Command, CommanderError } = requireCjs('commander') as typeof Commander;
 
-type AddCommand = (program: CommandType, deps: Deps) => void;
+/** What the top-level help and the version need: no command's module (see commands.ts). */
+const WITHOUT_COMMANDS = new Set([undefined, '-h', '--help', '-V', '--version']);
 
 /**
- * Each command's module, in the order `irbot --help` lists them. Only the command being run is loaded: the
- * others' dependencies (terminal layout, prompts, the Slack SDK) would cost every start of irbot their load time.
+ * The program with the command `argv` names, or with every command (for `help`, a typo), or, for the top-level help
+ * and the version, with their names and descriptions only.
  */
-const COMMANDS: ReadonlyArray<readonly [string, () => Promise<AddCommand>]> = [
-  ['send-alert', async () => (await import('./send-alert.js')).addSendAlertCommand],
-  ['chat', async () => (await import('./chat.js')).addChatCommand],
-  ['listen', async () => (await import('./listen.js')).addListenCommand],
-  ['status', async () => (await import('./status.js')).addStatusCommand],
-  ['snooze', async () => (await import('./snooze.js')).addSnoozeCommand],
-  ['report', async () => (await import('./report.js')).addReportCommand],
-  ['sandbox', async () => (await import('./sandbox.js')).addSandboxCommand],
-  ['init', async () => (await import('./init.js')).addInitCommand],
-  ['doctor', async () => (await import('./doctor.js')).addDoctorCommand],
-  ['transcript', async () => (await import('./transcript.js')).addTranscriptCommand],
-  ['store', async () => (await import('./store.js')).addStoreCommand],
-];
-
-/** The program with the command `argv` names, or with every command (for help, a typo, or no command at all). */
 export async function buildProgram(deps: Deps, argv: string[] = []): Promise<CommandType> {
   const program = new Command('irbot')
     .description('Ask the person named in a security alert, kindly, whether it was them: in Slack, from the terminal.')
@@ -42,8 +29,16 @@ export async function buildProgram(deps: Deps, argv: string[] = []): Promise<Com
       writeErr: (text) => deps.stderr.write(text),
     })
     .showHelpAfterError('(irbot --help lists the commands)');
-  const named = COMMANDS.filter(([name]) => name === argv[2]);
-  for (const [, load] of named.length > 0 ? named : COMMANDS) (await load())(program, deps);
+  if (WITHOUT_COMMANDS.has(argv[2])) {
+    // Listed by name, term and description only: none of them runs from here.
+    const terms = new Map(COMMANDS.map((c) => [c.name, c.term]));
+    for (const { name, description } of COMMANDS) program.command(name).description(description);
+    const help = program.createHelp();
+    program.configureHelp({ subcommandTerm: (cmd) => terms.get(cmd.name()) ?? help.subcommandTerm(cmd) });
+    return program;
+  }
+  const named = COMMANDS.filter(({ name }) => name === argv[2]);
+  for (const { load } of named.length > 0 ? named : COMMANDS) (await load())(program, deps);
   return program;
 }
 
