@@ -7,9 +7,9 @@ export interface Pacer {
   /**
    * Waits for the call's turn and takes its token; resolves with the milliseconds waited. A chat's thread posts
    * and alert updates say with `isFinal` whether the chat has closed (or the post was taken over from a run that
-   * died, and has waited out its lease): final calls take any token, first; the
-   * others, in the order they asked, only a full bucket's spare ones, so that its burst is there for the next
-   * closing chat (see `serve`). Calls without `isFinal` to a channel's own bucket (a DM) take any token.
+   * died, and has waited out its lease): final calls take any token, first; the others, in the order they asked,
+   * only a full bucket's spare ones, so that its burst is there for the next closing chat (see `serve`). Calls
+   * without `isFinal` to a channel's own bucket (a DM) take any token.
    */
   take(method: string, channel?: string, isFinal?: () => boolean): Promise<number>;
   /** Slack answered 429 with Retry-After: nothing more goes to that bucket before then. */

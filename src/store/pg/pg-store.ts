@@ -24,9 +24,6 @@ import {
 import { migrateSchema } from './schema.js';
 import { redactUrl } from './url.js';
 
-/** node-postgres, loaded when a PostgreSQL store is opened (driver.ts). */
-const pg = pgDriver;
-
 /** The channel each commit notifies (`irbot_write`, schema.ts), for `watch`. */
 export const CHANNEL = 'irbot_changed';
 
@@ -107,7 +104,7 @@ export function isPgStore(store: Store): store is PgStore {
 /** The PostgreSQL store at `url`; nothing connects until the first read or transaction. */
 export function openPgStore(url: string, options: PgStoreOptions = {}): PgStore {
   const where = redactUrl(url);
-  const pool = new (pg().Pool)({
+  const pool = new (pgDriver().Pool)({
     connectionString: url,
     max: options.poolSize ?? 4,
     idle_in_transaction_session_timeout: options.idleInTransactionMs ?? IDLE_IN_TRANSACTION_MS,
@@ -172,9 +169,9 @@ export function openPgStore(url: string, options: PgStoreOptions = {}): PgStore 
       // An error of a statement leaves the connection usable; any other (a broken connection) drops it. So does
       // one the server ended the session with (FATAL: a restart, an administrator), which comes as the answer to
       // the statement in flight rather than as an 'error' of the connection: said as a lost connection too.
-      const ended = err instanceof pg().DatabaseError && err.severity === 'FATAL';
+      const ended = err instanceof pgDriver().DatabaseError && err.severity === 'FATAL';
       if (ended) lost(err);
-      release(client, ended || !(err instanceof pg().DatabaseError));
+      release(client, ended || !(err instanceof pgDriver().DatabaseError));
       throw pgError(err, where);
     }
   };
@@ -307,7 +304,7 @@ export function openPgStore(url: string, options: PgStoreOptions = {}): PgStore 
       let timer: NodeJS.Timeout | undefined;
       // A LISTEN connection that breaks (a database restart, a network cut) is opened again, sooner first.
       const listen = (retryMs: number): void => {
-        const listener = new (pg().Client)({ connectionString: url, application_name: 'irbot-watch' });
+        const listener = new (pgDriver().Client)({ connectionString: url, application_name: 'irbot-watch' });
         client = listener;
         let lost = false;
         const again = (err: unknown) => {
