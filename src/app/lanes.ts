@@ -173,9 +173,10 @@ export class Lanes {
     const { recovered } = first;
     const isFinal = () => recovered || isClosed(chat) || moves.sawClose(alertId);
     let tokenAt = 0;
+    let waited = 0;
     if (call) {
       if (ctx.ports.slack.ready) await ctx.ports.slack.ready();
-      const waited = await ctx.pacer.take(call.method, call.channel, isFinal);
+      waited = await ctx.pacer.take(call.method, call.channel, isFinal);
       tokenAt = ctx.monotonic();
       // While it waited for Slack's budget, more may have queued up behind it: it goes out in the same call.
       const before = claimed;
@@ -197,7 +198,7 @@ export class Lanes {
     await leases.fence(hold);
     // A token held while the store was busy (extending the batch, flushing, renewing the lease) goes back rather
     // than reach Slack late; after waiting for a fresh one, the lease is looked at again.
-    const retaken = call && ctx.pacer.retake(call.method, call.channel, ctx.monotonic() - tokenAt, isFinal);
+    const retaken = call && ctx.pacer.retake(call.method, call.channel, ctx.monotonic() - tokenAt, isFinal, waited);
     if (retaken && (await retaken) > 0) await leases.fence(hold);
     const attempt = await this.effects.run(lane, claimed, () => leases.fence(hold));
     const { completion } = attempt;

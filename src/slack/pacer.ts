@@ -18,9 +18,17 @@ export interface Pacer {
    * A token taken `heldMs` ago whose call has not left yet: if that is late for its bucket (over half the time a
    * token takes to come), it goes back, and the call waits for a fresh one, first in line (resolves with the
    * milliseconds waited); null: it is on time, and goes as it is. Slack counts a call as it arrives: one that
-   * arrives late beside calls on time finds a bucket that could not refill while Slack saw it full.
+   * arrives late beside calls on time finds a bucket that could not refill while Slack saw it full. `waitedMs`:
+   * what `take` answered for that token; the call keeps its age (it asked that long before the token came), so
+   * that calls overdue since after it asked never pass it.
    */
-  retake(method: string, channel: string | undefined, heldMs: number, isFinal?: () => boolean): Promise<number> | null;
+  retake(
+    method: string,
+    channel: string | undefined,
+    heldMs: number,
+    isFinal?: () => boolean,
+    waitedMs?: number,
+  ): Promise<number> | null;
 }
 
 export const unpaced: Pacer = { take: async () => 0, backOff: () => undefined, retake: () => null };
@@ -141,14 +149,17 @@ export function createPacer(options: PacerOptions = {}): Pacer & { tracked(): nu
   return {
     /** How many buckets are kept (for tests of memory). */
     tracked: () => budget.tracked(),
-    retake(method, channel, heldMs, isFinal) {
+    retake(method, channel, heldMs, isFinal, waitedMs = 0) {
       const limit = limits[method];
       if (!limit || heldMs <= 1 / perMsOf(limit) / 2) return null;
-      const called = now();
+      const since = now();
+      // Given a fresh age, it would wait behind every call that turned overdue while it waited the first time: in a
+      // campaign, a thousand of them, each giving its token back in turn while the store was slow.
+      const called = since - heldMs - waitedMs;
       const bucket = { perMs: perMsOf(limit), burst: limit.burst };
       return Promise.resolve(budget.refund(bucketKey(method, limit, channel), bucket))
         .then(() => new Promise((resolve) => enqueue(method, limit, channel, { isFinal, called, resolve }, true)))
-        .then(() => now() - called);
+        .then(() => now() - since);
     },
     backOff(method, channel, ms) {
       const limit = limits[method];

@@ -137,6 +137,32 @@ describe('pacer', () => {
     expect(pacer.retake('reactions.add', undefined, 60_000)).toBeNull();
   });
 
+  it('keeps the age of a call that gives its token back: calls overdue since after it asked do not pass it', async () => {
+    let now = 0;
+    const sleep = async (ms: number) => {
+      await new Promise((resolve) => setImmediate(resolve));
+      now += ms;
+    };
+    const pacer = createPacer({
+      now: () => now,
+      sleep,
+      limits: { 'chat.update': { perMinute: 60, burst: 1, per: 'workspace' } },
+    });
+    await pacer.take('chat.update'); // the burst is spent
+    const order: string[] = [];
+    const first = pacer.take('chat.update'); // asks at 0, before the others
+    const others = ['second', 'third', 'fourth'].map((name) => pacer.take('chat.update').then(() => order.push(name)));
+    const waited = await first;
+    // As in a campaign that asks a thousand updates at once: by now every one still waiting is overdue.
+    now += MAX_DEFER_MS;
+    const heldMs = MAX_DEFER_MS;
+    const again = pacer.retake('chat.update', undefined, heldMs, undefined, waited)?.then(() => order.push('first'));
+    expect(again).toBeDefined();
+    await Promise.all([again, ...others]);
+    // With the age of its retake, it came after the three overdue calls: a retake storm, where none reached Slack.
+    expect(order).toEqual(['first', 'second', 'third', 'fourth']);
+  });
+
   it('wakes a bucket that sleeps until its next token when a token comes back: it does not lie unused', async () => {
     let now = 0;
     const sleeps: Array<{ ms: number; end: () => void }> = [];
