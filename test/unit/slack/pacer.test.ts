@@ -84,6 +84,17 @@ describe('pacer', () => {
     for (let i = 0; i < 3; i++) expect(await pacer.take('chat.postMessage', 'U0HAROLD')).toBe(0);
   });
 
+  it('keeps no burst from calls that are no chat’s relay or update: name lookups take any token', async () => {
+    const time = fakeTime();
+    const pacer = createPacer({ ...time, limits: { 'users.info': { perMinute: 60, burst: 3, per: 'workspace' } } });
+    const waits: number[] = [];
+    for (let i = 0; i < 4; i++) waits.push(Math.round(await pacer.take('users.info')));
+    // The whole burst at once, then one a second: not a full bucket's wait before each.
+    expect(waits.slice(0, 3)).toEqual([0, 0, 0]);
+    expect(waits[3]).toBeGreaterThanOrEqual(1000);
+    expect(time.now()).toBeLessThan(1100);
+  });
+
   it('lets a live call wait behind final ones five minutes at most', async () => {
     const time = fakeTime();
     const pacer = createPacer({ ...time, limits: { 'chat.update': { perMinute: 60, burst: 1, per: 'workspace' } } });
@@ -108,6 +119,30 @@ describe('pacer', () => {
     expect(liveAt).toBeGreaterThanOrEqual(MAX_DEFER_MS);
     expect(liveAt).toBeLessThan(MAX_DEFER_MS + 5000);
     for (let i = 0; i < finals.length; i++) await finals[i];
+  });
+
+  it('lets overdue calls and closing chats’ calls take turns: a backlog of overdue ones holds no verdict back', async () => {
+    let now = 0;
+    const sleep = async (ms: number) => {
+      await new Promise((resolve) => setImmediate(resolve));
+      now += ms;
+    };
+    const pacer = createPacer({
+      now: () => now,
+      sleep,
+      limits: { 'chat.update': { perMinute: 60, burst: 1, per: 'workspace' } },
+    });
+    await pacer.take('chat.update'); // the burst is spent
+    const order: string[] = [];
+    // "Chat started" updates of a campaign, all asked at once, and all overdue by the time the chats close.
+    const live = [1, 2, 3].map((n) => pacer.take('chat.update').then(() => order.push(`live ${n}`)));
+    now += MAX_DEFER_MS;
+    const final = () => true;
+    const finals = [1, 2, 3].map((n) =>
+      pacer.take('chat.update', undefined, final).then(() => order.push(`final ${n}`)),
+    );
+    await Promise.all([...live, ...finals]);
+    expect(order).toEqual(['live 1', 'final 1', 'live 2', 'final 2', 'live 3', 'final 3']);
   });
 
   it('holds a bucket back after a 429 even while it waits for a token', async () => {
