@@ -1,6 +1,6 @@
 // The pacer spends Slack's budget and no more, in order, per method and channel — on a fake clock.
 import { describe, expect, it } from 'vitest';
-import { createPacer, MAX_DEFER_MS } from '../../../src/slack/pacer.js';
+import { createPacer, MAX_DEFER_MS, NETWORK_JITTER_MS } from '../../../src/slack/pacer.js';
 
 /** A clock that moves only when the pacer sleeps; a sleep yields to other callers first. */
 function fakeTime() {
@@ -170,6 +170,22 @@ describe('pacer', () => {
     expect(order).toEqual(['late', 'queued']);
     expect(time.now()).toBeLessThan(2_100);
     expect(pacer.retake('reactions.add', undefined, 60_000)).toBeNull();
+  });
+
+  it('lets a call held within a network path’s jitter go, however fast the limits run', async () => {
+    const time = fakeTime();
+    // Sped up fifty times, half a token's time is about 10 ms: shorter than any network's jitter.
+    const pacer = createPacer({
+      ...time,
+      scale: 50,
+      limits: { 'chat.update': { perMinute: 60, burst: 1, per: 'workspace' } },
+    });
+    await pacer.take('chat.update');
+    expect(pacer.retake('chat.update', undefined, NETWORK_JITTER_MS)).toBeNull();
+    // Held longer, it gives the token back and takes it again.
+    const late = pacer.retake('chat.update', undefined, NETWORK_JITTER_MS + 1);
+    expect(late).not.toBeNull();
+    await late;
   });
 
   it('keeps the age of a call that gives its token back: calls overdue since after it asked do not pass it', async () => {
