@@ -2,13 +2,16 @@
 import { describe, expect, it } from 'vitest';
 import { createPacer, MAX_DEFER_MS, NETWORK_JITTER_MS } from '../../../src/slack/pacer.js';
 
-/** A clock that moves only when the pacer sleeps; a sleep yields to other callers first. */
+/** A clock that moves only when the pacer sleeps (or the test moves it on); a sleep yields to other callers first. */
 function fakeTime() {
   let now = 0;
   return {
     now: () => now,
     sleep: async (ms: number) => {
       await new Promise((resolve) => setImmediate(resolve));
+      now += ms;
+    },
+    advance: (ms: number) => {
       now += ms;
     },
   };
@@ -111,21 +114,13 @@ describe('pacer', () => {
   });
 
   it('lets overdue calls and closing chats’ calls take turns: a backlog of overdue ones holds no verdict back', async () => {
-    let now = 0;
-    const sleep = async (ms: number) => {
-      await new Promise((resolve) => setImmediate(resolve));
-      now += ms;
-    };
-    const pacer = createPacer({
-      now: () => now,
-      sleep,
-      limits: { 'chat.update': { perMinute: 60, burst: 1, per: 'workspace' } },
-    });
+    const time = fakeTime();
+    const pacer = createPacer({ ...time, limits: { 'chat.update': { perMinute: 60, burst: 1, per: 'workspace' } } });
     await pacer.take('chat.update'); // the burst is spent
     const order: string[] = [];
     // "Chat started" updates of a campaign, all asked at once, and all overdue by the time the chats close.
     const live = [1, 2, 3].map((n) => pacer.take('chat.update').then(() => order.push(`live ${n}`)));
-    now += MAX_DEFER_MS;
+    time.advance(MAX_DEFER_MS);
     const final = () => true;
     const finals = [1, 2, 3].map((n) =>
       pacer.take('chat.update', undefined, final).then(() => order.push(`final ${n}`)),
@@ -178,23 +173,15 @@ describe('pacer', () => {
   });
 
   it('keeps the age of a call that gives its token back: calls overdue since after it asked do not pass it', async () => {
-    let now = 0;
-    const sleep = async (ms: number) => {
-      await new Promise((resolve) => setImmediate(resolve));
-      now += ms;
-    };
-    const pacer = createPacer({
-      now: () => now,
-      sleep,
-      limits: { 'chat.update': { perMinute: 60, burst: 1, per: 'workspace' } },
-    });
+    const time = fakeTime();
+    const pacer = createPacer({ ...time, limits: { 'chat.update': { perMinute: 60, burst: 1, per: 'workspace' } } });
     await pacer.take('chat.update'); // the burst is spent
     const order: string[] = [];
     const first = pacer.take('chat.update'); // asks at 0, before the others
     const others = ['second', 'third', 'fourth'].map((name) => pacer.take('chat.update').then(() => order.push(name)));
     const waited = await first;
     // As in a campaign that asks a thousand updates at once: by now every one still waiting is overdue.
-    now += MAX_DEFER_MS;
+    time.advance(MAX_DEFER_MS);
     const heldMs = MAX_DEFER_MS;
     const again = pacer.retake('chat.update', undefined, heldMs, undefined, waited)?.then(() => order.push('first'));
     expect(again).toBeDefined();
