@@ -16,11 +16,11 @@ export interface Pacer {
   backOff(method: string, channel: string | undefined, ms: number): void;
   /**
    * A token taken `heldMs` ago whose call has not left yet: if that is late for its bucket (over half the time a
-   * token takes to come, and over NETWORK_JITTER_MS), it goes back, and the call waits for a fresh one, first in line (resolves with the
-   * milliseconds waited); null: it is on time, and goes as it is. Slack counts a call as it arrives: one that
-   * arrives late beside calls on time finds a bucket that could not refill while Slack saw it full. `waitedMs`:
-   * what `take` answered for that token; the call keeps its age (it asked that long before the token came), so
-   * that calls overdue since after it asked never pass it.
+   * token takes to come, and over NETWORK_JITTER_MS), it goes back, and the call waits for a fresh one, first in
+   * line (resolves with the milliseconds waited); null: it is on time, and goes as it is. Slack counts a call as it
+   * arrives: one that arrives late beside calls on time finds a bucket that could not refill while Slack saw it
+   * full. `waitedMs`: what `take` answered for that token; the call keeps its age (it asked that long before the
+   * token came), so that calls overdue since after it asked never pass it.
    */
   retake(
     method: string,
