@@ -20,13 +20,28 @@ function fakeTime() {
 describe('pacer', () => {
   it('lets a burst of closing chats’ posts through, then one post a second per channel', async () => {
     const time = fakeTime();
-    const pacer = createPacer({ ...time, limits: { 'chat.postMessage': { perMinute: 60, burst: 3, per: 'channel' } } });
+    // Slack's burst of 4, less the token kept back (see the next test): 3 at once.
+    const pacer = createPacer({ ...time, limits: { 'chat.postMessage': { perMinute: 60, burst: 4, per: 'channel' } } });
     const waits: number[] = [];
     const final = () => true;
     for (let i = 0; i < 6; i++) waits.push(Math.round(await pacer.take('chat.postMessage', 'C0FEED', final)));
     expect(waits.slice(0, 3)).toEqual([0, 0, 0]);
     expect(time.now()).toBeGreaterThanOrEqual(3000);
     expect(time.now()).toBeLessThan(3100); // 1/s less the 2 % margin, not a second more
+  });
+
+  it('keeps one token of Slack’s burst back, so that calls reaching Slack bunched still fit; a burst of one stays', async () => {
+    const time = fakeTime();
+    const limits = {
+      'chat.postMessage': { perMinute: 60, burst: 3, per: 'channel' },
+      'conversations.history': { perMinute: 1, burst: 1, per: 'workspace' },
+    } as const;
+    const pacer = createPacer({ ...time, limits });
+    const waits: number[] = [];
+    for (let i = 0; i < 3; i++) waits.push(Math.round(await pacer.take('chat.postMessage', 'U0HAROLD')));
+    expect(waits.slice(0, 2)).toEqual([0, 0]);
+    expect(waits[2]).toBeGreaterThanOrEqual(1000);
+    expect(await pacer.take('conversations.history')).toBe(0);
   });
 
   it('keeps channels apart: a DM never waits behind the feed channel', async () => {
@@ -70,9 +85,10 @@ describe('pacer', () => {
 
   it('keeps the burst for closing chats: other calls use only what a full bucket would waste', async () => {
     const time = fakeTime();
+    // Slack's bursts of 4: 3 for the pacer (one token is kept back).
     const limits = {
-      'chat.update': { perMinute: 60, burst: 3, per: 'workspace' },
-      'chat.postMessage': { perMinute: 60, burst: 3, per: 'channel' },
+      'chat.update': { perMinute: 60, burst: 4, per: 'workspace' },
+      'chat.postMessage': { perMinute: 60, burst: 4, per: 'channel' },
     } as const;
     const pacer = createPacer({ ...time, limits });
     const final = () => pacer.take('chat.update', undefined, () => true);
