@@ -91,10 +91,27 @@ export function tooFarBehind(mark: number, delta: Delta): boolean {
   return mark > 0 && mark < delta.pruned;
 }
 
-/** The rows written since `mark` (0: the working set whole), in the caller's transaction or snapshot. */
-export async function deltaOf(client: ClientBase, mark: number): Promise<Delta> {
-  const results = (await client.query(deltaQuery(mark))) as unknown as QueryResult | QueryResult[];
-  return deltaFrom(Array.isArray(results) ? results : [results], mark);
+/**
+ * The rows written since `mark` (0: the working set whole), in the caller's transaction (`inTransaction`), or else in
+ * a snapshot of their own: the working set whole is several statements, and outside a transaction each would see
+ * the commits made before it ran, so a transcript could come longer than its alert says (a Gap, at every load
+ * while replicas write).
+ */
+export async function deltaOf(client: ClientBase, mark: number, inTransaction = false): Promise<Delta> {
+  if (mark !== 0 || inTransaction) {
+    const results = (await client.query(deltaQuery(mark))) as unknown as QueryResult | QueryResult[];
+    return deltaFrom(Array.isArray(results) ? results : [results], mark);
+  }
+  try {
+    const results = (await client.query(
+      `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; ${WHOLE} COMMIT`,
+    )) as unknown as QueryResult[];
+    return deltaFrom(results.slice(1, -1), mark);
+  } catch (err) {
+    // A statement that failed leaves the transaction open and aborted: closed before the connection goes back.
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
 }
 
 /**
@@ -121,7 +138,7 @@ export async function catchUp(
       if (!(err instanceof Gap) || current.mark === 0) throw err;
     }
   }
-  return caughtUp(emptyCache(), await deltaOf(client, 0), locked === 'held');
+  return caughtUp(emptyCache(), await deltaOf(client, 0, locked === 'held'), locked === 'held');
 }
 
 /** Applies a delta to `cache`; returns the highest rev among its rows (0: none). */

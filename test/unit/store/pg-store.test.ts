@@ -282,6 +282,44 @@ describe('PostgreSQL store', () => {
     expect((await a.read()).seenEvents.count).toBe('2');
   });
 
+  it('loads the working set whole in one snapshot: a fresh reader never fails while another replica writes', async () => {
+    const own = await createTestDatabase();
+    const writer = openPgStore(own.url, { poolSize: 1 });
+    try {
+      await writer.transact((data) => {
+        data.alerts.busy = anAlert({ id: 'busy', transcript: [aLine('first')] });
+      });
+      let writing = true;
+      // Another replica appends a line at a time: the alert's row and its transcript rows change in each commit.
+      const writes = (async () => {
+        for (let n = 0; writing; n++) {
+          await writer.transact((data) => {
+            data.alerts.busy?.transcript.push(aLine(`line ${n}`));
+          });
+        }
+      })();
+      const failures: string[] = [];
+      for (let i = 0; i < 40; i++) {
+        // A fresh handle (`irbot status`, a replica starting) loads the working set whole.
+        const reader = openPgStore(own.url, { poolSize: 1 });
+        try {
+          const alert = (await reader.read()).alerts.busy;
+          if (!alert?.transcript.every((line) => line !== undefined)) failures.push(`read ${i}: a hole`);
+        } catch (err) {
+          failures.push(`read ${i}: ${String(err)}`);
+        } finally {
+          await reader.close();
+        }
+      }
+      writing = false;
+      await writes;
+      expect(failures).toEqual([]);
+    } finally {
+      await writer.close();
+      await own.drop();
+    }
+  });
+
   it('runs a change that swaps a map whole once, on a copy read again', async () => {
     const store = open();
     await store.transact((data) => {
