@@ -9,6 +9,7 @@ import { ConfigError } from '../config/errors.js';
 import type { LogFields } from '../log.js';
 import { type AlertRecord, findAlert, type Store } from '../store/port.js';
 import { neutraliseLine } from '../untrusted-text.js';
+import { commandDescription } from './commands.js';
 import type { Deps } from './deps.js';
 import { progressLine } from './progress.js';
 import { chalkFor, eraseEcho, hanging, renderEntry, stepUpWords, verdictColour, widthOf } from './render.js';
@@ -24,9 +25,7 @@ const TYPED_COMMANDS: Readonly<Record<string, 'end' | 'start_now'>> = { '/end': 
 export function addChatCommand(program: Command, deps: Deps): void {
   program
     .command('chat')
-    .description(
-      'Start the chat for a posted alert and follow it live (type to write to the person, /end to end, /now to start a scheduled chat at once)',
-    )
+    .description(commandDescription('chat'))
     .argument('[alertId]', 'alert id from send-alert or status (without it, pick one on a terminal)')
     .option('--config <path>', 'config.toml to use (default: $IRBOT_CONFIG or ./config.toml)')
     .action(async (alertIdArg: string | undefined, opts: { config?: string }) => {

@@ -1,7 +1,7 @@
 // The commands, in the order `irbot --help` lists them: each one's module, loaded only when it runs (the others'
 // dependencies, the Slack SDK, prompts, terminal layout, would cost every start of irbot their load time), and how
 // the top-level help shows it, so that `irbot --help` and `--version` load no command module at all.
-// test/unit/cli/commands.test.ts checks the terms and descriptions against the modules.
+// Each module describes its command with `commandDescription`; test/unit/cli/commands.test.ts checks the terms.
 import type { Command } from 'commander';
 import type { Deps } from './deps.js';
 
@@ -86,3 +86,10 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./store.js')).addStoreCommand,
   },
 ];
+
+/** The description `irbot --help` shows for command `name`: each module describes itself with it, so that both agree. */
+export function commandDescription(name: string): string {
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) throw new Error(`no command ${name} in src/cli/commands.ts`);
+  return entry.description;
+}

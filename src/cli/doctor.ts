@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { runDoctor } from '../doctor/checks.js';
 import { renderChecks, verdict } from '../doctor/report.js';
 import { safeJson } from '../untrusted-text.js';
+import { commandDescription } from './commands.js';
 import type { Deps } from './deps.js';
 import { ExitWith } from './exit.js';
 import { chalkFor } from './render.js';
@@ -11,7 +12,7 @@ import { chalkFor } from './render.js';
 export function addDoctorCommand(program: Command, deps: Deps): void {
   program
     .command('doctor')
-    .description('Check the set-up: variables, config, alerts, Slack tokens and scopes, feed channel, OpenAI, store')
+    .description(commandDescription('doctor'))
     .option('--json', 'print {"ok","checks":[{"name","ok","detail","fix"}]} on stdout and nothing else')
     .option('--config <path>', 'config.toml to use (default: $IRBOT_CONFIG or ./config.toml)')
     .action(async (opts: { json?: boolean; config?: string }) => {

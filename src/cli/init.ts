@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { isSlackChannelId, parseConfig } from '../config/config.js';
 import { loadEnv } from '../config/env.js';
 import { ConfigError } from '../config/errors.js';
+import { commandDescription } from './commands.js';
 import type { Deps } from './deps.js';
 
 /** The questions init asks; the real one is @inquirer/prompts, tests script the answers. */
@@ -110,7 +111,7 @@ type Key = keyof typeof QUESTIONS;
 export function addInitCommand(program: Command, deps: Deps): void {
   program
     .command('init')
-    .description('Set up: ask for the Slack tokens, the OpenAI key and the feed channel; write .env and config.toml')
+    .description(commandDescription('init'))
     .option(
       '--yes',
       'ask nothing: take the values from the flags (tokens also from the environment); keep existing files unless --force',

@@ -10,6 +10,7 @@ import { parseListenAddress, requireWebhookToken } from '../intake/options.js';
 import { startWebhook, type Webhook } from '../intake/webhook.js';
 import { jsonLog, type Log, type LogFormat, logFormatFor, oneLine } from '../log.js';
 import type { Store } from '../store/port.js';
+import { commandDescription } from './commands.js';
 import type { Deps } from './deps.js';
 import { ExitWith } from './exit.js';
 import { buildApp, buildDeliveries, type Serving, serve, socketOf } from './runtime.js';
@@ -20,7 +21,7 @@ const { Option } = requireCjs('commander') as typeof Commander;
 export function addListenCommand(program: Command, deps: Deps): void {
   program
     .command('listen')
-    .description('Run the bot: handle alert buttons and direct messages until stopped (SIGINT/SIGTERM)')
+    .description(commandDescription('listen'))
     .option('--config <path>', 'config.toml to use (default: $IRBOT_CONFIG or ./config.toml)')
     .addOption(
       new Option(

@@ -10,6 +10,7 @@ import { parseSince } from '../report/window.js';
 import { factsSince } from '../store/port.js';
 import { neutraliseLine, safeJson } from '../untrusted-text.js';
 import { chalkFor } from './colour.js';
+import { commandDescription } from './commands.js';
 import type { Deps } from './deps.js';
 import { loadSetup, openStore } from './setup.js';
 
@@ -24,7 +25,7 @@ interface ReportOptions {
 export function addReportCommand(program: Command, deps: Deps): void {
   program
     .command('report')
-    .description('Show how it is going: alerts, replies, times to answer, verdicts (read from the store only)')
+    .description(commandDescription('report'))
     .option('--since <when>', 'alerts created since: a duration (30d, 12h, 2w), a date (2026-11-01) or all', '30d')
     .option('--template <id>', 'only alerts of this template')
     .option('--json', 'print JSON on stdout and nothing else')

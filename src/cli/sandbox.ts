@@ -22,6 +22,7 @@ import { openLowdbStore } from '../store/lowdb-store.js';
 import type { AlertRecord } from '../store/port.js';
 import { neutraliseLine } from '../untrusted-text.js';
 import { createDuoVerifier } from '../verify/duo.js';
+import { commandDescription } from './commands.js';
 import type { Deps } from './deps.js';
 import { feedPrinter } from './feed-view.js';
 import { chalkFor, stepUpWords, verdictColour } from './render.js';
@@ -62,9 +63,7 @@ const SCRIPTED_REPLIES = [
 export function addSandboxCommand(program: Command, deps: Deps): void {
   program
     .command('sandbox')
-    .description(
-      'Try irbot with no Slack workspace and no OpenAI key: a local Slack, offline texts, you type as the person',
-    )
+    .description(commandDescription('sandbox'))
     .argument('[templateId]', 'pivot or privesc (default: one at random)')
     .option('--max-nudges <n>', 'nudges before a chat ends as no answer (0 to 20)', parseNudges, 2)
     .option('--serve', 'only run the local Slack and OpenAI-compatible servers, for the other irbot commands to use')

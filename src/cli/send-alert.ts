@@ -8,6 +8,7 @@ import { previewAlert, renderPreviews } from '../intake/preview.js';
 import { readAlertBatch } from '../intake/source.js';
 import { oneLine } from '../log.js';
 import { neutraliseLine, safeJson } from '../untrusted-text.js';
+import { commandDescription } from './commands.js';
 import type { Deps } from './deps.js';
 import { progressLine } from './progress.js';
 import { buildApp } from './runtime.js';
@@ -23,9 +24,7 @@ interface Options {
 export function addSendAlertCommand(program: Command, deps: Deps): void {
   program
     .command('send-alert')
-    .description(
-      'Post an alert from alerts.toml to the feed channel (a random one without an id), or the alerts in --file',
-    )
+    .description(commandDescription('send-alert'))
     .argument('[templateId]', 'the id of an alert in alerts.toml or in --file (with --file and no id: every alert)')
     .option('--file <path>', 'post the alerts in this TOML, JSON or NDJSON file (- reads stdin), in order')
     .option('--dry-run', 'check the alerts and print what would be posted; contacts nothing, needs no token')

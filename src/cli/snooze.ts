@@ -5,6 +5,7 @@ import { ConfigError } from '../config/errors.js';
 import { addSnooze, DAY_MS, parseDuration, removeSnooze, snoozeState, snoozesOf, untilText } from '../snoozes.js';
 import type { Snooze, SnoozeActor } from '../store/port.js';
 import { neutraliseLine, safeJson } from '../untrusted-text.js';
+import { commandDescription } from './commands.js';
 import type { Deps } from './deps.js';
 import { loadSetup, openStore } from './setup.js';
 import { displayWidth } from './width.js';
@@ -41,9 +42,7 @@ export interface SnoozeRow {
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 export function addSnoozeCommand(program: Command, deps: Deps): void {
-  const snooze = program
-    .command('snooze')
-    .description('Suppress alerts the team already knows about, for a while: add, list, rm (kept for the audit)');
+  const snooze = program.command('snooze').description(commandDescription('snooze'));
   const configOption = ['--config <path>', 'config.toml to use (default: $IRBOT_CONFIG or ./config.toml)'] as const;
 
   snooze

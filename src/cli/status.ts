@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { allAlerts } from '../store/port.js';
 import { safeJson } from '../untrusted-text.js';
+import { commandDescription } from './commands.js';
 import type { Deps } from './deps.js';
 import { chalkFor, renderStatus, statusRows } from './render.js';
 import { loadSetup, openStore } from './setup.js';
@@ -10,7 +11,7 @@ import { loadSetup, openStore } from './setup.js';
 export function addStatusCommand(program: Command, deps: Deps): void {
   program
     .command('status')
-    .description('Show open and failed chats (read from the store only)')
+    .description(commandDescription('status'))
     .option('--all', 'also alerts without a chat, and ended or dismissed ones')
     .option('--json', 'print JSON on stdout and nothing else')
     .option('--config <path>', 'config.toml to use (default: $IRBOT_CONFIG or ./config.toml)')

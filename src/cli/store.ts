@@ -6,11 +6,12 @@ import { openLowdbStore } from '../store/lowdb-store.js';
 import { COUNTED, copyInto } from '../store/pg/copy.js';
 import { openPgStore } from '../store/pg/pg-store.js';
 import { checkPostgresUrl, redactUrl } from '../store/pg/url.js';
+import { commandDescription } from './commands.js';
 import type { Deps } from './deps.js';
 import { loadSetup } from './setup.js';
 
 export function addStoreCommand(program: Command, deps: Deps): void {
-  const store = program.command('store').description('Move the store between lowdb files and PostgreSQL');
+  const store = program.command('store').description(commandDescription('store'));
   store
     .command('migrate')
     .description('Copy the lowdb store (database_path) into an empty PostgreSQL database; the files stay as they are')

@@ -10,6 +10,7 @@ import type { AlertRecord, Speaker } from '../store/port.js';
 import { findAlert } from '../store/port.js';
 import { markdownQuote, markdownInline as md, safeJson } from '../untrusted-text.js';
 import type { StepUpResult } from '../verify/port.js';
+import { commandDescription } from './commands.js';
 import type { Deps } from './deps.js';
 import { loadSetup, openStore } from './setup.js';
 
@@ -54,7 +55,7 @@ export interface TranscriptData {
 export function addTranscriptCommand(program: Command, deps: Deps): void {
   program
     .command('transcript')
-    .description("Print an alert's full record: details, every message both ways, the verdict (from the store only)")
+    .description(commandDescription('transcript'))
     .argument('<alertId>', 'the alert instance id, e.g. pivot-tt2k9x3fa1 (irbot status --all lists them)')
     .addOption(
       new Option('--format <format>', 'md: readable Markdown; json: the data').choices(['md', 'json']).default('md'),
