@@ -8,11 +8,31 @@ import { main } from '../../src/cli/main.js';
 import { openPgStore } from '../../src/store/pg/pg-store.js';
 import type { Result, Workspace } from './irbot.js';
 
-export async function runCli(
-  args: string[],
-  ws: Workspace,
-  opts: { env?: Record<string, string>; input?: string; clock?: () => Date } = {},
-): Promise<Result> {
+type CliOptions = { env?: Record<string, string>; input?: string; clock?: () => Date };
+
+/**
+ * The first run of each command (per store kind), one at a time. `main` imports a command's modules when it first
+ * runs; vitest's module runner hands a module still being evaluated to a second, concurrent importer, which then
+ * fails with "Cannot access '__vite_ssr_import_N__' before initialization" (seen in `describe.concurrent` files
+ * run alone). Once a command has run, its modules are loaded whole and its later runs go side by side.
+ */
+const warmedUp = new Map<string, Promise<unknown>>();
+let firstRuns: Promise<unknown> = Promise.resolve();
+
+export async function runCli(args: string[], ws: Workspace, opts: CliOptions = {}): Promise<Result> {
+  const key = `${args[0]} ${ws.env.DATABASE_URL || opts.env?.DATABASE_URL ? 'pg' : 'json'}`;
+  const warm = warmedUp.get(key);
+  if (warm) {
+    await warm;
+    return runInProcess(args, ws, opts);
+  }
+  const run = firstRuns.then(() => runInProcess(args, ws, opts));
+  firstRuns = run.catch(() => undefined);
+  warmedUp.set(key, firstRuns);
+  return run;
+}
+
+async function runInProcess(args: string[], ws: Workspace, opts: CliOptions): Promise<Result> {
   const capture = () => {
     let text = '';
     const stream = new Writable({
