@@ -45,6 +45,9 @@ export class Sockets {
   private readonly tickets = new Set<string>();
   private turn = 0;
   private closed = false;
+  private holdNext = false;
+  /** Upgrade requests held unanswered (`holdNextUpgrade`): a connection stuck opening. */
+  readonly held: Duplex[] = [];
 
   constructor(private readonly options: SocketsOptions) {}
 
@@ -72,7 +75,18 @@ export class Sockets {
       socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
+    if (this.holdNext) {
+      this.holdNext = false;
+      this.held.push(socket);
+      this.options.waiters.wake();
+      return;
+    }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws));
+  }
+
+  /** The next connection's upgrade is never answered: the client's WebSocket stays opening until it gives up. */
+  holdNextUpgrade(): void {
+    this.holdNext = true;
   }
 
   /**
@@ -120,6 +134,7 @@ export class Sockets {
   close(): void {
     this.closed = true;
     this.dropAll();
+    for (const socket of this.held.splice(0)) socket.destroy();
     this.wss.close();
   }
 

@@ -148,6 +148,8 @@ export class LocalSlack {
   private readonly failures = new FailureQueues<Failure>();
   /** Calls answered with `hang`: received, never answered, and applied only when `landed`. */
   readonly hung: RecordedCall[] = [];
+  /** Answers the hung calls still open, as a slow Slack would at last: see `releaseHung`. */
+  private readonly releases: Array<() => void> = [];
   /** Set when started with `rateLimits`: switch it off and on, read its 429 counts. */
   readonly rateLimiter: RateLimiter | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -292,6 +294,13 @@ export class LocalSlack {
     return call;
   }
 
+  /** Answers every hung call still open as if it had not hung (a landed one with what it did); how many. */
+  releaseHung(): number {
+    const released = this.releases.splice(0);
+    for (const release of released) release();
+    return released.length;
+  }
+
   waitForConnections(n: number, timeoutMs = 10_000): Promise<void> {
     return this.waiters.until(
       () => this.connectionCount >= n,
@@ -423,6 +432,20 @@ export class LocalSlack {
     this.sockets.disconnectAll(reason);
   }
 
+  /** The next Socket Mode connection is left opening: its upgrade request is never answered. */
+  holdNextConnection(): void {
+    this.sockets.holdNextUpgrade();
+  }
+
+  /** Resolves once a connection held by `holdNextConnection` has asked to open. */
+  waitForHeldConnection(timeoutMs = 10_000): Promise<void> {
+    return this.waiters.until(
+      () => this.sockets.held.length > 0,
+      timeoutMs,
+      () => `no Socket Mode connection asked to open within ${timeoutMs} ms; ${this.recentCalls()}`,
+    );
+  }
+
   /** Cuts every connection without a word, like a network failure. */
   dropAll(): void {
     this.sockets.dropAll();
@@ -485,6 +508,9 @@ export class LocalSlack {
       if (failure?.hang && reply === undefined) {
         const done = failure.landed ? this.workspace.call(method, args, token) : undefined;
         this.hung.push({ method, args, token, at: Date.now(), status: 0, response: done?.body ?? {} });
+        this.releases.push(() =>
+          this.answer(res, method, args, token, done ?? this.workspace.call(method, args, token)),
+        );
         this.waiters.wake();
         return;
       }
@@ -496,6 +522,16 @@ export class LocalSlack {
       res.writeHead(404).end();
       return;
     }
+    this.answer(res, method, args, token, reply);
+  }
+
+  private answer(
+    res: ServerResponse,
+    method: string,
+    args: Record<string, unknown>,
+    token: string | undefined,
+    reply: ApiReply,
+  ): void {
     const call: RecordedCall = { method, args, token, at: Date.now(), status: reply.status, response: reply.body };
     this.calls.push(call);
     res.writeHead(reply.status, { 'content-type': 'application/json; charset=utf-8', ...reply.headers });

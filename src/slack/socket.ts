@@ -9,6 +9,25 @@ import { ONE_SHOT_TIMEOUT_MS } from './web-slack.js';
 
 const { SocketModeClient } = requireCjs('@slack/socket-mode') as typeof SocketMode;
 
+/** The SDK's socket, as far as the patch below uses it (its internals: @slack/socket-mode is pinned). */
+interface SdkWebSocket {
+  websocket: unknown;
+  closeHandshakeTimeout?: NodeJS.Timeout;
+  disconnect(): void;
+}
+const { SlackWebSocket } = requireCjs('@slack/socket-mode/dist/src/SlackWebSocket.js') as {
+  SlackWebSocket: { prototype: SdkWebSocket };
+};
+// Each close starts a 30 s wait for Slack's close frame, which only cleanup() clears. Closing a connection still
+// opening fails it at once, and the failure closes and cleans it up again before the first close has set its wait:
+// that wait, set after the cleanup, then held a stopped process for 30 s. One wait at a time, none once cleaned up.
+const sdkDisconnect = SlackWebSocket.prototype.disconnect;
+SlackWebSocket.prototype.disconnect = function disconnect(this: SdkWebSocket) {
+  clearTimeout(this.closeHandshakeTimeout);
+  sdkDisconnect.call(this);
+  if (this.websocket === null) clearTimeout(this.closeHandshakeTimeout);
+};
+
 export interface SocketEnvelope {
   envelopeId: string;
   retryAttempt: number;
@@ -31,9 +50,18 @@ class GuardedSocketModeClient extends SocketModeClient {
   /** A reconnect Slack refused for good (invalid_auth, account_inactive…): the SDK would leave it unhandled. */
   onLost: (err: unknown) => void = () => undefined;
   private connected = false;
+  private stopping = false;
 
   constructor(options: ConstructorParameters<typeof SocketModeClient>[0]) {
     super(options);
+    // A reconnect already asking Slack for a URL when disconnect() is called would open a new connection once the
+    // answer came (the SDK only checks for a shutdown before asking), and the process would never exit: drop it.
+    const sdkRetrieve = (this as unknown as SdkReconnect).retrieveWSSURL.bind(this);
+    (this as unknown as SdkReconnect).retrieveWSSURL = async () => {
+      const url = await sdkRetrieve();
+      if (this.stopping) throw new Error('disconnected while reconnecting');
+      return url;
+    };
     // After a healthy connection closes (Slack asked for a reconnect, or the link dropped), the SDK waits its ping
     // timeout (5 s) before the first attempt, and no event arrives meanwhile: make that attempt at once. The SDK's
     // growing delay applies from the second attempt in a row. Its internals: @slack/socket-mode is pinned.
@@ -61,9 +89,15 @@ class GuardedSocketModeClient extends SocketModeClient {
     try {
       return await super.start();
     } catch (err) {
+      if (this.stopping) return {} as AppsConnectionsOpenResponse;
       this.onLost(err);
       return {} as AppsConnectionsOpenResponse;
     }
+  }
+
+  override disconnect(): Promise<void> {
+    this.stopping = true;
+    return super.disconnect();
   }
 
   protected override async onWebSocketMessage(data: string | ArrayBuffer, isBinary: boolean): Promise<void> {
@@ -84,6 +118,7 @@ interface SdkReconnect {
   numOfConsecutiveReconnectionFailures: number;
   clientPingTimeoutMS: number;
   delayReconnectAttempt(retry: () => Promise<unknown>): Promise<unknown>;
+  retrieveWSSURL(): Promise<string>;
 }
 
 function envelopeIdOf(data: string | ArrayBuffer): string | undefined {

@@ -80,6 +80,31 @@ describe('Slack trouble', () => {
     ).toHaveLength(1);
   }, 20_000);
 
+  it('exits 0 on SIGTERM while reconnecting, and opens no connection when the reconnect answers late', async () => {
+    const daemon = await listen();
+    // A replica resumed after a pause (or a machine with a dropped link) is reconnecting when it is told to stop:
+    // apps.connections.open is in flight, and its answer comes after the process has stopped taking events.
+    slack.failNext('apps.connections.open', { hang: true });
+    slack.dropAll();
+    await slack.waitForHung('apps.connections.open');
+    daemon.child.kill('SIGTERM');
+    await daemon.waitFor(/\[stopped\]|"event":"stopped"/);
+    expect(slack.releaseHung()).toBe(1);
+    expect((await daemon.exited).code).toBe(0);
+    expect(slack.callsTo('apps.connections.open').map((c) => c.status)).toEqual([200, 200]);
+    expect(slack.totalConnections).toBe(1);
+  });
+
+  it('exits 0 at once on SIGTERM while a reconnect is still opening its connection', async () => {
+    const daemon = await listen();
+    slack.holdNextConnection();
+    slack.dropAll();
+    await slack.waitForHeldConnection();
+    daemon.child.kill('SIGTERM');
+    // The SDK's 30 s wait for a close handshake must not hold the process once it has stopped.
+    expect((await daemon.exited).code).toBe(0);
+  });
+
   it('exits 1 with one line naming the token when Slack refuses a reconnect for good, after finishing its work', async () => {
     const daemon = await listen();
     const alert = await startChat();
