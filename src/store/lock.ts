@@ -6,7 +6,12 @@ import type Lockfile from 'proper-lockfile';
 import { requireCjs } from '../cjs.js';
 import { lockPathOf, refuseLink } from './files.js';
 
-const lockfile = requireCjs('proper-lockfile') as typeof Lockfile;
+/** Loaded on the first lock: a command that only reads the store (status, report, transcript) never takes it. */
+let lockfile: typeof Lockfile | undefined;
+const lockfileOf = (): typeof Lockfile => {
+  lockfile ??= requireCjs('proper-lockfile') as typeof Lockfile;
+  return lockfile;
+};
 
 type Callback<T> = (err: NodeJS.ErrnoException | null, value?: T) => void;
 
@@ -45,11 +50,14 @@ const OPTIONS = {
 export async function lockStore(path: string): Promise<() => Promise<void>> {
   try {
     // First without retries: the retry schedule costs more to set up than an uncontended lock takes.
-    return await lockfile.lock(path, OPTIONS);
+    return await lockfileOf().lock(path, OPTIONS);
   } catch (err) {
     // A link in place of the lock would be taken for a lock held, or a stale one removed through it.
     refuseLink(lockPathOf(path));
     if ((err as NodeJS.ErrnoException).code !== 'ELOCKED') throw err;
-    return lockfile.lock(path, { ...OPTIONS, retries: { retries: 1000, factor: 1.2, minTimeout: 2, maxTimeout: 50 } });
+    return lockfileOf().lock(path, {
+      ...OPTIONS,
+      retries: { retries: 1000, factor: 1.2, minTimeout: 2, maxTimeout: 50 },
+    });
   }
 }
