@@ -89,8 +89,8 @@ class GuardedSocketModeClient extends SocketModeClient {
     try {
       return await super.start();
     } catch (err) {
-      if (this.stopping) return {} as AppsConnectionsOpenResponse;
-      this.onLost(err);
+      // Stopping, a reconnect that failed (or was dropped) loses nothing.
+      if (!this.stopping) this.onLost(err);
       return {} as AppsConnectionsOpenResponse;
     }
   }
