@@ -3,9 +3,9 @@
 import type { ClientBase, QueryResult } from 'pg';
 import { type StoreData, syncWanted, type TransactOptions } from '../port.js';
 import { type Applied, applyBatch } from './apply.js';
-import { type Cache, catchUp, type Delta, deltaFrom, deltaQuery, emptyCache } from './load.js';
+import { type Cache, catchUp, deltaFrom, deltaOf, deltaQuery, emptyCache } from './load.js';
 import { TRANSACTION_LOCK } from './schema.js';
-import { commitAlone, isEmpty, replaceAll, writePlan } from './write.js';
+import { type Behind, commitAlone, isEmpty, replaceAll, writePlan } from './write.js';
 
 /** A change waiting for its turn in a group commit. */
 export interface Pending {
@@ -48,16 +48,16 @@ export async function commitBatch(client: ClientBase, kept: Kept, batch: Pending
     if (applied.threw) return threw(kept, batch, working, applied);
     const sync = batch.some((p, i) => syncWanted(p.sync, applied.answers[i]));
     const writes = !isEmpty(applied.plan);
-    let delta: Delta | null;
+    let behind: Behind | null;
     try {
-      delta = await commitAlone(client, working.mark, writes ? applied.plan : null, sync);
+      behind = await commitAlone(client, working.mark, writes ? applied.plan : null, sync);
     } catch (err) {
       // Nothing was written, or all of it (a connection lost at the commit): the next catch-up brings it.
       applied.undo();
       kept.cache = working;
       throw err;
     }
-    if (delta === null) {
+    if (behind === null) {
       if (writes) {
         working.mark += 1;
         kept.unsynced = !sync;
@@ -65,7 +65,8 @@ export async function commitBatch(client: ClientBase, kept: Kept, batch: Pending
       return settled(kept, batch, working, applied.answers);
     }
     applied.undo();
-    working = await catchUp(client, working, delta, 'delta');
+    // Read outside the lock: the cache takes the highest rev among the rows, not the delta's own.
+    working = await catchUp(client, working, behind.unlocked ?? (await deltaOf(client, working.mark)), 'no');
   }
   return underLock(client, kept, working ?? emptyCache(), batch);
 }

@@ -461,6 +461,39 @@ BEGIN
 END $$;
 `;
 
+/**
+ * Migration 9: `irbot_commit_checked`, the commit stores make now. A cache already behind is answered before the
+ * lock every writer takes: irbot_commit built the delta since (dozens to hundreds of alerts while three replicas
+ * wrote) while holding that lock, and every other replica's commit waited for it. Read outside the lock, the delta's
+ * own rev may be a transaction still in flight: the caller takes the highest rev among its rows. A cache that fell
+ * behind while it waited for the lock is told so at once (`unlocked` null), and reads the delta outside the lock.
+ * irbot_commit stays for replicas of the version before, during a rolling deploy.
+ */
+const CHECK_BEFORE_LOCK = `
+CREATE FUNCTION irbot_commit_checked(expected bigint, plan json, keep bigint, sync boolean) RETURNS json
+LANGUAGE plpgsql AS $$
+DECLARE
+  current bigint;
+BEGIN
+  SELECT last_value - CASE WHEN is_called THEN 0 ELSE 1 END INTO current FROM irbot_rev;
+  IF current <> expected THEN
+    RETURN json_build_object('unlocked', CASE WHEN expected > 0 THEN irbot_delta(expected) END);
+  END IF;
+  PERFORM pg_advisory_xact_lock(115939998659585);
+  SELECT last_value - CASE WHEN is_called THEN 0 ELSE 1 END INTO current FROM irbot_rev;
+  IF current <> expected THEN
+    RETURN json_build_object('unlocked', NULL);
+  END IF;
+  IF plan IS NOT NULL THEN
+    IF NOT sync THEN
+      PERFORM set_config('synchronous_commit', 'off', true);
+    END IF;
+    PERFORM irbot_write(expected + 1, plan, keep);
+  END IF;
+  RETURN NULL;
+END $$;
+`;
+
 /** Migration n takes the schema from version n - 1 to n. */
 export const MIGRATIONS: readonly string[] = [
   INIT,
@@ -471,6 +504,7 @@ export const MIGRATIONS: readonly string[] = [
   OUTBOX_ORDER,
   ONE_STATEMENT,
   PLAN_AS_JSONB,
+  CHECK_BEFORE_LOCK,
 ];
 
 /** The schema version this irbot writes. */

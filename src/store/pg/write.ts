@@ -161,26 +161,35 @@ export async function writePlan(client: ClientBase, plan: WritePlan, rev: number
 const WRITE = 'SELECT irbot_write($1, $2, $3)';
 
 /**
+ * What a commit from a cache that was behind answers: the delta since its mark, read outside the lock (its rev may
+ * be a transaction in flight: catch up to the highest rev among its rows), or null when the cache fell behind while
+ * the commit waited for the lock (read the delta, also outside it).
+ */
+export interface Behind {
+  unlocked: Delta | null;
+}
+
+/**
  * Commits `plan` (null: nothing to write) as the transaction after `expected`, in one statement of its own
- * (`irbot_commit`), if no other came after `expected`: then null; else nothing is written, and the answer is the delta
- * since `expected`.
+ * (`irbot_commit_checked`, schema.ts, migration 9), if no other came after `expected`: then null; else nothing is
+ * written, and the answer says so (Behind).
  */
 export async function commitAlone(
   client: ClientBase,
   expected: number,
   plan: WritePlan | null,
   sync: boolean,
-): Promise<Delta | null> {
+): Promise<Behind | null> {
   const rows = plan ? JSON.stringify(rowsOf(plan)) : null;
-  const { rows: answer } = await client.query<{ delta: Delta | null }>({
-    name: 'irbot_commit',
+  const { rows: answer } = await client.query<{ behind: Behind | null }>({
+    name: 'irbot_commit_checked',
     text: COMMIT_ALONE,
     values: [expected, rows, TOMBSTONE_KEEP, sync],
   });
-  return answer[0]?.delta ?? null;
+  return answer[0]?.behind ?? null;
 }
 
-const COMMIT_ALONE = 'SELECT irbot_commit($1, $2, $3, $4) AS delta';
+const COMMIT_ALONE = 'SELECT irbot_commit_checked($1, $2, $3, $4) AS behind';
 
 /** Whether the plan writes nothing. */
 export function isEmpty(plan: WritePlan): boolean {

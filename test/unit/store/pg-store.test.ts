@@ -2,7 +2,7 @@
 // only for what a change touched, and watch().
 
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ConfigError } from '../../../src/config/errors.js';
 import { factsOf } from '../../../src/report/facts.js';
 import { copyInto } from '../../../src/store/pg/copy.js';
@@ -256,8 +256,9 @@ describe('PostgreSQL store', () => {
     }
   });
 
-  it('writes the lock every transaction takes, as migration 7 spells it out, as TRANSACTION_LOCK', () => {
+  it('writes the lock every transaction takes, as migrations 7 and 9 spell it out, as TRANSACTION_LOCK', () => {
     expect(MIGRATIONS[6]).toContain(`pg_advisory_xact_lock(${TRANSACTION_LOCK})`);
+    expect(MIGRATIONS[8]).toContain(`pg_advisory_xact_lock(${TRANSACTION_LOCK})`);
   });
 
   it('runs a change again on what another replica committed after its cache was read, and answers from that run', async () => {
@@ -280,6 +281,35 @@ describe('PostgreSQL store', () => {
     expect(answer).toBe('2');
     expect((await b.read()).seenEvents.count).toBe('2');
     expect((await a.read()).seenEvents.count).toBe('2');
+  });
+
+  it('catches a cache that is behind up without the lock every writer takes (held here), then commits under it', async () => {
+    const [a, b] = [open(), open()];
+    await a.transact((data) => {
+      data.seenEvents.behind = '0';
+    });
+    await Promise.all([a.read(), b.read()]);
+    await b.transact((data) => {
+      data.seenEvents.behind = '1';
+    });
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      await holder.query('SELECT pg_advisory_lock($1)', [TRANSACTION_LOCK]);
+      const runs: string[] = [];
+      const committed = a.transact((data) => {
+        runs.push(data.seenEvents.behind as string);
+        data.seenEvents.behind = String(Number(data.seenEvents.behind) + 1);
+        return data.seenEvents.behind;
+      });
+      // Told it was behind before the lock, it ran again on b's commit while the lock is still held elsewhere.
+      await vi.waitFor(() => expect(runs).toEqual(['0', '1']), { timeout: 5_000 });
+      await holder.query('SELECT pg_advisory_unlock($1)', [TRANSACTION_LOCK]);
+      expect(await committed).toBe('2');
+      expect((await b.read()).seenEvents.behind).toBe('2');
+    } finally {
+      await holder.end();
+    }
   });
 
   it('loads the working set whole in one snapshot: a fresh reader never fails while another replica writes', async () => {
