@@ -5,6 +5,7 @@ import { step } from './chat/engine.js';
 import type { ChatEvent, ChatState, Effect, Rules } from './chat/types.js';
 import { personClock } from './chat/working-hours.js';
 import type { Claimant } from './claims.js';
+import { clonePlain } from './store/clone.js';
 import { type AlertRecord, alertsOf, type OutboxItem, type StoreData, type TranscriptEntry } from './store/port.js';
 
 /** What performing one effect produced, applied to the store in the transaction that marks it done. */
@@ -79,7 +80,7 @@ export function claim(
   }
   const snapshot = snapshotOf(record, needsTranscript(head));
   const recovered = checkSince !== undefined;
-  return { record: snapshot, items: structuredClone(items), recovered, ...(recovered ? { checkSince } : {}) };
+  return { record: snapshot, items: clonePlain(items), recovered, ...(recovered ? { checkSince } : {}) };
 }
 
 /**
@@ -190,7 +191,7 @@ export function extend(
   for (const item of more) item.claim = { ...claim };
   return {
     record: snapshotOf(record, needsTranscript(head)),
-    items: [...claimed.items, ...structuredClone(more)],
+    items: [...claimed.items, ...clonePlain(more)],
     recovered: claimed.recovered,
     ...(claimed.checkSince !== undefined ? { checkSince: claimed.checkSince } : {}),
   };

@@ -10,6 +10,7 @@ import { alertBlocks, alertHeadline } from '../slack/blocks.js';
 import { classifySlackError, describeSlackFailure, requestFailureOf, SlackCallError } from '../slack/errors.js';
 import type { PostedMessage } from '../slack/port.js';
 import { activeSnoozeFor, untilText } from '../snoozes.js';
+import { clonePlain } from '../store/clone.js';
 import { type AlertRecord, alertsOf, type Snooze, type StoreData } from '../store/port.js';
 import { type AppContext, MAX_RATE_LIMITED_WAIT_MS } from './context.js';
 import type { InboundEvents } from './inbound.js';
@@ -55,7 +56,7 @@ export class Intake {
         const record = data.alerts[earlier.id] as AlertRecord; // fetched by id: the store writes what it changes
         takeUnposted(record, at, this.ctx.claimant);
         const flight = this.fly(record.id, owner);
-        return { kind: 'post', record: structuredClone(record), recovered: true, flight, since };
+        return { kind: 'post', record: clonePlain(record), recovered: true, flight, since };
       }
       let id = `${template.id}-${this.ctx.ports.newId()}`;
       while (data.alerts[id]) id = `${template.id}-${this.ctx.ports.newId()}`;
@@ -87,11 +88,11 @@ export class Intake {
         created.suppressed = { snoozeId: snooze.id, at };
         data.alerts[id] = created;
         this.moves.queueEvent(created, 'suppressed');
-        return { kind: 'suppressed', record: structuredClone(created), snooze: structuredClone(snooze) };
+        return { kind: 'suppressed', record: clonePlain(created), snooze: clonePlain(snooze) };
       }
       takeUnposted(created, at, this.ctx.claimant);
       data.alerts[id] = created;
-      return { kind: 'post', record: structuredClone(created), recovered: false, flight: this.fly(id, owner), since };
+      return { kind: 'post', record: clonePlain(created), recovered: false, flight: this.fly(id, owner), since };
     });
     switch (taken.kind) {
       case 'duplicate':
@@ -218,7 +219,7 @@ export class Intake {
         data.alerts[record.id] = stored;
         enqueue(stored, [{ type: 'PostInThread', kind: 'details', text: '' }]);
         this.moves.queueEvent(stored, 'posted');
-        return structuredClone(stored);
+        return clonePlain(stored);
       });
       this.moves.kickDeliveries();
     } finally {
@@ -267,7 +268,7 @@ export class Intake {
         const record = data.alerts[found.id] as AlertRecord;
         takeUnposted(record, at, claimant);
         const flight = this.fly(record.id, owner);
-        return { kind: 'post', record: structuredClone(record), recovered: true, flight, since };
+        return { kind: 'post', record: clonePlain(record), recovered: true, flight, since };
       }),
     );
     await Promise.all(

@@ -1,5 +1,7 @@
 // A batch of changes applied to the PostgreSQL store's cache: what they answered, the rows they wrote, and how to
 // take them back (a commit that found another replica's transaction in between runs them again on what it wrote).
+
+import { clonePlain } from '../clone.js';
 import { track } from '../journal.js';
 import type { AlertRecord, StoreData } from '../port.js';
 import type { Cache } from './load.js';
@@ -26,7 +28,7 @@ export interface Applied {
  */
 function copyOf(record: AlertRecord): AlertRecord {
   const { transcript, ...rest } = record;
-  return { ...structuredClone(rest), transcript: [...transcript] };
+  return { ...clonePlain(rest), transcript: [...transcript] };
 }
 
 /** Runs `changes` in order on the cache's state, each alert they touch copied first (readers keep theirs). */

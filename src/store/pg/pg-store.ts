@@ -6,6 +6,7 @@
 import type { Client, ClientBase, PoolClient } from 'pg';
 import type { Log } from '../../log.js';
 import { type AlertFacts, factsOf } from '../../report/facts.js';
+import { clonePlain } from '../clone.js';
 import type { AlertRecord, Store, StoreData, TransactOptions } from '../port.js';
 import { commitBatch, type Kept, type Pending } from './commit.js';
 import { pgDriver } from './driver.js';
@@ -75,7 +76,7 @@ function copyOf({ state }: Cache): StoreData {
     version: state.version,
     alerts: { ...state.alerts },
     seenEvents: { ...state.seenEvents },
-    ...(Object.keys(state.snoozes).length > 0 ? { snoozes: structuredClone(state.snoozes) } : {}),
+    ...(Object.keys(state.snoozes).length > 0 ? { snoozes: clonePlain(state.snoozes) } : {}),
   };
 }
 
