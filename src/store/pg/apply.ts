@@ -1,6 +1,5 @@
 // A batch of changes applied to the PostgreSQL store's cache: what they answered, the rows they wrote, and how to
 // take them back (a commit that found another replica's transaction in between runs them again on what it wrote).
-
 import { clonePlain } from '../clone.js';
 import { track } from '../journal.js';
 import type { AlertRecord, StoreData } from '../port.js';

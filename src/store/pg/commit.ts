@@ -66,7 +66,7 @@ export async function commitBatch(client: ClientBase, kept: Kept, batch: Pending
     }
     applied.undo();
     // Read outside the lock: the cache takes the highest rev among the rows, not the delta's own.
-    working = await catchUp(client, working, behind.unlocked ?? (await deltaOf(client, working.mark)), 'no');
+    working = await catchUp(client, working, behind.unlocked ?? (await deltaOf(client, working.mark)), false);
   }
   return underLock(client, kept, working ?? emptyCache(), batch);
 }
@@ -80,7 +80,7 @@ async function underLock(client: ClientBase, kept: Kept, from: Cache, batch: Pen
   let working = from;
   try {
     // Under the lock every transaction up to delta.rev has committed.
-    if (working.mark !== delta.rev) working = await catchUp(client, working, delta, 'held');
+    if (working.mark !== delta.rev) working = await catchUp(client, working, delta, true);
     const applied = applyBatch(
       working,
       batch.map((p) => p.change),

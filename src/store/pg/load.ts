@@ -116,29 +116,24 @@ export async function deltaOf(client: ClientBase, mark: number, inTransaction = 
 
 /**
  * Brings `current` up to date with `delta` (the rows since its mark), or loads the working set again whole when the
- * delta does not follow on from it. What was read under the lock (`delta`: the delta; 'held': the reload too) has
- * the last committed rev, which becomes the mark; else the mark is the highest rev among the rows (a transaction
- * in flight may have taken a rev already).
+ * delta does not follow on from it. Read under the lock (`underLock`: the delta, and the reload in the caller's
+ * transaction), the delta has the last committed rev, which becomes the mark; else the mark is the highest rev among
+ * the rows (a transaction in flight may have taken a rev already).
  */
-export async function catchUp(
-  client: ClientBase,
-  current: Cache,
-  delta: Delta,
-  locked: 'no' | 'delta' | 'held',
-): Promise<Cache> {
-  const caughtUp = (cache: Cache, from: Delta, exact: boolean): Cache => {
+export async function catchUp(client: ClientBase, current: Cache, delta: Delta, underLock: boolean): Promise<Cache> {
+  const caughtUp = (cache: Cache, from: Delta): Cache => {
     const top = applyDelta(cache, from);
-    cache.mark = exact ? from.rev : Math.max(cache.mark, top);
+    cache.mark = underLock ? from.rev : Math.max(cache.mark, top);
     return cache;
   };
   if (!tooFarBehind(current.mark, delta)) {
     try {
-      return caughtUp(current, delta, locked !== 'no');
+      return caughtUp(current, delta);
     } catch (err) {
       if (!(err instanceof Gap) || current.mark === 0) throw err;
     }
   }
-  return caughtUp(emptyCache(), await deltaOf(client, 0, locked === 'held'), locked === 'held');
+  return caughtUp(emptyCache(), await deltaOf(client, 0, underLock));
 }
 
 /** Applies a delta to `cache`; returns the highest rev among its rows (0: none). */

@@ -185,7 +185,7 @@ export function openPgStore(url: string, options: PgStoreOptions = {}): PgStore 
         kept.cache = null;
         const current = cache ?? emptyCache();
         // One statement: one snapshot, no transaction needed.
-        kept.cache = await catchUp(client, current, await deltaOf(client, current.mark), 'no');
+        kept.cache = await catchUp(client, current, await deltaOf(client, current.mark), false);
         return copyOf(kept.cache);
       }),
     );
