@@ -77,7 +77,7 @@ export class Effects {
   ): Promise<Completion> {
     const posts = items.flatMap((item) => (item.effect.type === 'PostInThread' ? [item.effect] : []));
     if (!record.ts || posts.length === 0) return {};
-    if (pace && !plan.posted) await this.ctx.pacer.take('chat.postMessage', record.channelId, () => true);
+    if (pace && !plan.posted) await this.ctx.pacer.take('chat.postMessage', record.channelId, () => true, true);
     // Cut to Slack's limit after quoting and escaping: a long relay or details post goes out as several messages.
     const texts = posts.map((post) => threadText(post.kind, post.text, record, this.ctx.mention));
     await postParts(

@@ -167,8 +167,8 @@ export class Lanes {
     const { store } = ctx.ports;
     let claimed = first;
     const call = pacedBeforehand(lane, claimed) ? slackCallOf(claimed.items[0]?.effect, claimed.record) : undefined;
-    // A closed chat's last posts go first when the budget is short: one message then carries all its lines. So do
-    // posts taken over from a run that died or stalled: they have waited out its lease already.
+    // A closed chat's last posts go first when the budget is short: one message then carries all its lines. Posts
+    // taken over from a run that died or stalled go before those: they have waited out its lease already.
     const { chat } = claimed.record;
     const { recovered } = first;
     const isFinal = () => recovered || isClosed(chat) || moves.sawClose(alertId);
@@ -176,7 +176,7 @@ export class Lanes {
     let waited = 0;
     if (call) {
       if (ctx.ports.slack.ready) await ctx.ports.slack.ready();
-      waited = await ctx.pacer.take(call.method, call.channel, isFinal);
+      waited = await ctx.pacer.take(call.method, call.channel, isFinal, recovered);
       tokenAt = ctx.monotonic();
       // While it waited for Slack's budget, more may have queued up behind it: it goes out in the same call.
       const before = claimed;

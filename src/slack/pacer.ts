@@ -9,9 +9,10 @@ export interface Pacer {
    * and alert updates say with `isFinal` whether the chat has closed (or the post was taken over from a run that
    * died, and has waited out its lease): final calls take any token, first; the others, in the order they asked,
    * only a full bucket's spare ones, so that its burst is there for the next closing chat (see `serve`). Calls
-   * without `isFinal` to a channel's own bucket (a DM) take any token.
+   * without `isFinal` to a channel's own bucket (a DM) take any token. `first`: the call goes before every call
+   * waiting (work taken over from a run that died: it has waited out a lease already).
    */
-  take(method: string, channel?: string, isFinal?: () => boolean): Promise<number>;
+  take(method: string, channel?: string, isFinal?: () => boolean, first?: boolean): Promise<number>;
   /** Slack answered 429 with Retry-After: nothing more goes to that bucket before then. */
   backOff(method: string, channel: string | undefined, ms: number): void;
   /**
@@ -195,11 +196,11 @@ export function createPacer(options: PacerOptions = {}): Pacer & { tracked(): nu
       // Refilling starts over from now, not from the last take.
       budget.backOff(bucketKey(method, limit, channel), bucketOf(limit), ms);
     },
-    take(method, channel, isFinal) {
+    take(method, channel, isFinal, first = false) {
       const limit = limits[method];
       if (!limit) return Promise.resolve(0);
       return new Promise<number>((resolve) =>
-        enqueue(method, limit, channel, { isFinal, called: now(), resolve }, false),
+        enqueue(method, limit, channel, { isFinal, called: now(), resolve }, first),
       );
     },
   };

@@ -123,11 +123,12 @@ describe('the check of a post a dead process may have sent', () => {
     expect(backOffs).toEqual(['conversations.replies 7000']);
   });
 
-  it('goes first in the feed channel’s queue once checked, like a closing chat’s posts: it has waited a lease', async () => {
-    const first: boolean[] = [];
+  it('goes before every call in the feed channel’s queue once checked, closing chats’ too: it has waited a lease', async () => {
+    const takes: string[] = [];
     const pacer: Pacer = {
-      take: async (method, channel, isFinal) => {
-        if (method === 'chat.postMessage' && channel === 'C0FEED') first.push(isFinal?.() === true);
+      take: async (method, channel, isFinal, first) => {
+        if (channel === 'C0FEED' || method === 'chat.update')
+          takes.push(`${method} final ${isFinal?.()} first ${first}`);
         return 0;
       },
       backOff: () => undefined,
@@ -135,13 +136,14 @@ describe('the check of a post a dead process may have sent', () => {
     };
     const t = await withCheck([false], pacer);
     await t.app.idle();
-    first.length = 0;
+    takes.length = 0;
     // Its chat is still open: only the take-over makes it go first.
     expect(t.store.data().alerts[t.alert.id]?.chat.state).toBe('active');
-    await t.left(crashedNote());
+    await t.left(crashedNote(), { effect: { type: 'UpdateAlert' }, claim: { pid: DEAD, at: CRASHED_AT } });
     await t.app.recover();
     expect(t.events).toEqual([`check ${t.alert.id}:99: false`, `post ${t.alert.id}:99`]);
-    expect(first).toEqual([true]);
+    // The alert message's update taken over needs no check (an update is the same twice): it goes first too.
+    expect(takes.sort()).toEqual(['chat.postMessage final true first true', 'chat.update final true first true']);
   });
 
   it('comes before the post’s token: a post that had landed takes none, one that had not takes it once checked', async () => {

@@ -83,6 +83,26 @@ describe('pacer', () => {
     expect(time.now()).toBeLessThan(4100); // still one a second: the order changes, not the pace
   });
 
+  it('serves a call taken over from a run that died before every call waiting, final ones too', async () => {
+    const time = fakeTime();
+    const pacer = createPacer({
+      ...time,
+      limits: { 'chat.postMessage': { perMinute: 60, burst: 1, per: 'channel' } },
+    });
+    await pacer.take('chat.postMessage', 'C0FEED'); // the burst is spent
+    const order: string[] = [];
+    const final = () => true;
+    const waits = [
+      pacer.take('chat.postMessage', 'C0FEED', final).then(() => order.push('final 1')),
+      pacer.take('chat.postMessage', 'C0FEED', final).then(() => order.push('final 2')),
+      pacer.take('chat.postMessage', 'C0FEED', final, true).then(() => order.push('taken over')),
+      pacer.take('chat.postMessage', 'C0FEED', final).then(() => order.push('final 3')),
+    ];
+    await Promise.all(waits);
+    expect(order).toEqual(['taken over', 'final 1', 'final 2', 'final 3']);
+    expect(time.now()).toBeLessThan(4100); // still one a second
+  });
+
   it('keeps the burst for closing chats: other calls use only what a full bucket would waste', async () => {
     const time = fakeTime();
     // Slack's bursts of 4: 3 for the pacer (one token is kept back).
