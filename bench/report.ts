@@ -25,6 +25,8 @@ interface CampaignRaw {
   ratio: number;
   ratioToUncoalescedBound: number;
   eventLoopDelayMs: { p50: number; p99: number; max: number };
+  /** The machine's cores, busy over the campaign (absent in results from before it was measured). */
+  machineBusyPct?: number | null;
   settings: { deadlineS: number };
   setupSeconds: number;
   stages: Record<string, number>;
@@ -124,6 +126,10 @@ export function renderReport(results: Results, chartFile: string | null): string
       [
         'event-loop delay p50 / p99 / max',
         (r) => `${fmt(r.eventLoopDelayMs.p50)} / ${fmt(r.eventLoopDelayMs.p99)} / ${fmt(r.eventLoopDelayMs.max)} ms`,
+      ],
+      [
+        'machine’s cores busy during the campaign (both, all processes)',
+        (r) => (r.machineBusyPct === undefined || r.machineBusyPct === null ? '–' : `${r.machineBusyPct} %`),
       ],
       [
         'LLM requests',

@@ -1,4 +1,5 @@
 // Order statistics over samples, and the tiny helpers every scenario uses to time things.
+import { readFileSync } from 'node:fs';
 
 /** The q-quantile (0..1) by the nearest-rank method; NaN for no samples. */
 export function quantile(samples: readonly number[], q: number): number {
@@ -41,4 +42,28 @@ export function rssSampler(everyMs = 200): { stop(): number } {
       return round(peak / 2 ** 20, 1);
     },
   };
+}
+
+/** The whole machine's CPU time so far as Linux counts it (/proc/stat, every core), in clock ticks; null elsewhere. */
+export interface MachineTicks {
+  busy: number;
+  all: number;
+}
+
+export function machineTicks(): MachineTicks | null {
+  try {
+    const [, ...fields] = (readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '').trim().split(/\s+/);
+    // user nice system idle iowait irq softirq steal (guest time is inside user already)
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = fields.map(Number);
+    const busy = (user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0);
+    return { busy, all: busy + (idle ?? 0) + (iowait ?? 0) };
+  } catch {
+    return null;
+  }
+}
+
+/** How busy the machine's cores were between two readings, in percent of all of them; null when unknown. */
+export function busyPercent(from: MachineTicks | null, to: MachineTicks | null): number | null {
+  if (!from || !to || to.all <= from.all) return null;
+  return Math.round((100 * (to.busy - from.busy)) / (to.all - from.all));
 }

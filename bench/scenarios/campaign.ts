@@ -35,7 +35,7 @@ import { type BenchDatabase, createBenchDatabase } from '../lib/pg-database.js';
 import { Replicas } from '../lib/replicas.js';
 import { check, type ScenarioResult } from '../lib/result.js';
 import { llmServerLatencyMs, type Settings } from '../lib/settings.js';
-import { round, rssSampler, sleep } from '../lib/stats.js';
+import { busyPercent, machineTicks, round, rssSampler, sleep } from '../lib/stats.js';
 
 /** Relay lines, by the start of the line: several may share one message when irbot coalesces them. */
 export const RELAY_PREFIXES = {
@@ -203,15 +203,27 @@ export async function runCampaign(
   };
   slack.on('message', onMessage);
 
-  const progress: { t: number; greeted: number; nudged: number; summaries: number; done: number }[] = [];
+  const progress: {
+    t: number;
+    greeted: number;
+    nudged: number;
+    summaries: number;
+    done: number;
+    /** How busy the machine's cores were over the second before (irbot, the local servers, PostgreSQL, the rest). */
+    busyPct: number | null;
+  }[] = [];
+  let ticks = machineTicks();
   const sampler = setInterval(() => {
+    const now = machineTicks();
     progress.push({
       t: round((performance.now() - t0) / 1000, 1),
       greeted: stages.greeted,
       nudged: stages.nudged,
       summaries: summaryAt.size,
       done: doneAt.size,
+      busyPct: busyPercent(ticks, now),
     });
+    ticks = now;
   }, 1000);
   const callsBefore = slack.calls.length;
   const requestsBefore = openai.requests.length;
@@ -225,6 +237,8 @@ export async function runCampaign(
   loopDelay.enable();
   limiter.enable();
   t0 = performance.now();
+  ticks = machineTicks();
+  const ticksAtStart = ticks;
   let clicked = 0;
   const ticker = setInterval(() => {
     const s = ((performance.now() - t0) / 1000).toFixed(0);
@@ -248,6 +262,7 @@ export async function runCampaign(
   const elapsedS = complete ? Math.max(...doneAt.values()) / 1000 : (performance.now() - t0) / 1000;
   clearInterval(ticker);
   clearInterval(sampler);
+  const machineBusyPct = busyPercent(ticksAtStart, machineTicks());
   loopDelay.disable();
   slack.off('message', onMessage as (value: never) => void);
   const rateLimited = limiter.rateLimited;
@@ -421,6 +436,7 @@ export async function runCampaign(
       callsByMethod: byMethod,
       llmRequestsByKind: llmByKind,
       socketRedeliveries: redeliveries,
+      machineBusyPct,
       eventLoopDelayMs: {
         p50: lateMs(loopDelay.percentile(50)),
         p99: lateMs(loopDelay.percentile(99)),
