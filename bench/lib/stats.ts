@@ -44,12 +44,13 @@ export function rssSampler(everyMs = 200): { stop(): number } {
   };
 }
 
-/** The whole machine's CPU time so far as Linux counts it (/proc/stat, every core), in clock ticks; null elsewhere. */
+/** CPU time in clock ticks: busy, and in all (busy and idle). */
 export interface MachineTicks {
   busy: number;
   all: number;
 }
 
+/** The whole machine's CPU time so far as Linux counts it (/proc/stat, every core); null elsewhere. */
 export function machineTicks(): MachineTicks | null {
   try {
     const [, ...fields] = (readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '').trim().split(/\s+/);
