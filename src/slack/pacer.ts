@@ -10,7 +10,7 @@ export interface Pacer {
    * died, and has waited out its lease): final calls take any token, first; the others, in the order they asked,
    * only a full bucket's spare ones, so that its burst is there for the next closing chat (see `serve`). Calls
    * without `isFinal` to a channel's own bucket (a DM) take any token. `first`: the call goes before every call
-   * waiting (work taken over from a run that died: it has waited out a lease already).
+   * waiting but those that asked first before it (work taken over from a run that died: it has waited out a lease).
    */
   take(method: string, channel?: string, isFinal?: () => boolean, first?: boolean): Promise<number>;
   /** Slack answered 429 with Retry-After: nothing more goes to that bucket before then. */
@@ -67,6 +67,8 @@ interface Waiter {
   isFinal: (() => boolean) | undefined;
   called: number;
   resolve: (waited: number) => void;
+  /** Asked to go first (taken over, or a token given back): after those that asked so before it, ahead of the rest. */
+  first?: boolean;
 }
 
 export function createPacer(options: PacerOptions = {}): Pacer & { tracked(): number } {
@@ -165,7 +167,10 @@ export function createPacer(options: PacerOptions = {}): Pacer & { tracked(): nu
     const key = bucketKey(method, limit, channel);
     const queue = waiting.get(key);
     if (queue && first) {
-      queue.unshift(waiter);
+      // In the order they asked among those first in line: the dead run's oldest work taken over goes first.
+      const rest = queue.findIndex((w) => !w.first);
+      waiter.first = true;
+      queue.splice(rest < 0 ? queue.length : rest, 0, waiter);
       sleeping.get(key)?.abort();
     } else if (queue) queue.push(waiter);
     else {
