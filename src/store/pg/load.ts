@@ -28,7 +28,8 @@ export interface Delta {
   /** The last rev taken (committed, or about to be: read under the lock, every one up to it has committed). */
   rev: number;
   pruned: number;
-  tombstones: Array<{ kind: string; id: string }>;
+  /** `rev`: since migration 10 (absent in a delta of a server function from before it). */
+  tombstones: Array<{ kind: string; id: string; rev?: number | string }>;
   alerts: AlertRow[];
   transcript: TranscriptRow[];
   outbox: OutboxRow[];
@@ -143,7 +144,8 @@ export function applyDelta(cache: Cache, delta: Delta): number {
   const seeRev = (rev: string | number) => {
     top = Math.max(top, Number(rev));
   };
-  for (const { kind, id } of delta.tombstones) {
+  for (const { kind, id, rev } of delta.tombstones) {
+    if (rev !== undefined) seeRev(rev);
     if (kind === 'alert') {
       delete state.alerts[id];
       heads.delete(id);

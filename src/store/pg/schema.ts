@@ -494,6 +494,42 @@ BEGIN
 END $$;
 `;
 
+/**
+ * Migration 10: `irbot_delta` gives each tombstone its rev. A copy that catches up outside the lock (migration 9)
+ * takes the highest rev it saw: after a commit that only deleted (an alert never posted, dropped), it saw none, stayed
+ * behind, and its next change ran three times (twice found behind, then under the lock). Replicas of the version
+ * before read the tombstones as they did. Migration 7's text stays as it ran.
+ */
+const TOMBSTONE_REVS = `
+CREATE OR REPLACE FUNCTION irbot_delta(mark bigint) RETURNS json
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  -- mark > 0: a whole load reads the working set by its own query (src/store/pg/load.ts), as rows.
+  RETURN json_build_object(
+    'rev', (SELECT last_value - CASE WHEN is_called THEN 0 ELSE 1 END FROM irbot_rev),
+    'pruned', (SELECT pruned_rev FROM irbot_state),
+    'tombstones', (SELECT coalesce(json_agg(json_build_object('kind', s.kind, 'id', s.id, 'rev', s.rev) ORDER BY s.rev), '[]')
+      FROM irbot_tombstones s WHERE s.rev > mark),
+    'alerts', (SELECT coalesce(json_agg(r), '[]') FROM (
+      SELECT a.id, a.rev, a.archived, a.template, a.user_id, a.channel_id, a.ts, a.created_at, a.last_activity_at,
+             a.dedupe_key, a.chat_state, a.next_seq, a.transcript_length, a.doc
+      FROM irbot_alerts a WHERE a.rev > mark) r),
+    'transcript', (SELECT coalesce(json_agg(r), '[]') FROM (
+      SELECT t.alert_id, t.n, t.speaker, t.text, t.at, t.by, t.ts
+      FROM irbot_transcript t JOIN irbot_alerts a ON a.id = t.alert_id AND NOT a.archived WHERE t.rev > mark) r),
+    'outbox', (SELECT coalesce(json_agg(r ORDER BY r.alert_id, r.pos), '[]') FROM (
+      SELECT o.alert_id, o.seq, o.effect, o.claim, o.retry_at, o.attempts, o.check_since, o.pos
+      FROM irbot_outbox o JOIN irbot_alerts a ON a.id = o.alert_id AND NOT a.archived WHERE a.rev > mark) r),
+    'escalations', (SELECT coalesce(json_agg(r), '[]') FROM (
+      SELECT e.* FROM irbot_escalations e JOIN irbot_alerts a ON a.id = e.alert_id AND NOT a.archived
+      WHERE a.rev > mark) r),
+    'seen', (SELECT coalesce(json_agg(json_build_object('id', s.id, 'seen_at', s.seen_at, 'rev', s.rev)), '[]')
+      FROM irbot_seen_events s WHERE s.rev > mark),
+    'snoozes', (SELECT coalesce(json_agg(json_build_object('doc', z.doc, 'rev', z.rev)), '[]')
+      FROM irbot_snoozes z WHERE z.rev > mark));
+END $$;
+`;
+
 /** Migration n takes the schema from version n - 1 to n. */
 export const MIGRATIONS: readonly string[] = [
   INIT,
@@ -505,6 +541,7 @@ export const MIGRATIONS: readonly string[] = [
   ONE_STATEMENT,
   PLAN_AS_JSONB,
   CHECK_BEFORE_LOCK,
+  TOMBSTONE_REVS,
 ];
 
 /** The schema version this irbot writes. */

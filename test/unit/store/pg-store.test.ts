@@ -283,6 +283,26 @@ describe('PostgreSQL store', () => {
     expect((await a.read()).seenEvents.count).toBe('2');
   });
 
+  it('catches up past another replica’s commit that only deleted: its own change then runs twice, not three times', async () => {
+    const [a, b] = [open(), open()];
+    await a.transact((data) => {
+      data.alerts.dropped = anAlert({ id: 'dropped' });
+      data.seenEvents.kept = '0';
+    });
+    await Promise.all([a.read(), b.read()]);
+    await b.transact((data) => {
+      delete data.alerts.dropped;
+    });
+    const runs: string[] = [];
+    await a.transact((data) => {
+      runs.push(data.alerts.dropped ? 'there' : 'gone');
+      data.seenEvents.kept = '1';
+    });
+    // Once on its copy, once on b's commit (its tombstone's rev is the copy's new mark), and it commits.
+    expect(runs).toEqual(['there', 'gone']);
+    expect((await b.read()).alerts.dropped).toBeUndefined();
+  });
+
   it('catches a cache that is behind up without the lock every writer takes (held here), then commits under it', async () => {
     const [a, b] = [open(), open()];
     await a.transact((data) => {
