@@ -35,7 +35,7 @@ import { type BenchDatabase, createBenchDatabase } from '../lib/pg-database.js';
 import { Replicas } from '../lib/replicas.js';
 import { check, type ScenarioResult } from '../lib/result.js';
 import { llmServerLatencyMs, type Settings } from '../lib/settings.js';
-import { busyPercent, machineTicks, round, rssSampler, sleep } from '../lib/stats.js';
+import { busyPercent, type MachineTicks, machineTicks, round, rssSampler, sleep } from '../lib/stats.js';
 
 /** Relay lines, by the start of the line: several may share one message when irbot coalesces them. */
 export const RELAY_PREFIXES = {
@@ -212,7 +212,8 @@ export async function runCampaign(
     /** How busy the machine's cores were over the second before (irbot, the local servers, PostgreSQL, the rest). */
     busyPct: number | null;
   }[] = [];
-  let ticks = machineTicks();
+  // Read at the first click (below), before the sampler's first tick.
+  let ticks: MachineTicks | null = null;
   const sampler = setInterval(() => {
     const now = machineTicks();
     progress.push({
@@ -237,8 +238,8 @@ export async function runCampaign(
   loopDelay.enable();
   limiter.enable();
   t0 = performance.now();
-  ticks = machineTicks();
-  const ticksAtStart = ticks;
+  const ticksAtStart = machineTicks();
+  ticks = ticksAtStart;
   let clicked = 0;
   const ticker = setInterval(() => {
     const s = ((performance.now() - t0) / 1000).toFixed(0);
