@@ -6,7 +6,13 @@ import type { ChatEvent, ChatState, Effect, Rules } from './chat/types.js';
 import { personClock } from './chat/working-hours.js';
 import type { Claimant } from './claims.js';
 import { clonePlain } from './store/clone.js';
-import { type AlertRecord, alertsOf, type OutboxItem, type StoreData, type TranscriptEntry } from './store/port.js';
+import {
+  type AlertRecord,
+  alertsOfPerson,
+  type OutboxItem,
+  type StoreData,
+  type TranscriptEntry,
+} from './store/port.js';
 
 /** What performing one effect produced, applied to the store in the transaction that marks it done. */
 export interface Completion {
@@ -266,8 +272,8 @@ export function complete(
   const woken = [{ id: alertId, lanes: held && !lanes.includes('thread') ? [...lanes, 'thread' as const] : lanes }];
   if (head.effect.type !== 'StartNext') return woken;
   // The person's next chat, oldest first, starts now that this one has ended.
-  const oldest = alertsOf(data)
-    .filter((a) => a.userId === record.userId && a.chat.state === 'queued')
+  const oldest = alertsOfPerson(data, record.userId)
+    .filter((a) => a.chat.state === 'queued')
     .sort((a, b) => (a.chat.startedAt ?? '').localeCompare(b.chat.startedAt ?? ''))[0];
   const queuedNext = oldest && data.alerts[oldest.id];
   if (!queuedNext) return woken;

@@ -8,7 +8,7 @@ import { oneLine } from '../log.js';
 import { addToTranscript, enqueue, lanesOf } from '../outbox.js';
 import type { Inbound } from '../slack/envelope.js';
 import { addSnooze, DAY_MS } from '../snoozes.js';
-import { type AlertRecord, alertsOf, type Snooze, type SnoozeActor, type StoreData } from '../store/port.js';
+import { type AlertRecord, alertsOfPerson, type Snooze, type SnoozeActor, type StoreData } from '../store/port.js';
 import { type Ack, type AppContext, noAck } from './context.js';
 import type { LaneClaim, Lanes, Work } from './lanes.js';
 import type { Escalated, Moves } from './moves.js';
@@ -63,7 +63,7 @@ export class InboundEvents {
     }
     if (inbound.kind === 'dm') {
       const outcome = await this.apply(
-        (data) => alertsOf(data).find((a) => a.userId === inbound.userId && a.chat.state === 'active'),
+        (data) => alertsOfPerson(data, inbound.userId).find((a) => a.chat.state === 'active'),
         () => ({ type: 'DirectMessage', text: inbound.text, at: this.ctx.now(), ts: inbound.ts }),
         inbound.eventId,
         ack,
@@ -153,8 +153,8 @@ export class InboundEvents {
         if (action === 'dismiss') return { type: 'DismissRequested', by, at };
         if (action === 'end') return { type: 'EndRequested', by, at };
         if (action === 'start_now') return { type: 'StartNowRequested', by, at };
-        const personBusy = alertsOf(data).some(
-          (other) => other.id !== record.id && other.userId === record.userId && isOpen(other.chat),
+        const personBusy = alertsOfPerson(data, record.userId).some(
+          (other) => other.id !== record.id && isOpen(other.chat),
         );
         let person: PersonClock | undefined;
         if (zone) {

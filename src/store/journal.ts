@@ -1,6 +1,6 @@
 // The store's journal: each transaction appends one line holding only what it changed, instead of rewriting
 // the whole working set. Pure functions: tracking what a change touched, writing its line, applying a line.
-import { type AlertRecord, RAW, type Snooze, type StoreData, type TranscriptEntry } from './port.js';
+import { type AlertRecord, BY_PERSON, RAW, type Snooze, type StoreData, type TranscriptEntry } from './port.js';
 
 /**
  * What one transaction did to one alert: the fields it changed (all of them for a new alert), the fields it
@@ -46,6 +46,8 @@ export interface Tracked {
   finish(g: number, q: number): { line: string | null; replaced: boolean };
   /** After the change, instead of `finish`: what it changed, for a store that writes rows rather than lines. */
   changes(): Changes;
+  /** What the change read (see ReadScope); null when it read more than that. */
+  scope(): ReadScope | null;
   /**
    * Puts back the event ids and snoozes the change set or deleted, and forgets the fields kept in `heads` of the
    * alerts it touched. The alerts themselves are the caller's to put back (see `beforeTouch`). Not after a swap
@@ -67,6 +69,18 @@ export interface AlertChange {
   changed: string[];
   /** The transcript from this index on is new; the lines before it are as committed. */
   t0: number;
+}
+
+/**
+ * Everything a change read, when that was only alerts by id (those it changed, and ids it looked for and did not
+ * find), the alerts of some people (`alertsOfPerson`), and event ids by key: a store whose copy may be behind can
+ * then commit it unless another process changed one of those since (src/store/pg). A scan of every alert or event
+ * id, or any look at the snoozes, makes it depend on everything (no scope).
+ */
+export interface ReadScope {
+  alerts: string[];
+  people: string[];
+  events: string[];
 }
 
 /** What one transaction changed; `replaced`: a map was swapped whole (the rest is then empty). */
@@ -92,16 +106,23 @@ export function track(
   const alerts = state.alerts;
   const seen = state.seenEvents;
   const before = new Map<string, Before>();
+  // What the change read beyond the alerts it touched (`before`); `everything` once it scanned.
+  let everything = false;
+  const missed = new Set<string>();
+  const people = new Set<string>();
+  const eventsRead = new Set<string>();
   /** Each event id the change set or deleted, with its value before. */
   const seenBefore = new Map<string, string | undefined>();
   const markSeen = (key: string | symbol): void => {
     if (typeof key !== 'string' || seenBefore.has(key)) return;
+    eventsRead.add(key);
     seenBefore.set(key, Object.hasOwn(seen, key) ? seen[key] : undefined);
   };
   // Snoozes are few and small: each one looked at is compared whole, as JSON, with how it was.
   const snoozes = state.snoozes ?? {};
   const snoozesBefore = new Map<string, string | undefined>();
   const markSnooze = (id: string): void => {
+    everything = true;
     if (snoozesBefore.has(id)) return;
     snoozesBefore.set(id, Object.hasOwn(snoozes, id) ? JSON.stringify(snoozes[id]) : undefined);
   };
@@ -123,10 +144,37 @@ export function track(
     });
   };
 
-  const alertsProxy = touching(alerts, mark);
+  const scanned = (): void => {
+    everything = true;
+  };
+  const alertsProxy = touching(alerts, mark, {
+    miss: (id) => missed.add(id),
+    scan: scanned,
+    byPerson: (userId) => {
+      people.add(userId);
+      return alerts;
+    },
+  });
   const seenProxy = new Proxy(seen, {
     get(target, key, receiver) {
-      return key === RAW ? target : Reflect.get(target, key, receiver);
+      if (key === RAW) {
+        everything = true;
+        return target;
+      }
+      if (typeof key === 'string') eventsRead.add(key);
+      return Reflect.get(target, key, receiver);
+    },
+    has(target, key) {
+      if (typeof key === 'string') eventsRead.add(key);
+      return Reflect.has(target, key);
+    },
+    getOwnPropertyDescriptor(target, key) {
+      if (typeof key === 'string') eventsRead.add(key);
+      return Reflect.getOwnPropertyDescriptor(target, key);
+    },
+    ownKeys(target) {
+      everything = true;
+      return Reflect.ownKeys(target);
     },
     set(target, key, value) {
       markSeen(key);
@@ -137,7 +185,7 @@ export function track(
       return Reflect.deleteProperty(target, key);
     },
   });
-  const snoozesProxy = touching(snoozes, markSnooze);
+  const snoozesProxy = touching(snoozes, markSnooze, { miss: scanned, scan: scanned });
   const view: StoreData = {
     version: state.version,
     alerts: alertsProxy,
@@ -197,6 +245,10 @@ export function track(
   return {
     view,
     changes,
+    scope() {
+      if (everything) return null;
+      return { alerts: [...before.keys(), ...missed], people: [...people], events: [...eventsRead] };
+    },
     undo() {
       for (const id of before.keys()) heads.delete(id);
       for (const [key, was] of seenBefore) {
@@ -332,16 +384,45 @@ export function headerLine(generation: number): string {
   return `${JSON.stringify({ generation } satisfies JournalHeader)}\n`;
 }
 
+/** What a watched map tells besides the entries marked: ids looked for and not found, and scans (ReadScope). */
+interface Reads<T> {
+  miss(id: string): void;
+  scan(): void;
+  /** BY_PERSON: the map behind, for the alerts of one person. */
+  byPerson?: (userId: string) => T;
+}
+
 /**
  * A map whose entries are marked (`mark(id)`) before they are read by id, set or deleted, so that a change can be
  * compared with how they were; RAW gets the map behind, for scans that must not mark everything.
  */
-function touching<T extends object>(map: T, mark: (id: string) => void): T {
+function touching<T extends object>(map: T, mark: (id: string) => void, reads: Reads<T>): T {
+  const look = (target: T, key: string | symbol): void => {
+    if (typeof key !== 'string') return;
+    if (Object.hasOwn(target, key)) mark(key);
+    else reads.miss(key);
+  };
   return new Proxy(map, {
     get(target, key, receiver) {
-      if (key === RAW) return target;
-      if (typeof key === 'string' && Object.hasOwn(target, key)) mark(key);
+      if (key === RAW) {
+        reads.scan();
+        return target;
+      }
+      if (key === BY_PERSON) return reads.byPerson;
+      look(target, key);
       return Reflect.get(target, key, receiver);
+    },
+    has(target, key) {
+      look(target, key);
+      return Reflect.has(target, key);
+    },
+    getOwnPropertyDescriptor(target, key) {
+      look(target, key);
+      return Reflect.getOwnPropertyDescriptor(target, key);
+    },
+    ownKeys(target) {
+      reads.scan();
+      return Reflect.ownKeys(target);
     },
     set(target, key, value) {
       if (typeof key === 'string') mark(key);

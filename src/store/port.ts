@@ -218,6 +218,24 @@ export function alertsOf(data: StoreData): AlertRecord[] {
   return Object.values((alerts[RAW] as Record<string, AlertRecord> | undefined) ?? data.alerts);
 }
 
+/**
+ * A store that checks a commit against what its change read (src/store/pg) answers this key of `data.alerts` with
+ * a function that notes the person and gives the map behind (see `alertsOfPerson`).
+ */
+export const BY_PERSON = Symbol('irbot.store.byPerson');
+
+/**
+ * The alerts of one person, without marking them touched (as `alertsOf`), and without making the change depend on
+ * every alert: a commit is then checked against that person's alerts only, and not run again for another replica's
+ * commit that changed someone else's.
+ */
+export function alertsOfPerson(data: StoreData, userId: string): AlertRecord[] {
+  const alerts = data.alerts as Record<string | symbol, unknown>;
+  const watched = alerts[BY_PERSON] as ((userId: string) => Record<string, AlertRecord>) | undefined;
+  const all = watched ? watched(userId) : data.alerts;
+  return Object.values(all).filter((record) => record.userId === userId);
+}
+
 /** Moves a closed alert from the working set to the archive, in the transaction that calls it. */
 export function archiveAlert(data: StoreData, id: string): void {
   const record = data.alerts[id];

@@ -1,7 +1,7 @@
 // A batch of changes applied to the PostgreSQL store's cache: what they answered, the rows they wrote, and how to
 // take them back (a commit that found another replica's transaction in between runs them again on what it wrote).
 import { clonePlain } from '../clone.js';
-import { track } from '../journal.js';
+import { type ReadScope, track } from '../journal.js';
 import type { AlertRecord, StoreData } from '../port.js';
 import type { Cache } from './load.js';
 import type { WritePlan } from './rows.js';
@@ -13,6 +13,8 @@ export interface Applied {
   answers: unknown[];
   threw?: { error: unknown };
   plan: WritePlan;
+  /** What the changes read, when they read only alerts by id or by person and event ids by key (ReadScope). */
+  scope: ReadScope | null;
   /** A change swapped a map whole: the working set is written whole, and cannot be taken back. */
   replaced: boolean;
   archiving: Record<string, AlertRecord> | undefined;
@@ -54,7 +56,7 @@ export function applyBatch(cache: Cache, changes: Array<(data: StoreData) => unk
       answers.push(change(tracked.view));
     } catch (error) {
       const empty = { alerts: [], deleted: [], events: new Map(), snoozes: new Map() };
-      return { answers: [], threw: { error }, plan: empty, replaced: false, archiving: undefined, undo };
+      return { answers: [], threw: { error }, plan: empty, scope: null, replaced: false, archiving: undefined, undo };
     }
   }
   const { archiving } = tracked.view;
@@ -64,5 +66,6 @@ export function applyBatch(cache: Cache, changes: Array<(data: StoreData) => unk
   for (const touched of found.alerts) if (touched.record) storableAlert(touched.record, touched.t0);
   for (const record of Object.values(archiving ?? {})) storable(record);
   for (const snooze of found.snoozes.values()) if (snooze) storable(snooze);
-  return { answers, plan: planOf(found, originals, archiving), replaced: found.replaced, archiving, undo };
+  const plan = planOf(found, originals, archiving);
+  return { answers, plan, scope: tracked.scope(), replaced: found.replaced, archiving, undo };
 }

@@ -1,11 +1,12 @@
 // A batch of queued changes committed to PostgreSQL: first optimistically, in one statement that commits unless
-// another replica's transaction came in between (then the changes run again on what it wrote), else under the lock.
+// another replica's transaction in between changed what the batch read (then the changes run again on what it
+// wrote), else under the lock.
 import type { ClientBase, QueryResult } from 'pg';
 import { type StoreData, syncWanted, type TransactOptions } from '../port.js';
 import { type Applied, applyBatch } from './apply.js';
 import { type Cache, catchUp, deltaFrom, deltaOf, deltaQuery, emptyCache } from './load.js';
 import { TRANSACTION_LOCK } from './schema.js';
-import { type Behind, commitAlone, isEmpty, replaceAll, writePlan } from './write.js';
+import { type Behind, commitAlone, isEmpty, type Past, replaceAll, writePlan } from './write.js';
 
 /** A change waiting for its turn in a group commit. */
 export interface Pending {
@@ -31,9 +32,10 @@ const OPTIMISTIC_TRIES = 2;
 /**
  * Commits `batch` on `client` and settles each change's promise ('done'), or hands it back to be redone one by one
  * ('redo': one of its changes threw). First optimistically: the changes run on the kept cache and go to the server
- * in one statement, which commits them unless another transaction came in between; then it answers what came, the
- * cache catches up, and they run again. After OPTIMISTIC_TRIES such turns, the batch takes the lock first and runs
- * under it. Throws what the database answered (the caller decides who fails); `kept` is then as it should be.
+ * in one statement, which commits them unless a transaction in between changed what they read (their ReadScope;
+ * all of it when they scanned); then it answers what came, the cache catches up, and they run again. After
+ * OPTIMISTIC_TRIES such turns, the batch takes the lock first and runs under it. Throws what the database answered
+ * (the caller decides who fails); `kept` is then as it should be.
  */
 export async function commitBatch(client: ClientBase, kept: Kept, batch: Pending[]): Promise<'done' | 'redo'> {
   let working = kept.cache;
@@ -48,22 +50,27 @@ export async function commitBatch(client: ClientBase, kept: Kept, batch: Pending
     if (applied.threw) return threw(kept, batch, working, applied);
     const sync = batch.some((p, i) => syncWanted(p.sync, applied.answers[i]));
     const writes = !isEmpty(applied.plan);
-    let behind: Behind | null;
+    let answer: Behind | Past | null;
     try {
-      behind = await commitAlone(client, working.mark, writes ? applied.plan : null, sync);
+      answer = await commitAlone(client, working.mark, writes ? applied.plan : null, sync, applied.scope);
     } catch (err) {
       // Nothing was written, or all of it (a connection lost at the commit): the next catch-up brings it.
       applied.undo();
       kept.cache = working;
       throw err;
     }
-    if (behind === null) {
+    if (answer === null) {
       if (writes) {
         working.mark += 1;
         kept.unsynced = !sync;
       }
       return settled(kept, batch, working, applied.answers);
     }
+    if ('past' in answer) {
+      if (answer.past !== null) kept.unsynced = !sync;
+      return settled(kept, batch, await caughtUpPast(client, working, answer.past), applied.answers);
+    }
+    const behind = answer;
     applied.undo();
     // Read outside the lock: the cache takes the highest rev among the rows, not the delta's own.
     working = await catchUp(client, working, behind.unlocked ?? (await deltaOf(client, working.mark)), false);
@@ -109,7 +116,21 @@ async function underLock(client: ClientBase, kept: Kept, from: Cache, batch: Pen
   }
 }
 
-function settled(kept: Kept, batch: Pending[], working: Cache, answers: unknown[]): 'done' {
+/**
+ * The cache after its batch was committed past other replicas' commits that changed nothing it read (Past): caught
+ * up on those, or, when that read fails, null (loaded again whole at the next use). The batch is committed either way.
+ */
+async function caughtUpPast(client: ClientBase, working: Cache, own: number | null): Promise<Cache | null> {
+  // A batch that wrote nothing answered from what it read, which no commit since changed: its cache is still whole.
+  if (own === null) return working;
+  try {
+    return await catchUp(client, working, await deltaOf(client, working.mark), false, own);
+  } catch {
+    return null;
+  }
+}
+
+function settled(kept: Kept, batch: Pending[], working: Cache | null, answers: unknown[]): 'done' {
   kept.cache = working;
   for (const [i, p] of batch.entries()) p.resolve(answers[i]);
   return 'done';

@@ -119,26 +119,34 @@ export async function deltaOf(client: ClientBase, mark: number, inTransaction = 
  * Brings `current` up to date with `delta` (the rows since its mark), or loads the working set again whole when the
  * delta does not follow on from it. Read under the lock (`underLock`: the delta, and the reload in the caller's
  * transaction), the delta has the last committed rev, which becomes the mark; else the mark is the highest rev among
- * the rows (a transaction in flight may have taken a rev already).
+ * the rows (a transaction in flight may have taken a rev already). `own`: a transaction this cache committed past
+ * the others in the delta (a scoped commit, write.ts): its alerts' rows are what the cache holds already, and every
+ * rev up to it had committed.
  */
-export async function catchUp(client: ClientBase, current: Cache, delta: Delta, underLock: boolean): Promise<Cache> {
-  const caughtUp = (cache: Cache, from: Delta): Cache => {
-    const top = applyDelta(cache, from);
-    cache.mark = underLock ? from.rev : Math.max(cache.mark, top);
+export async function catchUp(
+  client: ClientBase,
+  current: Cache,
+  delta: Delta,
+  underLock: boolean,
+  own = 0,
+): Promise<Cache> {
+  const caughtUp = (cache: Cache, from: Delta, skip: number): Cache => {
+    const top = applyDelta(cache, from, skip);
+    cache.mark = underLock ? from.rev : Math.max(cache.mark, top, own);
     return cache;
   };
   if (!tooFarBehind(current.mark, delta)) {
     try {
-      return caughtUp(current, delta);
+      return caughtUp(current, delta, own);
     } catch (err) {
       if (!(err instanceof Gap) || current.mark === 0) throw err;
     }
   }
-  return caughtUp(emptyCache(), await deltaOf(client, 0, underLock));
+  return caughtUp(emptyCache(), await deltaOf(client, 0, underLock), 0);
 }
 
-/** Applies a delta to `cache`; returns the highest rev among its rows (0: none). */
-export function applyDelta(cache: Cache, delta: Delta): number {
+/** Applies a delta to `cache`, but the alerts of transaction `skip`; returns the highest rev among its rows (0: none). */
+export function applyDelta(cache: Cache, delta: Delta, skip = 0): number {
   const { state, heads } = cache;
   let top = 0;
   const seeRev = (rev: string | number) => {
@@ -157,6 +165,7 @@ export function applyDelta(cache: Cache, delta: Delta): number {
   const escalationsOf = new Map(delta.escalations.map((row) => [row.alert_id, escalationOf(row)]));
   for (const row of delta.alerts) {
     seeRev(row.rev);
+    if (skip > 0 && Number(row.rev) === skip) continue;
     heads.delete(row.id);
     if (row.archived) {
       delete state.alerts[row.id];

@@ -1,9 +1,9 @@
 // The PostgreSQL store's writes: a transaction's changes as a plan of rows (only what it touched), written by one
-// statement run in the server (irbot_write, or irbot_commit with its check: schema.ts, migration 7); and the whole
-// working set at once, for `store migrate` and for a map swapped whole.
+// statement run in the server (irbot_write, or irbot_commit_scoped with its check: schema.ts, migrations 7 and 11);
+// and the whole working set at once, for `store migrate` and for a map swapped whole.
 import type { ClientBase } from 'pg';
 import { factsOf } from '../../report/facts.js';
-import type { Changes } from '../journal.js';
+import type { Changes, ReadScope } from '../journal.js';
 import type { AlertRecord, StoreData } from '../port.js';
 import type { Delta } from './load.js';
 import { alertWrite, appendedFrom, docOf, type WritePlan } from './rows.js';
@@ -161,35 +161,45 @@ export async function writePlan(client: ClientBase, plan: WritePlan, rev: number
 const WRITE = 'SELECT irbot_write($1, $2, $3)';
 
 /**
- * What a commit from a cache that was behind answers: the delta since its mark, read outside the lock (its rev may
- * be a transaction in flight: catch up to the highest rev among its rows), or null when the cache fell behind while
- * the commit waited for the lock (read the delta, also outside it).
+ * What a commit from a cache that was behind answers when another commit since changed what the batch read: the
+ * delta since its mark, read outside the lock (its rev may be a transaction in flight: catch up to the highest rev
+ * among its rows), or null when the cache fell behind while the commit waited for the lock (read the delta, also
+ * outside it). Nothing was written.
  */
 export interface Behind {
   unlocked: Delta | null;
 }
 
 /**
- * Commits `plan` (null: nothing to write) as the transaction after `expected`, in one statement of its own
- * (`irbot_commit_checked`, schema.ts, migration 9), if no other came after `expected`: then null; else nothing is
- * written, and the answer says so (Behind).
+ * What it answers when the commits since changed nothing the batch read (its ReadScope): the batch was written, as
+ * transaction `past` (null: it wrote nothing), after those commits, which the cache has still to catch up on.
+ */
+export interface Past {
+  past: number | null;
+}
+
+/**
+ * Commits `plan` (null: nothing to write) as the next transaction, in one statement of its own
+ * (`irbot_commit_scoped`, schema.ts, migration 11): if no other came after `expected`, null; if others came but
+ * changed nothing in `scope`, Past; else nothing is written, and Behind says what to read.
  */
 export async function commitAlone(
   client: ClientBase,
   expected: number,
   plan: WritePlan | null,
   sync: boolean,
-): Promise<Behind | null> {
+  scope: ReadScope | null,
+): Promise<Behind | Past | null> {
   const rows = plan ? JSON.stringify(rowsOf(plan)) : null;
-  const { rows: answer } = await client.query<{ behind: Behind | null }>({
-    name: 'irbot_commit_checked',
+  const { rows: answer } = await client.query<{ answer: Behind | Past | null }>({
+    name: 'irbot_commit_scoped',
     text: COMMIT_ALONE,
-    values: [expected, rows, TOMBSTONE_KEEP, sync],
+    values: [expected, rows, TOMBSTONE_KEEP, sync, scope && JSON.stringify(scope)],
   });
-  return answer[0]?.behind ?? null;
+  return answer[0]?.answer ?? null;
 }
 
-const COMMIT_ALONE = 'SELECT irbot_commit_checked($1, $2, $3, $4) AS behind';
+const COMMIT_ALONE = 'SELECT irbot_commit_scoped($1, $2, $3, $4, $5) AS answer';
 
 /** Whether the plan writes nothing. */
 export function isEmpty(plan: WritePlan): boolean {

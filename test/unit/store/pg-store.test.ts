@@ -8,7 +8,7 @@ import { factsOf } from '../../../src/report/facts.js';
 import { copyInto } from '../../../src/store/pg/copy.js';
 import { openPgStore, type PgStore } from '../../../src/store/pg/pg-store.js';
 import { MIGRATION_LOCK, MIGRATIONS, SCHEMA_VERSION, TRANSACTION_LOCK } from '../../../src/store/pg/schema.js';
-import { archiveAlert } from '../../../src/store/port.js';
+import { type AlertRecord, alertsOf, alertsOfPerson, archiveAlert, type StoreData } from '../../../src/store/port.js';
 import { createTestDatabase, sql, urlOf } from '../../support/pg.js';
 import { aLine, anAlert } from '../../support/records.js';
 
@@ -256,9 +256,10 @@ describe('PostgreSQL store', () => {
     }
   });
 
-  it('writes the lock every transaction takes, as migrations 7 and 9 spell it out, as TRANSACTION_LOCK', () => {
+  it('writes the lock every transaction takes, as migrations 7, 9 and 11 spell it out, as TRANSACTION_LOCK', () => {
     expect(MIGRATIONS[6]).toContain(`pg_advisory_xact_lock(${TRANSACTION_LOCK})`);
     expect(MIGRATIONS[8]).toContain(`pg_advisory_xact_lock(${TRANSACTION_LOCK})`);
+    expect(MIGRATIONS[10]).toContain(`pg_advisory_xact_lock(${TRANSACTION_LOCK})`);
   });
 
   it('runs a change again on what another replica committed after its cache was read, and answers from that run', async () => {
@@ -301,6 +302,90 @@ describe('PostgreSQL store', () => {
     // Once on its copy, once on b's commit (its tombstone's rev is the copy's new mark), and it commits.
     expect(runs).toEqual(['there', 'gone']);
     expect((await b.read()).alerts.dropped).toBeUndefined();
+  });
+
+  it('commits a change past another replica’s commit about other alerts at once, and catches up on that commit', async () => {
+    const [a, b] = [open(), open()];
+    await a.transact((data) => {
+      data.alerts.mine = anAlert({ id: 'mine', userId: 'U0MINE' });
+      data.alerts.theirs = anAlert({ id: 'theirs', userId: 'U0THEIRS' });
+    });
+    await Promise.all([a.read(), b.read()]);
+    await b.transact((data) => {
+      const record = data.alerts.theirs as AlertRecord;
+      record.transcript.push(aLine('from b'));
+      record.lastActivityAt = '2026-11-27T11:00:00.000Z';
+    });
+    const runs: number[] = [];
+    const answer = await a.transact((data) => {
+      const record = data.alerts.mine as AlertRecord;
+      runs.push(record.transcript.length);
+      record.transcript.push(aLine('from a'));
+      // What it read: this alert, an alert that is not there, the alerts of its person, an event id.
+      const missing = data.alerts.nowhere;
+      const busy = alertsOfPerson(data, 'U0MINE').length;
+      data.seenEvents.EvA = '2026-11-27T11:00:00.000Z';
+      return { missing, busy };
+    });
+    // Once: b's commit changed nothing it read, so it was not run again on it.
+    expect(runs).toEqual([0]);
+    expect(answer).toEqual({ missing: undefined, busy: 1 });
+    const [seenByA, seenByB] = [await a.read(), await b.read()];
+    for (const seen of [seenByA, seenByB]) {
+      expect(seen.alerts.mine?.transcript.map((l) => l.text)).toEqual(['from a']);
+      expect(seen.alerts.theirs?.transcript.map((l) => l.text)).toEqual(['from b']);
+      expect(seen.alerts.theirs?.lastActivityAt).toBe('2026-11-27T11:00:00.000Z');
+      expect(seen.seenEvents.EvA).toBe('2026-11-27T11:00:00.000Z');
+    }
+    // The next change on a's copy commits without running again: it caught up past both commits.
+    const next: number[] = [];
+    await a.transact((data) => {
+      next.push((data.alerts.theirs as AlertRecord).transcript.length);
+      (data.alerts.theirs as AlertRecord).transcript.push(aLine('a again'));
+    });
+    expect(next).toEqual([1]);
+    expect((await b.read()).alerts.theirs?.transcript.map((l) => l.text)).toEqual(['from b', 'a again']);
+  });
+
+  /** What a change read, and what the commit in between changes so that it is among that. */
+  const reads: Array<[string, (data: StoreData) => unknown, 'shared' | 'fresh' | 'person' | 'event' | 'other']> = [
+    ['an alert it changed', (data) => data.alerts.shared?.nextSeq, 'shared'],
+    ['an alert it looked for and did not find', (data) => data.alerts.fresh, 'fresh'],
+    ['an alert it asked about with `in`', (data) => 'fresh' in data.alerts, 'fresh'],
+    ['the alerts of a person it looked at', (data) => alertsOfPerson(data, 'U0SHARED'), 'person'],
+    ['every alert (a scan)', (data) => alertsOf(data), 'other'],
+    ['an event id it read', (data) => data.seenEvents.EvShared, 'event'],
+    ['every event id (a scan)', (data) => Object.keys(data.seenEvents), 'other'],
+    ['a snooze', (data) => data.snoozes?.any, 'other'],
+  ];
+  it.each(reads)('runs a change again when the commit in between changed what it read: %s', async (_, read, what) => {
+    const [a, b] = [open(), open()];
+    await a.transact((data) => {
+      data.alerts.shared = anAlert({ id: 'shared', userId: 'U0SHARED' });
+      data.alerts.other = anAlert({ id: 'other', userId: 'U0OTHER' });
+      data.alerts.own = anAlert({ id: 'own', userId: 'U0OWN' });
+      delete data.alerts.fresh;
+      delete data.seenEvents.EvShared;
+    });
+    await Promise.all([a.read(), b.read()]);
+    await b.transact((data) => {
+      if (what === 'shared') (data.alerts.shared as AlertRecord).nextSeq += 1;
+      if (what === 'fresh') data.alerts.fresh = anAlert({ id: 'fresh', userId: 'U0FRESH' });
+      if (what === 'person') data.alerts.also = anAlert({ id: 'also', userId: 'U0SHARED' });
+      if (what === 'event') data.seenEvents.EvShared = '2026-11-27T11:00:00.000Z';
+      if (what === 'other') (data.alerts.other as AlertRecord).nextSeq += 1;
+    });
+    let runs = 0;
+    await a.transact((data) => {
+      runs += 1;
+      read(data);
+      (data.alerts.own as AlertRecord).nextSeq += 1;
+    });
+    expect(runs).toBe(2);
+    await a.transact((data) => {
+      delete data.alerts.fresh;
+      delete data.alerts.also;
+    });
   });
 
   it('catches a cache that is behind up without the lock every writer takes (held here), then commits under it', async () => {
