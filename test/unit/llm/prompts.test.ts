@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { describe, expect, it } from 'vitest';
-import { MAX_NAME_CHARS } from '../../../src/llm/bounds.js';
+import { cleanName, MAX_NAME_CHARS } from '../../../src/llm/bounds.js';
 import type { AlertFacts, Line } from '../../../src/llm/port.js';
 import {
   alertData,
@@ -211,6 +211,26 @@ describe('prompts', () => {
       const long = `Bartholomew ${'X'.repeat(100)}`;
       const [asGiven] = conversationView([{ from: 'bot', text: `Hi ${long.slice(0, MAX_NAME_CHARS - 1)}…!` }], long);
       expect(asGiven).toEqual({ role: 'assistant', content: `Hi ${NAME_PLACEHOLDER}!` });
+    });
+
+    it('is replaced where a whole-word pattern finds it, for any name and line (letters and digits of any script)', () => {
+      const alphabet = ['Al', 'al', 'Bo', ' ', '!', '-', 'é', 'Ж', '7', '𝒜', '\u00a0', 'Al Bo', '.', '’'];
+      const piece = fc.constantFrom(...alphabet);
+      const text = fc.array(piece, { maxLength: 12 }).map((parts) => parts.join(''));
+      fc.assert(
+        fc.property(text, text, (name, line) => {
+          const cleaned = cleanName(name);
+          const names = [...new Set([name.trim(), cleaned, cleaned.replace(/…$/, '')])]
+            .filter((n) => n.length >= 2)
+            .sort((a, b) => b.length - a.length);
+          const escaped = names.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+          const pattern = new RegExp(`(?<![\\p{L}\\p{N}])(?:${escaped.join('|')})(?![\\p{L}\\p{N}])`, 'gu');
+          const expected = names.length > 0 ? line.replace(pattern, NAME_PLACEHOLDER) : line;
+          const turns = conversationView([{ from: 'bot', text: `${line}|` }], name);
+          expect(turns).toEqual([{ role: 'assistant', content: `${expected}|` }]);
+        }),
+        { numRuns: 1_000 },
+      );
     });
   });
 
