@@ -101,7 +101,11 @@ export interface Changes {
 export function track(
   state: StoreData,
   heads: Map<string, Fields>,
-  options: { beforeTouch?: (id: string) => void } = {},
+  options: {
+    beforeTouch?: (id: string) => void;
+    /** The ids of a person's alerts as the transaction began (more is fine, none left out); default: a scan. */
+    idsOfPerson?: (userId: string) => Iterable<string>;
+  } = {},
 ): Tracked {
   const alerts = state.alerts;
   const seen = state.seenEvents;
@@ -152,7 +156,13 @@ export function track(
     scan: scanned,
     byPerson: (userId) => {
       people.add(userId);
-      return alerts;
+      if (!options.idsOfPerson) return Object.values(alerts);
+      // Those the store knew of, and those this transaction added (it may have added the person's new alert).
+      const ids = new Set(options.idsOfPerson(userId));
+      for (const [id, was] of before) if (was.fields === undefined) ids.add(id);
+      const found: AlertRecord[] = [];
+      for (const id of ids) if (Object.hasOwn(alerts, id)) found.push(alerts[id] as AlertRecord);
+      return found;
     },
   });
   const seenProxy = new Proxy(seen, {
@@ -385,18 +395,18 @@ export function headerLine(generation: number): string {
 }
 
 /** What a watched map tells besides the entries marked: ids looked for and not found, and scans (ReadScope). */
-interface Reads<T> {
+interface Reads {
   miss(id: string): void;
   scan(): void;
-  /** BY_PERSON: the map behind, for the alerts of one person. */
-  byPerson?: (userId: string) => T;
+  /** BY_PERSON: the alerts of one person, or more (read as they are, not marked). */
+  byPerson?: (userId: string) => AlertRecord[];
 }
 
 /**
  * A map whose entries are marked (`mark(id)`) before they are read by id, set or deleted, so that a change can be
  * compared with how they were; RAW gets the map behind, for scans that must not mark everything.
  */
-function touching<T extends object>(map: T, mark: (id: string) => void, reads: Reads<T>): T {
+function touching<T extends object>(map: T, mark: (id: string) => void, reads: Reads): T {
   const look = (target: T, key: string | symbol): void => {
     if (typeof key !== 'string') return;
     if (Object.hasOwn(target, key)) mark(key);

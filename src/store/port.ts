@@ -220,20 +220,19 @@ export function alertsOf(data: StoreData): AlertRecord[] {
 
 /**
  * A store that checks a commit against what its change read (src/store/pg) answers this key of `data.alerts` with
- * a function that notes the person and gives the map behind (see `alertsOfPerson`).
+ * a function that notes the person and gives their alerts, or more (see `alertsOfPerson`).
  */
 export const BY_PERSON = Symbol('irbot.store.byPerson');
 
 /**
  * The alerts of one person, without marking them touched (as `alertsOf`), and without making the change depend on
  * every alert: a commit is then checked against that person's alerts only, and not run again for another replica's
- * commit that changed someone else's.
+ * commit that changed someone else's. A store that keeps alerts by person answers without a scan.
  */
 export function alertsOfPerson(data: StoreData, userId: string): AlertRecord[] {
   const alerts = data.alerts as Record<string | symbol, unknown>;
-  const watched = alerts[BY_PERSON] as ((userId: string) => Record<string, AlertRecord>) | undefined;
-  const all = watched ? watched(userId) : data.alerts;
-  return Object.values(all).filter((record) => record.userId === userId);
+  const watched = alerts[BY_PERSON] as ((userId: string) => AlertRecord[]) | undefined;
+  return (watched ? watched(userId) : Object.values(data.alerts)).filter((record) => record.userId === userId);
 }
 
 /** Moves a closed alert from the working set to the archive, in the transaction that calls it. */

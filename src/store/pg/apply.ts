@@ -3,7 +3,7 @@
 import { clonePlain } from '../clone.js';
 import { type ReadScope, track } from '../journal.js';
 import type { AlertRecord, StoreData } from '../port.js';
-import type { Cache } from './load.js';
+import { type Cache, forgetAlert, noteAlert, peopleOf } from './load.js';
 import type { WritePlan } from './rows.js';
 import { storable, storableAlert } from './text.js';
 import { planOf } from './write.js';
@@ -20,6 +20,8 @@ export interface Applied {
   archiving: Record<string, AlertRecord> | undefined;
   /** Puts the cache back as it was before the changes (not after `replaced`). */
   undo(): void;
+  /** Once they are committed: the cache's alerts by person learn those they added and forget those they removed. */
+  stand(): void;
 }
 
 /**
@@ -42,6 +44,7 @@ export function applyBatch(cache: Cache, changes: Array<(data: StoreData) => unk
       originals.set(id, record);
       if (record) state.alerts[id] = copyOf(record);
     },
+    idsOfPerson: (userId) => peopleOf(cache).get(userId) ?? [],
   });
   const undo = () => {
     tracked.undo();
@@ -56,7 +59,8 @@ export function applyBatch(cache: Cache, changes: Array<(data: StoreData) => unk
       answers.push(change(tracked.view));
     } catch (error) {
       const empty = { alerts: [], deleted: [], events: new Map(), snoozes: new Map() };
-      return { answers: [], threw: { error }, plan: empty, scope: null, replaced: false, archiving: undefined, undo };
+      const none = { plan: empty, scope: null, replaced: false, archiving: undefined, stand: () => undefined };
+      return { answers: [], threw: { error }, ...none, undo };
     }
   }
   const { archiving } = tracked.view;
@@ -67,5 +71,13 @@ export function applyBatch(cache: Cache, changes: Array<(data: StoreData) => unk
   for (const record of Object.values(archiving ?? {})) storable(record);
   for (const snooze of found.snoozes.values()) if (snooze) storable(snooze);
   const plan = planOf(found, originals, archiving);
-  return { answers, plan, scope: tracked.scope(), replaced: found.replaced, archiving, undo };
+  const stand = () => {
+    // A map swapped whole: made again from it at the next look by person.
+    if (found.replaced) cache.people = undefined;
+    for (const { id, record } of found.alerts) {
+      if (record) noteAlert(cache, record.userId, id);
+      else forgetAlert(cache, originals.get(id)?.userId, id);
+    }
+  };
+  return { answers, plan, scope: tracked.scope(), replaced: found.replaced, archiving, undo, stand };
 }

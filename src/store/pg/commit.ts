@@ -59,6 +59,13 @@ export async function commitBatch(client: ClientBase, kept: Kept, batch: Pending
       kept.cache = working;
       throw err;
     }
+    if (answer !== null && 'unlocked' in answer) {
+      applied.undo();
+      // Read outside the lock: the cache takes the highest rev among the rows, not the delta's own.
+      working = await catchUp(client, working, answer.unlocked ?? (await deltaOf(client, working.mark)), false);
+      continue;
+    }
+    applied.stand();
     if (answer === null) {
       if (writes) {
         working.mark += 1;
@@ -66,14 +73,8 @@ export async function commitBatch(client: ClientBase, kept: Kept, batch: Pending
       }
       return settled(kept, batch, working, applied.answers);
     }
-    if ('past' in answer) {
-      if (answer.past !== null) kept.unsynced = !sync;
-      return settled(kept, batch, await caughtUpPast(client, working, answer.past), applied.answers);
-    }
-    const behind = answer;
-    applied.undo();
-    // Read outside the lock: the cache takes the highest rev among the rows, not the delta's own.
-    working = await catchUp(client, working, behind.unlocked ?? (await deltaOf(client, working.mark)), false);
+    if (answer.past !== null) kept.unsynced = !sync;
+    return settled(kept, batch, await caughtUpPast(client, working, answer.past), applied.answers);
   }
   return underLock(client, kept, working ?? emptyCache(), batch);
 }
@@ -104,6 +105,7 @@ async function underLock(client: ClientBase, kept: Kept, from: Cache, batch: Pen
       if (applied.replaced) await replaceAll(client, working.state, applied.archiving, rev);
       else await writePlan(client, applied.plan, rev);
       await client.query(sync ? 'COMMIT' : 'SET LOCAL synchronous_commit = off; COMMIT');
+      applied.stand();
       working.mark = rev;
       // A synchronous commit waits for the WAL up to it, and with it for every commit before it.
       kept.unsynced = !sync;

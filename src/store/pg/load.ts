@@ -19,6 +19,33 @@ export interface Cache {
   state: StoreData & { snoozes: Record<string, Snooze> };
   heads: Map<string, Fields>;
   mark: number;
+  /** The ids of each person's alerts in `state`, made at the first look by person (see `peopleOf`). */
+  people?: Map<string, Set<string>>;
+}
+
+/**
+ * The ids of each person's alerts in the cache: every one of them, kept so by catching up (`applyDelta`) and by the
+ * commits of this store (`noteAlert`, `forgetAlert`); a change finds a person's alerts without a scan of them all.
+ */
+export function peopleOf(cache: Cache): Map<string, Set<string>> {
+  if (!cache.people) {
+    cache.people = new Map();
+    for (const record of Object.values(cache.state.alerts)) noteAlert(cache, record.userId, record.id);
+  }
+  return cache.people;
+}
+
+export function noteAlert(cache: Cache, userId: string, id: string): void {
+  const ids = cache.people?.get(userId);
+  if (ids) ids.add(id);
+  else cache.people?.set(userId, new Set([id]));
+}
+
+export function forgetAlert(cache: Cache, userId: string | undefined, id: string): void {
+  if (userId === undefined) return;
+  const ids = cache.people?.get(userId);
+  ids?.delete(id);
+  if (ids?.size === 0) cache.people?.delete(userId);
 }
 
 export const emptyCache = (): Cache => ({ state: { ...emptyStore(), snoozes: {} }, heads: new Map(), mark: 0 });
@@ -155,6 +182,7 @@ export function applyDelta(cache: Cache, delta: Delta, skip = 0): number {
   for (const { kind, id, rev } of delta.tombstones) {
     if (rev !== undefined) seeRev(rev);
     if (kind === 'alert') {
+      forgetAlert(cache, state.alerts[id]?.userId, id);
       delete state.alerts[id];
       heads.delete(id);
     } else if (kind === 'event') delete state.seenEvents[id];
@@ -168,9 +196,11 @@ export function applyDelta(cache: Cache, delta: Delta, skip = 0): number {
     if (skip > 0 && Number(row.rev) === skip) continue;
     heads.delete(row.id);
     if (row.archived) {
+      forgetAlert(cache, row.user_id, row.id);
       delete state.alerts[row.id];
       continue;
     }
+    noteAlert(cache, row.user_id, row.id);
     // A new array: a reader may hold the old record (see `read`).
     const lines = (state.alerts[row.id]?.transcript ?? []).slice(0, row.transcript_length);
     for (const line of linesOf.get(row.id) ?? []) lines[line.n] = entryOf(line);

@@ -347,6 +347,63 @@ describe('PostgreSQL store', () => {
     expect((await b.read()).alerts.theirs?.transcript.map((l) => l.text)).toEqual(['from b', 'a again']);
   });
 
+  it('finds a person’s alerts without a scan: added or archived by another replica, added or removed by the same batch', async () => {
+    const [a, b] = [open(), open()];
+    const both = (data: StoreData) => {
+      const found = alertsOfPerson(data, 'U0P')
+        .map((r) => r.id)
+        .sort();
+      // What a scan of every alert finds.
+      expect(found).toEqual(
+        alertsOf(data)
+          .filter((r) => r.userId === 'U0P')
+          .map((r) => r.id)
+          .sort(),
+      );
+      return found;
+    };
+    await a.transact((data) => {
+      data.alerts.p1 = anAlert({ id: 'p1', userId: 'U0P' });
+      data.alerts.q1 = anAlert({ id: 'q1', userId: 'U0Q' });
+    });
+    expect(await a.transact(both)).toEqual(['p1']);
+    await b.transact((data) => {
+      data.alerts.p2 = anAlert({ id: 'p2', userId: 'U0P' });
+      archiveAlert(data, 'p1');
+    });
+    expect(await a.transact(both)).toEqual(['p2']);
+    const inBatch = a.transact((data) => {
+      data.alerts.p3 = anAlert({ id: 'p3', userId: 'U0P' });
+      delete data.alerts.p2;
+      return both(data);
+    });
+    const afterwards = a.transact(both);
+    expect(await inBatch).toEqual(['p3']);
+    expect(await afterwards).toEqual(['p3']);
+    // A change that throws is taken back: the alert it deleted is found again.
+    await expect(
+      a.transact((data) => {
+        delete data.alerts.p3;
+        throw new Error('taken back');
+      }),
+    ).rejects.toThrow('taken back');
+    expect(await a.transact(both)).toEqual(['p3']);
+    // A change run again on another replica's commit: its first run's new alert is not kept, its second run's is.
+    await b.read();
+    await b.transact((data) => {
+      (data.alerts.p3 as AlertRecord).nextSeq += 1;
+    });
+    let runs = 0;
+    await a.transact((data) => {
+      runs += 1;
+      (data.alerts.p3 as AlertRecord).nextSeq += 1;
+      data.alerts[`p4-${runs}`] = anAlert({ id: `p4-${runs}`, userId: 'U0P' });
+    });
+    expect(runs).toBe(2);
+    expect(await a.transact(both)).toEqual(['p3', 'p4-2']);
+    expect(await b.transact(both)).toEqual(['p3', 'p4-2']);
+  });
+
   /** What a change read, and what the commit in between changes so that it is among that. */
   const reads: Array<[string, (data: StoreData) => unknown, 'shared' | 'fresh' | 'person' | 'event' | 'other']> = [
     ['an alert it changed', (data) => data.alerts.shared?.nextSeq, 'shared'],
