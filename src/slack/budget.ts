@@ -19,6 +19,13 @@ export interface Budget {
    * token gets it in the tick it asked.
    */
   take(key: string, limit: BucketLimit, whole: boolean): number | Promise<number>;
+  /**
+   * For a budget whose take is a round trip (PostgreSQL): takes a token, or, when the bucket has none now and is not
+   * shut, the next one to come, ahead of time (the bucket goes below zero): `reserved`, and `wait` is how long
+   * until it is due; the caller waits that long and spends it without asking again. A shut bucket answers its wait,
+   * as `take` does. One round trip where a take that must wait costs two or more (others take the token meanwhile).
+   */
+  takeAhead?(key: string, limit: BucketLimit): Promise<{ wait: number; reserved: boolean }>;
   /** Slack answered 429: the bucket is empty and shut for `ms`, for every process that shares it. */
   backOff(key: string, limit: BucketLimit, ms: number): void;
   /** How many buckets this process keeps in memory (for tests of memory). */

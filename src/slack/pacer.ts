@@ -92,6 +92,8 @@ export function createPacer(options: PacerOptions = {}): Pacer & { tracked(): nu
   /** Each bucket's loop while it sleeps: woken when a token comes back, so that it does not lie unused. */
   const sleeping = new Map<string, AbortController>();
   const budget = options.budget ?? memoryBudget(now);
+  /** 429s met per bucket, counted: a token taken ahead before one is not spent after it. */
+  const backOffs = new Map<string, number>();
   /** Calls waiting per bucket, in the order they asked; one loop per bucket hands out its tokens. */
   const waiting = new Map<string, Waiter[]>();
 
@@ -120,14 +122,16 @@ export function createPacer(options: PacerOptions = {}): Pacer & { tracked(): nu
       while (queue.length > 0) {
         // No final call waits: the others use only what a full bucket would otherwise waste.
         const whole = nextUp(queue, now(), false, overdueTurn, perChannel) < 0;
-        const asked = budget.take(key, bucketLimit, whole);
-        const wait = typeof asked === 'number' ? asked : await asked;
+        const backOffsBefore = backOffs.get(key);
+        const { wait, reserved } = await taken(key, bucketLimit, whole);
         if (wait > 0) {
           const wake = new AbortController();
           sleeping.set(key, wake);
           await sleep(wait, wake.signal);
           sleeping.delete(key);
-          continue; // a 429 or a final call may have come meanwhile: look again
+          // A token taken ahead is ours now. Else (or woken early: a token given back, a call to go first; or a 429
+          // since the take) a final call or a 429 may have come meanwhile: look again; a token taken ahead is lost.
+          if (!reserved || wake.signal.aborted || backOffs.get(key) !== backOffsBefore) continue;
         }
         const t = now();
         const next = nextUp(queue, t, true, overdueTurn, perChannel);
@@ -137,7 +141,19 @@ export function createPacer(options: PacerOptions = {}): Pacer & { tracked(): nu
       }
     } finally {
       waiting.delete(key);
+      backOffs.delete(key);
     }
+  };
+
+  /** A take: ahead of time where the budget can (a round trip saved for each call that waits), never for a whole. */
+  const taken = async (
+    key: string,
+    limit: BucketLimit,
+    whole: boolean,
+  ): Promise<{ wait: number; reserved: boolean }> => {
+    if (!whole && budget.takeAhead) return budget.takeAhead(key, limit);
+    const asked = budget.take(key, limit, whole);
+    return { wait: typeof asked === 'number' ? asked : await asked, reserved: false };
   };
 
   /**
@@ -199,7 +215,12 @@ export function createPacer(options: PacerOptions = {}): Pacer & { tracked(): nu
       const limit = limits[method];
       if (!limit) return;
       // Refilling starts over from now, not from the last take.
-      budget.backOff(bucketKey(method, limit, channel), bucketOf(limit), ms);
+      const key = bucketKey(method, limit, channel);
+      budget.backOff(key, bucketOf(limit), ms);
+      // A loop asleep on a token taken ahead must not spend it into the 429: woken, it asks again. Counted only
+      // while calls wait, so that the map stays as small as the queues.
+      if (waiting.has(key)) backOffs.set(key, (backOffs.get(key) ?? 0) + 1);
+      sleeping.get(key)?.abort();
     },
     take(method, channel, isFinal, first = false) {
       const limit = limits[method];

@@ -16,6 +16,9 @@ const DB_NOW = `(extract(epoch from clock_timestamp()) * 1000)::float8`;
 /** One take (`irbot_take_token` below): one statement, one round trip. */
 const TAKE = 'SELECT irbot_take_token($1, $2, $3, $4) AS wait';
 
+/** One take that reserves the next token when there is none now (`irbot_take_token_ahead`, migration 12). */
+const TAKE_AHEAD = 'SELECT wait, reserved FROM irbot_take_token_ahead($1, $2, $3)';
+
 /** After a 429: empty, refilling from now, shut for $2 ms (or longer, if it already was). $3 burst, $4 per ms. */
 const BACK_OFF = `
 WITH t AS (SELECT ${DB_NOW} AS now)
@@ -56,15 +59,25 @@ export function pgBudget(pool: BudgetDatabase, options: PgBudgetOptions = {}): B
     failing = true;
   };
 
-  const take = async (key: string, limit: BucketLimit, whole: boolean): Promise<number> => {
+  /** The wait of a 429 this process met, if it still holds. */
+  const shutFor = (key: string): number | undefined => {
     const until = shutUntil.get(key);
-    if (until !== undefined) {
-      if (until > Date.now()) return until - Date.now();
-      shutUntil.delete(key);
-    }
+    if (until === undefined) return undefined;
+    if (until > Date.now()) return until - Date.now();
+    shutUntil.delete(key);
+    return undefined;
+  };
+
+  /** Housekeeping beside a take, not before it: a call waiting for its token does not wait for the sweep. */
+  const housekeep = () => {
+    if (++takes % DROP_EVERY === 0) pool.query(DROP_IDLE).then(() => undefined, fail);
+  };
+
+  const take = async (key: string, limit: BucketLimit, whole: boolean): Promise<number> => {
+    const shut = shutFor(key);
+    if (shut !== undefined) return shut;
     try {
-      // Housekeeping beside the take, not before it: a call waiting for its token does not wait for the sweep.
-      if (++takes % DROP_EVERY === 0) pool.query(DROP_IDLE).then(() => undefined, fail);
+      housekeep();
       const result = await pool.query<{ wait: number }>(TAKE, [key, limit.perMs, limit.burst, whole]);
       failing = false;
       return Math.max(0, Number(result.rows[0]?.wait ?? 0));
@@ -74,9 +87,25 @@ export function pgBudget(pool: BudgetDatabase, options: PgBudgetOptions = {}): B
     }
   };
 
+  const takeAhead = async (key: string, limit: BucketLimit): Promise<{ wait: number; reserved: boolean }> => {
+    const shut = shutFor(key);
+    if (shut !== undefined) return { wait: shut, reserved: false };
+    try {
+      housekeep();
+      const result = await pool.query<{ wait: number; reserved: boolean }>(TAKE_AHEAD, [key, limit.perMs, limit.burst]);
+      failing = false;
+      const row = result.rows[0];
+      return { wait: Math.max(0, Number(row?.wait ?? 0)), reserved: row?.reserved === true };
+    } catch (err) {
+      fail(err);
+      return { wait: local.take(key, limit, false) as number, reserved: false };
+    }
+  };
+
   return {
     tracked: () => local.tracked() + shutUntil.size,
     take,
+    takeAhead,
     async refund(key, limit) {
       local.refund(key, limit);
       await pool.query(REFUND, [key, limit.burst]).then(() => undefined, fail);

@@ -584,6 +584,44 @@ BEGIN
 END $$;
 `;
 
+/**
+ * Migration 12: `irbot_take_token_ahead`, the take of src/slack/pg-budget.ts `takeAhead`. Where the bucket has no
+ * token yet (and is not shut), the next one is taken ahead: the bucket goes below zero and the answer is the wait
+ * until it is due, which the caller waits out and then spends without asking again. Three replicas polling a bucket
+ * each asked again when their wait was over, and two of three found the token taken by another: a third of their
+ * takes (about 3,000 statements a campaign). `irbot_take_token` stays (whole takes, replicas of the version before).
+ */
+const TAKE_AHEAD = `
+CREATE FUNCTION irbot_take_token_ahead(k text, per_ms float8, burst float8, OUT wait float8, OUT reserved boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_now float8 := (extract(epoch from clock_timestamp()) * 1000)::float8;
+  b irbot_slack_budget%ROWTYPE;
+  v_tokens float8;
+BEGIN
+  wait := 0;
+  reserved := false;
+  INSERT INTO irbot_slack_budget (key, tokens, at, full_at) VALUES (k, burst, v_now, v_now)
+    ON CONFLICT (key) DO NOTHING;
+  SELECT * INTO b FROM irbot_slack_budget WHERE key = k FOR UPDATE;
+  v_now := GREATEST(v_now, b.at);
+  v_tokens := LEAST(burst, b.tokens + (v_now - b.at) * per_ms);
+  IF b.shut_until > v_now THEN
+    wait := b.shut_until - v_now;
+  ELSE
+    IF v_tokens < 1 THEN
+      wait := CEIL((1 - v_tokens) / per_ms);
+      reserved := true;
+    END IF;
+    v_tokens := v_tokens - 1;
+  END IF;
+  UPDATE irbot_slack_budget SET tokens = v_tokens, at = v_now,
+    shut_until = CASE WHEN b.shut_until > v_now THEN b.shut_until END,
+    full_at = GREATEST(v_now + (burst - v_tokens) / per_ms, COALESCE(b.shut_until, 0))
+  WHERE key = k;
+END $$;
+`;
+
 /** Migration n takes the schema from version n - 1 to n. */
 export const MIGRATIONS: readonly string[] = [
   INIT,
@@ -597,6 +635,7 @@ export const MIGRATIONS: readonly string[] = [
   CHECK_BEFORE_LOCK,
   TOMBSTONE_REVS,
   SCOPED_COMMIT,
+  TAKE_AHEAD,
 ];
 
 /** The schema version this irbot writes. */

@@ -1,5 +1,6 @@
 // The pacer spends Slack's budget and no more, in order, per method and channel — on a fake clock.
 import { describe, expect, it } from 'vitest';
+import { type Bucket, type BucketLimit, type Budget, shut, takeToken } from '../../../src/slack/budget.js';
 import { createPacer, MAX_DEFER_MS, NETWORK_JITTER_MS } from '../../../src/slack/pacer.js';
 
 /** A clock that moves only when the pacer sleeps (or the test moves it on); a sleep yields to other callers first. */
@@ -268,6 +269,83 @@ describe('pacer', () => {
     await pacer.take('chat.update');
     expect(time.now()).toBeLessThan(20); // 60/s instead of 1/s
     expect(await pacer.take('reactions.add')).toBe(0);
+  });
+});
+
+/**
+ * A budget that takes tokens ahead, as the PostgreSQL one does (irbot_take_token_ahead, in memory), and says what it
+ * was asked.
+ */
+function aheadBudget(now: () => number) {
+  const buckets = new Map<string, Bucket>();
+  const asked: string[] = [];
+  const budget: Budget = {
+    tracked: () => buckets.size,
+    take(key, limit, whole) {
+      asked.push('take');
+      const { bucket, wait } = takeToken(buckets.get(key), limit, whole, now());
+      buckets.set(key, bucket);
+      return wait;
+    },
+    async takeAhead(key: string, limit: BucketLimit) {
+      asked.push('ahead');
+      const { bucket, wait } = takeToken(buckets.get(key), limit, false, now());
+      buckets.set(key, bucket);
+      if (wait === 0 || bucket.until !== undefined) return { wait, reserved: false };
+      bucket.tokens -= 1;
+      return { wait, reserved: true };
+    },
+    backOff(key, _limit, ms) {
+      buckets.set(key, shut(buckets.get(key), ms, now()));
+    },
+    refund: () => undefined,
+  };
+  return { budget, asked };
+}
+
+describe('pacer with a budget that takes tokens ahead', () => {
+  const limits = { 'chat.postMessage': { perMinute: 60, burst: 2, per: 'channel' } } as const;
+
+  it('asks once for each call, those that wait too, and serves them in order at the budget’s pace', async () => {
+    const time = fakeTime();
+    const { budget, asked } = aheadBudget(time.now);
+    const pacer = createPacer({ ...time, limits, budget });
+    const done: number[] = [];
+    const final = () => true;
+    await Promise.all(
+      [0, 1, 2, 3].map((i) => pacer.take('chat.postMessage', 'C0FEED', final).then(() => done.push(i))),
+    );
+    expect(done).toEqual([0, 1, 2, 3]);
+    expect(asked).toEqual(['ahead', 'ahead', 'ahead', 'ahead']);
+    // One token of the burst of two (one kept back), then one a second less the margin.
+    expect(time.now()).toBeGreaterThanOrEqual(3000);
+    expect(time.now()).toBeLessThan(3100);
+  });
+
+  it('does not spend a token taken ahead after a 429 met meanwhile: the call waits the 429 out', async () => {
+    const time = fakeTime();
+    const { budget, asked } = aheadBudget(time.now);
+    const pacer = createPacer({ ...time, limits, budget });
+    await pacer.take('chat.postMessage', 'C0FEED', () => true);
+    const second = pacer.take('chat.postMessage', 'C0FEED', () => true);
+    // The second call's token is taken ahead (due in a second); Slack answers another call 429, 30 s.
+    pacer.backOff('chat.postMessage', 'C0FEED', 30_000);
+    await second;
+    expect(time.now()).toBeGreaterThanOrEqual(30_000);
+    expect(asked.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('takes only from a full bucket, not ahead, for calls that wait for spare tokens', async () => {
+    const time = fakeTime();
+    const { budget, asked } = aheadBudget(time.now);
+    const pacer = createPacer({
+      ...time,
+      limits: { 'chat.update': { perMinute: 60, burst: 3, per: 'workspace' } },
+      budget,
+    });
+    await pacer.take('chat.update', undefined, () => false);
+    await pacer.take('chat.update', undefined, () => false);
+    expect(asked).toEqual(['take', 'take', 'take']);
   });
 });
 
