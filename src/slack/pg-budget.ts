@@ -7,13 +7,16 @@ const SLACK_BUDGET_TABLE = 'irbot_slack_budget';
 
 /** Where the buckets are: the PostgreSQL store's connections (or a pg.Pool, in tests). */
 export interface BudgetDatabase {
-  query<R extends Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: R[] }>;
+  query<R extends Record<string, unknown>>(
+    query: string | { name: string; text: string; values: unknown[] },
+    values?: unknown[],
+  ): Promise<{ rows: R[] }>;
 }
 
 /** The database's clock in milliseconds (also in irbot_take_token): replicas on several machines share it, whatever their own clocks say. */
 const DB_NOW = `(extract(epoch from clock_timestamp()) * 1000)::float8`;
 
-/** One take (`irbot_take_token` below): one statement, one round trip. */
+/** One take (`irbot_take_token` below): one statement, one round trip; each a prepared statement, parsed once a connection. */
 const TAKE = 'SELECT irbot_take_token($1, $2, $3, $4) AS wait';
 
 /** One take that reserves the next token when there is none now (`irbot_take_token_ahead`, migration 12). */
@@ -78,7 +81,8 @@ export function pgBudget(pool: BudgetDatabase, options: PgBudgetOptions = {}): B
     if (shut !== undefined) return shut;
     try {
       housekeep();
-      const result = await pool.query<{ wait: number }>(TAKE, [key, limit.perMs, limit.burst, whole]);
+      const values = [key, limit.perMs, limit.burst, whole];
+      const result = await pool.query<{ wait: number }>({ name: 'irbot_take_token', text: TAKE, values });
       failing = false;
       return Math.max(0, Number(result.rows[0]?.wait ?? 0));
     } catch (err) {
@@ -92,7 +96,12 @@ export function pgBudget(pool: BudgetDatabase, options: PgBudgetOptions = {}): B
     if (shut !== undefined) return { wait: shut, reserved: false };
     try {
       housekeep();
-      const result = await pool.query<{ wait: number; reserved: boolean }>(TAKE_AHEAD, [key, limit.perMs, limit.burst]);
+      const values = [key, limit.perMs, limit.burst];
+      const result = await pool.query<{ wait: number; reserved: boolean }>({
+        name: 'irbot_take_ahead',
+        text: TAKE_AHEAD,
+        values,
+      });
       failing = false;
       const row = result.rows[0];
       return { wait: Math.max(0, Number(row?.wait ?? 0)), reserved: row?.reserved === true };
@@ -108,7 +117,7 @@ export function pgBudget(pool: BudgetDatabase, options: PgBudgetOptions = {}): B
     takeAhead,
     async refund(key, limit) {
       local.refund(key, limit);
-      await pool.query(REFUND, [key, limit.burst]).then(() => undefined, fail);
+      await pool.query({ name: 'irbot_refund', text: REFUND, values: [key, limit.burst] }).then(() => undefined, fail);
     },
     backOff(key, limit, ms) {
       local.backOff(key, limit, ms);

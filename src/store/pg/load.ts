@@ -88,6 +88,8 @@ SELECT e.* FROM irbot_alerts a CROSS JOIN LATERAL (
 SELECT id, seen_at, rev FROM irbot_seen_events;
 SELECT doc, rev FROM irbot_snoozes;`;
 
+const DELTA = 'SELECT irbot_delta($1) AS delta';
+
 /** The statements that give the rows written since `mark` (0: the working set whole) in one round trip. */
 export function deltaQuery(mark: number): string {
   return mark === 0 ? WHOLE : `SELECT irbot_delta(${Math.trunc(mark)}) AS delta`;
@@ -126,9 +128,14 @@ export function tooFarBehind(mark: number, delta: Delta): boolean {
  * while replicas write).
  */
 export async function deltaOf(client: ClientBase, mark: number, inTransaction = false): Promise<Delta> {
-  if (mark !== 0 || inTransaction) {
-    const results = (await client.query(deltaQuery(mark))) as unknown as QueryResult | QueryResult[];
-    return deltaFrom(Array.isArray(results) ? results : [results], mark);
+  if (mark !== 0) {
+    // Prepared once a connection: a replica reads a delta after most commits of the others.
+    const result = await client.query<{ delta: Delta }>({ name: 'irbot_delta', text: DELTA, values: [mark] });
+    return result.rows[0]?.delta as Delta;
+  }
+  if (inTransaction) {
+    const results = (await client.query(deltaQuery(mark))) as unknown as QueryResult[];
+    return deltaFrom(results, mark);
   }
   try {
     const results = (await client.query(
