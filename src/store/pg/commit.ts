@@ -74,7 +74,7 @@ export async function commitBatch(client: ClientBase, kept: Kept, batch: Pending
       return settled(kept, batch, working, applied.answers);
     }
     if (answer.past !== null) kept.unsynced = !sync;
-    return settled(kept, batch, await caughtUpPast(client, working, answer.past), applied.answers);
+    return settled(kept, batch, await caughtUpPast(client, working, answer), applied.answers);
   }
   return underLock(client, kept, working ?? emptyCache(), batch);
 }
@@ -120,13 +120,18 @@ async function underLock(client: ClientBase, kept: Kept, from: Cache, batch: Pen
 
 /**
  * The cache after its batch was committed past other replicas' commits that changed nothing it read (Past): caught
- * up on those, or, when that read fails, null (loaded again whole at the next use). The batch is committed either way.
+ * up on those, or, when that fails, null (loaded again whole at the next use). The batch is committed either way.
  */
-async function caughtUpPast(client: ClientBase, working: Cache, own: number | null): Promise<Cache | null> {
-  // A batch that wrote nothing answered from what it read, which no commit since changed: its cache is still whole.
-  if (own === null) return working;
+async function caughtUpPast(client: ClientBase, working: Cache, { past, missed }: Past): Promise<Cache | null> {
   try {
-    return await catchUp(client, working, await deltaOf(client, working.mark), false, own);
+    // What the commit read before the lock; its mark is the highest rev among its rows.
+    let cache = missed ? await catchUp(client, working, missed, false) : working;
+    // A batch that wrote nothing answered from what it read, which no commit since changed: its cache stands.
+    if (past === null) return cache;
+    // Commits that came after that read (or a rev taken and rolled back): read now, this batch's own rows left out.
+    if (cache.mark < past - 1) cache = await catchUp(client, cache, await deltaOf(client, cache.mark), false, past);
+    cache.mark = Math.max(cache.mark, past);
+    return cache;
   } catch {
     return null;
   }

@@ -535,9 +535,10 @@ END $$;
  * since its cache's mark (migration 9), a third of three replicas' commits were found behind and ran again, most of
  * them for commits about other alerts. A batch that read only alerts by id, the alerts of some people and event ids
  * by key (src/store/journal.ts, ReadScope) now commits unless a commit since changed one of those (rows with a
- * higher rev, tombstones of them, or tombstones that are gone); it then answers `past` with its rev, and the caller
- * catches up on the others'. A scope of null is checked as before. Checked again under the lock, where every rev
- * taken has committed: a row written by a transaction in flight cannot be missed.
+ * higher rev, tombstones of them, or tombstones that are gone); it then answers `past` with its rev and `missed`,
+ * the others' rows read before the lock (the caller reads the rest, if a commit came in between), to catch up on.
+ * A scope of null is checked as before. Checked again under the lock, where every rev taken has committed: a row
+ * written by a transaction in flight cannot be missed.
  */
 const SCOPED_COMMIT = `
 CREATE FUNCTION irbot_scope_changed(expected bigint, scope jsonb) RETURNS boolean
@@ -561,15 +562,20 @@ RETURNS json
 LANGUAGE plpgsql AS $$
 DECLARE
   current bigint;
+  missed json;
 BEGIN
   SELECT last_value - CASE WHEN is_called THEN 0 ELSE 1 END INTO current FROM irbot_rev;
-  IF current <> expected AND (scope IS NULL OR expected = 0 OR irbot_scope_changed(expected, scope)) THEN
-    RETURN json_build_object('unlocked', CASE WHEN expected > 0 THEN irbot_delta(expected) END);
+  IF current <> expected THEN
+    IF scope IS NULL OR expected = 0 OR irbot_scope_changed(expected, scope) THEN
+      RETURN json_build_object('unlocked', CASE WHEN expected > 0 THEN irbot_delta(expected) END);
+    END IF;
+    -- What the cache has to catch up on, read before the lock: built under it, it would hold every writer back.
+    missed := irbot_delta(expected);
   END IF;
   PERFORM pg_advisory_xact_lock(115939998659585);
   SELECT last_value - CASE WHEN is_called THEN 0 ELSE 1 END INTO current FROM irbot_rev;
   IF current <> expected AND (scope IS NULL OR expected = 0 OR irbot_scope_changed(expected, scope)) THEN
-    RETURN json_build_object('unlocked', NULL);
+    RETURN json_build_object('unlocked', missed);
   END IF;
   IF plan IS NOT NULL THEN
     IF NOT sync THEN
@@ -580,7 +586,7 @@ BEGIN
   IF current = expected THEN
     RETURN NULL;
   END IF;
-  RETURN json_build_object('past', CASE WHEN plan IS NOT NULL THEN current + 1 END);
+  RETURN json_build_object('past', CASE WHEN plan IS NOT NULL THEN current + 1 END, 'missed', missed);
 END $$;
 `;
 

@@ -172,10 +172,12 @@ export interface Behind {
 
 /**
  * What it answers when the commits since changed nothing the batch read (its ReadScope): the batch was written, as
- * transaction `past` (null: it wrote nothing), after those commits, which the cache has still to catch up on.
+ * transaction `past` (null: it wrote nothing), after those commits, which the cache has still to catch up on:
+ * `missed` holds them as read before the lock (null when there were none yet; commits may have come after it).
  */
 export interface Past {
   past: number | null;
+  missed: Delta | null;
 }
 
 /**

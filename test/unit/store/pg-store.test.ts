@@ -347,6 +347,25 @@ describe('PostgreSQL store', () => {
     expect((await b.read()).alerts.theirs?.transcript.map((l) => l.text)).toEqual(['from b', 'a again']);
   });
 
+  it('commits past a rev taken and never committed (a rolled-back commit), then commits the next change at once', async () => {
+    const [a, b] = [open(), open()];
+    await a.transact((data) => {
+      data.alerts.gap = anAlert({ id: 'gap' });
+    });
+    await b.read();
+    // The sequence is not transactional: a commit that failed leaves its rev taken, with no rows.
+    await sql(db.url, "SELECT setval('irbot_rev', (SELECT last_value FROM irbot_rev) + 1)");
+    let runs = 0;
+    const change = (data: StoreData) => {
+      runs += 1;
+      (data.alerts.gap as AlertRecord).nextSeq += 1;
+    };
+    await b.transact(change);
+    await b.transact(change);
+    expect(runs).toBe(2);
+    expect((await a.read()).alerts.gap?.nextSeq).toBe(3);
+  });
+
   it('finds a person’s alerts without a scan: added or archived by another replica, added or removed by the same batch', async () => {
     const [a, b] = [open(), open()];
     const both = (data: StoreData) => {
