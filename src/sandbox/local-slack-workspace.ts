@@ -38,6 +38,8 @@ export class Workspace {
   readonly usergroups = new Map<string, FakeUsergroup>();
   readonly ephemerals: MessageNotice[] = [];
   private readonly messages = new Map<string, StoredMessage[]>();
+  /** The same messages by channel and ts: a campaign's feed channel holds thousands, looked up at every update. */
+  private readonly byTs = new Map<string, Map<string, StoredMessage>>();
   private lastMicros = 0;
   private readonly methods: Record<string, { token: 'bot' | 'app'; run: (args: Args) => Args }> = {
     'auth.test': { token: 'bot', run: () => this.authTest() },
@@ -126,7 +128,7 @@ export class Workspace {
   }
 
   find(channelId: string, ts: string): StoredMessage | undefined {
-    return this.messagesIn(channelId).find((m) => m.ts === ts);
+    return this.byTs.get(channelId)?.get(ts);
   }
 
   /** Stores a message someone (person or bot) wrote, threading it under its parent. */
@@ -134,8 +136,12 @@ export class Workspace {
     const list = this.messages.get(channel.id) ?? [];
     this.messages.set(channel.id, list);
     list.push(message);
+    const byTs = this.byTs.get(channel.id) ?? new Map<string, StoredMessage>();
+    this.byTs.set(channel.id, byTs);
+    // Timestamps are unique within a workspace (nextTs); the first message of a ts stays the one found, as before.
+    if (!byTs.has(message.ts)) byTs.set(message.ts, message);
     if (message.thread_ts !== undefined && message.thread_ts !== message.ts) {
-      const parent = list.find((m) => m.ts === message.thread_ts);
+      const parent = byTs.get(message.thread_ts);
       if (parent !== undefined) {
         parent.thread_ts = parent.ts;
         parent.reply_count = (parent.reply_count ?? 0) + 1;
