@@ -274,7 +274,12 @@ export function complete(
   // The person's next chat, oldest first, starts now that this one has ended.
   const oldest = alertsOfPerson(data, record.userId)
     .filter((a) => a.chat.state === 'queued')
-    .sort((a, b) => (a.chat.startedAt ?? '').localeCompare(b.chat.startedAt ?? ''))[0];
+    .sort(
+      (a, b) =>
+        (a.chat.startedAt ?? '').localeCompare(b.chat.startedAt ?? '') ||
+        a.createdAt.localeCompare(b.createdAt) ||
+        (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+    )[0];
   const queuedNext = oldest && data.alerts[oldest.id];
   if (!queuedNext) return woken;
   // Its person's clock was looked up when it was asked to start: it may have to wait for their working hours.

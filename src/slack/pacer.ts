@@ -125,13 +125,19 @@ export function createPacer(options: PacerOptions = {}): Pacer & { tracked(): nu
         const backOffsBefore = backOffs.get(key);
         const { wait, reserved } = await taken(key, bucketLimit, whole);
         if (wait > 0) {
-          const wake = new AbortController();
-          sleeping.set(key, wake);
-          await sleep(wait, wake.signal);
-          sleeping.delete(key);
-          // A token taken ahead is ours now. Else (or woken early: a token given back, a call to go first; or a 429
-          // since the take) a final call or a 429 may have come meanwhile: look again; a token taken ahead is lost.
-          if (!reserved || wake.signal.aborted || backOffs.get(key) !== backOffsBefore) continue;
+          const due = now() + wait;
+          const met429 = () => backOffs.get(key) !== backOffsBefore;
+          for (;;) {
+            const wake = new AbortController();
+            sleeping.set(key, wake);
+            await sleep(Math.max(0, due - now()), wake.signal);
+            sleeping.delete(key);
+            // Woken early (a token given back, a call to go first), a token taken ahead is still ours when due; a
+            // token given back stays in the bucket for the next take.
+            if (!reserved || met429() || now() >= due) break;
+          }
+          // Else a final call or a 429 may have come meanwhile: look again (a token taken before a 429 is not spent).
+          if (!reserved || met429()) continue;
         }
         const t = now();
         const next = nextUp(queue, t, true, overdueTurn, perChannel);

@@ -22,16 +22,19 @@ const TAKE = 'SELECT irbot_take_token($1, $2, $3, $4) AS wait';
 /** One take that reserves the next token when there is none now (`irbot_take_token_ahead`, migration 12). */
 const TAKE_AHEAD = 'SELECT wait, reserved FROM irbot_take_token_ahead($1, $2, $3)';
 
-/** After a 429: empty, refilling from now, shut for $2 ms (or longer, if it already was). $3 burst, $4 per ms. */
+/**
+ * After a 429: empty, refilling from now, shut for $2 ms (or longer, if it already was). $3 burst, $4 per ms. Tokens
+ * other replicas took ahead (below zero) stay owed: they are spent when due, and the bucket refills after them.
+ */
 const BACK_OFF = `
 WITH t AS (SELECT ${DB_NOW} AS now)
 INSERT INTO ${SLACK_BUDGET_TABLE} AS b (key, tokens, at, shut_until, full_at)
 SELECT $1, 0, t.now, t.now + $2::float8, t.now + $2::float8 + $3::float8 / $4::float8 FROM t
 ON CONFLICT (key) DO UPDATE SET
-  tokens = 0,
+  tokens = LEAST(b.tokens, 0),
   at = excluded.at,
   shut_until = GREATEST(COALESCE(b.shut_until, 0), excluded.shut_until),
-  full_at = GREATEST(COALESCE(b.shut_until, 0), excluded.shut_until) + $3::float8 / $4::float8`;
+  full_at = GREATEST(COALESCE(b.shut_until, 0), excluded.shut_until) + ($3::float8 - LEAST(b.tokens, 0)) / $4::float8`;
 
 /** A token back (the next take refills it to now and caps it at the burst). */
 const REFUND = `UPDATE ${SLACK_BUDGET_TABLE} SET tokens = LEAST($2::float8, tokens + 1) WHERE key = $1`;

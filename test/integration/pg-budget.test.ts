@@ -98,6 +98,11 @@ describe('the Slack budget in PostgreSQL', () => {
     expect(Number(second?.wait) - Number(first?.wait)).toBeGreaterThan(day - 60_000);
     // A plain take waits behind both.
     expect(Number(await b?.take(key, SLOW, false))).toBeGreaterThan(3 * day - 60_000);
+    // A 429 another replica meets shuts the bucket and leaves the tokens taken ahead owed: it refills after them.
+    b?.backOff(key, SLOW, 1_000);
+    await landed(key);
+    const { rows } = await (pools[1] as pg.Pool).query('SELECT tokens FROM irbot_slack_budget WHERE key = $1', [key]);
+    expect(Number(rows[0]?.tokens)).toBeLessThan(-1.9);
     // A shut bucket answers its wait and takes nothing ahead.
     const fast: BucketLimit = { perMs: 1, burst: 100 };
     a?.backOff('chat.postMessage:C6', fast, 60_000);

@@ -37,6 +37,8 @@ function copyOf(record: AlertRecord): AlertRecord {
 /** Runs `changes` in order on the cache's state, each alert they touch copied first (readers keep theirs). */
 export function applyBatch(cache: Cache, changes: Array<(data: StoreData) => unknown>): Applied {
   const { state } = cache;
+  // Made before the changes run: made from a state a change had altered, it would lack what an undo brings back.
+  const people = peopleOf(cache);
   const originals = new Map<string, AlertRecord | undefined>();
   const tracked = track(state, cache.heads, {
     beforeTouch: (id) => {
@@ -44,7 +46,7 @@ export function applyBatch(cache: Cache, changes: Array<(data: StoreData) => unk
       originals.set(id, record);
       if (record) state.alerts[id] = copyOf(record);
     },
-    idsOfPerson: (userId) => peopleOf(cache).get(userId) ?? [],
+    idsOfPerson: (userId) => people.get(userId) ?? [],
   });
   const undo = () => {
     tracked.undo();

@@ -335,6 +335,38 @@ describe('pacer with a budget that takes tokens ahead', () => {
     expect(asked.length).toBeGreaterThanOrEqual(3);
   });
 
+  it('keeps a token taken ahead when woken early by a call that goes first: it spends it when due', async () => {
+    // A fake clock whose sleeps can be cut short: woken, 100 ms have passed; else the whole sleep.
+    let clock = 0;
+    const sleep = (ms: number, wake: AbortSignal) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          clock += ms;
+          resolve();
+        }, 5);
+        wake.addEventListener('abort', () => {
+          clearTimeout(timer);
+          clock += Math.min(ms, 100);
+          resolve();
+        });
+      });
+    const now = () => clock;
+    const { budget, asked } = aheadBudget(now);
+    const pacer = createPacer({ now, sleep, limits, budget });
+    const final = () => true;
+    await pacer.take('chat.postMessage', 'C0FEED', final);
+    const order: string[] = [];
+    const waiting = pacer.take('chat.postMessage', 'C0FEED', final).then(() => order.push('waiting'));
+    await new Promise((resolve) => setImmediate(resolve));
+    // Work taken over from a replica that died goes first: it wakes the loop, asleep on the token it took ahead.
+    const first = pacer.take('chat.postMessage', 'C0FEED', final, true).then(() => order.push('first'));
+    await Promise.all([waiting, first]);
+    expect(order).toEqual(['first', 'waiting']);
+    // Three tokens, three asks: the one taken ahead was not lost to the wake-up.
+    expect(asked).toEqual(['ahead', 'ahead', 'ahead']);
+    expect(clock).toBeLessThan(2100);
+  });
+
   it('takes only from a full bucket, not ahead, for calls that wait for spare tokens', async () => {
     const time = fakeTime();
     const { budget, asked } = aheadBudget(time.now);

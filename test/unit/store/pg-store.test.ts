@@ -423,6 +423,26 @@ describe('PostgreSQL store', () => {
     expect(await b.transact(both)).toEqual(['p3', 'p4-2']);
   });
 
+  it('finds a person’s alerts after a change that removed one and looked them up was taken back', async () => {
+    const a = open();
+    await a.transact((data) => {
+      data.alerts.d1 = anAlert({ id: 'd1', userId: 'U0D' });
+      data.alerts.d2 = anAlert({ id: 'd2', userId: 'U0D' });
+    });
+    // A fresh copy: its alerts by person are made at the first change that looks at them.
+    const fresh = open();
+    await fresh.read();
+    await expect(
+      fresh.transact((data) => {
+        delete data.alerts.d1;
+        expect(alertsOfPerson(data, 'U0D').map((r) => r.id)).toEqual(['d2']);
+        throw new Error('taken back');
+      }),
+    ).rejects.toThrow('taken back');
+    const found = await fresh.transact((data) => alertsOfPerson(data, 'U0D').map((r) => r.id));
+    expect(found.sort()).toEqual(['d1', 'd2']);
+  });
+
   /** What a change read, and what the commit in between changes so that it is among that. */
   const reads: Array<[string, (data: StoreData) => unknown, 'shared' | 'fresh' | 'person' | 'event' | 'other']> = [
     ['an alert it changed', (data) => data.alerts.shared?.nextSeq, 'shared'],
