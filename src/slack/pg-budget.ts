@@ -79,45 +79,44 @@ export function pgBudget(pool: BudgetDatabase, options: PgBudgetOptions = {}): B
     if (++takes % DROP_EVERY === 0) pool.query(DROP_IDLE).then(() => undefined, fail);
   };
 
-  const take = async (key: string, limit: BucketLimit, whole: boolean): Promise<number> => {
-    const shut = shutFor(key);
-    if (shut !== undefined) return shut;
-    try {
-      housekeep();
-      const values = [key, limit.perMs, limit.burst, whole];
-      const result = await pool.query<{ wait: number }>({ name: 'irbot_take_token', text: TAKE, values });
-      failing = false;
-      return Math.max(0, Number(result.rows[0]?.wait ?? 0));
-    } catch (err) {
-      fail(err);
-      return local.take(key, limit, whole) as number;
-    }
-  };
-
-  const takeAhead = async (key: string, limit: BucketLimit): Promise<{ wait: number; reserved: boolean }> => {
+  /**
+   * One take in the database, ahead of time (`takeAhead`) or not; while the database is away, in this process (never
+   * ahead there: nothing is owed to a bucket of this process alone).
+   */
+  const ask = async (
+    key: string,
+    limit: BucketLimit,
+    whole: boolean,
+    ahead: boolean,
+  ): Promise<{ wait: number; reserved: boolean }> => {
     const shut = shutFor(key);
     if (shut !== undefined) return { wait: shut, reserved: false };
     try {
       housekeep();
-      const values = [key, limit.perMs, limit.burst];
-      const result = await pool.query<{ wait: number; reserved: boolean }>({
-        name: 'irbot_take_ahead',
-        text: TAKE_AHEAD,
-        values,
-      });
+      const result = ahead
+        ? await pool.query<{ wait: number; reserved: boolean }>({
+            name: 'irbot_take_ahead',
+            text: TAKE_AHEAD,
+            values: [key, limit.perMs, limit.burst],
+          })
+        : await pool.query<{ wait: number }>({
+            name: 'irbot_take_token',
+            text: TAKE,
+            values: [key, limit.perMs, limit.burst, whole],
+          });
       failing = false;
-      const row = result.rows[0];
+      const row: { wait?: number; reserved?: boolean } | undefined = result.rows[0];
       return { wait: Math.max(0, Number(row?.wait ?? 0)), reserved: row?.reserved === true };
     } catch (err) {
       fail(err);
-      return { wait: local.take(key, limit, false) as number, reserved: false };
+      return { wait: local.take(key, limit, whole) as number, reserved: false };
     }
   };
 
   return {
     tracked: () => local.tracked() + shutUntil.size,
-    take,
-    takeAhead,
+    take: async (key, limit, whole) => (await ask(key, limit, whole, false)).wait,
+    takeAhead: (key, limit) => ask(key, limit, false, true),
     async refund(key, limit) {
       local.refund(key, limit);
       await pool.query({ name: 'irbot_refund', text: REFUND, values: [key, limit.burst] }).then(() => undefined, fail);
