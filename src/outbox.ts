@@ -278,7 +278,7 @@ export function complete(
       (a, b) =>
         (a.chat.startedAt ?? '').localeCompare(b.chat.startedAt ?? '') ||
         a.createdAt.localeCompare(b.createdAt) ||
-        (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+        a.id.localeCompare(b.id),
     )[0];
   const queuedNext = oldest && data.alerts[oldest.id];
   if (!queuedNext) return woken;
