@@ -3,6 +3,7 @@
 import type * as SlackLogger from '@slack/logger';
 import type { Logger } from '@slack/logger';
 import type { ChalkInstance } from 'chalk';
+import type * as Pino from 'pino';
 import { requireCjs } from './cjs.js';
 import { neutraliseLine } from './untrusted-text.js';
 
@@ -70,8 +71,8 @@ export function stderrLog(
 }
 
 /** For machines: one JSON object per line through pino, e.g. {"level":30,"time":…,"event":"dm","alert":"pivot-tt2k9x3fa1","msg":…}. */
-export async function jsonLog(stream: NodeJS.WritableStream, clock: () => Date = () => new Date()): Promise<Log> {
-  const { pino } = await import('pino');
+export function jsonLog(stream: NodeJS.WritableStream, clock: () => Date = () => new Date()): Log {
+  const { pino } = requireCjs('pino') as typeof Pino;
   const logger = pino({ base: null, timestamp: () => `,"time":"${clock().toISOString()}"` }, stream);
   return (message, { level = 'info', ...fields } = {}) => {
     const clean = Object.fromEntries(

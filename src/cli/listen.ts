@@ -44,7 +44,7 @@ export function addListenCommand(program: Command, deps: Deps): void {
       // listen sends the deliveries (sink events, pages) every command queues: it needs their secrets.
       sinkSecrets(loaded.config.sinks, loaded.vars ?? {});
       const json = logFormatFor(opts.logFormat, deps.stderr) === 'json';
-      const setup = json ? { ...loaded, log: await jsonLog(deps.stderr, deps.clock) } : loaded;
+      const setup = json ? { ...loaded, log: jsonLog(deps.stderr, deps.clock) } : loaded;
       const intake =
         opts.webhook === undefined
           ? undefined

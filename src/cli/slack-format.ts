@@ -1,8 +1,8 @@
 // Slack formatting for people at a terminal: *bold*, _italics_, ~strike~, `code`, :emoji:, mentions by name, links
 // as `text (url)`. Always applied to text already neutralised, so nothing it adds can come from a control character.
 // https://docs.slack.dev/messaging/formatting-message-text
-import { createRequire } from 'node:module';
 import type { ChalkInstance } from 'chalk';
+import { requireCjs } from '../cjs.js';
 import { neutralise, neutraliseLine } from '../untrusted-text.js';
 
 export interface SlackFormat {
@@ -95,7 +95,7 @@ const SLACK_EMOJI: Record<string, string> = {
 /** node-emoji loads its table of names on first use only: commands that show no `:code:` do not pay for it. */
 let emojiOf: ((name: string) => string | undefined) | undefined;
 function emojiNamed(name: string): string | undefined {
-  emojiOf ??= (createRequire(import.meta.url)('node-emoji') as typeof import('node-emoji')).get;
+  emojiOf ??= (requireCjs('node-emoji') as typeof import('node-emoji')).get;
   return emojiOf(name);
 }
 

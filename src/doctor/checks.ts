@@ -2,7 +2,9 @@
 import { constants, existsSync, lstatSync, statSync } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import type * as WebApi from '@slack/web-api';
 import type { WebClient } from '@slack/web-api';
+import { requireCjs } from '../cjs.js';
 import { loadAlerts } from '../config/alerts.js';
 import { loadConfig } from '../config/config.js';
 import { httpEventsOnly, loadEnv, type RequiredVariable, readEnv, requireEnv } from '../config/env.js';
@@ -204,7 +206,7 @@ async function checkAlerts(config: Config): Promise<CheckResult> {
 }
 
 async function slackClient(token: string, slackApiUrl: string): Promise<WebClient> {
-  const { WebClient: Client } = await import('@slack/web-api');
+  const { WebClient: Client } = requireCjs('@slack/web-api') as typeof WebApi;
   return new Client(token, {
     slackApiUrl,
     logger: slackLogger(() => undefined, 'slack'), // failures are reported in the check's line

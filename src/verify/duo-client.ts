@@ -1,6 +1,8 @@
 // Signed calls to Duo's Auth API over undici: a timeout on each, a few tries when Duo cannot be reached or is
 // busy, and every failure turned into one line with Duo's error code. No secret ever appears in a result.
 import { setTimeout as sleep } from 'node:timers/promises';
+import type * as Undici from 'undici';
+import { requireCjs } from '../cjs.js';
 import { canonParams, type DuoParams, signRequest } from './duo-sign.js';
 
 export interface DuoClientOptions {
@@ -74,7 +76,7 @@ export function createDuoClient(options: DuoClientOptions): DuoClient {
   const keys = { integrationKey: options.integrationKey, secretKey: options.secretKey };
 
   async function once(method: 'GET' | 'POST', path: string, params: DuoParams, ms: number): Promise<Attempt> {
-    const { request } = await import('undici');
+    const { request } = requireCjs('undici') as typeof Undici;
     const fullPath = `${prefix}${path}`;
     const date = now().toUTCString();
     const authorization = signRequest(keys, method, base.host, fullPath, params, date);

@@ -24,33 +24,47 @@ function walk(dir: string): string[] {
 }
 
 let packed: Set<string>;
-let built: { path: string; code: string }[];
+/** What tsc emitted from src/: our own modules, each as the bundle holds it. */
+let ours: { path: string; code: string }[];
+/** What bin/irbot runs: the bundle of ours and of our dependencies (tools/bundle.mjs). */
+let bundle: string[];
+/** esbuild's account of the bundle: every input it read, and each output's imports left to Node. */
+let meta: {
+  inputs: Record<string, unknown>;
+  outputs: Record<string, { imports: { path: string; kind: string; external?: boolean }[] }>;
+};
+const lock = JSON.parse(read('package-lock.json')) as { packages: Record<string, { dev?: boolean }> };
 
 beforeAll(() => {
   // The list `npm pack` would pack; --ignore-scripts: the test run has built dist/ already.
   const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8' });
   packed = new Set((JSON.parse(out) as [{ files: { path: string }[] }])[0].files.map((f) => f.path));
-  built = walk('dist')
-    .filter((path) => path.endsWith('.js'))
+  ours = walk('dist')
+    .filter((path) => path.endsWith('.js') && !path.startsWith('dist/bundle/'))
     .map((path) => ({ path, code: read(path) }));
+  bundle = walk('dist/bundle');
+  meta = JSON.parse(read('dist/bundle.meta.json')) as typeof meta;
 });
 
 describe('the npm package', () => {
-  it('holds the launcher, every built module, the licence and the readme', () => {
-    expect(built.length).toBeGreaterThan(10);
-    for (const path of ['package.json', pkg.bin.irbot ?? 'bin/irbot', 'LICENSE', 'README.md', 'dist/cli/main.js'])
+  it('holds the launcher, the whole bundle, the licence and the readme, and nothing else built', () => {
+    expect(bundle.length).toBeGreaterThan(10);
+    for (const path of ['package.json', pkg.bin.irbot ?? 'bin/irbot', 'LICENSE', 'README.md', 'dist/bundle/main.js'])
       expect(packed, path).toContain(path);
-    for (const { path } of built) expect(packed, path).toContain(path);
+    for (const path of bundle) expect(packed, path).toContain(path);
+    // tsc's output is the bundle's input: shipped, it would be a second copy nothing runs.
+    expect([...packed].filter((path) => path.startsWith('dist/') && !path.startsWith('dist/bundle/'))).toEqual([]);
   });
 
   it('holds every file of the repo that the built code names (package.json, the shipped config, the manifest)', () => {
     const tracked = new Set(execFileSync('git', ['ls-files'], { cwd: ROOT, encoding: 'utf8' }).split('\n'));
     const named = new Set<string>();
-    for (const { path, code } of built) {
+    for (const { path, code } of ours) {
       for (const [, literal = ''] of code.matchAll(
         /['"`]((?:\.{1,2}\/)*[\w.-]+(?:\/[\w.-]+)*\.(?:json|toml|ya?ml|md))['"`]/g,
       )) {
-        // Relative to the module (new URL('../../package.json', import.meta.url)) or to the package's root.
+        // Relative to the module (new URL('../../package.json', import.meta.url)), which the bundle, two folders
+        // down as dist/cli/ is, resolves the same; or relative to the package's root.
         for (const candidate of [relative(ROOT, resolve(ROOT, dirname(path), literal)), normalize(literal)])
           if (tracked.has(candidate)) named.add(candidate);
       }
@@ -61,13 +75,27 @@ describe('the npm package', () => {
     for (const path of named) expect(packed, path).toContain(path);
   });
 
-  it('imports at run time only Node built-ins and its own dependencies, never a dev dependency', () => {
+  it('bundles only its own modules and its dependencies, never a dev dependency, and leaves only Node to import', () => {
+    const inputs = Object.keys(meta.inputs);
+    expect(inputs).toContain('dist/cli/main.js');
+    for (const input of inputs) {
+      const at = input.lastIndexOf('node_modules/');
+      if (at < 0) {
+        expect(input, 'our own module').toMatch(/^dist\//);
+        continue;
+      }
+      const rest = input.slice(at + 'node_modules/'.length).split('/');
+      const name = rest[0]?.startsWith('@') ? rest.slice(0, 2).join('/') : (rest[0] ?? '');
+      const locked = lock.packages[`${input.slice(0, at)}node_modules/${name}`];
+      expect(locked, `${input}: not in package-lock.json`).toBeDefined();
+      expect(locked?.dev, `${input} is a dev dependency`).not.toBe(true);
+    }
     const builtins = new Set(builtinModules);
-    for (const { path, code } of built) {
-      for (const [, spec = ''] of code.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|^import\s+)['"]([^'"]+)['"]/gm)) {
-        if (spec.startsWith('.') || spec.startsWith('node:') || builtins.has(spec)) continue;
-        const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : (spec.split('/')[0] ?? spec);
-        expect(pkg.dependencies, `${path} imports ${spec}`).toHaveProperty([name]);
+    for (const [output, { imports }] of Object.entries(meta.outputs)) {
+      for (const { path: spec, external } of imports) {
+        if (!external || spec.startsWith('node:') || builtins.has(spec)) continue;
+        // Optional native add-ons, required in a try: pg's (only if asked for, never) and ws's (the local Slack's).
+        expect(['pg-native', 'bufferutil', 'utf-8-validate'], `${output} leaves ${spec} to Node`).toContain(spec);
       }
     }
   });
@@ -85,5 +113,7 @@ describe('the npm package', () => {
     const image = read('deploy/Containerfile');
     expect(image).toContain(`ln -s ../lib/node_modules/irbot/${pkg.bin.irbot} ${command}`);
     expect(image).toContain(`ENTRYPOINT ["${command}"]`);
+    // The image builds the package itself: tsc, then the bundle.
+    for (const input of ['src', 'tools']) expect(image).toMatch(new RegExp(`^COPY ${input} \\./${input}$`, 'm'));
   });
 });
