@@ -1,32 +1,41 @@
-// The Socket Mode connection: ack every envelope at once, decode it, hand it on; stop cleanly.
-import type * as SocketMode from '@slack/socket-mode';
-import type { AppsConnectionsOpenResponse, RetryOptions } from '@slack/web-api';
+// The Socket Mode connection (https://docs.slack.dev/apis/events-api/using-socket-mode): apps.connections.open gives
+// a one-time WebSocket URL; Slack says `hello` once the connection is ready, sends envelopes that must be acked by
+// id within 3 s ({"envelope_id": …}) or go to another connection, and `disconnect` when it wants a fresh one.
+//
+// Written on `ws` rather than @slack/socket-mode: that client needed four patches of its internals (a 30 s wait
+// for a close handshake after stopping, a reconnect opened after stopping, a 5 s pause before every reconnect, a
+// malformed frame or a refused reconnect thrown where nothing caught it), and loaded a second HTTP stack (undici,
+// a seventh of every start-up). Its reconnect policy is kept: the first attempt at once, then 5 s more per failure.
+import type * as WebApi from '@slack/web-api';
+import type * as Ws from 'ws';
 import { requireCjs } from '../cjs.js';
 import { type Log, oneLine, slackLogger } from '../log.js';
 import { decodeEnvelope, type Inbound } from './envelope.js';
 import { requestFailureOf, SlackCallError, withApiUrl } from './errors.js';
 import { ONE_SHOT_TIMEOUT_MS } from './web-slack.js';
 
-const { SocketModeClient } = requireCjs('@slack/socket-mode') as typeof SocketMode;
+const { WebClient } = requireCjs('@slack/web-api') as typeof WebApi;
+const { WebSocket } = requireCjs('ws') as typeof Ws;
 
-/** The SDK's socket, as far as the patch below uses it (its internals: @slack/socket-mode is pinned). */
-interface SdkWebSocket {
-  websocket: unknown;
-  closeHandshakeTimeout?: NodeJS.Timeout;
-  disconnect(): void;
-}
-const { SlackWebSocket } = requireCjs('@slack/socket-mode/dist/src/SlackWebSocket.js') as {
-  SlackWebSocket: { prototype: SdkWebSocket };
-};
-// Each close starts a 30 s wait for Slack's close frame, which only cleanup() clears. Closing a connection still
-// opening fails it at once, and the failure closes and cleans it up again before the first close has set its wait:
-// that wait, set after the cleanup, then held a stopped process for 30 s. One wait at a time, none once cleaned up.
-const sdkDisconnect = SlackWebSocket.prototype.disconnect;
-SlackWebSocket.prototype.disconnect = function disconnect(this: SdkWebSocket) {
-  clearTimeout(this.closeHandshakeTimeout);
-  sdkDisconnect.call(this);
-  if (this.websocket === null) clearTimeout(this.closeHandshakeTimeout);
-};
+/** apps.connections.open errors no retry fixes: the app-level token is wrong, revoked, or its workspace gone. */
+const REFUSED_FOR_GOOD = new Set([
+  'not_authed',
+  'invalid_auth',
+  'account_inactive',
+  'token_revoked',
+  'user_removed_from_team',
+  'team_disabled',
+]);
+/** Between reconnect attempts that failed in a row: this much more per failure, up to the most. */
+const RETRY_STEP_MS = 5_000;
+const RETRY_MOST_MS = 60_000;
+/** A connection is pinged this often, and given up (and replaced) when nothing came back for SILENT_MS. */
+const PING_EVERY_MS = 2_500;
+const SILENT_MS = 10_000;
+/** An upgrade Slack does not answer in this time is given up and tried again. */
+const HANDSHAKE_MS = 10_000;
+/** How long a stopping process waits for Slack to answer its close frame before it drops the connection. */
+const CLOSE_WAIT_MS = 2_000;
 
 export interface SocketEnvelope {
   envelopeId: string;
@@ -34,6 +43,7 @@ export interface SocketEnvelope {
 }
 
 export interface SocketConnection {
+  /** Resolves once the first connection is open (Slack said hello); rejects when Slack refuses it. */
   start(): Promise<void>;
   /** Settles with the error once Slack refused a reconnect for good: no more envelopes will come. */
   lost: Promise<unknown>;
@@ -41,95 +51,17 @@ export interface SocketConnection {
   stop(): Promise<void>;
 }
 
-/**
- * The SDK's client, except that a malformed frame (e.g. an events_api envelope without a payload) is acked, logged
- * and dropped: the SDK itself would throw inside its listener and take the process down.
- */
-class GuardedSocketModeClient extends SocketModeClient {
-  onMalformed: (envelopeId: string | undefined, err: unknown) => void = () => undefined;
-  /** A reconnect Slack refused for good (invalid_auth, account_inactive…): the SDK would leave it unhandled. */
-  onLost: (err: unknown) => void = () => undefined;
-  private connected = false;
-  private stopping = false;
-
-  constructor(options: ConstructorParameters<typeof SocketModeClient>[0]) {
-    super(options);
-    // A reconnect already asking Slack for a URL when disconnect() is called would open a new connection once the
-    // answer came (the SDK only checks for a shutdown before asking), and the process would never exit: drop it.
-    const sdkRetrieve = (this as unknown as SdkReconnect).retrieveWSSURL.bind(this);
-    (this as unknown as SdkReconnect).retrieveWSSURL = async () => {
-      const url = await sdkRetrieve();
-      if (this.stopping) throw new Error('disconnected while reconnecting');
-      return url;
-    };
-    // After a healthy connection closes (Slack asked for a reconnect, or the link dropped), the SDK waits its ping
-    // timeout (5 s) before the first attempt, and no event arrives meanwhile: make that attempt at once. The SDK's
-    // growing delay applies from the second attempt in a row. Its internals: @slack/socket-mode is pinned.
-    const sdk = this as unknown as SdkReconnect;
-    const delayed = sdk.delayReconnectAttempt.bind(this);
-    sdk.delayReconnectAttempt = (retry) => {
-      if (sdk.numOfConsecutiveReconnectionFailures > 0) return delayed(retry);
-      const pingTimeout = sdk.clientPingTimeoutMS;
-      sdk.clientPingTimeoutMS = 0; // read once, to compute the delay, before the SDK's timer is set
-      try {
-        return delayed(retry);
-      } finally {
-        sdk.clientPingTimeoutMS = pingTimeout;
-      }
-    };
-  }
-
-  override async start(): Promise<AppsConnectionsOpenResponse> {
-    // The SDK reconnects by calling start() again from a timer and does not catch what it throws.
-    if (!this.connected) {
-      const opened = await super.start();
-      this.connected = true;
-      return opened;
-    }
-    try {
-      return await super.start();
-    } catch (err) {
-      // Stopping, a reconnect that failed (or was dropped) loses nothing.
-      if (!this.stopping) this.onLost(err);
-      return {} as AppsConnectionsOpenResponse;
-    }
-  }
-
-  override disconnect(): Promise<void> {
-    this.stopping = true;
-    return super.disconnect();
-  }
-
-  protected override async onWebSocketMessage(data: string | ArrayBuffer, isBinary: boolean): Promise<void> {
-    try {
-      await super.onWebSocketMessage(data, isBinary);
-    } catch (err) {
-      const envelopeId = envelopeIdOf(data);
-      // `send` is how the SDK acks; it is private in the typings only.
-      const ack = (this as unknown as { send(id: string): Promise<void> }).send.bind(this);
-      if (envelopeId) await ack(envelopeId).catch(() => undefined);
-      this.onMalformed(envelopeId, err);
-    }
-  }
+/** A frame as Slack sends it: hello, disconnect, or an envelope. */
+interface Frame {
+  type?: unknown;
+  envelope_id?: unknown;
+  payload?: unknown;
+  retry_attempt?: unknown;
+  reason?: unknown;
 }
 
-/** What the SDK keeps private in its typings and uses to time a reconnect (delay = ping timeout × failures). */
-interface SdkReconnect {
-  numOfConsecutiveReconnectionFailures: number;
-  clientPingTimeoutMS: number;
-  delayReconnectAttempt(retry: () => Promise<unknown>): Promise<unknown>;
-  retrieveWSSURL(): Promise<string>;
-}
-
-function envelopeIdOf(data: string | ArrayBuffer): string | undefined {
-  try {
-    const frame: unknown = JSON.parse(typeof data === 'string' ? data : new TextDecoder().decode(data));
-    const id = (frame as { envelope_id?: unknown } | null)?.envelope_id;
-    return typeof id === 'string' ? id : undefined;
-  } catch {
-    return undefined;
-  }
-}
+/** Thrown inside an attempt that stop() made pointless. */
+class Stopping extends Error {}
 
 export function connectSocket(opts: {
   appToken: string;
@@ -141,78 +73,177 @@ export function connectSocket(opts: {
   handle: (inbound: Inbound, ack: () => Promise<void>, envelope: SocketEnvelope) => Promise<void>;
 }): SocketConnection {
   let starting = true;
-  // The SDK's own policy for apps.connections.open (it reconnects for hours), except that a one-shot command's
+  let stopping = false;
+  // The SDK's policy for apps.connections.open (100 tries, growing by 1.3: hours), except that a one-shot command's
   // first connection fails at once on a request that got no answer: it then says which URL it could not reach.
-  const retryConfig = {
-    retries: 100,
-    factor: 1.3,
-    onFailedAttempt: (err: unknown) => {
-      if (starting && requestFailureOf(err)) throw err;
-    },
-  };
-  const client = new GuardedSocketModeClient({
-    appToken: opts.appToken,
-    clientOptions: {
-      slackApiUrl: opts.slackApiUrl,
-      ...(opts.oneShot ? { retryConfig: retryConfig as RetryOptions, timeout: ONE_SHOT_TIMEOUT_MS } : {}),
-    },
+  const web = new WebClient(opts.appToken, {
+    slackApiUrl: opts.slackApiUrl,
     logger: slackLogger(opts.log, 'socket'),
+    timeout: opts.oneShot ? ONE_SHOT_TIMEOUT_MS : 30_000,
+    retryConfig: {
+      retries: 100,
+      factor: 1.3,
+      onFailedAttempt: (err: unknown) => {
+        if (opts.oneShot && starting && requestFailureOf(err)) throw err;
+      },
+    } as WebApi.RetryOptions,
   });
+  const sockets = new Set<Ws.WebSocket>();
+  const inFlight = new Set<Promise<void>>();
   let lose: (err: unknown) => void = () => undefined;
   const lost = new Promise<unknown>((resolve) => {
     lose = resolve;
   });
-  let isLost = false;
-  client.onLost = (err) => {
-    isLost = true;
-    lose(err);
-  };
-  client.onMalformed = (envelopeId, err) =>
-    opts.log(`ignored: malformed envelope ${envelopeId ?? '(no envelope_id)'}: ${oneLine(err)}`, {
-      event: 'ignored',
-      level: 'warn',
-    });
-  const inFlight = new Set<Promise<void>>();
-  let stopping = false;
+  /** Ends a pause between reconnect attempts early (stop). */
+  let wake: () => void = () => undefined;
 
-  client.on(
-    'slack_event',
-    async (args: {
-      ack: () => Promise<void>;
-      envelope_id: string;
-      type: string;
-      body: unknown;
-      retry_num?: number;
-    }) => {
-      if (stopping) return; // not acked: Slack re-delivers it to another connection
-      let acked = false;
-      const ack = async () => {
-        if (acked) return;
-        acked = true;
-        // Slack re-delivers anything not acked within 3 seconds.
-        await args.ack().catch((err) =>
-          opts.log(`could not ack envelope ${args.envelope_id}: ${oneLine(err)}`, {
-            event: 'ack_failed',
+  /** One attempt: a URL from Slack, then a connection, resolved once Slack says hello on it. */
+  async function open(): Promise<void> {
+    const { url } = await web.apps.connections.open();
+    if (stopping) throw new Stopping();
+    if (!url) throw new Error('apps.connections.open answered without a URL');
+    const ws = new WebSocket(url, { handshakeTimeout: HANDSHAKE_MS, perMessageDeflate: false });
+    sockets.add(ws);
+    await new Promise<void>((resolve, reject) => {
+      let greeted = false;
+      let heard = Date.now();
+      let ticked = heard;
+      let failure: Error | undefined;
+      const pinger = setInterval(() => {
+        const now = Date.now();
+        // A tick this late means this process was not running (paused, or the machine asleep), not that the link
+        // is dead: what Slack sent meanwhile is still to be read. Judge again at the next tick.
+        const late = now - ticked > 2 * PING_EVERY_MS;
+        ticked = now;
+        if (ws.readyState !== WebSocket.OPEN) return; // opening: the handshake has its own timeout
+        if (late || now - heard <= SILENT_MS) ws.ping();
+        else {
+          opts.log(`Socket Mode: nothing from Slack for ${SILENT_MS / 1000} s: reconnecting`, {
+            event: 'socket',
             level: 'warn',
-          }),
-        );
+          });
+          ws.terminate();
+        }
+      }, PING_EVERY_MS);
+      const alive = () => {
+        heard = Date.now();
       };
-      const inbound = decodeEnvelope(args.type, args.body);
-      const work = opts
-        .handle(inbound, ack, { envelopeId: args.envelope_id, retryAttempt: args.retry_num ?? 0 })
-        .catch((err) =>
-          opts.log(`envelope ${args.envelope_id}: ${oneLine(err)}`, { event: 'envelope_failed', level: 'error' }),
-        );
-      inFlight.add(work);
-      await work;
-      inFlight.delete(work);
-    },
-  );
+      ws.on('pong', alive);
+      ws.on('ping', alive);
+      ws.on('error', (err) => {
+        failure = err;
+      });
+      ws.on('message', (data: Ws.RawData, isBinary: boolean) => {
+        alive();
+        const frame = isBinary ? undefined : parseFrame(data);
+        if (frame?.type === 'hello' && !greeted) {
+          greeted = true;
+          resolve();
+        } else if (frame?.type === 'disconnect') {
+          // Slack is about to recycle this connection: a new one first, so that no envelope waits for it; this one
+          // takes no more envelopes from Slack and is closed once the new one is open.
+          if (!stopping) void replace(ws);
+        } else if (frame && typeof frame.envelope_id === 'string') {
+          receive(ws, frame.envelope_id, frame);
+        }
+      });
+      ws.on('close', () => {
+        clearInterval(pinger);
+        sockets.delete(ws);
+        if (!greeted) reject(failure ?? new Error('Socket Mode connection closed before Slack said hello'));
+        else if (!stopping && !replacing.has(ws)) void reconnect();
+      });
+    });
+  }
+
+  /** Connections told to go (`disconnect`) whose replacement is being opened: their close starts no reconnect. */
+  const replacing = new Set<Ws.WebSocket>();
+
+  async function replace(old: Ws.WebSocket): Promise<void> {
+    if (replacing.has(old)) return;
+    replacing.add(old);
+    try {
+      await reconnect();
+    } finally {
+      old.close(1000);
+      replacing.delete(old);
+    }
+  }
+
+  /** Opens a new connection, trying again after a growing pause, until one opens, stop(), or Slack refuses. */
+  async function reconnect(): Promise<void> {
+    for (let failures = 0; !stopping; failures++) {
+      if (failures > 0) await pause(Math.min(RETRY_STEP_MS * failures, RETRY_MOST_MS));
+      if (stopping) return;
+      try {
+        await open();
+        return;
+      } catch (err) {
+        if (stopping || err instanceof Stopping) return;
+        if (!retriable(err)) {
+          // Nothing will come any more: the process finishes its work and says why (listen.ts).
+          lose(err);
+          return;
+        }
+        opts.log(`Socket Mode: reconnecting failed: ${oneLine(err)}`, { event: 'socket', level: 'warn' });
+      }
+    }
+  }
+
+  function pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  /** An envelope: acked once handled far enough (see `handle`), or at once when it cannot be. */
+  function receive(ws: Ws.WebSocket, envelopeId: string, frame: Frame): void {
+    if (stopping) return; // not acked: Slack re-delivers it to another connection
+    let acked = false;
+    const ack = async () => {
+      if (acked) return;
+      acked = true;
+      // Slack re-delivers anything not acked within 3 seconds.
+      await send(ws, JSON.stringify({ envelope_id: envelopeId, payload: {} })).catch((err) =>
+        opts.log(`could not ack envelope ${envelopeId}: ${oneLine(err)}`, { event: 'ack_failed', level: 'warn' }),
+      );
+    };
+    const work =
+      typeof frame.payload === 'object' && frame.payload !== null && typeof frame.type === 'string'
+        ? opts.handle(decodeEnvelope(frame.type, frame.payload), ack, {
+            envelopeId,
+            retryAttempt: typeof frame.retry_attempt === 'number' ? frame.retry_attempt : 0,
+          })
+        : ack().then(() =>
+            opts.log(`ignored: malformed envelope ${envelopeId}: no type or payload`, {
+              event: 'ignored',
+              level: 'warn',
+            }),
+          );
+    const logged = work.catch((err) =>
+      opts.log(`envelope ${envelopeId}: ${oneLine(err)}`, { event: 'envelope_failed', level: 'error' }),
+    );
+    inFlight.add(logged);
+    void logged.then(() => inFlight.delete(logged));
+  }
 
   return {
     async start() {
       try {
-        await client.start();
+        for (let failures = 0; ; failures++) {
+          if (failures > 0) await pause(Math.min(RETRY_STEP_MS * failures, RETRY_MOST_MS));
+          try {
+            await open();
+            break;
+          } catch (err) {
+            if (!retriable(err) || stopping) throw err;
+            opts.log(`Socket Mode: connecting failed: ${oneLine(err)}`, { event: 'socket', level: 'warn' });
+          }
+        }
         starting = false;
       } catch (err) {
         // No answer at all: say which URL could not be reached, and why.
@@ -223,9 +254,51 @@ export function connectSocket(opts: {
     lost,
     async stop() {
       stopping = true;
+      wake();
       await Promise.allSettled([...inFlight]);
-      // A lost connection has no socket left to close: disconnect() would wait for a close that never comes.
-      if (!isLost) await client.disconnect();
+      await Promise.all([...sockets].map(close));
     },
   };
+}
+
+/**
+ * Whether another attempt may succeed: a connection that failed or closed before hello, or Slack's error other than
+ * a refusal. A request error surfacing here has had its retries already (the WebClient's policy), and a refusal
+ * is for good.
+ */
+function retriable(err: unknown): boolean {
+  const code = (err as { code?: unknown; data?: { error?: unknown } } | null)?.data?.error;
+  if (typeof code === 'string') return !REFUSED_FOR_GOOD.has(code);
+  return !(err as { code?: unknown } | null)?.code?.toString().startsWith('slack_webapi_');
+}
+
+function parseFrame(data: Ws.RawData): Frame | undefined {
+  try {
+    const frame: unknown = JSON.parse(data.toString());
+    return typeof frame === 'object' && frame !== null ? (frame as Frame) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function send(ws: Ws.WebSocket, text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (ws.readyState !== WebSocket.OPEN) reject(new Error('the Socket Mode connection is closed'));
+    else ws.send(text, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+/** Closes a connection: a close frame, and the connection dropped if Slack does not answer it soon. */
+function close(ws: Ws.WebSocket): Promise<void> {
+  if (ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => ws.terminate(), CLOSE_WAIT_MS);
+    ws.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    // One still opening has no handshake to close: it is dropped at once.
+    if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
+    else ws.close(1000);
+  });
 }

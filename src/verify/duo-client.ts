@@ -1,8 +1,6 @@
-// Signed calls to Duo's Auth API over undici: a timeout on each, a few tries when Duo cannot be reached or is
+// Signed calls to Duo's Auth API over Node's fetch: a timeout on each, a few tries when Duo cannot be reached or is
 // busy, and every failure turned into one line with Duo's error code. No secret ever appears in a result.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type * as Undici from 'undici';
-import { requireCjs } from '../cjs.js';
 import { canonParams, type DuoParams, signRequest } from './duo-sign.js';
 
 export interface DuoClientOptions {
@@ -76,7 +74,6 @@ export function createDuoClient(options: DuoClientOptions): DuoClient {
   const keys = { integrationKey: options.integrationKey, secretKey: options.secretKey };
 
   async function once(method: 'GET' | 'POST', path: string, params: DuoParams, ms: number): Promise<Attempt> {
-    const { request } = requireCjs('undici') as typeof Undici;
     const fullPath = `${prefix}${path}`;
     const date = now().toUTCString();
     const authorization = signRequest(keys, method, base.host, fullPath, params, date);
@@ -86,7 +83,7 @@ export function createDuoClient(options: DuoClientOptions): DuoClient {
     url.pathname = fullPath;
     if (method === 'GET' && encoded !== '') url.search = encoded;
     try {
-      const res = await request(url, {
+      const res = await fetch(url, {
         method,
         headers: {
           authorization,
@@ -97,8 +94,8 @@ export function createDuoClient(options: DuoClientOptions): DuoClient {
         ...(method === 'POST' && { body: encoded }),
         signal: AbortSignal.timeout(ms),
       });
-      const text = await res.body.text();
-      return { kind: 'answered', status: res.statusCode, body: parseJson(text) };
+      const text = await res.text();
+      return { kind: 'answered', status: res.status, body: parseJson(text) };
     } catch (err) {
       const e = err as { name?: string; code?: string; cause?: { code?: string } };
       if (e.name === 'TimeoutError' || e.name === 'AbortError') return { kind: 'timeout' };

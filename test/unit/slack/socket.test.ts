@@ -1,0 +1,105 @@
+// irbot's Socket Mode client against the local Slack: envelopes handled and acked, Slack's `disconnect` met with a
+// new connection, a refusal reported, and a stop that waits for the work in flight and takes nothing new.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LocalSlack } from '../../../src/sandbox/local-slack.js';
+import type { Inbound } from '../../../src/slack/envelope.js';
+import { connectSocket, type SocketEnvelope } from '../../../src/slack/socket.js';
+
+let slack: LocalSlack;
+let lines: string[];
+const log = (line: string) => void lines.push(line);
+
+beforeEach(async () => {
+  slack = await LocalSlack.start();
+  lines = [];
+});
+afterEach(() => slack.close());
+
+interface Handled {
+  inbound: Inbound;
+  envelope: SocketEnvelope;
+}
+
+/** A connection whose handler records each envelope and acks it, once `gate` (if given) has opened. */
+function connection(gate?: Promise<void>) {
+  const handled: Handled[] = [];
+  const socket = connectSocket({
+    appToken: slack.appToken,
+    slackApiUrl: slack.apiUrl,
+    log,
+    handle: async (inbound, ack, envelope) => {
+      handled.push({ inbound, envelope });
+      await gate;
+      await ack();
+    },
+  });
+  return { socket, handled };
+}
+
+describe('the Socket Mode client', () => {
+  it('hands on each envelope decoded, with its retry attempt, and acks it by its id', async () => {
+    const { socket, handled } = connection();
+    await socket.start();
+    const dm = await slack.sendDm({ userId: 'U0HAROLD', text: 'it was me' });
+    await slack.waitForAck(dm);
+    const again = await slack.redeliver(dm);
+    await slack.waitForAck(again);
+    expect(handled.map((h) => [h.inbound.kind, h.envelope])).toEqual([
+      ['dm', { envelopeId: dm.envelopeId, retryAttempt: 0 }],
+      ['dm', { envelopeId: again.envelopeId, retryAttempt: 1 }],
+    ]);
+    expect(slack.acks.map((a) => [a.envelopeId, a.payload])).toEqual([
+      [dm.envelopeId, {}],
+      [again.envelopeId, {}],
+    ]);
+    await socket.stop();
+  });
+
+  it('opens a new connection when Slack says disconnect, and takes the next envelope on it', async () => {
+    const { socket, handled } = connection();
+    await socket.start();
+    slack.disconnectAll('refresh_requested');
+    // Routed to an open connection only: the one that was told to go takes no more.
+    const dm = await slack.sendDm({ userId: 'U0HAROLD', text: 'still here' });
+    await slack.waitForAck(dm);
+    expect(dm.connectionId).toBe(2);
+    expect(handled).toHaveLength(1);
+    expect(slack.callsTo('apps.connections.open')).toHaveLength(2);
+    await socket.stop();
+    expect(lines).toEqual([]);
+  });
+
+  it('rejects its start with the error when Slack refuses the app-level token, without trying again', async () => {
+    slack.failNext('apps.connections.open', { error: 'invalid_auth' });
+    const { socket } = connection();
+    await expect(socket.start()).rejects.toMatchObject({ data: { error: 'invalid_auth' } });
+    expect(slack.callsTo('apps.connections.open')).toHaveLength(1);
+    expect(slack.totalConnections).toBe(0);
+  });
+
+  it('settles `lost` when Slack refuses a reconnect for good', async () => {
+    const { socket } = connection();
+    await socket.start();
+    slack.failNext('apps.connections.open', { error: 'account_inactive' });
+    slack.dropAll();
+    expect(await socket.lost).toMatchObject({ data: { error: 'account_inactive' } });
+    await socket.stop();
+  });
+
+  it('on stop, finishes the envelope in flight (its ack goes out), takes no new one, and closes its connection', async () => {
+    let open: () => void = () => undefined;
+    const { socket, handled } = connection(new Promise((resolve) => (open = resolve)));
+    await socket.start();
+    const first = await slack.sendDm({ userId: 'U0HAROLD', text: 'one' });
+    await expect.poll(() => handled.length).toBe(1);
+    const stopped = socket.stop();
+    const second = await slack.sendDm({ userId: 'U0HAROLD', text: 'two' });
+    open();
+    await stopped;
+    expect(slack.acks.map((a) => a.envelopeId)).toEqual([first.envelopeId]);
+    expect(handled).toHaveLength(1);
+    expect(second.envelopeId).not.toBe(first.envelopeId);
+    expect(slack.connectionCount).toBe(0);
+    expect(slack.totalConnections).toBe(1);
+  });
+});
