@@ -60,8 +60,12 @@ interface Frame {
   reason?: unknown;
 }
 
-/** Thrown inside an attempt that stop() made pointless. */
-class Stopping extends Error {}
+/** An attempt to connect that stop() made pointless. */
+class Stopping extends Error {
+  constructor() {
+    super('Socket Mode connection stopped');
+  }
+}
 
 export function connectSocket(opts: {
   appToken: string;
@@ -89,6 +93,8 @@ export function connectSocket(opts: {
     } as WebApi.RetryOptions,
   });
   const sockets = new Set<Ws.WebSocket>();
+  /** Connections told to go (`disconnect`) whose replacement is being opened: their close starts no reconnect. */
+  const replacing = new Set<Ws.WebSocket>();
   const inFlight = new Set<Promise<void>>();
   let lose: (err: unknown) => void = () => undefined;
   const lost = new Promise<unknown>((resolve) => {
@@ -156,9 +162,6 @@ export function connectSocket(opts: {
     });
   }
 
-  /** Connections told to go (`disconnect`) whose replacement is being opened: their close starts no reconnect. */
-  const replacing = new Set<Ws.WebSocket>();
-
   async function replace(old: Ws.WebSocket): Promise<void> {
     if (replacing.has(old)) return;
     replacing.add(old);
@@ -170,23 +173,31 @@ export function connectSocket(opts: {
     }
   }
 
-  /** Opens a new connection, trying again after a growing pause, until one opens, stop(), or Slack refuses. */
-  async function reconnect(): Promise<void> {
-    for (let failures = 0; !stopping; failures++) {
+  /**
+   * Opens a connection, trying again after a growing pause until one opens; rejects with Slack's refusal, or with
+   * Stopping once stop() came.
+   */
+  async function openRetrying(what: string): Promise<void> {
+    for (let failures = 0; ; failures++) {
       if (failures > 0) await pause(Math.min(RETRY_STEP_MS * failures, RETRY_MOST_MS));
-      if (stopping) return;
+      if (stopping) throw new Stopping();
       try {
         await open();
         return;
       } catch (err) {
-        if (stopping || err instanceof Stopping) return;
-        if (!retriable(err)) {
-          // Nothing will come any more: the process finishes its work and says why (listen.ts).
-          lose(err);
-          return;
-        }
-        opts.log(`Socket Mode: reconnecting failed: ${oneLine(err)}`, { event: 'socket', level: 'warn' });
+        if (stopping) throw new Stopping();
+        if (!retriable(err)) throw err;
+        opts.log(`Socket Mode: ${what} failed: ${oneLine(err)}`, { event: 'socket', level: 'warn' });
       }
+    }
+  }
+
+  async function reconnect(): Promise<void> {
+    try {
+      await openRetrying('reconnecting');
+    } catch (err) {
+      // Nothing will come any more: the process finishes its work and says why (listen.ts).
+      if (!(err instanceof Stopping)) lose(err);
     }
   }
 
@@ -234,16 +245,7 @@ export function connectSocket(opts: {
   return {
     async start() {
       try {
-        for (let failures = 0; ; failures++) {
-          if (failures > 0) await pause(Math.min(RETRY_STEP_MS * failures, RETRY_MOST_MS));
-          try {
-            await open();
-            break;
-          } catch (err) {
-            if (!retriable(err) || stopping) throw err;
-            opts.log(`Socket Mode: connecting failed: ${oneLine(err)}`, { event: 'socket', level: 'warn' });
-          }
-        }
+        await openRetrying('connecting');
         starting = false;
       } catch (err) {
         // No answer at all: say which URL could not be reached, and why.
