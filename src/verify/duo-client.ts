@@ -93,6 +93,8 @@ export function createDuoClient(options: DuoClientOptions): DuoClient {
         },
         ...(method === 'POST' && { body: encoded }),
         signal: AbortSignal.timeout(ms),
+        // A redirect is Duo's answer, reported as such: a signed request is never sent on to another URL.
+        redirect: 'manual',
       });
       const text = await res.text();
       return { kind: 'answered', status: res.status, body: parseJson(text) };

@@ -1,5 +1,7 @@
 // The Duo verifier against the local Duo over HTTP: every result a step-up can come to, the push's text, the
 // signature the server checks, and failures (Duo down, busy, silent, refusing the keys) never taken as approval.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LocalDuo } from '../../../src/sandbox/local-duo.js';
 import { createDuoVerifier, type DuoVerifierOptions, pushinfoOf } from '../../../src/verify/duo.js';
@@ -228,6 +230,37 @@ describe('a Duo that cannot be reached', () => {
       result: 'error',
       reason: `Duo could not be asked about alice: /auth/v2/preauth: cannot reach Duo at ${baseUrl} (ECONNREFUSED) after 3 tries`,
     });
+  });
+});
+
+describe('a Duo that answers with a redirect', () => {
+  it('reports it, and never sends the signed request on to where it points', async () => {
+    const elsewhere: string[] = [];
+    const target = createServer((req, res) => {
+      elsewhere.push(`${req.method} ${req.url} ${req.headers.authorization ?? ''}`);
+      res.end('{"stat":"OK","response":{"result":"auth"}}');
+    });
+    const redirecting = createServer((req, res) => {
+      res.writeHead(307, { location: `http://127.0.0.1:${(target.address() as AddressInfo).port}${req.url}` });
+      res.end();
+    });
+    for (const server of [target, redirecting]) await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    try {
+      const baseUrl = `http://127.0.0.1:${(redirecting.address() as AddressInfo).port}`;
+      const started = await createDuoVerifier({
+        integrationKey: 'DIX',
+        secretKey: 'x',
+        baseUrl,
+        backoffMs: () => 0,
+      }).startPush(request('alice'));
+      expect(started).toEqual({
+        result: 'error',
+        reason: 'Duo could not be asked about alice: /auth/v2/preauth: Duo answered HTTP 307',
+      });
+      expect(elsewhere).toEqual([]);
+    } finally {
+      for (const server of [target, redirecting]) server.close();
+    }
   });
 });
 
