@@ -123,10 +123,21 @@ async function storeTrouble(store: Store, log: Log): Promise<string | undefined>
   }
 }
 
+/** apps.connections.open's answers that mean the app-level token must be fixed (or replaced) by a person. */
+const APP_TOKEN_REFUSALS = new Set([
+  'invalid_auth',
+  'account_inactive',
+  'not_authed',
+  'token_revoked',
+  'token_expired',
+  'missing_scope',
+  'not_allowed_token_type',
+]);
+
 /** Slack's reason a reconnect was refused, with what to do about it: the app-level token is the one that failed. */
 function connectionLost(err: unknown): string {
   const code = (err as { data?: { error?: unknown } } | null)?.data?.error;
-  if (code === 'invalid_auth' || code === 'account_inactive' || code === 'not_authed' || code === 'token_revoked')
+  if (typeof code === 'string' && APP_TOKEN_REFUSALS.has(code))
     return `apps.connections.open answered ${code}: check SOCKET_APP_TOKEN (Basic Information → App-Level Tokens, with connections:write), then restart irbot listen`;
   return oneLine(err);
 }

@@ -56,6 +56,11 @@ export class Sockets {
     return this.open().length;
   }
 
+  /** Connections not yet closed: open, and those told to reconnect that their client has not closed yet. */
+  get aliveCount(): number {
+    return this.connections.filter((c) => c.state !== 'closed').length;
+  }
+
   /** Connections ever greeted with hello. */
   get total(): number {
     return this.connections.length;
@@ -145,7 +150,8 @@ export class Sockets {
   private accept(socket: WebSocket): void {
     const connection: Connection = { id: this.connections.length + 1, socket, state: 'open', timers: [] };
     this.connections.push(connection);
-    // The client reconnects when no ping comes for 30 s; ws answers the client's own pings by itself.
+    // Slack pings its connections; ws answers the client's own pings by itself (irbot's client replaces a
+    // connection it hears nothing on for 10 s).
     connection.timers.push(setInterval(() => socket.ping(), this.options.pingIntervalMs));
     socket.on('message', (data: RawData, isBinary: boolean) => this.onFrame(connection, data, isBinary));
     socket.on('close', () => this.end(connection));

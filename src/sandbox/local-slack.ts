@@ -234,6 +234,11 @@ export class LocalSlack {
     return this.sockets.openCount;
   }
 
+  /** Socket Mode connections not yet closed: the open ones and those told to reconnect that are still there. */
+  get aliveConnections(): number {
+    return this.sockets.aliveCount;
+  }
+
   /** Socket Mode connections ever greeted with hello, reconnects included. */
   get totalConnections(): number {
     return this.sockets.total;
@@ -306,6 +311,15 @@ export class LocalSlack {
       () => this.connectionCount >= n,
       timeoutMs,
       () => `${this.connectionCount} of ${n} Socket Mode connections open after ${timeoutMs} ms; ${this.recentCalls()}`,
+    );
+  }
+
+  /** Until exactly `n` Socket Mode connections are left alive (open or told to reconnect) and `n` open. */
+  waitForOnlyConnections(n: number, timeoutMs = 10_000): Promise<void> {
+    return this.waiters.until(
+      () => this.sockets.aliveCount === n && this.connectionCount === n,
+      timeoutMs,
+      () => `${this.sockets.aliveCount} Socket Mode connections alive, ${this.connectionCount} open, not ${n}`,
     );
   }
 

@@ -23,6 +23,10 @@ const REFUSED_FOR_GOOD = new Set([
   'invalid_auth',
   'account_inactive',
   'token_revoked',
+  'token_expired',
+  'not_allowed_token_type',
+  'missing_scope',
+  'no_permission',
   'user_removed_from_team',
   'team_disabled',
 ]);
@@ -32,8 +36,10 @@ const RETRY_MOST_MS = 60_000;
 /** A connection is pinged this often, and given up (and replaced) when nothing came back for SILENT_MS. */
 const PING_EVERY_MS = 2_500;
 const SILENT_MS = 10_000;
-/** An upgrade Slack does not answer in this time is given up and tried again. */
+/** An upgrade Slack does not answer in this time, or a connection it does not greet, is given up and tried again. */
 const HANDSHAKE_MS = 10_000;
+/** A one-shot command (chat) gives up on connecting after this many attempts, and says why. */
+const ONE_SHOT_ATTEMPTS = 3;
 /** How long a stopping process waits for Slack to answer its close frame before it drops the connection. */
 const CLOSE_WAIT_MS = 2_000;
 
@@ -79,7 +85,8 @@ export function connectSocket(opts: {
   let starting = true;
   let stopping = false;
   // The SDK's policy for apps.connections.open (100 tries, growing by 1.3: hours), except that a one-shot command's
-  // first connection fails at once on a request that got no answer: it then says which URL it could not reach.
+  // first connection fails at once on a request that got no answer (it then says which URL it could not reach), and
+  // that a stopping process tries no more.
   const web = new WebClient(opts.appToken, {
     slackApiUrl: opts.slackApiUrl,
     logger: slackLogger(opts.log, 'socket'),
@@ -88,20 +95,20 @@ export function connectSocket(opts: {
       retries: 100,
       factor: 1.3,
       onFailedAttempt: (err: unknown) => {
-        if (opts.oneShot && starting && requestFailureOf(err)) throw err;
+        if (stopping || (opts.oneShot && starting && requestFailureOf(err))) throw err;
       },
     } as WebApi.RetryOptions,
   });
   const sockets = new Set<Ws.WebSocket>();
-  /** Connections told to go (`disconnect`) whose replacement is being opened: their close starts no reconnect. */
-  const replacing = new Set<Ws.WebSocket>();
+  /** Connections Slack told to go (`disconnect`): replaced once, their close starts no reconnect. */
+  const retired = new WeakSet<Ws.WebSocket>();
   const inFlight = new Set<Promise<void>>();
   let lose: (err: unknown) => void = () => undefined;
   const lost = new Promise<unknown>((resolve) => {
     lose = resolve;
   });
-  /** Ends a pause between reconnect attempts early (stop). */
-  let wake: () => void = () => undefined;
+  /** End the pauses between reconnect attempts early (stop). */
+  const wakers = new Set<() => void>();
 
   /** One attempt: a URL from Slack, then a connection, resolved once Slack says hello on it. */
   async function open(): Promise<void> {
@@ -115,6 +122,8 @@ export function connectSocket(opts: {
       let heard = Date.now();
       let ticked = heard;
       let failure: Error | undefined;
+      // Upgraded but never greeted: given up, as an upgrade that never came is (handshakeTimeout).
+      const helloDeadline = setTimeout(() => ws.terminate(), HANDSHAKE_MS);
       const pinger = setInterval(() => {
         const now = Date.now();
         // A tick this late means this process was not running (paused, or the machine asleep), not that the link
@@ -144,40 +153,45 @@ export function connectSocket(opts: {
         const frame = isBinary ? undefined : parseFrame(data);
         if (frame?.type === 'hello' && !greeted) {
           greeted = true;
+          clearTimeout(helloDeadline);
           resolve();
         } else if (frame?.type === 'disconnect') {
-          // Slack is about to recycle this connection: a new one first, so that no envelope waits for it; this one
-          // takes no more envelopes from Slack and is closed once the new one is open.
-          if (!stopping) void replace(ws);
+          onDisconnect(ws, frame.reason);
         } else if (frame && typeof frame.envelope_id === 'string') {
           receive(ws, frame.envelope_id, frame);
         }
       });
       ws.on('close', () => {
         clearInterval(pinger);
+        clearTimeout(helloDeadline);
         sockets.delete(ws);
         if (!greeted) reject(failure ?? new Error('Socket Mode connection closed before Slack said hello'));
-        else if (!stopping && !replacing.has(ws)) void reconnect();
+        else if (!stopping && !retired.has(ws)) void reconnect();
       });
     });
   }
 
-  async function replace(old: Ws.WebSocket): Promise<void> {
-    if (replacing.has(old)) return;
-    replacing.add(old);
-    try {
-      await reconnect();
-    } finally {
+  /**
+   * Slack is about to recycle a connection: a new one first, so that no envelope waits for it; the old one takes no
+   * more envelopes from Slack and is closed once the new one is open (what is acked meanwhile goes on any open
+   * connection). `link_disabled`: Socket Mode was turned off for the app, and no connection will get events.
+   */
+  function onDisconnect(old: Ws.WebSocket, reason: unknown): void {
+    if (stopping || retired.has(old)) return;
+    retired.add(old);
+    if (reason === 'link_disabled') {
+      lose(new Error('Slack turned Socket Mode off for this app (disconnect: link_disabled)'));
       old.close(1000);
-      replacing.delete(old);
+      return;
     }
+    void reconnect().finally(() => old.close(1000));
   }
 
   /**
    * Opens a connection, trying again after a growing pause until one opens; rejects with Slack's refusal, or with
    * Stopping once stop() came.
    */
-  async function openRetrying(what: string): Promise<void> {
+  async function openRetrying(what: string, attempts = Number.POSITIVE_INFINITY): Promise<void> {
     for (let failures = 0; ; failures++) {
       if (failures > 0) await pause(Math.min(RETRY_STEP_MS * failures, RETRY_MOST_MS));
       if (stopping) throw new Stopping();
@@ -186,7 +200,7 @@ export function connectSocket(opts: {
         return;
       } catch (err) {
         if (stopping) throw new Stopping();
-        if (!retriable(err)) throw err;
+        if (!retriable(err) || failures + 1 >= attempts) throw err;
         opts.log(`Socket Mode: ${what} failed: ${oneLine(err)}`, { event: 'socket', level: 'warn' });
       }
     }
@@ -203,11 +217,13 @@ export function connectSocket(opts: {
 
   function pause(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      wake = () => {
+      const wake = () => {
         clearTimeout(timer);
+        wakers.delete(wake);
         resolve();
       };
+      const timer = setTimeout(wake, ms);
+      wakers.add(wake);
     });
   }
 
@@ -218,8 +234,11 @@ export function connectSocket(opts: {
     const ack = async () => {
       if (acked) return;
       acked = true;
-      // Slack re-delivers anything not acked within 3 seconds.
-      await send(ws, JSON.stringify({ envelope_id: envelopeId, payload: {} })).catch((err) =>
+      // Slack re-delivers anything not acked within 3 seconds. On the connection it came on, or, once that one is
+      // closed (replaced after Slack's disconnect, or silent), on the newest open one: envelope ids are the app's.
+      const via =
+        ws.readyState === WebSocket.OPEN ? ws : [...sockets].reverse().find((s) => s.readyState === WebSocket.OPEN);
+      await send(via ?? ws, JSON.stringify({ envelope_id: envelopeId, payload: {} })).catch((err) =>
         opts.log(`could not ack envelope ${envelopeId}: ${oneLine(err)}`, { event: 'ack_failed', level: 'warn' }),
       );
     };
@@ -245,7 +264,7 @@ export function connectSocket(opts: {
   return {
     async start() {
       try {
-        await openRetrying('connecting');
+        await openRetrying('connecting', opts.oneShot ? ONE_SHOT_ATTEMPTS : undefined);
         starting = false;
       } catch (err) {
         // No answer at all: say which URL could not be reached, and why.
@@ -256,7 +275,7 @@ export function connectSocket(opts: {
     lost,
     async stop() {
       stopping = true;
-      wake();
+      for (const wake of [...wakers]) wake();
       await Promise.allSettled([...inFlight]);
       await Promise.all([...sockets].map(close));
     },

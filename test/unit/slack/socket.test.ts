@@ -55,27 +55,58 @@ describe('the Socket Mode client', () => {
     await socket.stop();
   });
 
-  it('opens a new connection when Slack says disconnect, and takes the next envelope on it', async () => {
+  it('meets each disconnect with one new connection, and closes the old one once the new one is open', async () => {
     const { socket, handled } = connection();
     await socket.start();
-    slack.disconnectAll('refresh_requested');
-    // Routed to an open connection only: the one that was told to go takes no more.
-    const dm = await slack.sendDm({ userId: 'U0HAROLD', text: 'still here' });
-    await slack.waitForAck(dm);
-    expect(dm.connectionId).toBe(2);
-    expect(handled).toHaveLength(1);
-    expect(slack.callsTo('apps.connections.open')).toHaveLength(2);
+    for (const round of [1, 2, 3]) {
+      slack.disconnectAll('refresh_requested');
+      // Routed to an open connection only: the one that was told to go takes no more.
+      const dm = await slack.sendDm({ userId: 'U0HAROLD', text: `still here ${round}` });
+      await slack.waitForAck(dm);
+      expect(dm.connectionId).toBe(round + 1);
+      await slack.waitForOnlyConnections(1);
+      expect(slack.callsTo('apps.connections.open')).toHaveLength(round + 1);
+    }
+    expect(handled).toHaveLength(3);
     await socket.stop();
     expect(lines).toEqual([]);
   });
 
-  it('rejects its start with the error when Slack refuses the app-level token, without trying again', async () => {
-    slack.failNext('apps.connections.open', { error: 'invalid_auth' });
-    const { socket } = connection();
-    await expect(socket.start()).rejects.toMatchObject({ data: { error: 'invalid_auth' } });
-    expect(slack.callsTo('apps.connections.open')).toHaveLength(1);
-    expect(slack.totalConnections).toBe(0);
+  it('acks an envelope still in flight when its connection was replaced, on the new one', async () => {
+    let open: () => void = () => undefined;
+    const { socket, handled } = connection(new Promise((resolve) => (open = resolve)));
+    await socket.start();
+    const dm = await slack.sendDm({ userId: 'U0HAROLD', text: 'slow to store' });
+    await expect.poll(() => handled.length).toBe(1);
+    slack.disconnectAll('refresh_requested');
+    await slack.waitForOnlyConnections(1);
+    open();
+    await slack.waitForAck(dm);
+    expect(slack.acks.find((a) => a.envelopeId === dm.envelopeId)?.connectionId).toBe(2);
+    await socket.stop();
+    expect(lines).toEqual([]);
   });
+
+  it('settles `lost` when Slack turns Socket Mode off for the app (link_disabled), and asks for no new URL', async () => {
+    const { socket } = connection();
+    await socket.start();
+    slack.disconnectAll('link_disabled');
+    expect(String(await socket.lost)).toMatch(/turned Socket Mode off for this app \(disconnect: link_disabled\)/);
+    await slack.waitForOnlyConnections(0);
+    expect(slack.callsTo('apps.connections.open')).toHaveLength(1);
+    await socket.stop();
+  });
+
+  it.each(['invalid_auth', 'missing_scope'])(
+    'rejects its start with %s, a refusal of the app-level token, without trying again',
+    async (error) => {
+      slack.failNext('apps.connections.open', { error });
+      const { socket } = connection();
+      await expect(socket.start()).rejects.toMatchObject({ data: { error } });
+      expect(slack.callsTo('apps.connections.open')).toHaveLength(1);
+      expect(slack.totalConnections).toBe(0);
+    },
+  );
 
   it('settles `lost` when Slack refuses a reconnect for good', async () => {
     const { socket } = connection();
@@ -97,8 +128,8 @@ describe('the Socket Mode client', () => {
     open();
     await stopped;
     expect(slack.acks.map((a) => a.envelopeId)).toEqual([first.envelopeId]);
-    expect(handled).toHaveLength(1);
-    expect(second.envelopeId).not.toBe(first.envelopeId);
+    expect(handled.map((h) => h.envelope.envelopeId)).toEqual([first.envelopeId]);
+    expect(slack.acks.some((a) => a.envelopeId === second.envelopeId)).toBe(false);
     expect(slack.connectionCount).toBe(0);
     expect(slack.totalConnections).toBe(1);
   });
