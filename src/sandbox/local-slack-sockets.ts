@@ -46,6 +46,7 @@ export class Sockets {
   private turn = 0;
   private closed = false;
   private holdNext = false;
+  private refuseNext = 0;
   /** Upgrade requests held unanswered (`holdNextUpgrade`): a connection stuck opening. */
   readonly held: Duplex[] = [];
 
@@ -78,6 +79,11 @@ export class Sockets {
     const ticket = url.searchParams.get('ticket') ?? '';
     if (this.closed || !/^\/link\/?$/.test(url.pathname) || !this.tickets.delete(ticket)) {
       socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    if (this.refuseNext > 0) {
+      this.refuseNext--;
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
     if (this.holdNext) {
@@ -128,6 +134,25 @@ export class Sockets {
       connection.socket.send(JSON.stringify(disconnectFrame(reason)));
       connection.state = 'draining';
       connection.timers.push(setTimeout(() => connection.socket.terminate(), DRAIN_MS));
+    }
+    this.changed();
+  }
+
+  /** The next `n` upgrades are answered 503: a connection that cannot be opened although its URL was given. */
+  refuseNextUpgrades(n: number): void {
+    this.refuseNext = n;
+  }
+
+  /**
+   * Every open connection goes silent, as over a link that died without a word: no more pings, nothing it is sent
+   * is read (its pings go unanswered), and no envelope is routed to it. Its client is to notice and replace it.
+   */
+  silenceAll(): void {
+    for (const connection of this.open()) {
+      for (const timer of connection.timers) clearTimeout(timer);
+      connection.timers = [];
+      connection.socket.pause();
+      connection.state = 'draining';
     }
     this.changed();
   }

@@ -461,6 +461,16 @@ export class LocalSlack {
   }
 
   /** Cuts every connection without a word, like a network failure. */
+  /** Every Socket Mode connection goes silent: a link that died without a word (see Sockets.silenceAll). */
+  silenceConnections(): void {
+    this.sockets.silenceAll();
+  }
+
+  /** The next `n` Socket Mode connections are refused (503) although apps.connections.open gave their URL. */
+  refuseNextConnections(n: number): void {
+    this.sockets.refuseNextUpgrades(n);
+  }
+
   dropAll(): void {
     this.sockets.dropAll();
   }

@@ -30,12 +30,16 @@ const REFUSED_FOR_GOOD = new Set([
   'user_removed_from_team',
   'team_disabled',
 ]);
-/** Between reconnect attempts that failed in a row: this much more per failure, up to the most. */
-const RETRY_STEP_MS = 5_000;
+/** The client's clocks; tests shorten them. */
+export interface SocketTiming {
+  /** Between reconnect attempts that failed in a row: this much more per failure (at most RETRY_MOST_MS). */
+  retryStepMs: number;
+  /** A connection is pinged this often, and given up (and replaced) when nothing came back for `silentMs`. */
+  pingEveryMs: number;
+  silentMs: number;
+}
+const TIMING: SocketTiming = { retryStepMs: 5_000, pingEveryMs: 2_500, silentMs: 10_000 };
 const RETRY_MOST_MS = 60_000;
-/** A connection is pinged this often, and given up (and replaced) when nothing came back for SILENT_MS. */
-const PING_EVERY_MS = 2_500;
-const SILENT_MS = 10_000;
 /** An upgrade Slack does not answer in this time, or a connection it does not greet, is given up and tried again. */
 const HANDSHAKE_MS = 10_000;
 /** A one-shot command (chat) gives up on connecting after this many attempts, and says why. */
@@ -81,7 +85,9 @@ export function connectSocket(opts: {
   log: Log;
   /** Must call `ack` once what arrived is safe in the store, before slow work. */
   handle: (inbound: Inbound, ack: () => Promise<void>, envelope: SocketEnvelope) => Promise<void>;
+  timing?: Partial<SocketTiming>;
 }): SocketConnection {
+  const { retryStepMs, pingEveryMs, silentMs } = { ...TIMING, ...opts.timing };
   let starting = true;
   let stopping = false;
   // The SDK's policy for apps.connections.open (100 tries, growing by 1.3: hours), except that a one-shot command's
@@ -128,18 +134,18 @@ export function connectSocket(opts: {
         const now = Date.now();
         // A tick this late means this process was not running (paused, or the machine asleep), not that the link
         // is dead: what Slack sent meanwhile is still to be read. Judge again at the next tick.
-        const late = now - ticked > 2 * PING_EVERY_MS;
+        const late = now - ticked > 2 * pingEveryMs;
         ticked = now;
         if (ws.readyState !== WebSocket.OPEN) return; // opening: the handshake has its own timeout
-        if (late || now - heard <= SILENT_MS) ws.ping();
+        if (late || now - heard <= silentMs) ws.ping();
         else {
-          opts.log(`Socket Mode: nothing from Slack for ${SILENT_MS / 1000} s: reconnecting`, {
+          opts.log(`Socket Mode: nothing from Slack for ${silentMs / 1000} s: reconnecting`, {
             event: 'socket',
             level: 'warn',
           });
           ws.terminate();
         }
-      }, PING_EVERY_MS);
+      }, pingEveryMs);
       const alive = () => {
         heard = Date.now();
       };
@@ -193,7 +199,7 @@ export function connectSocket(opts: {
    */
   async function openRetrying(what: string, attempts = Number.POSITIVE_INFINITY): Promise<void> {
     for (let failures = 0; ; failures++) {
-      if (failures > 0) await pause(Math.min(RETRY_STEP_MS * failures, RETRY_MOST_MS));
+      if (failures > 0) await pause(Math.min(retryStepMs * failures, RETRY_MOST_MS));
       if (stopping) throw new Stopping();
       try {
         await open();

@@ -21,7 +21,7 @@ interface Handled {
 }
 
 /** A connection whose handler records each envelope and acks it, once `gate` (if given) has opened. */
-function connection(gate?: Promise<void>) {
+function connection(gate?: Promise<void>, more: Partial<Parameters<typeof connectSocket>[0]> = {}) {
   const handled: Handled[] = [];
   const socket = connectSocket({
     appToken: slack.appToken,
@@ -32,6 +32,7 @@ function connection(gate?: Promise<void>) {
       await gate;
       await ack();
     },
+    ...more,
   });
   return { socket, handled };
 }
@@ -115,6 +116,28 @@ describe('the Socket Mode client', () => {
     slack.dropAll();
     expect(await socket.lost).toMatchObject({ data: { error: 'account_inactive' } });
     await socket.stop();
+  });
+
+  it('replaces a connection it hears nothing on (a link that died without a word)', async () => {
+    // A second of silence, judged every 0.1 s: far longer than this process can stall under the suite's load.
+    const { socket, handled } = connection(undefined, { timing: { pingEveryMs: 100, silentMs: 1000 } });
+    await socket.start();
+    slack.silenceConnections();
+    await slack.waitForConnections(1);
+    const dm = await slack.sendDm({ userId: 'U0HAROLD', text: 'are you there?' });
+    await slack.waitForAck(dm);
+    expect(handled).toHaveLength(1);
+    expect(lines[0]).toBe('Socket Mode: nothing from Slack for 1 s: reconnecting');
+    await socket.stop();
+  });
+
+  it('as a one-shot command, gives up on a connection Slack will not open after three attempts', async () => {
+    slack.refuseNextConnections(3);
+    const { socket } = connection(undefined, { oneShot: true, timing: { retryStepMs: 1 } });
+    await expect(socket.start()).rejects.toThrow(/503/);
+    expect(slack.callsTo('apps.connections.open')).toHaveLength(3);
+    expect(slack.totalConnections).toBe(0);
+    expect(lines).toHaveLength(2); // the two attempts tried again
   });
 
   it('on stop, finishes the envelope in flight (its ack goes out), takes no new one, and closes its connection', async () => {
