@@ -220,12 +220,7 @@ describe('a Duo that cannot be reached', () => {
     const gone = await LocalDuo.start();
     const baseUrl = gone.apiUrl;
     await gone.close();
-    const started = await createDuoVerifier({
-      integrationKey: 'DIX',
-      secretKey: 'x',
-      baseUrl,
-      backoffMs: () => 0,
-    }).startPush(request('alice'));
+    const started = await verifier({ baseUrl }).startPush(request('alice'));
     expect(started).toEqual({
       result: 'error',
       reason: `Duo could not be asked about alice: /auth/v2/preauth: cannot reach Duo at ${baseUrl} (ECONNREFUSED) after 3 tries`,
@@ -247,12 +242,7 @@ describe('a Duo that answers with a redirect', () => {
     for (const server of [target, redirecting]) await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
     try {
       const baseUrl = `http://127.0.0.1:${(redirecting.address() as AddressInfo).port}`;
-      const started = await createDuoVerifier({
-        integrationKey: 'DIX',
-        secretKey: 'x',
-        baseUrl,
-        backoffMs: () => 0,
-      }).startPush(request('alice'));
+      const started = await verifier({ baseUrl }).startPush(request('alice'));
       expect(started).toEqual({
         result: 'error',
         reason: 'Duo could not be asked about alice: /auth/v2/preauth: Duo answered HTTP 307',
