@@ -181,6 +181,8 @@ export function connectSocket(opts: {
    * Slack is about to recycle a connection: a new one first, so that no envelope waits for it; the old one takes no
    * more envelopes from Slack and is closed once the new one is open (what is acked meanwhile goes on any open
    * connection). `link_disabled`: Socket Mode was turned off for the app, and no connection will get events.
+   * `too_many_websockets`: the app has more than Slack's 10 connections; the new one waits a while, so that
+   * replicas over the limit do not take turns knocking each other off.
    */
   function onDisconnect(old: Ws.WebSocket, reason: unknown): void {
     if (stopping || retired.has(old)) return;
@@ -190,7 +192,15 @@ export function connectSocket(opts: {
       old.close(1000);
       return;
     }
-    void reconnect().finally(() => old.close(1000));
+    let first = Promise.resolve();
+    if (reason === 'too_many_websockets') {
+      opts.log(
+        `Socket Mode: Slack says this app has too many connections (at most 10): reconnecting in ${retryStepMs / 1000} s; run fewer replicas, or take events over HTTP`,
+        { event: 'socket', level: 'warn' },
+      );
+      first = pause(retryStepMs);
+    }
+    void first.then(reconnect).finally(() => old.close(1000));
   }
 
   /**

@@ -88,6 +88,19 @@ describe('the Socket Mode client', () => {
     expect(lines).toEqual([]);
   });
 
+  it('waits before replacing a connection Slack dropped for too many connections, and says why', async () => {
+    const { socket, handled } = connection(undefined, { timing: { retryStepMs: 50 } });
+    await socket.start();
+    slack.disconnectAll('too_many_websockets');
+    const dm = await slack.sendDm({ userId: 'U0HAROLD', text: 'still here' });
+    await slack.waitForAck(dm);
+    expect(handled).toHaveLength(1);
+    expect(lines).toEqual([
+      'Socket Mode: Slack says this app has too many connections (at most 10): reconnecting in 0.05 s; run fewer replicas, or take events over HTTP',
+    ]);
+    await socket.stop();
+  });
+
   it('settles `lost` when Slack turns Socket Mode off for the app (link_disabled), and asks for no new URL', async () => {
     const { socket } = connection();
     await socket.start();
