@@ -100,6 +100,15 @@ describe('the npm package', () => {
     }
   });
 
+  it('maps the bundle back to src/*.ts, with the TypeScript inside, for --enable-source-maps', () => {
+    const chunks = bundle.filter((path) => path.endsWith('.js'));
+    for (const chunk of chunks) expect(read(chunk), chunk).toMatch(/\n\/\/# sourceMappingURL=[\w.-]+\.js\.map\n?$/);
+    const map = JSON.parse(read('dist/bundle/main.js.map')) as { sources: string[]; sourcesContent: string[] };
+    const main = map.sources.indexOf('../../src/cli/main.ts');
+    expect(main, map.sources.join(', ')).toBeGreaterThanOrEqual(0);
+    expect(map.sourcesContent[main]).toContain('export async function main(');
+  });
+
   it('has a LICENSE file matching package.json', () => {
     expect(pkg.license).toBe('MIT');
     expect(read('LICENSE')).toMatch(/^MIT License\n\nCopyright \(c\) 2026 the irbot authors\n/);
