@@ -153,6 +153,20 @@ describe('the Socket Mode client', () => {
     expect(lines).toHaveLength(2); // the two attempts tried again
   });
 
+  it('on stop, ends a pause between reconnect attempts at once, leaving no timer behind', async () => {
+    const { socket } = connection(undefined, { timing: { retryStepMs: 60_000 } });
+    await socket.start();
+    slack.failNext('apps.connections.open', { error: 'internal_error' });
+    slack.dropAll();
+    await expect
+      .poll(() => lines)
+      .toEqual([expect.stringMatching(/^Socket Mode: reconnecting failed: .*internal_error/)]);
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const pausing = timers();
+    await socket.stop();
+    expect(timers()).toBe(pausing - 1);
+  });
+
   it('on stop, finishes the envelope in flight (its ack goes out), takes no new one, and closes its connection', async () => {
     let open: () => void = () => undefined;
     const { socket, handled } = connection(new Promise((resolve) => (open = resolve)));
