@@ -149,8 +149,7 @@ export class Sockets {
    */
   silenceAll(): void {
     for (const connection of this.open()) {
-      for (const timer of connection.timers) clearTimeout(timer);
-      connection.timers = [];
+      stopTimers(connection);
       connection.socket.pause();
       connection.state = 'draining';
     }
@@ -188,8 +187,7 @@ export class Sockets {
   private end(connection: Connection): void {
     if (connection.state === 'closed') return;
     connection.state = 'closed';
-    for (const timer of connection.timers) clearTimeout(timer);
-    connection.timers = [];
+    stopTimers(connection);
     connection.socket.terminate();
     this.changed();
   }
@@ -218,4 +216,10 @@ export class Sockets {
     this.options.onAck(ack);
     this.options.waiters.wake();
   }
+}
+
+/** Its pings and its drain deadline: a connection ended or gone silent has none left. */
+function stopTimers(connection: Connection): void {
+  for (const timer of connection.timers) clearTimeout(timer);
+  connection.timers = [];
 }

@@ -234,11 +234,6 @@ export class LocalSlack {
     return this.sockets.openCount;
   }
 
-  /** Socket Mode connections not yet closed: the open ones and those told to reconnect that are still there. */
-  get aliveConnections(): number {
-    return this.sockets.aliveCount;
-  }
-
   /** Socket Mode connections ever greeted with hello, reconnects included. */
   get totalConnections(): number {
     return this.sockets.total;
@@ -460,7 +455,6 @@ export class LocalSlack {
     );
   }
 
-  /** Cuts every connection without a word, like a network failure. */
   /** Every Socket Mode connection goes silent: a link that died without a word (see Sockets.silenceAll). */
   silenceConnections(): void {
     this.sockets.silenceAll();
@@ -471,6 +465,7 @@ export class LocalSlack {
     this.sockets.refuseNextUpgrades(n);
   }
 
+  /** Cuts every connection without a word, like a network failure. */
   dropAll(): void {
     this.sockets.dropAll();
   }
