@@ -9,6 +9,7 @@ import { sinkSecrets } from '../config/sinks.js';
 import { parseListenAddress, requireWebhookToken } from '../intake/options.js';
 import { startWebhook, type Webhook } from '../intake/webhook.js';
 import { jsonLog, type Log, type LogFormat, logFormatFor, oneLine } from '../log.js';
+import { APP_TOKEN_REFUSALS } from '../slack/errors.js';
 import type { Store } from '../store/port.js';
 import { commandDescription } from './commands.js';
 import type { Deps } from './deps.js';
@@ -122,17 +123,6 @@ async function storeTrouble(store: Store, log: Log): Promise<string | undefined>
     return 'store unreadable';
   }
 }
-
-/** apps.connections.open's answers that mean the app-level token must be fixed (or replaced) by a person. */
-const APP_TOKEN_REFUSALS = new Set([
-  'invalid_auth',
-  'account_inactive',
-  'not_authed',
-  'token_revoked',
-  'token_expired',
-  'missing_scope',
-  'not_allowed_token_type',
-]);
 
 /** Slack's reason a reconnect was refused, with what to do about it: the app-level token is the one that failed. */
 function connectionLost(err: unknown): string {

@@ -4,6 +4,20 @@ import { redact } from '../log.js';
 
 export type FailureKind = 'retry' | 'skip' | 'fatal';
 
+/**
+ * apps.connections.open's answers that mean the app-level token (SOCKET_APP_TOKEN) must be fixed or replaced by a
+ * person: Socket Mode does not try again, and `listen` says which token to fix.
+ */
+export const APP_TOKEN_REFUSALS: ReadonlySet<string> = new Set([
+  'invalid_auth',
+  'account_inactive',
+  'not_authed',
+  'token_revoked',
+  'token_expired',
+  'missing_scope',
+  'not_allowed_token_type',
+]);
+
 export interface SlackFailure {
   kind: FailureKind;
   /** Slack's error code (`channel_not_found`), or the HTTP status, or the SDK's code. */

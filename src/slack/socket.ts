@@ -11,25 +11,14 @@ import type * as Ws from 'ws';
 import { requireCjs } from '../cjs.js';
 import { type Log, oneLine, slackLogger } from '../log.js';
 import { decodeEnvelope, type Inbound } from './envelope.js';
-import { requestFailureOf, SlackCallError, withApiUrl } from './errors.js';
+import { APP_TOKEN_REFUSALS, requestFailureOf, SlackCallError, withApiUrl } from './errors.js';
 import { ONE_SHOT_TIMEOUT_MS } from './web-slack.js';
 
 const { WebClient } = requireCjs('@slack/web-api') as typeof WebApi;
 const { WebSocket } = requireCjs('ws') as typeof Ws;
 
 /** apps.connections.open errors no retry fixes: the app-level token is wrong, revoked, or its workspace gone. */
-const REFUSED_FOR_GOOD = new Set([
-  'not_authed',
-  'invalid_auth',
-  'account_inactive',
-  'token_revoked',
-  'token_expired',
-  'not_allowed_token_type',
-  'missing_scope',
-  'no_permission',
-  'user_removed_from_team',
-  'team_disabled',
-]);
+const REFUSED_FOR_GOOD = new Set([...APP_TOKEN_REFUSALS, 'no_permission', 'user_removed_from_team', 'team_disabled']);
 /** The client's clocks; tests shorten them. */
 export interface SocketTiming {
   /** Between reconnect attempts that failed in a row: this much more per failure (at most RETRY_MOST_MS). */
