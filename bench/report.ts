@@ -1,4 +1,5 @@
 // bench/REPORT.md and bench/campaign.svg from the results: tables, the lower-bound formula, a hand-drawn chart.
+import type { CpuSpent } from './lib/cpu.js';
 import type { FailoverReport } from './lib/failover.js';
 import type { LowerBound } from './lib/lower-bound.js';
 import { type Check, type Machine, type ScenarioResult, verdict, withUnit } from './lib/result.js';
@@ -27,6 +28,8 @@ interface CampaignRaw {
   eventLoopDelayMs: { p50: number; p99: number; max: number };
   /** The machine's cores, busy over the campaign (absent in results from before it was measured). */
   machineBusyPct?: number | null;
+  /** CPU seconds over the campaign, by who spent them (absent in results from before it was measured). */
+  cpuSeconds?: CpuSpent;
   settings: { deadlineS: number };
   setupSeconds: number;
   stages: Record<string, number>;
@@ -45,6 +48,21 @@ interface CampaignRaw {
   /** PostgreSQL campaigns: each replica's peak RSS, and the failover's numbers. */
   replicaPeakRssMb?: number[];
   failover?: FailoverReport | null;
+}
+
+/**
+ * Where the machine's CPU went: irbot (each replica and their sum; in the bench process itself for the lowdb
+ * campaigns), the PostgreSQL server, the bench process (the local Slack and OpenAI, and irbot when in-process).
+ */
+function cpuRow(r: CampaignRaw): string {
+  const cpu = r.cpuSeconds;
+  if (!cpu) return '–';
+  const known = cpu.replicas.filter((s): s is number => s !== null);
+  const irbot =
+    cpu.replicas.length === 0
+      ? 'in the bench process'
+      : `${fmt(known.reduce((a, b) => a + b, 0))}${cpu.replicas.length > 1 ? ` (${cpu.replicas.map((s) => fmt(s)).join(' + ')})` : ''}`;
+  return `${irbot} / ${fmt(cpu.postgres)} / ${fmt(cpu.bench)} / ${fmt(cpu.machine)} s`;
 }
 
 const fmt = (value: number | null, digits = 1): string =>
@@ -131,6 +149,7 @@ export function renderReport(results: Results, chartFile: string | null): string
         'machine’s cores busy during the campaign (both, all processes)',
         (r) => (r.machineBusyPct === undefined || r.machineBusyPct === null ? '–' : `${r.machineBusyPct} %`),
       ],
+      ['CPU seconds during the campaign: irbot / PostgreSQL / bench process / all processes', cpuRow],
       [
         'LLM requests',
         (r) =>

@@ -18,6 +18,7 @@ import { openLowdbStore } from '../../src/store/lowdb-store.js';
 import { openPgStore } from '../../src/store/pg/pg-store.js';
 import type { AlertRecord, Store } from '../../src/store/port.js';
 import { startFakeOpenAi } from '../../test/support/fake-openai.js';
+import { cpuReader, cpuSpent } from '../lib/cpu.js';
 import { Failover, type FailoverReport } from '../lib/failover.js';
 import {
   ANALYST,
@@ -231,6 +232,11 @@ export async function runCampaign(
   process.stdout.write(
     `  ${name}: set-up took ${setupSeconds.toFixed(1)} s; rate limits on (×${settings.rateScale}), clicking Start Chat on all ${n}…\n`,
   );
+  const replicas = irbot.pg?.replicas;
+  const readCpu = await cpuReader({
+    ...(replicas ? { pids: () => replicas.list.map((r) => r.pid) } : {}),
+    ...(irbot.pg ? { postgres: irbot.pg.db } : {}),
+  });
   const deadlineS = campaignDeadline(settings.deadlineS, bound.seconds);
   const deadlineMs = deadlineS * 1000;
   // How late timers fire while the campaign runs: irbot, the local Slack and the LLM server share this event loop.
@@ -240,6 +246,7 @@ export async function runCampaign(
   t0 = performance.now();
   const ticksAtStart = machineTicks();
   ticks = ticksAtStart;
+  const cpuAtStart = readCpu();
   let clicked = 0;
   const ticker = setInterval(() => {
     const s = ((performance.now() - t0) / 1000).toFixed(0);
@@ -264,6 +271,7 @@ export async function runCampaign(
   clearInterval(ticker);
   clearInterval(sampler);
   const machineBusyPct = busyPercent(ticksAtStart, machineTicks());
+  const cpuSeconds = cpuSpent(cpuAtStart, readCpu());
   loopDelay.disable();
   slack.off('message', onMessage as (value: never) => void);
   const rateLimited = limiter.rateLimited;
@@ -438,6 +446,7 @@ export async function runCampaign(
       llmRequestsByKind: llmByKind,
       socketRedeliveries: redeliveries,
       machineBusyPct,
+      cpuSeconds,
       eventLoopDelayMs: {
         p50: lateMs(loopDelay.percentile(50)),
         p99: lateMs(loopDelay.percentile(99)),
