@@ -8,7 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPgStore } from '../../../src/store/pg/pg-store.js';
 import { createTestDatabase } from '../../support/pg.js';
 
+const ARCHIVED = 20_000;
 const ALERTS = 3_000;
+/** The last rev taken. */
+const LAST = ARCHIVED + ALERTS;
 /** Calls of each function: PL/pgSQL plans the sixth and later with a generic plan. */
 const CALLS = 8;
 /** The tables a scan of which grows with the working set (or with what was deleted from it). */
@@ -25,21 +28,28 @@ beforeAll(async () => {
   await store.close();
   client = new pg.Client({ connectionString: db.url });
   await client.connect();
-  // A working set of 3,000 alerts at revs 1..3000, each with two outbox items and four transcript lines, and as
-  // many rows again deleted (outbox items done): never analysed, as in a database's first minute.
+  // 20,000 alerts archived (revs 1..20000), then a working set of 3,000 (revs 20001..23000), each with two outbox
+  // items and four transcript lines, and as many outbox rows again deleted (items done): never analysed, as in a
+  // database's first minute.
   await client.query(`
+    INSERT INTO irbot_alerts (rev, id, archived, template, user_id, channel_id, created_at, last_activity_at,
+                              chat_state, next_seq, transcript_length, doc)
+      SELECT g, 'z' || g, true, 't', 'U' || g, 'C1', '2026-12-04T00:00:00Z', '2026-12-04T00:00:00Z', 'ended', 1, 0, '{}'
+      FROM generate_series(1, ${ARCHIVED}) g;
     INSERT INTO irbot_alerts (rev, id, template, user_id, channel_id, created_at, last_activity_at, chat_state,
                               next_seq, transcript_length, doc)
-      SELECT g, 'a' || g, 't', 'U' || g, 'C1', '2026-12-05T00:00:00Z', '2026-12-05T00:00:00Z', 'active', 3, 4, '{}'
+      SELECT ${ARCHIVED} + g, 'a' || g, 't', 'U' || g, 'C1', '2026-12-05T00:00:00Z', '2026-12-05T00:00:00Z', 'active',
+             3, 4, '{}'
       FROM generate_series(1, ${ALERTS}) g;
     INSERT INTO irbot_outbox (alert_id, seq, effect, pos)
       SELECT 'a' || g, s, '{"type":"Relay"}', s FROM generate_series(1, ${ALERTS}) g, generate_series(1, 4) s;
     DELETE FROM irbot_outbox WHERE seq > 2;
     INSERT INTO irbot_transcript (alert_id, n, rev, speaker, text, at)
-      SELECT 'a' || g, n, g, 'bot', 'line', '2026-12-05T00:00:00Z' FROM generate_series(1, ${ALERTS}) g, generate_series(0, 3) n;
+      SELECT 'a' || g, n, ${ARCHIVED} + g, 'bot', 'line', '2026-12-05T00:00:00Z'
+      FROM generate_series(1, ${ALERTS}) g, generate_series(0, 3) n;
     INSERT INTO irbot_seen_events (id, seen_at, rev)
-      SELECT 'Ev' || g, '2026-12-05T00:00:00Z', g FROM generate_series(1, ${ALERTS}) g;
-    SELECT setval('irbot_rev', ${ALERTS});
+      SELECT 'Ev' || g, '2026-12-05T00:00:00Z', ${ARCHIVED} + g FROM generate_series(1, ${ALERTS}) g;
+    SELECT setval('irbot_rev', ${LAST});
   `);
   client.on('notice', (notice) => plans.push(notice.message ?? ''));
   await client.query(`
@@ -68,14 +78,14 @@ async function plansOf(text: string, values: (i: number) => unknown[]): Promise<
 
 describe('PostgreSQL store: plans', () => {
   it("catching up reads only what changed since the cache's mark, by index", async () => {
-    const seen = await plansOf('SELECT irbot_delta($1)', (i) => [ALERTS - 5 - i]);
+    const seen = await plansOf('SELECT irbot_delta($1)', (i) => [LAST - 5 - i]);
     expect(seen.join('\n')).toMatch(/Index Scan|Bitmap Index Scan/);
     expect(seen.filter((plan) => WHOLE_SCAN.test(plan))).toEqual([]);
   });
 
   it('a commit checks what its batch read by index', async () => {
     const scope = JSON.stringify({ alerts: ['a7'], people: ['U9'], events: ['Ev11'] });
-    const seen = await plansOf('SELECT irbot_scope_changed($1, $2)', (i) => [ALERTS - 5 - i, scope]);
+    const seen = await plansOf('SELECT irbot_scope_changed($1, $2)', (i) => [LAST - 5 - i, scope]);
     expect(seen.join('\n')).toMatch(/Index Scan|Bitmap Index Scan/);
     expect(seen.filter((plan) => WHOLE_SCAN.test(plan))).toEqual([]);
   });
@@ -90,7 +100,7 @@ describe('PostgreSQL store: plans', () => {
         seenGone: [`Ev${50 + i}`],
         deleted: [`a${60 + i}`],
       });
-    const seen = await plansOf('SELECT irbot_write($1, $2, 10000)', (i) => [ALERTS + 1 + i, plan(i)]);
+    const seen = await plansOf('SELECT irbot_write($1, $2, 10000)', (i) => [LAST + 1 + i, plan(i)]);
     expect(seen.join('\n')).toMatch(/Index Scan|Bitmap Index Scan/);
     expect(seen.filter((plan) => WHOLE_SCAN.test(plan))).toEqual([]);
   });
