@@ -1,11 +1,32 @@
-// Doctor's check of a PostgreSQL store: the connection, the schema version, and one round trip's latency; it
-// connects once and creates and changes nothing.
+// Doctor's check of a PostgreSQL store: the connection, the schema version, one round trip's latency, and whether
+// autovacuum looks after irbot's tables; it connects once and creates and changes nothing.
+import type { ClientBase } from 'pg';
 import { oneLine } from '../log.js';
 import { pgDriver } from '../store/pg/driver.js';
 import { PgStoreError, pgError } from '../store/pg/errors.js';
 import { SCHEMA_VERSION, schemaVersion } from '../store/pg/schema.js';
 import { redactUrl } from '../store/pg/url.js';
 import { type CheckResult, fail, pass, warn } from './report.js';
+
+/**
+ * Where autovacuum does not look after irbot's tables: 'on this server', 'for irbot_outbox, …' (a table's own
+ * autovacuum_enabled = false), both, or null.
+ */
+async function withoutAutovacuum(client: ClientBase): Promise<string | null> {
+  const { rows } = await client.query<{ server: boolean; tables: string[] }>(AUTOVACUUM);
+  const where: string[] = [];
+  if (rows[0]?.server === false) where.push('on this server');
+  if (rows[0]?.tables.length) where.push(`for ${rows[0].tables.join(', ')}`);
+  return where.length > 0 ? where.join(' and ') : null;
+}
+
+/** Autovacuum needs track_counts too: without it, it cannot tell which tables need it. */
+const AUTOVACUUM = `
+SELECT current_setting('autovacuum') = 'on' AND current_setting('track_counts') = 'on' AS server,
+  ARRAY(SELECT c.relname::text FROM pg_class c
+        WHERE c.relkind = 'r' AND c.relname LIKE 'irbot\\_%' AND c.relnamespace = current_schema()::regnamespace
+          AND 'autovacuum_enabled=false' = ANY (c.reloptions)
+        ORDER BY c.relname) AS tables`;
 
 export async function checkPgStore(name: string, url: string): Promise<CheckResult> {
   const where = redactUrl(url);
@@ -34,7 +55,16 @@ export async function checkPgStore(name: string, url: string): Promise<CheckResu
     }
     const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM irbot_alerts WHERE NOT archived');
     const count = Number(rows[0]?.n ?? 0);
-    return pass(name, `${where}, schema ${version}, ${count} alert${count === 1 ? '' : 's'}, ${latency}`);
+    const found = `${where}, schema ${version}, ${count} alert${count === 1 ? '' : 's'}, ${latency}`;
+    const unvacuumed = await withoutAutovacuum(client);
+    if (unvacuumed) {
+      return warn(
+        name,
+        `${found}; autovacuum is off ${unvacuumed}`,
+        'turn it on (autovacuum = on, or ALTER TABLE … RESET (autovacuum_enabled)), or VACUUM ANALYZE irbot’s tables often: every step of a chat rewrites its rows, and unvacuumed they fill with dead ones and its queries lose their statistics',
+      );
+    }
+    return pass(name, found);
   } catch (err) {
     const mapped = pgError(err, where);
     if (mapped instanceof PgStoreError) return fail(name, mapped.problem, mapped.fix);
