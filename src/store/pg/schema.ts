@@ -632,8 +632,9 @@ END $$;
 /**
  * Migration 13: the catch-up, the scope check and the write find their rows by index whatever the planner knows.
  * PL/pgSQL plans a function's statements once per session (a generic plan after five calls), where `rev > $1` is
- * taken to match a third of a table; and until autovacuum first analyses a table (a minute or more) it knows no
- * sizes, only pages, which rows updated and deleted by the thousand fill. So each catch-up read the alerts, the
+ * taken to match a third of a table; and until autovacuum first analyses a table (a minute or more; never, on a
+ * server without it, as this machine's) it knows no sizes, only pages, which rows updated and deleted by the
+ * thousand fill. So each catch-up read the alerts, the
  * outbox and the transcript whole, and most writes the outbox whole to delete an item: with three replicas, 4 ms a
  * catch-up and two thirds of PostgreSQL's time in bench campaign-pg-x3. Now every rev range has its upper bound,
  * the last rev taken, read after the statement's snapshot (no row it sees has a higher one, so no answer changes,

@@ -15,12 +15,15 @@ afterAll(async () => {
 });
 
 async function autovacuumOn(): Promise<boolean> {
-  const [row] = await sql<{ on: boolean }>(db.url, "SELECT current_setting('autovacuum') = 'on' AS on");
+  const [row] = await sql<{ on: boolean }>(
+    db.url,
+    "SELECT current_setting('autovacuum') = 'on' AND current_setting('track_counts') = 'on' AS on",
+  );
   return row?.on === true;
 }
 
 describe('doctor on a PostgreSQL store', () => {
-  it('warns of a database without irbot’s tables and creates none, then passes with the schema and latency', async () => {
+  it('warns of a database without irbot’s tables and creates none, then gives the schema and latency', async () => {
     const empty = await checkPgStore('store', db.url);
     expect(empty).toMatchObject({ ok: true, warning: true, fix: 'irbot creates its tables when it first starts' });
     expect(await sql(db.url, `SELECT to_regclass('irbot_schema') AS t`)).toEqual([{ t: null }]);
