@@ -39,3 +39,18 @@ export async function createBenchDatabase(): Promise<BenchDatabase> {
       once(PG_ADMIN_URL, async (client) => void (await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))),
   };
 }
+
+/**
+ * The server's version and whether autovacuum runs, for the report: without it (this machine's server) nothing
+ * analyses or vacuums the tables during a run, and they fill with the dead rows every commit leaves.
+ */
+export async function serverNote(db: Pick<BenchDatabase, 'sql'>): Promise<string> {
+  try {
+    const [row] = await db.sql<{ version: string; autovacuum: string }>(
+      "SELECT current_setting('server_version') AS version, current_setting('autovacuum') AS autovacuum",
+    );
+    return `PostgreSQL ${row?.version ?? '?'}, autovacuum ${row?.autovacuum ?? '?'}${row?.autovacuum === 'off' ? ' (nothing analyses or vacuums the tables during the run)' : ''}.`;
+  } catch (err) {
+    return `PostgreSQL's version could not be read: ${String(err)}.`;
+  }
+}

@@ -32,7 +32,7 @@ import {
   wrappedApp,
 } from '../lib/in-process.js';
 import { CAMPAIGN_FLOW, campaignLowerBound } from '../lib/lower-bound.js';
-import { type BenchDatabase, createBenchDatabase } from '../lib/pg-database.js';
+import { type BenchDatabase, createBenchDatabase, serverNote } from '../lib/pg-database.js';
 import { Replicas } from '../lib/replicas.js';
 import { check, type ScenarioResult } from '../lib/result.js';
 import { llmServerLatencyMs, type Settings } from '../lib/settings.js';
@@ -233,6 +233,7 @@ export async function runCampaign(
     `  ${name}: set-up took ${setupSeconds.toFixed(1)} s; rate limits on (×${settings.rateScale}), clicking Start Chat on all ${n}…\n`,
   );
   const replicas = irbot.pg?.replicas;
+  const pgServer = irbot.pg ? await serverNote(irbot.pg.db) : null;
   const readCpu = await cpuReader({
     ...(replicas ? { pids: () => replicas.list.map((r) => r.pid) } : {}),
     ...(irbot.pg ? { postgres: irbot.pg.db } : {}),
@@ -391,6 +392,7 @@ export async function runCampaign(
   ];
   if (pg) {
     notes.push(deploymentNote(pg, irbot.pg?.replicas.ownHosts === true));
+    if (pgServer) notes.push(pgServer);
     checks.push(check('429 answers', total429, '', HANDFUL_OF_429S, '<='));
   }
   if (pg?.killOne) {

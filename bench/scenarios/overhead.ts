@@ -8,7 +8,7 @@ import { openPgStore } from '../../src/store/pg/pg-store.js';
 import { startFakeOpenAi } from '../../test/support/fake-openai.js';
 import { ANALYST, benchSetup, fileLog, wrappedApp } from '../lib/in-process.js';
 import { Meter } from '../lib/meter.js';
-import { createBenchDatabase } from '../lib/pg-database.js';
+import { createBenchDatabase, serverNote } from '../lib/pg-database.js';
 import { check, type ScenarioResult } from '../lib/result.js';
 import type { Settings } from '../lib/settings.js';
 import { median, round, rssSampler, summary } from '../lib/stats.js';
@@ -43,6 +43,7 @@ export async function runOverhead(
   const meter = new Meter();
   const db = opts.pg ? await createBenchDatabase() : undefined;
   const pgStore = db ? openPgStore(db.url, { log: logs.log }) : undefined;
+  const pgServer = db ? await serverNote(db) : null;
   try {
     const setup = benchSetup({ slack, openaiBaseUrl: openai.baseURL, dir, log: logs.log, maxNudges: 20, rateScale: 1 });
     const { app, ports } = wrappedApp(setup, {
@@ -115,6 +116,7 @@ export async function runOverhead(
         ...(pgStore
           ? [
               'The store is PostgreSQL (the local server, a database of the bench’s own, a pool of 4 as `irbot listen` opens it): each transaction takes the advisory lock, catches up on rows other processes wrote (none here) and writes back only the rows it changed; commits wait for the WAL flush but for lease renewals.',
+              ...(pgServer ? [pgServer] : []),
             ]
           : []),
         `${WARM_UP} warm-up events are not counted. The chat's transcript grows by two lines per event, so the last events carry a ${final?.transcript.length ?? '?'}-line transcript: compare the first and last hundred.`,
