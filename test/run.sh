@@ -7,7 +7,9 @@
 if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
   TMPDIR=$(mktemp -d /dev/shm/irbot-test-XXXXXX) && export TMPDIR && trap 'rm -rf "$TMPDIR"' EXIT
 fi
-node_modules/.bin/tsc --noEmit &
+# On one thread: it runs beside vitest, which keeps both cores busy, and its own threads only added CPU (3.7 s of
+# CPU against 4.8 s, measured).
+node_modules/.bin/tsc --noEmit --singleThreaded &
 typecheck=$!
 node_modules/.bin/vitest run "$@"
 tests=$?
