@@ -89,7 +89,7 @@ export function renderReport(results: Results, chartFile: string | null): string
     '',
   );
   out.push(
-    `Settings: Slack rate limits ×${settings.rateScale} (\`BENCH_RATE_SCALE\`) with ${settings.rateToleranceMs} ms leeway (\`BENCH_RATE_TOLERANCE_MS\`); LLM latency ${settings.llmLatencyMs} ms (\`BENCH_LLM_LATENCY_MS\`), ${settings.llmLatencyScaled ? `sped up ×${settings.rateScale} like Slack (${llmServerLatencyMs(settings)} ms real)` : 'in real time (`BENCH_LLM_LATENCY_UNSCALED=1`)'}; campaigns ${settings.campaignSizes.join(', ')} (\`BENCH_CAMPAIGNS\`), deadline ${settings.deadlineS} s at most (\`BENCH_DEADLINE_S\`); Socket Mode re-delivery of unacknowledged envelopes after ${settings.redeliverMs} ms (\`BENCH_REDELIVER_MS\`).`,
+    `Settings: Slack rate limits ×${settings.rateScale} (\`BENCH_RATE_SCALE\`; ×${settings.pgRateScale} for the campaigns of one and three replicas on PostgreSQL, \`BENCH_PG_RATE_SCALE\`, see their notes) with ${settings.rateToleranceMs} ms leeway (\`BENCH_RATE_TOLERANCE_MS\`); LLM latency ${settings.llmLatencyMs} ms (\`BENCH_LLM_LATENCY_MS\`), ${settings.llmLatencyScaled ? `sped up ×${settings.rateScale} like Slack (${llmServerLatencyMs(settings)} ms real)` : 'in real time (`BENCH_LLM_LATENCY_UNSCALED=1`)'}; campaigns ${settings.campaignSizes.join(', ')} (\`BENCH_CAMPAIGNS\`), deadline ${settings.deadlineS} s at most (\`BENCH_DEADLINE_S\`); Socket Mode re-delivery of unacknowledged envelopes after ${settings.redeliverMs} ms (\`BENCH_REDELIVER_MS\`).`,
     '',
   );
   const summaryRows: string[][] = [];
@@ -250,13 +250,14 @@ export function renderReport(results: Results, chartFile: string | null): string
     '## Running it',
     '',
     '```sh',
-    'npm run bench                                   # build, then every scenario (about 15 minutes on 2 cores)',
+    'npm run bench                                   # build, then every scenario (8 to 14 minutes on 2 cores)',
     'BENCH_ONLY=campaign-100 npm run bench           # some scenarios: cli-startup, overhead, store-growth, report, campaign-N',
     '                                                # and on PostgreSQL: overhead-pg, store-growth-pg, report-pg,',
-    '                                                # campaign-pg-x1, campaign-pg-x3, failover-pg',
+    '                                                # campaign-pg-x1, campaign-pg-x3, campaign-pg-x3-stress, failover-pg',
     'BENCH_PG_CAMPAIGN=100 BENCH_ONLY=failover-pg npm run bench   # N of the PostgreSQL campaigns (default 1000)',
     'BENCH_PG_URL=postgres://user@host:5432/postgres npm run bench # where bench databases are created (and dropped)',
     'BENCH_RATE_SCALE=10 BENCH_DEADLINE_S=600 BENCH_CAMPAIGNS=100 npm run bench',
+    'BENCH_PG_RATE_SCALE=50 BENCH_ONLY=campaign-pg-x3 npm run bench   # Slack’s speed-up in the PostgreSQL campaigns (default 10)',
     '```',
     '',
     'irbot’s log of each run is in dist-bench/logs/.',

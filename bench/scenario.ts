@@ -23,8 +23,12 @@ function dispatch(name: string, settings: Settings): Promise<ScenarioResult> {
   if (name === 'store-growth-pg') return runStoreGrowthPg(settings);
   if (name === 'report-pg') return runReportPg(settings);
   const n = settings.pgCampaignSize;
-  if (name === 'campaign-pg-x1') return runCampaign(n, settings, LOG_DIR, { pg: { replicas: 1 } }, name);
-  if (name === 'campaign-pg-x3') return runCampaign(n, settings, LOG_DIR, { pg: { replicas: 3 } }, name);
+  const pgPaced = { ...settings, rateScale: settings.pgRateScale };
+  if (name === 'campaign-pg-x1') return runCampaign(n, pgPaced, LOG_DIR, { pg: { replicas: 1 } }, name);
+  if (name === 'campaign-pg-x3') return runCampaign(n, pgPaced, LOG_DIR, { pg: { replicas: 3 } }, name);
+  if (name === 'campaign-pg-x3-stress') {
+    return runCampaign(n, settings, LOG_DIR, { pg: { replicas: 3, stress: true } }, name);
+  }
   if (name === 'failover-pg') {
     // lease_seconds at its least (5), so that the takeover is seen within the campaign.
     return runCampaign(n, settings, LOG_DIR, { pg: { replicas: 3, killOne: true, leaseSeconds: 5 } }, name);
