@@ -573,7 +573,7 @@ function campaignTitle(n: number, pg: Deployment['pg']): string {
 
 /** Why the replicas' campaigns run Slack slower than the in-process ones. */
 function pacedNote(rateScale: number, busyPct: number | null): string {
-  return `Slack (and the LLM) sped up ×${rateScale} (\`BENCH_PG_RATE_SCALE\`), less than the in-process campaigns: so that the machine's two cores, which here carry every replica, PostgreSQL and the bench's local servers at once, are not what the chats wait for (its cores ${busyPct ?? '?'} % busy over the run). Sped up as far as those, three replicas need more CPU than two cores have: campaign-pg-x3-stress shows that run.`;
+  return `Slack (and the LLM) sped up ×${rateScale} (\`BENCH_PG_RATE_SCALE\`, 10 unless set; the in-process campaigns' \`BENCH_RATE_SCALE\` is 50 unless set): so that the machine's two cores, which here carry every replica, PostgreSQL and the bench's local servers at once, are not what the chats wait for (its cores ${busyPct ?? '?'} % busy over the run). Sped up ×50, three replicas need more CPU than two cores have: campaign-pg-x3-stress shows that run.`;
 }
 
 /** Why the stress run's ratio is not checked: what the machine was doing. */
