@@ -44,14 +44,21 @@ function readSink(item: unknown, which: string): SinkConfig {
 function readUrl(value: unknown, which: string): string {
   const example = 'e.g. url = "https://siem.example.com/irbot/events"';
   if (typeof value !== 'string' || value.trim() === '') throw new Invalid(`${which}: url: required (${example})`);
+  // The value is not echoed: its path or query may carry a token.
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new Invalid(`${which}: url: ${JSON.stringify(value)} is not a URL (${example})`);
+    throw new Invalid(`${which}: url: is not a URL (${example})`);
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new Invalid(`${which}: url: must start with https:// or http:// (${example})`);
+  }
+  // fetch refuses such a URL at every attempt, and its error repeats the URL whole.
+  if (url.username !== '' || url.password !== '') {
+    throw new Invalid(
+      `${which}: url: must not carry a user name or password (the sink checks each delivery's signature, made with secret_env's secret)`,
+    );
   }
   return url.href;
 }

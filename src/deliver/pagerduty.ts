@@ -3,6 +3,7 @@
 // https://developer.pagerduty.com/docs/events-api-v2/trigger-events/
 import type { Escalation } from '../escalation/decide.js';
 import type { AlertRecord } from '../store/port.js';
+import { failureCode } from './failure-code.js';
 import type { Delivery, SendResult, Transport } from './port.js';
 
 export const DEFAULT_PAGERDUTY_API_URL = 'https://events.pagerduty.com';
@@ -117,9 +118,8 @@ function describeAnswer(text: string): string {
 
 function networkReason(err: unknown): string {
   if (err instanceof Error && err.name === 'TimeoutError') return 'timed out';
-  const cause = (err as { cause?: { code?: unknown; message?: unknown } } | null)?.cause;
-  if (typeof cause?.code === 'string') return cause.code;
-  return err instanceof Error ? err.message : String(err);
+  // Never the message: fetch's repeat the URL whole, and PAGERDUTY_API_URL may carry a password.
+  return failureCode(err);
 }
 
 /** Retry-After in seconds or as an HTTP date; undefined when absent or unreadable. */

@@ -1,6 +1,7 @@
 // The sink transport: POSTs a delivery's body to a `[[sinks]]` URL, signed as Slack and GitHub sign theirs, and
 // says whether a failure may pass (timeouts, 408, 429, 5xx) or is for good (any other answer but 2xx).
 import { createHmac } from 'node:crypto';
+import { failureCode } from './failure-code.js';
 import type { Delivery, SendResult, Transport } from './port.js';
 
 /** A sink that does not answer within this is tried again later: it never holds a delivery slot for long. */
@@ -77,11 +78,12 @@ export function createSinkTransport(options: SinkOptions): Transport {
   };
 }
 
-/** Why a request got no answer, without the URL (its path or query may carry a token). */
+/**
+ * Why a request got no answer, without the URL (its path or query may carry a token): a network error's code, else
+ * the error's kind. Never its message: fetch's repeat the URL whole (a URL it refuses, a redirect it could not follow).
+ */
 function requestFailure(err: unknown, timeoutMs: number): string {
   const name = (err as { name?: unknown } | null)?.name;
   if (name === 'TimeoutError' || name === 'AbortError') return `no answer within ${timeoutMs / 1000} s`;
-  const cause = (err as { cause?: { code?: unknown; message?: unknown } } | null)?.cause;
-  if (typeof cause?.code === 'string') return `request failed (${cause.code})`;
-  return `request failed (${typeof cause?.message === 'string' ? cause.message : String(err)})`;
+  return `request failed (${failureCode(err)})`;
 }

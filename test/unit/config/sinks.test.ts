@@ -50,8 +50,12 @@ secret_env = "LOCAL_SINK_SECRET"
   });
 
   it.each([
-    ['url = "siem.example.com"\nsecret_env = "S"', `${FILE}: sinks: #1: url: "siem.example.com" is not a URL`],
-    ['url = "ftp://siem.example.com/x"\nsecret_env = "S"', 'sinks: #1: url: must start with https:// or http://'],
+    ['url = "siem.corp.test"\nsecret_env = "S"', `${FILE}: sinks: #1: url: is not a URL`],
+    [
+      'url = "https://irbot:Hunter2@siem.corp.test/x"\nsecret_env = "S"',
+      'sinks: #1: url: must not carry a user name or password',
+    ],
+    ['url = "ftp://siem.corp.test/x"\nsecret_env = "S"', 'sinks: #1: url: must start with https:// or http://'],
     ['secret_env = "S"', 'sinks: #1: url: required (e.g. url = "https://'],
     ['url = "https://x.example"', 'sinks: #1: secret_env: must name the environment variable'],
     ['url = "https://x.example"\nsecret_env = "s3cr3t value!"', 'secret_env: must name the environment variable'],
@@ -65,7 +69,10 @@ secret_env = "LOCAL_SINK_SECRET"
       'sinks: #1: unknown key "secret" (known keys: url, secret_env, events)',
     ],
   ])('refuses %j', (body, message) => {
-    expect(problem(`[[sinks]]\n${body}\n`)).toContain(message);
+    const said = problem(`[[sinks]]\n${body}\n`);
+    expect(said).toContain(message);
+    // A URL may carry a token or a password: never repeated.
+    expect(said).not.toMatch(/siem\.corp\.test|Hunter2/);
   });
 
   it('numbers the sink that is wrong', () => {

@@ -170,6 +170,14 @@ describe('createPagerDutyTransport', () => {
     expect(result).toMatchObject({ ok: false, retry: true, reason: 'PagerDuty unreachable: ECONNREFUSED' });
     pd = await startLocalPagerDuty();
   });
+
+  it('never says what the URL holds when fetch refuses it (a password in PAGERDUTY_API_URL)', async () => {
+    const url = new URL(pd.url);
+    url.username = 'irbot';
+    url.password = 'Hunter2-pd-pass';
+    const result = await createPagerDutyTransport({ routingKey: KEY, apiUrl: url.href }).send(pageOf(anAlert()));
+    expect(result).toEqual({ ok: false, retry: true, reason: 'PagerDuty unreachable: TypeError' });
+  });
 });
 
 describe('the local PagerDuty', () => {

@@ -127,4 +127,14 @@ describe('the transport against the local sink', () => {
     const impatient = createSinkTransport({ url: sink.url, secret: SECRET, clock: () => new Date(), timeoutMs: 50 });
     expect(await impatient.send(aDelivery())).toEqual({ ok: false, retry: true, reason: 'no answer within 0.05 s' });
   });
+
+  it('never says what the URL holds when fetch refuses it: the failure is stored and shown by status and doctor', async () => {
+    sink = await LocalSink.start({ secret: SECRET });
+    const url = new URL(sink.url);
+    url.username = 'irbot';
+    url.password = 'Hunter2-sink-pass';
+    url.search = '?token=abc123';
+    const transport = createSinkTransport({ url: url.href, secret: SECRET, clock: () => new Date() });
+    expect(await transport.send(aDelivery())).toEqual({ ok: false, retry: true, reason: 'request failed (TypeError)' });
+  });
 });
