@@ -271,8 +271,12 @@ export function complete(
   const lanes = lanesOf(added);
   const woken = [{ id: alertId, lanes: held && !lanes.includes('thread') ? [...lanes, 'thread' as const] : lanes }];
   if (head.effect.type !== 'StartNext') return woken;
-  // The person's next chat, oldest first, starts now that this one has ended.
-  const oldest = alertsOfPerson(data, record.userId)
+  // The person's next chat, oldest first, starts now that this one has ended; unless one started meanwhile (asked
+  // for while this one was closing, when none was open): the person has one chat at a time, and that one's end
+  // starts the next.
+  const mine = alertsOfPerson(data, record.userId).filter((a) => a.id !== record.id);
+  if (mine.some((a) => a.chat.state === 'active' || a.chat.state === 'scheduled')) return woken;
+  const oldest = mine
     .filter((a) => a.chat.state === 'queued')
     .sort(
       (a, b) =>

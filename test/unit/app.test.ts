@@ -26,8 +26,8 @@ const dm = (text: string, userId = 'U0HAROLD'): Inbound => ({
   ts: '1.1',
 });
 
-async function started(overrides = {}) {
-  const t = testApp(overrides);
+async function started(overrides = {}, llm?: Writer) {
+  const t = testApp(overrides, llm);
   const { alert } = await t.app.postAlert(PIVOT);
   await t.app.request(alert.id, 'start', analyst);
   const dms = () => t.slack.calls.filter((c) => c.method === 'post' && c.channel === 'U0HAROLD');
@@ -543,6 +543,45 @@ describe('a chat that fails', () => {
     await app.request(alert.id, 'start', analyst);
     await app.idle();
     expect(stateWhenLogged).toEqual(['failed']);
+  });
+
+  it("never starts a second chat with the person: one asked for while their last was closing waits its turn", async () => {
+    // The closing chat's summary (and the start of the person's next chat after it) waits for a slow LLM.
+    let summaryAsked: () => void = () => undefined;
+    const asked = new Promise<void>((resolve) => {
+      summaryAsked = resolve;
+    });
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const offline = createOfflineWriter();
+    const slowSummary: Writer = {
+      ...offline,
+      summarise: async (...args) => {
+        summaryAsked();
+        await held;
+        return offline.summarise(...args);
+      },
+    };
+    const t = await started({}, slowSummary);
+    const stateOf = (id: string) => t.store.data().alerts[id]?.chat.state;
+    const ending = t.app.request(t.alert.id, 'end', analyst);
+    await asked;
+    // Meanwhile an analyst starts two more of the person's alerts: nothing is open, so the first goes on at once.
+    const { alert: second } = await t.app.postAlert({ ...PIVOT, id: 'privesc' });
+    await t.app.request(second.id, 'start', analyst);
+    const { alert: third } = await t.app.postAlert({ ...PIVOT, id: 'exfil' });
+    await t.app.request(third.id, 'start', analyst);
+    expect([stateOf(second.id), stateOf(third.id)]).toEqual(['active', 'queued']);
+    release();
+    await ending;
+    await t.app.idle();
+    // The first chat's end starts nobody: the second is under way, and the third waits for it to end.
+    expect([stateOf(t.alert.id), stateOf(second.id), stateOf(third.id)]).toEqual(['ended', 'active', 'queued']);
+    await t.app.request(second.id, 'end', analyst);
+    await t.app.idle();
+    expect([stateOf(second.id), stateOf(third.id)]).toEqual(['ended', 'active']);
   });
 
   it("starts the person's queued chat when their active one fails", async () => {
