@@ -10,6 +10,7 @@ import type { Inbound } from '../slack/envelope.js';
 import { addSnooze, DAY_MS } from '../snoozes.js';
 import { type AlertRecord, alertsOfPerson, type Snooze, type SnoozeActor, type StoreData } from '../store/port.js';
 import { type Ack, type AppContext, noAck } from './context.js';
+import { dmTarget } from './dm-target.js';
 import type { LaneClaim, Lanes, Work } from './lanes.js';
 import type { Escalated, Moves } from './moves.js';
 import { snoozedText } from './thread-text.js';
@@ -63,8 +64,14 @@ export class InboundEvents {
     }
     if (inbound.kind === 'dm') {
       const outcome = await this.apply(
-        (data) => alertsOfPerson(data, inbound.userId).find((a) => a.chat.state === 'active'),
-        () => ({ type: 'DirectMessage', text: inbound.text, at: this.ctx.now(), ts: inbound.ts }),
+        (data) => dmTarget(alertsOfPerson(data, inbound.userId), inbound.ts),
+        (record) => ({
+          // A DM to a chat that has ended (or written before the chat the person is in reached them) is relayed late.
+          type: record.chat.state === 'active' ? 'DirectMessage' : 'LateMessage',
+          text: inbound.text,
+          at: this.ctx.now(),
+          ts: inbound.ts,
+        }),
         inbound.eventId,
         ack,
       );
@@ -246,7 +253,7 @@ export class InboundEvents {
         const event = build(record, data);
         const before = record.chat.state;
         const { chat, effects } = step(record.chat, event, ctx.rules);
-        if (event.type === 'DirectMessage' && effects.length > 0) {
+        if ((event.type === 'DirectMessage' || event.type === 'LateMessage') && effects.length > 0) {
           addToTranscript(record.transcript, [
             { from: 'person', text: event.text, at: event.at, ...(event.ts ? { ts: event.ts } : {}) },
           ]);
@@ -340,6 +347,7 @@ function describeOutcome(outcome: Applied): string {
   if (outcome.kind === 'no_alert') return 'no open chat or alert for it, ignored';
   if (outcome.kind === 'refused') return `${outcome.refusal.detail}, refused`;
   if (outcome.effects === 0) return `alert ${outcome.alertId} is ${outcome.before}, nothing to do`;
+  if (outcome.before === 'ended') return `alert ${outcome.alertId} has ended: relayed in its thread as a late reply`;
   return `alert ${outcome.alertId} ${outcome.before} → ${outcome.after}`;
 }
 

@@ -16,6 +16,8 @@ export function threadText(kind: ThreadPost, text: string, record: AlertRecord, 
   switch (kind) {
     case 'received':
       return `Received message from <@${record.userId}>:\n${quote(text)}`;
+    case 'late':
+      return `Received message from <@${record.userId}> after the chat ended:\n${quote(text)}`;
     case 'sent':
       return `Sent message to <@${record.userId}>:\n${quote(text)}`;
     case 'summary':

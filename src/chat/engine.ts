@@ -145,6 +145,10 @@ export function step(chat: Chat, event: ChatEvent, rules: Rules): Step {
       };
     }
 
+    case 'LateMessage':
+      if (chat.state !== 'ended') return unchanged(chat);
+      return { chat, effects: [{ type: 'PostInThread', kind: 'late', text: event.text }] };
+
     case 'AnalystMessage':
       // The person is in another chat, or off work: the line waits and follows the greeting (see `begin`).
       if (chat.state === 'queued' || chat.state === 'scheduled') {

@@ -110,6 +110,11 @@ export type ChatEvent =
   | { type: 'EndRequested'; by: Actor; at: string }
   /** `ts`: the Slack message's, which orders it against a DM of the bot that crossed it. */
   | { type: 'DirectMessage'; text: string; at: string; ts?: string }
+  /**
+   * A DM from the person that this ended chat is the last to have reached them before: sent after it ended, or
+   * before the chat they are in now first reached them. Relayed in its thread; it answers nothing.
+   */
+  | { type: 'LateMessage'; text: string; at: string; ts?: string }
   | { type: 'AnalystMessage'; text: string; by: Actor; at: string }
   /** `steering`: how many of the person's replies so far tried to instruct the bot (default 0). */
   /** `stepUp`: an *aware* answer must be confirmed by a push (the alert's `step_up`, else the config's). */
@@ -154,6 +159,8 @@ export type Effect =
 export type ThreadPost =
   | 'details'
   | 'received'
+  /** A reply the person sent after the chat ended (LateMessage). */
+  | 'late'
   | 'sent'
   | 'summary'
   | 'note'

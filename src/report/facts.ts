@@ -76,8 +76,11 @@ function timesOf(alert: AlertRecord): { greeted: boolean; firstReply: number | n
   const greeting = alert.transcript.find((entry) => entry.from === 'bot');
   if (!greeting) return { greeted: false, firstReply: null, verdict: null };
   const greetedAt = Date.parse(greeting.at);
-  const reply = alert.transcript.find((entry) => entry.from === 'person');
   const { chat } = alert;
+  // A reply sent after the chat ended (relayed late) answered nothing.
+  const reply = alert.transcript.find(
+    (entry) => entry.from === 'person' && (chat.endedAt === null || entry.at <= chat.endedAt),
+  );
   return {
     greeted: true,
     firstReply: reply ? Math.max(0, Date.parse(reply.at) - greetedAt) : null,

@@ -148,7 +148,7 @@ describe('the chat loop', () => {
     expect(dmsTo('U0HAROLD')).toHaveLength(0);
   });
 
-  it('End Chat really ends the chat: thanks, summary, and later DMs are ignored', async () => {
+  it('End Chat really ends the chat: thanks, summary, and a later DM is relayed as late, answering nothing', async () => {
     const alert = await sendAlert();
     const daemon = await listen();
     await click(alert, 'start_chat_submit_action');
@@ -159,10 +159,18 @@ describe('the chat loop', () => {
       (c) => c.method === 'chat.update' && JSON.stringify(c.args.blocks).includes('<@U0ANALYST> has ended the chat'),
     );
     expect(dmsTo('U0HAROLD').map(text).at(-1)).toBe('Thanks for your time!');
+    const dms = dmsTo('U0HAROLD').length;
     const delivery = await slack.sendDm({ userId: 'U0HAROLD', text: 'wait, one more thing' });
     await slack.waitForAck(delivery);
-    await daemon.waitFor(/dm from U0HAROLD .*no open chat/);
-    expect(threadPosts(alert.ts).filter((c) => text(c).startsWith('Received'))).toHaveLength(0);
+    await daemon.waitFor(/dm from U0HAROLD .*has ended: relayed in its thread as a late reply/);
+    await slack.waitForCall(isPost('C0FEED', /^Received message from <@U0HAROLD> after the chat ended:/));
+    expect(
+      threadPosts(alert.ts)
+        .map(text)
+        .filter((t) => t.startsWith('Received')),
+    ).toEqual(['Received message from <@U0HAROLD> after the chat ended:\n> wait, one more thing']);
+    expect(dmsTo('U0HAROLD')).toHaveLength(dms);
+    expect(openai.requests.filter((r) => r.kind === 'classify')).toHaveLength(0);
     expect((await status())[0]).toMatchObject({ state: 'ended', outcome: 'ended_by_analyst', aware: null });
   });
 

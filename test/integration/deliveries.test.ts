@@ -9,7 +9,7 @@ import type { DeliveryTarget, Transport } from '../../src/deliver/port.js';
 import { createSinkTransport } from '../../src/deliver/sink.js';
 import { createOfflineWriter } from '../../src/llm/offline-writer.js';
 import { LocalSink } from '../../src/sandbox/local-sink.js';
-import { fakeClock, memoryStore, PIVOT, recordingSlack } from '../support/memory-ports.js';
+import { fakeClock, memoryStore, PIVOT, recordingSlack, replyTs } from '../support/memory-ports.js';
 
 const SECRET = 'whsec_integration';
 const analyst = { id: 'U0ANALYST', via: 'slack' } as const;
@@ -59,7 +59,7 @@ async function world(events: SinkConfig['events'][]) {
       userId: 'U0HAROLD',
       channelId: 'D0H',
       text,
-      ts: '2.1',
+      ts: replyTs(),
     });
   const settle = async () => {
     await app.idle();

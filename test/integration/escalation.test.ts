@@ -16,6 +16,7 @@ import type { Inbound } from '../../src/slack/envelope.js';
 import { createPacer } from '../../src/slack/pacer.js';
 import { openLowdbStore } from '../../src/store/lowdb-store.js';
 import type { Store } from '../../src/store/port.js';
+import { replyTs } from '../support/memory-ports.js';
 
 const KEY = 'R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY12';
 const analyst = { id: 'U0ANALYST', via: 'slack' } as const;
@@ -74,7 +75,7 @@ let eventSeq = 0;
 async function answered(userId: string, text: string) {
   const { alert } = await app.postAlert({ id: 'pivot', name: 'Pivoting', description: '', userId, properties: {} });
   await app.request(alert.id, 'start', analyst);
-  const dm: Inbound = { kind: 'dm', eventId: `Ev${++eventSeq}`, userId, channelId: `D${userId}`, text, ts: '1.1' };
+  const dm: Inbound = { kind: 'dm', eventId: `Ev${++eventSeq}`, userId, channelId: `D${userId}`, text, ts: replyTs() };
   await app.handleInbound(dm);
   await app.idle();
   await drain.idle();

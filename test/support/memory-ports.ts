@@ -196,3 +196,13 @@ export function gatedPacer(channel: string) {
   };
   return { pacer, arm: () => (armed = true), open: () => open() };
 }
+
+let replySeq = 0;
+/**
+ * A Slack ts for a reply from the person: later than any message the test Slacks posted (their timestamps start
+ * from 1,700,000,000 or from today), as a reply to the bot is in Slack. irbot takes a DM written before a chat's
+ * first DM reached the person as no answer of that chat.
+ */
+export function replyTs(): string {
+  return `${2_000_000_000 + ++replySeq}.000100`;
+}

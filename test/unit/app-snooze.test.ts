@@ -12,7 +12,7 @@ import type { Inbound } from '../../src/slack/envelope.js';
 import { addSnooze, HOUR_MS, snoozesOf } from '../../src/snoozes.js';
 import type { StepUpSettings } from '../../src/step-up.js';
 import { findAlert } from '../../src/store/port.js';
-import { PIVOT, testApp } from '../support/memory-ports.js';
+import { PIVOT, replyTs, testApp } from '../support/memory-ports.js';
 import { testVerifier } from '../support/test-verifier.js';
 
 const SINKS: SinkConfig[] = [{ url: 'http://127.0.0.1:9/', secretEnv: 'S', events: ['posted', 'suppressed'] }];
@@ -36,7 +36,7 @@ const dm = (text: string): Inbound => ({
   userId: 'U0HAROLD',
   channelId: 'D0HAROLD',
   text,
-  ts: `${++seq}.1`,
+  ts: replyTs(),
 });
 
 describe('suppression at intake', () => {

@@ -6,7 +6,7 @@ import type { Inbound } from '../../src/slack/envelope.js';
 import type { StepUpSettings } from '../../src/step-up.js';
 import type { AlertRecord } from '../../src/store/port.js';
 import type { Verifier } from '../../src/verify/port.js';
-import { PIVOT, testApp } from '../support/memory-ports.js';
+import { PIVOT, replyTs, testApp } from '../support/memory-ports.js';
 import { type ScriptedPush, testVerifier } from '../support/test-verifier.js';
 
 const analyst = { id: 'U0ANALYST', via: 'slack' } as const;
@@ -19,7 +19,7 @@ const dm = (text: string): Inbound => ({
   userId: 'U0HAROLD',
   channelId: 'D0HAROLD',
   text,
-  ts: `${++eventSeq}.1`,
+  ts: replyTs(),
 });
 
 /** A DM from Harold, and everything it sets moving. */

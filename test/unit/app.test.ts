@@ -12,7 +12,7 @@ import type { Verdict, Writer } from '../../src/llm/port.js';
 import type { Inbound } from '../../src/slack/envelope.js';
 import { openLowdbStore } from '../../src/store/lowdb-store.js';
 import { findAlert } from '../../src/store/port.js';
-import { gatedPacer, PIVOT, recordingSlack, slackError, testApp } from '../support/memory-ports.js';
+import { gatedPacer, PIVOT, recordingSlack, replyTs, slackError, testApp } from '../support/memory-ports.js';
 
 const analyst = { id: 'U0ANALYST', via: 'slack' } as const;
 const HOUR = 60 * 60_000;
@@ -23,7 +23,7 @@ const dm = (text: string, userId = 'U0HAROLD'): Inbound => ({
   userId,
   channelId: 'D0HAROLD',
   text,
-  ts: '1.1',
+  ts: replyTs(),
 });
 
 async function started(overrides = {}, llm?: Writer) {
@@ -545,7 +545,40 @@ describe('a chat that fails', () => {
     expect(stateWhenLogged).toEqual(['failed']);
   });
 
-  it("never starts a second chat with the person: one asked for while their last was closing waits its turn", async () => {
+  it("takes a line written before the next chat reached the person as the last one's late reply, never as the next one's answer", async () => {
+    const t = await started();
+    const { alert: next } = await t.app.postAlert({ ...PIVOT, id: 'privesc' });
+    await t.app.request(next.id, 'start', analyst);
+    expect(t.store.data().alerts[next.id]?.chat.state).toBe('queued');
+    const greeted = t.store.data().alerts[t.alert.id]?.transcript.find((l) => l.from === 'bot')?.ts ?? '';
+    const seconds = greeted.split('.')[0];
+    const from = (text: string, ts: string): Inbound => ({ ...(dm(text) as Extract<Inbound, { kind: 'dm' }>), ts });
+    // Two lines of one answer, a moment apart: the first ends the chat, and the next one starts and greets.
+    await t.app.handleInbound(from('yes it was me', `${seconds}.000200`));
+    await t.app.idle();
+    expect(t.chat()).toMatchObject({ state: 'ended', outcome: 'answered', aware: true });
+    const nextChat = () => t.store.data().alerts[next.id];
+    expect(nextChat()?.chat.state).toBe('active');
+    expect(nextChat()?.transcript.some((l) => l.from === 'bot' && l.ts !== undefined)).toBe(true);
+    // The second line arrives once the next chat has greeted: written before, it answers nothing there.
+    await t.app.handleInbound(from('I was testing the jump host', `${seconds}.000300`));
+    await t.app.idle();
+    expect(nextChat()?.chat).toMatchObject({ state: 'active', personMessages: 0 });
+    expect(nextChat()?.transcript.filter((l) => l.from === 'person')).toEqual([]);
+    const late = t.thread().at(-1)?.text ?? '';
+    expect(late).toBe('Received message from <@U0HAROLD> after the chat ended:\n> I was testing the jump host');
+    expect(t.store.data().alerts[t.alert.id]?.transcript.at(-1)).toMatchObject({
+      from: 'person',
+      text: 'I was testing the jump host',
+    });
+    expect(t.chat()).toMatchObject({ state: 'ended', outcome: 'answered', aware: true });
+    // A reply to the next chat's greeting is its answer.
+    await t.app.handleInbound(dm('no, not me'));
+    await t.app.idle();
+    expect(nextChat()?.chat).toMatchObject({ state: 'ended', outcome: 'answered', aware: false });
+  });
+
+  it('never starts a second chat with the person: one asked for while their last was closing waits its turn', async () => {
     // The closing chat's summary (and the start of the person's next chat after it) waits for a slow LLM.
     let summaryAsked: () => void = () => undefined;
     const asked = new Promise<void>((resolve) => {

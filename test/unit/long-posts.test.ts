@@ -8,7 +8,7 @@ import { LocalSlack, type LocalSlack as LocalSlackType } from '../../src/sandbox
 import type { Inbound } from '../../src/slack/envelope.js';
 import { escapeText, quote } from '../../src/slack/mrkdwn.js';
 import { MAX_MESSAGE_CHARS } from '../../src/slack/split.js';
-import { memoryStore, PIVOT, slackError, testApp } from '../support/memory-ports.js';
+import { memoryStore, PIVOT, replyTs, slackError, testApp } from '../support/memory-ports.js';
 
 const analyst = { id: 'U0ANALYST', via: 'slack' } as const;
 const dm = (text: string, eventId = 'Ev1'): Inbound => ({
@@ -17,7 +17,7 @@ const dm = (text: string, eventId = 'Ev1'): Inbound => ({
   userId: 'U0HAROLD',
   channelId: 'D0HAROLD',
   text,
-  ts: '1.1',
+  ts: replyTs(),
 });
 
 /** A reply of 39,000 characters over many lines, heavy in what escaping grows: 45,000+ once quoted and escaped. */

@@ -35,6 +35,7 @@ const event: fc.Arbitrary<ChatEvent> = fc.oneof(
   fc.record({ type: fc.constant('DismissRequested' as const), by: actor, at }),
   fc.record({ type: fc.constant('EndRequested' as const), by: actor, at }),
   fc.record({ type: fc.constant('DirectMessage' as const), text: fc.oneof(fc.string(), fc.constant('retry')), at }),
+  fc.record({ type: fc.constant('LateMessage' as const), text: fc.string(), at }),
   fc.record({ type: fc.constant('AnalystMessage' as const), text: fc.string(), by: actor, at }),
   fc.record({
     type: fc.constant('Classified' as const),
@@ -97,7 +98,7 @@ function run(events: ChatEvent[], r: Rules) {
 }
 
 describe('engine properties', () => {
-  it('for any sequence of events: ends at most once, one summary at most, silent after the end, nudges bounded', () => {
+  it('for any sequence of events: ends at most once, one summary at most, silent after the end but for late replies relayed, nudges bounded', () => {
     fc.assert(
       fc.property(fc.array(event, { maxLength: 60 }), rules, (events, r) => {
         const history = run(events, r);
@@ -108,8 +109,11 @@ describe('engine properties', () => {
         expect(effects.filter((e) => e.type === 'Greet').length).toBeLessThanOrEqual(1);
         for (const h of history) {
           if (isClosed(h.before)) {
-            expect(h.effects).toEqual([]);
+            // A reply the person sent after the end is relayed in the thread; nothing else happens.
+            expect(h.effects.filter((e) => !(e.type === 'PostInThread' && e.kind === 'late'))).toEqual([]);
             expect(h.after).toBe(h.before);
+          } else {
+            expect(h.effects.filter((e) => e.type === 'PostInThread' && e.kind === 'late')).toEqual([]);
           }
           expect(h.after.nudges).toBeLessThanOrEqual(r.maxNudges);
           // A chat waiting for the person's working hours sends them nothing.

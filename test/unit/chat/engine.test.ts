@@ -96,6 +96,18 @@ describe('replies', () => {
     }
   });
 
+  it('relays a late reply in the thread of a chat that ended, and nothing else; no other chat takes one', () => {
+    const late: ChatEvent = { type: 'LateMessage', text: 'it was me', at };
+    const ended = chatIn({ state: 'ended' });
+    expect(step(ended, late, rules)).toEqual({
+      chat: ended,
+      effects: [{ type: 'PostInThread', kind: 'late', text: 'it was me' }],
+    });
+    for (const state of ['posted', 'queued', 'scheduled', 'active', 'dismissed', 'failed'] as const) {
+      expect(step(chatIn({ state }), late, rules).effects).toEqual([]);
+    }
+  });
+
   it('sends what the analyst types to the person', () => {
     const text = 'This is Sam from security, no rush.';
     const { effects } = step(active(), { type: 'AnalystMessage', text, by: analyst, at }, rules);

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { type AppOptions, RELAY_SEPARATOR } from '../../../src/app.js';
 import { ESCALATION_OUTCOMES } from '../../../src/config/types.js';
 import type { Inbound } from '../../../src/slack/envelope.js';
-import { PIVOT, slackError, testApp } from '../../support/memory-ports.js';
+import { PIVOT, replyTs, slackError, testApp } from '../../support/memory-ports.js';
 
 const analyst = { id: 'U0ANALYST', via: 'slack' } as const;
 const HOUR = 60 * 60_000;
@@ -14,7 +14,7 @@ const dm = (text: string): Inbound => ({
   userId: 'U0HAROLD',
   channelId: 'D0HAROLD',
   text,
-  ts: '1.1',
+  ts: replyTs(),
 });
 
 async function started(overrides: Partial<AppOptions> = {}) {

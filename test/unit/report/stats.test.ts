@@ -144,6 +144,14 @@ describe('buildReport', () => {
     expect(report(alerts, { since: new Date('2026-12-03T15:00:00Z') }).overall.alerts).toBe(1);
   });
 
+  it('counts no reply the person sent after the chat ended (relayed late) as their first reply', () => {
+    const silent = aChat('2026-12-01T09:00:00Z', { endMin: 60, chat: { outcome: 'no_answer', aware: null } });
+    const late = { from: 'person' as const, text: 'sorry, that was me', at: '2026-12-01T10:30:00.000Z' };
+    expect(factsOf({ ...silent, transcript: [...silent.transcript, late] }).firstReplyMs).toBeNull();
+    const replied = aChat('2026-12-01T09:00:00Z', { replyMin: 5, endMin: 6 });
+    expect(factsOf({ ...replied, transcript: [...replied.transcript, late] }).firstReplyMs).toBe(5 * MIN);
+  });
+
   it('has no reply rate while nobody was greeted', () => {
     const r = report([anAlert({ chat: { ...anAlert().chat, state: 'queued', startedAt: NOW.toISOString() } })]);
     expect(r.overall).toMatchObject({ chats: 1, greeted: 0, reply_rate: null, open: 1 });
