@@ -50,9 +50,10 @@ export function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
       cleanup();
       resolve(Buffer.concat(chunks));
     };
-    const onError = (err: Error) => {
+    // The client went away (or broke the stream) before its body ended: its answer, not a fault of ours.
+    const onError = () => {
       cleanup();
-      reject(err);
+      reject(new HttpError(400, 'the request ended before its body did'));
     };
     const cleanup = () => {
       req.off('data', onData);

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { type BoundAddress, bind, HttpError, InFlight, linger, pathOf, readBody, sendJson } from '../http/server.js';
 import { type Log, oneLine } from '../log.js';
 import { decodeEnvelope, type Inbound } from './envelope.js';
-import { checkSlackSignature } from './signature.js';
+import { checkSlackHeaders, checkSlackSignature } from './signature.js';
 
 /**
  * Events and interactivity both come here (as Bolt's default receiver takes them): the body tells them apart,
@@ -25,6 +25,15 @@ export const ACK_WITHIN_MS = 2_500;
 const RETRY_AFTER_SECONDS = 5;
 
 const PATHS = `POST ${EVENTS_PATH} or GET /healthz`;
+
+/**
+ * Bodies read at once, at most: Slack sends a few KiB in one go, but a client that forges a fresh timestamp could
+ * open connections that each send most of MAX_EVENT_BODY_BYTES and then stall. Past this, 503 (Slack retries).
+ */
+export const MAX_BODIES_READING = 64;
+
+/** How long a /healthz answer is reused: a flood of them must not queue reads ahead of the events' transactions. */
+export const HEALTH_REUSE_MS = 1_000;
 
 export interface HttpEventsOptions {
   host: string;
@@ -84,10 +93,12 @@ export async function startHttpEvents(options: HttpEventsOptions): Promise<HttpE
   const { log } = options;
   const maxBody = options.maxBodyBytes ?? MAX_EVENT_BODY_BYTES;
   const ackWithin = options.ackWithinMs ?? ACK_WITHIN_MS;
-  const health = options.health ?? (async () => undefined);
+  const health = sharedHealth(options.health ?? (async () => undefined), () => options.clock().getTime());
   const requests = new InFlight();
+  let reading = 0;
 
-  const server = createServer((req, res) => {
+  // A request that stalls is dropped within seconds: Slack's arrive whole at once (timeouts checked every second).
+  const server = createServer({ connectionsCheckingInterval: 1_000 }, (req, res) => {
     requests.track(
       serveRequest(req, res).catch((err) => {
         log(`slack ${req.method} ${pathOf(req)} 500 ${oneLine(err)}`, { event: 'slack_request', level: 'error' });
@@ -95,8 +106,8 @@ export async function startHttpEvents(options: HttpEventsOptions): Promise<HttpE
       }),
     );
   });
-  server.requestTimeout = 30_000;
-  server.headersTimeout = 10_000;
+  server.requestTimeout = 10_000;
+  server.headersTimeout = 5_000;
 
   async function serveRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = pathOf(req);
@@ -124,11 +135,14 @@ export async function startHttpEvents(options: HttpEventsOptions): Promise<HttpE
       if (method !== 'POST') throw new HttpError(405, `method not allowed: ${PATHS}`, { allow: 'POST' });
       const timestamp = header(req, 'x-slack-request-timestamp');
       const signature = header(req, 'x-slack-signature');
-      // Refused before the body is read: nothing unsigned costs more than its headers.
-      if (timestamp === undefined || signature === undefined) {
-        throw new HttpError(401, 'missing X-Slack-Signature or X-Slack-Request-Timestamp');
+      // Refused before the body is read: a request that cannot be Slack's costs no more than its headers.
+      const shaped = checkSlackHeaders({ timestamp, signature }, options.clock());
+      if (!shaped.ok) throw new HttpError(401, shaped.reason);
+      if (reading >= MAX_BODIES_READING) {
+        throw new HttpError(503, 'too many requests at once', { 'retry-after': String(RETRY_AFTER_SECONDS) });
       }
-      const body = await readBody(req, maxBody);
+      reading++;
+      const body = await readBody(req, maxBody).finally(() => reading--);
       const signed = checkSlackSignature(options.signingSecret, { timestamp, signature, body }, options.clock());
       if (!signed.ok) throw new HttpError(401, signed.reason);
       const request = readSlackRequest(req.headers['content-type'], body.toString('utf8'));
@@ -244,4 +258,19 @@ function parseJson(text: string): unknown {
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * `health` shared by the requests that ask at once, and its answer reused for HEALTH_REUSE_MS: /healthz takes no
+ * credentials, and each check reads the store, on the queue the events' transactions wait on.
+ */
+function sharedHealth(health: () => Promise<string | undefined>, now: () => number): () => Promise<string | undefined> {
+  let last: { at: number; answer: Promise<string | undefined> } | undefined;
+  return () => {
+    const at = now();
+    if (last && at - last.at < HEALTH_REUSE_MS && at >= last.at) return last.answer;
+    const answer = health();
+    last = { at, answer };
+    return answer;
+  };
 }

@@ -24,8 +24,11 @@ export function signSlackRequest(secret: string, timestamp: string, body: Buffer
   return `v0=${hmac.digest('hex')}`;
 }
 
-/** Whether Slack signed this request with `secret` within MAX_SKEW_SECONDS of `now`; the reason names no secret. */
-export function checkSlackSignature(secret: string, request: SignedRequest, now: Date): SignatureCheck {
+/**
+ * What the headers alone say: both present, the timestamp within MAX_SKEW_SECONDS of `now`, the signature shaped as
+ * Slack's. Checked before the body is read, so that a request that cannot be Slack's costs no more than its headers.
+ */
+export function checkSlackHeaders(request: Omit<SignedRequest, 'body'>, now: Date): SignatureCheck {
   const { timestamp, signature } = request;
   if (timestamp === undefined || signature === undefined) {
     return { ok: false, reason: 'missing X-Slack-Signature or X-Slack-Request-Timestamp' };
@@ -34,6 +37,17 @@ export function checkSlackSignature(secret: string, request: SignedRequest, now:
   if (Math.abs(now.getTime() / 1000 - Number(timestamp)) > MAX_SKEW_SECONDS) {
     return { ok: false, reason: 'X-Slack-Request-Timestamp is more than 5 minutes away from now' };
   }
+  if (!/^v0=[0-9a-f]{64}$/.test(signature))
+    return { ok: false, reason: 'X-Slack-Signature is not v0= and 64 hex digits' };
+  return { ok: true };
+}
+
+/** Whether Slack signed this request with `secret` within MAX_SKEW_SECONDS of `now`; the reason names no secret. */
+export function checkSlackSignature(secret: string, request: SignedRequest, now: Date): SignatureCheck {
+  const headers = checkSlackHeaders(request, now);
+  if (!headers.ok) return headers;
+  const timestamp = request.timestamp as string;
+  const signature = request.signature as string;
   const expected = Buffer.from(signSlackRequest(secret, timestamp, request.body), 'utf8');
   const given = Buffer.from(signature, 'utf8');
   // timingSafeEqual throws on buffers of different lengths; the length of a signature is no secret.

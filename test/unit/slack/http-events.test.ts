@@ -1,12 +1,15 @@
 // Tests of the HTTP events receiver in-process: signed requests only, url_verification, and the answer waiting for
 // the App to record the event (200), or telling Slack to retry (503) when it cannot or not in time.
+import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/config/errors.js';
 import type { Inbound } from '../../../src/slack/envelope.js';
 import {
   EVENTS_PATH,
+  HEALTH_REUSE_MS,
   type HttpEvents,
   type HttpEventsOptions,
+  MAX_BODIES_READING,
   readSlackRequest,
   startHttpEvents,
 } from '../../../src/slack/http-events.js';
@@ -241,4 +244,109 @@ describe('the HTTP events receiver', () => {
     expect(Object.keys(store.data().seenEvents)).toEqual(['Ev0100']);
     expect(logs).toContain(`slack POST ${EVENTS_PATH} 200 dm Ev0100 (retry 1 http_error)`);
   });
+
+  it("refuses from the headers alone, without waiting for the body, a request that cannot be Slack's", async () => {
+    const got: Inbound[] = [];
+    const url = await start(acking(got));
+    const now = String(Math.floor(Date.now() / 1000));
+    // Each declares a body of a MiB and sends a KiB of it: answered at once, not once the body came (it never does).
+    const stale = await stalledRequest(url, { timestamp: '1', signature: `v0=${'0'.repeat(64)}` });
+    expect(stale.status).toBe(401);
+    expect(stale.text).toContain('X-Slack-Request-Timestamp is more than 5 minutes away from now');
+    const misshapen = await stalledRequest(url, { timestamp: now, signature: 'v0=x' });
+    expect(misshapen.status).toBe(401);
+    expect(misshapen.text).toContain('X-Slack-Signature is not v0= and 64 hex digits');
+    expect(got).toEqual([]);
+  });
+
+  it(`reads ${MAX_BODIES_READING} bodies at once at most: past that, 503 until one is done`, async () => {
+    const logs: string[] = [];
+    const url = await start(acking(), {}, logs);
+    const headers = { timestamp: String(Math.floor(Date.now() / 1000)), signature: `v0=${'0'.repeat(64)}` };
+    // Well-shaped headers with a fresh timestamp, and bodies that stall: read until they end, or time out. Whichever
+    // request the server takes last, one past the limit, is the one answered, and answered 503.
+    const stalled = await Promise.all(Array.from({ length: MAX_BODIES_READING + 1 }, () => openStalled(url, headers)));
+    const first = await Promise.race(stalled.map(answerOf));
+    expect(first.status).toBe(503);
+    expect(first.text).toContain('too many requests at once');
+    // A client that goes away is its own trouble: answered 400, logged as a warning, not as our 500.
+    const gone = waitForLog(logs, `slack POST ${EVENTS_PATH} 400 the request ended before its body did`);
+    for (const socket of stalled) socket.destroy();
+    await gone;
+    expect(logs.some((l) => l.includes(' 500 '))).toBe(false);
+    expect((await post(url, dmBody('Ev0200'))).status).toBe(200);
+  });
+
+  it(`answers /healthz from one look at the store for everyone who asks within ${HEALTH_REUSE_MS} ms`, async () => {
+    let looks = 0;
+    let at = Date.parse('2026-12-05T10:00:00Z');
+    const url = await start(acking(), {
+      clock: () => new Date(at),
+      health: async () => {
+        looks++;
+        return undefined;
+      },
+    });
+    const answers = await Promise.all(Array.from({ length: 20 }, () => fetch(`${url}/healthz`)));
+    expect(answers.map((r) => r.status)).toEqual(Array(20).fill(200));
+    expect(looks).toBe(1);
+    at += HEALTH_REUSE_MS;
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    expect(looks).toBe(2);
+  });
 });
+
+/** A POST that declares a MiB of body and sends a KiB, then waits for its answer: the status and what came. */
+async function stalledRequest(
+  url: string,
+  headers: { timestamp: string; signature: string },
+): Promise<{ status: number; text: string }> {
+  const socket = await openStalled(url, headers);
+  const answer = await answerOf(socket);
+  socket.destroy();
+  return answer;
+}
+
+/** The whole answer that comes on `socket`: its status and its text. */
+function answerOf(socket: Socket): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString('utf8');
+      const body = text.indexOf('\r\n\r\n');
+      const length = /content-length: (\d+)/i.exec(text)?.[1];
+      if (body >= 0 && length !== undefined && text.length >= body + 4 + Number(length)) {
+        resolve({ status: Number(text.slice(9, 12)), text });
+      }
+    });
+    socket.on('error', reject);
+  });
+}
+
+/** A connection that has sent the headers and a KiB of a declared MiB, once the server has them. */
+function openStalled(url: string, headers: { timestamp: string; signature: string }): Promise<Socket> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => {
+      socket.write(
+        `POST ${EVENTS_PATH} HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\n` +
+          `X-Slack-Request-Timestamp: ${headers.timestamp}\r\nX-Slack-Signature: ${headers.signature}\r\n` +
+          `Content-Length: 1048576\r\n\r\n${'a'.repeat(1024)}`,
+        () => resolve(socket),
+      );
+    });
+    socket.on('error', reject);
+  });
+}
+
+/** Resolves once `logs` holds `line` (the receiver logs through a push, watched here). */
+function waitForLog(logs: string[], line: string): Promise<void> {
+  return new Promise((resolve) => {
+    const push = logs.push.bind(logs);
+    logs.push = (...items: string[]) => {
+      const n = push(...items);
+      if (items.includes(line)) resolve();
+      return n;
+    };
+  });
+}

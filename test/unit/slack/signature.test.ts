@@ -1,6 +1,6 @@
 // Tests of Slack's request signing: what Slack signs is accepted; anything else, and anything old or early, is not.
 import { describe, expect, it } from 'vitest';
-import { checkSlackSignature, signSlackRequest } from '../../../src/slack/signature.js';
+import { checkSlackHeaders, checkSlackSignature, signSlackRequest } from '../../../src/slack/signature.js';
 
 const SECRET = '8f742231b10e8888abcd99yyyzzz85a5';
 const NOW = new Date('2026-12-04T10:00:00Z');
@@ -66,5 +66,26 @@ describe('checkSlackSignature', () => {
     for (const bad of ['', '1.5e9', 'now', '-1']) {
       expect(checkSlackSignature(SECRET, request({ timestamp: bad }), NOW).ok, bad).toBe(false);
     }
+  });
+});
+
+describe('checkSlackHeaders', () => {
+  const now = new Date('2026-12-05T10:00:00Z');
+  const fresh = String(Math.floor(now.getTime() / 1000));
+  const shaped = `v0=${'ab'.repeat(32)}`;
+
+  it("passes a fresh timestamp and a signature shaped as Slack's, whatever the body will say", () => {
+    expect(checkSlackHeaders({ timestamp: fresh, signature: shaped }, now)).toEqual({ ok: true });
+  });
+
+  it("refuses, from the headers alone, what cannot be a signature of Slack's", () => {
+    for (const signature of ['v0=x', `v1=${'ab'.repeat(32)}`, `v0=${'AB'.repeat(32)}`, `v0=${'ab'.repeat(33)}`, '']) {
+      expect(checkSlackHeaders({ timestamp: fresh, signature }, now)).toEqual({
+        ok: false,
+        reason: 'X-Slack-Signature is not v0= and 64 hex digits',
+      });
+    }
+    expect(checkSlackHeaders({ timestamp: '1', signature: shaped }, now).ok).toBe(false);
+    expect(checkSlackHeaders({ timestamp: undefined, signature: shaped }, now).ok).toBe(false);
   });
 });
