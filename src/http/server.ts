@@ -157,7 +157,9 @@ export class InFlight {
 
   track(work: Promise<unknown>): void {
     this.work.add(work);
-    void work.finally(() => this.work.delete(work));
+    // Settled either way: a rejection is its caller's to handle, never an unhandled one of this bookkeeping.
+    const forget = () => this.work.delete(work);
+    work.then(forget, forget);
   }
 
   close(server: Server): Promise<void> {
