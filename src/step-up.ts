@@ -9,7 +9,10 @@ import type { PushStarted, PushStatus, StepUpResult, Verifier } from './verify/p
 import { verifierUsername } from './verify/username.js';
 
 /** The `[step_up]` settings the flow needs. */
-export type StepUpSettings = Pick<StepUpConfig, 'provider' | 'retries' | 'pushTimeoutSeconds' | 'usernameFrom'>;
+export type StepUpSettings = Pick<
+  StepUpConfig,
+  'provider' | 'retries' | 'pushTimeoutSeconds' | 'usernameFrom' | 'emailDomains'
+>;
 
 export const DEFAULT_STEP_UP: StepUpSettings = {
   provider: 'none',
@@ -146,6 +149,12 @@ async function usernameOf(ports: StepUpPorts, userId: string): Promise<{ name: s
     return {
       reason: `Slack gave no email for ${userId}: the app needs the users:read.email scope (reinstall it after adding it)`,
     };
+  }
+  // A guest of another organisation (Slack Connect) is no user of your Duo, whatever their name.
+  const domain = email?.trim().split('@').at(-1)?.toLowerCase();
+  const { emailDomains } = ports.settings;
+  if (emailDomains && (domain === undefined || !emailDomains.includes(domain))) {
+    return { reason: `${userId}'s Slack email is at ${domain ?? 'no domain'}, none of step_up.email_domains` };
   }
   return { name };
 }

@@ -53,6 +53,21 @@ export const STEP_UP_KEYS = {
         ? value
         : { problem: 'must be "email", "email_local_part" or "slack_id"' },
   },
+  email_domains: {
+    type: 'array of domains',
+    description:
+      'your own email domains, e.g. ["example.com"]: a person whose Slack email is at another (a Slack Connect guest) gets no push; required with username_from = "email_local_part"',
+    read: (value: unknown): string[] | { problem: string } => {
+      const example = 'e.g. email_domains = ["example.com"]';
+      if (!Array.isArray(value) || value.length === 0) return { problem: `must list your email domains, ${example}` };
+      const domains = value.map((domain: unknown) =>
+        typeof domain === 'string' && HOSTNAME.test(domain.trim()) ? domain.trim().toLowerCase() : undefined,
+      );
+      return domains.every((d) => d !== undefined)
+        ? domains
+        : { problem: `must list domain names, without "@" or a scheme, ${example}` };
+    },
+  },
   push_timeout_seconds: {
     type: 'integer 10..3600',
     description: 'seconds the person has to answer a push before it counts as timed out (Duo expires pushes after 60)',
@@ -101,10 +116,19 @@ export function parseStepUp(value: unknown, file: string): StepUpConfig {
       `${where}.api_hostname: required when provider is "duo" (${STEP_UP_KEYS.api_hostname.description}; Duo Admin Panel > Applications)`,
     );
   }
+  const usernameFrom = get('username_from') ?? 'email';
+  const emailDomains = get('email_domains');
+  // The part before the @ names a Duo user only at your own domains: a guest's bob@partner.com is not your bob.
+  if (provider === 'duo' && usernameFrom === 'email_local_part' && emailDomains === undefined) {
+    throw new ConfigError(
+      `${where}.email_domains: required when username_from is "email_local_part": list your own email domains, e.g. email_domains = ["example.com"] (the part before the @ of bob@partner.com, a Slack Connect guest, would name your own bob)`,
+    );
+  }
   return {
     provider,
     ...(apiHostname !== undefined && { apiHostname }),
-    usernameFrom: get('username_from') ?? 'email',
+    usernameFrom,
+    ...(emailDomains !== undefined && { emailDomains }),
     pushTimeoutSeconds: get('push_timeout_seconds') ?? 60,
     retries: get('retries') ?? 1,
   };

@@ -83,6 +83,8 @@ export interface StepUpConfig {
   /** Required with provider "duo"; lower case, no scheme. */
   apiHostname?: string;
   usernameFrom: UsernameFrom;
+  /** `email_domains`: a person whose Slack email is at none of them gets no push; absent: any. */
+  emailDomains?: string[];
   /** Seconds the person has to answer a push before it counts as timed out. */
   pushTimeoutSeconds: number;
   /** New pushes the person may ask for after one timed out. */

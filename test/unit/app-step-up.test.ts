@@ -160,6 +160,21 @@ describe('step-up with a verifier', () => {
     await say(id, 'yes it was me');
     expect(id.duo.calls[0]).toEqual({ method: 'startPush', arg: 'U0HAROLD' });
   });
+
+  it("sends no push to a person whose Slack email is at none of email_domains: a guest's bob is not your bob", async () => {
+    const ours = await harold([], { usernameFrom: 'email_local_part', emailDomains: ['example.com'] });
+    await say(ours, 'yes it was me');
+    expect(ours.duo.calls[0]).toEqual({ method: 'startPush', arg: 'harold' });
+    // harold@example.com, seen by an irbot whose own domain is corp.example: a Slack Connect guest.
+    const guest = await harold([], { usernameFrom: 'email_local_part', emailDomains: ['corp.example'] });
+    await say(guest, 'yes it was me');
+    expect(guest.duo.starts()).toBe(0);
+    expect(guest.record().chat).toMatchObject({ state: 'ended', verified: 'error' });
+    expect(guest.record().chat.stepUp?.reason).toContain(
+      "U0HAROLD's Slack email is at example.com, none of step_up.email_domains",
+    );
+    expect(guest.thread().at(-1)).toContain(':rotating_light:');
+  });
 });
 
 describe('step-up across a crash', () => {

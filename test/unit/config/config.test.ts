@@ -84,6 +84,7 @@ lease_seconds = 120
 provider = "duo"
 api_hostname = "API-1a2b3c4d.duosecurity.com"
 username_from = "email_local_part"
+email_domains = ["Example.com"]
 push_timeout_seconds = 120
 retries = 0
 
@@ -112,6 +113,7 @@ events = ["ended"]
         provider: 'duo',
         apiHostname: 'api-1a2b3c4d.duosecurity.com',
         usernameFrom: 'email_local_part',
+        emailDomains: ['example.com'],
         pushTimeoutSeconds: 120,
         retries: 0,
       },

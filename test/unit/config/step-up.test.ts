@@ -62,6 +62,20 @@ describe('[step_up]', () => {
     expect(problem(`${FEED}[step_up]\n${line}\n`)).toContain(`${FILE}: ${message}`);
   });
 
+  it('reads email_domains in lower case, and needs them when the Duo username is the part before the @', () => {
+    const local = `${FEED}${DUO}username_from = "email_local_part"\n`;
+    expect(parseConfig(`${local}email_domains = ["Example.com", "corp.example"]\n`, FILE).stepUp).toMatchObject({
+      usernameFrom: 'email_local_part',
+      emailDomains: ['example.com', 'corp.example'],
+    });
+    expect(problem(local)).toBe(
+      `${FILE}: step_up.email_domains: required when username_from is "email_local_part": list your own email domains, e.g. email_domains = ["example.com"] (the part before the @ of bob@partner.com, a Slack Connect guest, would name your own bob)`,
+    );
+    for (const bad of ['[]', '"example.com"', '["@example.com"]', '["https://example.com"]', '[1]']) {
+      expect(problem(`${local}email_domains = ${bad}\n`)).toContain(`${FILE}: step_up.email_domains: must list`);
+    }
+  });
+
   it('wants a table', () => {
     expect(problem(`${FEED}step_up = "duo"\n`)).toBe(
       `${FILE}: step_up: must be a table: a [step_up] section with provider = "none" or "duo"`,
