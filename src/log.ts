@@ -30,9 +30,25 @@ const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#]+@/gi;
 const QUERY_SECRET =
   /([?&](?:api[-_]?key|apikey|key|token|access[-_]?token|auth|secret|password|passwd|sig|signature|code)=)[^&\s#"']+/gi;
 
-/** Replaces anything shaped like a Slack or OpenAI token with its prefix and `***`, and a URL's credentials with `***`. */
+/**
+ * The secrets this process holds (tokens, keys and passwords from its environment): hidden whatever their shape,
+ * for a key of another provider, a signing secret or a password has no prefix to find it by.
+ */
+const held = new Set<string>();
+
+/** Hides these values from every line `redact` cleans; one under 8 characters would hide ordinary words instead. */
+export function holdSecrets(values: Iterable<string | undefined>): void {
+  for (const value of values) if (value !== undefined && value.length >= 8) held.add(value);
+}
+
+/**
+ * Replaces a secret this process holds with `***`, anything shaped like a Slack or OpenAI token with its prefix and
+ * `***`, and a URL's credentials with `***`.
+ */
 export function redact(text: string): string {
-  return text
+  let out = text;
+  for (const secret of held) if (out.includes(secret)) out = out.split(secret).join('***');
+  return out
     .replace(TOKEN, (_, slack: string | undefined, openai: string | undefined) => `${slack ?? openai}-***`)
     .replace(URL_CREDENTIALS, '$1***@')
     .replace(QUERY_SECRET, '$1***');

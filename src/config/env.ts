@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type * as Dotenv from 'dotenv';
 import { requireCjs } from '../cjs.js';
+import { holdSecrets } from '../log.js';
 import { checkPostgresUrl } from '../store/pg/url.js';
 import { ConfigError } from './errors.js';
 import type { Env } from './types.js';
@@ -63,7 +64,30 @@ export function readEnv(vars: Record<string, string | undefined>): Env {
   if (duoApiUrl) env.duoApiUrl = httpUrl('DUO_API_URL', duoApiUrl);
   if (pagerdutyRoutingKey) env.pagerdutyRoutingKey = pagerdutyRoutingKey;
   if (pagerdutyApiUrl) env.pagerdutyApiUrl = httpUrl('PAGERDUTY_API_URL', pagerdutyApiUrl);
+  // Never printed, whatever an error message repeats: hidden from every log line and every failure said.
+  holdSecrets([
+    slackBotToken,
+    socketAppToken,
+    slackSigningSecret,
+    openaiApiKey,
+    webhookToken,
+    duoSecretKey,
+    pagerdutyRoutingKey,
+    ...[databaseUrl, slackApiUrl, openaiBaseUrl, duoApiUrl, pagerdutyApiUrl].flatMap(passwordsOf),
+  ]);
   return env;
+}
+
+/** The password in a URL, if it has one: as written (percent-encoded) and as a client sends it (decoded). */
+function passwordsOf(url: string | undefined): string[] {
+  if (url === undefined || !URL.canParse(url)) return [];
+  const { password } = new URL(url);
+  if (password === '') return [];
+  try {
+    return [password, decodeURIComponent(password)];
+  } catch {
+    return [password];
+  }
 }
 
 /** An HTTP events deployment (`listen --http`): a signing secret and no app token; Socket Mode is not used. */

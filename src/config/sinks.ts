@@ -1,5 +1,6 @@
 // `[[sinks]]` of config.toml → SinkConfig[], and the signing secrets their `secret_env` names, from the environment.
 import type { DeliveryEvent } from '../deliver/port.js';
+import { holdSecrets } from '../log.js';
 import { ConfigError, Invalid } from './errors.js';
 import type { SinkConfig } from './types.js';
 
@@ -98,7 +99,7 @@ export function sinkName(sinks: readonly SinkConfig[], index: number): string {
  * over .env). A command that delivers needs them all: a missing one is a ConfigError naming the variable.
  */
 export function sinkSecrets(sinks: readonly SinkConfig[], vars: Record<string, string | undefined>): string[] {
-  return sinks.map((sink, index) => {
+  const secrets = sinks.map((sink, index) => {
     const secret = vars[sink.secretEnv];
     if (!secret?.trim()) {
       throw new ConfigError(
@@ -107,4 +108,6 @@ export function sinkSecrets(sinks: readonly SinkConfig[], vars: Record<string, s
     }
     return secret;
   });
+  holdSecrets(secrets);
+  return secrets;
 }

@@ -107,3 +107,37 @@ describe('redact, secrets in a URL query', () => {
     expect(redact('GET http://h/x?monkey=1')).toBe('GET http://h/x?monkey=1');
   });
 });
+
+describe('redact, the secrets this process holds', () => {
+  it('hides every secret read from the environment, whatever its shape, in log and error lines', async () => {
+    const { readEnv } = await import('../../src/config/env.js');
+    readEnv({
+      OPENAI_API_KEY: 'gsk_groqStyleKey_7f3a9c',
+      SLACK_SIGNING_SECRET: '8f14e45fceea167a5a36dedd4bea2543',
+      DUO_SECRET_KEY: 'duoSecretKeyValue40charslongXXXXXXXXXXXX',
+      PAGERDUTY_ROUTING_KEY: 'R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY12',
+      DATABASE_URL: 'postgres://irbot:p%40ss-w0rd!@db:5432/irbot',
+      OPENAI_BASE_URL: 'https://proxy.example/v1',
+    });
+    const echoed = new Error(
+      'upstream said: invalid key gsk_groqStyleKey_7f3a9c (signature 8f14e45fceea167a5a36dedd4bea2543, ' +
+        'skey duoSecretKeyValue40charslongXXXXXXXXXXXX, routing R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY12, password p@ss-w0rd!)',
+    );
+    expect(oneLine(echoed)).toBe('upstream said: invalid key *** (signature ***, skey ***, routing ***, password ***)');
+    const { stream, text } = capture();
+    stderrLog(stream, clock)('echoed gsk_groqStyleKey_7f3a9c');
+    expect(text()).not.toContain('gsk_groqStyleKey_7f3a9c');
+  });
+
+  it('hides each sink secret once read, and nothing under 8 characters (it would hide ordinary words)', async () => {
+    const { sinkSecrets } = await import('../../src/config/sinks.js');
+    const sinks = [{ url: 'https://siem.example', secretEnv: 'SIEM_SECRET', events: ['ended' as const] }];
+    sinkSecrets(sinks, { SIEM_SECRET: 'whsec_sinkSecret_5e1d' });
+    expect(redact('sink answered: bad signature for whsec_sinkSecret_5e1d')).toBe(
+      'sink answered: bad signature for ***',
+    );
+    const { holdSecrets } = await import('../../src/log.js');
+    holdSecrets(['short']);
+    expect(redact('a short line')).toBe('a short line');
+  });
+});
