@@ -10,7 +10,7 @@ import type { Inbound } from '../slack/envelope.js';
 import { addSnooze, DAY_MS } from '../snoozes.js';
 import { type AlertRecord, alertsOfPerson, type Snooze, type SnoozeActor, type StoreData } from '../store/port.js';
 import { type Ack, type AppContext, noAck } from './context.js';
-import { dmTarget } from './dm-target.js';
+import { type DmTarget, dmTarget } from './dm-target.js';
 import type { LaneClaim, Lanes, Work } from './lanes.js';
 import type { Escalated, Moves } from './moves.js';
 import { snoozedText } from './thread-text.js';
@@ -63,19 +63,24 @@ export class InboundEvents {
       return;
     }
     if (inbound.kind === 'dm') {
+      // What the DM is to the chat it belongs to, as the transaction (its last run) found it.
+      const found: { as: DmTarget['as'] } = { as: 'answer' };
       const outcome = await this.apply(
-        (data) => dmTarget(alertsOfPerson(data, inbound.userId), inbound.ts),
-        (record) => ({
-          // A DM to a chat that has ended (or written before the chat the person is in reached them) is relayed late.
-          type: record.chat.state === 'active' ? 'DirectMessage' : 'LateMessage',
-          text: inbound.text,
-          at: this.ctx.now(),
-          ts: inbound.ts,
-        }),
+        (data) => {
+          const target = dmTarget(alertsOfPerson(data, inbound.userId), inbound.ts, this.ctx.ports.clock().getTime());
+          found.as = target?.as ?? 'answer';
+          return target?.record;
+        },
+        () => ({ type: DM_EVENTS[found.as], text: inbound.text, at: this.ctx.now(), ts: inbound.ts }),
         inbound.eventId,
         ack,
       );
-      log(`dm from ${inbound.userId} (${inbound.eventId}): ${describeOutcome(outcome)}`, {
+      const { as } = found;
+      const what =
+        outcome.kind === 'applied' && outcome.effects > 0 && as !== 'answer'
+          ? DM_OUTCOMES[as](outcome.alertId)
+          : undefined;
+      log(`dm from ${inbound.userId} (${inbound.eventId}): ${what ?? describeOutcome(outcome)}`, {
         event: 'dm',
         ...alertOf(outcome),
       });
@@ -253,6 +258,7 @@ export class InboundEvents {
         const event = build(record, data);
         const before = record.chat.state;
         const { chat, effects } = step(record.chat, event, ctx.rules);
+        // An early line stays out of the transcript: the judged conversation starts with the chat's first DM.
         if ((event.type === 'DirectMessage' || event.type === 'LateMessage') && effects.length > 0) {
           addToTranscript(record.transcript, [
             { from: 'person', text: event.text, at: event.at, ...(event.ts ? { ts: event.ts } : {}) },
@@ -342,12 +348,20 @@ function alertOf(outcome: Applied): { alert?: string } {
   return outcome.kind === 'applied' || outcome.kind === 'refused' ? { alert: outcome.alertId } : {};
 }
 
+/** The chat event of a DM, by what it is to its chat (dm-target.ts). */
+const DM_EVENTS = { answer: 'DirectMessage', late: 'LateMessage', early: 'EarlyMessage' } as const;
+
+/** What the log says of a DM relayed without being judged. */
+const DM_OUTCOMES = {
+  late: (id: string) => `alert ${id} has ended: relayed in its thread as a late reply`,
+  early: (id: string) => `alert ${id}: written before its first DM reached them, relayed, not taken as an answer`,
+};
+
 function describeOutcome(outcome: Applied): string {
   if (outcome.kind === 'duplicate') return 'already handled (re-delivery), dropped';
   if (outcome.kind === 'no_alert') return 'no open chat or alert for it, ignored';
   if (outcome.kind === 'refused') return `${outcome.refusal.detail}, refused`;
   if (outcome.effects === 0) return `alert ${outcome.alertId} is ${outcome.before}, nothing to do`;
-  if (outcome.before === 'ended') return `alert ${outcome.alertId} has ended: relayed in its thread as a late reply`;
   return `alert ${outcome.alertId} ${outcome.before} → ${outcome.after}`;
 }
 

@@ -18,6 +18,8 @@ export function threadText(kind: ThreadPost, text: string, record: AlertRecord, 
       return `Received message from <@${record.userId}>:\n${quote(text)}`;
     case 'late':
       return `Received message from <@${record.userId}> after the chat ended:\n${quote(text)}`;
+    case 'early':
+      return `Received message from <@${record.userId}>, written before this chat's first message reached them (not taken as an answer):\n${quote(text)}`;
     case 'sent':
       return `Sent message to <@${record.userId}>:\n${quote(text)}`;
     case 'summary':

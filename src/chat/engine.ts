@@ -149,6 +149,11 @@ export function step(chat: Chat, event: ChatEvent, rules: Rules): Step {
       if (chat.state !== 'ended') return unchanged(chat);
       return { chat, effects: [{ type: 'PostInThread', kind: 'late', text: event.text }] };
 
+    case 'EarlyMessage':
+      // Not an answer to a question the person had not seen: shown to the analysts, kept out of the judged lines.
+      if (chat.state !== 'active') return unchanged(chat);
+      return { chat, effects: [{ type: 'PostInThread', kind: 'early', text: event.text }] };
+
     case 'AnalystMessage':
       // The person is in another chat, or off work: the line waits and follows the greeting (see `begin`).
       if (chat.state === 'queued' || chat.state === 'scheduled') {

@@ -115,6 +115,8 @@ export type ChatEvent =
    * before the chat they are in now first reached them. Relayed in its thread; it answers nothing.
    */
   | { type: 'LateMessage'; text: string; at: string; ts?: string }
+  /** A DM from the person written before this active chat's first DM could have reached them: relayed, not judged. */
+  | { type: 'EarlyMessage'; text: string; at: string; ts?: string }
   | { type: 'AnalystMessage'; text: string; by: Actor; at: string }
   /** `steering`: how many of the person's replies so far tried to instruct the bot (default 0). */
   /** `stepUp`: an *aware* answer must be confirmed by a push (the alert's `step_up`, else the config's). */
@@ -161,6 +163,8 @@ export type ThreadPost =
   | 'received'
   /** A reply the person sent after the chat ended (LateMessage). */
   | 'late'
+  /** A line the person wrote before the chat reached them (EarlyMessage). */
+  | 'early'
   | 'sent'
   | 'summary'
   | 'note'

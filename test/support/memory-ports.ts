@@ -53,9 +53,14 @@ export function slackError(error: string): Error {
   });
 }
 
-/** `failNext(err, times, channel)`: the next calls (to `channel` only, when given) throw `err`. */
-export function recordingSlack(): SlackPort & {
+/**
+ * `failNext(err, times, channel)`: the next calls (to `channel` only, when given) throw `err`. With `now`, its
+ * messages' ts are on that clock (a microsecond apart within a second), as Slack's and irbot's clocks agree.
+ */
+export function recordingSlack(now?: () => Date): SlackPort & {
   calls: SlackCall[];
+  /** The ts Slack gives the next message (a person's reply, say), after every one so far. */
+  nextTs: () => string;
   failNext: (err: Error, times?: number, channel?: string) => void;
 } {
   const calls: SlackCall[] = [];
@@ -63,6 +68,11 @@ export function recordingSlack(): SlackPort & {
   /** Top-level posts by key, for findPost. */
   const keyed = new Map<string, { channel: string; ts: string }>();
   let ts = 1_700_000_000;
+  let micros = 0;
+  const nextTs = (clock: () => Date) => {
+    micros = Math.max(micros + 1, clock().getTime() * 1000);
+    return `${Math.floor(micros / 1_000_000)}.${String(micros % 1_000_000).padStart(6, '0')}`;
+  };
   const maybeFail = (channel?: string) => {
     const at = failures.findIndex((f) => f.channel === undefined || f.channel === channel);
     const failure = at < 0 ? undefined : failures.splice(at, 1)[0];
@@ -70,6 +80,7 @@ export function recordingSlack(): SlackPort & {
   };
   return {
     calls,
+    nextTs: () => (now ? nextTs(now) : `${++ts}.000100`),
     failNext(err, times = 1, channel = undefined) {
       for (let i = 0; i < times; i++) failures.push({ err, channel });
     },
@@ -83,8 +94,10 @@ export function recordingSlack(): SlackPort & {
         ...(blocks ? { blocks } : {}),
         ...(key ? { key } : {}),
       });
-      ts += 1;
-      const posted = { channel: channel.startsWith('U') ? `D${channel.slice(1)}` : channel, ts: `${ts}.000100` };
+      const posted = {
+        channel: channel.startsWith('U') ? `D${channel.slice(1)}` : channel,
+        ts: now ? nextTs(now) : `${++ts}.000100`,
+      };
       if (key && !threadTs) keyed.set(key, posted);
       return posted;
     },
@@ -143,8 +156,8 @@ export function testApp(
   ports: Partial<Ports> = {},
 ) {
   const store = memoryStore();
-  const slack = recordingSlack();
   const clock = fakeClock();
+  const slack = recordingSlack(clock.now);
   const logs: string[] = [];
   let id = 0;
   const all: Ports = {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NOT_ALLOWED, NOT_YOURS, USERGROUP_TTL_MS, WRONG_MESSAGE } from '../../src/access.js';
+import { compareTs } from '../../src/app/dm-target.js';
 import { App, ARCHIVE_AFTER_MS, FAILED_ARCHIVE_AFTER_MS, RELAY_SEPARATOR } from '../../src/app.js';
 import { STEERING_NOTE } from '../../src/chat/engine.js';
 import { createOfflineWriter } from '../../src/llm/offline-writer.js';
@@ -292,7 +293,9 @@ describe('a reply that crosses the DM it answers', () => {
     };
     const starting = t.app.request(alert.id, 'start', analyst);
     const greetingTs = await greetingLanded;
-    const reply = { ...dm('what is this?'), ts: String(Number(greetingTs) + 0.5) } as Inbound;
+    // Slack stamps the reply after the greeting, and before whatever the bot posts next.
+    const reply = { ...dm('what is this?'), ts: t.slack.nextTs() } as Inbound;
+    expect(compareTs(reply.kind === 'dm' ? (reply.ts ?? '') : '', greetingTs)).toBe(1);
     const replying = t.app.handleInbound(reply);
     const recorded = () => t.store.data().alerts[alert.id]?.transcript.some((line) => line.from === 'person');
     while (!recorded()) await new Promise((resolve) => setImmediate(resolve));
@@ -550,18 +553,22 @@ describe('a chat that fails', () => {
     const { alert: next } = await t.app.postAlert({ ...PIVOT, id: 'privesc' });
     await t.app.request(next.id, 'start', analyst);
     expect(t.store.data().alerts[next.id]?.chat.state).toBe('queued');
-    const greeted = t.store.data().alerts[t.alert.id]?.transcript.find((l) => l.from === 'bot')?.ts ?? '';
-    const seconds = greeted.split('.')[0];
     const from = (text: string, ts: string): Inbound => ({ ...(dm(text) as Extract<Inbound, { kind: 'dm' }>), ts });
-    // Two lines of one answer, a moment apart: the first ends the chat, and the next one starts and greets.
-    await t.app.handleInbound(from('yes it was me', `${seconds}.000200`));
+    // Two lines of one answer, a microsecond apart in Slack: the first ends the chat, and the next one starts and
+    // greets; the second arrives only then.
+    const first = t.slack.nextTs();
+    const [seconds, micros] = first.split('.');
+    const second = `${seconds}.${String(Number(micros) + 1).padStart(6, '0')}`;
+    await t.app.handleInbound(from('yes it was me', first));
     await t.app.idle();
     expect(t.chat()).toMatchObject({ state: 'ended', outcome: 'answered', aware: true });
     const nextChat = () => t.store.data().alerts[next.id];
     expect(nextChat()?.chat.state).toBe('active');
     expect(nextChat()?.transcript.some((l) => l.from === 'bot' && l.ts !== undefined)).toBe(true);
     // The second line arrives once the next chat has greeted: written before, it answers nothing there.
-    await t.app.handleInbound(from('I was testing the jump host', `${seconds}.000300`));
+    const greeting = nextChat()?.transcript.find((l) => l.from === 'bot')?.ts ?? '';
+    expect(compareTs(second, greeting)).toBe(-1);
+    await t.app.handleInbound(from('I was testing the jump host', second));
     await t.app.idle();
     expect(nextChat()?.chat).toMatchObject({ state: 'active', personMessages: 0 });
     expect(nextChat()?.transcript.filter((l) => l.from === 'person')).toEqual([]);

@@ -36,6 +36,7 @@ const event: fc.Arbitrary<ChatEvent> = fc.oneof(
   fc.record({ type: fc.constant('EndRequested' as const), by: actor, at }),
   fc.record({ type: fc.constant('DirectMessage' as const), text: fc.oneof(fc.string(), fc.constant('retry')), at }),
   fc.record({ type: fc.constant('LateMessage' as const), text: fc.string(), at }),
+  fc.record({ type: fc.constant('EarlyMessage' as const), text: fc.string(), at }),
   fc.record({ type: fc.constant('AnalystMessage' as const), text: fc.string(), by: actor, at }),
   fc.record({
     type: fc.constant('Classified' as const),
@@ -114,6 +115,12 @@ describe('engine properties', () => {
             expect(h.after).toBe(h.before);
           } else {
             expect(h.effects.filter((e) => e.type === 'PostInThread' && e.kind === 'late')).toEqual([]);
+          }
+          // A line written before the chat reached the person is shown, never judged: nothing else comes of it.
+          const early = h.effects.filter((e) => e.type === 'PostInThread' && e.kind === 'early');
+          if (early.length > 0) {
+            expect(h.effects).toEqual(early);
+            expect(h.after).toBe(h.before);
           }
           expect(h.after.nudges).toBeLessThanOrEqual(r.maxNudges);
           // A chat waiting for the person's working hours sends them nothing.

@@ -108,6 +108,18 @@ describe('replies', () => {
     }
   });
 
+  it('relays a line the person wrote before an active chat reached them, judges nothing, and changes nothing', () => {
+    const early: ChatEvent = { type: 'EarlyMessage', text: 'yes it was me', at };
+    const active = chatIn({ state: 'active' });
+    expect(step(active, early, rules)).toEqual({
+      chat: active,
+      effects: [{ type: 'PostInThread', kind: 'early', text: 'yes it was me' }],
+    });
+    for (const state of ['posted', 'queued', 'scheduled', 'ended', 'dismissed', 'failed'] as const) {
+      expect(step(chatIn({ state }), early, rules).effects).toEqual([]);
+    }
+  });
+
   it('sends what the analyst types to the person', () => {
     const text = 'This is Sam from security, no rush.';
     const { effects } = step(active(), { type: 'AnalystMessage', text, by: analyst, at }, rules);
