@@ -145,7 +145,8 @@ export function followChat(
 ): { ended: Promise<void>; stop: () => void } {
   const chalk = chalkFor(deps.stdout, deps.env);
   const progress = progressLine(deps.stderr);
-  let shown = 0;
+  /** The lines shown so far, counted by what they are: a line that crossed the bot's DM lands before it (Slack's order). */
+  const shown = new Map<string, number>();
   let lastState = '';
   let finish: () => void = () => undefined;
   const ended = new Promise<void>((resolve) => {
@@ -174,8 +175,15 @@ export function followChat(
       const view = { width: widthOf(deps.stdout), nameOf };
       // What one look at the store shows is written at once: its lines arrive together, in order.
       let out = '';
-      for (const entry of alert.transcript.slice(shown)) out += `${renderEntry(entry, chalk, name, view)}\n`;
-      shown = alert.transcript.length;
+      const seen = new Map<string, number>();
+      for (const entry of alert.transcript) {
+        const key = JSON.stringify([entry.from, entry.at, entry.ts, entry.text]);
+        const n = (seen.get(key) ?? 0) + 1;
+        seen.set(key, n);
+        if (n <= (shown.get(key) ?? 0)) continue;
+        shown.set(key, n);
+        out += `${renderEntry(entry, chalk, name, view)}\n`;
+      }
       // A closed chat's last line waits for its summary and the posts still owed.
       const settled = !isClosed(alert.chat) || alert.outbox.length === 0;
       if (alert.chat.state !== lastState && settled) {

@@ -36,4 +36,36 @@ describe('followChat', () => {
     expect(writes).toHaveLength(2);
     expect(writes[1]).toMatch(/Hi Harold\n— chat with Harold about .* is open/);
   });
+
+  it("shows once each a line that landed before lines it had shown (a reply that crossed the bot's DM)", async () => {
+    let data: StoreData = { ...emptyStore(), alerts: {} };
+    let told: () => void = () => undefined;
+    const store = {
+      read: async () => data,
+      watch: (onChange: () => void) => {
+        told = onChange;
+        return () => undefined;
+      },
+    } as unknown as Store;
+    const stdout = new PassThrough();
+    const writes: string[] = [];
+    stdout.on('data', (chunk: Buffer) => writes.push(chunk.toString()));
+    const deps = { stdout, stderr: new PassThrough(), env: { NO_COLOR: '1' } } as unknown as Deps;
+    const view = followChat(store, 'a1', deps, 'Harold');
+    const chat = { ...newChat(), state: 'active' as const };
+    const greeting = { ...aLine('Hi Harold', 'bot'), ts: '1.000001' };
+    const thanks = { ...aLine('Thanks for your time!', 'bot'), ts: '1.000004' };
+    data = { ...emptyStore(), alerts: { a1: anAlert({ id: 'a1', chat, transcript: [greeting, thanks] }) } };
+    told();
+    await new Promise((resolve) => setImmediate(resolve));
+    // A line written before the thanks arrives after it was shown: it goes where Slack put it, before the thanks.
+    const crossing = { ...aLine('one more thing'), ts: '1.000003' };
+    data = { ...emptyStore(), alerts: { a1: anAlert({ id: 'a1', chat, transcript: [greeting, crossing, thanks] }) } };
+    told();
+    await new Promise((resolve) => setImmediate(resolve));
+    view.stop();
+    const text = writes.join('');
+    expect(text.match(/Thanks for your time!/g)).toHaveLength(1);
+    expect(text.match(/one more thing/g)).toHaveLength(1);
+  });
 });
