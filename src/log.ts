@@ -39,6 +39,10 @@ const held = new Set<string>();
 /** Hides these values from every line `redact` cleans; one under 8 characters would hide ordinary words instead. */
 export function holdSecrets(values: Iterable<string | undefined>): void {
   for (const value of values) if (value !== undefined && value.length >= 8) held.add(value);
+  // The longest first: a secret that holds another must not leave its rest behind.
+  const longestFirst = [...held].sort((a, b) => b.length - a.length);
+  held.clear();
+  for (const value of longestFirst) held.add(value);
 }
 
 /**

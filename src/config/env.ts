@@ -73,7 +73,10 @@ export function readEnv(vars: Record<string, string | undefined>): Env {
     webhookToken,
     duoSecretKey,
     pagerdutyRoutingKey,
-    ...[databaseUrl, slackApiUrl, openaiBaseUrl, duoApiUrl, pagerdutyApiUrl].flatMap(passwordsOf),
+    // A short one (`postgres`) would hide ordinary words: URL credentials are hidden in URLs whatever their length.
+    ...[databaseUrl, slackApiUrl, openaiBaseUrl, duoApiUrl, pagerdutyApiUrl]
+      .flatMap(passwordsOf)
+      .filter((password) => password.length >= 12),
   ]);
   return env;
 }

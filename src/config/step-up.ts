@@ -56,7 +56,7 @@ export const STEP_UP_KEYS = {
   email_domains: {
     type: 'array of domains',
     description:
-      'your own email domains, e.g. ["example.com"]: a person whose Slack email is at another (a Slack Connect guest) gets no push; required with username_from = "email_local_part"',
+      'your own email domains, e.g. ["example.com"], matched exactly (list a subdomain too): a person whose Slack email is at another (a Slack Connect guest) gets no push; required with username_from = "email_local_part"',
     read: (value: unknown): string[] | { problem: string } => {
       const example = 'e.g. email_domains = ["example.com"]';
       if (!Array.isArray(value) || value.length === 0) return { problem: `must list your email domains, ${example}` };

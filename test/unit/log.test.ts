@@ -116,12 +116,12 @@ describe('redact, the secrets this process holds', () => {
       SLACK_SIGNING_SECRET: '8f14e45fceea167a5a36dedd4bea2543',
       DUO_SECRET_KEY: 'duoSecretKeyValue40charslongXXXXXXXXXXXX',
       PAGERDUTY_ROUTING_KEY: 'R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY12',
-      DATABASE_URL: 'postgres://irbot:p%40ss-w0rd!@db:5432/irbot',
+      DATABASE_URL: 'postgres://irbot:p%40ss-w0rd!long@db:5432/irbot',
       OPENAI_BASE_URL: 'https://proxy.example/v1',
     });
     const echoed = new Error(
       'upstream said: invalid key gsk_groqStyleKey_7f3a9c (signature 8f14e45fceea167a5a36dedd4bea2543, ' +
-        'skey duoSecretKeyValue40charslongXXXXXXXXXXXX, routing R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY12, password p@ss-w0rd!)',
+        'skey duoSecretKeyValue40charslongXXXXXXXXXXXX, routing R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY12, password p@ss-w0rd!long)',
     );
     expect(oneLine(echoed)).toBe('upstream said: invalid key *** (signature ***, skey ***, routing ***, password ***)');
     const { stream, text } = capture();
@@ -129,7 +129,7 @@ describe('redact, the secrets this process holds', () => {
     expect(text()).not.toContain('gsk_groqStyleKey_7f3a9c');
   });
 
-  it('hides each sink secret once read, and nothing under 8 characters (it would hide ordinary words)', async () => {
+  it('hides each sink secret once read, nothing under 8 characters (it would hide ordinary words), a longer one whole', async () => {
     const { sinkSecrets } = await import('../../src/config/sinks.js');
     const sinks = [{ url: 'https://siem.example', secretEnv: 'SIEM_SECRET', events: ['ended' as const] }];
     sinkSecrets(sinks, { SIEM_SECRET: 'whsec_sinkSecret_5e1d' });
@@ -139,5 +139,13 @@ describe('redact, the secrets this process holds', () => {
     const { holdSecrets } = await import('../../src/log.js');
     holdSecrets(['short']);
     expect(redact('a short line')).toBe('a short line');
+    // One secret inside another: the longer is hidden whole, whichever was read first.
+    holdSecrets(['innerSecret42']);
+    holdSecrets(['prefix-innerSecret42-suffix']);
+    expect(redact('got prefix-innerSecret42-suffix')).toBe('got ***');
+    // A short password in a URL is hidden there, not in every word that spells it.
+    const { readEnv } = await import('../../src/config/env.js');
+    readEnv({ DATABASE_URL: 'postgres://postgres:postgres@db:5432/irbot' });
+    expect(redact('postgres://postgres:postgres@db/irbot is down')).toBe('postgres://***@db/irbot is down');
   });
 });
