@@ -89,12 +89,35 @@ function offsetAt(ms: number, zone: string): number {
   return wall - Math.floor(ms / 1000) * 1000;
 }
 
-/** The instant of a local wall time; a time a DST change skips falls on the instant after the gap. */
+const DAY_MS = 24 * 60 * 60_000;
+
+/** An instant's local wall time, as ms of a UTC date (to compare with a wall time). */
+function wallAt(ms: number, zone: string): number {
+  const p = localParts(ms, zone);
+  return Date.UTC(p.year, p.month - 1, p.day, 0, p.minutes);
+}
+
+/**
+ * The instant of a local wall time: the earlier of two when a DST change repeats it; when a change skips it, the
+ * change itself, the first minute whose clock reads later (02:30 that does not exist is 03:00). A change that day
+ * moves between the offsets of the day before and the day after, whichever side of UTC the zone is.
+ */
 function instantOf(date: LocalDate, minutes: number, zone: string): number {
   const wall = Date.UTC(date.year, date.month - 1, date.day, 0, minutes);
-  const first = wall - offsetAt(wall, zone);
-  const second = offsetAt(first, zone);
-  return second === offsetAt(wall, zone) ? first : wall - second;
+  const candidates = [offsetAt(wall - DAY_MS, zone), offsetAt(wall, zone), offsetAt(wall + DAY_MS, zone)].map(
+    (offset) => wall - offset,
+  );
+  const real = candidates.filter((ms) => wallAt(ms, zone) === wall);
+  if (real.length > 0) return Math.min(...real);
+  // In a gap: the change lies between the two candidates (at most a few hours apart), found to the minute.
+  let before = Math.min(...candidates);
+  let after = Math.max(...candidates);
+  while (after - before > 60_000) {
+    const mid = before + Math.floor((after - before) / 120_000) * 60_000;
+    if (wallAt(mid, zone) >= wall) after = mid;
+    else before = mid;
+  }
+  return after;
 }
 
 /** The local date `days` after `date`. */
@@ -112,7 +135,10 @@ function periodFrom(ms: number, hours: WorkingHours, zone: string): { start: num
     const date = addDays(today, d);
     if (!hours.days.includes(date.weekday)) continue;
     const end = instantOf(overnight ? addDays(date, 1) : date, hours.end, zone);
-    if (ms < end) return { start: Math.max(ms, instantOf(date, hours.start, zone)), end };
+    const start = instantOf(date, hours.start, zone);
+    // A change that skips the whole period (two hours gone, where the period was) leaves none that day.
+    if (start >= end) continue;
+    if (ms < end) return { start: Math.max(ms, start), end };
   }
   return null;
 }

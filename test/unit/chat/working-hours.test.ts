@@ -50,6 +50,29 @@ describe('nextWorkingStart', () => {
     );
   });
 
+  it('starts at the first minute after a DST gap, whichever side of UTC the zone is, never in the hour before', () => {
+    const EARLY = { start: 2 * 60, end: 10 * 60, days: [0, 1, 2, 3, 4, 5, 6] };
+    // New York springs forward at 02:00 on 8 March 2026: 02:00 does not exist, 03:00 EDT (07:00 UTC) is first.
+    expect(iso(nextWorkingStart(at('2026-03-08T04:00:00Z'), EARLY, 'America/New_York'))).toBe(
+      '2026-03-08T07:00:00.000Z',
+    );
+    // St John's (UTC-3:30) the same day; a start inside the gap is the change itself: 02:30 → 03:00, east of UTC
+    // (Paris, 29 March 2026: 03:00 CEST, 01:00 UTC) and west (St John's: 03:00 NDT, 05:30 UTC).
+    expect(iso(nextWorkingStart(at('2026-03-08T04:00:00Z'), EARLY, 'America/St_Johns'))).toBe(
+      '2026-03-08T05:30:00.000Z',
+    );
+    const HALF = { ...EARLY, start: 2 * 60 + 30 };
+    expect(iso(nextWorkingStart(at('2026-03-28T23:00:00Z'), HALF, 'Europe/Paris'))).toBe('2026-03-29T01:00:00.000Z');
+    expect(iso(nextWorkingStart(at('2026-03-08T04:00:00Z'), HALF, 'America/St_Johns'))).toBe(
+      '2026-03-08T05:30:00.000Z',
+    );
+    // A time repeated in the autumn starts at its first occurrence: 01:30 EDT on 1 November 2026.
+    const REPEATED = { ...EARLY, start: 90 };
+    expect(iso(nextWorkingStart(at('2026-11-01T04:00:00Z'), REPEATED, 'America/New_York'))).toBe(
+      '2026-11-01T05:30:00.000Z',
+    );
+  });
+
   it('reads the hours in UTC for a zone Slack did not give', () => {
     expect(personClock(undefined)).toEqual({ zone: 'UTC', unknown: true });
     expect(personClock('Not/AZone')).toEqual({ zone: 'UTC', unknown: true });
