@@ -286,8 +286,13 @@ export function complete(
     )[0];
   const queuedNext = oldest && data.alerts[oldest.id];
   if (!queuedNext) return woken;
-  // Its person's clock was looked up when it was asked to start: it may have to wait for their working hours.
-  const clock = queuedNext.personTz ? { person: personClock(queuedNext.personTz.tz) } : {};
+  // Its person's clock was looked up when it was asked to start: it may have to wait for their working hours. A
+  // lookup that failed then left the chat on UTC (its zone set, no personTz): it waits on that clock too.
+  const clock = queuedNext.personTz
+    ? { person: personClock(queuedNext.personTz.tz) }
+    : queuedNext.chat.zone !== undefined
+      ? { person: personClock(undefined) }
+      : {};
   const urgent = queuedNext.urgent ? { urgent: true } : {};
   const result = step(queuedNext.chat, { type: 'Dequeued', at: now, ...clock, ...urgent }, rules);
   const before = queuedNext.chat.state;

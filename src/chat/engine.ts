@@ -318,13 +318,21 @@ export function expiredReason(schedule: Schedule): string {
 }
 
 /** A scheduled chat starts at the person's working hour, or ends as no answer once it waited max_wait_hours. */
-function tickScheduled(chat: Chat, at: string): Step {
+function tickScheduled(chat: Chat, at: string, rules: Rules): Step {
   const { schedule } = chat;
   if (!schedule) return unchanged(chat);
   const now = Date.parse(at);
   // A start past the deadline never comes, even to a process that was down until after it.
   if (now >= Date.parse(schedule.startsAt) && schedule.startsAt <= schedule.deadline) {
-    return begin({ ...chat, schedule: { ...schedule, ended: { how: 'hours', at } } }, at);
+    // A process down through the working period it waited for finds the person off again: the chat waits on.
+    const next = rules.workingHours ? nextWorkingStart(now, rules.workingHours, schedule.zone) : now;
+    if (next <= now) return begin({ ...chat, schedule: { ...schedule, ended: { how: 'hours', at } } }, at);
+    if (now < Date.parse(schedule.deadline)) {
+      return {
+        chat: { ...chat, schedule: { ...schedule, startsAt: new Date(next).toISOString() } },
+        effects: [{ type: 'UpdateAlert' }],
+      };
+    }
   }
   if (now < Date.parse(schedule.deadline)) return unchanged(chat);
   const ended: Schedule = { ...schedule, ended: { how: 'expired', at } };
@@ -352,7 +360,7 @@ function silentFor(chat: Chat, since: string, at: string, rules: Rules): number 
 
 /** A person silent for nudgeAfterMs since the conversation last moved is nudged, or, after the last nudge, let go. */
 function tick(chat: Chat, at: string, rules: Rules): Step {
-  if (chat.state === 'scheduled') return tickScheduled(chat, at);
+  if (chat.state === 'scheduled') return tickScheduled(chat, at, rules);
   if (chat.state !== 'active' || chat.quietSince === null) return unchanged(chat);
   const stepUp = pendingStepUp(chat);
   if (stepUp) {

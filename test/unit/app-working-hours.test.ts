@@ -128,3 +128,55 @@ describe('a chat started outside the person’s working hours', () => {
     expect(t.dms()).toHaveLength(1);
   });
 });
+
+describe('the person’s clock, from a review', () => {
+  /** A second alert about Harold on the App of `t`, and a press on it. */
+  async function another(t: Awaited<ReturnType<typeof atNight>>, template: typeof PIVOT & { urgent?: boolean }) {
+    const { alert } = await t.app.postAlert(template);
+    const press = (action: 'start' | 'end' = 'start'): Inbound => ({
+      kind: 'button',
+      action,
+      alertId: alert.id,
+      userId: 'U0ANALYST',
+      channelId: 'C0FEED',
+      messageTs: alert.ts ?? undefined,
+      dedupeKey: `action:${action}:${alert.id}:${++clicks}`,
+    });
+    return { alert, press, record: () => t.store.data().alerts[alert.id] as AlertRecord };
+  }
+
+  it('a chat due while no process ran greets nobody at 03:00 on Saturday: it ends as no answer', async () => {
+    const t = await atNight();
+    await t.app.handleInbound(t.press('U0ANALYST'));
+    expect(t.record().chat.schedule?.startsAt).toBe('2026-11-27T08:00:00.000Z');
+    // listen was down from Thursday night until Saturday 03:00 in Paris.
+    t.clock.advance(Date.parse('2026-11-28T02:00:00.000Z') - Date.parse('2026-11-26T21:40:00.000Z'));
+    await t.app.sweep();
+    await t.app.idle();
+    expect(t.dms()).toHaveLength(0);
+    expect(t.record().chat).toMatchObject({ state: 'ended', outcome: 'no_answer' });
+  });
+
+  it('a queued chat whose zone Slack did not give waits for working hours on UTC when its turn comes at night', async () => {
+    const t = await atNight({ template: { ...PIVOT, urgent: true } });
+    await t.app.handleInbound(t.press('U0ANALYST'));
+    expect(t.record().chat.state).toBe('active');
+    // users.info fails for the second start (a rate limit, the network): the chat reads the hours in UTC.
+    t.slack.userZone = async () => {
+      throw new Error('users.info: ratelimited');
+    };
+    const second = await another(t, { ...PIVOT, id: 'privesc' });
+    await t.app.handleInbound(second.press());
+    expect(second.record().chat.state).toBe('queued');
+    const before = t.dms().length;
+    await t.app.handleInbound(t.press('U0ANALYST', 'end')); // 21:40 UTC: outside the hours in either zone
+    await t.app.idle();
+    expect(second.record().chat).toMatchObject({ state: 'scheduled', schedule: { zone: 'UTC', zoneUnknown: true } });
+    expect(
+      t
+        .dms()
+        .slice(before)
+        .map((c) => c.text),
+    ).toEqual(['Thanks for your time!']);
+  });
+});

@@ -129,6 +129,21 @@ describe('a scheduled chat', () => {
     expect(step(chat, tick('2026-11-30T10:00:00.000Z'), rules).chat.state).toBe('ended');
   });
 
+  it('waits on when the process was down through the working period it waited for; ends once past the deadline', () => {
+    // Scheduled for Friday 09:00 Paris with a day to wait; the first tick comes Friday 19:00, after work.
+    const day = { ...rules, maxWaitMs: 48 * 3_600_000 };
+    const waiting = scheduledAt(NIGHT, day);
+    const evening = step(waiting, tick('2026-11-27T18:00:00.000Z'), day);
+    expect(evening.chat).toMatchObject({ state: 'scheduled', schedule: { startsAt: '2026-11-30T08:00:00.000Z' } });
+    expect(evening.effects).toEqual([{ type: 'UpdateAlert' }]);
+    // With the default twelve hours, a first tick on Saturday 03:00 is past the deadline: no answer, never a DM.
+    const saturday = step(scheduledAt(), tick('2026-11-28T02:00:00.000Z'), rules);
+    expect(saturday.chat).toMatchObject({ state: 'ended', outcome: 'no_answer' });
+    expect(saturday.effects.map((e) => e.type)).not.toContain('Greet');
+    // A tick within the working period starts it, however late.
+    expect(step(waiting, tick('2026-11-27T15:00:00.000Z'), day).chat.state).toBe('active');
+  });
+
   it('starts at once with Start Chat now, counting silence in wall-clock time from then', () => {
     const now = '2026-11-26T21:45:00.000Z';
     const { chat, effects } = step(scheduledAt(), { type: 'StartNowRequested', by: analyst, at: now }, rules);
