@@ -165,9 +165,11 @@ export class InboundEvents {
         if (action === 'dismiss') return { type: 'DismissRequested', by, at };
         if (action === 'end') return { type: 'EndRequested', by, at };
         if (action === 'start_now') return { type: 'StartNowRequested', by, at };
-        const personBusy = alertsOfPerson(data, record.userId).some(
-          (other) => other.id !== record.id && isOpen(other.chat),
-        );
+        // An urgent alert does not wait for a chat that itself waits for the person's working hours: that one
+        // waits its turn instead when its hour comes (sweep.ts).
+        const blocks = (other: AlertRecord) =>
+          isOpen(other.chat) && !(record.urgent === true && other.chat.state === 'scheduled');
+        const personBusy = alertsOfPerson(data, record.userId).some((other) => other.id !== record.id && blocks(other));
         let person: PersonClock | undefined;
         if (zone) {
           if (zone.found) record.personTz = zone.found;

@@ -1,10 +1,10 @@
 // What a serving process does now and then, and at start: drains the outboxes left unfinished, posts the alerts
 // left unposted, and lets time act (nudges, deadlines, archiving); every due item is acted on in a transaction.
 import { isClosed, step } from '../chat/engine.js';
-import type { Chat, ChatState } from '../chat/types.js';
+import type { Chat, ChatEvent, ChatState } from '../chat/types.js';
 import { hasFailedDeliveries, hasPendingDeliveries } from '../deliver/queue.js';
 import { enqueue, headToTake, LANES } from '../outbox.js';
-import { type AlertRecord, alertsOf, archiveAlert, type StoreData } from '../store/port.js';
+import { type AlertRecord, alertsOf, alertsOfPerson, archiveAlert, type StoreData } from '../store/port.js';
 import type { AppContext } from './context.js';
 import type { Intake } from './intake.js';
 import type { Lanes } from './lanes.js';
@@ -54,8 +54,15 @@ export class Sweep {
     const at = this.ctx.now();
     // Active chats wait on the person's silence, scheduled ones on their working hours.
     const ticking = (record: AlertRecord) => record.chat.state === 'active' || record.chat.state === 'scheduled';
-    const due = (record: AlertRecord) =>
-      ticking(record) && step(record.chat, { type: 'Tick', at }, this.ctx.rules).effects.length > 0;
+    // A scheduled chat whose hour comes while another of the person's is under way (an urgent one) waits its turn.
+    const tickOf = (data: StoreData, record: AlertRecord): ChatEvent => {
+      const busy =
+        record.chat.state === 'scheduled' &&
+        alertsOfPerson(data, record.userId).some((other) => other.id !== record.id && other.chat.state === 'active');
+      return { type: 'Tick', at, ...(busy ? { personBusy: true } : {}) };
+    };
+    const due = (data: StoreData, record: AlertRecord) =>
+      ticking(record) && step(record.chat, tickOf(data, record), this.ctx.rules).effects.length > 0;
     // An alert stays while its deliveries are pending (at most RETRY_FOR_MS), and for a day when one failed, as a
     // failed chat does: plain `irbot status` lists it.
     const done = (record: AlertRecord) =>
@@ -65,8 +72,8 @@ export class Sweep {
       Date.parse(at) - Date.parse(record.chat.endedAt ?? record.lastActivityAt) >=
         (record.chat.state === 'failed' || hasFailedDeliveries(record) ? FAILED_ARCHIVE_AFTER_MS : ARCHIVE_AFTER_MS);
     // A read without the lock first: most ticks find nothing due and write nothing.
-    const alerts = Object.values((seen ?? (await this.ctx.ports.store.read())).alerts);
-    if (!alerts.some((a) => due(a) || done(a))) return;
+    const read = seen ?? (await this.ctx.ports.store.read());
+    if (!Object.values(read.alerts).some((a) => due(read, a) || done(a))) return;
     const said: Escalated[] = [];
     const moved = await this.ctx.ports.store.transact((data) => {
       said.length = 0;
@@ -75,7 +82,7 @@ export class Sweep {
       for (const record of alertsOf(data)) if (done(record)) archiveAlert(data, record.id);
       for (const found of alertsOf(data)) {
         if (!ticking(found)) continue;
-        const { chat, effects } = step(found.chat, { type: 'Tick', at }, this.ctx.rules);
+        const { chat, effects } = step(found.chat, tickOf(data, found), this.ctx.rules);
         if (effects.length === 0) continue;
         const record = data.alerts[found.id] as AlertRecord; // fetched by id: the store writes what it changes
         const before = record.chat.state;

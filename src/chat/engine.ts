@@ -166,7 +166,7 @@ export function step(chat: Chat, event: ChatEvent, rules: Rules): Step {
       return classified(chat, event, rules);
 
     case 'Tick':
-      return tick(chat, event.at, rules);
+      return tick(chat, event.at, rules, event.personBusy === true);
 
     case 'PushStarted': {
       const stepUp = pendingStepUp(chat);
@@ -318,7 +318,7 @@ export function expiredReason(schedule: Schedule): string {
 }
 
 /** A scheduled chat starts at the person's working hour, or ends as no answer once it waited max_wait_hours. */
-function tickScheduled(chat: Chat, at: string, rules: Rules): Step {
+function tickScheduled(chat: Chat, at: string, rules: Rules, personBusy: boolean): Step {
   const { schedule } = chat;
   if (!schedule) return unchanged(chat);
   const now = Date.parse(at);
@@ -326,7 +326,10 @@ function tickScheduled(chat: Chat, at: string, rules: Rules): Step {
   if (now >= Date.parse(schedule.startsAt) && schedule.startsAt <= schedule.deadline) {
     // A process down through the working period it waited for finds the person off again: the chat waits on.
     const next = rules.workingHours ? nextWorkingStart(now, rules.workingHours, schedule.zone) : now;
-    if (next <= now) return begin({ ...chat, schedule: { ...schedule, ended: { how: 'hours', at } } }, at);
+    const due = { ...chat, schedule: { ...schedule, ended: { how: 'hours', at } } } satisfies Chat;
+    // One chat at a time: its turn comes when the one under way ends (StartNext), on the person's clock again.
+    if (next <= now && personBusy) return { chat: { ...due, state: 'queued' }, effects: [{ type: 'UpdateAlert' }] };
+    if (next <= now) return begin(due, at);
     if (now < Date.parse(schedule.deadline)) {
       return {
         chat: { ...chat, schedule: { ...schedule, startsAt: new Date(next).toISOString() } },
@@ -359,8 +362,8 @@ function silentFor(chat: Chat, since: string, at: string, rules: Rules): number 
 }
 
 /** A person silent for nudgeAfterMs since the conversation last moved is nudged, or, after the last nudge, let go. */
-function tick(chat: Chat, at: string, rules: Rules): Step {
-  if (chat.state === 'scheduled') return tickScheduled(chat, at, rules);
+function tick(chat: Chat, at: string, rules: Rules, personBusy: boolean): Step {
+  if (chat.state === 'scheduled') return tickScheduled(chat, at, rules, personBusy);
   if (chat.state !== 'active' || chat.quietSince === null) return unchanged(chat);
   const stepUp = pendingStepUp(chat);
   if (stepUp) {

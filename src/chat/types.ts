@@ -134,7 +134,11 @@ export type ChatEvent =
   /** The push came to `result` (or none could be sent); `push` says which attempt, so a stale one is ignored. */
   | { type: 'PushFinished'; push: number; result: StepUpResult; reason: string; at: string }
   /** The clock moved on: a silent person may be due a nudge. */
-  | { type: 'Tick'; at: string }
+  /**
+   * `personBusy`: another chat of the person's is under way (an urgent one started while this one waited): a
+   * scheduled chat whose working hour came waits its turn, queued.
+   */
+  | { type: 'Tick'; at: string; personBusy?: boolean }
   /**
    * Slack refused an effect for good (channel_not_found, invalid_auth, …). `feedReachable`: the failure was the
    * person's (their DM), so the alert message and its thread can still say so.

@@ -145,6 +145,29 @@ describe('the person’s clock, from a review', () => {
     return { alert, press, record: () => t.store.data().alerts[alert.id] as AlertRecord };
   }
 
+  it('an urgent alert does not wait behind a chat waiting for working hours; that one waits its turn then', async () => {
+    const t = await atNight();
+    await t.app.handleInbound(t.press('U0ANALYST'));
+    expect(t.record().chat.state).toBe('scheduled');
+    const urgent = await another(t, { ...PIVOT, id: 'admin-role', urgent: true });
+    await t.app.handleInbound(urgent.press());
+    await t.app.idle();
+    expect(urgent.record().chat.state).toBe('active');
+    expect(t.dms()).toHaveLength(1);
+    // Friday 09:00 in Paris: the urgent chat goes on, so the routine one is queued rather than started beside it.
+    t.clock.advance(Date.parse('2026-11-27T08:00:00.000Z') - Date.parse('2026-11-26T21:40:00.000Z'));
+    await t.app.sweep();
+    await t.app.idle();
+    expect(t.record().chat.state).toBe('queued');
+    const greetings = () => t.dms().filter((c) => c.text?.includes('Hi Harold'));
+    expect(greetings()).toHaveLength(1); // the urgent chat's (it has nudged since, on wall-clock time)
+    // The urgent chat ends: the routine one starts, within the person's hours.
+    await t.app.handleInbound(urgent.press('end'));
+    await t.app.idle();
+    expect(t.record().chat.state).toBe('active');
+    expect(greetings()).toHaveLength(2);
+  });
+
   it('a chat due while no process ran greets nobody at 03:00 on Saturday: it ends as no answer', async () => {
     const t = await atNight();
     await t.app.handleInbound(t.press('U0ANALYST'));

@@ -62,7 +62,7 @@ const event: fc.Arbitrary<ChatEvent> = fc.oneof(
     reason: fc.constant('why'),
     at,
   }),
-  fc.record({ type: fc.constant('Tick' as const), at }),
+  fc.record({ type: fc.constant('Tick' as const), at, personBusy: fc.boolean() }, { requiredKeys: ['type', 'at'] }),
   fc.record({
     type: fc.constant('Failed' as const),
     reason: fc.constantFrom('channel_not_found', 'invalid_auth'),

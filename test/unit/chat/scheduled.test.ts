@@ -144,6 +144,15 @@ describe('a scheduled chat', () => {
     expect(step(waiting, tick('2026-11-27T15:00:00.000Z'), day).chat.state).toBe('active');
   });
 
+  it('waits its turn, queued, when its hour comes while another chat of the person is under way', () => {
+    const busy = step(scheduledAt(), { type: 'Tick', at: '2026-11-27T08:00:00.000Z', personBusy: true }, rules);
+    expect(busy.chat.state).toBe('queued');
+    expect(busy.effects).toEqual([{ type: 'UpdateAlert' }]);
+    // Dequeued within the hours when that one ends, it starts.
+    const dequeued = step(busy.chat, { type: 'Dequeued', at: '2026-11-27T09:00:00.000Z', person: PARIS }, rules);
+    expect(dequeued.chat.state).toBe('active');
+  });
+
   it('starts at once with Start Chat now, counting silence in wall-clock time from then', () => {
     const now = '2026-11-26T21:45:00.000Z';
     const { chat, effects } = step(scheduledAt(), { type: 'StartNowRequested', by: analyst, at: now }, rules);
