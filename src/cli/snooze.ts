@@ -118,12 +118,14 @@ async function checkAdd(opts: AddOptions, deps: Deps) {
   if (user !== undefined && !isSlackUserId(user)) {
     throw new ConfigError(`--user ${quote(user)} is not a Slack user ID (U… or W…, e.g. U0123456789)`);
   }
-  const match: Record<string, string> = {};
+  const pairs: [string, string][] = [];
   for (const pair of opts.match) {
     const at = pair.indexOf('=');
     if (at <= 0) throw new ConfigError(`--match ${quote(pair)} must be key=value, e.g. --match source_host=build-7`);
-    match[pair.slice(0, at)] = pair.slice(at + 1);
+    pairs.push([pair.slice(0, at), pair.slice(at + 1)]);
   }
+  // Own properties whatever their names: an assignment to `__proto__` would set no condition, and match everything.
+  const match: Record<string, string> = Object.fromEntries(pairs);
   if (opts.for === undefined)
     throw new ConfigError('--for is required: how long, e.g. --for 4h, --for 3d or --for 30m');
   const forMs = parseDuration(opts.for);

@@ -1,6 +1,7 @@
 // Alerts in → AlertInput[]: alerts.toml's [[alerts]] tables, JSON and NDJSON from a SIEM, one validator for all three.
 import path from 'node:path';
 import { TomlDate } from 'smol-toml';
+import { neutralise } from '../untrusted-text.js';
 import { isSlackUserId, parseToml, quote, readText } from './config.js';
 import { ConfigError } from './errors.js';
 import { type AlertTemplate, SEVERITIES, type Severity } from './types.js';
@@ -268,13 +269,16 @@ function readAlert(raw: unknown, where: string, dialect: Dialect): AlertInput {
     throw new ConfigError(`${at}: ${problem}`);
   };
   for (const key of Object.keys(raw)) {
-    if (!ALERT_KEYS.includes(key)) fail(`unknown key ${quote(key)} (known keys: ${ALERT_KEYS.join(', ')})`);
+    if (!ALERT_KEYS.includes(key)) fail(`unknown key ${quote(shorten(key))} (known keys: ${ALERT_KEYS.join(', ')})`);
   }
   const id = requiredString(raw, 'id', fail);
   if (id.length > ALERT_LIMITS.id || !SAFE_ID.test(id)) {
     fail(`'id' must be at most ${ALERT_LIMITS.id} letters, digits, '.', '_', ':' or '-'`);
   }
-  const name = requiredString(raw, 'name', fail);
+  // One line, as every place shows it (the alert message's headline, a DM, the terminal): a newline could forge a
+  // line of the alert message (":white_check_mark: … decided that no action was necessary"), a bidi control reorder it.
+  const name = neutralise(requiredString(raw, 'name', fail).replace(/\s+/g, ' ').trim());
+  if (name === '') fail("'name' must be a non-empty string");
   if (name.length > ALERT_LIMITS.name) fail(`'name' is longer than ${ALERT_LIMITS.name} characters`);
   const description = raw.description ?? '';
   if (typeof description !== 'string') fail("'description' must be a string");

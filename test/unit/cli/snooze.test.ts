@@ -77,6 +77,24 @@ describe('irbot snooze', () => {
     expect((await run('snooze', 'list', '--all', '--json')).stdout).toBe('[]\n');
   });
 
+  it('keeps a condition whatever its key is named, __proto__ too (else the snooze would match every alert)', async () => {
+    const add = await run(
+      'snooze',
+      'add',
+      '--template',
+      'pivot',
+      '--match',
+      '__proto__=x',
+      '--for',
+      '1h',
+      '--reason',
+      'r',
+    );
+    expect(add).toMatchObject({ code: 0, stderr: '' });
+    const [snooze] = JSON.parse((await run('snooze', 'list', '--json')).stdout) as Array<{ match: object }>;
+    expect(Object.entries(snooze?.match ?? {})).toEqual([['__proto__', 'x']]);
+  });
+
   it('refuses to remove a snooze that does not exist', async () => {
     const result = await run('snooze', 'rm', 'sz-nope');
     expect(result).toMatchObject({

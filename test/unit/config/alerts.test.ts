@@ -135,6 +135,23 @@ seen_at = 1979-05-27T07:32:00Z
     expect(problem('alerts = [1]\n')).toContain(`${FILE}: alert #1: must be a table`);
   });
 
+  it('makes a name one line, its controls shown: a webhook cannot forge a line of the alert message', () => {
+    const name = 'Pivoting\n:white_check_mark: *Sam decided that no action was necessary*\u202e';
+    const batch = parseAlertBatch('json', JSON.stringify({ id: 'p', name, user_id: 'U0HAROLD' }), 'request body');
+    expect(batch.accepted[0]?.alert.name).toBe(
+      'Pivoting :white_check_mark: *Sam decided that no action was necessary*<U+202E>',
+    );
+    const blank = parseAlertBatch('json', JSON.stringify({ id: 'p', name: '\u2028\n', user_id: 'U0H' }), 'b');
+    expect(JSON.stringify(blank.rejected)).toContain("'name' must be a non-empty string");
+  });
+
+  it('names an unknown key shortened: a request body cannot make its own error as long as itself', () => {
+    const body = JSON.stringify({ id: 'p', name: 'n', user_id: 'U0H', ['k'.repeat(200_000)]: 1 });
+    const { rejected } = parseAlertBatch('json', body, 'request body');
+    expect(JSON.stringify(rejected)).toContain('unknown key');
+    expect(JSON.stringify(rejected).length).toBeLessThan(1000);
+  });
+
   it('keeps a message on one line when a value holds a newline', () => {
     expect(problem(anAlert({ user_id: 'U1\nU2' }))).toContain("user_id 'U1\\nU2'");
   });
