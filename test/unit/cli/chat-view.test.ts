@@ -7,22 +7,28 @@ import type { Deps } from '../../../src/cli/deps.js';
 import { emptyStore, type Store, type StoreData } from '../../../src/store/port.js';
 import { aLine, anAlert } from '../../support/records.js';
 
+/** followChat on a store that reads with `read` and tells of changes through `tell`; what it writes, in order. */
+function following(read: () => Promise<StoreData>) {
+  let onChange: () => void = () => undefined;
+  const store = {
+    read,
+    watch: (listener: () => void) => {
+      onChange = listener;
+      return () => undefined;
+    },
+  } as unknown as Store;
+  const stdout = new PassThrough();
+  const writes: string[] = [];
+  stdout.on('data', (chunk: Buffer) => writes.push(chunk.toString()));
+  const deps = { stdout, stderr: new PassThrough(), env: { NO_COLOR: '1' } } as unknown as Deps;
+  const view = followChat(store, 'a1', deps, 'Harold');
+  return { view, writes, tell: () => onChange() };
+}
+
 describe('followChat', () => {
   it('shows a change told while it was reading, and writes each look at once', async () => {
     const reads: Array<(data: StoreData) => void> = [];
-    let told: () => void = () => undefined;
-    const store = {
-      read: () => new Promise<StoreData>((resolve) => reads.push(resolve)),
-      watch: (onChange: () => void) => {
-        told = onChange;
-        return () => undefined;
-      },
-    } as unknown as Store;
-    const stdout = new PassThrough();
-    const writes: string[] = [];
-    stdout.on('data', (chunk: Buffer) => writes.push(chunk.toString()));
-    const deps = { stdout, stderr: new PassThrough(), env: { NO_COLOR: '1' } } as unknown as Deps;
-    const view = followChat(store, 'a1', deps, 'Harold');
+    const { view, writes, tell: told } = following(() => new Promise<StoreData>((resolve) => reads.push(resolve)));
     const withAlert = (alert: ReturnType<typeof anAlert>) => ({ ...emptyStore(), alerts: { a1: alert } });
 
     // The chat starts while the first look is still reading: that change must not be lost.
@@ -39,19 +45,7 @@ describe('followChat', () => {
 
   it("shows once each a line that landed before lines it had shown (a reply that crossed the bot's DM)", async () => {
     let data: StoreData = { ...emptyStore(), alerts: {} };
-    let told: () => void = () => undefined;
-    const store = {
-      read: async () => data,
-      watch: (onChange: () => void) => {
-        told = onChange;
-        return () => undefined;
-      },
-    } as unknown as Store;
-    const stdout = new PassThrough();
-    const writes: string[] = [];
-    stdout.on('data', (chunk: Buffer) => writes.push(chunk.toString()));
-    const deps = { stdout, stderr: new PassThrough(), env: { NO_COLOR: '1' } } as unknown as Deps;
-    const view = followChat(store, 'a1', deps, 'Harold');
+    const { view, writes, tell: told } = following(async () => data);
     const chat = { ...newChat(), state: 'active' as const };
     const greeting = { ...aLine('Hi Harold', 'bot'), ts: '1.000001' };
     const thanks = { ...aLine('Thanks for your time!', 'bot'), ts: '1.000004' };
