@@ -5,6 +5,7 @@ import type { Escalation } from '../escalation/decide.js';
 import type { AlertRecord } from '../store/port.js';
 import { failureCode } from './failure-code.js';
 import type { Delivery, SendResult, Transport } from './port.js';
+import { retryAfterMsOf } from './sink.js';
 
 export const DEFAULT_PAGERDUTY_API_URL = 'https://events.pagerduty.com';
 
@@ -67,6 +68,8 @@ export interface PagerDutyOptions {
   apiUrl?: string | undefined;
   /** Per request; a timeout is retried like a 5xx. */
   timeoutMs?: number;
+  /** For a Retry-After given as a date; default the system clock. */
+  clock?: () => Date;
 }
 
 /** Sends pages to PagerDuty: 202 delivered; 408, 429, 5xx and network failures retried; any other answer refused. */
@@ -74,6 +77,7 @@ export function createPagerDutyTransport(options: PagerDutyOptions): Transport {
   const url = new URL('/v2/enqueue', options.apiUrl ?? DEFAULT_PAGERDUTY_API_URL).toString();
   const { routingKey } = options;
   const timeoutMs = options.timeoutMs ?? 10_000;
+  const clock = options.clock ?? (() => new Date());
   // Whatever PagerDuty or a proxy says is shown in status and the log: the key never is.
   const hide = (text: string) => text.replaceAll(routingKey, '[routing key]');
   return {
@@ -85,17 +89,27 @@ export function createPagerDutyTransport(options: PagerDutyOptions): Transport {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body,
+          // Never followed: the body carries the routing key, and a 202 from elsewhere is no page.
+          redirect: 'manual',
           signal: AbortSignal.timeout(timeoutMs),
         });
       } catch (err) {
         return { ok: false, retry: true, reason: hide(`PagerDuty unreachable: ${networkReason(err)}`) };
       }
-      const text = await response.text().catch(() => '');
+      // Hidden before it is cut: a key echoed across the cut would be left in part.
+      const text = hide(await response.text().catch(() => ''));
       const { status } = response;
       if (status === 202) return { ok: true, status };
+      if (status >= 300 && status < 400) {
+        return {
+          ok: false,
+          retry: false,
+          reason: `PagerDuty answered ${status}, a redirect, not followed (check PAGERDUTY_API_URL)`,
+        };
+      }
       const reason = hide(`PagerDuty answered ${status}${describeAnswer(text)}`);
       if (status === 408 || status === 429 || status >= 500) {
-        const retryAfterMs = retryAfterOf(response.headers.get('retry-after'));
+        const retryAfterMs = retryAfterMsOf(response.headers.get('retry-after'), clock());
         return { ok: false, retry: true, reason, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
       }
       return { ok: false, retry: false, reason };
@@ -120,13 +134,4 @@ function networkReason(err: unknown): string {
   if (err instanceof Error && err.name === 'TimeoutError') return 'timed out';
   // Never the message: fetch's repeat the URL whole, and PAGERDUTY_API_URL may carry a password.
   return failureCode(err);
-}
-
-/** Retry-After in seconds or as an HTTP date; undefined when absent or unreadable. */
-function retryAfterOf(value: string | null): number | undefined {
-  if (value === null) return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }

@@ -135,8 +135,11 @@ export function recordAttempt(data: StoreData, ref: DeliveryRef, result: SendRes
     delivery.failure = result.retry ? `gave up after 24 hours of failures: ${result.reason}` : result.reason;
     return { kind: 'failed', reason: delivery.failure, attempts: delivery.attempts };
   }
-  // The last try is at the deadline, however long the target asked to wait.
-  const wait = result.retryAfterMs ?? backoffMs(delivery.attempts);
+  // The target's Retry-After, within our own backoff (never sooner: a `0` or a date past would have the drain take it
+  // again at once, for a day) and MAX_BACKOFF_MS (never later: the day's retries must not come down to one or two).
+  // The last try is at the deadline.
+  const backoff = backoffMs(delivery.attempts);
+  const wait = Math.min(Math.max(result.retryAfterMs ?? backoff, backoff), Math.max(backoff, MAX_BACKOFF_MS));
   delivery.retryAt = new Date(Math.min(now.getTime() + wait, deadline)).toISOString();
   return { kind: 'retry', retryAt: delivery.retryAt, attempts: delivery.attempts, reason: result.reason };
 }

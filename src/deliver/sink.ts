@@ -40,9 +40,11 @@ export function resultOf(status: number, retryAfter: string | null, now: Date): 
 
 /** Retry-After in seconds or as an HTTP date (RFC 9110 §10.2.3), in ms from now; undefined when absent or bad. */
 export function retryAfterMsOf(value: string | null, now: Date): number | undefined {
-  if (value === null || value.trim() === '') return undefined;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const at = Date.parse(value);
+  const given = value?.trim() ?? '';
+  if (/^\d+$/.test(given)) return Number(given) * 1000;
+  // A date names its day or month (`Thu, 01 Jan …`): JavaScript would read "1.5" as a date in 2001.
+  if (!/[a-z]/i.test(given)) return undefined;
+  const at = Date.parse(given);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now.getTime());
 }
 

@@ -1,4 +1,6 @@
 // The PagerDuty transport against the local Events API v2: the page it builds, what each answer comes to, dedup.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newChat } from '../../../src/chat/engine.js';
 import { isRoutingKeyShape, readEnv, routingKeyProblem } from '../../../src/config/env.js';
@@ -169,6 +171,62 @@ describe('createPagerDutyTransport', () => {
     const result = await createPagerDutyTransport({ routingKey: KEY, apiUrl: url }).send(pageOf(anAlert()));
     expect(result).toMatchObject({ ok: false, retry: true, reason: 'PagerDuty unreachable: ECONNREFUSED' });
     pd = await startLocalPagerDuty();
+  });
+
+  it('follows no redirect (the body carries the routing key; a 202 from elsewhere is no page)', async () => {
+    const elsewhere: string[] = [];
+    const other = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => {
+        body += chunk.toString();
+      });
+      req.on('end', () => {
+        elsewhere.push(body);
+        res.writeHead(202).end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    const otherUrl = `http://127.0.0.1:${(other.address() as AddressInfo).port}/collect`;
+    const redirecting = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(307, { location: otherUrl }).end());
+    });
+    await new Promise<void>((resolve) => redirecting.listen(0, '127.0.0.1', resolve));
+    try {
+      const apiUrl = `http://127.0.0.1:${(redirecting.address() as AddressInfo).port}`;
+      const result = await createPagerDutyTransport({ routingKey: KEY, apiUrl }).send(pageOf(anAlert()));
+      expect(result).toEqual({
+        ok: false,
+        retry: false,
+        reason: 'PagerDuty answered 307, a redirect, not followed (check PAGERDUTY_API_URL)',
+      });
+      expect(elsewhere).toEqual([]);
+    } finally {
+      await Promise.all([other, redirecting].map((s) => new Promise((resolve) => s.close(resolve))));
+    }
+  });
+
+  it('hides the routing key before cutting what the answer says: a key echoed across the cut is not left in part', async () => {
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => {
+        body += chunk.toString();
+      });
+      req.on('end', () => {
+        const echoed = (JSON.parse(body) as { routing_key: string }).routing_key;
+        const message = `${'x'.repeat(255)} bad routing_key ${echoed}`;
+        res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'invalid', message }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const result = await createPagerDutyTransport({ routingKey: KEY, apiUrl }).send(pageOf(anAlert()));
+      expect(result.ok).toBe(false);
+      expect(JSON.stringify(result)).not.toContain(KEY.slice(0, 12));
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('never says what the URL holds when fetch refuses it (a password in PAGERDUTY_API_URL)', async () => {

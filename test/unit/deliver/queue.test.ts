@@ -165,6 +165,15 @@ describe('recordAttempt', () => {
     expect([1, 2, 3, 10, 11, 50].map(backoffMs)).toEqual([1000, 2000, 4000, 512_000, 600_000, 600_000]);
   });
 
+  it('waits at least its own backoff and at most ten minutes, whatever Retry-After asks (0, a date past, a year)', () => {
+    const { data, delivery } = claimedOne();
+    const busy = { ok: false, retry: true, reason: 'HTTP 503' } as const;
+    recordAttempt(data, ref('a', 'ended'), { ...busy, retryAfterMs: 0 }, at(0));
+    expect(delivery()?.retryAt).toBe(at(1000).toISOString());
+    recordAttempt(data, ref('a', 'ended'), { ...busy, retryAfterMs: 365 * 24 * 3_600_000 }, at(1000));
+    expect(delivery()?.retryAt).toBe(at(1000 + 600_000).toISOString());
+  });
+
   it('records a refusal for good as the failure, at once', () => {
     const { data, delivery } = claimedOne();
     const refused = { ok: false, retry: false, reason: 'HTTP 400' } as const;

@@ -83,6 +83,8 @@ describe('what an answer means', () => {
     expect(resultOf(429, '30', NOW)).toEqual({ ok: false, retry: true, reason: 'HTTP 429', retryAfterMs: 30_000 });
     expect(retryAfterMsOf('Fri, 27 Nov 2026 10:01:00 GMT', NOW)).toBe(60_000);
     expect(retryAfterMsOf('soon', NOW)).toBeUndefined();
+    // Not a whole number of seconds, and no date (JavaScript would read it as one, in 2001).
+    expect(retryAfterMsOf('1.5', NOW)).toBeUndefined();
     expect(retryAfterMsOf(null, NOW)).toBeUndefined();
   });
 });
