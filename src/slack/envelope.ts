@@ -84,14 +84,18 @@ function agreed(a: string | undefined, b: string | undefined): string | undefine
   return a !== undefined && b !== undefined && a !== b ? undefined : (a ?? b);
 }
 
+/** Message subtypes that are the person speaking. */
+const PERSON_SUBTYPES = new Set(['file_share', 'thread_broadcast', 'me_message']);
+
 function decodeEvent(payload: Json): Inbound {
   const event = payload.event;
   const eventId = str(payload.event_id);
   if (!isObject(event) || !eventId) return { kind: 'ignored', reason: 'events_api without an event or event_id' };
   if (event.type !== 'message') return { kind: 'ignored', reason: `event ${shown(event.type)}` };
-  // Bots (irbot itself included), edits, joins and every other subtype are not the person speaking; a message with
-  // a file (a screenshot) is, and its words count like any other's.
-  if (event.bot_id !== undefined || (event.subtype !== undefined && event.subtype !== 'file_share')) {
+  // Bots (irbot itself included), edits, joins and every other subtype are not the person speaking. A message with a
+  // file (a screenshot) is, and its words count like any other's; so is a thread reply sent to the DM too ("Also send
+  // as direct message": Slack sends it once, as thread_broadcast), and a /me line.
+  if (event.bot_id !== undefined || (event.subtype !== undefined && !PERSON_SUBTYPES.has(String(event.subtype)))) {
     return { kind: 'ignored', reason: `message ${shown(event.subtype ?? 'from a bot')}` };
   }
   if (event.channel_type !== 'im') return { kind: 'ignored', reason: 'message outside a DM' };

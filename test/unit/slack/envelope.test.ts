@@ -342,6 +342,15 @@ describe('events that are ignored', () => {
     expect(JSON.stringify(dm({ subtype: 'file_share', text: 'x', files }))).not.toContain('files.slack.com');
   });
 
+  it('takes a thread reply also sent to the DM (thread_broadcast: its only copy) and a /me line as the person speaking', () => {
+    expect(dm({ subtype: 'thread_broadcast', text: 'yes that was me', thread_ts: '1700000000.000100' })).toMatchObject({
+      kind: 'dm',
+      text: 'yes that was me',
+    });
+    expect(dm({ subtype: 'me_message', text: 'was testing the jump host' })).toMatchObject({ kind: 'dm' });
+    expect(dm({ subtype: 'thread_broadcast', bot_id: 'B0OTHER' })).toEqual(ignoredWith('thread_broadcast'));
+  });
+
   it.each(['channel', 'group', 'mpim', undefined])('ignores a message whose channel_type is %s', (channelType) => {
     expect(dm({ channel_type: channelType })).toEqual(ignoredWith('outside a DM'));
   });
