@@ -95,7 +95,10 @@ function decodeEvent(payload: Json): Inbound {
   // Bots (irbot itself included), edits, joins and every other subtype are not the person speaking. A message with a
   // file (a screenshot) is, and its words count like any other's; so is a thread reply sent to the DM too ("Also send
   // as direct message": Slack sends it once, as thread_broadcast), and a /me line.
-  if (event.bot_id !== undefined || (event.subtype !== undefined && !PERSON_SUBTYPES.has(String(event.subtype)))) {
+  if (
+    event.bot_id !== undefined ||
+    (event.subtype !== undefined && !(typeof event.subtype === 'string' && PERSON_SUBTYPES.has(event.subtype)))
+  ) {
     return { kind: 'ignored', reason: `message ${shown(event.subtype ?? 'from a bot')}` };
   }
   if (event.channel_type !== 'im') return { kind: 'ignored', reason: 'message outside a DM' };
