@@ -18,7 +18,14 @@ const { WebClient } = requireCjs('@slack/web-api') as typeof WebApi;
 const { WebSocket } = requireCjs('ws') as typeof Ws;
 
 /** apps.connections.open errors no retry fixes: the app-level token is wrong, revoked, or its workspace gone. */
-const REFUSED_FOR_GOOD = new Set([...APP_TOKEN_REFUSALS, 'no_permission', 'user_removed_from_team', 'team_disabled']);
+const REFUSED_FOR_GOOD = new Set([
+  ...APP_TOKEN_REFUSALS,
+  'no_permission',
+  'user_removed_from_team',
+  'team_disabled',
+  // Socket Mode turned off for the app (a disconnect before hello): no connection will get events.
+  'link_disabled',
+]);
 /** The client's clocks; tests shorten them. */
 export interface SocketTiming {
   /** Between reconnect attempts that failed in a row: this much more per failure (at most RETRY_MOST_MS). */
@@ -150,6 +157,13 @@ export function connectSocket(opts: {
           greeted = true;
           clearTimeout(helloDeadline);
           resolve();
+        } else if (frame?.type === 'disconnect' && !greeted) {
+          // Before hello (Slack does: too_many_websockets): this connection never was. The loop that is opening it
+          // tries again, after its pause; a reconnect started here too would be a second loop, and connections would
+          // pile up with each refusal.
+          retired.add(ws);
+          failure = disconnectedBeforeHello(frame.reason);
+          ws.close(1000);
         } else if (frame?.type === 'disconnect') {
           onDisconnect(ws, frame.reason);
         } else if (frame && typeof frame.envelope_id === 'string') {
@@ -292,6 +306,13 @@ export function connectSocket(opts: {
  * a refusal. A request error surfacing here has had its retries already (the WebClient's policy), and a refusal
  * is for good.
  */
+/** Slack's `disconnect` on a connection not greeted yet; `link_disabled` is for good (no connection will do). */
+function disconnectedBeforeHello(reason: unknown): Error {
+  const why = typeof reason === 'string' ? reason : 'no reason given';
+  const err = new Error(`Slack closed the Socket Mode connection before saying hello (disconnect: ${why})`);
+  return reason === 'link_disabled' ? Object.assign(err, { data: { error: 'link_disabled' } }) : err;
+}
+
 function retriable(err: unknown): boolean {
   const code = (err as { code?: unknown; data?: { error?: unknown } } | null)?.data?.error;
   if (typeof code === 'string') return !REFUSED_FOR_GOOD.has(code);

@@ -1,6 +1,9 @@
 // irbot's Socket Mode client against the local Slack: envelopes handled and acked, Slack's `disconnect` met with a
 // new connection, a refusal reported, and a stop that waits for the work in flight and takes nothing new.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type WebSocket, WebSocketServer } from 'ws';
 import { LocalSlack } from '../../../src/sandbox/local-slack.js';
 import type { Inbound } from '../../../src/slack/envelope.js';
 import { connectSocket, type SocketEnvelope } from '../../../src/slack/socket.js';
@@ -182,5 +185,58 @@ describe('the Socket Mode client', () => {
     expect(slack.acks.some((a) => a.envelopeId === second.envelopeId)).toBe(false);
     expect(slack.connectionCount).toBe(0);
     expect(slack.totalConnections).toBe(1);
+  });
+});
+
+describe('a disconnect before hello', () => {
+  /** A Slack of its own: apps.connections.open always answers, and `onConnection` decides what each socket hears. */
+  async function bareSlack(onConnection: (ws: WebSocket, n: number) => void) {
+    let connections = 0;
+    const wss = new WebSocketServer({ noServer: true });
+    const server = createServer((_req, res) => {
+      const { port } = server.address() as AddressInfo;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ ok: true, url: `ws://127.0.0.1:${port}/link` }));
+    });
+    server.on('upgrade', (req, socket, head) =>
+      wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, ++connections)),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    return {
+      apiUrl: `http://127.0.0.1:${port}/api/`,
+      connections: () => connections,
+      close: async () => {
+        for (const client of wss.clients) client.terminate();
+        wss.close();
+        await new Promise((resolve) => server.close(resolve));
+      },
+    };
+  }
+
+  it('tries again once, from the loop opening it: refusals before hello never pile connections up', async () => {
+    // Slack refuses three connections before their hello (too_many_websockets) and closes them; the fourth is greeted.
+    const bare = await bareSlack((ws, n) => {
+      if (n <= 3) {
+        ws.send(JSON.stringify({ type: 'disconnect', reason: 'too_many_websockets' }));
+        setImmediate(() => ws.close(1000));
+      } else ws.send(JSON.stringify({ type: 'hello', num_connections: 1 }));
+    });
+    try {
+      const socket = connectSocket({
+        appToken: 'xapp-1-test',
+        slackApiUrl: bare.apiUrl,
+        log,
+        handle: async (_inbound, ack) => ack(),
+        timing: { retryStepMs: 0 },
+      });
+      await socket.start();
+      await socket.stop();
+      // One loop, one connection at a time: a second loop per refusal made five connections or more.
+      expect(bare.connections()).toBe(4);
+      expect(lines.filter((l) => l.includes('before saying hello (disconnect: too_many_websockets)'))).toHaveLength(3);
+    } finally {
+      await bare.close();
+    }
   });
 });
