@@ -8,6 +8,7 @@ import {
   claimDelivery,
   type DeliveryRef,
   dueDeliveries,
+  pastRetries,
   type Recorded,
   recordAttempt,
   refKey,
@@ -94,7 +95,11 @@ export class DeliveryDrain implements Drain {
     const { store, clock } = this.ports;
     const now = clock().toISOString();
     const data = seen ?? (await store.read());
-    const due = dueDeliveries(data, now, (ref) => this.sending.has(refKey(ref)), this.claimant);
+    // A target this process has no transport for (a replica of an older config, in a rolling deploy) is another's
+    // to send: left pending, unless its 24 hours are over and none did (then it fails, saying so).
+    const skip = (ref: DeliveryRef) =>
+      this.sending.has(refKey(ref)) || (!this.ports.transports.has(ref.target) && !pastRetries(data, ref, now));
+    const due = dueDeliveries(data, now, skip, this.claimant);
     const free = new Map<DeliveryTarget, number>();
     const picked = due.filter((ref) => {
       const left = free.get(ref.target) ?? (this.ports.concurrency ?? DELIVERY_CONCURRENCY) - this.busyOf(ref.target);
@@ -160,7 +165,11 @@ export class DeliveryDrain implements Drain {
     const transport = this.ports.transports.get(ref.target);
     let result: SendResult;
     if (!transport) {
-      result = { ok: false, retry: false, reason: `${this.describe(ref.target)} is not configured in this irbot` };
+      result = {
+        ok: false,
+        retry: false,
+        reason: `no irbot that had ${this.describe(ref.target)} configured sent it within 24 hours`,
+      };
     } else {
       try {
         result = await transport.send(delivery);
@@ -170,7 +179,7 @@ export class DeliveryDrain implements Drain {
     }
     try {
       const recorded = await this.ports.store.transact(
-        (data) => recordAttempt(data, ref, result, this.ports.clock()),
+        (data) => recordAttempt(data, ref, result, this.ports.clock(), this.claimant),
         LAX,
       );
       this.report(ref, recorded);

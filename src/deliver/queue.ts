@@ -118,10 +118,27 @@ export type Recorded =
   | { kind: 'failed'; reason: string; attempts: number }
   | { kind: 'gone' };
 
-/** Records what one attempt came to, in the transaction after it. */
-export function recordAttempt(data: StoreData, ref: DeliveryRef, result: SendResult, now: Date): Recorded {
+/** Whether a delivery's 24 hours of retries are over (it was queued RETRY_FOR_MS ago or more). */
+export function pastRetries(data: StoreData, ref: DeliveryRef, now: string): boolean {
+  const delivery = find(data, ref);
+  return delivery !== undefined && Date.parse(now) >= Date.parse(delivery.at) + RETRY_FOR_MS;
+}
+
+/**
+ * Records what one attempt came to, in the transaction after it; `gone` when it is no longer pending, or, given
+ * `claimant`, no longer its claim (its lease ran out while it sent, and another process took it over: that one's
+ * result counts, not this late one).
+ */
+export function recordAttempt(
+  data: StoreData,
+  ref: DeliveryRef,
+  result: SendResult,
+  now: Date,
+  claimant?: Claimant,
+): Recorded {
   const delivery = find(data, ref);
   if (!delivery || !isPending(delivery)) return { kind: 'gone' };
+  if (claimant && delivery.claim && !claimant.isOurs(delivery.claim)) return { kind: 'gone' };
   const at = now.toISOString();
   delete delivery.claim; // not `= undefined`: the store keeps what JSON keeps
   delete delivery.retryAt;
