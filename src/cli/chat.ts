@@ -13,7 +13,7 @@ import { commandDescription } from './commands.js';
 import type { Deps } from './deps.js';
 import { progressLine } from './progress.js';
 import { chalkFor, eraseEcho, hanging, renderEntry, stepUpWords, verdictColour, widthOf } from './render.js';
-import { buildApp, buildSlack, serve, socketOf } from './runtime.js';
+import { buildApp, buildSlack, StoppedConnecting, serve, socketOf } from './runtime.js';
 import { loadSetup, openStore, type Setup } from './setup.js';
 
 /** Outbox effects that wait on the LLM: the terminal says so while they are pending. */
@@ -65,9 +65,17 @@ export function addChatCommand(program: Command, deps: Deps): void {
       const interrupted = deps.nextSignal();
       const progress = progressLine(deps.stderr);
       progress.show('connecting to Slack…');
-      const serving = await serve(app, storeOnly ? 'store-only' : socketOf(setup), setup.log).finally(() =>
-        progress.clear(),
-      );
+      let serving: Awaited<ReturnType<typeof serve>>;
+      try {
+        serving = await serve(app, storeOnly ? 'store-only' : socketOf(setup), setup.log, interrupted).finally(() =>
+          progress.clear(),
+        );
+      } catch (err) {
+        // Ctrl-C while Slack was still being reached: nothing started, nothing to detach from.
+        if (!(err instanceof StoppedConnecting)) throw err;
+        deps.stdout.write('Stopped before Slack was reached: nothing was sent.\n');
+        return;
+      }
       // Shows the transcript so far first, then follows it, whichever process records what happens.
       const personName = await displayNameOf(alert, setup);
       const view = followChat(store, alertId, deps, personName);

@@ -14,7 +14,7 @@ import type { Store } from '../store/port.js';
 import { commandDescription } from './commands.js';
 import type { Deps } from './deps.js';
 import { ExitWith } from './exit.js';
-import { buildApp, buildDeliveries, type Serving, serve, socketOf } from './runtime.js';
+import { buildApp, buildDeliveries, type Serving, StoppedConnecting, serve, socketOf } from './runtime.js';
 import { loadSetup, openStore } from './setup.js';
 
 const { Option } = requireCjs('commander') as typeof Commander;
@@ -74,10 +74,16 @@ export function addListenCommand(program: Command, deps: Deps): void {
           clock: deps.clock,
           health: () => storeTrouble(store, setup.log),
         };
-        serving = await serve(app, inbound ?? socketOf(setup), setup.log);
+        serving = await serve(app, inbound ?? socketOf(setup), setup.log, stopped);
       } catch (err) {
         await webhook?.close();
-        throw err;
+        // A signal while Slack was still being reached (systemctl stop, Ctrl-C): a clean stop, not a failure.
+        if (!(err instanceof StoppedConnecting)) throw err;
+        setup.log(`${await stopped}: stopped before Slack was reached`, { event: 'stopping' });
+        await app.idle();
+        await app.deliveriesIdle();
+        setup.log('stopped', { event: 'stopped' });
+        return;
       }
       const via = serving.requestUrl ? `HTTP events at ${serving.requestUrl}` : 'Socket Mode';
       setup.log(`listening on ${via} for feed channel ${setup.config.feedChannelId}`, { event: 'listening' });

@@ -218,8 +218,21 @@ interface Connection {
  */
 export type EventSource = SocketOptions | HttpEventsInbound | 'store-only';
 
-/** Takes Slack's events over Socket Mode, or over HTTP when `inbound` says where to listen. */
-async function connect(app: App, inbound: EventSource, log: Log): Promise<Connection> {
+/** A signal came while Slack was still being reached: nothing was taken yet, and nothing is left to finish. */
+export class StoppedConnecting extends Error {
+  override readonly name = 'StoppedConnecting';
+
+  constructor() {
+    super('stopped before Slack was reached');
+  }
+}
+
+/**
+ * Takes Slack's events over Socket Mode, or over HTTP when `inbound` says where to listen. `stopped`: a signal that
+ * ends a Socket Mode connection still being opened (Slack unreachable: its retries would go on for hours), and
+ * the start with it (Stopping).
+ */
+async function connect(app: App, inbound: EventSource, log: Log, stopped?: Promise<unknown>): Promise<Connection> {
   if (inbound === 'store-only') return { stop: async () => undefined };
   const handle = (event: Inbound, ack: () => Promise<void>) => app.handleInbound(event, ack);
   if ('signingSecret' in inbound) {
@@ -229,7 +242,17 @@ async function connect(app: App, inbound: EventSource, log: Log): Promise<Connec
   }
   const { connectSocket } = await import('../slack/socket.js');
   const connection = connectSocket({ ...inbound, log, handle });
-  await connection.start();
+  const starting = connection.start();
+  const first = await Promise.race([
+    starting.then(() => 'started' as const),
+    (stopped ?? new Promise<never>(() => undefined)).then(() => 'stopped' as const),
+  ]);
+  if (first === 'stopped') {
+    // Its retries end at once; a request Slack has not answered yet ends with its timeout, and is not waited for.
+    starting.catch(() => undefined);
+    await connection.stop();
+    throw new StoppedConnecting();
+  }
   return connection;
 }
 
@@ -237,8 +260,8 @@ async function connect(app: App, inbound: EventSource, log: Log): Promise<Connec
  * Takes Slack's events (Socket Mode, or HTTP) and keeps the store moving: leftovers are drained at once and then
  * periodically, with silence deadlines, so that any process serves every chat.
  */
-export async function serve(app: App, inbound: EventSource, log: Log): Promise<Serving> {
-  const connection = await connect(app, inbound, log);
+export async function serve(app: App, inbound: EventSource, log: Log, stopped?: Promise<unknown>): Promise<Serving> {
+  const connection = await connect(app, inbound, log, stopped);
   let sweeping: Promise<void> = Promise.resolve();
   const sweep = () => {
     sweeping = app

@@ -66,8 +66,10 @@ interface Frame {
   reason?: unknown;
 }
 
-/** An attempt to connect that stop() made pointless. */
-class Stopping extends Error {
+/** An attempt to connect that stop() made pointless (start() rejects with it when stopped while connecting). */
+export class Stopping extends Error {
+  override readonly name = 'Stopping';
+
   constructor() {
     super('Socket Mode connection stopped');
   }

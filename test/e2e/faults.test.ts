@@ -9,7 +9,7 @@ import { journalPathOf, openLowdbStore } from '../../src/store/lowdb-store.js';
 import { runCli, untilStatus } from '../support/cli.js';
 import type { FakeOpenAi } from '../support/fake-openai.js';
 import { useHarness } from '../support/harness.js';
-import { makeWorkspace, type Running, runIrbot, type Workspace } from '../support/irbot.js';
+import { makeWorkspace, type Running, runIrbot, startIrbot, type Workspace } from '../support/irbot.js';
 import { relaysIn, textOf as text } from '../support/relays.js';
 
 const h = useHarness();
@@ -103,6 +103,18 @@ describe('Slack trouble', () => {
     daemon.child.kill('SIGTERM');
     // The SDK's 30 s wait for a close handshake must not hold the process once it has stopped.
     expect((await daemon.exited).code).toBe(0);
+  });
+
+  it('exits 0 on SIGTERM while its first connection is still being asked for (Slack not answering)', async () => {
+    // A supervisor stopping a listen that cannot reach Slack must not wait for it to give up (hours of retries).
+    slack.failNext('apps.connections.open', { hang: true });
+    const daemon = startIrbot(['listen'], ws);
+    await slack.waitForHung('apps.connections.open');
+    daemon.child.kill('SIGTERM');
+    await daemon.waitFor(/stopped before Slack was reached/);
+    expect(slack.releaseHung()).toBe(1);
+    expect((await daemon.exited).code).toBe(0);
+    expect(slack.totalConnections).toBe(0);
   });
 
   it('exits 1 with one line naming the token when Slack refuses a reconnect for good, after finishing its work', async () => {
