@@ -107,6 +107,8 @@ export function connectSocket(opts: {
   /** Connections Slack told to go (`disconnect`): replaced once, their close starts no reconnect. */
   const retired = new WeakSet<Ws.WebSocket>();
   const inFlight = new Set<Promise<void>>();
+  /** Envelopes taken and not acked yet (nor failed): a stop waits for these, then closes, then for the rest. */
+  const unacked = new Set<Promise<void>>();
   let lose: (err: unknown) => void = () => undefined;
   const lost = new Promise<unknown>((resolve) => {
     lose = resolve;
@@ -252,6 +254,12 @@ export function connectSocket(opts: {
   function receive(ws: Ws.WebSocket, envelopeId: string, frame: Frame): void {
     if (stopping) return; // not acked: Slack re-delivers it to another connection
     let acked = false;
+    let answered: () => void = () => undefined;
+    const answer = new Promise<void>((resolve) => {
+      answered = resolve;
+    });
+    unacked.add(answer);
+    void answer.then(() => unacked.delete(answer));
     const ack = async () => {
       if (acked) return;
       acked = true;
@@ -262,6 +270,7 @@ export function connectSocket(opts: {
       await send(via ?? ws, JSON.stringify({ envelope_id: envelopeId, payload: {} })).catch((err) =>
         opts.log(`could not ack envelope ${envelopeId}: ${oneLine(err)}`, { event: 'ack_failed', level: 'warn' }),
       );
+      answered();
     };
     const work =
       typeof frame.payload === 'object' && frame.payload !== null && typeof frame.type === 'string'
@@ -279,7 +288,10 @@ export function connectSocket(opts: {
       opts.log(`envelope ${envelopeId}: ${oneLine(err)}`, { event: 'envelope_failed', level: 'error' }),
     );
     inFlight.add(logged);
-    void logged.then(() => inFlight.delete(logged));
+    void logged.then(() => {
+      inFlight.delete(logged);
+      answered();
+    });
   }
 
   return {
@@ -297,8 +309,12 @@ export function connectSocket(opts: {
     async stop() {
       stopping = true;
       for (const wake of [...wakers]) wake();
-      await Promise.allSettled([...inFlight]);
+      // What was taken is acked (or failed) first; then the connections close, so that Slack hands what comes next
+      // to another (or keeps it for the next start) rather than to a connection that takes nothing; then the slow
+      // part of the work in flight (the LLM, Slack's posts) finishes, without a connection.
+      await Promise.allSettled([...unacked]);
       await Promise.all([...sockets].map(close));
+      await Promise.allSettled([...inFlight]);
     },
   };
 }

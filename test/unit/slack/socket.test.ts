@@ -188,6 +188,44 @@ describe('the Socket Mode client', () => {
   });
 });
 
+describe('a stop with slow work in flight', () => {
+  it('closes its connection once what it took is acked, and only then waits for the slow part of the work', async () => {
+    let finish: () => void = () => undefined;
+    const slow = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    let working: () => void = () => undefined;
+    const taken = new Promise<void>((resolve) => {
+      working = resolve;
+    });
+    // The App acks once the DM is in the store, then talks to the LLM and Slack for a while.
+    const socket = connectSocket({
+      appToken: slack.appToken,
+      slackApiUrl: slack.apiUrl,
+      log,
+      handle: async (_inbound, ack) => {
+        await ack();
+        working();
+        await slow;
+      },
+    });
+    await socket.start();
+    const first = await slack.sendDm({ userId: 'U0HAROLD', text: 'one' });
+    await taken;
+    let stopped = false;
+    const stopping = socket.stop().then(() => {
+      stopped = true;
+    });
+    // Slack sees no connection of a process that takes nothing more, while its work goes on.
+    await slack.waitForOnlyConnections(0);
+    expect(stopped).toBe(false);
+    expect(slack.acks.map((a) => a.envelopeId)).toEqual([first.envelopeId]);
+    finish();
+    await stopping;
+    expect(stopped).toBe(true);
+  });
+});
+
 describe('a disconnect before hello', () => {
   /** A Slack of its own: apps.connections.open always answers, and `onConnection` decides what each socket hears. */
   async function bareSlack(onConnection: (ws: WebSocket, n: number) => void) {
