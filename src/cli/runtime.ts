@@ -5,7 +5,7 @@ import { ConfigError } from '../config/errors.js';
 import { sinkName, sinkSecrets } from '../config/sinks.js';
 import type { Config, Env } from '../config/types.js';
 import { DeliveryDrain } from '../deliver/drain.js';
-import { sinkIndexOf, sinkTarget } from '../deliver/events.js';
+import { legacySinkTarget, sinkTarget } from '../deliver/events.js';
 import { createPagerDutyTransport } from '../deliver/pagerduty.js';
 import type { DeliveryTarget, Transport } from '../deliver/port.js';
 import { createSinkTransport } from '../deliver/sink.js';
@@ -145,18 +145,20 @@ export function buildDeliveries(setup: Setup, store: Store, clock: () => Date): 
   const { sinks } = setup.config;
   const secrets = sinkSecrets(sinks, setup.vars ?? {});
   const transports = new Map<DeliveryTarget, Transport>();
+  const names = new Map<DeliveryTarget, string>();
   for (const [index, sink] of sinks.entries()) {
-    transports.set(sinkTarget(index), createSinkTransport({ url: sink.url, secret: secrets[index] ?? '', clock }));
+    const transport = createSinkTransport({ url: sink.url, secret: secrets[index] ?? '', clock });
+    transports.set(sinkTarget(sink), transport);
+    names.set(sinkTarget(sink), sinkName(sinks, index));
+    // Events queued before sinks were named by what they are go to the sink now at their place.
+    transports.set(legacySinkTarget(index), transport);
+    names.set(legacySinkTarget(index), sinkName(sinks, index));
   }
   const { pagerdutyRoutingKey, pagerdutyApiUrl } = setup.env;
   if (pagerdutyRoutingKey) {
     transports.set('pagerduty', createPagerDutyTransport({ routingKey: pagerdutyRoutingKey, apiUrl: pagerdutyApiUrl }));
   }
-  const describe = (target: DeliveryTarget) => {
-    if (target === 'pagerduty') return 'PagerDuty';
-    const index = sinkIndexOf(target);
-    return index === undefined ? target : sinkName(sinks, index);
-  };
+  const describe = (target: DeliveryTarget) => (target === 'pagerduty' ? 'PagerDuty' : (names.get(target) ?? target));
   const claimant = new Claimant({ leaseMs: setup.config.leaseSeconds * 1000 });
   return new DeliveryDrain({ store, clock, log: setup.log, transports, describe, claimant });
 }

@@ -1,18 +1,29 @@
 // Outcome events for the sinks: which events a chat's move gives, and the JSON body each carries, fixed when it
 // is enqueued so that every attempt sends the same bytes.
+import { createHash } from 'node:crypto';
 import type { Chat, ChatState, Effect } from '../chat/types.js';
 import type { SinkConfig } from '../config/types.js';
 import type { AlertRecord } from '../store/port.js';
 import type { DeliveryEvent, DeliveryTarget } from './port.js';
 import { enqueueDelivery } from './queue.js';
 
-export function sinkTarget(index: number): DeliveryTarget {
-  return `sink:${index}`;
+/**
+ * A sink's target, named by what it is, not by its place in config.toml: its URL's host and a digest of its URL and
+ * `secret_env` (`sink:siem.example.com#3f2a9c1b`). Reordering or removing sinks while events are queued leaves each
+ * event to its own sink (or to none, failed after its 24 hours); the host says which in `status`, the path and query
+ * (which may hold a token) stay out.
+ */
+export function sinkTarget(sink: Pick<SinkConfig, 'url' | 'secretEnv'>): DeliveryTarget {
+  const digest = createHash('sha256').update(`${sink.url}\n${sink.secretEnv}`).digest('hex').slice(0, 8);
+  return `sink:${new URL(sink.url).host}#${digest}`;
 }
 
-/** The index in `[[sinks]]` of a sink target; undefined for another target. */
-export function sinkIndexOf(target: DeliveryTarget): number | undefined {
-  return target.startsWith('sink:') ? Number(target.slice('sink:'.length)) : undefined;
+/**
+ * The target queued events had before sinks were named (`sink:0` for the first of `[[sinks]]`): a process still
+ * sends those to the sink now at that place.
+ */
+export function legacySinkTarget(index: number): DeliveryTarget {
+  return `sink:${index}`;
 }
 
 /**
@@ -75,8 +86,8 @@ export function enqueueSinkEvent(
   at: string,
   summary?: string | null,
 ): number {
-  const wanted = sinks.flatMap((sink, index) => (sink.events.includes(event) ? [index] : []));
+  const wanted = sinks.filter((sink) => sink.events.includes(event));
   if (wanted.length === 0) return 0;
   const body = deliveryBody(record, event, at, summary);
-  return wanted.filter((index) => enqueueDelivery(record, { target: sinkTarget(index), event, body, at })).length;
+  return wanted.filter((sink) => enqueueDelivery(record, { target: sinkTarget(sink), event, body, at })).length;
 }

@@ -6,7 +6,8 @@
 export type DeliveryEvent = 'posted' | 'started' | 'ended' | 'dismissed' | 'escalated' | 'suppressed';
 
 /** `pagerduty`, or a sink by its index in config.toml's `[[sinks]]`. */
-export type DeliveryTarget = 'pagerduty' | `sink:${number}`;
+/** PagerDuty, or a sink (`sinkTarget`: `sink:<host>#<digest>`; `sink:<n>` for events queued before that). */
+export type DeliveryTarget = 'pagerduty' | `sink:${string}`;
 
 export interface Delivery {
   /** The idempotency key: `<alert id>:<event>`. */

@@ -27,7 +27,7 @@ export async function checkSink(
   // No alert's event: the body says `ping`, which a receiver verifies, answers and records nothing for.
   const ping = {
     key: `ping:${at}`,
-    target: sinkTarget(index),
+    target: sinkTarget(sink),
     body: JSON.stringify({ event: 'ping', at }),
     at,
     attempts: 0,

@@ -5,6 +5,7 @@ import { App, ARCHIVE_AFTER_MS, FAILED_ARCHIVE_AFTER_MS } from '../../src/app.js
 import { statusRows } from '../../src/cli/render.js';
 import type { SinkConfig } from '../../src/config/types.js';
 import { DeliveryDrain } from '../../src/deliver/drain.js';
+import { sinkTarget } from '../../src/deliver/events.js';
 import type { DeliveryTarget, Transport } from '../../src/deliver/port.js';
 import { createSinkTransport } from '../../src/deliver/sink.js';
 import { createOfflineWriter } from '../../src/llm/offline-writer.js';
@@ -30,12 +31,13 @@ async function world(events: SinkConfig['events'][]) {
   const receivers: LocalSink[] = [];
   const transports = new Map<DeliveryTarget, Transport>();
   const config: SinkConfig[] = [];
-  for (const [index, wanted] of events.entries()) {
+  for (const wanted of events) {
     const sink = await LocalSink.start({ secret: SECRET, now: () => clock.now().getTime() });
     sinks.push(sink);
     receivers.push(sink);
-    config.push({ url: sink.url, secretEnv: 'SINK_SECRET', events: wanted });
-    transports.set(`sink:${index}`, createSinkTransport({ url: sink.url, secret: SECRET, clock: clock.now }));
+    const sinkConfig: SinkConfig = { url: sink.url, secretEnv: 'SINK_SECRET', events: wanted };
+    config.push(sinkConfig);
+    transports.set(sinkTarget(sinkConfig), createSinkTransport({ url: sink.url, secret: SECRET, clock: clock.now }));
   }
   const drain = new DeliveryDrain({ store, clock: clock.now, log, transports, schedule: () => undefined });
   let id = 0;
@@ -65,7 +67,7 @@ async function world(events: SinkConfig['events'][]) {
     await app.idle();
     await drain.idle();
   };
-  return { app, drain, store, slack, clock, logs, sinks: receivers, answer, settle };
+  return { app, drain, store, slack, clock, logs, sinks: receivers, config, answer, settle };
 }
 
 const ALL = ['posted', 'started', 'ended', 'dismissed'] as SinkConfig['events'];
@@ -141,7 +143,9 @@ describe('deliveries to a sink', () => {
     ]);
     expect(
       w.logs.some((l) =>
-        l.includes(`delivery ${alert.id}:posted to sink:0: failed for good after 1 attempt: HTTP 422`),
+        l.includes(
+          `delivery ${alert.id}:posted to ${sinkTarget(w.config[0] as SinkConfig)}: failed for good after 1 attempt: HTTP 422`,
+        ),
       ),
     ).toBe(true);
     // Kept in the working set for a day, as a failed chat is, so that plain `irbot status` lists it.

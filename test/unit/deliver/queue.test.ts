@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { newChat } from '../../../src/chat/engine.js';
 import { Claimant } from '../../../src/claims.js';
-import { deliveryBody, enqueueSinkEvent, eventsOfMove } from '../../../src/deliver/events.js';
+import { deliveryBody, enqueueSinkEvent, eventsOfMove, sinkTarget } from '../../../src/deliver/events.js';
 import {
   backoffMs,
   claimDelivery,
@@ -251,10 +251,18 @@ describe('sink events', () => {
     expect(enqueueSinkEvent(copy, 'ended', sinks, AT)).toBe(2);
     expect(enqueueSinkEvent(copy, 'dismissed', sinks, AT)).toBe(0);
     expect(copy.deliveries?.map((d) => `${d.target} ${d.key}`)).toEqual([
-      'sink:1 pivot-000001:posted',
-      'sink:0 pivot-000001:ended',
-      'sink:1 pivot-000001:ended',
+      'sink:b.example#cc54b396 pivot-000001:posted',
+      'sink:a.example#251f5d14 pivot-000001:ended',
+      'sink:b.example#cc54b396 pivot-000001:ended',
     ]);
+  });
+
+  it('names a sink by what it is, not by its place: reordered or removed, its queued events stay its own', () => {
+    const a = { url: 'https://a.example/in?token=x', secretEnv: 'A', events: ['ended' as const] };
+    const b = { url: 'https://a.example/in?token=x', secretEnv: 'B', events: ['ended' as const] };
+    expect(sinkTarget(a)).toBe(sinkTarget({ url: a.url, secretEnv: a.secretEnv })); // its events may change
+    expect(sinkTarget(a)).not.toBe(sinkTarget(b)); // one receiver, two subscriptions
+    expect(sinkTarget(a)).toMatch(/^sink:a\.example#[0-9a-f]{8}$/); // the host, never the path or query
   });
 
   it('follows the chat: started when active, dismissed, ended at once unless a summary is on its way', () => {

@@ -1,7 +1,8 @@
 // app.ts escalating closed chats with in-memory ports: once per alert, after the summary, by outcome and `on`.
 import { describe, expect, it } from 'vitest';
 import { type AppOptions, RELAY_SEPARATOR } from '../../../src/app.js';
-import { ESCALATION_OUTCOMES } from '../../../src/config/types.js';
+import { ESCALATION_OUTCOMES, type SinkConfig } from '../../../src/config/types.js';
+import { sinkTarget } from '../../../src/deliver/events.js';
 import type { Inbound } from '../../../src/slack/envelope.js';
 import { PIVOT, replyTs, slackError, testApp } from '../../support/memory-ports.js';
 
@@ -161,8 +162,8 @@ describe('escalation', () => {
     expect(record?.escalation?.severity).toBe('warning');
     expect(record?.deliveries?.map((d) => [d.target, d.event])).toEqual([
       ['pagerduty', 'escalated'],
-      ['sink:0', 'ended'],
-      ['sink:0', 'escalated'],
+      [sinkTarget(sinks[0] as SinkConfig), 'ended'],
+      [sinkTarget(sinks[0] as SinkConfig), 'escalated'],
     ]);
     const page = JSON.parse(record?.deliveries?.[0]?.body ?? '{}');
     expect(page).toMatchObject({ event_action: 'trigger', dedup_key: alert.id, payload: { severity: 'warning' } });
@@ -177,6 +178,8 @@ describe('escalation', () => {
     t.slack.failNext(slackError('user_disabled'), 1, 'U0HAROLD');
     await t.app.say(t.alert.id, 'hello?', analyst);
     await t.app.idle();
-    expect(t.record()?.deliveries?.map((d) => [d.target, d.event])).toEqual([['sink:0', 'escalated']]);
+    expect(t.record()?.deliveries?.map((d) => [d.target, d.event])).toEqual([
+      [sinkTarget(sinks[0] as SinkConfig), 'escalated'],
+    ]);
   });
 });
