@@ -11,7 +11,7 @@ import { classifySlackError, describeSlackFailure, requestFailureOf, SlackCallEr
 import type { PostedMessage } from '../slack/port.js';
 import { activeSnoozeFor, untilText } from '../snoozes.js';
 import { clonePlain } from '../store/clone.js';
-import { type AlertRecord, alertsOf, type Snooze, type StoreData } from '../store/port.js';
+import { type AlertRecord, alertsOf, archivedWithKey, findAlert, type Snooze, type StoreData } from '../store/port.js';
 import { type AppContext, MAX_RATE_LIMITED_WAIT_MS } from './context.js';
 import type { InboundEvents } from './inbound.js';
 import type { Lanes } from './lanes.js';
@@ -48,6 +48,9 @@ export class Intake {
       // once it is posted; until then, the delivery posts it.
       const earlier = dedupeKey ? alertsOf(data).find((a) => a.dedupeKey === dedupeKey) : undefined;
       if (earlier && (earlier.ts !== null || earlier.suppressed)) return { kind: 'duplicate', record: earlier };
+      // One that has left the working set (closed, then archived) is remembered by its key for a day more.
+      const archived = !earlier && dedupeKey ? archivedWithKey(data, dedupeKey) : undefined;
+      if (archived !== undefined) return { kind: 'archived_duplicate', id: archived };
       if (earlier) {
         const inFlight = this.postingAlerts.get(earlier.id);
         if (inFlight && inFlight.owner !== owner) return { kind: 'in_flight', id: earlier.id };
@@ -97,6 +100,15 @@ export class Intake {
     switch (taken.kind) {
       case 'duplicate':
         return { alert: taken.record, duplicate: true };
+      case 'archived_duplicate': {
+        const alert = await findAlert(this.ctx.ports.store, taken.id);
+        if (!alert) {
+          throw new Error(
+            `alert ${taken.id}, posted before with dedupe_key ${JSON.stringify(dedupeKey)}, is no longer in the archive: not posted again`,
+          );
+        }
+        return { alert, duplicate: true };
+      }
       case 'suppressed': {
         this.moves.kickDeliveries();
         const { snooze } = taken;
@@ -319,6 +331,7 @@ interface Flight {
 /** What the transaction of `postAlert` found for it to do. */
 type Taking =
   | { kind: 'duplicate'; record: AlertRecord }
+  | { kind: 'archived_duplicate'; id: string }
   | { kind: 'suppressed'; record: AlertRecord; snooze: Snooze }
   | { kind: 'in_flight'; id: string }
   | { kind: 'busy'; id: string; pid: number }

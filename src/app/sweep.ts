@@ -79,7 +79,7 @@ export class Sweep {
       said.length = 0;
       const ids: { id: string; what: string }[] = [];
       // Closed chats leave the working set, which every transaction reads and writes, for the archive.
-      for (const record of alertsOf(data)) if (done(record)) archiveAlert(data, record.id);
+      for (const record of alertsOf(data)) if (done(record)) archiveAlert(data, record.id, at);
       for (const found of alertsOf(data)) {
         if (!ticking(found)) continue;
         const { chat, effects } = step(found.chat, tickOf(data, found), this.ctx.rules);

@@ -236,12 +236,28 @@ export function alertsOfPerson(data: StoreData, userId: string): AlertRecord[] {
 }
 
 /** Moves a closed alert from the working set to the archive, in the transaction that calls it. */
-export function archiveAlert(data: StoreData, id: string): void {
+export function archiveAlert(data: StoreData, id: string, at?: string): void {
   const record = data.alerts[id];
   if (!record) return;
   data.archiving ??= {};
   data.archiving[id] = record;
   delete data.alerts[id];
+  // Its dedupe_key outlives it in the working set, as long as seen events are kept (a day from `at`): a source's
+  // late retry is still a duplicate. Kept as `<at> <id>`: the time first, which is what the pruning compares.
+  if (record.dedupeKey !== undefined && at !== undefined) {
+    data.seenEvents[archivedDedupeKey(record.dedupeKey)] = `${at} ${id}`;
+  }
+}
+
+/** The seen-event key under which an archived alert's dedupe_key is kept (see `archiveAlert`). */
+export function archivedDedupeKey(dedupeKey: string): string {
+  return `dedupe:${dedupeKey}`;
+}
+
+/** The id of the archived alert that had `dedupeKey`, while it is kept; undefined otherwise. */
+export function archivedWithKey(data: StoreData, dedupeKey: string): string | undefined {
+  const kept = data.seenEvents[archivedDedupeKey(dedupeKey)];
+  return kept === undefined ? undefined : kept.slice(kept.indexOf(' ') + 1);
 }
 
 /** One alert by id, from the working set or else the archive. */

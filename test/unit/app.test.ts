@@ -661,3 +661,29 @@ describe('a chat that fails', () => {
     expect(t.slack.calls.slice(before).filter((c) => c.channel === 'C0FEED')).toEqual([]);
   });
 });
+
+describe('dedupe_key', () => {
+  it("answers a source's late retry as a duplicate after its alert was archived, for a day", async () => {
+    const t = testApp();
+    const first = await t.app.postAlert(PIVOT, { dedupeKey: 'siem-event-5f1c' });
+    await t.app.handleInbound({
+      kind: 'button',
+      action: 'dismiss',
+      alertId: first.alert.id,
+      userId: 'U0ANALYST',
+      channelId: 'C0FEED',
+      messageTs: first.alert.ts ?? undefined,
+      dedupeKey: 'action:dismiss:1',
+    });
+    await t.app.idle();
+    t.clock.advance(ARCHIVE_AFTER_MS + 60_000);
+    await t.app.sweep();
+    expect(t.store.data().alerts[first.alert.id]).toBeUndefined(); // archived
+    const again = await t.app.postAlert(PIVOT, { dedupeKey: 'siem-event-5f1c' });
+    expect(again).toMatchObject({ duplicate: true, alert: { id: first.alert.id, ts: first.alert.ts } });
+    const roots = t.slack.calls.filter((c) => c.method === 'post' && c.channel === 'C0FEED' && !c.threadTs);
+    expect(roots).toHaveLength(1);
+    // Another key is another alert.
+    expect((await t.app.postAlert(PIVOT, { dedupeKey: 'siem-event-other' })).duplicate).toBe(false);
+  });
+});

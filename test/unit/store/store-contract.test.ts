@@ -13,6 +13,7 @@ import {
   type AlertRecord,
   alertsOf,
   archiveAlert,
+  archivedWithKey,
   factsSince,
   type SnoozeActor,
   type Store,
@@ -393,6 +394,20 @@ describe.each([lowdb(), postgres()])('store contract: $name', (kind) => {
       const archived = await other.readArchive();
       expect(archived.map((r) => r.id)).toEqual(['c', 'a']);
       expect(archived[1]?.transcript.map((l) => l.text)).toEqual(['a', 'bye']);
+    });
+
+    it("keeps an archived alert's dedupe_key with the seen events, for another handle and a fresh one", async () => {
+      const store = kind.open();
+      await store.transact((data) => {
+        data.alerts.k = anAlert({ id: 'k', dedupeKey: 'siem-7' });
+      });
+      await store.transact((data) => archiveAlert(data, 'k', '2026-11-27T10:00:00.000Z'));
+      for (const reader of [store, kind.open()]) {
+        const data = await reader.read();
+        expect(data.alerts.k).toBeUndefined();
+        expect(archivedWithKey(data, 'siem-7')).toBe('k');
+        expect(archivedWithKey(data, 'siem-8')).toBeUndefined();
+      }
     });
 
     it('gives the facts of the alerts created since a time, working copies winning', async () => {
