@@ -147,6 +147,7 @@ export class Effects {
           at: this.ctx.now(),
           steering: verdict.steering,
           stepUp: this.ctx.stepUpApplies(record),
+          ...(verdict.byRules ? { byRules: true } : {}),
         };
         const note: Effect[] = verdict.fallbackReason
           ? [{ type: 'PostInThread', kind: 'note', text: classifyNote(verdict.fallbackReason) }]

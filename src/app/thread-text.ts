@@ -1,6 +1,6 @@
 // The words irbot posts in an alert's thread: relays, summaries, notes, escalation pings and snooze lines, each
 // with the untrusted parts quoted or escaped.
-import { expiredReason, needsReview, stepUpFailed } from '../chat/engine.js';
+import { expiredReason, needsReview, reviewReason, stepUpFailed } from '../chat/engine.js';
 import type { ThreadPost } from '../chat/types.js';
 import { escalationText } from '../escalation/escalate.js';
 import { detailsText, verdictText } from '../slack/blocks.js';
@@ -43,7 +43,11 @@ function escalationPing(record: AlertRecord, mention: string): string {
     return `:rotating_light: ${verdictText(record.chat, record.userId)}.${mention ? ` ${mention}` : ''} Please follow up.`;
   }
   if (needsReview(record.chat)) {
-    return `:warning: <@${record.userId}> said they were aware, but a reply of theirs tried to instruct the bot.${mention ? ` ${mention}` : ''} Please review the chat before trusting the answer.`;
+    const why =
+      reviewReason(record.chat) === 'rules'
+        ? "as irbot's offline rules read it (no model judged the chat), which only match keywords"
+        : 'but a reply of theirs tried to instruct the bot';
+    return `:warning: <@${record.userId}> said they were aware, ${why}.${mention ? ` ${mention}` : ''} Please review the chat before trusting the answer.`;
   }
   const { schedule } = record.chat;
   if (schedule?.ended?.how === 'expired') {

@@ -21,7 +21,20 @@ export const STEERING_NOTE =
  * (A 'not aware' answer or no answer goes to an analyst anyway, and an analyst ended the chat in the third case.)
  */
 export function needsReview(chat: Chat): boolean {
-  return chat.outcome === 'answered' && chat.aware === true && (chat.steering ?? 0) > 0;
+  return chat.outcome === 'answered' && chat.aware === true && reviewReason(chat) !== undefined;
+}
+
+/** Why an aware answer needs review, in words (after "needs review: "). */
+export function reviewWords(chat: Chat): string {
+  return reviewReason(chat) === 'rules'
+    ? "no model judged it, and irbot's offline rules only match keywords"
+    : "the person's reply tried to instruct the bot";
+}
+
+/** Why an aware answer needs review: a reply tried to instruct the bot, or only the offline rules judged it. */
+export function reviewReason(chat: Chat): 'steering' | 'rules' | undefined {
+  if ((chat.steering ?? 0) > 0) return 'steering';
+  return chat.judgedByRules === true ? 'rules' : undefined;
 }
 
 /** The DM once the first push is on its way. */
@@ -227,7 +240,10 @@ function classified(chat: Chat, event: Extract<ChatEvent, { type: 'Classified' }
     };
   }
   if (event.hasAnswered) {
-    const ended = { ...end(judged, 'answered', null, event.at), aware: event.isAware };
+    // An aware answer that keyword rules read, not a model, closes for an analyst to confirm (a question or a
+    // negation they misread would otherwise be an all-clear).
+    const byRules = event.byRules === true && event.isAware ? { judgedByRules: true } : {};
+    const ended = { ...end(judged, 'answered', null, event.at), aware: event.isAware, ...byRules };
     return { chat: ended, effects: [...note, ...closing(needsReview(ended))] };
   }
   const next = nudgeOrGiveUp(judged, event.at, rules);

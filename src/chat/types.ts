@@ -37,6 +37,11 @@ export interface Chat {
    */
   steering?: number;
   /**
+   * The aware answer it ended on was read by irbot's offline keyword rules, no model (the LLM was unavailable, or
+   * none is configured): it stands only once an analyst has looked, as a steered one does.
+   */
+  judgedByRules?: boolean;
+  /**
    * The step-up's result once the person said "it was me" and a push was asked for (src/verify/port.ts); absent
    * or null when no step-up ran. Only `approved` makes an aware verdict verified.
    */
@@ -128,6 +133,8 @@ export type ChatEvent =
       at: string;
       steering?: number;
       stepUp?: boolean;
+      /** Judged by the offline keyword rules, not a model. */
+      byRules?: boolean;
     }
   /** The push was sent; `txid` names it. */
   | { type: 'PushStarted'; push: number; txid: string; at: string }

@@ -2,7 +2,7 @@
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import type { Applied } from '../app.js';
-import { isClosed, needsReview, outsideHoursText } from '../chat/engine.js';
+import { isClosed, needsReview, outsideHoursText, reviewWords } from '../chat/engine.js';
 import type { Actor } from '../chat/types.js';
 import { httpEventsOnly, requireEnv } from '../config/env.js';
 import { ConfigError } from '../config/errors.js';
@@ -242,7 +242,7 @@ export function stateLine(alert: AlertRecord, who: string = alert.personName ?? 
       return `chat failed: ${neutraliseLine(alert.chat.failure ?? 'Slack refused')}`;
     case 'ended': {
       const aware = alert.chat.aware === null ? '' : alert.chat.aware ? ', aware' : ', not aware';
-      const review = needsReview(alert.chat) ? " — needs review: the person's reply tried to instruct the bot" : '';
+      const review = needsReview(alert.chat) ? ` — needs review: ${reviewWords(alert.chat)}` : '';
       return `chat ended: ${alert.chat.outcome}${aware}${stepUpWords(alert.chat.verified)}${review}`;
     }
   }

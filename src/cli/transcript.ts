@@ -1,7 +1,7 @@
 // `irbot transcript <alertId>`: one alert's full record for the case file, from the store only.
 import type * as Commander from 'commander';
 import type { Command } from 'commander';
-import { needsReview } from '../chat/engine.js';
+import { needsReview, reviewWords } from '../chat/engine.js';
 import type { Actor } from '../chat/types.js';
 import { requireCjs } from '../cjs.js';
 import { quote } from '../config/config.js';
@@ -41,6 +41,8 @@ export interface TranscriptData {
     aware: boolean | null;
     /** Aware, but a reply tried to instruct the bot: an analyst must look (src/chat/engine.ts needsReview). */
     needs_review: boolean;
+    /** Why, when it does. */
+    review_reason?: string;
     nudges: number;
     /** The step-up's result (only `approved` confirms an aware answer), and why it was not approved; null: none ran. */
     verified: StepUpResult | null;
@@ -99,6 +101,7 @@ export function transcriptOf(alert: AlertRecord): TranscriptData {
       outcome: chat.outcome,
       aware: chat.aware,
       needs_review: needsReview(chat),
+      ...(needsReview(chat) ? { review_reason: reviewWords(chat) } : {}),
       nudges: chat.nudges,
       verified: chat.verified ?? null,
       verified_reason: chat.stepUp?.reason ?? null,
@@ -155,7 +158,8 @@ export function renderTranscript(data: TranscriptData): string {
   out.push('## Verdict', '');
   out.push(`- **State:** ${verdict.state}`);
   out.push(`- **Outcome:** ${verdict.outcome ? (OUTCOMES[verdict.outcome] ?? verdict.outcome) : 'none yet'}`);
-  const review = verdict.needs_review ? " — needs review: the person's reply tried to instruct the bot" : '';
+  const why = verdict.review_reason ?? "the person's reply tried to instruct the bot";
+  const review = verdict.needs_review ? ` — needs review: ${why}` : '';
   out.push(`- **Aware:** ${verdict.aware === null ? 'unknown' : verdict.aware ? 'yes' : 'no'}${review}`);
   if (verdict.verified) {
     const why = verdict.verified_reason ? ` (${md(verdict.verified_reason)})` : '';

@@ -48,9 +48,11 @@ export function createOfflineWriter(): Writer {
       const quoted = replies.slice(-MAX_QUOTED_REPLIES).map(quote).join(' / ');
       const earlier = replies.length > MAX_QUOTED_REPLIES ? ` (last ${MAX_QUOTED_REPLIES} of ${replies.length})` : '';
       const steering = replies.filter(isSteering);
-      const review = verdict.needsReview
-        ? "Needs review: the person's reply tried to instruct the bot, so an analyst must confirm the answer. "
-        : '';
+      const review = !verdict.needsReview
+        ? ''
+        : steering.length > 0
+          ? "Needs review: the person's reply tried to instruct the bot, so an analyst must confirm the answer. "
+          : "Needs review: no model judged this chat, and irbot's offline rules only match keywords, so an analyst must confirm the answer. ";
       const suspicion =
         steering.length > 0
           ? `Suspicious: ${steering.length === 1 ? 'a reply' : `${steering.length} replies`} tried to steer the bot, ` +
@@ -125,7 +127,13 @@ export function classifyOffline(lines: Line[]): Classification {
     const found = answerOf(line.text);
     if (found !== 'none') answer = found;
   }
-  return { hasAnswered: answer !== 'none', isAware: answer === 'aware', steering: countSteering(lines) };
+  // Keyword rules, not a model: an aware answer they find closes the chat as needing review (src/chat/engine.ts).
+  return {
+    hasAnswered: answer !== 'none',
+    isAware: answer === 'aware',
+    steering: countSteering(lines),
+    byRules: true,
+  };
 }
 
 function answerOf(raw: string): Answer {
@@ -138,6 +146,8 @@ function answerOf(raw: string): Answer {
         const start = m.index;
         const end = start + m[0].length;
         if (taken.some((t) => start < t.end && t.start < end)) continue;
+        // A "yes" inside a question ("Wait, it was me?", "Are you saying I did this?") is no answer.
+        if (rule.answer === 'aware' && /^[^.!\n]*\?/.test(text.slice(end))) continue;
         taken.push({ start, end, answer: rule.answer });
       }
     }

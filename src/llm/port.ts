@@ -37,6 +37,8 @@ export interface Classification {
    * (src/llm/steering.ts), whatever judged the answer.
    */
   steering: number;
+  /** Judged by the offline keyword rules, not a model (no LLM, or it failed): an aware answer needs review. */
+  byRules?: boolean;
   fallbackReason?: string;
 }
 

@@ -4,6 +4,7 @@ import {
   isTooLate,
   needsReview,
   outsideHoursText,
+  reviewWords,
   stepUpFailed,
   tooLateText,
   UNKNOWN_ZONE_NOTE,
@@ -151,6 +152,11 @@ function endedSection(chat: Chat, userId: string): Block {
 /** Follows an *aware* verdict that an analyst must confirm (see needsReview in src/chat/engine.ts). */
 export const NEEDS_REVIEW = "*needs review*: the person's reply tried to instruct the bot";
 
+/** NEEDS_REVIEW, with the chat's own reason. */
+function needsReviewText(chat: Chat): string {
+  return `*needs review*: ${reviewWords(chat)}`;
+}
+
 /** One line for the verdict, used on the alert message and under the summary. */
 export function verdictText(chat: Chat, userId: string): string {
   switch (chat.outcome) {
@@ -166,9 +172,9 @@ export function verdictText(chat: Chat, userId: string): string {
       }
       if (chat.aware && chat.verified === 'approved') {
         const verified = `<@${userId}> answered and was *aware* of the activity, *verified* by an approved Duo push`;
-        return needsReview(chat) ? `${verified} — ${NEEDS_REVIEW}` : verified;
+        return needsReview(chat) ? `${verified} — ${needsReviewText(chat)}` : verified;
       }
-      if (needsReview(chat)) return `<@${userId}> answered and was *aware* of the activity — ${NEEDS_REVIEW}`;
+      if (needsReview(chat)) return `<@${userId}> answered and was *aware* of the activity — ${needsReviewText(chat)}`;
       return `<@${userId}> answered and was ${chat.aware ? '*aware*' : '*not aware*'} of the activity`;
     case 'no_answer':
       if (chat.schedule?.ended?.how === 'expired')

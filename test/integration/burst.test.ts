@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { App } from '../../src/app.js';
 import { buildSlack, serve } from '../../src/cli/runtime.js';
-import { createOfflineWriter } from '../../src/llm/offline-writer.js';
 import { LocalSlack } from '../../src/sandbox/local-slack.js';
 import { ACTION_IDS } from '../../src/slack/blocks.js';
 import { openLowdbStore } from '../../src/store/lowdb-store.js';
+import { asModel } from '../support/memory-ports.js';
 import { relaysIn } from '../support/relays.js';
 
 const N = 50;
@@ -33,7 +33,7 @@ describe('a burst under 429s', () => {
     const app = new App(
       {
         slack: buildSlack(slack.botToken, slack.apiUrl, () => undefined),
-        llm: createOfflineWriter(),
+        llm: asModel(), // a model's verdicts: an aware answer closes the chat
         store,
         clock: () => new Date(),
         newId: () => String(++id),

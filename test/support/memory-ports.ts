@@ -219,3 +219,17 @@ let replySeq = 0;
 export function replyTs(): string {
   return `${2_000_000_000 + ++replySeq}.000100`;
 }
+
+/**
+ * The offline writer's verdicts as a model's: without `byRules`, so that an aware answer closes the chat as it would
+ * with an LLM (the offline rules' own aware answers close as needing review).
+ */
+export function asModel(writer: Writer = createOfflineWriter()): Writer {
+  return {
+    ...writer,
+    classify: async (alert, lines) => {
+      const { byRules: _, ...verdict } = await writer.classify(alert, lines);
+      return verdict;
+    },
+  };
+}

@@ -12,7 +12,7 @@ import type { Inbound } from '../../src/slack/envelope.js';
 import { addSnooze, HOUR_MS, snoozesOf } from '../../src/snoozes.js';
 import type { StepUpSettings } from '../../src/step-up.js';
 import { findAlert } from '../../src/store/port.js';
-import { PIVOT, replyTs, testApp } from '../support/memory-ports.js';
+import { asModel, PIVOT, replyTs, testApp } from '../support/memory-ports.js';
 import { testVerifier } from '../support/test-verifier.js';
 
 const SINKS: SinkConfig[] = [{ url: 'http://127.0.0.1:9/', secretEnv: 'S', events: ['posted', 'suppressed'] }];
@@ -229,7 +229,8 @@ describe('confirm_backoff_hours', () => {
     push: 'approved' | 'denied',
   ) {
     const duo = testVerifier({ 'harold@example.com': [{ answers: [{ result: push, reason: push }] }] });
-    const t = testApp(options, undefined, undefined, { verifier: duo.verifier, sleep: async () => undefined });
+    // A model's verdict: the offline rules' own aware answers need review, and are never snoozed on.
+    const t = testApp(options, asModel(), undefined, { verifier: duo.verifier, sleep: async () => undefined });
     const { alert } = await t.app.postAlert(PIVOT);
     await t.app.request(alert.id, 'start', ANALYST);
     await t.app.handleInbound(dm('yes it was me, I was migrating the build host'));

@@ -13,7 +13,7 @@ import type { Verdict, Writer } from '../../src/llm/port.js';
 import type { Inbound } from '../../src/slack/envelope.js';
 import { openLowdbStore } from '../../src/store/lowdb-store.js';
 import { findAlert } from '../../src/store/port.js';
-import { gatedPacer, PIVOT, recordingSlack, replyTs, slackError, testApp } from '../support/memory-ports.js';
+import { asModel, gatedPacer, PIVOT, recordingSlack, replyTs, slackError, testApp } from '../support/memory-ports.js';
 
 const analyst = { id: 'U0ANALYST', via: 'slack' } as const;
 const HOUR = 60 * 60_000;
@@ -685,5 +685,38 @@ describe('dedupe_key', () => {
     expect(roots).toHaveLength(1);
     // Another key is another alert.
     expect((await t.app.postAlert(PIVOT, { dedupeKey: 'siem-event-other' })).duplicate).toBe(false);
+  });
+});
+
+describe('an answer only the offline rules judged', () => {
+  it('closes an aware answer as needing review, with the responders pinged: keyword rules are no all-clear', async () => {
+    const t = await started({ responders: ['U0LEAD'] });
+    await t.app.handleInbound(dm('yes it was me'));
+    await t.app.idle();
+    expect(t.chat()).toMatchObject({ state: 'ended', outcome: 'answered', aware: true, judgedByRules: true });
+    // The summary and the ping after it (they may share a message).
+    const posts = t
+      .thread()
+      .flatMap((c) => (c.text ?? '').split(RELAY_SEPARATOR))
+      .filter((p) => p.startsWith('Here is the summary') || p.startsWith(':warning:'));
+    expect(posts[0]).toContain("*needs review*: no model judged it, and irbot's offline rules only match keywords");
+    expect(posts[1]).toBe(
+      ":warning: <@U0HAROLD> said they were aware, as irbot's offline rules read it (no model judged the chat), which only match keywords. <@U0LEAD> Please review the chat before trusting the answer.",
+    );
+  });
+
+  it('closes an aware answer a model judged as it is, and a not-aware one the rules judged as it is', async () => {
+    const model = testApp({}, asModel());
+    const { alert } = await model.app.postAlert(PIVOT);
+    await model.app.request(alert.id, 'start', analyst);
+    await model.app.handleInbound(dm('yes it was me'));
+    await model.app.idle();
+    expect(model.store.data().alerts[alert.id]?.chat).toMatchObject({ outcome: 'answered', aware: true });
+    expect(model.store.data().alerts[alert.id]?.chat.judgedByRules).toBeUndefined();
+    const rules = await started();
+    await rules.app.handleInbound(dm('no, not me'));
+    await rules.app.idle();
+    expect(rules.chat()).toMatchObject({ outcome: 'answered', aware: false });
+    expect(rules.chat()?.judgedByRules).toBeUndefined();
   });
 });

@@ -46,6 +46,7 @@ const event: fc.Arbitrary<ChatEvent> = fc.oneof(
     at,
     steering: fc.integer({ min: 0, max: 3 }),
     stepUp: fc.boolean(),
+    byRules: fc.boolean(),
   }),
   fc.record({ type: fc.constant('PushStarted' as const), push: fc.integer({ min: 1, max: 3 }), txid: fc.string(), at }),
   fc.record({

@@ -237,6 +237,7 @@ describe('withFallback around the OpenAI writer', () => {
     fake.failNext({ hang: true });
     const { w } = fallbackWriter({ timeoutMs: 50, maxRetries: 0 });
     await expect(w.classify(alert, lines('nope'))).resolves.toEqual({
+      byRules: true,
       hasAnswered: true,
       isAware: false,
       steering: 0,
@@ -259,6 +260,7 @@ describe('withFallback around the OpenAI writer', () => {
       hasAnswered: false,
       isAware: false,
       steering: 1,
+      byRules: true,
       fallbackReason: 'HTTP 500',
     });
   });
