@@ -321,6 +321,10 @@ export function openLowdbStore(path: string, options: StoreOptions = {}): Store 
 
   /** Writes the working set as a new snapshot, then a fresh journal of the next generation. */
   const compact = async (loaded: Loaded): Promise<void> => {
+    // The files as this handle loaded them, or another process wrote since (see `stillOurs`).
+    stillOurs(loaded.snapshot, statFile(path), path);
+    // A journal of an older generation (a compaction stopped before replacing it) is left as it is, and replaced.
+    if (loaded.journal !== null) stillOurs(loaded.journal, statFile(journalPath), journalPath);
     const generation = loaded.generation + 1;
     db.data = { ...loaded.state, generation };
     await db.write();
@@ -348,6 +352,13 @@ export function openLowdbStore(path: string, options: StoreOptions = {}): Store 
    */
   const append = async (loaded: Loaded, journal: JournalStamp, line: string, sync: boolean): Promise<void> => {
     const fd = openStoreFileSync(journalPath, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT);
+    try {
+      // Before the `try` that cuts a failed append back: what another process wrote is not this one's to cut.
+      stillOurs(journal, stampOf(fs.fstatSync(fd, { bigint: true })), journalPath);
+    } catch (err) {
+      fs.closeSync(fd);
+      throw err;
+    }
     try {
       writeAll(fd, line);
       if (sync) {
@@ -523,6 +534,31 @@ function linesOf(bytes: Buffer): string[] {
 }
 
 /** The stamp of a file (of a link itself, never its target), or null when there is none. Synchronous: microseconds. */
+/**
+ * Another process wrote `path` since this handle loaded it, under the lock both thought they held: this one was
+ * paused (SIGSTOP, a frozen VM, a long synchronous stretch) past the lock's stale time, and the other took it over.
+ * What this one was about to write would collide with that (a journal line of the same number: a damaged journal)
+ * or wipe it out (a snapshot from the old state): it is written nowhere, and the change fails.
+ */
+export class LockTakenOver extends Error {
+  override readonly name = 'LockTakenOver';
+
+  constructor(path: string) {
+    super(
+      `${path} changed while this process held the store's lock: it was paused past the lock's 10 s and another irbot took the lock over; this change was not written (try it again)`,
+    );
+  }
+}
+
+/** Throws LockTakenOver when the file is not as loaded (`null`: there was none). */
+function stillOurs(loaded: JournalStamp | null, now: JournalStamp | null, path: string): void {
+  if (loaded === null && now === null) return;
+  // Only the file's identity and length: its time moves with an fsync of what this handle appended before.
+  if (loaded === null || now === null || loaded.ino !== now.ino || loaded.size !== now.size) {
+    throw new LockTakenOver(path);
+  }
+}
+
 function statFile(path: string): JournalStamp | null {
   try {
     return stampOf(fs.lstatSync(path, { bigint: true }));

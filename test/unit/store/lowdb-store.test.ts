@@ -564,6 +564,52 @@ describe('compaction', () => {
   });
 });
 
+describe('a lock taken over while this process was paused', () => {
+  // What another irbot writes after taking a stale lock over (this one paused past its 10 s, SIGSTOP or a frozen VM)
+  // is simulated by writing it from inside this one's change: the files change under the lock this one holds.
+  it("writes no journal line over the other process's: the change fails, and theirs stands", async () => {
+    const mine = openLowdbStore(path);
+    await mine.transact((data) => {
+      data.seenEvents.Ev1 = 'one';
+    });
+    await mine.transact((data) => {
+      data.seenEvents.Ev2 = 'two';
+    });
+    const [last] = (await journalLines()).slice(-1);
+    const failure = mine.transact((data) => {
+      fs.appendFileSync(
+        journalPathOf(path),
+        `${JSON.stringify({ g: last?.g, q: (last?.q ?? 0) + 1, s: { FromOther: 'b' } })}\n`,
+      );
+      data.seenEvents.FromPaused = 'a';
+    });
+    await expect(failure).rejects.toThrow(/changed while this process held the store's lock/);
+    const after = await openLowdbStore(path).read();
+    expect(Object.keys(after.seenEvents).sort()).toEqual(['Ev1', 'Ev2', 'FromOther']);
+    // The handle that failed reads the store again, and goes on.
+    await mine.transact((data) => {
+      data.seenEvents.Ev3 = 'three';
+    });
+    expect(Object.keys((await openLowdbStore(path).read()).seenEvents).sort()).toEqual([
+      'Ev1',
+      'Ev2',
+      'Ev3',
+      'FromOther',
+    ]);
+  });
+
+  it("writes no snapshot over the other process's: a compaction from the old state would wipe its change out", async () => {
+    const mine = openLowdbStore(path);
+    const failure = mine.transact((data) => {
+      // The other process made the store first (this one's first commit is a compaction, a snapshot).
+      fs.writeFileSync(path, JSON.stringify({ version: 3, generation: 1, alerts: {}, seenEvents: { FromOther: 'b' } }));
+      data.seenEvents.FromPaused = 'a';
+    });
+    await expect(failure).rejects.toThrow(/changed while this process held the store's lock/);
+    expect(Object.keys((await openLowdbStore(path).read()).seenEvents)).toEqual(['FromOther']);
+  });
+});
+
 describe('another process', () => {
   it('is caught up on: its transcript continuations of an alert this handle holds land in order', async () => {
     const mine = openLowdbStore(path);
