@@ -177,15 +177,28 @@ async function appendFacts(
       const appended = new Set(records.map((r) => r.id));
       const archived = whole === 0 ? [] : await readArchive(archiveFile, guard, undefined, factsOf);
       const before = archived.filter((facts) => !appended.has(facts.id));
-      text = `${JSON.stringify({ factsVersion: FACTS_VERSION } satisfies FactsHeader)}\n${before.map((f) => factsLine(f, whole)).join('')}${text}`;
+      // Each rebuilt line claims to cover nothing (end 0): a rebuild cut short (a power cut, a full disk) leaves a
+      // last line that says so, and the archive is read past it, rather than one claiming the whole archive.
+      text = `${JSON.stringify({ factsVersion: FACTS_VERSION } satisfies FactsHeader)}\n${before.map((f) => factsLine(f, 0)).join('')}${text}`;
       await handle.truncate(0);
-      await handle.write(text, 0);
+      await writeWhole(handle, text, 0);
     } else {
       if (kept < size) await handle.truncate(kept); // a torn last line
-      await handle.write(text, kept);
+      await writeWhole(handle, text, kept);
     }
   } finally {
     await handle.close();
+  }
+}
+
+/** Writes all of `text` at `position`: a write may take only part of it (a full disk answers with fewer bytes). */
+async function writeWhole(handle: FileHandle, text: string, position: number): Promise<void> {
+  const bytes = Buffer.from(text, 'utf8');
+  let done = 0;
+  while (done < bytes.length) {
+    const { bytesWritten } = await handle.write(bytes, done, bytes.length - done, position + done);
+    if (bytesWritten === 0) throw new Error('no space left to write the archive facts');
+    done += bytesWritten;
   }
 }
 

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError } from '../../../src/config/errors.js';
-import { modeGuard } from '../../../src/store/files.js';
+import { factsPathOf, modeGuard } from '../../../src/store/files.js';
 import type { JournalLine } from '../../../src/store/journal.js';
 import { archivePathOf, journalPathOf, openLowdbStore, outgrown } from '../../../src/store/lowdb-store.js';
 import { type AlertRecord, alertsOf, archiveAlert, type StoreData } from '../../../src/store/port.js';
@@ -561,6 +561,29 @@ describe('compaction', () => {
     expect(generations.size).toBeGreaterThanOrEqual(12);
     expect(seen.length).toBeGreaterThan(0);
     expect(seen.at(-1)).toBe(60);
+  });
+});
+
+describe('the facts beside the archive', () => {
+  it('hides no archived alert when a rebuild of the facts file was cut short (a power cut, a full disk)', async () => {
+    const store = openLowdbStore(path);
+    for (const id of ['a1', 'a2', 'a3', 'a4', 'a5']) {
+      await store.transact((data) => {
+        data.alerts[id] = anAlert({ id });
+        archiveAlert(data, id);
+      });
+    }
+    // The facts file stops continuing the archive (gone here): the next archive rebuilds it whole.
+    await rm(factsPathOf(archivePathOf(path)));
+    await store.transact((data) => {
+      data.alerts.a6 = anAlert({ id: 'a6' });
+      archiveAlert(data, 'a6');
+    });
+    // What a rebuild cut short leaves: its first lines.
+    const lines = (await readFile(factsPathOf(archivePathOf(path)), 'utf8')).split('\n');
+    await writeFile(factsPathOf(archivePathOf(path)), `${lines.slice(0, 3).join('\n')}\n`);
+    const ids = (await openLowdbStore(path).scanFacts(undefined)).map((f) => f.id).sort();
+    expect(ids).toEqual(['a1', 'a2', 'a3', 'a4', 'a5', 'a6']);
   });
 });
 
