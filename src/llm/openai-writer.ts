@@ -58,6 +58,8 @@ export function createOpenAiWriter(opts: OpenAiWriterOptions): Writer {
         messages: classifyMessages(alert, lines),
         tools: [CLASSIFY_TOOL],
         tool_choice: { type: 'function', function: { name: CLASSIFY_TOOL_NAME } },
+        // One verdict: two calls that disagree would leave the choice to the order they came in.
+        parallel_tool_calls: false,
       });
       // The model may be talked round by the very reply it judges: the detector's count rides along, whatever it said.
       return { ...parseClassification(completion.choices[0]?.message), steering: countSteering(lines) };
@@ -68,17 +70,28 @@ export function createOpenAiWriter(opts: OpenAiWriterOptions): Writer {
 /** Reads the forced `record_awareness` call; anything else is a malformed answer, never an exception. */
 export function parseClassification(message: ChatCompletionMessage | undefined): Omit<Classification, 'steering'> {
   const malformed = { hasAnswered: false, isAware: false, fallbackReason: MALFORMED_CLASSIFICATION };
-  const call = message?.tool_calls?.find((c) => c.type === 'function' && c.function.name === CLASSIFY_TOOL_NAME);
-  if (call?.type !== 'function') return malformed;
+  const calls = (message?.tool_calls ?? []).filter(
+    (c) => c.type === 'function' && c.function.name === CLASSIFY_TOOL_NAME,
+  );
+  const verdicts = calls.map((call) => (call.type === 'function' ? verdictOf(call.function.arguments) : null));
+  const [first] = verdicts;
+  if (!first || verdicts.some((v) => v === null)) return malformed;
+  // Several calls (a model that ignored parallel_tool_calls) count only when they agree: else no verdict is the one.
+  if (verdicts.some((v) => v?.hasAnswered !== first.hasAnswered || v?.isAware !== first.isAware)) return malformed;
+  return first;
+}
+
+/** One call's arguments as a verdict, or null when they are not one. */
+function verdictOf(text: string): { hasAnswered: boolean; isAware: boolean } | null {
   let args: unknown;
   try {
-    args = JSON.parse(call.function.arguments);
+    args = JSON.parse(text);
   } catch {
-    return malformed;
+    return null;
   }
-  if (typeof args !== 'object' || args === null) return malformed;
+  if (typeof args !== 'object' || args === null) return null;
   const { has_answered: hasAnswered, is_aware: isAware } = args as Record<string, unknown>;
-  if (typeof hasAnswered !== 'boolean' || typeof isAware !== 'boolean') return malformed;
+  if (typeof hasAnswered !== 'boolean' || typeof isAware !== 'boolean') return null;
   // Awareness means nothing until the person has answered; keep the pair consistent for the engine.
   return { hasAnswered, isAware: hasAnswered && isAware };
 }

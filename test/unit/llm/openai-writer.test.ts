@@ -1,10 +1,16 @@
 // The real OpenAI SDK against the local fake server: texts, classification, retries, timeouts and the fallback.
 
 import OpenAI from 'openai';
+import type { ChatCompletionMessage } from 'openai/resources/chat/completions';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { describeLlmError, withFallback } from '../../../src/llm/fallback-writer.js';
 import { createOfflineWriter, OFFLINE_LABEL } from '../../../src/llm/offline-writer.js';
-import { createOpenAiWriter, EmptyAnswerError, type OpenAiWriterOptions } from '../../../src/llm/openai-writer.js';
+import {
+  createOpenAiWriter,
+  EmptyAnswerError,
+  type OpenAiWriterOptions,
+  parseClassification,
+} from '../../../src/llm/openai-writer.js';
 import type { AlertFacts, Line } from '../../../src/llm/port.js';
 import { countSteering } from '../../../src/llm/steering.js';
 import { type ChatBody, type FakeOpenAi, startFakeOpenAi } from '../../support/fake-openai.js';
@@ -81,6 +87,27 @@ describe('createOpenAiWriter', () => {
     const body = fake.requests[0]?.body as ChatBody;
     expect(body.tool_choice).toEqual({ type: 'function', function: { name: 'record_awareness' } });
     expect(body.tools).toHaveLength(1);
+    expect(body.parallel_tool_calls).toBe(false);
+  });
+
+  it('takes several calls of the tool only when they agree: two that disagree are no verdict', () => {
+    const call = (id: string, args: object) => ({
+      id,
+      type: 'function' as const,
+      function: { name: 'record_awareness', arguments: JSON.stringify(args) },
+    });
+    const message = (...calls: ReturnType<typeof call>[]) =>
+      ({ role: 'assistant', content: null, refusal: null, tool_calls: calls }) as ChatCompletionMessage;
+    const aware = { has_answered: true, is_aware: true };
+    expect(parseClassification(message(call('a', aware), call('b', { ...aware, is_aware: false })))).toEqual({
+      hasAnswered: false,
+      isAware: false,
+      fallbackReason: 'malformed classification',
+    });
+    expect(parseClassification(message(call('a', aware), call('b', aware)))).toEqual({
+      hasAnswered: true,
+      isAware: true,
+    });
   });
 
   it.each([
