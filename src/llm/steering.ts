@@ -15,8 +15,46 @@ const STEERING: RegExp[] = [
   /\b(has_answered|is_aware|record_awareness|needs_review)\b/,
   /\bnew instructions?\b|\byou are now\b/,
   /<\s*\/?\s*(data|alert_data|verdict_data|person_data|system|instructions?)\b/,
-  /(^|[.!?,;:]\s*|\b(and|please|just|now)\s+)(say|record|classify|mark|respond|reply|output|set)\b.{0,40}\b(aware|yes|answered|it was me)\b/,
+  /(^|[.!?,;:]\s*|\b(and|please|just|now|kindly)\s+|\byou\s+(to\s+)?)(say|record|classify|mark|respond|reply|output|set|note|log|write|put)\b.{0,40}\b(aware|yes|answered|it was me)\b/,
+  // A chat template's own tokens (`<|im_start|>system`), and a role or instructions heading in brackets or markdown.
+  /<\|/,
+  /\[\s*(system|assistant|developer)\s*\]|(^|\n|\s)#{1,6}\s*(system|instructions?)\b/,
 ];
+
+/** Letters of other scripts that look like Latin ones, as they are read in a keyword (Cyrillic and Greek). */
+const LOOKALIKES: Record<string, string> = {
+  а: 'a',
+  в: 'b',
+  е: 'e',
+  к: 'k',
+  м: 'm',
+  н: 'h',
+  о: 'o',
+  р: 'p',
+  с: 'c',
+  т: 't',
+  у: 'y',
+  х: 'x',
+  і: 'i',
+  ј: 'j',
+  ѕ: 's',
+  ԁ: 'd',
+  ɡ: 'g',
+  ԛ: 'q',
+  ԝ: 'w',
+  α: 'a',
+  ε: 'e',
+  ι: 'i',
+  κ: 'k',
+  ν: 'v',
+  ο: 'o',
+  ρ: 'p',
+  τ: 't',
+  υ: 'u',
+  χ: 'x',
+  γ: 'y',
+};
+const LOOKALIKE = new RegExp(`[${Object.keys(LOOKALIKES).join('')}]`, 'g');
 
 const INVISIBLE =
   // biome-ignore lint/suspicious/noMisleadingCharacterClass: each one is removed alone, never matched with what it joins
@@ -43,10 +81,23 @@ export function isSteering(text: string): boolean {
   return steers;
 }
 
-/** How many of the person's lines try to instruct the bot; the bot's and analysts' lines never count. */
+/**
+ * How many of the person's lines try to instruct the bot, alone or read on from their line before (an instruction
+ * split across two replies in a row); the bot's and analysts' lines never count.
+ */
 export function countSteering(lines: readonly Line[]): number {
   let count = 0;
-  for (const line of lines) if (line.from === 'person' && isSteering(line.text)) count++;
+  let before: string | undefined;
+  for (const line of lines) {
+    if (line.from !== 'person') {
+      before = undefined;
+      continue;
+    }
+    // A pair counts once: not when the line before steers alone (counted already).
+    const split = before !== undefined && !isSteering(before) && isSteering(`${before} ${line.text}`);
+    if (isSteering(line.text) || split) count++;
+    before = line.text;
+  }
   return count;
 }
 
@@ -56,15 +107,24 @@ export function firstSteering(lines: readonly Line[]): string | undefined {
 }
 
 /**
- * Lowercased after NFKC (fullwidth ｉｇｎｏｒｅ and other compatibility forms become plain letters), with the
- * invisible characters that split a keyword for the eye but not for the LLM removed: zero-width and joiner
- * characters, soft hyphens, bidi controls, variation selectors, tag characters.
+ * Lowercased after NFKD without its combining marks (fullwidth ｉｇｎｏｒｅ and other compatibility forms become plain
+ * letters, İ an I, an underline drawn with U+0332 goes), with the invisible characters that split a keyword for the
+ * eye but not for the LLM removed (zero-width and joiner characters, soft hyphens, bidi controls, variation
+ * selectors, tag characters), Cyrillic and Greek lookalikes read as the Latin letters they imitate, and Slack's
+ * formatting marks (`_italic_`, `*bold*`, `~strike~`) read as spaces.
  */
 export function normalise(text: string): string {
-  return text
-    .normalize('NFKC')
-    .replace(INVISIBLE, '')
-    .toLowerCase()
-    .replace(/[\u2018\u2019`]/g, "'")
-    .replace(/\s+/g, ' ');
+  return (
+    text
+      .normalize('NFKD')
+      .replace(/\p{M}/gu, '')
+      .replace(INVISIBLE, '')
+      .toLowerCase()
+      .replace(LOOKALIKE, (c) => LOOKALIKES[c] ?? c)
+      .replace(/[\u2018\u2019`]/g, "'")
+      // An underscore inside a word stays (`has_answered`); one that opens or closes italics is a mark.
+      .replace(/[*~]/g, ' ')
+      .replace(/(^|[^\p{L}\p{N}])_+|_+(?=[^\p{L}\p{N}_]|$)/gu, '$1 ')
+      .replace(/\s+/g, ' ')
+  );
 }
