@@ -3,6 +3,7 @@
 import { needsReview } from '../chat/engine.js';
 import type { ChatEvent, Effect } from '../chat/types.js';
 import { type AlertFacts, type Line, MALFORMED_CLASSIFICATION, type Written } from '../llm/port.js';
+import { alertSteers } from '../llm/steering.js';
 import { oneLine } from '../log.js';
 import { type Claimed, type Completion, type Lane, pacedBeforehand } from '../outbox.js';
 import { alertBlocks, alertHeadline } from '../slack/blocks.js';
@@ -148,6 +149,7 @@ export class Effects {
           steering: verdict.steering,
           stepUp: this.ctx.stepUpApplies(record),
           ...(verdict.byRules ? { byRules: true } : {}),
+          ...(alertSteers(facts) ? { alertSteering: true } : {}),
         };
         const note: Effect[] = verdict.fallbackReason
           ? [{ type: 'PostInThread', kind: 'note', text: classifyNote(verdict.fallbackReason) }]

@@ -43,10 +43,13 @@ function escalationPing(record: AlertRecord, mention: string): string {
     return `:rotating_light: ${verdictText(record.chat, record.userId)}.${mention ? ` ${mention}` : ''} Please follow up.`;
   }
   if (needsReview(record.chat)) {
+    const reason = reviewReason(record.chat);
     const why =
-      reviewReason(record.chat) === 'rules'
+      reason === 'rules'
         ? "as irbot's offline rules read it (no model judged the chat), which only match keywords"
-        : 'but a reply of theirs tried to instruct the bot';
+        : reason === 'alert'
+          ? "but the alert's own text tries to instruct the bot"
+          : 'but a reply of theirs tried to instruct the bot';
     return `:warning: <@${record.userId}> said they were aware, ${why}.${mention ? ` ${mention}` : ''} Please review the chat before trusting the answer.`;
   }
   const { schedule } = record.chat;

@@ -26,14 +26,16 @@ export function needsReview(chat: Chat): boolean {
 
 /** Why an aware answer needs review, in words (after "needs review: "). */
 export function reviewWords(chat: Chat): string {
-  return reviewReason(chat) === 'rules'
-    ? "no model judged it, and irbot's offline rules only match keywords"
-    : "the person's reply tried to instruct the bot";
+  const reason = reviewReason(chat);
+  if (reason === 'rules') return "no model judged it, and irbot's offline rules only match keywords";
+  if (reason === 'alert') return "the alert's own text tries to instruct the bot";
+  return "the person's reply tried to instruct the bot";
 }
 
 /** Why an aware answer needs review: a reply tried to instruct the bot, or only the offline rules judged it. */
-export function reviewReason(chat: Chat): 'steering' | 'rules' | undefined {
+export function reviewReason(chat: Chat): 'steering' | 'alert' | 'rules' | undefined {
   if ((chat.steering ?? 0) > 0) return 'steering';
+  if (chat.alertSteering === true) return 'alert';
   return chat.judgedByRules === true ? 'rules' : undefined;
 }
 
@@ -243,7 +245,8 @@ function classified(chat: Chat, event: Extract<ChatEvent, { type: 'Classified' }
     // An aware answer that keyword rules read, not a model, closes for an analyst to confirm (a question or a
     // negation they misread would otherwise be an all-clear).
     const byRules = event.byRules === true && event.isAware ? { judgedByRules: true } : {};
-    const ended = { ...end(judged, 'answered', null, event.at), aware: event.isAware, ...byRules };
+    const alertSteering = event.alertSteering === true && event.isAware ? { alertSteering: true } : {};
+    const ended = { ...end(judged, 'answered', null, event.at), aware: event.isAware, ...byRules, ...alertSteering };
     return { chat: ended, effects: [...note, ...closing(needsReview(ended))] };
   }
   const next = nudgeOrGiveUp(judged, event.at, rules);

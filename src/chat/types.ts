@@ -41,6 +41,8 @@ export interface Chat {
    * none is configured): it stands only once an analyst has looked, as a steered one does.
    */
   judgedByRules?: boolean;
+  /** The alert's own text tries to instruct the bot (src/llm/steering.ts alertSteers): an aware answer needs review. */
+  alertSteering?: boolean;
   /**
    * The step-up's result once the person said "it was me" and a push was asked for (src/verify/port.ts); absent
    * or null when no step-up ran. Only `approved` makes an aware verdict verified.
@@ -135,6 +137,8 @@ export type ChatEvent =
       stepUp?: boolean;
       /** Judged by the offline keyword rules, not a model. */
       byRules?: boolean;
+      /** The alert's own text tries to instruct the bot. */
+      alertSteering?: boolean;
     }
   /** The push was sent; `txid` names it. */
   | { type: 'PushStarted'; push: number; txid: string; at: string }

@@ -128,3 +128,11 @@ export function normalise(text: string): string {
       .replace(/\s+/g, ' ')
   );
 }
+
+/**
+ * Whether the alert's own text (its name, description, properties' names and values: a SIEM's, which an attacker
+ * may write into) tries to instruct the bot: it goes into every prompt as data, and a model may obey it anyway.
+ */
+export function alertSteers(alert: { name: string; description: string; properties: Record<string, string> }): boolean {
+  return [alert.name, alert.description, ...Object.entries(alert.properties).flat()].some(isSteering);
+}
