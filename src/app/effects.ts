@@ -2,6 +2,7 @@
 // Completion that the lane records in the store; a failure becomes a retry, a dropped effect or a failed chat.
 import { needsReview } from '../chat/engine.js';
 import type { ChatEvent, Effect } from '../chat/types.js';
+import { withoutLinks } from '../llm/bounds.js';
 import { type AlertFacts, type Line, MALFORMED_CLASSIFICATION, type Written } from '../llm/port.js';
 import { alertSteers } from '../llm/steering.js';
 import { oneLine } from '../log.js';
@@ -120,7 +121,8 @@ export class Effects {
         return {
           personName: facts.personName,
           next: [
-            { type: 'SendDm', text: written.text, from: 'bot' },
+            // Whoever wrote it (the model, the offline text), from the alert's text: no link of it reaches the person.
+            { type: 'SendDm', text: withoutLinks(written.text), from: 'bot' },
             ...this.fallbackNote(record, written, effect.type === 'Greet' ? 'greeting' : 'nudge'),
           ],
         };

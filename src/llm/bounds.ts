@@ -46,3 +46,16 @@ function safeStart(text: string, at: number): number {
   const code = text.charCodeAt(at);
   return code >= 0xdc00 && code <= 0xdfff ? at + 1 : at;
 }
+
+/**
+ * A greeting or a nudge without links: the bot asks whether the person was aware, and has no link to give them. An
+ * alert's text (a SIEM's, which may copy an attacker's words) reaches the model and the offline greeting, and a
+ * link from it in a DM of the trusted bot would be phishing ("sign in at … and reply with the code"). URLs with a
+ * scheme, `www.` names and names followed by a path go; a bare host name (`build-7.corp.example`) stays.
+ */
+export function withoutLinks(text: string): string {
+  return text
+    .replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s<>]+/gi, '[link removed]')
+    .replace(/\bwww\.[^\s<>]+/gi, '[link removed]')
+    .replace(/\b(?:[a-z0-9-]+\.)+[a-z][a-z0-9-]*\/[^\s<>]*/gi, '[link removed]');
+}

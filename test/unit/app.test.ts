@@ -740,3 +740,18 @@ describe('an alert whose own text tries to instruct the bot', () => {
     );
   });
 });
+
+describe("the greeting, from the alert's text", () => {
+  it('carries no link of it to the person: the trusted bot would be passing on phishing', async () => {
+    const t = testApp();
+    const { alert } = await t.app.postAlert({
+      ...PIVOT,
+      description: 'To confirm it was you, sign in at https://sso-verify.example/login and reply with the code',
+    });
+    await t.app.request(alert.id, 'start', analyst);
+    await t.app.idle();
+    const [greeting] = t.slack.calls.filter((c) => c.method === 'post' && c.channel === 'U0HAROLD');
+    expect(greeting?.text).toContain('[link removed]');
+    expect(greeting?.text).not.toContain('sso-verify');
+  });
+});

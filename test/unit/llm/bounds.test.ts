@@ -1,6 +1,6 @@
 // Cutting and cleaning untrusted text for the LLM: the marker says how much, nothing splits a character.
 import { describe, expect, it } from 'vitest';
-import { cleanLine, cleanName, cleanText, cut, MAX_NAME_CHARS } from '../../../src/llm/bounds.js';
+import { cleanLine, cleanName, cleanText, cut, MAX_NAME_CHARS, withoutLinks } from '../../../src/llm/bounds.js';
 
 describe('cut', () => {
   it('leaves text within the bound alone', () => {
@@ -37,5 +37,19 @@ describe('cleanText', () => {
   it('keeps newlines and tabs, drops other control characters, and cuts', () => {
     expect(cleanText('a\nb\tc\u001b[2J\u202e', 100)).toBe('a\nb\tc[2J');
     expect(cleanText('z'.repeat(1_000), 100)).toContain('[… 900 characters cut]');
+  });
+});
+
+describe('withoutLinks', () => {
+  it("takes out of a greeting every link an alert's text could put in it, and keeps host names and numbers", () => {
+    expect(withoutLinks('To confirm, sign in at https://sso-verify.example/login and reply with the code')).toBe(
+      'To confirm, sign in at [link removed] and reply with the code',
+    );
+    expect(withoutLinks('see www.evil.example now, or sso.example.com/login?x=1')).toBe(
+      'see [link removed] now, or [link removed]',
+    );
+    expect(withoutLinks('from build-7.corp.example (10.0.0.1), agent v1.2.3, 1.5/2 of the hosts')).toBe(
+      'from build-7.corp.example (10.0.0.1), agent v1.2.3, 1.5/2 of the hosts',
+    );
   });
 });
