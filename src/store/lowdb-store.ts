@@ -476,10 +476,15 @@ export function openLowdbStore(path: string, options: StoreOptions = {}): Store 
       fd = openStoreFileSync(journalPath, constants.O_RDONLY);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      unsynced ??= ino; // still to be made durable: the next flush tries again
       throw err;
     }
     try {
       if (fs.fstatSync(fd, { bigint: true }).ino === ino) fdatasync(fd);
+    } catch (err) {
+      // An fsync that failed (EIO) made nothing durable: the next flush tries again, rather than thinking it done.
+      unsynced ??= ino;
+      throw err;
     } finally {
       fs.closeSync(fd);
     }

@@ -690,6 +690,29 @@ describe('another process', () => {
 });
 
 describe('sync: false', () => {
+  it('flushes again after an fsync that failed (EIO): the change is not taken as durable', async () => {
+    const store = openLowdbStore(path);
+    await store.transact((data) => {
+      data.seenEvents.Ev0 = 'synced';
+    });
+    await store.transact(
+      (data) => {
+        data.seenEvents.Ev1 = 'lax';
+      },
+      { sync: false },
+    );
+    const failing = vi.spyOn(fs, 'fdatasyncSync').mockImplementationOnce(() => {
+      throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+    });
+    try {
+      await expect(store.flush()).rejects.toThrow('EIO');
+      await store.flush();
+      expect(failing).toHaveBeenCalledTimes(2);
+    } finally {
+      failing.mockRestore();
+    }
+  });
+
   it('makes a change visible at once, and flush resolves before and after a compaction', async () => {
     const store = openLowdbStore(path);
     const other = openLowdbStore(path);
