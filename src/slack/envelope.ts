@@ -2,6 +2,13 @@
 import { ACTION_IDS } from './blocks.js';
 import { fromSlackText } from './mrkdwn.js';
 
+/**
+ * How long an inbound may take to be recorded before it is answered: Slack waits 3 s. An event not recorded by
+ * then is left for Slack to re-deliver (a duplicate by its event id if it is recorded meanwhile); a button press,
+ * which Slack never re-delivers, is answered anyway and applied when it is, rather than show the clicker an error.
+ */
+export const ACK_WITHIN_MS = 2_500;
+
 export type ButtonAction = 'start' | 'start_now' | 'dismiss' | 'end' | 'snooze';
 
 export type Inbound =
@@ -122,4 +129,11 @@ function withAttachments(text: string, files: unknown): string {
   const names = files.map((file) => (isObject(file) ? (str(file.name) ?? str(file.title)) : undefined) ?? 'a file');
   const line = `[attached: ${names.map((name) => name.replace(/\s+/g, ' ').slice(0, 200)).join(', ')}]`;
   return text.trim() === '' ? line : `${text}\n${line}`;
+}
+
+/** An inbound for a log line: `dm <event id>`, `button <action> on <alert id>`, or `ignored`. */
+export function describeInbound(inbound: Inbound): string {
+  if (inbound.kind === 'dm') return `dm ${inbound.eventId}`;
+  if (inbound.kind === 'button') return `button ${inbound.action} on ${inbound.alertId}`;
+  return 'ignored';
 }

@@ -3,7 +3,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { type BoundAddress, bind, HttpError, InFlight, linger, pathOf, readBody, sendJson } from '../http/server.js';
 import { type Log, oneLine } from '../log.js';
-import { decodeEnvelope, type Inbound } from './envelope.js';
+import { ACK_WITHIN_MS, decodeEnvelope, describeInbound, type Inbound } from './envelope.js';
 import { checkSlackHeaders, checkSlackSignature } from './signature.js';
 
 /**
@@ -14,12 +14,6 @@ export const EVENTS_PATH = '/slack/events';
 
 /** Slack's bodies are a few KiB; a larger one is no event of Slack's. */
 export const MAX_EVENT_BODY_BYTES = 1024 * 1024;
-
-/**
- * How long the App may take to record an event before the answer is 503: Slack waits 3 s, then counts the request
- * as failed and retries it; a retry of an event recorded meanwhile is a duplicate by its event id.
- */
-export const ACK_WITHIN_MS = 2_500;
 
 /** What a 503 asks the client to wait: Slack ignores it, a load balancer's health check may not. */
 const RETRY_AFTER_SECONDS = 5;
@@ -158,8 +152,17 @@ export async function startHttpEvents(options: HttpEventsOptions): Promise<HttpE
         answer(200, undefined, retry ? `${describeInbound(inbound)} (${retry})` : '');
         return;
       }
+      if (outcome === 'late' && inbound.kind === 'button') {
+        // Slack never retries a click: a 503 would only show the clicker an error for a press applied anyway.
+        answer(
+          200,
+          undefined,
+          `${describeInbound(inbound)}: not recorded within ${ackWithin} ms, answered; applied once it is`,
+        );
+        return;
+      }
       if (outcome === 'late') {
-        // Never 200 before the event is recorded: Slack retries, and the retry is dropped as a duplicate by event
+        // Never 200 before an event is recorded: Slack retries, and the retry is dropped as a duplicate by event
         // id if the App records this one meanwhile (the work goes on after the answer).
         answer(
           503,
@@ -240,12 +243,6 @@ function retryOf(req: IncomingMessage): string | undefined {
   if (num === undefined) return undefined;
   const reason = header(req, 'x-slack-retry-reason');
   return `retry ${num.slice(0, 8)}${reason ? ` ${reason.slice(0, 40).replace(/[^\w-]/g, '?')}` : ''}`;
-}
-
-function describeInbound(inbound: Inbound): string {
-  if (inbound.kind === 'dm') return `dm ${inbound.eventId}`;
-  if (inbound.kind === 'button') return `button ${inbound.action} on ${inbound.alertId}`;
-  return 'ignored';
 }
 
 function parseJson(text: string): unknown {

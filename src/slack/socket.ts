@@ -10,7 +10,7 @@ import type * as WebApi from '@slack/web-api';
 import type * as Ws from 'ws';
 import { requireCjs } from '../cjs.js';
 import { type Log, oneLine, slackLogger } from '../log.js';
-import { decodeEnvelope, type Inbound } from './envelope.js';
+import { ACK_WITHIN_MS, decodeEnvelope, describeInbound, type Inbound } from './envelope.js';
 import { APP_TOKEN_REFUSALS, requestFailureOf, SlackCallError, withApiUrl } from './errors.js';
 import { ONE_SHOT_TIMEOUT_MS } from './web-slack.js';
 
@@ -33,8 +33,10 @@ export interface SocketTiming {
   /** A connection is pinged this often, and given up (and replaced) when nothing came back for `silentMs`. */
   pingEveryMs: number;
   silentMs: number;
+  /** A button press not recorded in this time is acked anyway (ACK_WITHIN_MS). */
+  pressAckMs: number;
 }
-const TIMING: SocketTiming = { retryStepMs: 5_000, pingEveryMs: 2_500, silentMs: 10_000 };
+const TIMING: SocketTiming = { retryStepMs: 5_000, pingEveryMs: 2_500, silentMs: 10_000, pressAckMs: ACK_WITHIN_MS };
 const RETRY_MOST_MS = 60_000;
 /** An upgrade Slack does not answer in this time, or a connection it does not greet, is given up and tried again. */
 const HANDSHAKE_MS = 10_000;
@@ -85,7 +87,7 @@ export function connectSocket(opts: {
   handle: (inbound: Inbound, ack: () => Promise<void>, envelope: SocketEnvelope) => Promise<void>;
   timing?: Partial<SocketTiming>;
 }): SocketConnection {
-  const { retryStepMs, pingEveryMs, silentMs } = { ...TIMING, ...opts.timing };
+  const { retryStepMs, pingEveryMs, silentMs, pressAckMs } = { ...TIMING, ...opts.timing };
   let starting = true;
   let stopping = false;
   // The SDK's policy for apps.connections.open (100 tries, growing by 1.3: hours), except that a one-shot command's
@@ -260,9 +262,11 @@ export function connectSocket(opts: {
     });
     unacked.add(answer);
     void answer.then(() => unacked.delete(answer));
+    let pressTimer: NodeJS.Timeout | undefined;
     const ack = async () => {
       if (acked) return;
       acked = true;
+      clearTimeout(pressTimer);
       // Slack re-delivers anything not acked within 3 seconds. On the connection it came on, or, once that one is
       // closed (replaced after Slack's disconnect, or silent), on the newest open one: envelope ids are the app's.
       const via =
@@ -272,23 +276,38 @@ export function connectSocket(opts: {
       );
       answered();
     };
-    const work =
+    const inbound =
       typeof frame.payload === 'object' && frame.payload !== null && typeof frame.type === 'string'
-        ? opts.handle(decodeEnvelope(frame.type, frame.payload), ack, {
-            envelopeId,
-            retryAttempt: typeof frame.retry_attempt === 'number' ? frame.retry_attempt : 0,
-          })
-        : ack().then(() =>
-            opts.log(`ignored: malformed envelope ${envelopeId}: no type or payload`, {
-              event: 'ignored',
-              level: 'warn',
-            }),
-          );
+        ? decodeEnvelope(frame.type, frame.payload)
+        : undefined;
+    // A press waiting on Slack (its responder group, the person's zone) is acked before Slack's 3 s are up: Slack
+    // never re-delivers a click, so a late ack would only show the clicker an error for a press applied anyway.
+    if (inbound?.kind === 'button') {
+      pressTimer = setTimeout(() => {
+        opts.log(`${describeInbound(inbound)}: not recorded within ${pressAckMs} ms, acked; applied once it is`, {
+          event: 'press_acked_early',
+          level: 'warn',
+        });
+        void ack();
+      }, pressAckMs);
+    }
+    const work = inbound
+      ? opts.handle(inbound, ack, {
+          envelopeId,
+          retryAttempt: typeof frame.retry_attempt === 'number' ? frame.retry_attempt : 0,
+        })
+      : ack().then(() =>
+          opts.log(`ignored: malformed envelope ${envelopeId}: no type or payload`, {
+            event: 'ignored',
+            level: 'warn',
+          }),
+        );
     const logged = work.catch((err) =>
       opts.log(`envelope ${envelopeId}: ${oneLine(err)}`, { event: 'envelope_failed', level: 'error' }),
     );
     inFlight.add(logged);
     void logged.then(() => {
+      clearTimeout(pressTimer);
       inFlight.delete(logged);
       answered();
     });

@@ -217,6 +217,32 @@ describe('the HTTP events receiver', () => {
     expect(logs).toContain(`slack POST ${EVENTS_PATH} 503 dm Ev0009: not recorded in time`);
   });
 
+  it('answers a button press 200 when the App has not recorded it in time (Slack never retries a click), and applies it after', async () => {
+    let release: () => Promise<void> = async () => undefined;
+    const logs: string[] = [];
+    const applied: string[] = [];
+    const url = await start(
+      (inbound, ack) =>
+        new Promise<void>((done) => {
+          release = () =>
+            ack().then(() => {
+              applied.push(inbound.kind);
+              done();
+            });
+        }),
+      { ackWithinMs: 50 },
+      logs,
+    );
+    const res = await post(url, clickBody(), { form: true });
+    expect(res.status).toBe(200);
+    expect(applied).toEqual([]);
+    await release();
+    expect(applied).toEqual(['button']);
+    expect(logs).toContain(
+      `slack POST ${EVENTS_PATH} 200 button start on pivot-000001: not recorded within 50 ms, answered; applied once it is`,
+    );
+  });
+
   it('answers 503 with Retry-After when the store cannot be read, so that Slack retries; 200 once it can', async () => {
     const { app, store } = testApp();
     let broken = true;

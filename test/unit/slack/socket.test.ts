@@ -59,6 +59,44 @@ describe('the Socket Mode client', () => {
     await socket.stop();
   });
 
+  it('acks a button press not recorded within pressAckMs (Slack never re-delivers a click), and still applies it', async () => {
+    const held: { kind: string; record: () => Promise<void> }[] = [];
+    const applied: string[] = [];
+    const socket = connectSocket({
+      appToken: slack.appToken,
+      slackApiUrl: slack.apiUrl,
+      log,
+      timing: { pressAckMs: 20 },
+      // Held, as when the responder group or the person's zone waits on Slack: acked once `record` is called.
+      handle: (inbound, ack) =>
+        new Promise<void>((done) => {
+          held.push({ kind: inbound.kind, record: () => ack().then(() => done(void applied.push(inbound.kind))) });
+        }),
+    });
+    await socket.start();
+    // A DM first: it is acked only once recorded, however long that takes (Slack re-delivers an event).
+    const dm = await slack.sendDm({ userId: 'U0HAROLD', text: 'it was me' });
+    const press = await slack.sendEnvelope({
+      envelope_id: 'env-press',
+      type: 'interactive',
+      payload: {
+        type: 'block_actions',
+        user: { id: 'U0ANALYST' },
+        actions: [{ action_id: 'start_chat_submit_action', value: 'pivot-000001', action_ts: '1.2' }],
+      },
+    });
+    await slack.waitForAck(press);
+    expect(held.map((h) => h.kind)).toEqual(['dm', 'button']);
+    expect(applied).toEqual([]);
+    expect(slack.acks.map((a) => a.envelopeId)).toEqual(['env-press']);
+    expect(lines).toEqual(['button start on pivot-000001: not recorded within 20 ms, acked; applied once it is']);
+    for (const h of held) await h.record();
+    expect(applied).toEqual(['dm', 'button']);
+    await slack.waitForAck(dm);
+    await socket.stop();
+    expect(slack.acks.map((a) => a.envelopeId)).toEqual(['env-press', dm.envelopeId]);
+  });
+
   it('meets each disconnect with one new connection, and closes the old one once the new one is open', async () => {
     const { socket, handled } = connection();
     await socket.start();
