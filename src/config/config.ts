@@ -53,10 +53,15 @@ function integerFrom(min: number, max: number): (value: unknown) => number {
   };
 }
 
-/** A finite number above 0; `problem` says what it stands for. */
-function positive(problem: string): (value: unknown) => number {
+/**
+ * A number above 0 and at most `max` (beyond it a wait no longer fits a timer or a date, or a rate no longer
+ * paces anything); `unit` says what it counts, e.g. "a number of seconds".
+ */
+function upTo(max: number, unit: string, min = 0): (value: unknown) => number {
   return (value) => {
-    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new Invalid(problem);
+    if (typeof value !== 'number' || !(value > min) || !(value <= max)) {
+      throw new Invalid(`must be ${unit} greater than ${min} and at most ${max.toLocaleString('en-US')}`);
+    }
     return value;
   };
 }
@@ -121,16 +126,16 @@ export const CONFIG_KEYS = {
     read: readUserIds,
   },
   llm_timeout_seconds: {
-    type: 'number > 0',
+    type: 'number 0..600',
     description: 'seconds before an LLM request is abandoned (then retried, then a fallback text is used)',
     default: 30,
-    read: positive('must be a number of seconds greater than 0'),
+    read: upTo(600, 'a number of seconds'),
   },
   nudge_after_minutes: {
-    type: 'number > 0',
+    type: 'number 0..43200',
     description: 'minutes of silence from the person before a nudge (after the last nudge: the chat ends as no_answer)',
     default: 60,
-    read: positive('must be a number of minutes greater than 0'),
+    read: upTo(43_200, 'a number of minutes'),
   },
   escalation_mention: {
     type: 'Slack mention',
@@ -159,10 +164,10 @@ export const CONFIG_KEYS = {
     read: integerFrom(1, 256),
   },
   slack_rate_scale: {
-    type: 'number > 0',
+    type: 'number 0.01..1000',
     description: 'multiplies the Slack rate limits irbot paces itself to (1 = as Slack publishes them)',
     default: 1,
-    read: positive('must be a number greater than 0 (1 = Slack’s published limits)'),
+    read: upTo(1000, 'a number (1 = Slack’s published limits)', 0.01),
   },
   slack_history_tier: {
     type: '"tier3" | "non_marketplace"',
@@ -186,10 +191,10 @@ export const CONFIG_KEYS = {
     read: readWorkingDays,
   },
   max_wait_hours: {
-    type: 'number > 0',
+    type: 'number 0..8760',
     description: 'the longest a chat waits for the person’s working hours; if none comes by then, it ends as no_answer',
     default: 12,
-    read: positive('must be a number of hours greater than 0'),
+    read: upTo(8760, 'a number of hours'),
   },
   sinks: {
     type: 'array of tables',

@@ -132,7 +132,22 @@ events = ["ended"]
     ['lease_seconds = 3601', 'lease_seconds: must be an integer from 5 to 3600'],
     ['escalation_mention = "@secops"', 'escalation_mention: must be a Slack mention'],
     ['llm_concurrency = 0', 'llm_concurrency: must be an integer from 1 to 256'],
-    ['slack_rate_scale = -1', 'slack_rate_scale: must be a number greater than 0'],
+    ['slack_rate_scale = -1', 'slack_rate_scale: must be a number (1 = Slack’s published limits) greater than 0.01'],
+    ['slack_rate_scale = 0.001', 'and at most 1,000'],
+    ['slack_rate_scale = 1e9', 'and at most 1,000'],
+    // Past these, a wait no longer fits a date (max_wait_hours crashed scheduling) or a timer (llm_timeout_seconds
+    // over 2,147,483 s made Node fire every LLM request's timeout at once).
+    ['max_wait_hours = 1e12', 'max_wait_hours: must be a number of hours greater than 0 and at most 8,760'],
+    ['max_wait_hours = inf', 'max_wait_hours: must be a number of hours greater than 0 and at most 8,760'],
+    [
+      'nudge_after_minutes = 43201',
+      'nudge_after_minutes: must be a number of minutes greater than 0 and at most 43,200',
+    ],
+    [
+      'llm_timeout_seconds = 3000000',
+      'llm_timeout_seconds: must be a number of seconds greater than 0 and at most 600',
+    ],
+    ['llm_timeout_seconds = nan', 'llm_timeout_seconds: must be a number of seconds greater than 0 and at most 600'],
     ['slack_history_tier = "tier2"', 'slack_history_tier: must be "tier3" or "non_marketplace"'],
     ['escalation_mention = "<!channel> <http://evil|x>"', 'escalation_mention: must be a Slack mention'],
   ])('rejects %s', (line, message) => {
@@ -243,7 +258,7 @@ events = ["ended"]
 
   it.each(['0', '-5', '"30"'])('rejects llm_timeout_seconds = %s', (value) => {
     expect(problem(`${FEED}llm_timeout_seconds = ${value}\n`)).toBe(
-      `${FILE}: llm_timeout_seconds: must be a number of seconds greater than 0`,
+      `${FILE}: llm_timeout_seconds: must be a number of seconds greater than 0 and at most 600`,
     );
   });
 
