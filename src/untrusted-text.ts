@@ -5,11 +5,15 @@
 /**
  * Characters that reorder what follows them on screen (Trojan Source, CVE-2021-42574), break lines where a terminal
  * or editor does not expect it, or are invisible: ALM, LRM/RLM, the embeddings and overrides U+202A–U+202E, the
- * isolates U+2066–U+2069, the line and paragraph separators, zero-width space, word joiner and invisible
- * operators, the byte order mark, and the tag characters (invisible letters).
+ * isolates U+2066–U+2069, the line and paragraph separators, zero-width space, word joiner, invisible operators
+ * and the deprecated format characters U+206A–U+206F, the byte order mark, the tag characters (invisible letters);
+ * and the soft hyphen, the combining grapheme joiner, the Hangul and Khmer fillers, the Mongolian vowel separator
+ * and the interlinear annotation marks, which show as nothing ("ad\u00admin" reads "admin"). The zero-width
+ * (non-)joiners stay: emoji and several scripts need them.
  */
 const INVISIBLE =
-  '\\u061c\\u200b\\u200e\\u200f\\u2028\\u2029\\u202a-\\u202e\\u2060-\\u2069\\ufeff\\u{e0000}-\\u{e007f}';
+  '\\u00ad\\u034f\\u061c\\u115f\\u1160\\u17b4\\u17b5\\u180e\\u200b\\u200e\\u200f\\u2028\\u2029\\u202a-\\u202e' +
+  '\\u2060-\\u206f\\u3164\\ufeff\\uffa0\\ufff9-\\ufffb\\u{e0000}-\\u{e007f}';
 
 /** C0 controls but tab and newline, DEL, C1 controls; and the characters above. */
 const UNSAFE = new RegExp(`[\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f${INVISIBLE}]`, 'gu');

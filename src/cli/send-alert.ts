@@ -52,7 +52,7 @@ export function addSendAlertCommand(program: Command, deps: Deps): void {
           if (refused) throw new ConfigError(refused.error);
           alerts = [pickAlert(good, templateId, deps.random)];
         }
-        for (const { error } of rejected) deps.stderr.write(`${error}\n`);
+        for (const { error } of rejected) deps.stderr.write(`${neutraliseLine(error)}\n`);
         if (alerts.length === 0) throw refusedAll(rejected);
         if (opts.dryRun) {
           dryRun(alerts, opts, deps);

@@ -153,6 +153,17 @@ describe('send-alert --file', () => {
     expectHugeDetailsWhole(slack, hugeId);
   });
 
+  it('names refused alerts on stderr with their ids made harmless: no terminal control, bidi override or invisible character', async () => {
+    const input = ['pivot-ok', 'x\u009b2J\u009b0;0H', 'invoice\u202efdp.exe', 'k\u001b[31m']
+      .map((id, n) => JSON.stringify({ ...pivot, id, ...(n > 0 ? { name: '' } : {}) }))
+      .join('\n');
+    const dry = await runCli(['send-alert', '--file', '-', '--dry-run'], ws, { input });
+    expect(dry.code).toBe(2);
+    expect(dry.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
+    expect(dry.stderr).toContain("(id 'x\\u009b2J\\u009b0;0H')");
+    expect(dry.stderr).toContain("(id 'invoice<U+202E>fdp.exe')");
+  });
+
   it('auto_chat starts the chat without a click: the greeting DM is sent', async () => {
     await writeFile(join(ws.dir, 'alerts.json'), JSON.stringify({ ...pivot, auto_chat: true }));
     const result = await runCli(['send-alert', '--file', 'alerts.json'], ws);

@@ -12,8 +12,10 @@ const unsafeIn = (text: string): string[] =>
       code < 0x20 ||
       (code >= 0x7f && code <= 0x9f) ||
       [0x061c, 0x200b, 0x200e, 0x200f, 0x2028, 0x2029, 0xfeff].includes(code) ||
+      [0x00ad, 0x034f, 0x115f, 0x1160, 0x17b4, 0x17b5, 0x180e, 0x3164, 0xffa0].includes(code) ||
       (code >= 0x202a && code <= 0x202e) ||
-      (code >= 0x2060 && code <= 0x2069) ||
+      (code >= 0x2060 && code <= 0x206f) ||
+      (code >= 0xfff9 && code <= 0xfffb) ||
       (code >= 0xe0000 && code <= 0xe007f)
     );
   });
@@ -54,6 +56,11 @@ describe('neutralise', () => {
     ['bidi marks LRM, RLM and ALM', '\u200e\u200f\u061c'],
     ['line and paragraph separators', '\u2028\u2029'],
     ['invisible characters', `\u200b\u2060\u2063\ufeff${every(0xe0000, 0xe007f)}`],
+    // "ad\u00admin" reads "admin" on screen.
+    [
+      'invisible format marks and fillers',
+      '\u00ad\u034f\u115f\u1160\u17b4\u17b5\u180e\u206a\u206f\u3164\uffa0\ufff9\ufffb',
+    ],
   ])('shows %s instead of passing them through', (_, chars) => {
     const out = neutralise(`a${chars}b`);
     expect(unsafeIn(out)).toEqual([]);

@@ -3,7 +3,7 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CONFIG_KEYS, loadConfig, parseConfig, TABLES } from '../../../src/config/config.js';
+import { CONFIG_KEYS, loadConfig, parseConfig, quote, TABLES } from '../../../src/config/config.js';
 import { ConfigError } from '../../../src/config/errors.js';
 
 const FILE = '/etc/irbot/config.toml';
@@ -338,5 +338,14 @@ describe('database_url', () => {
     const message = problem(`${FEED}database_url = "mysql://irbot:secret@db/irbot"\n`);
     expect(message).toMatch(/database_url.*must be a PostgreSQL URL, postgres:\/\/user:password@host:5432\/database/);
     expect(message).not.toContain('secret');
+  });
+});
+
+describe('quote', () => {
+  it('keeps a value on one line, and no control, bidi or invisible character of it reaches a terminal', () => {
+    expect(quote('k\u001b[31m\nx')).toBe("'k\\u001b[31m\\nx'");
+    // JSON.stringify leaves C1 controls (U+009B is CSI) as they are: escaped here all the same.
+    expect(quote('x\u009b2J\u007f')).toBe("'x\\u009b2J\\u007f'");
+    expect(quote('invoice\u202efdp.exe ad\u00admin')).toBe("'invoice<U+202E>fdp.exe ad<U+00AD>min'");
   });
 });
