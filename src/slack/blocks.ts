@@ -10,7 +10,8 @@ import {
   UNKNOWN_ZONE_NOTE,
 } from '../chat/engine.js';
 import type { Actor, Chat } from '../chat/types.js';
-import { escapeText } from './mrkdwn.js';
+import { neutralise, neutraliseLine } from '../untrusted-text.js';
+import { escapeText, quote } from './mrkdwn.js';
 import type { Block } from './port.js';
 
 export const ACTION_IDS = {
@@ -190,9 +191,14 @@ export function verdictText(chat: Chat, userId: string): string {
 /** The first reply in the alert's thread: description and every property. */
 export function detailsText(alert: Pick<AlertView, 'id' | 'description' | 'properties'>): string {
   const lines = [`*Alert* \`${escapeText(alert.id)}\``];
-  if (alert.description) lines.push(`*Description:* ${escapeText(alert.description)}`);
+  // A SIEM's text may copy an attacker's: a newline in it must not start a line that reads as the SIEM's own (a
+  // forged "• *mfa:* passed"), nor a bidi override reorder one. A description of several lines is quoted; a
+  // property is one line.
+  const description = neutralise(alert.description);
+  if (description.includes('\n')) lines.push('*Description:*', quote(description));
+  else if (description) lines.push(`*Description:* ${escapeText(description)}`);
   for (const [key, value] of Object.entries(alert.properties)) {
-    lines.push(`• *${escapeText(key)}:* ${escapeText(value)}`);
+    lines.push(`• *${escapeText(neutraliseLine(key))}:* ${escapeText(neutraliseLine(value))}`);
   }
   return lines.join('\n');
 }

@@ -396,6 +396,30 @@ describe('detailsText', () => {
     );
     expect(text).not.toMatch(/<[!@#]|<http/);
   });
+
+  it('cannot be made to show a line the SIEM did not send: a property is one line, a long description is quoted', () => {
+    const text = detailsText(
+      anAlert({
+        description: 'Impossible travel\n• *mfa:* passed (known device)',
+        properties: {
+          source_ip: '203.0.113.9\n• *verified_by_soc:* yes — benign',
+          'country\n• *allowlisted': 'yes',
+          note: 'invoice\u202efdp.exe',
+        },
+      }),
+    );
+    expect(text).toBe(
+      [
+        '*Alert* `pivot-3f9a2c`',
+        '*Description:*',
+        '> Impossible travel',
+        '> • *mfa:* passed (known device)',
+        '• *source_ip:* 203.0.113.9␤• *verified_by_soc:* yes — benign',
+        '• *country␤• *allowlisted:* yes',
+        '• *note:* invoice&lt;U+202E&gt;fdp.exe',
+      ].join('\n'),
+    );
+  });
 });
 
 describe('Slack’s Block Kit limits, with every field at its intake bound', () => {
