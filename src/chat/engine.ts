@@ -82,7 +82,12 @@ export function newChat(): Chat {
 
 /** True while the chat still involves the person (a DM from them belongs to it, or soon will). */
 export function isOpen(chat: Chat): boolean {
-  return chat.state === 'active' || chat.state === 'queued' || chat.state === 'scheduled';
+  return isOpenState(chat.state);
+}
+
+/** {@link isOpen}, of a state alone (a report's facts keep no more). */
+export function isOpenState(state: Chat['state']): boolean {
+  return state === 'active' || state === 'queued' || state === 'scheduled';
 }
 
 /** How long a chat waits for the person's working hours when max_wait_hours is not set. */

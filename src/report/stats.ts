@@ -1,6 +1,7 @@
 // What `irbot report` says about the alerts in a window: counts, reply rate, times to answer, outcomes, step-ups
 // and escalations, overall and per template, and the weeks and times its HTML charts. Pure: alerts in, numbers out.
 
+import { isOpenState } from '../chat/engine.js';
 import type { EscalationOutcome } from '../config/types.js';
 import type { StepUpResult } from '../verify/port.js';
 import { type AlertFacts, VERDICTS, type Verdict } from './facts.js';
@@ -29,7 +30,7 @@ export interface Counts {
   /** From the greeting to the verdict (chats that ended with an answer). */
   verdict: Spread;
   outcomes: Record<Verdict, number>;
-  /** Chats still open (queued or active). */
+  /** Chats still open (queued, active, or waiting for the person's working hours). */
   open: number;
   step_up: Record<StepUpResult, number>;
   escalations: number;
@@ -129,7 +130,7 @@ function countsOf(alerts: readonly AlertFacts[]): Counts {
     if (alert.suppressed) suppressed++;
     if (alert.state === 'dismissed') dismissed++;
     if (alert.started) chats++;
-    if (alert.state === 'queued' || alert.state === 'active') open++;
+    if (isOpenState(alert.state)) open++;
     if (alert.verdict) outcomes[alert.verdict]++;
     if (alert.verified) stepUp[alert.verified]++;
     if (alert.escalation) {

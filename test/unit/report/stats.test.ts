@@ -152,6 +152,28 @@ describe('buildReport', () => {
     expect(factsOf({ ...replied, transcript: [...replied.transcript, late] }).firstReplyMs).toBe(5 * MIN);
   });
 
+  it("counts a chat waiting for the person's working hours as open: every chat is concluded or open", () => {
+    const waiting = anAlert({
+      createdAt: '2026-12-04T02:00:00.000Z',
+      chat: {
+        ...anAlert().chat,
+        state: 'scheduled',
+        startedBy: analyst,
+        startedAt: '2026-12-04T02:01:00.000Z',
+        schedule: {
+          zone: 'Europe/London',
+          at: '2026-12-04T02:01:00.000Z',
+          startsAt: '2026-12-04T09:00:00.000Z',
+          deadline: '2026-12-05T02:01:00.000Z',
+        },
+      },
+    });
+    const r = report([waiting, aChat('2026-12-01T09:00:00Z', { replyMin: 5, endMin: 6 })]);
+    const concluded = Object.values(r.overall.outcomes).reduce((a, b) => a + b, 0);
+    expect(r.overall).toMatchObject({ chats: 2, open: 1 });
+    expect(concluded + r.overall.open).toBe(r.overall.chats);
+  });
+
   it('has no reply rate while nobody was greeted', () => {
     const r = report([anAlert({ chat: { ...anAlert().chat, state: 'queued', startedAt: NOW.toISOString() } })]);
     expect(r.overall).toMatchObject({ chats: 1, greeted: 0, reply_rate: null, open: 1 });
