@@ -12,9 +12,16 @@ export function parseSince(value: string, now: Date): Date | null {
   if (duration) return new Date(now.getTime() - Number(duration[1]) * UNIT_MS[duration[2] as keyof typeof UNIT_MS]);
   if (/^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2}))?$/.test(text)) {
     const date = new Date(text.length === 10 ? `${text}T00:00:00Z` : text);
-    if (!Number.isNaN(date.getTime())) return date;
+    // V8 rolls an impossible day over (2026-02-30 is 2 March): the day typed must be the day read.
+    if (!Number.isNaN(date.getTime()) && isCalendarDay(text.slice(0, 10))) return date;
   }
   throw new ConfigError(
     `--since: "${neutraliseLine(value)}" is neither a duration nor a date; use e.g. --since 30d, 12h, 2w, 2026-11-01 or all`,
   );
+}
+
+/** True when `YYYY-MM-DD` names a day that exists (no 30 February, no month 13). */
+function isCalendarDay(ymd: string): boolean {
+  const day = new Date(`${ymd}T00:00:00Z`);
+  return !Number.isNaN(day.getTime()) && day.toISOString().slice(0, 10) === ymd;
 }

@@ -221,11 +221,14 @@ describe('parseSince', () => {
     expect(parseSince('2w', NOW)?.toISOString()).toBe('2026-11-20T12:00:00.000Z');
     expect(parseSince('2026-11-01', NOW)?.toISOString()).toBe('2026-11-01T00:00:00.000Z');
     expect(parseSince('2026-11-01T08:00:00+01:00', NOW)?.toISOString()).toBe('2026-11-01T07:00:00.000Z');
+    expect(parseSince('2028-02-29', NOW)?.toISOString()).toBe('2028-02-29T00:00:00.000Z');
     expect(parseSince('all', NOW)).toBeNull();
   });
 
   it('refuses anything else with the forms it takes', () => {
-    for (const bad of ['30', 'yesterday', '3 days', '-1d', '2026-13-45', '']) {
+    // A day that does not exist is refused, not rolled over into the next month (2026-02-30 was 2 March).
+    const noSuchDay = ['2026-02-30', '2026-02-29', '2026-04-31', '2026-06-31T08:00:00Z', '2026-00-10'];
+    for (const bad of ['30', 'yesterday', '3 days', '-1d', '2026-13-45', '', ...noSuchDay]) {
       expect(() => parseSince(bad, NOW), bad).toThrow(ConfigError);
     }
     expect(() => parseSince('yesterday', NOW)).toThrow(/--since: "yesterday" .* e\.g\. --since 30d/);
