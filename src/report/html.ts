@@ -118,11 +118,11 @@ function verdictsChart(report: Report): string {
     const segments = VERDICTS.filter((v) => week[v] > 0).map((v) => {
       const h = (week[v] / max) * plotH;
       y -= h;
-      return `<rect class="bar" x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${barW.toFixed(1)}" height="${h.toFixed(1)}" fill="${VERDICT_COLOURS[v]}"><title>week of ${week.week}: ${week[v]} ${VERDICT_LABELS[v]}</title></rect>`;
+      return `<rect class="bar" x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${barW.toFixed(1)}" height="${h.toFixed(1)}" fill="${VERDICT_COLOURS[v]}"><title>week of ${escapeHtml(week.week)}: ${week[v]} ${VERDICT_LABELS[v]}</title></rect>`;
     });
     const label =
       i % labelEvery === 0
-        ? `<text x="${(x + barW / 2).toFixed(1)}" y="${HEIGHT - PAD.bottom + 14}" text-anchor="middle">${week.week.slice(5)}</text>`
+        ? `<text x="${(x + barW / 2).toFixed(1)}" y="${HEIGHT - PAD.bottom + 14}" text-anchor="middle">${escapeHtml(week.week.slice(5))}</text>`
         : '';
     return [...segments, label];
   });
@@ -142,8 +142,8 @@ function replyTimesChart(report: Report): string {
     const h = (bucket.count / max) * plotH;
     const y = PAD.top + plotH - h;
     return [
-      `<rect class="bar" x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${(slot * 0.8).toFixed(1)}" height="${h.toFixed(1)}" fill="#1565c0"><title>${bucket.label}: ${bucket.count}</title></rect>`,
-      `<text x="${(x + slot * 0.4).toFixed(1)}" y="${HEIGHT - PAD.bottom + 14}" text-anchor="middle">${bucket.label}</text>`,
+      `<rect class="bar" x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${(slot * 0.8).toFixed(1)}" height="${h.toFixed(1)}" fill="#1565c0"><title>${escapeHtml(bucket.label)}: ${bucket.count}</title></rect>`,
+      `<text x="${(x + slot * 0.4).toFixed(1)}" y="${HEIGHT - PAD.bottom + 14}" text-anchor="middle">${escapeHtml(bucket.label)}</text>`,
     ];
   });
   return svg('time-to-answer', `First replies by time after the greeting, at most ${max} in a bucket`, [

@@ -101,6 +101,8 @@ describe('irbot report', () => {
     expect(html).not.toMatch(/<script|<link|src="http|href="http|@import|url\(/);
     expect(html).toMatch(/<svg id="verdicts-per-week"[^>]*>.*<rect class="bar"/s);
     expect(html).toMatch(/<svg id="time-to-answer"[^>]*>.*<rect class="bar"/s);
+    // Every `<` opens a tag: a chart's "< 5 min" too is text, escaped (it was raw in the SVG, invalid as XML).
+    expect(html).not.toMatch(/<(?![a-z/!])/i);
   });
 
   it('refuses a bad flag in one line that says what to write instead, exit 2', async () => {
