@@ -332,7 +332,8 @@ export function renderEntry(
   const time = chalk.dim(entry.at.slice(11, 19));
   const label =
     entry.from === 'person'
-      ? neutraliseLine(personName)
+      ? // `@`: the person sets their own display name, and one named "irbot" must not read as the bot.
+        `@${neutraliseLine(personName)}`
       : entry.from === 'analyst'
         ? neutraliseLine(`analyst ${entry.by ?? ''}`.trim())
         : SPEAKER_LABELS[entry.from];

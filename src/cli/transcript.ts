@@ -185,11 +185,14 @@ function indent(block: string): string {
   return block.replace(/^/gm, '  ');
 }
 
-/** `person` is already escaped. */
+/**
+ * `person` is already escaped. Each heading starts with a role word the person cannot set: their display name is
+ * theirs to choose, and one named "irbot" must not make their words read as the bot's.
+ */
 function speaker(from: Speaker, by: string | undefined, person: string): string {
-  if (from === 'bot') return `irbot → ${person}`;
-  if (from === 'person') return `${person} → irbot`;
-  if (from === 'analyst') return `analyst${by ? ` ${md(by)}` : ''} → ${person}`;
+  if (from === 'bot') return `irbot → person ${person}`;
+  if (from === 'person') return `person ${person} → irbot`;
+  if (from === 'analyst') return `analyst${by ? ` ${md(by)}` : ''} → person ${person}`;
   return 'system note';
 }
 

@@ -106,13 +106,21 @@ describe('chalkFor', () => {
 describe('renderEntry', () => {
   const speakers: Array<[TranscriptEntry['from'], TranscriptEntry, string]> = [
     ['bot', anEntry({ from: 'bot', text: 'hello' }), 'irbot'],
-    ['person', anEntry({ from: 'person', text: 'hello' }), 'Harold'],
+    ['person', anEntry({ from: 'person', text: 'hello' }), '@Harold'],
     ['analyst', anEntry({ from: 'analyst', text: 'hello', by: 'U0ANALYST' }), 'analyst U0ANALYST'],
     ['system', anEntry({ from: 'system', text: 'hello' }), 'system'],
   ];
 
   it.each(speakers)('labels a %s line', (_, entry, label) => {
     expect(renderEntry(entry, plain, 'Harold')).toBe(`10:00:05 ${label.padEnd(10)} hello`);
+  });
+
+  it('tells a person named like the bot or an analyst from them without colour', () => {
+    const bot = renderEntry(anEntry({ from: 'bot', text: 'Was that you?' }), plain, 'irbot');
+    expect(renderEntry(anEntry({ from: 'person', text: 'Was that you?' }), plain, 'irbot')).not.toBe(bot);
+    expect(renderEntry(anEntry({ from: 'person', text: 'ok' }), plain, 'analyst U0ANALYST')).toBe(
+      '10:00:05 @analyst U0ANALYST ok',
+    );
   });
 
   it('labels an analyst line without a name as just analyst', () => {
@@ -152,12 +160,12 @@ describe('renderEntry', () => {
     const text = `hi${ESC}]0;pwned\u0007${ESC}[2J\rspoofed\u009b31m`;
     const line = renderEntry(anEntry({ from: 'person', text }), plain, 'Harold');
     expect(controlCharsIn(line)).toEqual([]);
-    expect(line).toBe('10:00:05 Harold     hi␛]0;pwned␇␛[2J␍spoofed<U+009B>31m');
+    expect(line).toBe('10:00:05 @Harold    hi␛]0;pwned␇␛[2J␍spoofed<U+009B>31m');
   });
 
   it('shows a bidi override in a person’s text or name instead of letting it reorder the line', () => {
     const line = renderEntry(anEntry({ from: 'person', text: 'ok\u202edone' }), plain, 'Harold\u2066');
-    expect(line).toBe('10:00:05 Harold<U+2066> ok<U+202E>done');
+    expect(line).toBe('10:00:05 @Harold<U+2066> ok<U+202E>done');
   });
 
   it('keeps a name with a newline on the label’s line', () => {

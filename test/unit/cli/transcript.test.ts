@@ -61,6 +61,23 @@ describe('renderTranscript', () => {
     expect(md).toContain('- **Failed:** channel_not_found (check feed_channel_id)');
   });
 
+  it('heads each message with a role word the person cannot set: one named "irbot" does not read as the bot', () => {
+    const at = '2025-01-02T10:01:02.000Z';
+    const md = renderTranscript({
+      ...waiting,
+      alert: { ...waiting.alert, person: 'irbot' },
+      messages: [
+        { at, from: 'bot', text: 'Was that you?' },
+        { at, from: 'person', text: 'Was that you?' },
+      ],
+    });
+    const headings = md.split('\n').filter((line) => line.startsWith('**2025-01-02 10:01:02 UTC'));
+    expect(headings).toEqual([
+      '**2025-01-02 10:01:02 UTC — irbot → person irbot**',
+      '**2025-01-02 10:01:02 UTC — person irbot → irbot**',
+    ]);
+  });
+
   it('says an aware answer needs review when a reply of the person tried to instruct the bot', () => {
     const verdict = { ...waiting.verdict, state: 'ended', outcome: 'answered', aware: true, failure: null } as const;
     expect(renderTranscript({ ...waiting, verdict: { ...verdict, needs_review: true } })).toContain(
