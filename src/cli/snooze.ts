@@ -1,7 +1,7 @@
 // `irbot snooze add | list | rm`: what the team already knows. Snoozes live in the store; no network is needed.
 import type { Command } from 'commander';
-import { isSlackUserId, quote } from '../config/config.js';
-import { ConfigError } from '../config/errors.js';
+import { isSlackUserId } from '../config/config.js';
+import { ConfigError, quote } from '../config/errors.js';
 import { addSnooze, DAY_MS, parseDuration, removeSnooze, snoozeState, snoozesOf, untilText } from '../snoozes.js';
 import type { Snooze, SnoozeActor } from '../store/port.js';
 import { neutraliseLine, safeJson } from '../untrusted-text.js';
@@ -43,6 +43,10 @@ const collect = (value: string, previous: string[]): string[] => [...previous, v
 
 export function addSnoozeCommand(program: Command, deps: Deps): void {
   const snooze = program.command('snooze').description(commandDescription('snooze'));
+  // `irbot snooze` alone: one line naming its subcommands, as `irbot store` does, not the whole help.
+  snooze.action(() => {
+    throw new ConfigError('irbot snooze needs a subcommand: add, list or rm (irbot snooze --help shows them)');
+  });
   const configOption = ['--config <path>', 'config.toml to use (default: $IRBOT_CONFIG or ./config.toml)'] as const;
 
   snooze
@@ -90,7 +94,12 @@ export function addSnoozeCommand(program: Command, deps: Deps): void {
     .option(...configOption)
     .action(async (id: string, opts: { config?: string }) => {
       const { config } = await loadSetup(deps, opts.config, []);
-      const result = await openStore(config).transact((data) => removeSnooze(data, id, terminal(deps), deps.clock()));
+      const store = openStore(config);
+      // Looked up first: a refused command (a mistyped id, another folder) must not write, nor create a store.
+      const known = Object.hasOwn((await store.read()).snoozes ?? {}, id);
+      const result = known
+        ? await store.transact((data) => removeSnooze(data, id, terminal(deps), deps.clock()))
+        : ({ kind: 'unknown' } as const);
       if (result.kind === 'unknown') {
         throw new ConfigError(`no snooze ${quote(id)}: irbot snooze list --all shows every snooze id`);
       }

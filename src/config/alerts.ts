@@ -2,8 +2,8 @@
 import path from 'node:path';
 import { TomlDate } from 'smol-toml';
 import { neutralise } from '../untrusted-text.js';
-import { isSlackUserId, parseToml, quote, readText } from './config.js';
-import { ConfigError } from './errors.js';
+import { isSlackUserId, parseToml, readText } from './config.js';
+import { ConfigError, quote } from './errors.js';
 import { type AlertTemplate, SEVERITIES, type Severity } from './types.js';
 
 const ALERT_KEYS = [

@@ -3,8 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse, TomlError } from 'smol-toml';
 import { isPostgresUrl } from '../store/pg/url.js';
-import { neutraliseLine } from '../untrusted-text.js';
-import { ConfigError, Invalid } from './errors.js';
+import { ConfigError, Invalid, quote } from './errors.js';
 import { readSinks } from './sinks.js';
 import { parseStepUp } from './step-up.js';
 import {
@@ -330,17 +329,6 @@ export async function readText(file: string, what: string): Promise<string> {
     if (code === 'EISDIR') throw new ConfigError(`${what} is a directory, not a file: ${file}`, { cause: err });
     throw err;
   }
-}
-
-/**
- * Quotes a value from a file for a message: control characters escaped as in JSON (`\n`, `\u001b`, `\u009b`), so
- * the message stays on one line and no terminal obeys it; bidi and invisible characters shown (`<U+202E>`).
- */
-export function quote(value: string): string {
-  const escaped = value.replace(/\p{Cc}/gu, (c) =>
-    c < ' ' ? JSON.stringify(c).slice(1, -1) : `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`,
-  );
-  return `'${neutraliseLine(escaped)}'`;
 }
 
 function readKey(table: Record<string, unknown>, file: string, key: KeyName, spec: ConfigKey<unknown>): unknown {

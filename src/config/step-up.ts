@@ -1,5 +1,5 @@
 // config.toml's `[step_up]` table → StepUpConfig: whether an "it was me" needs a Duo push, and how it is asked.
-import { ConfigError } from './errors.js';
+import { ConfigError, quote } from './errors.js';
 import type { StepUpConfig, StepUpProvider, UsernameFrom } from './types.js';
 
 interface StepUpKey<T> {
@@ -96,7 +96,7 @@ export function parseStepUp(value: unknown, file: string): StepUpConfig {
   const known = Object.keys(STEP_UP_KEYS);
   for (const key of Object.keys(table)) {
     if (!known.includes(key)) {
-      throw new ConfigError(`${where}: unknown key '${key}' (known keys: ${known.join(', ')})`);
+      throw new ConfigError(`${where}: unknown key ${quote(key)} (known keys: ${known.join(', ')})`);
     }
   }
   const get = <K extends keyof Keys>(key: K): Read<K> | undefined => {

@@ -1,7 +1,7 @@
 // Posts a batch of alerts in order, each once (dedupe keys), and starts the chats of those marked auto_chat.
 import { type App, type Applied, AUTO_CHAT_ACTOR } from '../app.js';
 import type { AlertInput } from '../config/alerts.js';
-import { quote } from '../config/config.js';
+import { quote } from '../config/errors.js';
 import type { AlertRecord, Snooze } from '../store/port.js';
 
 /** What posting needs of the app; tests hand in the real App over in-memory ports. */

@@ -1,5 +1,7 @@
 // `irbot snooze` and a suppressed `send-alert`, in-process through the CLI's own entry point (runCli): no Slack is
 // contacted, since a suppressed alert is never posted.
+import { readdir } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../support/cli.js';
 import { makeWorkspace, type Workspace } from '../../support/irbot.js';
@@ -95,11 +97,19 @@ describe('irbot snooze', () => {
     expect(Object.entries(snooze?.match ?? {})).toEqual([['__proto__', 'x']]);
   });
 
-  it('refuses to remove a snooze that does not exist', async () => {
+  it('refuses to remove a snooze that does not exist, and writes nothing (no store is created)', async () => {
     const result = await run('snooze', 'rm', 'sz-nope');
     expect(result).toMatchObject({
       code: 2,
       stderr: "irbot: no snooze 'sz-nope': irbot snooze list --all shows every snooze id\n",
+    });
+    expect(await readdir(ws.dir)).not.toContain(basename(ws.dbPath));
+  });
+
+  it('alone, says in one line that it needs a subcommand', async () => {
+    expect(await run('snooze')).toMatchObject({
+      code: 2,
+      stderr: 'irbot: irbot snooze needs a subcommand: add, list or rm (irbot snooze --help shows them)\n',
     });
   });
 });

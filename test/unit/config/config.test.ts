@@ -3,8 +3,8 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CONFIG_KEYS, loadConfig, parseConfig, quote, TABLES } from '../../../src/config/config.js';
-import { ConfigError } from '../../../src/config/errors.js';
+import { CONFIG_KEYS, loadConfig, parseConfig, TABLES } from '../../../src/config/config.js';
+import { ConfigError, quote } from '../../../src/config/errors.js';
 
 const FILE = '/etc/irbot/config.toml';
 const FEED = 'feed_channel_id = "C0FEED"\n';

@@ -58,6 +58,8 @@ describe('[step_up]', () => {
     ['retries = -1', 'step_up.retries: must be an integer from 0 to 5'],
     ['retries = "1"', 'step_up.retries: must be an integer from 0 to 5'],
     ['duo_secret = "x"', "step_up: unknown key 'duo_secret' (known keys: provider, api_hostname, username_from"],
+    // Quoted on one line: the CLI prints a message's first line only, and lost the known keys.
+    ['"prov\\nider" = "duo"', "step_up: unknown key 'prov\\nider' (known keys: provider, api_hostname"],
   ])('rejects %s', (line, message) => {
     expect(problem(`${FEED}[step_up]\n${line}\n`)).toContain(`${FILE}: ${message}`);
   });
