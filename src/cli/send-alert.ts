@@ -26,7 +26,17 @@ export function addSendAlertCommand(program: Command, deps: Deps): void {
     .command('send-alert')
     .description(commandDescription('send-alert'))
     .argument('[templateId]', 'the id of an alert in alerts.toml or in --file (with --file and no id: every alert)')
-    .option('--file <path>', 'post the alerts in this TOML, JSON or NDJSON file (- reads stdin), in order')
+    .option(
+      '--file <path>',
+      'post the alerts in this TOML, JSON or NDJSON file (- reads stdin), in order',
+      (path: string, previous: string | undefined) => {
+        // Commander keeps the last one: a first file's alerts would go unchecked and unsent without a word.
+        if (previous !== undefined) {
+          throw new ConfigError('--file is given twice: send one file at a time, or join them into one');
+        }
+        return path;
+      },
+    )
     .option('--dry-run', 'check the alerts and print what would be posted; contacts nothing, needs no token')
     .option(
       '--json',

@@ -153,6 +153,15 @@ describe('send-alert --file', () => {
     expectHugeDetailsWhole(slack, hugeId);
   });
 
+  it('refuses --file given twice, in one line: the first file was dropped without a word', async () => {
+    const twice = await runCli(['send-alert', '--dry-run', '--file', 'a.json', '--file', 'b.json'], ws);
+    expect(twice).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: 'irbot: --file is given twice: send one file at a time, or join them into one\n',
+    });
+  });
+
   it('names refused alerts on stderr with their ids made harmless: no terminal control, bidi override or invisible character', async () => {
     const input = ['pivot-ok', 'x\u009b2J\u009b0;0H', 'invoice\u202efdp.exe', 'k\u001b[31m']
       .map((id, n) => JSON.stringify({ ...pivot, id, ...(n > 0 ? { name: '' } : {}) }))
