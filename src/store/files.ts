@@ -72,8 +72,24 @@ export function linkRefused(file: string): StoreFileError {
 /** O_NOFOLLOW refuses a symbolic link as the last part of the path with ELOOP (Linux, macOS; 0 where there is none). */
 const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 
+/** A store path that cannot be a file: one of its folders is a file, or it is a folder itself. */
+export function notAFile(file: string, err: unknown): unknown {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOTDIR' || code === 'EEXIST') {
+    return new StoreFileError(
+      `Store file ${file} cannot be made: a folder on its path is a file`,
+      'set database_path to a file in a folder',
+    );
+  }
+  return code === 'EISDIR' ? folderRefused(file) : err;
+}
+
+export function folderRefused(file: string): StoreFileError {
+  return new StoreFileError(`Store file ${file} is a folder`, 'set database_path to a file in it, e.g. irbot-db.json');
+}
+
 function refusingLinks(file: string, err: unknown): unknown {
-  return (err as NodeJS.ErrnoException).code === 'ELOOP' ? linkRefused(file) : err;
+  return (err as NodeJS.ErrnoException).code === 'ELOOP' ? linkRefused(file) : notAFile(file, err);
 }
 
 /** open(2) of a store file that never follows a link in its last part; new files get mode 0600. */

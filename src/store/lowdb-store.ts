@@ -19,11 +19,13 @@ import { appendArchive, readArchive, readArchiveFacts } from './archive.js';
 import {
   archivePathOf,
   backupPathOf,
+  folderRefused,
   journalPathOf,
   linkRefused,
   looseBits,
   type ModeGuard,
   modeGuard,
+  notAFile,
   openStoreFile,
   openStoreFileSync,
   StoreFileError,
@@ -52,6 +54,7 @@ class AtomicJsonFile implements Adapter<StoreData> {
     if (!handle) return null;
     try {
       const st = await handle.stat({ bigint: true });
+      if (st.isDirectory()) throw folderRefused(this.path);
       await this.guard.opened(this.path, st.mode, (mode) => handle.chmod(mode));
       const text = await handle.readFile('utf8');
       return { data: checkStore(this.path, text), stamp: stampOf(st) };
@@ -385,7 +388,9 @@ export function openLowdbStore(path: string, options: StoreOptions = {}): Store 
   const locked = async () => {
     if (!directoryMade) {
       // Only irbot's user needs to see into a folder it makes.
-      await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+      await mkdir(dirname(path), { recursive: true, mode: 0o700 }).catch((err: unknown) => {
+        throw notAFile(path, err);
+      });
       directoryMade = true;
     }
     return lockStore(path);

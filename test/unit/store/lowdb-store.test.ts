@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError } from '../../../src/config/errors.js';
-import { factsPathOf, modeGuard } from '../../../src/store/files.js';
+import { factsPathOf, modeGuard, StoreFileError } from '../../../src/store/files.js';
 import type { JournalLine } from '../../../src/store/journal.js';
 import { archivePathOf, journalPathOf, openLowdbStore, outgrown } from '../../../src/store/lowdb-store.js';
 import { type AlertRecord, alertsOf, archiveAlert, type StoreData } from '../../../src/store/port.js';
@@ -1032,6 +1032,24 @@ describe('file modes', () => {
     await store.read();
     await store.readArchive();
     for (const file of files) expect(await mode(file)).toBe(0o644);
+  });
+
+  it('refuses, in one line naming database_path, a store under a file or a store that is a folder', async () => {
+    const file = join(path, '..', 'f');
+    await writeFile(file, '');
+    const under = join(file, 'db.json');
+    for (const attempt of [openLowdbStore(under).read(), openLowdbStore(under).transact(() => undefined)]) {
+      await expect(attempt).rejects.toThrow(
+        new StoreFileError(
+          `Store file ${under} cannot be made: a folder on its path is a file`,
+          'set database_path to a file in a folder',
+        ),
+      );
+    }
+    const folder = join(path, '..', 'folder.json');
+    await mkdir(folder);
+    await expect(openLowdbStore(folder).read()).rejects.toThrow(`Store file ${folder} is a folder: set database_path`);
+    expect(await readFile(file, 'utf8')).toBe('');
   });
 
   it('makes a missing store folder readable by its user only', async () => {
