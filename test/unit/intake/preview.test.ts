@@ -17,7 +17,8 @@ describe('renderPreviews', () => {
     // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
     expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
     expect(text).toContain('Pivoting␛]0;pwned␇');
-    expect(text).toContain('<U+202E>');
+    // Shown in the details reply as Slack will show it, escaped: `<U+202E>` in Slack.
+    expect(text).toContain('line two␛[2J&lt;U+202E&gt;');
     expect(text).toContain('dedupe_key k␛[1A');
     // Each line of a text stays indented under its heading: none starts at the margin.
     const body = text.split('\n').filter((l) => l !== '' && !l.startsWith('alert ') && !l.startsWith('dry run'));
