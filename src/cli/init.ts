@@ -1,6 +1,6 @@
 // `irbot init`: asks for the tokens and the feed channel, writes .env (0600), config.toml and alerts.toml.
 import { constants } from 'node:fs';
-import { lstat, open, readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
@@ -9,6 +9,7 @@ import { loadEnv } from '../config/env.js';
 import { ConfigError } from '../config/errors.js';
 import { commandDescription } from './commands.js';
 import type { Deps } from './deps.js';
+import { inspectTarget, type TargetKind, writeNoFollow } from './user-file.js';
 
 /** The questions init asks; the real one is @inquirer/prompts, tests script the answers. */
 export interface Prompter {
@@ -158,6 +159,24 @@ export async function runInit(opts: InitOptions, deps: Deps, prompter: Prompter)
   };
   const out = (line = '') => deps.stdout.write(`${line}\n`);
   const shown = (path: string) => relative(deps.cwd, path) || path;
+  // Every path is checked before any question and any write: a bad one leaves nothing half done.
+  const from = opts.config === undefined && vars.IRBOT_CONFIG?.trim() ? 'IRBOT_CONFIG' : '--config';
+  const same = files.config === files.env ? '.env' : files.config === files.alerts ? 'alerts.toml' : undefined;
+  if (same !== undefined) {
+    throw new ConfigError(
+      `${from} ${shown(files.config)}: irbot init writes ${same} there; give config.toml another name, e.g. config.toml`,
+    );
+  }
+  const fix = {
+    env: 'run irbot init in another folder',
+    config: `give ${from} a file in an existing folder, e.g. config.toml`,
+    alerts: `alerts.toml goes beside config.toml: move it away, or give ${from} a file in another folder`,
+  };
+  const kinds = {
+    env: await inspectTarget(files.env, fix.env),
+    config: await inspectTarget(files.config, fix.config),
+    alerts: await inspectTarget(files.alerts, fix.alerts),
+  };
 
   if (interactive) {
     out(`irbot init: writes ${shown(files.env)}, ${shown(files.config)} and ${shown(files.alerts)}.`);
@@ -168,11 +187,6 @@ export async function runInit(opts: InitOptions, deps: Deps, prompter: Prompter)
   }
 
   // A link is never written through, and is refused before any question when init would have to.
-  const kinds = {
-    env: await kindOf(files.env),
-    config: await kindOf(files.config),
-    alerts: await kindOf(files.alerts),
-  };
   for (const key of ['env', 'config', 'alerts'] as const) {
     const kind = kinds[key];
     const path = files[key];
@@ -187,7 +201,7 @@ export async function runInit(opts: InitOptions, deps: Deps, prompter: Prompter)
       );
     }
   }
-  const decide = async (path: string, kind: Kind): Promise<boolean> => {
+  const decide = async (path: string, kind: TargetKind): Promise<boolean> => {
     if (kind === 'none') return true;
     if (kind === 'link') return false;
     if (opts.force) return true;
@@ -221,26 +235,34 @@ export async function runInit(opts: InitOptions, deps: Deps, prompter: Prompter)
   }
   const feedChannelId = writeConfig ? await ask('feedChannelId') : undefined;
 
-  // Every answer is in: now write, so that a cancelled run leaves nothing half done.
+  // Every answer is in, and the files' texts are made and checked: only now write, so that a cancelled or
+  // refused run leaves nothing half done.
+  const configFile =
+    feedChannelId === undefined ? undefined : configText(await readFile(SHIPPED_CONFIG, 'utf8'), feedChannelId);
+  if (configFile !== undefined) parseConfig(configFile, files.config);
+  const alertsFile = kinds.alerts === 'none' ? await readFile(SHIPPED_ALERTS, 'utf8') : undefined;
   const report: string[] = [];
   if (writeEnv) {
-    await writeSecretFile(files.env, envText(envValues));
+    await writeNoFollow(files.env, envText(envValues), {
+      flags: constants.O_TRUNC,
+      mode: 0o600,
+      chmod: true,
+      fix: fix.env,
+    });
     report.push(`Wrote ${shown(files.env)} (readable by you only)`);
   } else {
     report.push(kept('env'));
   }
-  if (feedChannelId !== undefined) {
-    const text = configText(await readFile(SHIPPED_CONFIG, 'utf8'), feedChannelId);
-    parseConfig(text, files.config); // the shipped template and the answer make a valid file, or nothing is written
-    await writeNoFollow(files.config, text, constants.O_TRUNC, 0o666);
+  if (configFile !== undefined) {
+    await writeNoFollow(files.config, configFile, { flags: constants.O_TRUNC, mode: 0o666, fix: fix.config });
     report.push(`Wrote ${shown(files.config)} (feed_channel_id = "${feedChannelId}")`);
   } else {
     report.push(kept('config'));
   }
-  if (kinds.alerts !== 'none') {
+  if (alertsFile === undefined) {
     report.push(kinds.alerts === 'link' ? kept('alerts') : `Kept ${shown(files.alerts)}`);
   } else {
-    await writeNoFollow(files.alerts, await readFile(SHIPPED_ALERTS, 'utf8'), constants.O_EXCL, 0o666);
+    await writeNoFollow(files.alerts, alertsFile, { flags: constants.O_EXCL, mode: 0o666, fix: fix.alerts });
     report.push(`Wrote ${shown(files.alerts)} (examples: put real Slack member IDs in user_id)`);
   }
   for (const line of report) out(line);
@@ -288,52 +310,6 @@ export function configText(shipped: string, feedChannelId: string): string {
     return line;
   });
   return lines.join('\n');
-}
-
-/** Created (or truncated) with mode 0600 before a byte is written, so the tokens are never readable by others. */
-async function writeSecretFile(path: string, text: string): Promise<void> {
-  await writeNoFollow(path, text, constants.O_TRUNC, 0o600, true);
-}
-
-/**
- * Writes `text` to `path`, created with `mode`, never through a symbolic link (O_NOFOLLOW: one put there since
- * init looked is refused too). `flags`: O_TRUNC to replace a file, O_EXCL to make a new one only.
- */
-async function writeNoFollow(path: string, text: string, flags: number, mode: number, chmod = false): Promise<void> {
-  const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | flags, mode).catch(
-    (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ELOOP' || err.code === 'EEXIST') {
-        throw new ConfigError(
-          `${path} changed while irbot init ran (it is now a link or a file): run irbot init again`,
-        );
-      }
-      throw err;
-    },
-  );
-  try {
-    if (chmod) await handle.chmod(mode); // an existing file keeps its mode on open
-    await handle.writeFile(text);
-  } finally {
-    await handle.close();
-  }
-}
-
-type Kind = 'none' | 'file' | 'link' | 'dangling';
-
-/** What is at `path`: nothing, a file (or folder), a symbolic link, or a link whose target does not exist. */
-async function kindOf(path: string): Promise<Kind> {
-  try {
-    if (!(await lstat(path)).isSymbolicLink()) return 'file';
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'none';
-    throw err;
-  }
-  try {
-    await stat(path);
-    return 'link';
-  } catch {
-    return 'dangling';
-  }
 }
 
 function inquirerPrompter(deps: Deps): Prompter {

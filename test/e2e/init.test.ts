@@ -1,5 +1,5 @@
 // `irbot init --yes` through its entry point, in an empty temp dir: files written, modes, kept, forced, refused.
-import { mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'dotenv';
@@ -148,5 +148,46 @@ describe('irbot init --yes', () => {
     expect(result.code).toBe(2);
     expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
     expect(result.stderr).toMatch(/no terminal: run it in one, or pass --yes/);
+  });
+
+  it('refuses a path it cannot write before writing anything (exit 2, one line, no .env left behind)', async () => {
+    await mkdir(join(ws.dir, 'cfgdir'));
+    await writeFile(join(ws.dir, 'afile'), '');
+    const cases: Array<[string[], RegExp]> = [
+      [
+        ['--config', 'nodir/config.toml'],
+        /nodir\/config\.toml: the folder .*nodir does not exist: create it or give --config a file in an existing folder/,
+      ],
+      [
+        ['--config', 'afile/config.toml'],
+        /afile\/config\.toml: .*afile is not a folder: give --config a file in an existing folder/,
+      ],
+      [['--config', '.'], /is a folder, not a file: give --config a file in an existing folder/],
+      [['--force', '--config', '.'], /is a folder, not a file: give --config a file in an existing folder/],
+      [['--force', '--config', 'cfgdir'], /cfgdir is a folder, not a file: give --config a file/],
+      [
+        ['--config', 'alerts.toml'],
+        /^irbot: --config alerts\.toml: irbot init writes alerts\.toml there; give config\.toml another name/,
+      ],
+      [['--config', '.env'], /^irbot: --config \.env: irbot init writes \.env there/],
+    ];
+    for (const [args, message] of cases) {
+      const result = await init(['--yes', ...FLAGS, ...args]);
+      expect(result.stderr, args.join(' ')).toMatch(message);
+      expect(result.stderr.trimEnd().split('\n'), args.join(' ')).toHaveLength(1);
+      expect(result.code, args.join(' ')).toBe(2);
+      expect((await readdir(ws.dir)).sort(), args.join(' ')).toEqual(['afile', 'cfgdir']);
+    }
+    expect(await readdir(join(ws.dir, 'cfgdir'))).toEqual([]);
+  });
+
+  it('refuses an alerts.toml that is a folder, writing nothing', async () => {
+    await mkdir(join(ws.dir, 'alerts.toml'));
+    const result = await init(['--yes', ...FLAGS]);
+    expect(result.stderr).toMatch(
+      /^irbot: .*alerts\.toml is a folder, not a file: alerts\.toml goes beside config\.toml: move it away, or give --config a file in another folder\n$/,
+    );
+    expect(result.code).toBe(2);
+    expect(await readdir(ws.dir)).toEqual(['alerts.toml']);
   });
 });
