@@ -1,5 +1,4 @@
 // `irbot report`: how it is going, from the store and its archive alone (no network, no Slack variables).
-import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError } from '../config/errors.js';
@@ -13,6 +12,7 @@ import { chalkFor } from './colour.js';
 import { commandDescription } from './commands.js';
 import type { Deps } from './deps.js';
 import { loadSetup, openStore } from './setup.js';
+import { checkReplaceable, replacePrivateFile } from './user-file.js';
 
 interface ReportOptions {
   since: string;
@@ -41,14 +41,16 @@ export function addReportCommand(program: Command, deps: Deps): void {
       if (opts.html !== undefined && opts.html.trim() === '') {
         throw new ConfigError('--html: empty; give the file to write, e.g. --html report.html');
       }
+      const html = opts.html === undefined ? undefined : resolve(deps.cwd, opts.html);
+      const fix = 'give --html a file in an existing folder, e.g. --html report.html';
+      if (html !== undefined) await checkReplaceable(html, fix);
       const { config, log } = await loadSetup(deps, opts.config, []);
       // Archived alerts are read as their facts, kept beside the archive: whole records are never parsed.
       const alerts = await factsSince(openStore(config, log), since?.toISOString() ?? null);
       const report = buildReport(alerts, { since, template: opts.template ?? null, now });
-      if (opts.html !== undefined) {
-        const file = resolve(deps.cwd, opts.html);
-        await writeFile(file, renderReportHtml(report), { mode: 0o600 });
-        if (!opts.json) deps.stdout.write(`Wrote ${neutraliseLine(file)}\n`);
+      if (html !== undefined) {
+        await replacePrivateFile(html, renderReportHtml(report), fix);
+        if (!opts.json) deps.stdout.write(`Wrote ${neutraliseLine(html)}\n`);
       }
       deps.stdout.write(
         opts.json ? `${safeJson(report)}\n` : renderReportTable(report, chalkFor(deps.stdout, deps.env)),

@@ -64,8 +64,7 @@ export async function writeNoFollow(
  * at `path` is refused, and one put there meanwhile is replaced, not written through.
  */
 export async function replacePrivateFile(path: string, text: string, fix: string): Promise<void> {
-  const kind = await inspectTarget(path, fix);
-  if (kind === 'link' || kind === 'dangling') throw pathError(path, { code: 'ELOOP' }, fix);
+  await checkReplaceable(path, fix);
   const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
     await writeNoFollow(temp, text, { flags: constants.O_EXCL, mode: 0o600, chmod: true, fix });
@@ -76,6 +75,12 @@ export async function replacePrivateFile(path: string, text: string, fix: string
     await rm(temp, { force: true });
     throw err;
   }
+}
+
+/** Refuses, before any work, what replacePrivateFile would: a path in no folder, a folder, a symbolic link. */
+export async function checkReplaceable(path: string, fix: string): Promise<void> {
+  const kind = await inspectTarget(path, fix);
+  if (kind === 'link' || kind === 'dangling') throw pathError(path, { code: 'ELOOP' }, fix);
 }
 
 /** The one line for a path that cannot be written, or `err` itself when the person cannot fix it. */

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Chat } from '../../../src/chat/types.js';
@@ -103,6 +103,47 @@ describe('irbot report', () => {
     expect(html).toMatch(/<svg id="time-to-answer"[^>]*>.*<rect class="bar"/s);
     // Every `<` opens a tag: a chart's "< 5 min" too is text, escaped (it was raw in the SVG, invalid as XML).
     expect(html).not.toMatch(/<(?![a-z/!])/i);
+  });
+
+  it('replaces an existing HTML file with a private one (0600), leaving nothing else beside it', async () => {
+    const dir = await mkdtemp(join(ws.dir, 'html-'));
+    const file = join(dir, 'r.html');
+    await writeFile(file, 'old', { mode: 0o644 });
+    const result = await runCli(['report', '--html', file], ws, { clock });
+    expect(result.code).toBe(0);
+    expect(await readFile(file, 'utf8')).toMatch(/^<!doctype html>/i);
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    expect(await readdir(dir)).toEqual(['r.html']);
+  });
+
+  it('never writes through a symbolic link, and refuses a path it cannot write, before reading the store', async () => {
+    const dir = await mkdtemp(join(ws.dir, 'html-'));
+    await writeFile(join(dir, 'victim.txt'), 'precious\n', { mode: 0o644 });
+    await symlink('victim.txt', join(dir, 'out.html'));
+    await symlink('nowhere.html', join(dir, 'dangling.html'));
+    await writeFile(join(dir, 'afile'), '');
+    await mkdir(join(dir, 'sub'));
+    const link = /is a symbolic link, and irbot never writes through one: remove it or name another file\n$/;
+    const elsewhere = / give --html a file in an existing folder, e.g. --html report.html\n$/;
+    for (const [name, message] of [
+      ['out.html', link],
+      ['dangling.html', link],
+      ['nodir/r.html', /nodir\/r\.html: the folder .*nodir does not exist: create it or give --html/],
+      ['afile/r.html', /afile\/r\.html: .*afile is not a folder: give --html/],
+      ['sub', /sub is a folder, not a file: give --html/],
+      ['.', /is a folder, not a file: give --html/],
+    ] as const) {
+      // A config that does not exist: the path is refused before config and store are read.
+      const result = await runCli(['report', '--html', join(dir, name), '--config', 'nope.toml'], ws, { clock });
+      expect(result.stderr, name).toMatch(message);
+      if (message !== link) expect(result.stderr, name).toMatch(elsewhere);
+      expect(result.stderr.trimEnd().split('\n'), name).toHaveLength(1);
+      expect(result.code, name).toBe(2);
+    }
+    expect(await readFile(join(dir, 'victim.txt'), 'utf8')).toBe('precious\n');
+    expect((await lstat(join(dir, 'out.html'))).isSymbolicLink()).toBe(true);
+    expect((await readdir(dir)).sort()).toEqual(['afile', 'dangling.html', 'out.html', 'sub', 'victim.txt']);
+    expect(await readdir(join(dir, 'sub'))).toEqual([]);
   });
 
   it('refuses a bad flag in one line that says what to write instead, exit 2', async () => {
