@@ -28,7 +28,7 @@ export function addSendAlertCommand(program: Command, deps: Deps): void {
     .argument('[templateId]', 'the id of an alert in alerts.toml or in --file (with --file and no id: every alert)')
     .option(
       '--file <path>',
-      'post the alerts in this TOML, JSON or NDJSON file (- reads stdin), in order',
+      'post the alerts in this TOML, JSON or NDJSON file (- reads stdin), in order; at most 32 MiB',
       (path: string, previous: string | undefined) => {
         // Commander keeps the last one: a first file's alerts would go unchecked and unsent without a word.
         if (previous !== undefined) {

@@ -321,14 +321,19 @@ export async function readText(file: string, what: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') throw new ConfigError(`${what} not found: ${file}`, { cause: err });
-    if (code === 'EACCES' || code === 'EPERM') {
-      throw new ConfigError(`${what} cannot be read (permission denied): ${file}`, { cause: err });
-    }
-    if (code === 'EISDIR') throw new ConfigError(`${what} is a directory, not a file: ${file}`, { cause: err });
-    throw err;
+    throw readProblem(err, file, what);
   }
+}
+
+/** A failed read or stat of `file` as the one-line ConfigError a person can fix, or `err` as it is. */
+export function readProblem(err: unknown, file: string, what: string): unknown {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') return new ConfigError(`${what} not found: ${file}`, { cause: err });
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new ConfigError(`${what} cannot be read (permission denied): ${file}`, { cause: err });
+  }
+  if (code === 'EISDIR') return new ConfigError(`${what} is a directory, not a file: ${file}`, { cause: err });
+  return err;
 }
 
 function readKey(table: Record<string, unknown>, file: string, key: KeyName, spec: ConfigKey<unknown>): unknown {

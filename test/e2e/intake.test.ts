@@ -1,6 +1,6 @@
 // `send-alert --file` (the real binary once, then its entry point in-process): JSON, NDJSON on stdin, --dry-run, a bad file, auto_chat.
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { LocalSlack, RecordedCall } from '../../src/sandbox/local-slack.js';
@@ -123,6 +123,25 @@ describe('send-alert --file', () => {
     expect(ndjson.stderr).toBe("irbot: stdin: alert #1 (id 'x'): 'user_id' must be a non-empty string\n");
     expect(slack.calls).toHaveLength(0);
     expect(existsSync(ws.dbPath)).toBe(false);
+  });
+
+  it('refuses a file over 32 MiB, and a device, in one line: exit 2, nothing posted', async () => {
+    const big = join(ws.dir, 'big.json');
+    const handle = await open(big, 'w');
+    await handle.truncate(600 * 1024 * 1024); // sparse: a 600 MB file that takes no room
+    await handle.close();
+    const result = await runCli(['send-alert', '--file', 'big.json'], ws);
+    expect([result.code, result.stdout, result.stderr]).toEqual([
+      2,
+      '',
+      `irbot: ${big}: larger than 32 MiB: split the batch\n`,
+    ]);
+    const device = await runCli(['send-alert', '--file', '/dev/zero', '--dry-run'], ws);
+    expect([device.code, device.stderr]).toEqual([
+      2,
+      'irbot: /dev/zero: not a regular file: give --file a file, or - to read stdin\n',
+    ]);
+    expect(slack.calls).toHaveLength(0);
   });
 
   it('posts the good alerts of a mixed batch, names each bad one on stderr and exits 2; a huge description goes out whole in parts', async () => {
