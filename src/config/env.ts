@@ -5,6 +5,7 @@ import type * as Dotenv from 'dotenv';
 import { requireCjs } from '../cjs.js';
 import { holdSecrets } from '../log.js';
 import { checkPostgresUrl } from '../store/pg/url.js';
+import { readProblem } from './config.js';
 import { ConfigError } from './errors.js';
 import type { Env } from './types.js';
 
@@ -150,16 +151,54 @@ export async function loadEnv(cwd: string, processEnv: NodeJS.ProcessEnv): Promi
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return { ...processEnv };
-    if (code === 'EACCES' || code === 'EPERM') {
-      throw new ConfigError(`.env file cannot be read (permission denied): ${file}`, { cause: err });
-    }
-    throw err;
+    throw readProblem(err, file, '.env file');
   }
+  refuseHashInValue(text, file);
   const merged: Record<string, string | undefined> = { ...processEnv };
   for (const [name, value] of Object.entries(parse(text))) {
     if (!merged[name]) merged[name] = value;
   }
   return merged;
+}
+
+/**
+ * Refuses an unquoted value with a `#` inside it (`TOKEN=abc#def`): dotenv reads `abc`, while docker's --env-file,
+ * compose's env_file and systemd's EnvironmentFile (deploy/) keep `abc#def`, so local and deployed secrets would
+ * differ. A `#` after whitespace is left as dotenv reads it, the start of a comment. The value is never shown: it
+ * may be a secret.
+ */
+export function refuseHashInValue(text: string, file: string): void {
+  let quote: string | undefined; // of a quoted value that goes on over the next lines
+  for (const [index, line] of text.split(/\r\n?|\n/).entries()) {
+    if (quote !== undefined) {
+      if (closingQuote(line, quote) >= 0) quote = undefined;
+      continue;
+    }
+    const match = /^\s*(?:export\s+)?([\w.-]+)\s*=(.*)$/.exec(line);
+    if (!match) continue;
+    const [, name, value = ''] = match;
+    const start = value.trimStart();
+    const opening = start[0];
+    if (opening === '"' || opening === "'" || opening === '`') {
+      if (closingQuote(start.slice(1), opening) < 0) quote = opening;
+      continue;
+    }
+    const hash = value.indexOf('#');
+    if (hash >= 0 && (hash === 0 || !/\s/.test(value[hash - 1] ?? ''))) {
+      throw new ConfigError(
+        `${file}:${index + 1}: ${name}: an unquoted value with # in it is cut at the # here but kept whole by docker and systemd: quote the value, e.g. ${name}="…"`,
+      );
+    }
+  }
+}
+
+/** Where the first unescaped `quote` in `text` is, or -1. */
+function closingQuote(text: string, quote: string): number {
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === '\\') i++;
+    else if (text[i] === quote) return i;
+  }
+  return -1;
 }
 
 function httpUrl(name: string, value: string): string {

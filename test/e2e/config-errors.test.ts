@@ -1,6 +1,6 @@
 // Every configuration error: one line on stderr, exit 2, nothing written, no token printed.
 import { existsSync } from 'node:fs';
-import { symlink, writeFile } from 'node:fs/promises';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
@@ -76,6 +76,25 @@ describe('configuration errors', () => {
     const ws = await makeWorkspace({ slackApiUrl: unreachable });
     await writeFile(join(ws.dir, '.env'), 'SLACK_BOT_TOKEN=xoxp-from-dotenv-secret\n');
     await expectConfigError(ws, ['send-alert'], /SLACK_BOT_TOKEN .*'xoxb-'/, { SLACK_BOT_TOKEN: '' });
+  });
+
+  it('refuses a .env value cut at a # and a .env that is a folder, never printing the value', async () => {
+    const ws = await makeWorkspace({ slackApiUrl: unreachable });
+    const env = join(ws.dir, '.env');
+    await writeFile(env, '# webhook\nIRBOT_WEBHOOK_TOKEN=0123456789abcdef#sk-test-tail\n');
+    await expectConfigError(
+      ws,
+      ['send-alert', 'pivot', '--dry-run'],
+      `irbot: ${env}:2: IRBOT_WEBHOOK_TOKEN: an unquoted value with # in it is cut at the # here but kept whole by docker and systemd: quote the value, e.g. IRBOT_WEBHOOK_TOKEN="…"`,
+    );
+    const empty = await makeWorkspace({ slackApiUrl: unreachable });
+    await mkdir(join(empty.dir, '.env'));
+    await expectConfigError(
+      empty,
+      ['send-alert', 'pivot', '--dry-run'],
+      /^irbot: \.env file is a directory, not a file: /,
+    );
+    await expectConfigError(empty, ['init', '--yes'], /^irbot: \.env file is a directory, not a file: /);
   });
 
   it('names a config file that is not there, also through IRBOT_CONFIG and --config', async () => {

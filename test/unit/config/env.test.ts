@@ -1,9 +1,9 @@
 // Tests of readEnv, requireEnv and loadEnv: defaults, empty values, token checks, and .env under process values.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadEnv, readEnv, requireEnv } from '../../../src/config/env.js';
+import { loadEnv, readEnv, refuseHashInValue, requireEnv } from '../../../src/config/env.js';
 import { ConfigError } from '../../../src/config/errors.js';
 
 const BOT = 'xoxb-1111-secret';
@@ -148,9 +148,48 @@ describe('loadEnv', () => {
     });
   });
 
+  it('refuses a .env with # inside an unquoted value, and a .env that is a folder, in one line', async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'irbot-env-'));
+    const file = path.join(dir, '.env');
+    await writeFile(file, `SLACK_BOT_TOKEN=${BOT}#tail\n`);
+    await expect(loadEnv(dir, {})).rejects.toThrow(new RegExp(`^${file}:1: SLACK_BOT_TOKEN: .*: quote the value`));
+    await rm(file);
+    await mkdir(file);
+    await expect(loadEnv(dir, {})).rejects.toThrow(new ConfigError(`.env file is a directory, not a file: ${file}`));
+  });
+
   it('is fine without a .env', async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'irbot-env-'));
     expect(await loadEnv(dir, { SLACK_BOT_TOKEN: BOT })).toEqual({ SLACK_BOT_TOKEN: BOT });
+  });
+});
+
+describe('a # in a .env value', () => {
+  const refused = (text: string) => errorOf(() => refuseHashInValue(text, '/srv/.env')).message;
+
+  it('refuses an unquoted value with # inside it, naming the variable and the line, never the value', () => {
+    expect(refused('# irbot\nSLACK_BOT_TOKEN=xoxb-1\nIRBOT_WEBHOOK_TOKEN=0123secret#0123456789\n')).toBe(
+      '/srv/.env:3: IRBOT_WEBHOOK_TOKEN: an unquoted value with # in it is cut at the # here but kept whole by docker and systemd: quote the value, e.g. IRBOT_WEBHOOK_TOKEN="…"',
+    );
+    expect(refused('export OPENAI_API_KEY =#secret\r\n')).toMatch(/^\/srv\/\.env:1: OPENAI_API_KEY: /);
+  });
+
+  it('leaves quoted values, comments after whitespace and lines inside a quoted value alone', () => {
+    const fine = [
+      '# a comment # with #',
+      'A="abc#def"',
+      "B='abc#def' # said",
+      'C=abc #def',
+      'D=abc\t# tab',
+      'E= # empty',
+      'F="first line',
+      'G=not#a#variable, still inside F',
+      '"',
+      'H=`x#y`',
+      'I="escaped \\" quote#',
+      'J=still inside I"',
+    ].join('\n');
+    expect(() => refuseHashInValue(fine, '/srv/.env')).not.toThrow();
   });
 });
 
