@@ -187,6 +187,7 @@ describe('send-alert --file', () => {
       .join('\n');
     const dry = await runCli(['send-alert', '--file', '-', '--dry-run'], ws, { input });
     expect(dry.code).toBe(2);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
     expect(dry.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
     expect(dry.stderr).toContain("(id 'x\\u009b2J\\u009b0;0H')");
     expect(dry.stderr).toContain("(id 'invoice<U+202E>fdp.exe')");
