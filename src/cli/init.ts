@@ -241,15 +241,20 @@ export async function runInit(opts: InitOptions, deps: Deps, prompter: Prompter)
     feedChannelId === undefined ? undefined : configText(await readFile(SHIPPED_CONFIG, 'utf8'), feedChannelId);
   if (configFile !== undefined) parseConfig(configFile, files.config);
   const alertsFile = kinds.alerts === 'none' ? await readFile(SHIPPED_ALERTS, 'utf8') : undefined;
+  // An .env overwritten keeps what init does not write (IRBOT_CONFIG, DATABASE_URL, a signing secret...): the
+  // config it writes is where the next command looks, and no other secret is lost.
+  const previousEnv = writeEnv && kinds.env === 'file' ? await readFile(files.env, 'utf8') : '';
+  const keptVars = otherVariables(previousEnv);
   const report: string[] = [];
   if (writeEnv) {
-    await writeNoFollow(files.env, envText(envValues), {
+    await writeNoFollow(files.env, envText(envValues, previousEnv), {
       flags: constants.O_TRUNC,
       mode: 0o600,
       chmod: true,
       fix: fix.env,
     });
-    report.push(`Wrote ${shown(files.env)} (readable by you only)`);
+    const also = keptVars.length > 0 ? `; kept its ${keptVars.join(', ')}` : '';
+    report.push(`Wrote ${shown(files.env)} (readable by you only${also})`);
   } else {
     report.push(kept('env'));
   }
@@ -291,14 +296,37 @@ function describeFlag(key: Key): string {
   return q.variable ? `${q.flag} (or ${q.variable} in the environment)` : `${q.flag} (${q.message})`;
 }
 
-/** .env lines for the answers; values are checked to need no quoting. */
-export function envText(values: Partial<Record<Key, string>>): string {
-  const lines = ['# irbot secrets, written by irbot init. Keep this file private (mode 0600).'];
-  for (const key of ['slackBotToken', 'socketAppToken', 'openaiApiKey'] as const) {
+const ENV_HEADER = '# irbot secrets, written by irbot init. Keep this file private (mode 0600).';
+const ENV_KEYS = ['slackBotToken', 'socketAppToken', 'openaiApiKey'] as const;
+/** A line of .env that sets one of the variables init writes. */
+const WRITTEN_BY_INIT = new RegExp(
+  `^\\s*(export\\s+)?(${ENV_KEYS.map((key) => QUESTIONS[key].variable).join('|')})\\s*[=:]`,
+);
+
+/**
+ * .env lines for the answers (values are checked to need no quoting), then the lines of the `.env` it replaces
+ * that set anything else, as they were, comments included.
+ */
+export function envText(values: Partial<Record<Key, string>>, previous = ''): string {
+  const lines = [ENV_HEADER];
+  for (const key of ENV_KEYS) {
     const value = values[key];
     if (value !== undefined) lines.push(`${QUESTIONS[key].variable}=${value}`);
   }
+  const rest = previous.split(/\r?\n/).filter((line) => line !== ENV_HEADER && !WRITTEN_BY_INIT.test(line));
+  while (rest.length > 0 && rest.at(-1)?.trim() === '') rest.pop();
+  if (rest.some((line) => line.trim() !== '')) lines.push('', ...rest);
   return `${lines.join('\n')}\n`;
+}
+
+/** The names of the variables `.env` text sets that init does not write, for the report (never their values). */
+function otherVariables(text: string): string[] {
+  const names = text
+    .split(/\r?\n/)
+    .filter((line) => !WRITTEN_BY_INIT.test(line))
+    .map((line) => /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*=/.exec(line)?.[1])
+    .filter((name): name is string => name !== undefined);
+  return [...new Set(names)];
 }
 
 /** The shipped, commented config.toml with the chosen feed channel (and without its note about the sandbox's). */

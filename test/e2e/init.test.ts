@@ -1,4 +1,5 @@
 // `irbot init --yes` through its entry point, in an empty temp dir: files written, modes, kept, forced, refused.
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,6 +73,35 @@ describe('irbot init --yes', () => {
     expect(await mode('.env')).toBe(0o600);
     expect(await read('config.toml')).toContain('feed_channel_id = "C0ALERTS"');
     expect(await read('alerts.toml')).toBe('# mine\n');
+  });
+
+  it('with --force, keeps the variables of the old .env that it does not write, and the config goes where the next command looks', async () => {
+    await mkdir(join(ws.dir, 'conf'));
+    const old = [
+      '# ours',
+      'IRBOT_CONFIG=conf/irbot.toml',
+      'SLACK_BOT_TOKEN=xoxb-old',
+      'export DATABASE_URL=postgres://irbot@db.example/irbot',
+      'SLACK_SIGNING_SECRET="0123456789abcdef"',
+      '',
+    ].join('\n');
+    await writeFile(join(ws.dir, '.env'), old);
+    const forced = await init(['--yes', '--force', ...FLAGS]);
+    expect(forced.code).toBe(0);
+    expect(forced.stdout).toContain(
+      'Wrote .env (readable by you only; kept its IRBOT_CONFIG, DATABASE_URL, SLACK_SIGNING_SECRET)',
+    );
+    expect(parse(await read('.env'))).toEqual({
+      SLACK_BOT_TOKEN: BOT,
+      SOCKET_APP_TOKEN: APP,
+      OPENAI_API_KEY: KEY,
+      IRBOT_CONFIG: 'conf/irbot.toml',
+      DATABASE_URL: 'postgres://irbot@db.example/irbot',
+      SLACK_SIGNING_SECRET: '0123456789abcdef',
+    });
+    expect(await read('.env')).toContain('# ours\n');
+    expect(await read('conf/irbot.toml')).toContain('feed_channel_id = "C0ALERTS"');
+    expect(existsSync(join(ws.dir, 'config.toml'))).toBe(false);
   });
 
   it('needs only the flags for the files it writes', async () => {
