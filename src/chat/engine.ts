@@ -233,11 +233,16 @@ function classified(chat: Chat, event: Extract<ChatEvent, { type: 'Classified' }
   const judged: Chat = { ...chat, classifiedUpTo: event.upTo, ...(steered ? { steering } : {}) };
   // Said once per new attempt, before what the verdict makes of it.
   const note: Effect[] = steered ? [{ type: 'PostInThread', kind: 'note', text: STEERING_NOTE }] : [];
+  // An aware answer that keyword rules read, not a model, closes for an analyst to confirm (a question or a
+  // negation they misread would otherwise be an all-clear); so does one on an alert whose text instructs the bot.
+  // An approved push does not lift either: it proves who holds the phone, not what the person said.
+  const byRules = event.byRules === true && event.isAware ? { judgedByRules: true } : {};
+  const alertSteering = event.alertSteering === true && event.isAware ? { alertSteering: true } : {};
   if (event.hasAnswered && event.isAware && event.stepUp) {
     // "It was me" stands only once the person's own device confirms it: the chat waits for a push.
     const stepUp: StepUp = { phase: 'pushing', push: 1, since: event.at };
     return {
-      chat: { ...judged, stepUp, quietSince: event.at },
+      chat: { ...judged, ...byRules, ...alertSteering, stepUp, quietSince: event.at },
       effects: [
         ...note,
         { type: 'PostInThread', kind: 'step_up', text: pushNote(1) },
@@ -247,10 +252,6 @@ function classified(chat: Chat, event: Extract<ChatEvent, { type: 'Classified' }
     };
   }
   if (event.hasAnswered) {
-    // An aware answer that keyword rules read, not a model, closes for an analyst to confirm (a question or a
-    // negation they misread would otherwise be an all-clear).
-    const byRules = event.byRules === true && event.isAware ? { judgedByRules: true } : {};
-    const alertSteering = event.alertSteering === true && event.isAware ? { alertSteering: true } : {};
     const ended = { ...end(judged, 'answered', null, event.at), aware: event.isAware, ...byRules, ...alertSteering };
     return { chat: ended, effects: [...note, ...closing(needsReview(ended))] };
   }

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
+  needsReview,
   newChat,
+  reviewWords,
   STEP_UP_AGAIN,
   STEP_UP_ASK,
   STEP_UP_TIMED_OUT,
@@ -105,6 +107,20 @@ describe('step-up on "it was me"', () => {
     expect(chat.verified).toBe('approved');
     expect(last.at(-3)).toEqual({ type: 'Summarise', escalate: true });
   });
+
+  it.each([
+    ['read by the offline rules, no model', { byRules: true }, "no model judged it, and irbot's offline rules"],
+    ['on an alert whose own text instructs the bot', { alertSteering: true }, "the alert's own text tries to instruct"],
+  ])(
+    'approved, on an aware answer %s, still goes to an analyst: a push proves the phone, not the words',
+    (_, flag, why) => {
+      const { chat, last } = run([{ ...aware(true), ...flag }, started(), finished('approved')]);
+      expect(chat.verified).toBe('approved');
+      expect(needsReview(chat)).toBe(true);
+      expect(reviewWords(chat)).toContain(why);
+      expect(last.at(-3)).toEqual({ type: 'Summarise', escalate: true });
+    },
+  );
 
   it.each(['denied', 'fraud'] as const)('%s: ends unverified and escalates', (result) => {
     const { chat, last } = run([aware(true), started(), finished(result)]);
