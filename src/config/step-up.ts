@@ -69,10 +69,17 @@ export const STEP_UP_KEYS = {
     },
   },
   push_timeout_seconds: {
-    type: 'integer 10..3600',
+    type: 'integer 60..3600',
     description: 'seconds the person has to answer a push before it counts as timed out (Duo expires pushes after 60)',
     default: 60,
-    read: integer(10, 3600),
+    // Never less than Duo keeps a push on the phone: one given up on earlier could still be approved (and not
+    // count) or reported as fraud (and be lost, the chat closing as a mere timeout).
+    read: (value: unknown) =>
+      typeof value === 'number' && Number.isInteger(value) && value >= 1 && value < 60
+        ? {
+            problem: 'must be at least 60: Duo keeps a push on the phone for 60 s, and an answer given then must count',
+          }
+        : integer(60, 3600)(value),
   },
   retries: {
     type: 'integer 0..5',

@@ -53,8 +53,10 @@ describe('[step_up]', () => {
     ['api_hostname = "api-1.duosecurity.com/auth"', 'step_up.api_hostname: must be a host name'],
     ['api_hostname = 1', 'step_up.api_hostname: must be a string'],
     ['username_from = "name"', 'step_up.username_from: must be "email", "email_local_part" or "slack_id"'],
-    ['push_timeout_seconds = 5', 'step_up.push_timeout_seconds: must be an integer from 10 to 3600'],
-    ['push_timeout_seconds = 60.5', 'step_up.push_timeout_seconds: must be an integer from 10 to 3600'],
+    // Duo keeps a push on the phone for 60 s: a fraud report after a shorter wait was lost.
+    ['push_timeout_seconds = 30', 'step_up.push_timeout_seconds: must be at least 60: Duo keeps a push on the phone'],
+    ['push_timeout_seconds = 0', 'step_up.push_timeout_seconds: must be an integer from 60 to 3600'],
+    ['push_timeout_seconds = 60.5', 'step_up.push_timeout_seconds: must be an integer from 60 to 3600'],
     ['retries = -1', 'step_up.retries: must be an integer from 0 to 5'],
     ['retries = "1"', 'step_up.retries: must be an integer from 0 to 5'],
     ['duo_secret = "x"', "step_up: unknown key 'duo_secret' (known keys: provider, api_hostname, username_from"],
