@@ -37,7 +37,7 @@ export function readEnv(vars: Record<string, string | undefined>): Env {
     const raw = vars[name]?.trim();
     return raw ? raw : undefined;
   };
-  const slackApiUrl = httpUrl('SLACK_API_URL', value('SLACK_API_URL') ?? DEFAULT_SLACK_API_URL);
+  const slackApiUrl = secureUrl('SLACK_API_URL', value('SLACK_API_URL') ?? DEFAULT_SLACK_API_URL);
   const env: Env = { slackApiUrl: slackApiUrl.endsWith('/') ? slackApiUrl : `${slackApiUrl}/` };
   const slackBotToken = value('SLACK_BOT_TOKEN');
   const socketAppToken = value('SOCKET_APP_TOKEN');
@@ -62,9 +62,9 @@ export function readEnv(vars: Record<string, string | undefined>): Env {
   const duoApiUrl = value('DUO_API_URL');
   if (duoIntegrationKey) env.duoIntegrationKey = duoIntegrationKey;
   if (duoSecretKey) env.duoSecretKey = duoSecretKey;
-  if (duoApiUrl) env.duoApiUrl = httpUrl('DUO_API_URL', duoApiUrl);
+  if (duoApiUrl) env.duoApiUrl = secureUrl('DUO_API_URL', duoApiUrl);
   if (pagerdutyRoutingKey) env.pagerdutyRoutingKey = pagerdutyRoutingKey;
-  if (pagerdutyApiUrl) env.pagerdutyApiUrl = httpUrl('PAGERDUTY_API_URL', pagerdutyApiUrl);
+  if (pagerdutyApiUrl) env.pagerdutyApiUrl = secureUrl('PAGERDUTY_API_URL', pagerdutyApiUrl);
   // Never printed, whatever an error message repeats: hidden from every log line and every failure said.
   holdSecrets([
     slackBotToken,
@@ -205,6 +205,23 @@ function httpUrl(name: string, value: string): string {
   // The value is not echoed: a URL may carry credentials.
   if (!/^https?:\/\//i.test(value) || !URL.canParse(value)) {
     throw new ConfigError(`${name} is not an http(s) URL`);
+  }
+  return value;
+}
+
+/**
+ * An http(s) URL that must be https unless it is on this machine: what goes there carries a secret (Slack's bot
+ * token, PagerDuty's routing key) or comes back as a verdict (Duo's "approved"), which anyone on the network
+ * path of a plain http request could read or forge.
+ */
+function secureUrl(name: string, value: string): string {
+  const url = new URL(httpUrl(name, value));
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const local = host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+  if (url.protocol === 'http:' && !local) {
+    throw new ConfigError(
+      `${name} is plain http to ${url.hostname}: use https (http is accepted on this machine only: 127.0.0.1, ::1, localhost)`,
+    );
   }
   return value;
 }

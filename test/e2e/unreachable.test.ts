@@ -28,7 +28,7 @@ const stored = async (ws: Workspace) => JSON.parse((await runCli(['status', '--a
 describe('a Slack that cannot be reached', () => {
   it('makes send-alert name the URL and exit 1 at once, with nothing recorded', async () => {
     const refused = `http://127.0.0.1:${await closedPort()}/api/`;
-    const unknown = 'http://irbot-nonexistent.invalid/api/';
+    const unknown = 'https://irbot-nonexistent.invalid/api/';
     // TLS spoken to a server that answers plain HTTP: the handshake fails before any request is sent.
     const noTls = h.slack.apiUrl.replace(/^http:/, 'https:');
     for (const [url, code] of [

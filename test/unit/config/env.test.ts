@@ -78,6 +78,26 @@ describe('readEnv', () => {
   });
 });
 
+describe('URLs that carry a secret or a verdict', () => {
+  it.each(['SLACK_API_URL', 'DUO_API_URL', 'PAGERDUTY_API_URL'])(
+    'refuses plain http to another machine for %s (the token, the key or a forged approval), without echoing it',
+    (name) => {
+      const err = errorOf(() => readEnv({ [name]: 'http://user:pw@duo.internal.example:8080/' }));
+      expect(err.message).toBe(
+        `${name} is plain http to duo.internal.example: use https (http is accepted on this machine only: 127.0.0.1, ::1, localhost)`,
+      );
+      for (const local of ['http://127.0.0.1:9/', 'http://127.8.0.1/', 'http://[::1]:80/', 'http://localhost:3000/']) {
+        expect(() => readEnv({ [name]: local }), local).not.toThrow();
+      }
+      expect(() => readEnv({ [name]: 'https://duo.internal.example/' })).not.toThrow();
+    },
+  );
+
+  it('leaves OPENAI_BASE_URL free to be plain http (an LLM gateway beside irbot in its cluster)', () => {
+    expect(readEnv({ OPENAI_BASE_URL: 'http://litellm:4000/v1' }).openaiBaseUrl).toBe('http://litellm:4000/v1');
+  });
+});
+
 describe('requireEnv', () => {
   const full = readEnv({ SLACK_BOT_TOKEN: BOT, SOCKET_APP_TOKEN: APP, OPENAI_API_KEY: KEY });
 
