@@ -61,6 +61,31 @@ export function storeFilesIn(path: string): { files: string[]; lock: string } {
   return { files, lock: lockPathOf(path) };
 }
 
+/**
+ * Removes the temporary files `writeAtomically` leaves when its process dies between creating and renaming one
+ * (`irbot-db.json.<pid>.<hex>.tmp`, a whole snapshot each). Called by a writer under the store's lock, when no
+ * other process may be writing one: any found then is left over.
+ */
+export function removeLeftoverTemps(files: readonly string[]): string[] {
+  const removed: string[] = [];
+  for (const file of files) {
+    const name = basename(file).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const temp = new RegExp(`^${name}\\.\\d+\\.[0-9a-f]{8}\\.tmp$`);
+    let names: string[];
+    try {
+      names = fs.readdirSync(dirname(file));
+    } catch {
+      continue;
+    }
+    for (const found of names.filter((n) => temp.test(n))) {
+      const path = join(dirname(file), found);
+      fs.rmSync(path, { force: true });
+      removed.push(path);
+    }
+  }
+  return removed;
+}
+
 /** The one-line refusal of a store file that is a symbolic link. */
 export function linkRefused(file: string): StoreFileError {
   return new StoreFileError(

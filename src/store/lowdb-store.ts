@@ -28,6 +28,7 @@ import {
   notAFile,
   openStoreFile,
   openStoreFileSync,
+  removeLeftoverTemps,
   StoreFileError,
 } from './files.js';
 import { applyLines, type Fields, headerLine, JournalDamage, parseHeader, track } from './journal.js';
@@ -329,6 +330,9 @@ export function openLowdbStore(path: string, options: StoreOptions = {}): Store 
     // A journal of an older generation (a compaction stopped before replacing it) is left as it is, and replaced.
     if (loaded.journal !== null) stillOurs(loaded.journal, statFile(journalPath), journalPath);
     const generation = loaded.generation + 1;
+    for (const left of removeLeftoverTemps([path, journalPath])) {
+      options.log?.(`removed ${left}, left by an irbot that stopped while writing it`, { event: 'store_temp_removed' });
+    }
     db.data = { ...loaded.state, generation };
     await db.write();
     // Committed: the snapshot holds it all, fsynced.

@@ -1052,6 +1052,17 @@ describe('file modes', () => {
     expect(await readFile(file, 'utf8')).toBe('');
   });
 
+  it('removes, when it next writes a snapshot, the temporary files a writer killed mid-write left (and nothing else)', async () => {
+    const left = [`${path}.4242.0badc0de.tmp`, `${journalPathOf(path)}.4242.0badc0de.tmp`];
+    const others = [`${path}.notes.tmp`, join(path, '..', 'other.json.4242.0badc0de.tmp')];
+    for (const file of [...left, ...others]) await writeFile(file, '{"half": ');
+    const lines: string[] = [];
+    await openLowdbStore(path, { log: (line) => void lines.push(line) }).transact(() => undefined);
+    for (const file of left) expect(existsSync(file), file).toBe(false);
+    for (const file of others) expect(existsSync(file), file).toBe(true);
+    expect(lines).toEqual(left.map((file) => `removed ${file}, left by an irbot that stopped while writing it`));
+  });
+
   it('makes a missing store folder readable by its user only', async () => {
     const nested = join(path, '..', 'data', 'db.json');
     await openLowdbStore(nested).transact(() => undefined);
