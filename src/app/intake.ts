@@ -47,7 +47,11 @@ export class Intake {
       // A source that retries (a SIEM webhook) names the alert: the second delivery gets the first alert back,
       // once it is posted; until then, the delivery posts it.
       const earlier = dedupeKey ? alertsOf(data).find((a) => a.dedupeKey === dedupeKey) : undefined;
-      if (earlier && (earlier.ts !== null || earlier.suppressed)) return { kind: 'duplicate', record: earlier };
+      if (earlier && (earlier.ts !== null || earlier.suppressed)) {
+        // A retry of one a snooze kept from the feed is that same event: decided, not posted now either.
+        const snooze = earlier.suppressed ? data.snoozes?.[earlier.suppressed.snoozeId] : undefined;
+        return { kind: 'duplicate', record: earlier, ...(snooze ? { snooze: clonePlain(snooze) } : {}) };
+      }
       // One that has left the working set (closed, then archived) is remembered by its key for a day more.
       const archived = !earlier && dedupeKey ? archivedWithKey(data, dedupeKey) : undefined;
       if (archived !== undefined) return { kind: 'archived_duplicate', id: archived };
@@ -99,7 +103,7 @@ export class Intake {
     });
     switch (taken.kind) {
       case 'duplicate':
-        return { alert: taken.record, duplicate: true };
+        return { alert: taken.record, duplicate: true, ...(taken.snooze ? { suppressed: taken.snooze } : {}) };
       case 'archived_duplicate': {
         const alert = await findAlert(this.ctx.ports.store, taken.id);
         if (!alert) {
@@ -330,7 +334,7 @@ interface Flight {
 
 /** What the transaction of `postAlert` found for it to do. */
 type Taking =
-  | { kind: 'duplicate'; record: AlertRecord }
+  | { kind: 'duplicate'; record: AlertRecord; snooze?: Snooze }
   | { kind: 'archived_duplicate'; id: string }
   | { kind: 'suppressed'; record: AlertRecord; snooze: Snooze }
   | { kind: 'in_flight'; id: string }
@@ -362,6 +366,9 @@ export interface PostedAlert {
   alert: AlertRecord;
   /** True when an alert with the same dedupe key was already recorded: nothing was posted again. */
   duplicate: boolean;
-  /** The active snooze that matched it: recorded as suppressed, not posted (src/snoozes.ts). */
+  /**
+   * The snooze that matched it: recorded as suppressed, not posted (src/snoozes.ts); for a duplicate, the one that
+   * kept the first delivery of its key from the feed.
+   */
   suppressed?: Snooze;
 }

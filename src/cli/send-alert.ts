@@ -100,10 +100,12 @@ export function addSendAlertCommand(program: Command, deps: Deps): void {
       if (opts.json && (many || rows[0])) deps.stdout.write(`${safeJson(many ? rows : rows[0])}\n`);
       else if (!opts.json) deps.stdout.write(rows.map((row) => `${row.id}\n`).join(''));
       // A suppressed alert is said by the app's log line (the snooze, until when, why).
-      for (const { alert, duplicate } of posted) {
-        if (duplicate) {
-          deps.stderr.write(`${neutraliseLine(alert.id)}: already posted with this dedupe_key, not posted again\n`);
-        }
+      for (const { alert, duplicate, suppressed } of posted) {
+        if (!duplicate) continue;
+        const what = suppressed
+          ? `suppressed before by snooze ${suppressed.id} (${suppressed.reason}) with this dedupe_key, not posted now either`
+          : 'already posted with this dedupe_key, not posted again';
+        deps.stderr.write(`${neutraliseLine(`${alert.id}: ${what}`)}\n`);
       }
       // The chats start in this process: wait for their greetings (replies are handled by `irbot listen`).
       let chatFailure: unknown;

@@ -146,4 +146,22 @@ describe('send-alert of a snoozed alert', () => {
     // Plain status lists what needs looking at: a suppressed alert does not.
     expect((await run('status')).stdout).toBe('No open chats. (irbot status --all shows every alert.)\n');
   });
+
+  it('says a retry of a suppressed alert (its dedupe_key) was suppressed before, not "already posted", even once the snooze is gone', async () => {
+    const id = (
+      await run('snooze', 'add', '--template', 'pivot', '--for', '1d', '--reason', 'nightly backup')
+    ).stdout.trim();
+    const alert = JSON.stringify({ id: 'pivot', name: 'Pivot', user_id: 'U0HAROLD', dedupe_key: 'siem-42' });
+    const first = await runCli(['send-alert', '--file', '-', '--json'], ws, { input: alert });
+    const alertId = (JSON.parse(first.stdout) as [{ id: string }])[0].id;
+    await run('snooze', 'rm', id);
+    const retry = await runCli(['send-alert', '--file', '-', '--json'], ws, { input: alert });
+    expect(retry.code).toBe(0);
+    expect(JSON.parse(retry.stdout)).toMatchObject([
+      { id: alertId, ts: null, duplicate: true, suppressed: { snooze_id: id, reason: 'nightly backup' } },
+    ]);
+    expect(retry.stderr).toBe(
+      `${alertId}: suppressed before by snooze ${id} (nightly backup) with this dedupe_key, not posted now either\n`,
+    );
+  });
 });
