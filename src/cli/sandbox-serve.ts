@@ -54,6 +54,8 @@ export async function serveSandbox(deps: Deps, port: number): Promise<void> {
       ),
   });
   const stopped = deps.nextSignal();
+  // Started by npx (npm_command=exec), irbot is this folder's, not on PATH: the next commands need npx too.
+  const run = deps.env.npm_command === 'exec' ? 'npx irbot ' : 'irbot ';
   try {
     deps.stdout.write(
       [
@@ -67,7 +69,7 @@ export async function serveSandbox(deps: Deps, port: number): Promise<void> {
         `  export DUO_API_URL=${duo.apiUrl} DUO_INTEGRATION_KEY=${duo.integrationKey} DUO_SECRET_KEY=${duo.secretKey}`,
         `  export PAGERDUTY_API_URL=${pagerduty.url} PAGERDUTY_ROUTING_KEY=${PAGERDUTY_KEY}`,
         `  export ${SINK_SECRET_ENV}=${SINK_SECRET}`,
-        '  irbot doctor && irbot send-alert pivot && irbot listen',
+        `  ${run}doctor && ${run}send-alert pivot && ${run}listen`,
         '',
         'For step-up, add to config.toml: [step_up] provider = "duo" and api_hostname = "api-local.duosecurity.com"',
         '(DUO_API_URL sends the calls here instead). For the outcome events, add:',

@@ -94,6 +94,17 @@ describe('irbot sandbox', () => {
     }
   });
 
+  it('with --serve run through npx, prints the next commands with npx (irbot is not on PATH then)', async () => {
+    const ws = await makeWorkspace({ slackApiUrl: 'http://127.0.0.1:9/api/', config: 'feed_channel_id = "C0FEED"\n' });
+    const server = startIrbot(['sandbox', '--serve'], ws, { env: { npm_command: 'exec' } });
+    try {
+      await server.waitFor(/Ctrl-C stops the sandbox/);
+      expect(server.stdout).toContain('\n  npx irbot doctor && npx irbot send-alert pivot && npx irbot listen\n');
+    } finally {
+      expect((await server.stop('SIGINT')).code).toBe(0);
+    }
+  });
+
   it('with --serve, runs servers that doctor passes and the other commands use, Harold typing on stdin', async () => {
     const ws = await makeWorkspace({ slackApiUrl: 'http://127.0.0.1:9/api/', config: 'feed_channel_id = "C0FEED"\n' });
     const server = startIrbot(['sandbox', '--serve'], ws);
@@ -109,6 +120,9 @@ describe('irbot sandbox', () => {
       );
       expect(doctor.stdout).toContain('All 9 checks passed.');
       expect(doctor.code).toBe(0);
+
+      // The next commands as this irbot is run: on PATH here; through npx (npm_command=exec), with npx.
+      expect(server.stdout).toContain('\n  irbot doctor && irbot send-alert pivot && irbot listen\n');
 
       // Step-up with the sandbox's Duo, as its instructions say.
       expect(server.stdout).toContain('export DUO_API_URL=');
