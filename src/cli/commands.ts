@@ -64,13 +64,15 @@ export const COMMANDS: readonly CommandEntry[] = [
   {
     name: 'init',
     term: 'init [options]',
-    description: 'Set up: ask for the Slack tokens, the OpenAI key and the feed channel; write .env and config.toml',
+    description:
+      'Set up: ask for the Slack tokens, the OpenAI key and the feed channel; write .env, config.toml and alerts.toml',
     load: async () => (await import('./init.js')).addInitCommand,
   },
   {
     name: 'doctor',
     term: 'doctor [options]',
-    description: 'Check the set-up: variables, config, alerts, Slack tokens and scopes, feed channel, OpenAI, store',
+    description:
+      'Check the set-up: variables, config, alerts, Slack tokens and scopes, feed channel, OpenAI, store, Duo, sinks, escalation',
     load: async () => (await import('./doctor.js')).addDoctorCommand,
   },
   {

@@ -66,15 +66,18 @@ export function addSandboxCommand(program: Command, deps: Deps): void {
     .description(commandDescription('sandbox'))
     .argument('[templateId]', 'pivot or privesc (default: one at random)')
     .option('--max-nudges <n>', 'nudges before a chat ends as no answer (0 to 20)', parseNudges, 2)
-    .option('--serve', 'only run the local Slack and OpenAI-compatible servers, for the other irbot commands to use')
-    .option('--port <port>', 'with --serve: the local Slack’s port (default: any free one)', parsePort, 0)
+    .option(
+      '--serve',
+      'only run the local servers (Slack, OpenAI-compatible, Duo, PagerDuty, a sink receiver) for the other irbot commands',
+    )
+    .option('--port <port>', 'with --serve: the local Slack’s port (default: any free one)', parsePort)
     .option(
       '--tz <zone>',
       'Harold’s Slack time zone, e.g. Pacific/Auckland: irbot keeps his working hours (09:00-18:00, Mon-Fri) in it',
       parseZone,
     )
     .action(async (templateId: string | undefined, opts: SandboxOptions) => {
-      if (opts.serve) return serveSandbox(deps, opts.port);
+      if (opts.serve) return serveSandbox(deps, opts.port ?? 0);
       const template = pickAlert(SANDBOX_ALERTS, templateId, deps.random);
       const dir = await mkdtemp(join(tmpdir(), 'irbot-sandbox-'));
       const { LocalSlack, DEFAULT_USERS } = await import('../sandbox/local-slack.js');
@@ -265,7 +268,7 @@ const ASKS_FOR_PUSH = [STEP_UP_ASK, STEP_UP_AGAIN];
 interface SandboxOptions {
   maxNudges: number;
   serve?: boolean;
-  port: number;
+  port?: number;
   tz?: string;
 }
 
