@@ -7,7 +7,7 @@ import type { ChalkInstance } from 'chalk';
 import type * as Commander from 'commander';
 import type { Command } from 'commander';
 import { App } from '../app.js';
-import { STEP_UP_AGAIN, STEP_UP_ASK } from '../chat/engine.js';
+import { needsReview, STEP_UP_AGAIN, STEP_UP_ASK, stepUpFailed } from '../chat/engine.js';
 import { isKnownZone } from '../chat/working-hours.js';
 import { requireCjs } from '../cjs.js';
 import { pickAlert } from '../config/alerts.js';
@@ -251,15 +251,18 @@ function replyFromPipe(deps: Deps, slack: LocalSlack, duo: LocalDuo, endChat: ()
   };
 }
 
-/** `Chat ended: answered, aware.`, green when aware and red when not (or failed). */
+/**
+ * `Chat ended: answered, aware.`, green when aware, yellow when an analyst must confirm it (as every aware answer
+ * the offline rules read), red when not aware (or failed).
+ */
 function endLine(alert: AlertRecord | undefined, chalk: ChalkInstance): string {
   if (!alert) return 'Chat unknown.';
   const { state, outcome, aware, verified } = alert.chat;
   const awareness = aware === null ? '' : aware ? ', aware' : ', not aware';
-  return verdictColour(
-    chalk,
-    alert.chat,
-  )(`Chat ${state}${outcome ? `: ${outcome}${awareness}${stepUpWords(verified)}` : ''}.`);
+  // A refused push says more than a review would (as the alert's verdict line does).
+  const review = needsReview(alert.chat) && !stepUpFailed(alert.chat);
+  const words = `${outcome}${awareness}${stepUpWords(verified)}${review ? ' — needs review' : ''}`;
+  return verdictColour(chalk, { ...alert.chat, needs_review: review })(`Chat ${state}${outcome ? `: ${words}` : ''}.`);
 }
 
 /** The bot's DMs that ask Harold to approve a push: his phone answers them, not a reply. */

@@ -27,7 +27,8 @@ describe('irbot sandbox', () => {
     expect(result.stdout).toContain('Here is the summary of the chat:');
     // With nobody to answer his phone, Harold approves the push.
     expect(result.stdout).toMatch(/Harold's phone │ irbot: Pivoting, alert pivot-\w+ — approve\? \/approve or \/deny/);
-    expect(result.stdout).toContain('Chat ended: answered, aware, verified by Duo.');
+    // Read by the offline rules: verified, and still for an analyst to confirm.
+    expect(result.stdout).toContain('Chat ended: answered, aware, verified by Duo — needs review.');
     // Each scripted reply comes after the bot's message it answers, and before its relay.
     expectInOrder(result.stdout, [
       '[offline] Hi Harold!',
