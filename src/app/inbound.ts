@@ -164,7 +164,10 @@ export class InboundEvents {
         if (action === 'start' && record.ts !== null) delete record.pending;
         if (action === 'dismiss') return { type: 'DismissRequested', by, at };
         if (action === 'end') return { type: 'EndRequested', by, at };
-        if (action === 'start_now') return { type: 'StartNowRequested', by, at };
+        if (action === 'start_now') {
+          const busy = alertsOfPerson(data, record.userId).some((o) => o.id !== record.id && o.chat.state === 'active');
+          return { type: 'StartNowRequested', by, at, ...(busy ? { personBusy: true } : {}) };
+        }
         // An urgent alert does not wait for a chat that itself waits for the person's working hours: that one
         // waits its turn instead when its hour comes (sweep.ts).
         const blocks = (other: AlertRecord) =>

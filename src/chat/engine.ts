@@ -116,6 +116,8 @@ export function step(chat: Chat, event: ChatEvent, rules: Rules): Step {
 
     case 'Dequeued': {
       if (chat.state !== 'queued') return unchanged(chat);
+      // Started now by an analyst while the person was in another chat: now has come, whatever the hour.
+      if (chat.schedule?.ended?.how === 'now') return begin(chat, event.at);
       const waiting = scheduled({ ...chat, ...onClock(event, rules) }, event, rules);
       if (waiting) return waiting;
       return begin({ ...chat, ...onClock(event, rules) }, event.at);
@@ -125,10 +127,10 @@ export function step(chat: Chat, event: ChatEvent, rules: Rules): Step {
       if (chat.state !== 'scheduled' || !chat.schedule) return unchanged(chat);
       // An analyst who will not wait for the person's hours wants an answer now: silence counts wall-clock time.
       const { zone: _, ...rest } = chat;
-      return begin(
-        { ...rest, schedule: { ...chat.schedule, ended: { how: 'now', at: event.at, by: event.by } } },
-        event.at,
-      );
+      const now: Chat = { ...rest, schedule: { ...chat.schedule, ended: { how: 'now', at: event.at, by: event.by } } };
+      // One chat at a time (an urgent one went ahead): this one's turn comes when that ends, at any hour.
+      if (event.personBusy) return { chat: { ...now, state: 'queued' }, effects: [{ type: 'UpdateAlert' }] };
+      return begin(now, event.at);
     }
 
     case 'DismissRequested':

@@ -112,7 +112,8 @@ export type ChatEvent =
   | { type: 'StartRequested'; by: Actor; at: string; personBusy: boolean; person?: PersonClock; urgent?: boolean }
   | { type: 'Dequeued'; at: string; person?: PersonClock; urgent?: boolean }
   /** Start Chat now: a scheduled chat starts without waiting for the person's working hours. */
-  | { type: 'StartNowRequested'; by: Actor; at: string }
+  /** `personBusy`: another of the person's chats is active (an urgent one, started while this one waited). */
+  | { type: 'StartNowRequested'; by: Actor; at: string; personBusy?: boolean }
   | { type: 'DismissRequested'; by: Actor; at: string }
   | { type: 'EndRequested'; by: Actor; at: string }
   /** `ts`: the Slack message's, which orders it against a DM of the bot that crossed it. */

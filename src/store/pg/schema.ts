@@ -797,6 +797,19 @@ BEGIN
 END $$;
 `;
 
+/**
+ * Migration 14: one chat *writing* to a person at a time. An urgent alert's chat starts beside one that waits for the
+ * person's working hours (src/app/inbound.ts), and a waiting one is queued when its hour comes while another goes on
+ * (src/app/sweep.ts): `scheduled` beside `active` is allowed, as the JSON store allows it. Migration 3 refused that
+ * commit, so the urgent chat never started on PostgreSQL.
+ */
+const ONE_ACTIVE_CHAT_PER_PERSON = `
+ALTER TABLE irbot_alerts DROP CONSTRAINT irbot_alerts_one_chat_per_person;
+ALTER TABLE irbot_alerts ADD CONSTRAINT irbot_alerts_one_chat_per_person
+  EXCLUDE USING btree (user_id WITH =) WHERE (NOT archived AND chat_state = 'active')
+  DEFERRABLE INITIALLY DEFERRED;
+`;
+
 /** Migration n takes the schema from version n - 1 to n. */
 export const MIGRATIONS: readonly string[] = [
   INIT,
@@ -812,6 +825,7 @@ export const MIGRATIONS: readonly string[] = [
   SCOPED_COMMIT,
   TAKE_AHEAD,
   PLANS_BY_INDEX,
+  ONE_ACTIVE_CHAT_PER_PERSON,
 ];
 
 /** The schema version this irbot writes. */

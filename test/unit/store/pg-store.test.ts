@@ -146,18 +146,24 @@ describe('PostgreSQL store', () => {
     });
   });
 
-  it('refuses a second chat going on with one person (one active, one scheduled), and changes nothing', async () => {
+  it('refuses a second active chat with one person, and changes nothing; one waiting for working hours may be beside it', async () => {
     const store = open();
     const chatWith = (id: string, state: 'active' | 'scheduled' | 'queued') =>
       anAlert({ id, userId: 'U0ONE', chat: { ...anAlert().chat, state } });
     await store.transact((data) => {
       data.alerts.c1 = chatWith('c1', 'active');
       data.alerts.c2 = chatWith('c2', 'queued');
+      // An urgent chat went ahead of one waiting for the person's hours (src/app/inbound.ts): both stay.
+      data.alerts.c4 = chatWith('c4', 'scheduled');
     });
     const second = store.transact((data) => {
-      data.alerts.c3 = chatWith('c3', 'scheduled');
+      data.alerts.c3 = chatWith('c3', 'active');
     });
     await expect(second).rejects.toThrow(/PostgreSQL error 23P01/);
+    expect((await store.read()).alerts).not.toHaveProperty('c3');
+    await store.transact((data) => {
+      delete data.alerts.c4;
+    });
     // The queued one may start as the first ends, whichever row is written first.
     await store.transact((data) => {
       // The queued one touched first: its row is written before the first one's.
