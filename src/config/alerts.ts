@@ -1,6 +1,7 @@
 // Alerts in → AlertInput[]: alerts.toml's [[alerts]] tables, JSON and NDJSON from a SIEM, one validator for all three.
 import path from 'node:path';
 import { TomlDate } from 'smol-toml';
+import { storableText } from '../store/pg/text.js';
 import { neutralise } from '../untrusted-text.js';
 import { isSlackUserId, parseToml, readText } from './config.js';
 import { ConfigError, quote } from './errors.js';
@@ -315,6 +316,10 @@ function readAlert(raw: unknown, where: string, dialect: Dialect): AlertInput {
   if (raw.dedupe_key !== undefined) {
     const key = requiredString(raw, 'dedupe_key', fail);
     if (key.length > MAX_DEDUPE_KEY) fail(`'dedupe_key' is longer than ${MAX_DEDUPE_KEY} characters`);
+    // PostgreSQL cannot hold either (src/store/pg/text.ts would store another key, and a retry would not find it).
+    if (storableText(key) !== key) {
+      fail("'dedupe_key' holds a NUL or half of a surrogate pair: send the source's id as plain text");
+    }
     alert.dedupeKey = key;
   }
   if (raw.severity !== undefined) {

@@ -4,7 +4,7 @@ import type { ClientBase } from 'pg';
 import type { AlertRecord, StoreData } from '../port.js';
 import { PgStoreError } from './errors.js';
 import { TRANSACTION_LOCK } from './schema.js';
-import { storable, storableAlert } from './text.js';
+import { storable, storableAlert, storableText } from './text.js';
 import { planOfAll, writePlan } from './write.js';
 
 export interface Counts {
@@ -81,6 +81,8 @@ export async function copyInto(
     // What PostgreSQL cannot hold becomes U+FFFD here too, as in every transaction (text.ts).
     for (const record of [...Object.values(data.alerts), ...archived]) storableAlert(record, 0);
     for (const snooze of Object.values(data.snoozes ?? {})) storable(snooze);
+    // A seen event's id too: an archived alert's `dedupe:<key>` from before intake refused such keys.
+    data.seenEvents = Object.fromEntries(Object.entries(data.seenEvents).map(([id, at]) => [storableText(id), at]));
     const { rows } = await client.query<{ rev: string }>(`SELECT nextval('irbot_rev') AS rev`);
     await writePlan(client, planOfAll(data, archived), Number(rows[0]?.rev));
     const counts = await countRows(client);

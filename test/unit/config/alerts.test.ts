@@ -258,6 +258,19 @@ describe('parseAlertsJson', () => {
     );
   });
 
+  it.each([
+    ['a NUL', 'siem-7\u0000'],
+    ['half of a surrogate pair', 'siem-7\ud83d'],
+  ])('refuses a dedupe_key with %s: PostgreSQL would store another key, and a retry would post again', (_, key) => {
+    const json = (value: unknown) => jsonProblem(parseAlertsJson, JSON.stringify(value));
+    expect(json({ ...pivot, dedupe_key: key })).toBe(
+      `${SOURCE}: alert #1 (id 'pivot'): 'dedupe_key' holds a NUL or half of a surrogate pair: send the source's id as plain text`,
+    );
+    expect(parseAlertsJson(JSON.stringify({ ...pivot, dedupe_key: 'siem-7 🔑' }), SOURCE)[0]?.dedupeKey).toBe(
+      'siem-7 🔑',
+    );
+  });
+
   it('names JSON values of the wrong type', () => {
     const json = (value: unknown) => jsonProblem(parseAlertsJson, JSON.stringify(value));
     expect(json({ ...pivot, id: 1 })).toBe(`${SOURCE}: alert #1: 'id' must be a non-empty string`);
