@@ -67,10 +67,15 @@ export interface EscalationRow {
   pagerduty: boolean;
 }
 
-/** The record's fields without their own columns or tables: `doc`. */
+/**
+ * The record's fields without their own columns or tables: `doc`. Its properties go as [name, value] pairs: jsonb
+ * orders an object's keys shortest first, and the details, the case file and the prompts list them as the source
+ * sent them.
+ */
 export function docOf(record: AlertRecord): Record<string, unknown> {
   const doc: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(record)) if (!OWN_KEYS.has(key) && value !== undefined) doc[key] = value;
+  if (record.properties) doc.properties = Object.entries(record.properties);
   return doc;
 }
 
@@ -85,6 +90,9 @@ export function recordOf(
   escalation: EscalationRecord | undefined,
 ): AlertRecord {
   const record = row.doc as unknown as AlertRecord;
+  // Pairs since schema 14's irbot; an object (in jsonb's order) in a row written before.
+  const properties: unknown = record.properties;
+  if (Array.isArray(properties)) record.properties = Object.fromEntries(properties as [string, string][]);
   record.id = row.id;
   record.template = row.template;
   record.userId = row.user_id;
