@@ -126,7 +126,14 @@ export class Intake {
       case 'in_flight': {
         // This process is posting it right now (another delivery, or the sweep): its outcome is this one's.
         const alert = await this.postingAlerts.get(taken.id)?.done;
-        if (!alert) throw new Error(`alert ${taken.id} with this dedupe_key could not be posted yet; try again`);
+        // Its post failed (Slack down, say): a retry is the source's to make, as a busy one's (webhook: 503).
+        if (!alert) {
+          throw new AlertBusyError(
+            taken.id,
+            process.pid,
+            `alert ${taken.id} with this dedupe_key could not be posted yet by the delivery before this one; try again shortly`,
+          );
+        }
         return { alert, duplicate: true };
       }
       case 'busy':
@@ -348,8 +355,9 @@ export class AlertBusyError extends Error {
   constructor(
     readonly alertId: string,
     readonly pid: number,
+    message = `alert ${alertId} with this dedupe_key is being posted by irbot process ${pid}; try again shortly`,
   ) {
-    super(`alert ${alertId} with this dedupe_key is being posted by irbot process ${pid}; try again shortly`);
+    super(message);
   }
 }
 

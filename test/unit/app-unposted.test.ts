@@ -160,6 +160,45 @@ describe('an alert whose post a crash left unconfirmed', () => {
 });
 
 describe('a post that fails', () => {
+  it('tells a retry that waited on it to try again (busy: the webhook answers 503), not a bare error (500)', async () => {
+    // The first delivery's post waits for Slack's budget, and is refused once its turn comes.
+    let reached: () => void = () => undefined;
+    const atGate = new Promise<void>((resolve) => {
+      reached = resolve;
+    });
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const pacer = {
+      backOff: () => undefined,
+      retake: () => null,
+      take: async (method: string) => {
+        if (method !== 'chat.postMessage') return 0;
+        reached();
+        await gate;
+        return 0;
+      },
+    };
+    const t = testApp({}, undefined, pacer);
+    t.slack.failNext(slackError('channel_not_found'), 1);
+    const first = t.app.postAlert(PIVOT, { dedupeKey: 'siem-8' });
+    await atGate;
+    // The retry's own transaction finds the first in flight here, and waits for it.
+    const transact = t.store.transact.bind(t.store);
+    let landed: () => void = () => undefined;
+    const retryLanded = new Promise<void>((resolve) => {
+      landed = resolve;
+    });
+    t.store.transact = (change) => transact(change).finally(landed);
+    const retry = t.app.postAlert(PIVOT, { dedupeKey: 'siem-8' });
+    await retryLanded;
+    open();
+    await expect(first).rejects.toThrow(/channel_not_found/);
+    await expect(retry).rejects.toBeInstanceOf(AlertBusyError);
+    await expect(retry).rejects.toThrow(/could not be posted yet by the delivery before this one; try again shortly/);
+  });
+
   it('drops the new alert when Slack said no, or the request provably never reached Slack', async () => {
     for (const err of [slackError('channel_not_found'), requestError('ECONNREFUSED'), requestError('ENOTFOUND')]) {
       const t = testApp();
