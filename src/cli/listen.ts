@@ -53,8 +53,10 @@ export function addListenCommand(program: Command, deps: Deps): void {
       const httpAt = opts.http === undefined ? undefined : parseListenAddress(opts.http, '--http');
       // A store that cannot be read stops listen before anything is bound or connected (see `readableStore`).
       const store = await readableStore(openStore(setup.config, setup.log));
-      const app = buildApp(setup, deps, store, { deliveries: buildDeliveries(setup, store, deps.clock) });
       const stopped = deps.nextSignal();
+      const app = buildApp({ ...setup, stopping: stopped }, deps, store, {
+        deliveries: buildDeliveries(setup, store, deps.clock),
+      });
       // Bound first: a port in use is a configuration error, reported before Slack is contacted.
       let webhook: Webhook | undefined;
       if (intake) {

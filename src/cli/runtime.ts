@@ -65,10 +65,16 @@ export function buildWriter(env: Env, config: Config): Writer {
   return withConcurrencyLimit(writer, config.llmConcurrency);
 }
 
-export function buildSlack(token: string, slackApiUrl: string, log: Log, oneShot = false): SlackPort {
+export function buildSlack(
+  token: string,
+  slackApiUrl: string,
+  log: Log,
+  oneShot = false,
+  stopping?: Promise<unknown>,
+): SlackPort {
   return lazy(async () => {
     const { createSlackPort, createWebClient } = await import('../slack/web-slack.js');
-    return createSlackPort(createWebClient(token, slackApiUrl, log, { oneShot }));
+    return createSlackPort(createWebClient(token, slackApiUrl, log, { oneShot, ...(stopping ? { stopping } : {}) }));
   });
 }
 
@@ -104,7 +110,7 @@ export function buildApp(
   if (keyProblem) throw new ConfigError(keyProblem);
   return new App(
     {
-      slack: buildSlack(env.slackBotToken ?? '', env.slackApiUrl, log, setup.oneShot === true),
+      slack: buildSlack(env.slackBotToken ?? '', env.slackApiUrl, log, setup.oneShot === true, setup.stopping),
       llm: buildWriter(env, config),
       store,
       clock: deps.clock,

@@ -14,20 +14,52 @@ import { HISTORY_PAGE_LIMIT } from './rate-limits.js';
 /**
  * How the SDK retries a call. A request that may have reached Slack unanswered (a timeout, a reset) is never resent
  * blindly: it fails at once, for irbot to ask Slack whether it landed. One that provably never left (refused, no
- * such host, TLS) is safe to resend, and the daemon does; a one-shot command (send-alert, chat) reports it at once,
+ * such host, TLS) is safe to resend, and the daemon does, as the SDK's "five retries in five minutes" would, but
+ * waiting here, where `stopping` ends the wait: a stopping listen does not sit out a Slack outage's retries (what
+ * it was posting stays recorded, for the next irbot). A one-shot command (send-alert, chat) reports it at once,
  * and gives up on Slack's 5xx answers within about 30 s.
  */
-export function retryPolicy(oneShot: boolean): WebApi.RetryOptions {
+export function retryPolicy(oneShot: boolean, stopping?: Promise<unknown>): WebApi.RetryOptions {
   const stopOnNoAnswer = (err: unknown) => {
     const failure = requestFailureOf(err);
     if (failure && (oneShot || !failure.neverSent)) throw err;
   };
   // CommonJS: cjs-module-lexer does not see this export as named.
-  const base = oneShot
-    ? { retries: 3, factor: 2, minTimeout: 1000, maxRetryTime: ONE_SHOT_TIMEOUT_MS }
-    : webApi.retryPolicies.fiveRetriesInFiveMinutes;
-  // p-retry (under the SDK) stops retrying when onFailedAttempt throws, and rejects with what it threw.
-  return { ...base, onFailedAttempt: stopOnNoAnswer } as WebApi.RetryOptions;
+  if (oneShot) {
+    return {
+      retries: 3,
+      factor: 2,
+      minTimeout: 1000,
+      maxRetryTime: ONE_SHOT_TIMEOUT_MS,
+      onFailedAttempt: stopOnNoAnswer,
+    } as WebApi.RetryOptions;
+  }
+  const { retries = 5, factor = 3.86, minTimeout = 1000 } = webApi.retryPolicies.fiveRetriesInFiveMinutes;
+  // p-retry (under the SDK) stops retrying when onFailedAttempt throws, and rejects with what it threw; its own
+  // pause is 0, this one's is the policy's.
+  return {
+    retries,
+    factor: 1,
+    minTimeout: 0,
+    maxTimeout: 0,
+    onFailedAttempt: async (err: unknown) => {
+      stopOnNoAnswer(err);
+      const { attemptNumber = 1, retriesLeft = 0 } = err as { attemptNumber?: number; retriesLeft?: number };
+      if (retriesLeft <= 0) return;
+      if (await stoppedWithin(minTimeout * factor ** (attemptNumber - 1), stopping)) throw err;
+    },
+  } as WebApi.RetryOptions;
+}
+
+/** Waits `ms`; true, at once, if `stopping` settles first. */
+function stoppedWithin(ms: number, stopping: Promise<unknown> | undefined): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    void stopping?.then(() => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
 }
 
 /** A one-shot command's bound on one request, and on its retries: it reports what it could not reach in time. */
@@ -37,13 +69,13 @@ export function createWebClient(
   token: string,
   slackApiUrl: string,
   log: Log,
-  opts: { oneShot?: boolean } = {},
+  opts: { oneShot?: boolean; stopping?: Promise<unknown> } = {},
 ): WebClientType {
   const oneShot = opts.oneShot === true;
   return new WebClient(token, {
     slackApiUrl,
     logger: slackLogger(log, 'slack'),
-    retryConfig: retryPolicy(oneShot),
+    retryConfig: retryPolicy(oneShot, opts.stopping),
     timeout: oneShot ? ONE_SHOT_TIMEOUT_MS : 30_000,
     // irbot paces calls itself (src/slack/pacer.ts): a call whose turn came must go out now, not queue again here.
     maxRequestConcurrency: 1000,

@@ -1,5 +1,5 @@
 // What a Slack request that got no answer means: whether it provably never reached Slack, and which URL it tried.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { classifySlackError, requestFailureOf, SlackCallError, withApiUrl } from '../../../src/slack/errors.js';
 import { retryPolicy } from '../../../src/slack/web-slack.js';
 
@@ -40,14 +40,15 @@ describe('requestFailureOf', () => {
 });
 
 describe('retryPolicy', () => {
-  const retries = (oneShot: boolean, err: unknown) => {
-    const { onFailedAttempt } = retryPolicy(oneShot) as { onFailedAttempt: (e: unknown) => void };
-    try {
-      onFailedAttempt(err);
-      return true;
-    } catch {
-      return false;
-    }
+  type OnFailed = { onFailedAttempt: (e: unknown) => void | Promise<void> };
+  const retries = (oneShot: boolean, err: unknown, stopping?: Promise<unknown>) => {
+    const { onFailedAttempt } = retryPolicy(oneShot, stopping) as OnFailed;
+    return Promise.resolve()
+      .then(() => onFailedAttempt(err))
+      .then(
+        () => true,
+        () => false,
+      );
   };
   const timeout = Object.assign(new Error('A request error occurred'), {
     code: 'slack_webapi_request_error',
@@ -55,13 +56,48 @@ describe('retryPolicy', () => {
   });
   const http500 = Object.assign(new Error('An HTTP protocol error occurred'), { code: 'slack_webapi_http_error' });
 
-  it('never resends blindly a request that may have reached Slack; resends one that never left in the daemon only', () => {
-    expect(retries(false, timeout)).toBe(false);
-    expect(retries(true, timeout)).toBe(false);
-    expect(retries(false, requestError(sys('ECONNREFUSED')))).toBe(true);
-    expect(retries(true, requestError(sys('ECONNREFUSED')))).toBe(false);
-    expect(retries(false, http500)).toBe(true);
-    expect(retries(true, http500)).toBe(true);
+  it('never resends blindly a request that may have reached Slack; resends one that never left in the daemon only', async () => {
+    expect(await retries(false, timeout)).toBe(false);
+    expect(await retries(true, timeout)).toBe(false);
+    expect(await retries(false, requestError(sys('ECONNREFUSED')))).toBe(true);
+    expect(await retries(true, requestError(sys('ECONNREFUSED')))).toBe(false);
+    expect(await retries(false, http500)).toBe(true);
+    expect(await retries(true, http500)).toBe(true);
     expect(retryPolicy(true)).toMatchObject({ maxRetryTime: 20_000 });
+  });
+
+  it('waits the five-retries-in-five-minutes pauses itself, and stops waiting (and retrying) once listen is stopping', async () => {
+    vi.useFakeTimers();
+    try {
+      let stop: () => void = () => undefined;
+      const stopping = new Promise<void>((resolve) => {
+        stop = resolve;
+      });
+      const refused = (attemptNumber: number) =>
+        Object.assign(requestError(sys('ECONNREFUSED')), { attemptNumber, retriesLeft: 5 - attemptNumber + 1 });
+      // p-retry's own pause is none: the policy's is here.
+      expect(retryPolicy(false, stopping)).toMatchObject({ retries: 5, minTimeout: 0, maxTimeout: 0 });
+      let settled: boolean | undefined;
+      void retries(false, refused(3), stopping).then((r) => {
+        settled = r;
+      });
+      await vi.advanceTimersByTimeAsync(1000 * 3.86 ** 2 - 1);
+      expect(settled).toBeUndefined();
+      await vi.advanceTimersByTimeAsync(1);
+      expect(settled).toBe(true);
+      // A pause under way when the stop comes ends at once, and the call fails instead of trying again.
+      settled = undefined;
+      void retries(false, refused(4), stopping).then((r) => {
+        settled = r;
+      });
+      await vi.advanceTimersByTimeAsync(10_000);
+      expect(settled).toBeUndefined();
+      stop();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(settled).toBe(false);
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
