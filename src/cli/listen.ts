@@ -65,6 +65,7 @@ export function addListenCommand(program: Command, deps: Deps): void {
           token: intake.token,
           log: setup.log,
           health: () => storeTrouble(store, setup.log),
+          clock: deps.clock,
         });
         setup.log(`webhook listening on ${webhook.address.url}`, { event: 'webhook_listening' });
       }

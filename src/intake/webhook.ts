@@ -27,6 +27,8 @@ export interface WebhookOptions {
   requestTimeoutMs?: number;
   /** What keeps irbot from working now (the store cannot be read), or undefined: /healthz answers 503 with it. */
   health?: () => Promise<string | undefined>;
+  /** Default the system's: when alerts could not be recorded, for /healthz. */
+  clock?: () => Date;
 }
 
 export interface Webhook {
@@ -42,6 +44,9 @@ const PATHS = 'POST /alerts or GET /healthz';
 /** What a 503 asks the client to wait before trying again. */
 const RETRY_AFTER_SECONDS = 5;
 
+/** How long /healthz reports alerts that could not be recorded. */
+export const RECORD_TROUBLE_MS = 30_000;
+
 export async function startWebhook(app: AlertSink, parse: ParseAlerts, options: WebhookOptions): Promise<Webhook> {
   const { log } = options;
   const maxBody = options.maxBodyBytes ?? MAX_BODY_BYTES;
@@ -50,20 +55,34 @@ export async function startWebhook(app: AlertSink, parse: ParseAlerts, options: 
   const expected = digest(options.token);
   const requests = new InFlight();
 
-  const health = options.health ?? (async () => undefined);
+  /**
+   * Why the last alerts could not be recorded (a full disk, a read-only store, PostgreSQL down), and when: /healthz
+   * says so too for RECORD_TROUBLE_MS, where a read of the store alone would find nothing wrong (and not for
+   * longer: a load balancer that believed it would send no alert to find out that the trouble is over).
+   */
+  let recordTrouble: { why: string; at: number } | undefined;
+  const now = () => (options.clock ?? (() => new Date()))().getTime();
+  const readTrouble = () => (options.health ?? (async () => undefined))().catch((e: unknown) => oneLine(e));
+  const health = async () => {
+    const trouble = await readTrouble();
+    if (trouble !== undefined) return trouble;
+    if (recordTrouble && now() - recordTrouble.at < RECORD_TROUBLE_MS) return recordTrouble.why;
+    return undefined;
+  };
   const server = createServer((req, res) => {
     requests.track(
       handle(req, res).catch(async (err) => {
-        // A store that cannot be read is irbot's trouble for now, not the request's: the client is to try again.
-        const trouble = await health().catch((e: unknown) => oneLine(e));
-        const status = trouble ? 503 : 500;
-        log(`webhook ${req.method} ${pathOf(req)} ${status} ${oneLine(err)}`, {
+        // Not the request's fault: irbot could not read or record what it sent. Slack's answer is not in it (a
+        // failed post is a 502), so the client is to try again, as for a store that cannot be read.
+        const trouble = await health();
+        const reason = trouble ?? 'the alerts could not be recorded';
+        log(`webhook ${req.method} ${pathOf(req)} 503 ${oneLine(err)}`, {
           event: 'webhook_request',
+          status: 503,
           level: 'error',
         });
         if (res.headersSent) return;
-        if (trouble) send(res, 503, { error: trouble }, { 'retry-after': String(RETRY_AFTER_SECONDS) });
-        else send(res, 500, { error: 'internal error' });
+        send(res, 503, { error: reason }, { 'retry-after': String(RETRY_AFTER_SECONDS) });
       }),
     );
   });
@@ -86,7 +105,7 @@ export async function startWebhook(app: AlertSink, parse: ParseAlerts, options: 
       if (requests.closing) throw new HttpError(503, 'shutting down', { 'retry-after': String(RETRY_AFTER_SECONDS) });
       if (path === '/healthz') {
         if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, 'method not allowed', { allow: 'GET' });
-        const trouble = await health().catch((err: unknown) => oneLine(err));
+        const trouble = await health();
         if (trouble) {
           done(503, { ok: false, error: trouble }, trouble, { 'retry-after': String(RETRY_AFTER_SECONDS) });
           return;
@@ -122,7 +141,18 @@ export async function startWebhook(app: AlertSink, parse: ParseAlerts, options: 
       let posted: Posted[];
       try {
         posted = await postAlerts(app, alerts);
+        recordTrouble = undefined;
       } catch (err) {
+        const cause = err instanceof BatchError ? err.cause : err;
+        // Neither Slack's answer nor another delivery at work on it: irbot could not record them.
+        // (A store that cannot be read says so itself, and is well again once it reads.)
+        if (
+          slackCode(cause) === undefined &&
+          !(cause instanceof AlertBusyError) &&
+          (await readTrouble()) === undefined
+        ) {
+          recordTrouble = { why: `alerts could not be recorded: ${oneLine(cause)}`, at: now() };
+        }
         if (!(err instanceof BatchError)) throw err;
         followChats(err.posted);
         if (err.cause instanceof AlertBusyError) {
