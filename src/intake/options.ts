@@ -43,5 +43,12 @@ export function requireWebhookToken(env: Env): string {
       `IRBOT_WEBHOOK_TOKEN is too short: use at least ${MIN_WEBHOOK_TOKEN} characters (e.g. openssl rand -hex 32)`,
     );
   }
+  // What a client can send after `Bearer ` (RFC 6750's token68, and more): a space would never match, every
+  // request failing with 401 and nothing saying why.
+  if (/[\s\p{Cc}]/u.test(token)) {
+    throw new ConfigError(
+      'IRBOT_WEBHOOK_TOKEN holds a space or a control character, which no Authorization: Bearer header can carry: use letters, digits and punctuation (e.g. openssl rand -hex 32)',
+    );
+  }
   return token;
 }

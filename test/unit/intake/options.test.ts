@@ -35,4 +35,13 @@ describe('requireWebhookToken', () => {
     );
     expect(requireWebhookToken({ ...env, webhookToken: 'a-long-enough-secret' })).toBe('a-long-enough-secret');
   });
+
+  it.each(['correct horse battery staple', 'a-long-enough-secret\t'])(
+    'refuses a token no Authorization header can carry (%j): every request would fail with 401',
+    (webhookToken) => {
+      expect(() => requireWebhookToken({ ...env, webhookToken })).toThrow(
+        /^IRBOT_WEBHOOK_TOKEN holds a space or a control character, which no Authorization: Bearer header can carry/,
+      );
+    },
+  );
 });
