@@ -36,6 +36,15 @@ const MAX_COALESCED_CHARS = 12_000;
  * behind it), the thread posts, the alert message updates, and the step-up's push (which waits on a phone for
  * up to a minute). The person never waits on the feed channel, and their replies are relayed while a push waits.
  */
+/** A failing effect is retried with backoff (1 s doubling up to 5 min) this many times before it is given up. */
+export const MAX_ATTEMPTS = 12;
+const MAX_BACKOFF_MS = 5 * 60 * 1000;
+
+/** The pause before attempt `attempts + 1` of an effect that failed `attempts` times; undefined: give it up. */
+export function retryBackoffMs(attempts: number): number | undefined {
+  return attempts < MAX_ATTEMPTS ? Math.min(1000 * 2 ** (attempts - 1), MAX_BACKOFF_MS) : undefined;
+}
+
 export type Lane = 'person' | 'thread' | 'alert' | 'verify';
 export const LANES: readonly Lane[] = ['person', 'thread', 'alert', 'verify'];
 

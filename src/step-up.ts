@@ -3,7 +3,8 @@
 import type { ChatEvent, Effect } from './chat/types.js';
 import type { StepUpConfig } from './config/types.js';
 import { type Log, oneLine } from './log.js';
-import type { Completion } from './outbox.js';
+import { type Completion, retryBackoffMs } from './outbox.js';
+import { classifySlackError } from './slack/errors.js';
 import type { AlertRecord, TranscriptEntry } from './store/port.js';
 import type { PushStarted, PushStatus, StepUpResult, Verifier } from './verify/port.js';
 import { verifierUsername } from './verify/username.js';
@@ -39,14 +40,16 @@ export interface StepUpPorts {
 
 const HALTED: unique symbol = Symbol('halted');
 
+/** `attempts`: how many times this effect failed before (a Slack lookup that may work next time). */
 export async function performStepUp(
   ports: StepUpPorts,
   record: AlertRecord,
   effect: Extract<Effect, { type: 'StartPush' | 'PollPush' }>,
   recovered: boolean,
+  attempts = 0,
 ): Promise<Completion> {
   return effect.type === 'StartPush'
-    ? startPush(ports, record, effect.push, recovered)
+    ? startPush(ports, record, effect.push, recovered, attempts)
     : pollPush(ports, record, effect.push, effect.txid);
 }
 
@@ -55,6 +58,7 @@ async function startPush(
   record: AlertRecord,
   push: number,
   recovered: boolean,
+  attempts: number,
 ): Promise<Completion> {
   if (recovered) {
     // A process died while asking for it: the push may be on the phone already, and Duo cannot be asked. No
@@ -62,6 +66,20 @@ async function startPush(
     return finished(ports, record, push, 'timeout', 'irbot stopped while sending it, so it may never have arrived');
   }
   const username = await usernameOf(ports, record.userId);
+  if ('retry' in username) {
+    // Slack had a bad minute (a 5xx, a dropped connection): no push was sent, so none is lost by waiting, and the
+    // person's "it was me" must not become an unverified page for it. Tried again with backoff, as every effect.
+    const delay = retryBackoffMs(attempts + 1);
+    if (delay !== undefined) {
+      ports.log(`alert ${record.id}: step-up push ${push} waits for Slack: ${username.retry}`, {
+        event: 'step_up_retry',
+        alert: record.id,
+        level: 'warn',
+      });
+      return { retryAt: new Date(ports.clock().getTime() + delay).toISOString(), attempts: attempts + 1 };
+    }
+    return finished(ports, record, push, 'error', username.retry);
+  }
   if ('reason' in username) return finished(ports, record, push, 'error', username.reason);
   // Tried once: the verifier retries what is safe itself, and a push whose answer was lost may be on the phone.
   let started: PushStarted;
@@ -134,15 +152,22 @@ function line(text: string, at: string): TranscriptEntry {
   return { from: 'system', text, at };
 }
 
-/** The person's name at the verifier, per `username_from`, or why there is none. */
-async function usernameOf(ports: StepUpPorts, userId: string): Promise<{ name: string } | { reason: string }> {
+/**
+ * The person's name at the verifier, per `username_from`; or why there is none (`reason`), or why there is none
+ * yet (`retry`: Slack may answer next time).
+ */
+async function usernameOf(
+  ports: StepUpPorts,
+  userId: string,
+): Promise<{ name: string } | { reason: string } | { retry: string }> {
   const from = ports.settings.usernameFrom;
   if (from === 'slack_id') return { name: userId };
   let email: string | undefined;
   try {
     email = await ports.email(userId);
   } catch (err) {
-    return { reason: `users.info ${userId} failed, so the person's email is unknown: ${oneLine(err)}` };
+    const why = `users.info ${userId} failed, so the person's email is unknown: ${oneLine(err)}`;
+    return classifySlackError(err).kind === 'retry' ? { retry: why } : { reason: why };
   }
   const name = verifierUsername(from, { userId, email });
   if (!name) {

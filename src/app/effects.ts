@@ -36,7 +36,7 @@ export class Effects {
         lane === 'thread'
           ? await this.postInThread(record, items, post, !pacedBeforehand(lane, claimed))
           : head.effect.type === 'StartPush' || head.effect.type === 'PollPush'
-            ? await performStepUp(this.stepUpPorts, record, head.effect, claimed.recovered)
+            ? await performStepUp(this.stepUpPorts, record, head.effect, claimed.recovered, head.attempts ?? 0)
             : await this.perform(record, head.effect, post);
       return { completion };
     } catch (err) {

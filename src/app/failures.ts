@@ -2,7 +2,7 @@
 // up, or the chat failed; and whether the post may have landed anyway.
 import { isClosed } from '../chat/engine.js';
 import type { Effect } from '../chat/types.js';
-import { type Completion, slackCallOf } from '../outbox.js';
+import { type Completion, MAX_ATTEMPTS, retryBackoffMs, slackCallOf } from '../outbox.js';
 import {
   CheckFailed,
   classifySlackError,
@@ -13,10 +13,6 @@ import {
 } from '../slack/errors.js';
 import type { AlertRecord, OutboxItem } from '../store/port.js';
 import type { AppContext } from './context.js';
-
-/** A failing effect is retried with backoff (1 s doubling up to 5 min) this many times before it is given up. */
-const MAX_ATTEMPTS = 12;
-const MAX_BACKOFF_MS = 5 * 60 * 1000;
 
 /** What an attempt came to; `committed`: said once its completion is recorded, when only then it is true. */
 export interface Attempt {
@@ -52,8 +48,8 @@ export function failed(
     return { completion: { retryAt, attempts: item.attempts ?? 0, ...unsure } };
   }
   const attempts = (item.attempts ?? 0) + 1;
-  if (failure.kind === 'retry' && attempts < MAX_ATTEMPTS) {
-    const delay = Math.min(1000 * 2 ** (attempts - 1), MAX_BACKOFF_MS);
+  const delay = failure.kind === 'retry' ? retryBackoffMs(attempts) : undefined;
+  if (delay !== undefined) {
     log(`${what}; retrying in ${Math.round(delay / 1000)} s (attempt ${attempts} of ${MAX_ATTEMPTS})`, {
       ...fields,
       event: 'effect_retry',

@@ -152,6 +152,31 @@ describe('step-up with a verifier', () => {
     expect(t.store.data().alerts[alert.id]?.chat).toMatchObject({ state: 'ended', verified: 'error' });
   });
 
+  it("a Slack blip looking up the person's email: the push waits and is sent once Slack answers, no unverified page", async () => {
+    const t = await harold([{ answers: [{ result: 'approved', reason: 'approved on the phone' }] }]);
+    const userEmail = t.slack.userEmail.bind(t.slack);
+    let blips = 1;
+    t.slack.userEmail = async (userId) => {
+      if (blips-- > 0) {
+        throw Object.assign(new Error('An HTTP protocol error occurred: statusCode = 503'), {
+          code: 'slack_webapi_http_error',
+          statusCode: 503,
+        });
+      }
+      return userEmail(userId);
+    };
+    await say(t, 'yes it was me');
+    expect(t.duo.starts()).toBe(0);
+    expect(t.record().chat).toMatchObject({ state: 'active', stepUp: { phase: 'pushing' } });
+    expect(t.logs.some((l) => l.includes('step-up push 1 waits for Slack: users.info U0HAROLD failed'))).toBe(true);
+    t.clock.advance(1000);
+    await t.app.recover();
+    await t.app.idle();
+    expect(t.duo.starts()).toBe(1);
+    expect(t.record().chat).toMatchObject({ state: 'ended', aware: true, verified: 'approved' });
+    expect(t.record().escalation).toBeUndefined();
+  });
+
   it('uses the email local part or the Slack id when username_from says so', async () => {
     const local = await harold([], { usernameFrom: 'email_local_part' });
     await say(local, 'yes it was me');
