@@ -394,8 +394,9 @@ function tick(chat: Chat, at: string, rules: Rules, personBusy: boolean): Step {
   if (chat.state !== 'active' || chat.quietSince === null) return unchanged(chat);
   const stepUp = pendingStepUp(chat);
   if (stepUp) {
-    // A push is the verifier's to time out; a person who does not ask for another is let go, unverified.
-    if (stepUp.phase !== 'timed_out' || Date.parse(at) - Date.parse(stepUp.since) < rules.nudgeAfterMs) {
+    // A push is the verifier's to time out; a person who does not ask for another is let go, unverified, after
+    // the silence a nudge waits for (in working time, with working hours: not at night, paging on-call).
+    if (stepUp.phase !== 'timed_out' || silentFor(chat, stepUp.since, at, rules) < rules.nudgeAfterMs) {
       return unchanged(chat);
     }
     return finishStepUp(chat, stepUp, 'timeout', 'push timed out; no retry was asked for', at);

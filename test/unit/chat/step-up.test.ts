@@ -199,4 +199,30 @@ describe('step-up on "it was me"', () => {
     expect(step(ended, finished('approved'), rules).chat).toBe(ended);
     expect(ended.verified).toBeUndefined();
   });
+
+  it('lets a person who does not ask for another push go after the nudge wait in working time, with working hours', () => {
+    const hours = { start: 9 * 60, end: 17 * 60, days: [1, 2, 3, 4, 5] };
+    const r: Rules = { ...rules, workingHours: hours };
+    // Friday 2026-11-27 in UTC, the person's zone: their day ends at 17:00.
+    const friday = (hhmm: string) => `2026-11-27T${hhmm}:00.000Z`;
+    const { chat } = run(
+      [
+        { type: 'StartRequested', by: analyst, at: friday('16:30'), personBusy: false, person: { zone: 'UTC' } },
+        { type: 'DirectMessage', text: 'yes that was me', at: friday('16:40') },
+        { type: 'Classified', hasAnswered: true, isAware: true, upTo: 1, at: friday('16:40'), stepUp: true },
+        { type: 'PushStarted', push: 1, txid: 'tx1', at: friday('16:49') },
+        { type: 'PushFinished', push: 1, result: 'timeout', reason: 'no answer within 60 s', at: friday('16:50') },
+        // Ten working minutes since, at 17:51: not an unverified page at night.
+        { type: 'Tick', at: friday('17:51') },
+      ],
+      newChat(),
+      r,
+    );
+    expect(chat).toMatchObject({ state: 'active', stepUp: { phase: 'timed_out' } });
+    // Monday 09:50 is sixty working minutes after it.
+    expect(step(chat, { type: 'Tick', at: '2026-11-30T09:50:00.000Z' }, r).chat).toMatchObject({
+      state: 'ended',
+      verified: 'timeout',
+    });
+  });
 });
