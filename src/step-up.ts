@@ -63,7 +63,9 @@ async function startPush(
   if (recovered) {
     // A process died while asking for it: the push may be on the phone already, and Duo cannot be asked. No
     // second push goes unasked; the person may ask for one with `retry`, like after a timeout.
-    return finished(ports, record, push, 'timeout', 'irbot stopped while sending it, so it may never have arrived');
+    return finished(ports, record, push, 'timeout', 'irbot stopped while sending it, so it may never have arrived', {
+      interrupted: true,
+    });
   }
   const username = await usernameOf(ports, record.userId);
   if ('retry' in username) {
@@ -137,6 +139,7 @@ function finished(
   push: number,
   result: StepUpResult,
   reason: string,
+  how: { interrupted?: true } = {},
 ): Completion {
   const at = ports.clock().toISOString();
   ports.log(`alert ${record.id}: step-up push ${push}: ${result} (${reason})`, {
@@ -144,7 +147,7 @@ function finished(
     alert: record.id,
     ...(result === 'approved' ? {} : { level: 'warn' as const }),
   });
-  const event: ChatEvent = { type: 'PushFinished', push, result, reason, at };
+  const event: ChatEvent = { type: 'PushFinished', push, result, reason, at, ...how };
   return { events: [event], transcript: [line(`Duo push ${push}: ${result} (${reason}).`, at)] };
 }
 

@@ -455,7 +455,8 @@ function pushFinished(chat: Chat, event: Extract<ChatEvent, { type: 'PushFinishe
   // Only the push being waited for counts: a late answer to an earlier one (or after a timeout) is stale.
   if (!stepUp || stepUp.push !== event.push || stepUp.phase === 'timed_out') return unchanged(chat);
   const retries = rules.stepUpRetries ?? 1;
-  if (event.result === 'timeout' && stepUp.push <= retries) {
+  // A push irbot's own restart cut short does not use up one of the person's retries.
+  if (event.result === 'timeout' && (stepUp.push <= retries || event.interrupted === true)) {
     const { txid: _, ...rest } = stepUp;
     return {
       chat: { ...chat, quietSince: event.at, stepUp: { ...rest, phase: 'timed_out', since: event.at } },

@@ -144,7 +144,8 @@ export type ChatEvent =
   /** The push was sent; `txid` names it. */
   | { type: 'PushStarted'; push: number; txid: string; at: string }
   /** The push came to `result` (or none could be sent); `push` says which attempt, so a stale one is ignored. */
-  | { type: 'PushFinished'; push: number; result: StepUpResult; reason: string; at: string }
+  /** `interrupted`: irbot stopped while sending it (it may never have reached the phone): not one of the retries. */
+  | { type: 'PushFinished'; push: number; result: StepUpResult; reason: string; at: string; interrupted?: boolean }
   /** The clock moved on: a silent person may be due a nudge. */
   /**
    * `personBusy`: another chat of the person's is under way (an urgent one started while this one waited): a

@@ -225,4 +225,22 @@ describe('step-up on "it was me"', () => {
       verified: 'timeout',
     });
   });
+
+  it.each([0, 1])(
+    'a push irbot stopped while sending (retries = %i) leaves the person a retry: its restart is no reason to escalate',
+    (retries) => {
+      const r: Rules = { ...rules, stepUpRetries: retries };
+      const cut: ChatEvent = {
+        ...finished('timeout', retries + 1, 'irbot stopped while sending it'),
+        interrupted: true,
+      };
+      // retries = 1: push 1 timed out, the person asked for another, and irbot restarted while sending push 2.
+      const before: ChatEvent[] = retries === 1 ? [started(), finished('timeout'), dm('retry', 2)] : [];
+      const { chat } = run([aware(true), ...before, cut], active(), r);
+      expect(chat).toMatchObject({ state: 'active', stepUp: { phase: 'timed_out', push: retries + 1 } });
+      // The push after it is the last: its timeout ends the chat.
+      const again = run([dm('retry', 3), started(retries + 2), finished('timeout', retries + 2)], chat, r).chat;
+      expect(again).toMatchObject({ state: 'ended', verified: 'timeout' });
+    },
+  );
 });
