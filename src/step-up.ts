@@ -30,8 +30,11 @@ export interface StepUpPorts {
   sleep: (ms: number) => Promise<void>;
   /** The email of the person's Slack profile (users.info), paced by the caller; undefined when it has none. */
   email: (userId: string) => Promise<string | undefined>;
-  /** Whether the chat still waits for this push: an analyst may end it, another process may finish it. */
-  stillWaiting: (alertId: string, push: number) => Promise<boolean>;
+  /**
+   * Whether the chat still waits for this push (`waiting`: on the phone; `pushing`: to be sent): another process
+   * may finish it; an analyst may end the chat (a push on the phone is still followed then, none is sent).
+   */
+  stillWaiting: (alertId: string, push: number, phase?: 'pushing' | 'waiting') => Promise<boolean>;
   /** Settles once this process is stopping: a poll under way is left queued, unclaimed, for the next one. */
   halted: Promise<void>;
   /** Between two polls of a push: a verifier that answers `waiting` at once (no long poll) is not asked in a loop. */
@@ -67,6 +70,8 @@ async function startPush(
       interrupted: true,
     });
   }
+  // Ended by an analyst (or taken further by another process) since this was queued: the person gets no push.
+  if (!(await ports.stillWaiting(record.id, push, 'pushing'))) return {};
   const username = await usernameOf(ports, record.userId);
   if ('retry' in username) {
     // Slack had a bad minute (a 5xx, a dropped connection): no push was sent, so none is lost by waiting, and the

@@ -1,6 +1,6 @@
 // Performs one claimed effect through the ports (Slack, the LLM, the verifier) and says what it produced, as a
 // Completion that the lane records in the store; a failure becomes a retry, a dropped effect or a failed chat.
-import { needsReview } from '../chat/engine.js';
+import { needsReview, outstandingPush } from '../chat/engine.js';
 import type { ChatEvent, Effect } from '../chat/types.js';
 import { withoutLinks } from '../llm/bounds.js';
 import { type AlertFacts, type Line, MALFORMED_CLASSIFICATION, type Written } from '../llm/port.js';
@@ -58,9 +58,12 @@ export class Effects {
       log: ports.log,
       sleep: (ms) => this.ctx.sleep(ms),
       email: (userId) => this.ctx.whenSlackAllows('users.info', undefined, () => ports.slack.userEmail(userId)),
-      stillWaiting: async (alertId, push) => {
+      stillWaiting: async (alertId, push, phase = 'waiting') => {
         const chat = (await ports.store.read()).alerts[alertId]?.chat;
-        return chat?.state === 'active' && chat.stepUp?.phase === 'waiting' && chat.stepUp.push === push;
+        // A push on the phone is followed after an analyst ended the chat too; one not sent yet is not sent then.
+        if (!chat) return false;
+        const stepUp = chat.state === 'active' ? chat.stepUp : phase === 'waiting' ? outstandingPush(chat) : undefined;
+        return stepUp?.phase === phase && stepUp.push === push;
       },
       halted: this.ctx.halted,
       pollEveryMs: ports.pollEveryMs ?? 1000,

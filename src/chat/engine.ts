@@ -63,6 +63,16 @@ function pendingStepUp(chat: Chat): StepUp | undefined {
   return chat.state === 'active' && chat.stepUp && chat.stepUp.phase !== 'done' ? chat.stepUp : undefined;
 }
 
+/**
+ * A push still out when an analyst ended the chat: its answer is still heard (a fraud report above all), though
+ * the chat it confirmed is over.
+ */
+export function outstandingPush(chat: Chat): StepUp | undefined {
+  const { stepUp } = chat;
+  if (chat.state !== 'ended' || chat.outcome !== 'ended_by_analyst' || !stepUp) return undefined;
+  return stepUp.phase === 'pushing' || stepUp.phase === 'waiting' ? stepUp : undefined;
+}
+
 export function newChat(): Chat {
   return {
     state: 'posted',
@@ -191,6 +201,14 @@ export function step(chat: Chat, event: ChatEvent, rules: Rules): Step {
       return tick(chat, event.at, rules, event.personBusy === true);
 
     case 'PushStarted': {
+      const late = outstandingPush(chat);
+      if (late?.phase === 'pushing' && late.push === event.push) {
+        // It reached the phone as the chat ended: followed, without a word more to the person.
+        return {
+          chat: { ...chat, stepUp: { ...late, phase: 'waiting', txid: event.txid, since: event.at } },
+          effects: [{ type: 'PollPush', push: event.push, txid: event.txid }],
+        };
+      }
       const stepUp = pendingStepUp(chat);
       if (stepUp?.phase !== 'pushing' || stepUp.push !== event.push) return unchanged(chat);
       return {
@@ -451,6 +469,8 @@ function duringStepUp(chat: Chat, stepUp: StepUp, event: Extract<ChatEvent, { ty
 }
 
 function pushFinished(chat: Chat, event: Extract<ChatEvent, { type: 'PushFinished' }>, rules: Rules): Step {
+  const late = outstandingPush(chat);
+  if (late?.phase === 'waiting' && late.push === event.push) return lateResult(chat, late, event);
   const stepUp = pendingStepUp(chat);
   // Only the push being waited for counts: a late answer to an earlier one (or after a timeout) is stale.
   if (!stepUp || stepUp.push !== event.push || stepUp.phase === 'timed_out') return unchanged(chat);
@@ -468,6 +488,30 @@ function pushFinished(chat: Chat, event: Extract<ChatEvent, { type: 'PushFinishe
     };
   }
   return finishStepUp(chat, stepUp, event.result, event.reason, event.at);
+}
+
+/**
+ * The answer to a push that was out when an analyst ended the chat: said in the thread, and kept as the chat's
+ * `verified`; a refusal (denied, fraud) escalates as a possible compromise (src/escalation/decide.ts).
+ */
+function lateResult(chat: Chat, stepUp: StepUp, event: Extract<ChatEvent, { type: 'PushFinished' }>): Step {
+  const { txid: _, ...rest } = stepUp;
+  const approved = event.result === 'approved';
+  return {
+    chat: {
+      ...chat,
+      verified: event.result,
+      stepUp: { ...rest, phase: 'done', since: event.at, ...(approved ? {} : { reason: event.reason }) },
+    },
+    effects: [
+      {
+        type: 'PostInThread',
+        kind: 'step_up',
+        text: `${resultNote(event.push, event.result, event.reason)} (after the chat was ended)`,
+      },
+      { type: 'UpdateAlert' },
+    ],
+  };
 }
 
 /** Ends the chat on the step-up's result: verified only when approved; anything else escalates. */

@@ -29,9 +29,10 @@ export function outcomeOf(chat: Chat): EscalationOutcome | null {
   if (chat.state === 'failed') return 'failed';
   if (chat.state !== 'ended') return null;
   if (chat.outcome === 'no_answer') return 'no_answer';
-  if (chat.outcome !== 'answered') return null;
-  // A step-up's result decides before the words: "it was me" with a refused push is a possible compromise.
+  // A step-up's result decides before the words: "it was me" with a refused push is a possible compromise, even
+  // when the push was answered after an analyst ended the chat.
   if (chat.verified === 'denied' || chat.verified === 'fraud') return 'denied';
+  if (chat.outcome !== 'answered') return null;
   if (chat.verified === 'timeout' || chat.verified === 'not_enrolled' || chat.verified === 'error') {
     return 'unverified';
   }

@@ -8,7 +8,7 @@ import { enqueueDelivery } from '../deliver/queue.js';
 import { enqueue } from '../outbox.js';
 import { escapeText } from '../slack/mrkdwn.js';
 import type { AlertRecord, EscalationRecord } from '../store/port.js';
-import { escalationOf } from './decide.js';
+import { escalationOf, outcomeOf } from './decide.js';
 
 export interface EscalationPolicy {
   on: readonly EscalationOutcome[];
@@ -31,7 +31,9 @@ export function escalateIfClosed(
   at: string,
   opts: { threadReachable?: boolean } = {},
 ): EscalationRecord | null {
-  if (record.escalation || isClosed(before) || !isClosed(record.chat)) return null;
+  if (record.escalation || !isClosed(record.chat)) return null;
+  // Once, as the chat closes; or later, when a push still out at its end comes back refused.
+  if (isClosed(before) && !(outcomeOf(record.chat) === 'denied' && outcomeOf(before) !== 'denied')) return null;
   const escalation = escalationOf(record, policy.on);
   if (!escalation) return null;
   record.escalation = { ...escalation, at, mention: policy.mention, pagerduty: policy.pagerduty };

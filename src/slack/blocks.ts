@@ -142,7 +142,10 @@ export function alertBlocks(alert: AlertView): Block[] {
 function endedSection(chat: Chat, userId: string): Block {
   if (chat.outcome === 'ended_by_analyst') {
     const by = chat.endedBy ? actorText(chat.endedBy) : 'Someone';
-    return section(`${by} has ended the chat :white_check_mark:`, 'end_chat_manually');
+    // A push that was still on the phone, refused after the end: the one thing the chat found out.
+    const refused = chat.verified === 'denied' || chat.verified === 'fraud';
+    const then = refused ? `; then ${verdictText(chat, userId)} :rotating_light:` : ' :white_check_mark:';
+    return section(`${by} has ended the chat${then}`, 'end_chat_manually');
   }
   return section(
     `The chat was automatically ended: ${verdictText(chat, userId)} ${stepUpFailed(chat) ? ':rotating_light:' : needsReview(chat) ? ':warning:' : ':white_check_mark:'}`,
@@ -160,12 +163,13 @@ function needsReviewText(chat: Chat): string {
 
 /** One line for the verdict, used on the alert message and under the summary. */
 export function verdictText(chat: Chat, userId: string): string {
+  // A refused push says it first, whatever ended the chat (an analyst, before the phone answered).
+  if (chat.verified === 'denied' || chat.verified === 'fraud') {
+    const how = chat.verified === 'fraud' ? 'reported the Duo push as fraud' : 'refused the Duo push';
+    return `*denied*: <@${userId}> said it was them but ${how} — treat as a possible account compromise`;
+  }
   switch (chat.outcome) {
     case 'answered':
-      if (chat.verified === 'denied' || chat.verified === 'fraud') {
-        const how = chat.verified === 'fraud' ? 'reported the Duo push as fraud' : 'refused the Duo push';
-        return `*denied*: <@${userId}> said it was them but ${how} — treat as a possible account compromise`;
-      }
       if (stepUpFailed(chat)) {
         const why =
           chat.verified === 'timeout' ? 'push timed out' : escapeText(chat.stepUp?.reason ?? chat.verified ?? '');

@@ -1,6 +1,6 @@
 // app.ts with step-up: a scripted verifier, in-memory ports, and a fake clock that moves as the poller waits.
 import { describe, expect, it } from 'vitest';
-import { App } from '../../src/app.js';
+import { App, type AppOptions } from '../../src/app.js';
 import { STEP_UP_ASK, STEP_UP_TIMED_OUT } from '../../src/chat/engine.js';
 import type { Inbound } from '../../src/slack/envelope.js';
 import type { StepUpSettings } from '../../src/step-up.js';
@@ -29,11 +29,16 @@ async function say(t: { app: { handleInbound(i: Inbound): Promise<void>; idle():
 }
 
 /** An App whose chat with Harold is started; the fake clock moves by what the poller sleeps. */
-async function harold(pushes: ScriptedPush[], settings: Partial<StepUpSettings> = {}, stepUp?: boolean) {
+async function harold(
+  pushes: ScriptedPush[],
+  settings: Partial<StepUpSettings> = {},
+  stepUp?: boolean,
+  options: Partial<AppOptions> = {},
+) {
   const duo = testVerifier({ [HAROLD]: pushes });
   let clock: { advance(ms: number): void } | undefined;
   const sleep = async (ms: number) => clock?.advance(ms);
-  const t = testApp({ stepUp: { ...DUO, ...settings } }, undefined, undefined, {
+  const t = testApp({ stepUp: { ...DUO, ...settings }, ...options }, undefined, undefined, {
     verifier: duo.verifier,
     sleep,
     pollEveryMs: 1000,
@@ -175,6 +180,46 @@ describe('step-up with a verifier', () => {
     expect(t.duo.starts()).toBe(1);
     expect(t.record().chat).toMatchObject({ state: 'ended', aware: true, verified: 'approved' });
     expect(t.record().escalation).toBeUndefined();
+  });
+
+  it('a push still on the phone when an analyst ends the chat is followed: a fraud report escalates as denied', async () => {
+    const t = await harold(
+      [{ answers: [{ result: 'fraud', reason: 'reported as fraud on the phone' }] }],
+      {},
+      undefined,
+      {
+        escalateOn: ['not_aware', 'denied', 'unverified'],
+      },
+    );
+    // The phone answers once the analyst has pressed End Chat.
+    const poll = t.duo.verifier.pushStatus.bind(t.duo.verifier);
+    let polled: () => void = () => undefined;
+    const polling = new Promise<void>((resolve) => {
+      polled = resolve;
+    });
+    let answer: () => void = () => undefined;
+    const answered = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
+    t.duo.verifier.pushStatus = async (txid) => {
+      polled();
+      await answered;
+      return poll(txid);
+    };
+    await t.app.handleInbound(dm('yes it was me'));
+    await polling;
+    await t.app.request(t.alert.id, 'end', analyst);
+    expect(t.record().chat).toMatchObject({
+      state: 'ended',
+      outcome: 'ended_by_analyst',
+      stepUp: { phase: 'waiting' },
+    });
+    answer();
+    await t.app.idle();
+    expect(t.record().chat).toMatchObject({ outcome: 'ended_by_analyst', verified: 'fraud' });
+    expect(t.record().escalation).toMatchObject({ outcome: 'denied', severity: 'critical' });
+    expect(t.thread().some((text) => text?.includes('(after the chat was ended)'))).toBe(true);
+    expect(t.lastUpdate()).toContain('possible account compromise');
   });
 
   it('uses the email local part or the Slack id when username_from says so', async () => {

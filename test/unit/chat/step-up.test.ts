@@ -11,6 +11,7 @@ import {
   THANKS,
 } from '../../../src/chat/engine.js';
 import type { Actor, Chat, ChatEvent, Effect, Rules } from '../../../src/chat/types.js';
+import { outcomeOf } from '../../../src/escalation/decide.js';
 import type { StepUpResult } from '../../../src/verify/port.js';
 
 const rules: Rules = { maxNudges: 2, nudgeAfterMs: 60 * 60 * 1000, stepUpRetries: 1 };
@@ -196,8 +197,38 @@ describe('step-up on "it was me"', () => {
     const timedOut = run([finished('timeout')], chat).chat;
     expect(step(timedOut, finished('approved', 1), rules).chat).toBe(timedOut);
     const ended = step(chat, { type: 'EndRequested', by: analyst, at }, rules).chat;
-    expect(step(ended, finished('approved'), rules).chat).toBe(ended);
+    expect(step(ended, finished('approved', 2), rules).chat).toBe(ended);
     expect(ended.verified).toBeUndefined();
+  });
+
+  it.each([
+    ['approved', null],
+    ['fraud', 'denied'],
+    ['denied', 'denied'],
+  ] as const)(
+    'a push still out when an analyst ends the chat is heard: %s, in the thread, escalating as %s',
+    (result, outcome) => {
+      const { chat } = run([aware(true), started()]);
+      const ended = step(chat, { type: 'EndRequested', by: analyst, at }, rules).chat;
+      expect(ended).toMatchObject({ state: 'ended', outcome: 'ended_by_analyst', stepUp: { phase: 'waiting' } });
+      const { chat: heard, effects } = step(ended, finished(result), rules);
+      expect(heard).toMatchObject({ state: 'ended', outcome: 'ended_by_analyst', verified: result });
+      expect(heard.stepUp?.phase).toBe('done');
+      expect(effects[0]).toMatchObject({ type: 'PostInThread', kind: 'step_up' });
+      expect((effects[0] as { text: string }).text).toContain('(after the chat was ended)');
+      expect(effects.some((e) => e.type === 'SendDm')).toBe(false);
+      expect(outcomeOf(heard)).toBe(outcome);
+      // Heard once: a second answer is stale.
+      expect(step(heard, finished('approved'), rules).chat).toBe(heard);
+    },
+  );
+
+  it('a push sent as the analyst ended the chat is followed, without a word more to the person', () => {
+    const pushing = run([aware(true)]).chat;
+    const ended = step(pushing, { type: 'EndRequested', by: analyst, at }, rules).chat;
+    const { chat, effects } = step(ended, started(), rules);
+    expect(chat.stepUp).toMatchObject({ phase: 'waiting', txid: 'tx1' });
+    expect(effects).toEqual([{ type: 'PollPush', push: 1, txid: 'tx1' }]);
   });
 
   it('lets a person who does not ask for another push go after the nudge wait in working time, with working hours', () => {
@@ -231,7 +262,11 @@ describe('step-up on "it was me"', () => {
     (retries) => {
       const r: Rules = { ...rules, stepUpRetries: retries };
       const cut: ChatEvent = {
-        ...finished('timeout', retries + 1, 'irbot stopped while sending it'),
+        type: 'PushFinished',
+        push: retries + 1,
+        result: 'timeout',
+        reason: 'irbot stopped while sending it',
+        at: later(1),
         interrupted: true,
       };
       // retries = 1: push 1 timed out, the person asked for another, and irbot restarted while sending push 2.
