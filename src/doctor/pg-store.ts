@@ -1,5 +1,6 @@
 // Doctor's check of a PostgreSQL store: the connection, the schema version, one round trip's latency, and whether
-// autovacuum looks after irbot's tables; it connects once and creates and changes nothing.
+// autovacuum looks after irbot's tables, and whether irbot could write there; it connects once and creates and changes
+// nothing.
 import type { ClientBase } from 'pg';
 import { oneLine } from '../log.js';
 import { pgDriver } from '../store/pg/driver.js';
@@ -19,6 +20,26 @@ async function withoutAutovacuum(client: ClientBase): Promise<string | null> {
   if (rows[0]?.tables.length) where.push(`for ${rows[0].tables.join(', ')}`);
   return where.length > 0 ? where.join(' and ') : null;
 }
+
+/**
+ * Why no transaction of irbot's could commit here, or null: a standby (a read replica), transactions read-only by
+ * default (for the database or the role), or a role that may not change irbot's tables. Looked at, never tried.
+ */
+async function whyReadOnly(client: ClientBase): Promise<string | null> {
+  const { rows } = await client.query<{ standby: boolean; read_only: boolean; writable: boolean }>(WRITABLE);
+  const found = rows[0];
+  if (found?.standby) return 'it is a standby (a read replica)';
+  if (found?.read_only) return 'its transactions are read-only (default_transaction_read_only)';
+  if (found && !found.writable) return 'this role may not insert, update or delete in irbot’s tables';
+  return null;
+}
+
+const WRITABLE = `
+SELECT pg_is_in_recovery() AS standby,
+  current_setting('transaction_read_only') = 'on' AS read_only,
+  (SELECT bool_and(has_table_privilege(current_user, t, p))
+   FROM unnest(ARRAY['irbot_alerts', 'irbot_outbox', 'irbot_transcript']) AS t,
+        unnest(ARRAY['INSERT', 'UPDATE', 'DELETE']) AS p) AS writable`;
 
 /** Autovacuum needs track_counts too: without it, it cannot tell which tables need it. */
 const AUTOVACUUM = `
@@ -56,6 +77,14 @@ export async function checkPgStore(name: string, url: string): Promise<CheckResu
     const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM irbot_alerts WHERE NOT archived');
     const count = Number(rows[0]?.n ?? 0);
     const found = `${where}, schema ${version}, ${count} alert${count === 1 ? '' : 's'}, ${latency}`;
+    const readOnly = await whyReadOnly(client);
+    if (readOnly) {
+      return fail(
+        name,
+        `${found}; irbot cannot write there: ${readOnly}`,
+        'point database_url / DATABASE_URL at the primary, with a role that may change irbot’s tables (irbot records every event before it acts)',
+      );
+    }
     const unvacuumed = await withoutAutovacuum(client);
     if (unvacuumed) {
       return warn(

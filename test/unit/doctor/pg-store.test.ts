@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkPgStore } from '../../../src/doctor/pg-store.js';
 import { openPgStore } from '../../../src/store/pg/pg-store.js';
 import { SCHEMA_VERSION } from '../../../src/store/pg/schema.js';
-import { createTestDatabase, sql } from '../../support/pg.js';
+import { ADMIN_URL, createTestDatabase, sql } from '../../support/pg.js';
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 beforeAll(async () => {
@@ -53,6 +53,29 @@ describe('doctor on a PostgreSQL store', () => {
     expect(check).toMatchObject({ ok: true, warning: true });
     expect(check.detail).toMatch(/; autovacuum is off (on this server and )?for irbot_outbox$/);
     await sql(db.url, 'ALTER TABLE irbot_outbox RESET (autovacuum_enabled)');
+  });
+
+  it('fails a store irbot could not write: read-only transactions, or a role that may only read', async () => {
+    const reader = `irbot_ro_${db.name.slice('irbot_t_'.length)}`;
+    const asReader = new URL(db.url);
+    asReader.username = reader;
+    await sql(db.url, `CREATE ROLE ${reader} LOGIN`);
+    try {
+      await sql(db.url, `GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${reader}`);
+      const readOnlyRole = await checkPgStore('store', asReader.toString());
+      expect(readOnlyRole).toMatchObject({ ok: false, fix: expect.stringMatching(/^point database_url/) });
+      expect(readOnlyRole.detail).toMatch(/; irbot cannot write there: this role may not insert, update or delete/);
+      // A database whose transactions are read-only (as a read replica's connections are refused writes).
+      await sql(db.url, `ALTER DATABASE ${db.name} SET default_transaction_read_only = on`);
+      const readOnly = await checkPgStore('store', db.url);
+      expect(readOnly).toMatchObject({ ok: false });
+      expect(readOnly.detail).toMatch(/; irbot cannot write there: its transactions are read-only/);
+    } finally {
+      // From another database: this one's connections are read-only now.
+      await sql(ADMIN_URL, `ALTER DATABASE ${db.name} RESET default_transaction_read_only`);
+      await sql(db.url, `DROP OWNED BY ${reader}; DROP ROLE ${reader}`);
+    }
+    expect(await checkPgStore('store', db.url)).toMatchObject({ ok: true });
   });
 
   it('fails on a server it cannot reach, with the password hidden', async () => {
