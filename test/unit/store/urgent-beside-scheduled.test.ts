@@ -35,38 +35,8 @@ describe.each([
     },
   ],
 ] as const)('an urgent chat beside a scheduled one: %s', (_name, open) => {
-  it('starts the urgent chat at once while the routine one waits for working hours', async () => {
-    const store = await open();
-    opened.push(store);
-    // Thursday 22:40 in Paris (the test Slack's person is in Europe/Paris).
-    const clock = fakeClock('2026-11-26T21:40:00.000Z');
-    const t = testApp({ workingHours: OFFICE, maxWaitMs: 12 * 3_600_000 }, undefined, undefined, {
-      clock: clock.now,
-      store,
-    });
-    const press = (alert: { id: string; ts: string | null }): Inbound => ({
-      kind: 'button',
-      action: 'start',
-      alertId: alert.id,
-      userId: 'U0ANALYST',
-      channelId: 'C0FEED',
-      messageTs: alert.ts ?? undefined,
-      dedupeKey: `action:start:${alert.id}:${++clicks}`,
-    });
-    const stateOf = async (id: string) => ((await store.read()).alerts[id] as AlertRecord).chat.state;
-
-    const routine = (await t.app.postAlert(PIVOT)).alert;
-    await t.app.handleInbound(press(routine));
-    expect(await stateOf(routine.id)).toBe('scheduled');
-
-    const urgent = (await t.app.postAlert({ ...PIVOT, id: 'admin-role', urgent: true })).alert;
-    await t.app.handleInbound(press(urgent));
-    await t.app.idle();
-    expect(await stateOf(urgent.id)).toBe('active');
-    expect(t.slack.calls.filter((c) => c.method === 'post' && c.channel === PIVOT.userId)).toHaveLength(1);
-  });
-
-  it("queues a routine chat started now while the person's urgent chat is under way", async () => {
+  /** An app on the store, on Thursday 22:40 in Paris (the test Slack's person is in Europe/Paris). */
+  async function night() {
     const store = await open();
     opened.push(store);
     const clock = fakeClock('2026-11-26T21:40:00.000Z');
@@ -84,6 +54,24 @@ describe.each([
       dedupeKey: `action:${action}:${alert.id}:${++clicks}`,
     });
     const stateOf = async (id: string) => ((await store.read()).alerts[id] as AlertRecord).chat.state;
+    return { t, press, stateOf };
+  }
+
+  it('starts the urgent chat at once while the routine one waits for working hours', async () => {
+    const { t, press, stateOf } = await night();
+    const routine = (await t.app.postAlert(PIVOT)).alert;
+    await t.app.handleInbound(press(routine));
+    expect(await stateOf(routine.id)).toBe('scheduled');
+
+    const urgent = (await t.app.postAlert({ ...PIVOT, id: 'admin-role', urgent: true })).alert;
+    await t.app.handleInbound(press(urgent));
+    await t.app.idle();
+    expect(await stateOf(urgent.id)).toBe('active');
+    expect(t.slack.calls.filter((c) => c.method === 'post' && c.channel === PIVOT.userId)).toHaveLength(1);
+  });
+
+  it("queues a routine chat started now while the person's urgent chat is under way", async () => {
+    const { t, press, stateOf } = await night();
     const routine = (await t.app.postAlert(PIVOT)).alert;
     await t.app.handleInbound(press(routine));
     const urgent = (await t.app.postAlert({ ...PIVOT, id: 'admin-role', urgent: true })).alert;
