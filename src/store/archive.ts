@@ -1,8 +1,9 @@
 // The archive: closed alerts moved out of the working set, one JSON line each, appended under the store's lock; and
 // beside it their facts (src/report/facts.ts), so that a report reads small lines instead of whole alerts.
 import { constants, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { type AlertFacts, FACTS_VERSION, factsOf } from '../report/facts.js';
-import { factsPathOf, type ModeGuard, openStoreFile, StoreFileError } from './files.js';
+import { factsPathOf, type ModeGuard, openStoreFile, StoreFileError, syncFolder } from './files.js';
 import type { AlertRecord } from './port.js';
 
 /**
@@ -22,6 +23,9 @@ export async function appendArchive(file: string, records: AlertRecord[], guard:
     if (whole < size) await handle.truncate(whole);
     await handle.writeFile(lines.join(''));
     await handle.sync();
+    // A new archive: its name must survive a power cut too, or the alerts this moves out of the working set (the
+    // journal says so, fsynced next) would be lost with it.
+    if (size === 0) syncFolder(dirname(file));
   } finally {
     await handle.close();
   }

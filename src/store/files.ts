@@ -86,6 +86,19 @@ export function removeLeftoverTemps(files: readonly string[]): string[] {
   return removed;
 }
 
+/**
+ * Makes the folder's entries durable (a file created or renamed in it): without this a power cut can lose the
+ * new name though the file's own bytes were fsynced.
+ */
+export function syncFolder(folder: string): void {
+  const fd = fs.openSync(folder, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** The one-line refusal of a store file that is a symbolic link. */
 export function linkRefused(file: string): StoreFileError {
   return new StoreFileError(

@@ -30,6 +30,7 @@ import {
   openStoreFileSync,
   removeLeftoverTemps,
   StoreFileError,
+  syncFolder,
 } from './files.js';
 import { applyLines, type Fields, headerLine, JournalDamage, parseHeader, track } from './journal.js';
 import { lockStore } from './lock.js';
@@ -607,12 +608,7 @@ async function writeAtomically(path: string, text: string): Promise<void> {
     throw err;
   }
   // The rename itself is durable once the folder is: without this a power cut could undo it.
-  const folder = fs.openSync(dirname(path), 'r');
-  try {
-    fs.fsyncSync(folder);
-  } finally {
-    fs.closeSync(folder);
-  }
+  syncFolder(dirname(path));
 }
 
 /** Writes all of `text` (a full disk can take part of it and say so), or throws. */

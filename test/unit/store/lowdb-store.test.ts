@@ -152,6 +152,29 @@ describe('archive', () => {
     expect(archivePathOf(path)).toMatch(/db\.archive\.ndjson$/);
   });
 
+  it('syncs the folder when it creates the archive (its name must survive a power cut), not on every append', async () => {
+    const store = openLowdbStore(path);
+    await store.transact((data) => {
+      for (const id of ['a', 'b']) data.alerts[id] = record(id);
+    });
+    const folder = join(path, '..');
+    const opened = vi.spyOn(fs, 'openSync');
+    const synced = vi.spyOn(fs, 'fsyncSync');
+    try {
+      const folderSyncs = () =>
+        opened.mock.results.filter((r, i) => opened.mock.calls[i]?.[0] === folder && r.type === 'return').length;
+      await store.transact((data) => archiveAlert(data, 'a'));
+      expect(folderSyncs()).toBe(1);
+      const fd = opened.mock.results.find((_, i) => opened.mock.calls[i]?.[0] === folder)?.value;
+      expect(synced.mock.calls.some(([called]) => called === fd)).toBe(true);
+      await store.transact((data) => archiveAlert(data, 'b'));
+      expect(folderSyncs()).toBe(1);
+    } finally {
+      opened.mockRestore();
+      synced.mockRestore();
+    }
+  });
+
   it('survives a torn last line from a crash mid-append, and reports damage elsewhere', async () => {
     const store = openLowdbStore(path);
     await writeFile(archivePathOf(path), `${JSON.stringify(record('a'))}\n{"id": "b", "chat`);
