@@ -143,6 +143,9 @@ export class Effects {
       case 'PostInThread':
         return this.postInThread(record, [{ seq: 0, effect }], plan);
       case 'Classify': {
+        // A newer reply came meanwhile, with its own Classify queued behind this one: only the latest verdict counts
+        // (the engine drops this one's), so no LLM call is spent on it. A burst of replies costs one or two calls.
+        if (effect.upTo < record.chat.personMessages) return {};
         const facts = await this.facts(record);
         const verdict = await llm.classify(facts, linesOf(record.transcript));
         const event: ChatEvent = {

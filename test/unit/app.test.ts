@@ -37,6 +37,47 @@ async function started(overrides = {}, llm?: Writer) {
   return { ...t, alert, dms, thread, chat };
 }
 
+describe('judging a burst of replies', () => {
+  it('spends no LLM call on a reply a newer one has superseded: only the latest verdict counts', async () => {
+    const model = asModel();
+    const judged: number[] = [];
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let reached: () => void = () => undefined;
+    const judging = new Promise<void>((resolve) => {
+      reached = resolve;
+    });
+    const writer: Writer = {
+      ...model,
+      classify: async (alert, lines) => {
+        judged.push(lines.filter((l) => l.from === 'person').length);
+        if (judged.length === 1) {
+          reached();
+          await held;
+        }
+        return model.classify(alert, lines);
+      },
+    };
+    const t = await started({}, writer);
+    const first = t.app.handleInbound(dm('hmm?'));
+    await judging;
+    // Two more while the first is judged (each acked once recorded): the second is superseded by the third before
+    // its turn comes.
+    const acked = (text: string) =>
+      new Promise<{ handled: Promise<void> }>((resolve) => {
+        const handled = t.app.handleInbound(dm(text), async () => resolve({ handled }));
+      });
+    const later = [await acked('what is this about?'), await acked('yes, that was me, testing the jump host')];
+    release();
+    await Promise.all([first, ...later.map((l) => l.handled)]);
+    await t.app.idle();
+    expect(judged).toEqual([1, 3]);
+    expect(t.chat()).toMatchObject({ state: 'ended', outcome: 'answered', aware: true });
+  });
+});
+
 describe('silence', () => {
   it('nudges a silent person after nudge_after, once however often time is checked', async () => {
     const t = await started();
