@@ -88,6 +88,8 @@ async function startPush(
     return finished(ports, record, push, 'error', username.retry);
   }
   if ('reason' in username) return finished(ports, record, push, 'error', username.reason);
+  // Asked again: the lookup waits its turn at Slack, and End Chat may have come meanwhile.
+  if (!(await ports.stillWaiting(record.id, push, 'pushing'))) return {};
   // Tried once: the verifier retries what is safe itself, and a push whose answer was lost may be on the phone.
   let started: PushStarted;
   try {

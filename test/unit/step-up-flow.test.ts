@@ -7,15 +7,15 @@ import { testVerifier } from '../support/test-verifier.js';
 
 const at = '2026-11-27T10:00:00.000Z';
 
-function ports(stillWaiting: StepUpPorts['stillWaiting']) {
-  const duo = testVerifier({ U0HAROLD: [{}] });
+function ports(stillWaiting: StepUpPorts['stillWaiting'], email?: StepUpPorts['email']) {
+  const duo = testVerifier({ U0HAROLD: [{}], 'harold@example.com': [{}] });
   const p: StepUpPorts = {
     verifier: duo.verifier,
-    settings: { ...DEFAULT_STEP_UP, provider: 'duo', usernameFrom: 'slack_id' },
+    settings: { ...DEFAULT_STEP_UP, provider: 'duo', usernameFrom: email ? 'email' : 'slack_id' },
     clock: () => new Date(at),
     log: () => undefined,
     sleep: async () => undefined,
-    email: async () => undefined,
+    email: email ?? (async () => undefined),
     stillWaiting,
     halted: new Promise(() => undefined),
     pollEveryMs: 1000,
@@ -40,6 +40,19 @@ describe('StartPush', () => {
 
   it('sends nothing once an analyst ended the chat before it went out: no unexplained push on the phone', async () => {
     const { duo, ports: p } = ports(async () => false);
+    expect(await performStepUp(p, record, { type: 'StartPush', push: 1 }, false)).toEqual({});
+    expect(duo.starts()).toBe(0);
+  });
+
+  it("sends nothing when End Chat comes while the person's email is looked up (a paced Slack call)", async () => {
+    let ended = false;
+    const { duo, ports: p } = ports(
+      async () => !ended,
+      async () => {
+        ended = true; // the analyst pressed End Chat while users.info waited its turn
+        return 'harold@example.com';
+      },
+    );
     expect(await performStepUp(p, record, { type: 'StartPush', push: 1 }, false)).toEqual({});
     expect(duo.starts()).toBe(0);
   });
