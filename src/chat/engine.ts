@@ -475,11 +475,13 @@ function pushFinished(chat: Chat, event: Extract<ChatEvent, { type: 'PushFinishe
   // Only the push being waited for counts: a late answer to an earlier one (or after a timeout) is stale.
   if (!stepUp || stepUp.push !== event.push || stepUp.phase === 'timed_out') return unchanged(chat);
   const retries = rules.stepUpRetries ?? 1;
-  // A push irbot's own restart cut short does not use up one of the person's retries.
-  if (event.result === 'timeout' && (stepUp.push <= retries || event.interrupted === true)) {
+  // A push irbot's own restart cut short does not use up one of the person's retries, whichever push it was.
+  const interrupted = (stepUp.interrupted ?? 0) + (event.interrupted === true ? 1 : 0);
+  if (event.result === 'timeout' && stepUp.push - interrupted <= retries) {
     const { txid: _, ...rest } = stepUp;
+    const cut = interrupted > 0 ? { interrupted } : {};
     return {
-      chat: { ...chat, quietSince: event.at, stepUp: { ...rest, phase: 'timed_out', since: event.at } },
+      chat: { ...chat, quietSince: event.at, stepUp: { ...rest, ...cut, phase: 'timed_out', since: event.at } },
       effects: [
         { type: 'PostInThread', kind: 'step_up', text: resultNote(event.push, event.result, event.reason) },
         { type: 'SendDm', text: STEP_UP_TIMED_OUT, from: 'bot' },

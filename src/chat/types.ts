@@ -91,6 +91,8 @@ export interface StepUp {
   phase: 'pushing' | 'waiting' | 'timed_out' | 'done';
   /** Pushes asked for so far, this one included. */
   push: number;
+  /** Of those, the ones irbot's own restart cut short while sending: they use up none of the person's retries. */
+  interrupted?: number;
   /** The push being waited for; kept in the store so that a restart polls it again instead of sending another. */
   txid?: string;
   /** When this phase began: the poll deadline and the wait for `retry` count from here. */

@@ -278,4 +278,20 @@ describe('step-up on "it was me"', () => {
       expect(again).toMatchObject({ state: 'ended', verified: 'timeout' });
     },
   );
+
+  it('an interrupted first push uses up no retry either: the person still has theirs after the next one times out', () => {
+    const cut: ChatEvent = {
+      type: 'PushFinished',
+      push: 1,
+      result: 'timeout',
+      reason: 'irbot stopped while sending it',
+      at: later(1),
+      interrupted: true,
+    };
+    // retries = 1: push 1 cut short, push 2 the first to reach the phone, timed out: one retry left.
+    const { chat } = run([aware(true), cut, dm('retry', 2), started(2), finished('timeout', 2)]);
+    expect(chat).toMatchObject({ state: 'active', stepUp: { phase: 'timed_out', push: 2, interrupted: 1 } });
+    const last = run([dm('retry', 3), started(3), finished('timeout', 3)], chat).chat;
+    expect(last).toMatchObject({ state: 'ended', verified: 'timeout' });
+  });
 });
