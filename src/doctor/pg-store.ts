@@ -23,23 +23,28 @@ async function withoutAutovacuum(client: ClientBase): Promise<string | null> {
 
 /**
  * Why no transaction of irbot's could commit here, or null: a standby (a read replica), transactions read-only by
- * default (for the database or the role), or a role that may not change irbot's tables. Looked at, never tried.
+ * default (for the database or the role), or a role that may not change one of irbot's tables or take its
+ * sequence's next value (`GRANT … ON ALL TABLES` grants no sequence). Looked at, never tried.
  */
 async function whyReadOnly(client: ClientBase): Promise<string | null> {
   const { rows } = await client.query<{ standby: boolean; read_only: boolean; writable: boolean }>(WRITABLE);
   const found = rows[0];
   if (found?.standby) return 'it is a standby (a read replica)';
   if (found?.read_only) return 'its transactions are read-only (default_transaction_read_only)';
-  if (found && !found.writable) return 'this role may not insert, update or delete in irbot’s tables';
+  if (found && !found.writable) return 'this role may not change all of irbot’s tables and its sequence irbot_rev';
   return null;
 }
 
 const WRITABLE = `
 SELECT pg_is_in_recovery() AS standby,
   current_setting('transaction_read_only') = 'on' AS read_only,
-  (SELECT bool_and(has_table_privilege(current_user, t, p))
-   FROM unnest(ARRAY['irbot_alerts', 'irbot_outbox', 'irbot_transcript']) AS t,
-        unnest(ARRAY['INSERT', 'UPDATE', 'DELETE']) AS p) AS writable`;
+  coalesce((SELECT bool_and(CASE c.relkind
+                  WHEN 'S' THEN has_sequence_privilege(current_user, c.oid, 'USAGE') AND has_sequence_privilege(current_user, c.oid, 'UPDATE')
+                  ELSE has_table_privilege(current_user, c.oid, p)
+                END)
+            FROM pg_class c, unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']) AS p
+            WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'S')
+              AND c.relname LIKE 'irbot_%' AND c.relname <> 'irbot_schema'), true) AS writable`;
 
 /** Autovacuum needs track_counts too: without it, it cannot tell which tables need it. */
 const AUTOVACUUM = `
