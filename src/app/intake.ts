@@ -111,7 +111,10 @@ export class Intake {
             `alert ${taken.id}, posted before with dedupe_key ${JSON.stringify(dedupeKey)}, is no longer in the archive: not posted again`,
           );
         }
-        return { alert, duplicate: true };
+        // Kept from the feed by a snooze, as the one in the working set would say (snoozes are never deleted).
+        const snoozeId = alert.suppressed?.snoozeId;
+        const snooze = snoozeId ? (await this.ctx.ports.store.read()).snoozes?.[snoozeId] : undefined;
+        return { alert, duplicate: true, ...(snooze ? { suppressed: snooze } : {}) };
       }
       case 'suppressed': {
         this.moves.kickDeliveries();

@@ -3,6 +3,8 @@
 import { readdir } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { openLowdbStore } from '../../../src/store/lowdb-store.js';
+import { archiveAlert } from '../../../src/store/port.js';
 import { runCli } from '../../support/cli.js';
 import { makeWorkspace, type Workspace } from '../../support/irbot.js';
 
@@ -163,5 +165,15 @@ describe('send-alert of a snoozed alert', () => {
     expect(retry.stderr).toBe(
       `${alertId}: suppressed before by snooze ${id} (nightly backup) with this dedupe_key, not posted now either\n`,
     );
+    // And once it has left the working set for the archive (listen's sweep, ten minutes on): the key is kept, and
+    // so is what it says.
+    const store = openLowdbStore(ws.dbPath);
+    await store.transact((data) => archiveAlert(data, alertId, new Date().toISOString()));
+    await store.close?.();
+    const archived = await runCli(['send-alert', '--file', '-', '--json'], ws, { input: alert });
+    expect(JSON.parse(archived.stdout)).toMatchObject([
+      { id: alertId, duplicate: true, suppressed: { snooze_id: id } },
+    ]);
+    expect(archived.stderr).toBe(retry.stderr);
   });
 });
