@@ -54,7 +54,9 @@ export function addListenCommand(program: Command, deps: Deps): void {
       // A store that cannot be read stops listen before anything is bound or connected (see `readableStore`).
       const store = await readableStore(openStore(setup.config, setup.log));
       const stopped = deps.nextSignal();
-      const app = buildApp({ ...setup, stopping: stopped }, deps, store, {
+      const stopping = new AbortController();
+      void stopped.then(() => stopping.abort());
+      const app = buildApp({ ...setup, stopping: stopping.signal }, deps, store, {
         deliveries: buildDeliveries(setup, store, deps.clock),
       });
       // Bound first: a port in use is a configuration error, reported before Slack is contacted.

@@ -70,7 +70,7 @@ export function buildSlack(
   slackApiUrl: string,
   log: Log,
   oneShot = false,
-  stopping?: Promise<unknown>,
+  stopping?: AbortSignal,
 ): SlackPort {
   return lazy(async () => {
     const { createSlackPort, createWebClient } = await import('../slack/web-slack.js');

@@ -20,7 +20,7 @@ export interface Setup {
   /** A command that does one thing and exits (send-alert, chat): Slack calls give up within about 30 s. */
   oneShot?: boolean;
   /** A daemon's stop (listen's signal): Slack calls waiting to be tried again give up when it comes. */
-  stopping?: Promise<unknown>;
+  stopping?: AbortSignal;
   /** The environment, process values over .env: where the secrets config.toml names (`secret_env`) are read. */
   vars?: Record<string, string | undefined>;
 }

@@ -19,7 +19,7 @@ import { HISTORY_PAGE_LIMIT } from './rate-limits.js';
  * it was posting stays recorded, for the next irbot). A one-shot command (send-alert, chat) reports it at once,
  * and gives up on Slack's 5xx answers within about 30 s.
  */
-export function retryPolicy(oneShot: boolean, stopping?: Promise<unknown>): WebApi.RetryOptions {
+export function retryPolicy(oneShot: boolean, stopping?: AbortSignal): WebApi.RetryOptions {
   const stopOnNoAnswer = (err: unknown) => {
     const failure = requestFailureOf(err);
     if (failure && (oneShot || !failure.neverSent)) throw err;
@@ -51,14 +51,19 @@ export function retryPolicy(oneShot: boolean, stopping?: Promise<unknown>): WebA
   } as WebApi.RetryOptions;
 }
 
-/** Waits `ms`; true, at once, if `stopping` settles first. */
-function stoppedWithin(ms: number, stopping: Promise<unknown> | undefined): Promise<boolean> {
+/** Waits `ms`; true, at once, if `stopping` is (or becomes) aborted first. Leaves no listener nor timer behind. */
+function stoppedWithin(ms: number, stopping: AbortSignal | undefined): Promise<boolean> {
+  if (stopping?.aborted) return Promise.resolve(true);
   return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    void stopping?.then(() => {
+    const stop = () => {
       clearTimeout(timer);
       resolve(true);
-    });
+    };
+    const timer = setTimeout(() => {
+      stopping?.removeEventListener('abort', stop);
+      resolve(false);
+    }, ms);
+    stopping?.addEventListener('abort', stop, { once: true });
   });
 }
 
@@ -69,7 +74,7 @@ export function createWebClient(
   token: string,
   slackApiUrl: string,
   log: Log,
-  opts: { oneShot?: boolean; stopping?: Promise<unknown> } = {},
+  opts: { oneShot?: boolean; stopping?: AbortSignal } = {},
 ): WebClientType {
   const oneShot = opts.oneShot === true;
   return new WebClient(token, {

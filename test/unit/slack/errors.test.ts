@@ -1,4 +1,5 @@
 // What a Slack request that got no answer means: whether it provably never reached Slack, and which URL it tried.
+import { getEventListeners } from 'node:events';
 import { describe, expect, it, vi } from 'vitest';
 import { classifySlackError, requestFailureOf, SlackCallError, withApiUrl } from '../../../src/slack/errors.js';
 import { retryPolicy } from '../../../src/slack/web-slack.js';
@@ -41,7 +42,7 @@ describe('requestFailureOf', () => {
 
 describe('retryPolicy', () => {
   type OnFailed = { onFailedAttempt: (e: unknown) => void | Promise<void> };
-  const retries = (oneShot: boolean, err: unknown, stopping?: Promise<unknown>) => {
+  const retries = (oneShot: boolean, err: unknown, stopping?: AbortSignal) => {
     const { onFailedAttempt } = retryPolicy(oneShot, stopping) as OnFailed;
     return Promise.resolve()
       .then(() => onFailedAttempt(err))
@@ -69,10 +70,9 @@ describe('retryPolicy', () => {
   it('waits the five-retries-in-five-minutes pauses itself, and stops waiting (and retrying) once listen is stopping', async () => {
     vi.useFakeTimers();
     try {
-      let stop: () => void = () => undefined;
-      const stopping = new Promise<void>((resolve) => {
-        stop = resolve;
-      });
+      const controller = new AbortController();
+      const stopping = controller.signal;
+      const stop = () => controller.abort();
       const refused = (attemptNumber: number) =>
         Object.assign(requestError(sys('ECONNREFUSED')), { attemptNumber, retriesLeft: 5 - attemptNumber + 1 });
       // p-retry's own pause is none: the policy's is here.
@@ -85,6 +85,8 @@ describe('retryPolicy', () => {
       expect(settled).toBeUndefined();
       await vi.advanceTimersByTimeAsync(1);
       expect(settled).toBe(true);
+      // Nothing left waiting on the stop after a pause that ran its course (a long outage makes thousands).
+      expect(getEventListeners(stopping, 'abort')).toHaveLength(0);
       // A pause under way when the stop comes ends at once, and the call fails instead of trying again.
       settled = undefined;
       void retries(false, refused(4), stopping).then((r) => {
