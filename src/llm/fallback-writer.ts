@@ -28,6 +28,7 @@ export function describeLlmError(err: unknown): string {
   if (err instanceof OpenAI.APIConnectionTimeoutError) return 'timeout';
   if (err instanceof OpenAI.APIConnectionError) return 'connection error';
   if (err instanceof OpenAI.APIUserAbortError) return 'aborted';
+  if (err instanceof Error && err.name === 'NoVerdictCallError') return 'no record_awareness call';
   if (err instanceof OpenAI.APIError && typeof err.status === 'number') {
     return err.code ? `HTTP ${err.status} ${err.code}` : `HTTP ${err.status}`;
   }

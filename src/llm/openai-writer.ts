@@ -20,6 +20,8 @@ export interface OpenAiWriterOptions {
   model: string;
   timeoutMs: number;
   maxRetries?: number;
+  /** Default MAX_PAUSE_MS. */
+  maxPauseMs?: number;
 }
 
 /** The model answered without text; the fallback writer takes over. */
@@ -27,17 +29,43 @@ export class EmptyAnswerError extends Error {
   override readonly name = 'EmptyAnswerError';
 }
 
+/** The longest pause between two attempts, whatever a 429's Retry-After asks (Azure's quota asks for hours). */
+export const MAX_PAUSE_MS = 30_000;
+
+/** The model judged in words instead of calling `record_awareness` (a server that ignores a forced tool call). */
+export class NoVerdictCallError extends Error {
+  override readonly name = 'NoVerdictCallError';
+}
+
 export function createOpenAiWriter(opts: OpenAiWriterOptions): Writer {
+  const maxRetries = opts.maxRetries ?? 2;
   const client = new OpenAI({
     apiKey: opts.apiKey,
     ...(opts.baseURL ? { baseURL: opts.baseURL } : {}),
     ...(opts.organization ? { organization: opts.organization } : {}),
     timeout: opts.timeoutMs,
-    maxRetries: opts.maxRetries ?? 2,
+    // Retried here: the SDK sleeps whatever a 429's Retry-After says (a day, from a quota), unabortably, holding a
+    // concurrency slot, while greetings and judgements wait behind it.
+    maxRetries: 0,
   });
+  const maxPauseMs = opts.maxPauseMs ?? MAX_PAUSE_MS;
+
+  /** `run`, tried again as the SDK would (a connection error, 408, 409, 429, 5xx), pausing at most maxPauseMs. */
+  async function withRetries<T>(run: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await run();
+      } catch (err) {
+        const pause = attempt < maxRetries ? pauseBefore(err, attempt) : undefined;
+        // Asked to wait longer than irbot will: the offline text now beats a greeting in an hour.
+        if (pause === undefined || pause > maxPauseMs) throw err;
+        await new Promise((resolve) => setTimeout(resolve, pause));
+      }
+    }
+  }
 
   async function write(task: string, messages: ChatCompletionMessageParam[]): Promise<Written> {
-    const completion = await client.chat.completions.create({ model: opts.model, messages });
+    const completion = await withRetries(() => client.chat.completions.create({ model: opts.model, messages }));
     const message = completion.choices[0]?.message;
     const text = message?.content?.trim() ?? '';
     if (text === '') {
@@ -53,16 +81,24 @@ export function createOpenAiWriter(opts: OpenAiWriterOptions): Writer {
     nudge: (alert, lines) => write('nudge', nudgeMessages(alert, lines)),
     summarise: (alert, lines, verdict) => write('summary', summariseMessages(alert, lines, verdict)),
     async classify(alert, lines) {
-      const completion = await client.chat.completions.create({
-        model: opts.model,
-        messages: classifyMessages(alert, lines),
-        tools: [CLASSIFY_TOOL],
-        tool_choice: { type: 'function', function: { name: CLASSIFY_TOOL_NAME } },
-        // One verdict: two calls that disagree would leave the choice to the order they came in.
-        parallel_tool_calls: false,
-      });
+      const completion = await withRetries(() =>
+        client.chat.completions.create({
+          model: opts.model,
+          messages: classifyMessages(alert, lines),
+          tools: [CLASSIFY_TOOL],
+          tool_choice: { type: 'function', function: { name: CLASSIFY_TOOL_NAME } },
+          // One verdict: two calls that disagree would leave the choice to the order they came in.
+          parallel_tool_calls: false,
+        }),
+      );
+      const message = completion.choices[0]?.message;
+      // No call at all (text instead): not a malformed verdict but none, every time with such a server. The keyword
+      // rules judge then, whose aware answers an analyst confirms, rather than every chat nudged to no answer.
+      if (!message?.tool_calls?.length) {
+        throw new NoVerdictCallError('the model answered without calling record_awareness');
+      }
       // The model may be talked round by the very reply it judges: the detector's count rides along, whatever it said.
-      return { ...parseClassification(completion.choices[0]?.message), steering: countSteering(lines) };
+      return { ...parseClassification(message), steering: countSteering(lines) };
     },
   };
 }
@@ -94,4 +130,29 @@ function verdictOf(text: string): { hasAnswered: boolean; isAware: boolean } | n
   if (typeof hasAnswered !== 'boolean' || typeof isAware !== 'boolean') return null;
   // Awareness means nothing until the person has answered; keep the pair consistent for the engine.
   return { hasAnswered, isAware: hasAnswered && isAware };
+}
+
+/**
+ * How long to wait before trying `err`'s call again, or undefined when it is not worth trying again: the SDK's
+ * rule (a connection error or timeout, 408, 409, 429, 5xx, unless `x-should-retry` says otherwise) and its pause
+ * (Retry-After, in ms or s or a date; else 0.5 s doubling up to 8 s, less up to a quarter).
+ */
+export function pauseBefore(err: unknown, attempt: number): number | undefined {
+  const backoff = Math.min(500 * 2 ** attempt, 8000) * (1 - Math.random() * 0.25);
+  if (err instanceof OpenAI.APIConnectionError) return backoff;
+  if (!(err instanceof OpenAI.APIError) || err.status === undefined) return undefined;
+  const headers = err.headers;
+  const should = headers?.get('x-should-retry');
+  if (should === 'false') return undefined;
+  const { status } = err;
+  if (should !== 'true' && !(status === 408 || status === 409 || status === 429 || status >= 500)) return undefined;
+  const ms = Number.parseFloat(headers?.get('retry-after-ms') ?? '');
+  if (!Number.isNaN(ms)) return Math.max(0, ms);
+  const after = headers?.get('retry-after');
+  if (after) {
+    const seconds = Number.parseFloat(after);
+    const wait = Number.isNaN(seconds) ? Date.parse(after) - Date.now() : seconds * 1000;
+    if (!Number.isNaN(wait)) return Math.max(0, wait);
+  }
+  return backoff;
 }

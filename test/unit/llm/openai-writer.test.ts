@@ -8,8 +8,10 @@ import { createOfflineWriter, OFFLINE_LABEL } from '../../../src/llm/offline-wri
 import {
   createOpenAiWriter,
   EmptyAnswerError,
+  NoVerdictCallError,
   type OpenAiWriterOptions,
   parseClassification,
+  pauseBefore,
 } from '../../../src/llm/openai-writer.js';
 import type { AlertFacts, Line } from '../../../src/llm/port.js';
 import { countSteering } from '../../../src/llm/steering.js';
@@ -116,7 +118,6 @@ describe('createOpenAiWriter', () => {
     ['wrong types', { toolArgs: { has_answered: 'yes', is_aware: 1 } }],
     ['a JSON array', { toolArgs: '[true, true]' }],
     ['another tool', { toolArgs: { has_answered: true, is_aware: true }, toolName: 'something_else' }],
-    ['text instead of a tool call', { text: 'has_answered: true' }],
   ])('treats %s as a malformed classification, not an error', async (_name, reply) => {
     fake.onChat(() => reply);
     await expect(writer().classify(alert, lines('yes'))).resolves.toEqual({
@@ -124,6 +125,18 @@ describe('createOpenAiWriter', () => {
       isAware: false,
       steering: 0,
       fallbackReason: 'malformed classification',
+    });
+  });
+
+  it('throws on text instead of any tool call (a server that ignores a forced tool): the offline rules judge then', async () => {
+    fake.onChat(() => ({ text: 'has_answered: true' }));
+    await expect(writer().classify(alert, lines('yes'))).rejects.toBeInstanceOf(NoVerdictCallError);
+    const w = withFallback(writer({ maxRetries: 0 }), createOfflineWriter(), () => undefined);
+    await expect(w.classify(alert, lines('yes, that was me'))).resolves.toMatchObject({
+      hasAnswered: true,
+      isAware: true,
+      byRules: true,
+      fallbackReason: 'no record_awareness call',
     });
   });
 
@@ -147,9 +160,35 @@ describe('createOpenAiWriter', () => {
     });
     expect(countSteering(lines('hello', ...steering))).toBe(2);
     // And on a malformed answer too: the count never depends on the model.
-    fake.onChat(() => ({ text: 'no tool call' }));
+    fake.onChat(() => ({ toolArgs: '{"has_answered": tru' }));
     await expect(writer().classify(alert, lines(steering[0] ?? ''))).resolves.toMatchObject({ steering: 1 });
     expect(fake.count('classify')).toBe(2);
+  });
+
+  it("gives up at once when a 429's Retry-After asks for longer than it will wait (a quota's can be a day)", async () => {
+    fake.failNext({ status: 429, headers: { 'retry-after-ms': String(24 * 3600 * 1000) } });
+    const err = await writer({ maxRetries: 2 })
+      .greet(alert)
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.RateLimitError);
+    expect(fake.count('greeting')).toBe(1);
+    // Within MAX_PAUSE_MS it waits as asked, and tries again.
+    fake.failNext({ status: 429, headers: { 'retry-after-ms': '20' } });
+    await expect(writer({ maxRetries: 1 }).greet(alert)).resolves.toMatchObject({ text: expect.any(String) });
+  });
+
+  it.each([
+    [new OpenAI.APIConnectionError({ message: 'refused' }), 'a connection error'],
+    [new OpenAI.APIError(500, undefined, 'down', new Headers()), 'a 5xx'],
+    [new OpenAI.APIError(429, undefined, 'slow down', new Headers({ 'retry-after': '2' })), '2000'],
+    [new OpenAI.APIError(503, undefined, 'no', new Headers({ 'x-should-retry': 'false' })), 'never'],
+    [new OpenAI.APIError(400, undefined, 'bad', new Headers()), 'never'],
+    [new OpenAI.APIError(400, undefined, 'try', new Headers({ 'x-should-retry': 'true' })), 'a backoff'],
+  ])('pauses before trying %s again as the SDK would: %s', (err, what) => {
+    const pause = pauseBefore(err, 0);
+    if (what === 'never') expect(pause).toBeUndefined();
+    else if (what === '2000') expect(pause).toBe(2000);
+    else expect(pause).toBeGreaterThan(300);
   });
 
   it('throws on an empty or blank text answer', async () => {
