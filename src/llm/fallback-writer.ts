@@ -1,6 +1,7 @@
 // A Writer that answers from a fallback writer, and says why, whenever the primary one throws.
 
 import OpenAI from 'openai';
+import { EmptyAnswerError } from './openai-writer.js';
 import type { Writer } from './port.js';
 
 export function withFallback(primary: Writer, fallback: Writer, onError: (task: string, err: unknown) => void): Writer {
@@ -30,11 +31,30 @@ export function describeLlmError(err: unknown): string {
   if (err instanceof OpenAI.APIUserAbortError) return 'aborted';
   if (err instanceof Error && err.name === 'NoVerdictCallError') return 'no record_awareness call';
   if (err instanceof OpenAI.APIError && typeof err.status === 'number') {
-    return err.code ? `HTTP ${err.status} ${err.code}` : `HTTP ${err.status}`;
+    if (err.code) return `HTTP ${err.status} ${err.code}`;
+    // A refusal without a code (Ollama, vLLM): what the server said is the only clue to the fix ("gemma3 does not
+    // support tools"). A bad minute (429, 5xx) needs none.
+    const said = err.status < 500 && err.status !== 429 ? serverMessage(err) : undefined;
+    return said ? `HTTP ${err.status}: ${said}` : `HTTP ${err.status}`;
   }
+  // Irbot's own: the message says what the model did (refused, wrote nothing, was cut short).
+  if (err instanceof EmptyAnswerError) return cut(err.message);
   if (err instanceof Error) {
     // The SDK's error classes leave `name` as plain 'Error'; their class name says more.
     return err.name === 'Error' ? err.constructor.name : err.name;
   }
   return 'unknown error';
+}
+
+/** The server's own words in an API error (its `error.message`, else the SDK's message without the status). */
+function serverMessage(err: InstanceType<typeof OpenAI.APIError>): string | undefined {
+  const body = err.error as { message?: unknown } | undefined;
+  const text = typeof body?.message === 'string' ? body.message : err.message.replace(/^\d{3}\s*/, '');
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line === '' || line === 'status code (no body)' ? undefined : cut(line);
+}
+
+/** At most 160 characters: a thread note, not a log. */
+function cut(text: string): string {
+  return text.length > 160 ? `${text.slice(0, 159)}…` : text;
 }

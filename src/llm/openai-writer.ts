@@ -66,7 +66,12 @@ export function createOpenAiWriter(opts: OpenAiWriterOptions): Writer {
 
   async function write(task: string, messages: ChatCompletionMessageParam[]): Promise<Written> {
     const completion = await withRetries(() => client.chat.completions.create({ model: opts.model, messages }));
-    const message = completion.choices[0]?.message;
+    const choice = completion.choices[0];
+    const message = choice?.message;
+    // Cut short (the context's end, Azure's content filter): never sent to the person as if whole.
+    if (choice?.finish_reason === 'length' || choice?.finish_reason === 'content_filter') {
+      throw new EmptyAnswerError(`the model's ${task} was cut short (finish_reason ${choice.finish_reason})`);
+    }
     const text = message?.content?.trim() ?? '';
     if (text === '') {
       throw new EmptyAnswerError(
@@ -87,8 +92,8 @@ export function createOpenAiWriter(opts: OpenAiWriterOptions): Writer {
           messages: classifyMessages(alert, lines),
           tools: [CLASSIFY_TOOL],
           tool_choice: { type: 'function', function: { name: CLASSIFY_TOOL_NAME } },
-          // One verdict: two calls that disagree would leave the choice to the order they came in.
-          parallel_tool_calls: false,
+          // No `parallel_tool_calls: false`: OpenAI's reasoning models (o1, o3, o4-mini) refuse it with a 400, and
+          // several calls count only when they agree anyway (parseClassification).
         }),
       );
       const message = completion.choices[0]?.message;
@@ -112,7 +117,7 @@ export function parseClassification(message: ChatCompletionMessage | undefined):
   const verdicts = calls.map((call) => (call.type === 'function' ? verdictOf(call.function.arguments) : null));
   const [first] = verdicts;
   if (!first || verdicts.some((v) => v === null)) return malformed;
-  // Several calls (a model that ignored parallel_tool_calls) count only when they agree: else no verdict is the one.
+  // Several calls count only when they agree: else no verdict is the one (the first would win by its order).
   if (verdicts.some((v) => v?.hasAnswered !== first.hasAnswered || v?.isAware !== first.isAware)) return malformed;
   return first;
 }

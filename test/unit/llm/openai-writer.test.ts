@@ -1,5 +1,7 @@
 // The real OpenAI SDK against the local fake server: texts, classification, retries, timeouts and the fallback.
 
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import type { ChatCompletionMessage } from 'openai/resources/chat/completions';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -89,7 +91,8 @@ describe('createOpenAiWriter', () => {
     const body = fake.requests[0]?.body as ChatBody;
     expect(body.tool_choice).toEqual({ type: 'function', function: { name: 'record_awareness' } });
     expect(body.tools).toHaveLength(1);
-    expect(body.parallel_tool_calls).toBe(false);
+    // Left out: OpenAI's reasoning models refuse it (400 unsupported_parameter); disagreeing calls are no verdict.
+    expect(body).not.toHaveProperty('parallel_tool_calls');
   });
 
   it('takes several calls of the tool only when they agree: two that disagree are no verdict', () => {
@@ -190,6 +193,36 @@ describe('createOpenAiWriter', () => {
     else if (what === '2000') expect(pause).toBe(2000);
     else expect(pause).toBeGreaterThan(300);
   });
+
+  it.each(['length', 'content_filter'])(
+    'never sends a text cut short (finish_reason %s) as if whole',
+    async (reason) => {
+      const server = createServer((_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            id: 'x',
+            object: 'chat.completion',
+            created: 1,
+            model: 'm',
+            choices: [
+              { index: 0, message: { role: 'assistant', content: 'Hi Harold, were you' }, finish_reason: reason },
+            ],
+          }),
+        );
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      try {
+        const { port } = server.address() as AddressInfo;
+        const err = await writer({ baseURL: `http://127.0.0.1:${port}/v1`, maxRetries: 0 })
+          .greet(alert)
+          .catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(EmptyAnswerError);
+        expect(describeLlmError(err)).toBe(`the model's greeting was cut short (finish_reason ${reason})`);
+      } finally {
+        await new Promise((resolve) => server.close(resolve));
+      }
+    },
+  );
 
   it('throws on an empty or blank text answer', async () => {
     fake.onChat(() => ({ text: '  \n ' }));
@@ -316,7 +349,7 @@ describe('withFallback around the OpenAI writer', () => {
     const { w } = fallbackWriter();
     const written = await w.summarise(alert, lines('yes'), { outcome: 'answered', aware: true });
     expect(written.text).toContain('said they were aware of');
-    expect(written.fallbackReason).toBe('EmptyAnswerError');
+    expect(written.fallbackReason).toBe('the model wrote no summary');
   });
 
   it('counts a reply that tried to instruct the bot when the offline rules take over', async () => {
@@ -354,7 +387,11 @@ describe('describeLlmError', () => {
     [new OpenAI.APIConnectionTimeoutError(), 'timeout'],
     [new OpenAI.APIConnectionError({ message: 'refused' }), 'connection error'],
     [new OpenAI.APIUserAbortError(), 'aborted'],
-    [new EmptyAnswerError('nothing'), 'EmptyAnswerError'],
+    [new EmptyAnswerError('the model refused the greeting: no'), 'the model refused the greeting: no'],
+    [
+      new OpenAI.APIError(400, { message: 'gemma3:4b does not support tools' }, 'x', new Headers()),
+      'HTTP 400: gemma3:4b does not support tools',
+    ],
     [new TypeError('boom'), 'TypeError'],
     ['a string', 'unknown error'],
   ])('describes %o as %s', (err, reason) => {
