@@ -9,6 +9,7 @@ import { loadAlerts } from '../config/alerts.js';
 import { loadConfig } from '../config/config.js';
 import { httpEventsOnly, loadEnv, type RequiredVariable, readEnv, requireEnv } from '../config/env.js';
 import type { Config, Env } from '../config/types.js';
+import { CLASSIFY_TOOL, CLASSIFY_TOOL_NAME } from '../llm/prompts.js';
 import { oneLine, redact, slackLogger } from '../log.js';
 import { REQUIRED_SCOPES, scopesNeeded } from '../slack/scopes.js';
 import { linkRefused, looseBits, StoreFileError, storeFilesIn } from '../store/files.js';
@@ -331,7 +332,7 @@ export async function checkFeedChannel(client: WebClient, channelId: string, bot
   }
 }
 
-/** (7) The OpenAI key works and the configured model exists: one models.retrieve, no completion. */
+/** (7) The OpenAI key works, the configured model exists and calls a forced tool: a models.retrieve, one tiny judgement. */
 export async function checkOpenAi(env: Env, config: Config): Promise<CheckResult> {
   const name = CHECK_NAMES.openai;
   const { default: OpenAI } = await import('openai');
@@ -346,7 +347,25 @@ export async function checkOpenAi(env: Env, config: Config): Promise<CheckResult
   const model = config.openaiModel;
   try {
     await client.models.retrieve(model);
-    return pass(name, `model ${model} at ${where}`);
+    // Every reply is judged through a forced function call: a model (or a server) that cannot make one leaves
+    // every chat to the offline rules. One tiny judgement says so now.
+    const completion = await client.chat.completions.create({
+      model,
+      messages: [
+        { role: 'system', content: 'Record the verdict on the reply below with the tool.' },
+        { role: 'user', content: 'yes, that was me' },
+      ],
+      tools: [CLASSIFY_TOOL],
+      tool_choice: { type: 'function', function: { name: CLASSIFY_TOOL_NAME } },
+    });
+    if (!completion.choices[0]?.message?.tool_calls?.length) {
+      return fail(
+        name,
+        `model ${model} at ${where} answered a forced ${CLASSIFY_TOOL_NAME} call in words, without calling it`,
+        `set openai_model in ${config.file} to a model that supports function calling (tools)`,
+      );
+    }
+    return pass(name, `model ${model} at ${where}, judging with ${CLASSIFY_TOOL_NAME}`);
   } catch (err) {
     if (err instanceof OpenAI.APIConnectionTimeoutError) {
       return fail(
@@ -369,6 +388,13 @@ export async function checkOpenAi(env: Env, config: Config): Promise<CheckResult
         name,
         `model ${model} not found at ${where} (404)`,
         `set openai_model in ${config.file} to a model the key can use`,
+      );
+    }
+    if (err instanceof OpenAI.APIError && err.status === 400) {
+      return fail(
+        name,
+        `model ${model} at ${where} refused a ${CLASSIFY_TOOL_NAME} call: ${oneLine(err)}`,
+        `set openai_model in ${config.file} to a model that supports function calling (tools)`,
       );
     }
     return fail(name, `${where}: ${oneLine(err)}`, 'check OPENAI_API_KEY, OPENAI_BASE_URL and openai_model');

@@ -90,7 +90,28 @@ describe('irbot doctor', () => {
     expect(run.line('store')).toContain('does not exist yet');
     expect(slack.callsTo('apps.connections.open')).toHaveLength(1);
     expect(slack.totalConnections).toBe(0);
-    expect(openai.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /v1/models/gpt-4.1-mini']);
+    // The model, and one tiny forced judgement: every reply is judged through record_awareness.
+    expect(openai.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      'GET /v1/models/gpt-4.1-mini',
+      'POST /v1/chat/completions',
+    ]);
+    expect(run.line('OpenAI key and model')).toContain('judging with record_awareness');
+  });
+
+  it('fails a model that answers a forced record_awareness call in words, or refuses tools', async () => {
+    openai.onChat(() => ({ text: 'has_answered: true' }));
+    await expectOnlyFailure(
+      await doctor(),
+      'OpenAI key and model',
+      /answered a forced record_awareness call in words, without calling it → set openai_model .* function calling/,
+    );
+    openai.onChat(() => ({ status: 400, error: { message: 'gemma3 does not support tools', type: 'x', code: null } }));
+    await expectOnlyFailure(
+      await doctor(),
+      'OpenAI key and model',
+      /refused a record_awareness call: 400 gemma3 does not support tools/,
+    );
+    openai.onChat(undefined);
   });
 
   it('prints {ok, checks} with --json and nothing else', async () => {
