@@ -368,10 +368,16 @@ export class AlertBusyError extends Error {
 function neverPosted(err: unknown): boolean {
   const request = requestFailureOf(err);
   if (request) return request.neverSent;
+  // Slack's own "something went wrong" answers: it documents that some of the call may have happened first.
+  const code = (err as { data?: { error?: unknown } } | null)?.data?.error;
+  if (typeof code === 'string' && MAY_HAVE_ACTED.has(code)) return false;
   // Slack answered (an error code, a 429, a 4xx): it did not post. A 5xx may come from a proxy after Slack acted.
   const status = (err as { statusCode?: unknown } | null)?.statusCode;
   return !(typeof status === 'number' && status >= 500);
 }
+
+/** Error codes after which, Slack's docs say, "it's possible some aspect of the operation succeeded". */
+const MAY_HAVE_ACTED = new Set(['internal_error', 'fatal_error', 'service_unavailable', 'request_timeout']);
 
 export interface PostedAlert {
   alert: AlertRecord;

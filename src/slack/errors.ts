@@ -116,11 +116,14 @@ export function classifySlackError(err: unknown): SlackFailure {
       const code = typeof e.data?.error === 'string' ? e.data.error : 'unknown_error';
       const fix = FATAL[code];
       if (fix) return { kind: 'fatal', code, fix };
+      // `rate_limited` (with an underscore, an answer of 200) is chat.postMessage's own "too many messages".
       if (
         code === 'ratelimited' ||
+        code === 'rate_limited' ||
         code === 'internal_error' ||
         code === 'fatal_error' ||
-        code === 'service_unavailable'
+        code === 'service_unavailable' ||
+        code === 'request_timeout'
       ) {
         return { kind: 'retry', code };
       }

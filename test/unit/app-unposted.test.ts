@@ -208,6 +208,28 @@ describe('a post that fails', () => {
     }
   });
 
+  it.each(['internal_error', 'fatal_error'])(
+    'keeps the alert after Slack answered %s (which, Slack says, may follow a post that happened): posted once',
+    async (code) => {
+      const t = testApp();
+      const post = t.slack.post.bind(t.slack);
+      let once = true;
+      t.slack.post = async (args) => {
+        const posted = await post(args); // it landed…
+        if (once && !args.threadTs) {
+          once = false;
+          throw slackError(code); // …and Slack answered with an error all the same
+        }
+        return posted;
+      };
+      await expect(t.app.postAlert(PIVOT, { dedupeKey: 'siem-10' })).rejects.toThrow(/kept/);
+      expect(only(t)).toMatchObject({ ts: null, pending: expect.any(Object) });
+      await t.app.recover();
+      expect(alertPosts(t)).toHaveLength(1);
+      expect(only(t).ts).not.toBeNull();
+    },
+  );
+
   it('keeps the alert pending after a timeout, for the retry or listen, which post it once', async () => {
     const t = testApp();
     t.slack.failNext(requestError(undefined));

@@ -31,6 +31,17 @@ describe('requestFailureOf', () => {
     expect(requestFailureOf(Object.assign(new Error('x'), { code: 'slack_webapi_platform_error' }))).toBeUndefined();
   });
 
+  it.each(['rate_limited', 'ratelimited', 'internal_error', 'fatal_error', 'service_unavailable', 'request_timeout'])(
+    'tries a call Slack answered %s again later (chat.postMessage says rate_limited with an answer of 200)',
+    (code) => {
+      const err = Object.assign(new Error(`An API error occurred: ${code}`), {
+        code: 'slack_webapi_platform_error',
+        data: { ok: false, error: code },
+      });
+      expect(classifySlackError(err)).toMatchObject({ kind: 'retry', code });
+    },
+  );
+
   it('names the URL it could not reach, without its credentials', () => {
     const err = withApiUrl(requestError(sys('ECONNREFUSED')), 'https://u:pw@slack.example/api/');
     expect(classifySlackError(err)).toMatchObject({ kind: 'retry', code: 'ECONNREFUSED' });
