@@ -225,9 +225,10 @@ export class Workspace {
     const blocks = this.blocksArg(args.blocks);
     const previous = structuredClone(message);
     if (args.text !== undefined) message.text = String(args.text);
-    // Slack keeps the previous blocks when `blocks` is left out and removes them for an empty array.
-    if (blocks !== undefined && blocks.length === 0) delete message.blocks;
-    else if (blocks !== undefined) message.blocks = blocks;
+    // As chat.update's docs say: blocks left out with a new text are removed (as an empty array removes them);
+    // left out without one, they stay.
+    if (blocks !== undefined && blocks.length > 0) message.blocks = blocks;
+    else if (blocks !== undefined || args.text !== undefined) delete message.blocks;
     message.edited = { user: this.identity.botUserId, ts: this.nextTs() };
     this.hooks.changed({ ...structuredClone(message), channel: channel.id, change: 'updated' });
     if (channel.isIm) {
@@ -384,7 +385,8 @@ export class Workspace {
         display_name_normalized: user.displayName,
         real_name: user.realName,
         real_name_normalized: user.realName,
-        ...(user.email ? { email: user.email } : {}),
+        // Only with users:read.email, as Slack gives it.
+        ...(user.email && this.scopes.split(',').includes('users:read.email') ? { email: user.email } : {}),
         team: this.identity.teamId,
       },
     };

@@ -190,6 +190,13 @@ describe('Web API', () => {
     });
   });
 
+  it("removes a message's blocks on a new text without blocks, as chat.update's docs say", async () => {
+    const ts = await postAlert();
+    expect(slack.history(FEED)[0]?.blocks).toBeDefined();
+    await web().chat.update({ channel: FEED, ts, text: 'Closed' });
+    expect(slack.history(FEED)[0]?.blocks).toBeUndefined();
+  });
+
   it('tells the sandbox UI about posted and updated messages', async () => {
     const seen: string[] = [];
     slack.on('message', (m) => seen.push(`${m.change} ${m.channel} ${m.text}`));
@@ -205,6 +212,14 @@ describe('Web API', () => {
     expect(res.user).toMatchObject({ id: HAROLD, name: 'harold', profile: { display_name: 'Harold' } });
     expect(slack.displayNameOf('U0HFINCH')).toBe('Harold Finch');
     await expect(web().users.info({ user: 'U0NOBODY' })).rejects.toMatchObject({ data: { error: 'user_not_found' } });
+  });
+
+  it("gives a user's email only to a token with users:read.email, as Slack does", async () => {
+    const email = async () => (await web().users.info({ user: HAROLD })).user?.profile?.email;
+    expect(await email()).toEqual(expect.stringContaining('@'));
+    await slack.close();
+    slack = await LocalSlack.start({ scopes: ['chat:write', 'im:write', 'users:read'] });
+    expect(await email()).toBeUndefined();
   });
 
   it('opens and describes DMs, and sends ephemeral messages to members only', async () => {
