@@ -3,7 +3,7 @@
 import { needsReview, outstandingPush } from '../chat/engine.js';
 import type { ChatEvent, Effect } from '../chat/types.js';
 import { withoutLinks } from '../llm/bounds.js';
-import { type AlertFacts, type Line, MALFORMED_CLASSIFICATION, type Written } from '../llm/port.js';
+import { type AlertFacts, type Line, MALFORMED_CLASSIFICATION, WriterStopped, type Written } from '../llm/port.js';
 import { alertSteers } from '../llm/steering.js';
 import { oneLine } from '../log.js';
 import { type Claimed, type Completion, type Lane, pacedBeforehand } from '../outbox.js';
@@ -41,6 +41,15 @@ export class Effects {
       return { completion };
     } catch (err) {
       if (err instanceof Fenced) throw err; // not a failure of the effect: this run must leave it alone
+      if (err instanceof WriterStopped) {
+        // SIGTERM while the LLM wrote: left queued as it was, not due at once (this process would take it again).
+        return {
+          completion: {
+            retryAt: new Date(this.ctx.ports.clock().getTime() + 1000).toISOString(),
+            attempts: head.attempts ?? 0,
+          },
+        };
+      }
       // A check that failed leaves the post as unsure as it was; a post that failed unseen may have landed. The
       // window never moves later: parts an earlier attempt (or a crashed process) posted must stay in it.
       const unsure =

@@ -54,9 +54,15 @@ export function addListenCommand(program: Command, deps: Deps): void {
       // A store that cannot be read stops listen before anything is bound or connected (see `readableStore`).
       const store = await readableStore(openStore(setup.config, setup.log));
       const stopped = deps.nextSignal();
+      // At the stop, Slack's retry pauses end at once; an LLM call under way gets a grace to finish (its work is
+      // in flight), then is let go, its effect left for the next start (see WriterStopped).
       const stopping = new AbortController();
-      void stopped.then(() => stopping.abort());
-      const app = buildApp({ ...setup, stopping: stopping.signal }, deps, store, {
+      const stopWriting = new AbortController();
+      void stopped.then(() => {
+        stopping.abort();
+        setTimeout(() => stopWriting.abort(), llmGraceMs(setup.config.llmTimeoutSeconds)).unref();
+      });
+      const app = buildApp({ ...setup, stopping: stopping.signal, stopWriting: stopWriting.signal }, deps, store, {
         deliveries: buildDeliveries(setup, store, deps.clock),
       });
       // Bound first: a port in use is a configuration error, reported before Slack is contacted.
@@ -141,4 +147,9 @@ function connectionLost(err: unknown): string {
   if (typeof code === 'string' && APP_TOKEN_REFUSALS.has(code))
     return `apps.connections.open answered ${code}: check SOCKET_APP_TOKEN (Basic Information → App-Level Tokens, with connections:write), then restart irbot listen`;
   return oneLine(err);
+}
+
+/** How long a stopping listen lets an LLM call under way finish: its timeout, at most 10 s (systemd waits 60). */
+export function llmGraceMs(llmTimeoutSeconds: number): number {
+  return Math.min(10_000, llmTimeoutSeconds * 1000);
 }

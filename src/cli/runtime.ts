@@ -43,7 +43,7 @@ export function lazy<T extends object>(load: () => Promise<T>): T {
   });
 }
 
-export function buildWriter(env: Env, config: Config): Writer {
+export function buildWriter(env: Env, config: Config, stopping?: AbortSignal): Writer {
   const offline = createOfflineWriter();
   const { openaiApiKey } = env;
   if (!openaiApiKey) return offline;
@@ -58,6 +58,7 @@ export function buildWriter(env: Env, config: Config): Writer {
       ...(config.openaiOrganizationId ? { organization: config.openaiOrganizationId } : {}),
       model: config.openaiModel,
       timeoutMs: config.llmTimeoutSeconds * 1000,
+      ...(stopping ? { stopping } : {}),
     });
     // The app logs each fallback with its alert and reason; the error itself is in the reason.
     return withFallback(openai, offline, () => undefined);
@@ -111,7 +112,7 @@ export function buildApp(
   return new App(
     {
       slack: buildSlack(env.slackBotToken ?? '', env.slackApiUrl, log, setup.oneShot === true, setup.stopping),
-      llm: buildWriter(env, config),
+      llm: buildWriter(env, config, setup.stopWriting),
       store,
       clock: deps.clock,
       newId: deps.newId,

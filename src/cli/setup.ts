@@ -21,6 +21,8 @@ export interface Setup {
   oneShot?: boolean;
   /** A daemon's stop (listen's signal): Slack calls waiting to be tried again give up when it comes. */
   stopping?: AbortSignal;
+  /** A little after the stop: an LLM call under way is let go, its effect left for the next start. */
+  stopWriting?: AbortSignal;
   /** The environment, process values over .env: where the secrets config.toml names (`secret_env`) are read. */
   vars?: Record<string, string | undefined>;
 }

@@ -2,13 +2,15 @@
 
 import OpenAI from 'openai';
 import { EmptyAnswerError } from './openai-writer.js';
-import type { Writer } from './port.js';
+import { type Writer, WriterStopped } from './port.js';
 
 export function withFallback(primary: Writer, fallback: Writer, onError: (task: string, err: unknown) => void): Writer {
   async function attempt<T extends { fallbackReason?: string }>(task: string, run: (w: Writer) => Promise<T>) {
     try {
       return await run(primary);
     } catch (err) {
+      // Stopping is no failure of the model's: the effect waits for the next process, with the model.
+      if (err instanceof WriterStopped) throw err;
       onError(task, err);
       return { ...(await run(fallback)), fallbackReason: describeLlmError(err) };
     }

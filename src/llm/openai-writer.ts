@@ -2,7 +2,8 @@
 
 import OpenAI from 'openai';
 import type { ChatCompletionMessage, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
-import { type Classification, MALFORMED_CLASSIFICATION, type Writer, type Written } from './port.js';
+import { stoppedWithin } from '../pause.js';
+import { type Classification, MALFORMED_CLASSIFICATION, type Writer, WriterStopped, type Written } from './port.js';
 import {
   CLASSIFY_TOOL,
   CLASSIFY_TOOL_NAME,
@@ -22,6 +23,8 @@ export interface OpenAiWriterOptions {
   maxRetries?: number;
   /** Default MAX_PAUSE_MS. */
   maxPauseMs?: number;
+  /** The process's stop: a call in flight, or a pause before the next try, is let go (WriterStopped). */
+  stopping?: AbortSignal;
 }
 
 /** The model answered without text; the fallback writer takes over. */
@@ -50,22 +53,28 @@ export function createOpenAiWriter(opts: OpenAiWriterOptions): Writer {
   });
   const maxPauseMs = opts.maxPauseMs ?? MAX_PAUSE_MS;
 
+  const { stopping } = opts;
+  const requestOptions = stopping ? { signal: stopping } : {};
+
   /** `run`, tried again as the SDK would (a connection error, 408, 409, 429, 5xx), pausing at most maxPauseMs. */
   async function withRetries<T>(run: () => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await run();
       } catch (err) {
+        if (stopping?.aborted) throw new WriterStopped();
         const pause = attempt < maxRetries ? pauseBefore(err, attempt) : undefined;
         // Asked to wait longer than irbot will: the offline text now beats a greeting in an hour.
         if (pause === undefined || pause > maxPauseMs) throw err;
-        await new Promise((resolve) => setTimeout(resolve, pause));
+        if (await stoppedWithin(pause, stopping)) throw new WriterStopped();
       }
     }
   }
 
   async function write(task: string, messages: ChatCompletionMessageParam[]): Promise<Written> {
-    const completion = await withRetries(() => client.chat.completions.create({ model: opts.model, messages }));
+    const completion = await withRetries(() =>
+      client.chat.completions.create({ model: opts.model, messages }, requestOptions),
+    );
     const choice = completion.choices[0];
     const message = choice?.message;
     // Cut short (the context's end, Azure's content filter): never sent to the person as if whole.
@@ -87,14 +96,17 @@ export function createOpenAiWriter(opts: OpenAiWriterOptions): Writer {
     summarise: (alert, lines, verdict) => write('summary', summariseMessages(alert, lines, verdict)),
     async classify(alert, lines) {
       const completion = await withRetries(() =>
-        client.chat.completions.create({
-          model: opts.model,
-          messages: classifyMessages(alert, lines),
-          tools: [CLASSIFY_TOOL],
-          tool_choice: { type: 'function', function: { name: CLASSIFY_TOOL_NAME } },
-          // No `parallel_tool_calls: false`: OpenAI's reasoning models (o1, o3, o4-mini) refuse it with a 400, and
-          // several calls count only when they agree anyway (parseClassification).
-        }),
+        client.chat.completions.create(
+          {
+            model: opts.model,
+            messages: classifyMessages(alert, lines),
+            tools: [CLASSIFY_TOOL],
+            tool_choice: { type: 'function', function: { name: CLASSIFY_TOOL_NAME } },
+            // No `parallel_tool_calls: false`: OpenAI's reasoning models (o1, o3, o4-mini) refuse it with a 400, and
+            // several calls count only when they agree anyway (parseClassification).
+          },
+          requestOptions,
+        ),
       );
       const message = completion.choices[0]?.message;
       // No call at all (text instead): not a malformed verdict but none, every time with such a server. The keyword

@@ -26,6 +26,18 @@ export interface Written {
   fallbackReason?: string;
 }
 
+/**
+ * The process is stopping (SIGTERM): the call was let go, and its effect is left queued for the next process,
+ * never answered from the offline texts (a restart must not change what the person is sent).
+ */
+export class WriterStopped extends Error {
+  override readonly name = 'WriterStopped';
+
+  constructor() {
+    super('irbot is stopping: the LLM call was let go, for the next start');
+  }
+}
+
 /** The fallbackReason of a classification the model answered in a malformed way: counted as not answered. */
 export const MALFORMED_CLASSIFICATION = 'malformed classification';
 

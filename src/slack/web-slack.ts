@@ -7,6 +7,7 @@ const webApi = requireCjs('@slack/web-api') as typeof WebApi;
 const { WebClient } = webApi;
 
 import { type Log, slackLogger } from '../log.js';
+import { stoppedWithin } from '../pause.js';
 import { requestFailureOf, withApiUrl } from './errors.js';
 import type { PostedMessage, SlackPort, UserZone } from './port.js';
 import { HISTORY_PAGE_LIMIT } from './rate-limits.js';
@@ -49,22 +50,6 @@ export function retryPolicy(oneShot: boolean, stopping?: AbortSignal): WebApi.Re
       if (await stoppedWithin(minTimeout * factor ** (attemptNumber - 1), stopping)) throw err;
     },
   } as WebApi.RetryOptions;
-}
-
-/** Waits `ms`; true, at once, if `stopping` is (or becomes) aborted first. Leaves no listener nor timer behind. */
-function stoppedWithin(ms: number, stopping: AbortSignal | undefined): Promise<boolean> {
-  if (stopping?.aborted) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const stop = () => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    const timer = setTimeout(() => {
-      stopping?.removeEventListener('abort', stop);
-      resolve(false);
-    }, ms);
-    stopping?.addEventListener('abort', stop, { once: true });
-  });
 }
 
 /** A one-shot command's bound on one request, and on its retries: it reports what it could not reach in time. */

@@ -174,6 +174,32 @@ describe('LLM trouble', () => {
     expect(openai.requests.filter((r) => r.kind === 'greeting')).toHaveLength(3);
   });
 
+  it('stops soon on SIGTERM while the LLM writes, sends no offline text for it, and greets after the restart', async () => {
+    // A short lease: the next start's sweep (a third of it) finds the greeting the stop left, due a second later.
+    // A 2 s LLM timeout: the stop's grace for a call under way (its timeout, at most 10 s) ends long before its
+    // three tries, all held, would (about 7 s).
+    ws = await makeWorkspace({
+      slackApiUrl: slack.apiUrl,
+      openaiBaseUrl: openai.baseURL,
+      config: 'feed_channel_id = "C0FEED"\ndatabase_path = "./db.json"\nlease_seconds = 5\nllm_timeout_seconds = 2\n',
+    });
+    openai.onChat(() => ({ hang: true }));
+    const daemon = await listen();
+    await startChat();
+    await openai.waitForRequest((r) => r.kind === 'greeting');
+    // Held, the call would keep the process for its timeout and retries, then send the offline text; it is let go
+    // after the grace.
+    expect((await daemon.stop('SIGTERM')).code).toBe(0);
+    const toHarold = (c: RecordedCall) => c.method === 'chat.postMessage' && c.args.channel === 'U0HAROLD';
+    expect(slack.calls.filter(toHarold)).toEqual([]);
+    openai.onChat(undefined);
+    openai.releaseHung();
+    await listen();
+    const greeting = await slack.waitForCall(toHarold);
+    expect(text(greeting)).not.toMatch(/^\[offline\]/);
+    expect(slack.calls.filter(toHarold)).toHaveLength(1);
+  });
+
   it('treats a malformed classification as not answered yet, and says so', async () => {
     openai.onChat((body) =>
       body.tools ? { toolArgs: '{"has_answered": "yes"' } : { text: 'Hi Harold, were you aware?' },

@@ -15,7 +15,7 @@ import {
   parseClassification,
   pauseBefore,
 } from '../../../src/llm/openai-writer.js';
-import type { AlertFacts, Line } from '../../../src/llm/port.js';
+import { type AlertFacts, type Line, WriterStopped } from '../../../src/llm/port.js';
 import { countSteering } from '../../../src/llm/steering.js';
 import { type ChatBody, type FakeOpenAi, startFakeOpenAi } from '../../support/fake-openai.js';
 
@@ -250,6 +250,20 @@ describe('createOpenAiWriter', () => {
       .greet(alert)
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.APIConnectionTimeoutError);
+  });
+
+  it('lets a call in flight go when the process stops (WriterStopped), never falling back to the offline text', async () => {
+    fake.failNext({ hang: true });
+    const stopping = new AbortController();
+    const options = { timeoutMs: 60_000, maxRetries: 2, stopping: stopping.signal };
+    const greeting = writer(options).greet(alert);
+    await fake.waitForRequest((r) => r.kind === 'greeting');
+    stopping.abort();
+    await expect(greeting).rejects.toBeInstanceOf(WriterStopped);
+    // Through the fallback too: the effect waits for the next process and its model.
+    const w = withFallback(writer(options), createOfflineWriter(), () => undefined);
+    await expect(w.greet(alert)).rejects.toBeInstanceOf(WriterStopped);
+    fake.releaseHung();
   });
 
   it('gets the answer of a held request once the fake server releases it', async () => {
