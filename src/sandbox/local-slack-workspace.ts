@@ -152,12 +152,18 @@ export class Workspace {
     return message;
   }
 
-  channelFor(ref: unknown): Channel {
-    const id = typeof ref === 'string' ? ref.replace(/^#/, '') : '';
+  /**
+   * The channel `ref` names. Only posting methods (`loose`: chat.postMessage, chat.postEphemeral) take a user ID
+   * for the DM with that user, or a channel's name, as Slack does; the others want the conversation's ID
+   * (chat.update's docs: "ensure that this value is a DM ID (starts with D) instead of a User ID").
+   */
+  channelFor(ref: unknown, loose = false): Channel {
+    const raw = typeof ref === 'string' ? ref : '';
+    const id = loose ? raw.replace(/^#/, '') : raw;
     const found =
       this.channels.get(id) ??
-      (/^[UW]/.test(id) ? this.openIm(id) : undefined) ??
-      [...this.channels.values()].find((c) => !c.isIm && c.name === id);
+      (loose && /^[UW]/.test(id) ? this.openIm(id) : undefined) ??
+      (loose ? [...this.channels.values()].find((c) => !c.isIm && c.name === id) : undefined);
     if (found === undefined) throw new SlackApiError('channel_not_found');
     return found;
   }
@@ -198,7 +204,7 @@ export class Workspace {
   }
 
   private postMessage(args: Args): Args {
-    const channel = this.channelFor(args.channel);
+    const channel = this.channelFor(args.channel, true);
     this.requireBot(channel);
     const { text, blocks } = this.content(args);
     const threadTs = this.threadRoot(channel, args.thread_ts);
@@ -249,7 +255,7 @@ export class Workspace {
   }
 
   private postEphemeral(args: Args): Args {
-    const channel = this.channelFor(args.channel);
+    const channel = this.channelFor(args.channel, true);
     const user = this.userFor(args.user);
     this.requireBot(channel);
     if (!channel.members.has(user.id)) throw new SlackApiError('user_not_in_channel');

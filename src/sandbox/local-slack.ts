@@ -567,7 +567,7 @@ export class LocalSlack {
     if (limiter.limitOf(method)?.per === 'channel') {
       // A user ID stands for the DM with that user: the same channel, the same bucket.
       try {
-        channel = this.workspace.channelFor(args.channel).id;
+        channel = this.workspace.channelFor(args.channel, true).id;
       } catch {
         channel = typeof args.channel === 'string' ? args.channel : undefined;
       }

@@ -190,6 +190,20 @@ describe('Web API', () => {
     });
   });
 
+  it('takes a user ID (for the DM) or a name only where Slack does: posting, not chat.update or history', async () => {
+    await web().chat.postMessage({ channel: HAROLD, text: 'hi' });
+    const [dm] = slack.history(slack.dmChannelOf(HAROLD));
+    await expect(web().chat.update({ channel: HAROLD, ts: dm?.ts ?? '', text: 'x' })).rejects.toMatchObject({
+      data: { error: 'channel_not_found' },
+    });
+    await expect(web().conversations.history({ channel: HAROLD })).rejects.toMatchObject({
+      data: { error: 'channel_not_found' },
+    });
+    await expect(web().conversations.history({ channel: slack.dmChannelOf(HAROLD) })).resolves.toMatchObject({
+      ok: true,
+    });
+  });
+
   it("removes a message's blocks on a new text without blocks, as chat.update's docs say", async () => {
     const ts = await postAlert();
     expect(slack.history(FEED)[0]?.blocks).toBeDefined();
